@@ -1,0 +1,350 @@
+//! Settings: a TOML file with no secrets in it. Client secrets and tokens live in the
+//! vault; this file may be backed up or synced without leaking anything (and without
+//! bringing dead tokens back, the trap a restored backup sets).
+//!
+//! Where things live: `THINGSTRAY_CONFIG_DIR` when set (tests, portable installs), else
+//! the OS's config directory (`~/.config/thingstray` on Linux).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_API_URL: &str = "https://api.smartthings.com/v1";
+pub const DEFAULT_AUTH_URL: &str = "https://api.smartthings.com/oauth";
+pub const DEFAULT_REDIRECT_URI: &str = "https://thingstray.invalid/callback";
+pub const DEFAULT_SCOPES: &[&str] =
+    &["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"];
+pub const ENV_CONFIG_DIR: &str = "THINGSTRAY_CONFIG_DIR";
+
+/// Where the vault keeps secrets. There is deliberately no automatic fallback from the
+/// keychain to the file: plaintext on disk is something the user chooses, knowingly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaultKind {
+    #[default]
+    Keychain,
+    File,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub vault: VaultKind,
+    /// The keychain service name; tests use their own so they never touch a user's items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keychain_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_connection: Option<String>,
+    pub connections: BTreeMap<String, ConnectionSettings>,
+}
+
+/// One authorization: SmartThings grants one location per sign-in, so a user with two
+/// homes has two connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSettings {
+    pub client_id: String,
+    pub redirect_uri: String,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_api_url")]
+    pub api_url: String,
+    /// Base of the OAuth endpoints: `<auth_url>/authorize` and `<auth_url>/token`.
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    /// Only for servers that put the token endpoint elsewhere (older clients used
+    /// `https://auth-global.api.smartthings.com/oauth/token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Send a PKCE challenge. SmartThings' own CLI does; harmless where it is ignored.
+    #[serde(default = "yes")]
+    pub pkce: bool,
+    /// Filled in after sign-in, for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_app_id: Option<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+}
+fn default_api_url() -> String {
+    DEFAULT_API_URL.into()
+}
+fn default_auth_url() -> String {
+    DEFAULT_AUTH_URL.into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl ConnectionSettings {
+    pub fn new(client_id: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
+        ConnectionSettings {
+            client_id: client_id.into(),
+            redirect_uri: redirect_uri.into(),
+            scopes: default_scopes(),
+            api_url: default_api_url(),
+            auth_url: default_auth_url(),
+            token_url: None,
+            pkce: true,
+            location_id: None,
+            location_name: None,
+            installed_app_id: None,
+        }
+    }
+
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.auth_url.trim_end_matches('/'))
+    }
+
+    pub fn token_url(&self) -> String {
+        match &self.token_url {
+            Some(u) => u.clone(),
+            None => format!("{}/token", self.auth_url.trim_end_matches('/')),
+        }
+    }
+
+    /// Checks every field and says what is wrong with the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        validate_client_id(&self.client_id)?;
+        validate_redirect_uri(&self.redirect_uri)?;
+        validate_scopes(&self.scopes)?;
+        validate_base_url("api_url", &self.api_url)?;
+        validate_base_url("auth_url", &self.auth_url)?;
+        if let Some(t) = &self.token_url {
+            validate_base_url("token_url", t)?;
+        }
+        Ok(())
+    }
+}
+
+fn invalid(field: &str, why: impl Into<String>) -> Error {
+    Error::InvalidSetting { field: field.into(), why: why.into() }
+}
+
+/// SmartThings client ids are UUIDs (`smartthings apps:oauth` prints them).
+pub fn validate_client_id(id: &str) -> Result<()> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(invalid("client_id", "it is empty; copy the OAuth Client Id that `smartthings apps:create` printed"));
+    }
+    let groups: Vec<&str> = id.split('-').collect();
+    let shape = [8, 4, 4, 4, 12];
+    let ok = groups.len() == 5
+        && groups.iter().zip(shape).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    if !ok {
+        return Err(invalid(
+            "client_id",
+            "a SmartThings client id looks like 1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d (the OAuth Client Id, not the app id or the secret)",
+        ));
+    }
+    Ok(())
+}
+
+/// The URI must be one the user registered with the app; here we only check that it is
+/// one SmartThings can redirect to and ThingsTray can catch.
+pub fn validate_redirect_uri(uri: &str) -> Result<()> {
+    let u = Url::parse(uri.trim()).map_err(|e| invalid("redirect_uri", format!("`{uri}` is not a URL ({e})")))?;
+    if u.fragment().is_some() {
+        return Err(invalid("redirect_uri", "it must not contain a `#` fragment"));
+    }
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(u.host_str()) => Ok(()),
+        "http" => Err(invalid("redirect_uri", "plain http is only allowed for 127.0.0.1 or localhost; use https")),
+        "thingstray" => Ok(()),
+        other => Err(invalid(
+            "redirect_uri",
+            format!("the `{other}:` scheme cannot be caught; use https (e.g. {DEFAULT_REDIRECT_URI}) or thingstray://oauth/callback"),
+        )),
+    }
+}
+
+pub fn is_loopback_host(host: Option<&str>) -> bool {
+    matches!(host, Some("127.0.0.1") | Some("localhost") | Some("[::1]"))
+}
+
+pub fn validate_scopes(scopes: &[String]) -> Result<()> {
+    if scopes.is_empty() {
+        return Err(invalid("scopes", format!("at least one is needed; ThingsTray uses {}", DEFAULT_SCOPES.join(" "))));
+    }
+    for s in scopes {
+        let mut parts = s.splitn(3, ':');
+        let (perm, kind, rest) = (parts.next(), parts.next(), parts.next());
+        let ok = matches!(perm, Some("r" | "w" | "x" | "l" | "i"))
+            && kind.is_some_and(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            && rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace));
+        if !ok {
+            return Err(invalid("scopes", format!("`{s}` is not a SmartThings scope (they look like r:devices:*)")));
+        }
+    }
+    Ok(())
+}
+
+fn validate_base_url(field: &str, url: &str) -> Result<()> {
+    let u = Url::parse(url).map_err(|e| invalid(field, format!("`{url}` is not a URL ({e})")))?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(u.host_str()) => Ok(()),
+        _ => Err(invalid(field, "it must be an https URL (http only for 127.0.0.1, e.g. the simulator)")),
+    }
+}
+
+/// Where the settings file, the lock files and the opt-in file vault live.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+}
+
+impl Paths {
+    pub fn resolve() -> Result<Paths> {
+        if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
+            return Ok(Paths { dir: PathBuf::from(dir) });
+        }
+        let dirs = directories::ProjectDirs::from("com", "thingstray", "ThingsTray")
+            .ok_or_else(|| Error::io("finding the home directory", "no home directory is set"))?;
+        Ok(Paths { dir: dirs.config_dir().to_path_buf() })
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Paths {
+        Paths { dir: dir.into() }
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    pub fn lock_file(&self, connection: &str) -> PathBuf {
+        self.dir.join("locks").join(format!("{}.lock", file_safe(connection)))
+    }
+    pub fn file_vault(&self) -> PathBuf {
+        self.dir.join("secrets.json")
+    }
+}
+
+/// Connection names become file names; keep them tame.
+fn file_safe(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+impl Config {
+    /// A missing file is an empty config (first run), a broken one is an error: never
+    /// overwrite settings we could not read.
+    pub fn load(paths: &Paths) -> Result<Config> {
+        let path = paths.config_file();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| Error::ConfigUnreadable {
+                path: path.display().to_string(),
+                detail: e.message().to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
+        }
+    }
+
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::io("writing settings", e))?;
+        crate::fsutil::write_atomic(&paths.config_file(), text.as_bytes(), false)
+    }
+
+    pub fn keychain_service(&self) -> &str {
+        self.keychain_service.as_deref().unwrap_or("thingstray")
+    }
+
+    /// The connection to use: the one named, else the default, else the only one.
+    pub fn connection(&self, name: Option<&str>) -> Result<(String, &ConnectionSettings)> {
+        let name = match name.or(self.default_connection.as_deref()) {
+            Some(n) => n.to_string(),
+            None if self.connections.len() == 1 => self.connections.keys().next().cloned().unwrap_or_default(),
+            None if self.connections.is_empty() => {
+                return Err(Error::NotSignedIn { connection: "(none set up)".into() })
+            }
+            None => {
+                return Err(Error::InvalidSetting {
+                    field: "default_connection".into(),
+                    why: "several connections exist and none is the default; pick one with --connection".into(),
+                })
+            }
+        };
+        match self.connections.get(&name) {
+            Some(c) => Ok((name, c)),
+            None => Err(Error::UnknownConnection {
+                name,
+                known: if self.connections.is_empty() {
+                    "none yet".into()
+                } else {
+                    self.connections.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            }),
+        }
+    }
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings::new("", DEFAULT_REDIRECT_URI)
+    }
+}
+
+pub(crate) fn ensure_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_must_look_like_a_uuid() {
+        assert!(validate_client_id("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14").is_ok());
+        for bad in ["", "abc", "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d1", "8f3b7a52 1c4e 4d2a 9b7e 3e5f0a9c6d14"] {
+            let e = validate_client_id(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_setting", "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris_that_can_be_caught() {
+        for ok in [DEFAULT_REDIRECT_URI, "https://httpbin.org/get", "thingstray://oauth/callback", "http://127.0.0.1:8765/cb"] {
+            assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://example.com/cb", "ftp://x/y", "not a url", "https://x.invalid/cb#frag"] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_are_checked() {
+        assert!(validate_scopes(&default_scopes()).is_ok());
+        assert!(validate_scopes(&[]).is_err());
+        assert!(validate_scopes(&["devices".into()]).is_err());
+        assert!(validate_scopes(&["r:devices:* x:devices:*".into()]).is_err());
+    }
+
+    #[test]
+    fn config_round_trips_and_holds_no_secret_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let mut cfg = Config::default();
+        cfg.connections.insert("home".into(), ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", DEFAULT_REDIRECT_URI));
+        cfg.save(&paths).unwrap();
+        let back = Config::load(&paths).unwrap();
+        assert_eq!(back, cfg);
+        let text = std::fs::read_to_string(paths.config_file()).unwrap();
+        assert!(!text.contains("secret") && !text.contains("token ="));
+    }
+
+    #[test]
+    fn broken_config_is_an_error_not_an_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::write(paths.config_file(), "connections = 3").unwrap();
+        assert_eq!(Config::load(&paths).unwrap_err().code(), "config_unreadable");
+    }
+}

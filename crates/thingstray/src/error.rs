@@ -1,0 +1,282 @@
+//! The one error type of the core. Every variant is something a user can act on, and its
+//! message says what to do. The UI and the CLI receive it as `{code, message}`: `code` is
+//! stable (scripts and the UI branch on it), `message` is for people.
+//!
+//! No variant ever carries a token or a secret: only descriptions SmartThings sent back,
+//! URLs the user configured, and status codes.
+
+use std::time::Duration;
+
+use serde::ser::SerializeStruct;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    // --- the token endpoint's traps ---------------------------------------------------
+    #[error(
+        "SmartThings rejected the client id or secret ({detail}). ThingsTray sends them as \
+         HTTP Basic, as SmartThings requires, so the pair itself is wrong: compare it with \
+         `smartthings apps:oauth <app-id>` (a new secret: `smartthings apps:oauth:generate \
+         <app-id>`) and enter both again."
+    )]
+    ClientRejected { detail: String },
+
+    #[error(
+        "SmartThings does not allow the `{grant}` grant for this app. There is no \
+         client_credentials flow for SmartThings: sign in once in a browser (`thingstray \
+         login` or the app's sign-in window) and ThingsTray keeps the token fresh from then on."
+    )]
+    GrantNotAllowed { grant: String },
+
+    #[error(
+        "SmartThings did not accept the redirect URI `{redirect_uri}`: it must be exactly one \
+         of the URIs registered for the app (scheme, host, port, path and trailing slash). \
+         List them with `smartthings apps:oauth <app-id>` and use one of them in the settings."
+    )]
+    RedirectUriMismatch { redirect_uri: String },
+
+    #[error(
+        "SmartThings refused the sign-in code ({detail}). A code works once and expires within \
+         minutes: start the sign-in again and finish it right away."
+    )]
+    CodeRejected { detail: String },
+
+    #[error(
+        "SmartThings ended this session: the refresh token is no longer valid ({detail}). \
+         Sign in again; your settings and favorites are kept."
+    )]
+    SessionEnded { detail: String },
+
+    #[error("SmartThings refused the request: {error}{}", describe(.description))]
+    OAuthRefused { error: String, description: Option<String> },
+
+    // --- transport and server trouble: transient, retried ------------------------------
+    #[error(
+        "Could not reach SmartThings ({detail}). ThingsTray keeps retrying; check the network \
+         connection if this lasts."
+    )]
+    Unreachable { detail: String },
+
+    #[error(
+        "SmartThings answered HTTP {status}, a temporary server error. ThingsTray retries \
+         shortly; the current token stays in use while it is valid."
+    )]
+    ServerError { status: u16 },
+
+    #[error(
+        "SmartThings is limiting the request rate; the next attempt is in {} s.",
+        .retry_after.as_secs().max(1)
+    )]
+    RateLimited { retry_after: Duration },
+
+    #[error(
+        "SmartThings answered HTTP {status} with {what} where JSON was expected. Check the URL \
+         in the settings ({url}): it should be SmartThings' API, not a web page or a proxy."
+    )]
+    UnexpectedResponse { status: u16, what: String, url: String },
+
+    #[error(
+        "SmartThings' answer was larger than {limit} bytes and was refused unread. Check the URL \
+         in the settings ({url})."
+    )]
+    ResponseTooLarge { limit: usize, url: String },
+
+    // --- the sign-in callback -----------------------------------------------------------
+    #[error(
+        "Sign-in was cancelled or denied on the SmartThings page{}. Start the sign-in again and \
+         press Authorize.",
+        describe(.description)
+    )]
+    SignInDenied { description: Option<String> },
+
+    #[error(
+        "The SmartThings sign-in page answered `{error}`{}. Check the app's scopes and \
+         redirect URIs with `smartthings apps:oauth <app-id>`.",
+        describe(.description)
+    )]
+    SignInFailed { error: String, description: Option<String> },
+
+    #[error(
+        "This sign-in answer does not belong to the sign-in in progress (its `state` does not \
+         match), so it was ignored and nothing changed. Start the sign-in again if you need to."
+    )]
+    StateMismatch,
+
+    #[error(
+        "That is not a SmartThings sign-in answer ({why}). Paste the whole address the browser \
+         was sent to, like https://thingstray.invalid/callback?code=…&state=…, or just the code."
+    )]
+    CallbackMalformed { why: String },
+
+    #[error("No sign-in is in progress, so this sign-in answer was ignored. Start the sign-in first.")]
+    NoSignInPending,
+
+    // --- session state ------------------------------------------------------------------
+    #[error("Connection `{connection}` is not signed in. Sign in with `thingstray login`.")]
+    NotSignedIn { connection: String },
+
+    #[error(
+        "No token valid for {} s could be had: {reason}",
+        .wanted.as_secs()
+    )]
+    NoValidToken { wanted: Duration, reason: String },
+
+    // --- vault --------------------------------------------------------------------------
+    #[error(
+        "The system keychain is not available ({detail}). On Linux start and unlock a Secret \
+         Service (GNOME Keyring, KWallet or KeePassXC). On a headless machine without one, opt \
+         in to the file store: set `vault = \"file\"` in config.toml (tokens then live in a \
+         file only your user can read)."
+    )]
+    KeychainUnavailable { detail: String },
+
+    #[error(
+        "The system keychain did not answer within {} s. It may be locked or showing a prompt: \
+         unlock it and try again.",
+        .after.as_secs()
+    )]
+    KeychainTimeout { after: Duration },
+
+    #[error(
+        "The stored `{key}` could not be read ({detail}). Sign in again to replace it."
+    )]
+    VaultCorrupt { key: String, detail: String },
+
+    #[error(
+        "The new tokens could not be saved ({detail}); they are kept in memory and saving is \
+         retried. Nobody receives the new token until it is saved."
+    )]
+    VaultWriteFailed { detail: String },
+
+    // --- settings -----------------------------------------------------------------------
+    #[error("The setting `{field}` is not valid: {why}")]
+    InvalidSetting { field: String, why: String },
+
+    #[error("The settings file {path} could not be read: {detail}. Fix or remove it.")]
+    ConfigUnreadable { path: String, detail: String },
+
+    #[error("There is no connection named `{name}`. Known connections: {known}.")]
+    UnknownConnection { name: String, known: String },
+
+    #[error("{what} failed: {detail}")]
+    Io { what: String, detail: String },
+
+    // --- the REST API -------------------------------------------------------------------
+    #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
+    Api { status: u16, code: String, message: String },
+
+    #[error(
+        "SmartThings refused the access token (HTTP 401). ThingsTray refreshes it and tries \
+         again; if this persists, sign in again."
+    )]
+    Unauthorized,
+
+    #[error("SmartThings answered with data ThingsTray could not read: {detail}")]
+    BadPayload { detail: String },
+
+    #[error("No device matches `{query}`{}.", describe(.hint))]
+    DeviceNotFound { query: String, hint: Option<String> },
+}
+
+fn describe(d: &Option<String>) -> String {
+    match d {
+        Some(d) if !d.is_empty() => format!(" ({d})"),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// A stable identifier for scripts and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::ClientRejected { .. } => "client_rejected",
+            Error::GrantNotAllowed { .. } => "grant_not_allowed",
+            Error::RedirectUriMismatch { .. } => "redirect_uri_mismatch",
+            Error::CodeRejected { .. } => "code_rejected",
+            Error::SessionEnded { .. } => "session_ended",
+            Error::OAuthRefused { .. } => "oauth_refused",
+            Error::Unreachable { .. } => "unreachable",
+            Error::ServerError { .. } => "server_error",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::UnexpectedResponse { .. } => "unexpected_response",
+            Error::ResponseTooLarge { .. } => "response_too_large",
+            Error::SignInDenied { .. } => "sign_in_denied",
+            Error::SignInFailed { .. } => "sign_in_failed",
+            Error::StateMismatch => "state_mismatch",
+            Error::CallbackMalformed { .. } => "callback_malformed",
+            Error::NoSignInPending => "no_sign_in_pending",
+            Error::NotSignedIn { .. } => "not_signed_in",
+            Error::NoValidToken { .. } => "no_valid_token",
+            Error::KeychainUnavailable { .. } => "keychain_unavailable",
+            Error::KeychainTimeout { .. } => "keychain_timeout",
+            Error::VaultCorrupt { .. } => "vault_corrupt",
+            Error::VaultWriteFailed { .. } => "vault_write_failed",
+            Error::InvalidSetting { .. } => "invalid_setting",
+            Error::ConfigUnreadable { .. } => "config_unreadable",
+            Error::UnknownConnection { .. } => "unknown_connection",
+            Error::Io { .. } => "io",
+            Error::Api { .. } => "api_error",
+            Error::Unauthorized => "unauthorized",
+            Error::BadPayload { .. } => "bad_payload",
+            Error::DeviceNotFound { .. } => "device_not_found",
+        }
+    }
+
+    /// Worth retrying later with the same inputs: the network, SmartThings' servers or
+    /// its rate limiter, or a keychain write that may work next time. Everything else
+    /// needs a person.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Unreachable { .. }
+                | Error::ServerError { .. }
+                | Error::RateLimited { .. }
+                | Error::UnexpectedResponse { .. }
+                | Error::ResponseTooLarge { .. }
+                | Error::KeychainTimeout { .. }
+                | Error::VaultWriteFailed { .. }
+        )
+    }
+
+    /// Only a new sign-in can fix this.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self, Error::SessionEnded { .. } | Error::NotSignedIn { .. })
+    }
+
+    pub(crate) fn io(what: impl Into<String>, err: impl std::fmt::Display) -> Error {
+        Error::Io { what: what.into(), detail: err.to_string() }
+    }
+}
+
+/// `{code, message}`: what the UI receives over IPC and `--json` output prints.
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Error", 2)?;
+        st.serialize_field("code", self.code())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_as_code_and_message() {
+        let e = Error::SessionEnded { detail: "Invalid refresh token".into() };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["code"], "session_ended");
+        assert!(v["message"].as_str().unwrap().contains("Sign in again"));
+    }
+
+    #[test]
+    fn transient_errors_are_the_retryable_ones() {
+        assert!(Error::ServerError { status: 504 }.is_transient());
+        assert!(Error::RateLimited { retry_after: Duration::from_secs(3) }.is_transient());
+        assert!(!Error::SessionEnded { detail: String::new() }.is_transient());
+        assert!(!Error::ClientRejected { detail: String::new() }.is_transient());
+    }
+}

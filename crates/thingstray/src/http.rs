@@ -1,0 +1,161 @@
+//! The HTTP plumbing every SmartThings call shares: one client with timeouts, bodies read
+//! with a hard size cap, transport failures and rate limits turned into [`Error`]s.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+
+use crate::error::{Error, Result};
+
+/// No SmartThings answer ThingsTray asks for comes near this (200 devices with status is
+/// about 300 KB); anything bigger is a misconfigured URL or a hostile server.
+pub const MAX_BODY: usize = 1 << 20;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One client for the whole process: it pools connections. Redirects are not followed:
+/// a token request must never be replayed to another host, and pagination links are
+/// checked by hand.
+pub fn client(request_timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
+        .timeout(request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("ThingsTray/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Reads the whole body, refusing (without reading on) anything over [`MAX_BODY`].
+pub async fn read(mut resp: reqwest::Response, url: &str) -> Result<Reply> {
+    let too_large = || Error::ResponseTooLarge { limit: MAX_BODY, url: url.to_string() };
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Reply { status, headers, body })
+}
+
+/// A request that got no HTTP answer: always transient.
+pub fn transport(e: reqwest::Error) -> Error {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the answer"
+    } else {
+        "the request failed"
+    };
+    // Walk the source chain for the OS-level reason; URLs here carry no secrets, but the
+    // chain is short and the URL is already known to the caller, so leave it out.
+    let mut detail = what.to_string();
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = src {
+        detail = format!("{what}: {s}");
+        src = s.source();
+    }
+    Error::Unreachable { detail }
+}
+
+/// What a non-JSON body is, in words, without quoting it: a garbled token response could
+/// hold a token, and error messages end up in logs.
+pub fn describe_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let t = text.trim_start();
+    if t.is_empty() {
+        "an empty body".into()
+    } else if t.starts_with('<') {
+        "an HTML page".into()
+    } else if t.starts_with('{') || t.starts_with('[') {
+        "malformed JSON".into()
+    } else {
+        format!("{} bytes of text", body.len())
+    }
+}
+
+/// How long SmartThings asks us to wait after a 429. SmartThings sends no `Retry-After`;
+/// its body says "retry in 40585 millis" and `x-ratelimit-reset` is documented as
+/// milliseconds on one page and seconds on another, so both are read, the body first.
+pub fn rate_limit_wait(headers: &HeaderMap, body: &[u8], now: SystemTime) -> Duration {
+    let from_body = std::str::from_utf8(body).ok().and_then(|b| {
+        let at = b.find("retry in ")? + "retry in ".len();
+        let digits: String = b[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+        let n: u64 = digits.parse().ok()?;
+        let unit = b[at + digits.len()..].trim_start();
+        Some(if unit.starts_with("milli") || unit.starts_with("ms") {
+            Duration::from_millis(n)
+        } else {
+            Duration::from_secs(n)
+        })
+    });
+    let from_header = || {
+        let n: u64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
+        let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
+        Some(if n > 1_000_000_000_000 {
+            Duration::from_millis(n.saturating_sub(now_ms)) // an epoch in ms
+        } else if n > 1_000_000_000 {
+            Duration::from_millis((n * 1000).saturating_sub(now_ms)) // an epoch in s
+        } else if n >= 1000 {
+            Duration::from_millis(n) // a wait in ms
+        } else {
+            Duration::from_secs(n) // a wait in s
+        })
+    };
+    from_body
+        .or_else(from_header)
+        .unwrap_or(Duration::from_secs(30))
+        .clamp(Duration::from_secs(1), Duration::from_secs(15 * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(reset: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-reset", reset.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn rate_limit_reads_the_body_first() {
+        let body = br#"{"error":{"message":"attempt 10 limit 10 - retry in 40585 millis"}}"#;
+        let w = rate_limit_wait(&headers("5"), body, SystemTime::now());
+        assert_eq!(w, Duration::from_millis(40585));
+    }
+
+    #[test]
+    fn rate_limit_header_in_ms_seconds_or_epoch() {
+        let now = SystemTime::now();
+        assert_eq!(rate_limit_wait(&headers("40585"), b"", now), Duration::from_millis(40585));
+        assert_eq!(rate_limit_wait(&headers("12"), b"", now), Duration::from_secs(12));
+        let epoch_s = now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 20;
+        let w = rate_limit_wait(&headers(&epoch_s.to_string()), b"", now);
+        assert!(w > Duration::from_secs(18) && w <= Duration::from_secs(20), "{w:?}");
+        assert_eq!(rate_limit_wait(&HeaderMap::new(), b"", now), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bodies_are_described_not_quoted() {
+        assert_eq!(describe_body(b"  <html><body>502</body></html>"), "an HTML page");
+        assert_eq!(describe_body(br#"{"access_token":"abc"#), "malformed JSON");
+        assert_eq!(describe_body(b""), "an empty body");
+    }
+}
