@@ -8,6 +8,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod error;
 mod fsutil;
 pub mod http;
@@ -16,4 +17,5 @@ pub mod session;
 pub mod token;
 pub mod vault;
 
+pub use connection::Connection;
 pub use error::{Error, Result};

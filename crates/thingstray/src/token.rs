@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use oauth2::{AccessToken, RefreshToken};
+pub use oauth2::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{from_unix_ms, unix_ms};

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use callback::Callback;
-pub use classify::Grant;
+pub use classify::{classify, Grant};
 
 use crate::clock::unix_ms;
 use crate::config::ConnectionSettings;

@@ -466,7 +466,8 @@ impl Session {
         *lock(&self.inner.tokens) = t;
     }
 
-    fn now(&self) -> SystemTime {
+    /// The session's clock (the real one outside tests).
+    pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
     }
 }

@@ -1,0 +1,163 @@
+//! Failures on demand: gateway errors, dropped connections, rate limits, garbage bodies
+//! and delays, decided BEFORE the request is handled so a failed request never changes
+//! state (a 500 on `/oauth/token` must not rotate the refresh token).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::conn::ConnInfo;
+use crate::ids::request_id;
+use crate::state::{lock, AppState};
+use crate::stats::canonical_path;
+
+/// Which failures to inject, and how often. `{}` (all defaults) injects nothing.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Applies to requests whose canonical path starts with this (`/oauth/token`, `/v1`,
+    /// or `""` for all). Aliases are canonicalized first: `/v1/oauth/token` counts as
+    /// `/oauth/token` and `/devices` as `/v1/devices`. `/__sim` is never faulted.
+    pub route_prefix: String,
+    /// Share answered 500, 502 or 504 with a gateway's HTML or plain-text body.
+    pub error_5xx: f64,
+    /// Share whose connection is closed without any response.
+    pub drop_connection: f64,
+    /// Share answered 200 with a truncated JSON body.
+    pub malformed_body: f64,
+    /// Delay added to `delay_share` of requests (before any other fault or handling).
+    pub delay_ms: u64,
+    pub delay_share: f64,
+    /// Share answered 429 `TooManyRequestError` with `x-ratelimit-*` headers.
+    pub rate_limit: f64,
+    /// `x-ratelimit-reset` in milliseconds; 0 means 1000.
+    pub rate_limit_reset_ms: u64,
+}
+
+enum Injected {
+    Drop,
+    Status(u16),
+    RateLimit,
+    Malformed,
+}
+
+fn roll(rng: &mut impl Rng, p: f64) -> bool {
+    p > 0.0 && rng.random::<f64>() < p
+}
+
+/// Middleware: injects the configured faults, or passes the request on untouched.
+pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let path = canonical_path(req.uri().path());
+    if path.starts_with("/__sim") {
+        return next.run(req).await;
+    }
+    let faults = lock(&state.faults).clone();
+    if !path.starts_with(&faults.route_prefix) {
+        return next.run(req).await;
+    }
+    let (delay, injected) = {
+        let mut rng = rand::rng();
+        let delay = faults.delay_ms > 0 && roll(&mut rng, faults.delay_share);
+        let injected = if roll(&mut rng, faults.drop_connection) {
+            Some(Injected::Drop)
+        } else if roll(&mut rng, faults.error_5xx) {
+            Some(Injected::Status([500, 502, 504][rng.random_range(0..3)]))
+        } else if roll(&mut rng, faults.rate_limit) {
+            Some(Injected::RateLimit)
+        } else if roll(&mut rng, faults.malformed_body) {
+            Some(Injected::Malformed)
+        } else {
+            None
+        };
+        (delay, injected)
+    };
+    if delay {
+        tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+    }
+    let Some(injected) = injected else {
+        return next.run(req).await;
+    };
+    lock(&state.stats).faults_injected += 1;
+    match injected {
+        Injected::Drop => {
+            if let Some(ConnectInfo(conn)) = req.extensions().get::<ConnectInfo<ConnInfo>>() {
+                conn.kill();
+            }
+            // Never written: the killed connection fails before the first byte.
+            StatusCode::BAD_GATEWAY.into_response()
+        }
+        Injected::Status(code) => gateway_error(code),
+        Injected::RateLimit => rate_limited(faults.rate_limit_reset_ms),
+        Injected::Malformed => malformed(&path),
+    }
+}
+
+fn with_type(mut resp: Response, content_type: &'static str) -> Response {
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// What a load balancer or a crashed backend answers.
+fn gateway_error(code: u16) -> Response {
+    match code {
+        502 => with_type(
+            (StatusCode::BAD_GATEWAY, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n").into_response(),
+            "text/html",
+        ),
+        504 => with_type(
+            (StatusCode::GATEWAY_TIMEOUT, "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n</body>\r\n</html>\r\n").into_response(),
+            "text/html",
+        ),
+        _ => with_type((StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response(), "text/plain"),
+    }
+}
+
+/// SmartThings' 429: `x-ratelimit-*` headers (reset in milliseconds), no `Retry-After`.
+fn rate_limited(reset_ms: u64) -> Response {
+    let reset = if reset_ms == 0 { 1000 } else { reset_ms };
+    let body = json!({
+        "requestId": request_id(),
+        "error": {
+            "code": "TooManyRequestError",
+            "message": format!("Too many requests: attempt 10 limit 10 - retry in {reset} millis"),
+            "details": []
+        }
+    });
+    let mut resp = with_type((StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response(), "application/json");
+    let h = resp.headers_mut();
+    h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
+    h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+    if let Ok(v) = HeaderValue::from_str(&reset.to_string()) {
+        h.insert("x-ratelimit-reset", v);
+    }
+    resp
+}
+
+/// A 200 whose JSON body was cut short, shaped like the route's real answer.
+fn malformed(path: &str) -> Response {
+    let body = if path.starts_with("/oauth") {
+        r#"{"access_token":"5c2f0b1e-7d3a-4c"#
+    } else {
+        r#"{"items":[{"deviceId":"0b5577db-5074-4b70-a2c5-"#
+    };
+    with_type((StatusCode::OK, body).into_response(), "application/json;charset=UTF-8")
+}
+
+/// Adds SmartThings' rate-limit headers to every response that lacks them.
+pub(crate) async fn ratelimit_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if !h.contains_key("x-ratelimit-limit") {
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("250"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("249"));
+    }
+    resp
+}

@@ -1,0 +1,297 @@
+//! A strict simulator of the SmartThings cloud: OAuth2 (Spring Security OAuth2's rules,
+//! refresh-token rotation) and the REST API the ThingsTray client uses, with faults on
+//! demand and a clock tests can move.
+//!
+//! It is deliberately as strict as SmartThings: it rejects what SmartThings rejects,
+//! with the same status codes and bodies, because a lenient simulator hides exactly the
+//! client bugs (JSON token bodies, secrets in the body, lost rotated tokens) the client
+//! exists to avoid.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = smartthings_sim::Sim::start(smartthings_sim::SimConfig::default()).await?;
+//! println!("authorize at {}/authorize", sim.auth_url());
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers return early with a ready axum Response as the error; it is built once per request, boxing buys nothing"
+)]
+
+mod api_auth;
+mod api_devices;
+mod api_places;
+mod authorize;
+mod clock;
+mod commands;
+mod conn;
+mod control;
+mod errors;
+mod faults;
+mod home;
+mod home_loader;
+mod ids;
+mod oauth_store;
+mod router;
+mod signin_page;
+mod state;
+mod stats;
+mod token;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::Faults;
+pub use stats::Stats;
+
+use crate::conn::{ConnInfo, KillableListener};
+use crate::state::{lock, AppState};
+
+/// How to run a simulator.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Where to listen; default `127.0.0.1:0` (a free port).
+    pub addr: SocketAddr,
+    /// A home directory (see the crate README/`home/`); `None` = the embedded default home.
+    pub home_dir: Option<PathBuf>,
+    /// `/oauth/authorize` redirects at once (first location, or `location_id=`) instead
+    /// of showing the sign-in page.
+    pub auto_approve: bool,
+    /// Access-token lifetime in seconds (default 86400).
+    pub expires_in: u64,
+    /// Refresh-token lifetime in seconds, counted from each token's issue (default 30 days).
+    pub refresh_token_lifetime: u64,
+    /// Authorization-code lifetime in seconds (default 300).
+    pub code_lifetime: u64,
+    /// The one registered OAuth-In app.
+    pub client: SimClient,
+    /// Extra simple switches/dimmers added to the first location (ids
+    /// `e0000000-0000-4000-8000-<12 hex digits of n>`, n from 1).
+    pub extra_devices: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            home_dir: None,
+            auto_approve: false,
+            expires_in: 86_400,
+            refresh_token_lifetime: 30 * 86_400,
+            code_lifetime: 300,
+            client: SimClient::default(),
+            extra_devices: 0,
+        }
+    }
+}
+
+/// The registered OAuth-In app (SmartThings CLI `apps:create` output).
+#[derive(Clone)]
+pub struct SimClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for SimClient {
+    /// The secret is never printed, so configs can be logged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_uris", &self.redirect_uris)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl Default for SimClient {
+    fn default() -> Self {
+        SimClient {
+            client_id: "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14".into(),
+            client_secret: "demo-secret-5a1f0c3e-7b2d-4e6a-8c9f-1d2e3f4a5b6c".into(),
+            redirect_uris: [
+                "https://thingstray.invalid/callback",
+                "thingstray://oauth/callback",
+                "https://httpbin.org/get",
+                "http://127.0.0.1/callback",
+                "http://localhost/callback",
+            ]
+            .map(String::from)
+            .to_vec(),
+            scopes: ["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+}
+
+/// A running simulator. Dropping it (or [`Sim::shutdown`]) stops the server.
+pub struct Sim {
+    state: Arc<AppState>,
+    shutdown_tx: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Loads the home, binds `config.addr` and starts serving in the background.
+    pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
+        let clock = clock::SimClock::default();
+        let now = clock.now_ms();
+        let mut warnings = Vec::new();
+        let files = match &config.home_dir {
+            Some(dir) => home_loader::read_dir(dir, &mut warnings)?,
+            None => home_loader::embedded_files(),
+        };
+        let mut home = home_loader::build(&files, now, &mut warnings);
+        home_loader::add_extra_devices(&mut home, config.extra_devices, now);
+        for w in &warnings {
+            tracing::warn!("home: {w}");
+        }
+
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let local = listener.local_addr()?;
+        let ip = match local.ip() {
+            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let host = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let port = local.port();
+        let state = Arc::new(AppState {
+            clock,
+            client: config.client.clone(),
+            base_url: format!("http://{host}:{port}"),
+            own_hosts: vec![format!("{host}:{port}"), format!("localhost:{port}")],
+            auto_approve: config.auto_approve,
+            expires_in: AtomicU64::new(config.expires_in),
+            refresh_token_lifetime: config.refresh_token_lifetime,
+            code_lifetime: config.code_lifetime,
+            app_id: ids::uuid(),
+            home: Mutex::new(home),
+            oauth: Mutex::new(oauth_store::OAuthStore::default()),
+            faults: Mutex::new(Faults::default()),
+            stats: Mutex::new(Stats::default()),
+        });
+
+        let app = router::build(state.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = axum::serve(
+            KillableListener(listener),
+            app.into_make_service_with_connect_info::<ConnInfo>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        });
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!("server stopped: {e}");
+            }
+        });
+        tracing::info!("smartthings-sim listening on {}", state.base_url);
+        Ok(Sim { state, shutdown_tx: Some(tx), task: Some(task) })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// `base_url + "/v1"`.
+    pub fn api_url(&self) -> String {
+        format!("{}/v1", self.state.base_url)
+    }
+
+    /// `base_url + "/oauth"`: authorize is `auth_url()/authorize`, token `auth_url()/token`.
+    pub fn auth_url(&self) -> String {
+        format!("{}/oauth", self.state.base_url)
+    }
+
+    pub fn client(&self) -> &SimClient {
+        &self.state.client
+    }
+
+    /// Moves the simulator's clock forward (expiry of codes and tokens follows it).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.clock.advance(by);
+    }
+
+    /// Lifetime of access tokens issued from now on.
+    pub fn set_expires_in(&self, secs: u64) {
+        self.state.expires_in.store(secs, Ordering::SeqCst);
+    }
+
+    /// Replaces the fault configuration (`Faults::default()` clears it).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.state.faults) = faults;
+    }
+
+    pub fn stats(&self) -> Stats {
+        lock(&self.state.stats).clone()
+    }
+
+    /// Every live refresh token dies (next use: 400 `invalid_grant`).
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.state.oauth).revoke_refresh_tokens();
+    }
+
+    /// The `value` of one attribute of a device's status (any location), if present.
+    pub fn device_attribute(
+        &self,
+        device_id: &str,
+        component: &str,
+        capability: &str,
+        attribute: &str,
+    ) -> Option<serde_json::Value> {
+        lock(&self.state.home).device(device_id)?.attribute(component, capability, attribute)
+    }
+
+    /// Marks a device ONLINE or OFFLINE (offline devices accept commands without effect).
+    pub fn set_device_health(&self, device_id: &str, online: bool) {
+        control::set_device_health(&self.state, device_id, online);
+    }
+
+    /// Stops accepting connections, lets open ones finish (at most 5 s), and returns.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Client tests share one `Sim` across tasks.
+    #[test]
+    fn sim_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::Sim>();
+        check::<super::SimConfig>();
+    }
+}

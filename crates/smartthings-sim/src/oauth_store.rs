@@ -1,0 +1,312 @@
+//! Authorization state: pending sign-ins, codes, installed apps, access and refresh
+//! tokens, with Spring Security OAuth2's rules (SmartThings runs on it).
+//!
+//! Rules a client must survive: codes are single-use and consumed by their first use
+//! even when that use fails; every refresh rotates the refresh token and the old one is
+//! dead at once; refresh tokens die on revocation or after their lifetime.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use crate::ids::{auth_code, opaque, uuid};
+
+/// How long a sign-in page stays usable (sim clock).
+const PENDING_LIFETIME_MS: u64 = 30 * 60 * 1000;
+
+/// A sign-in page waiting for the user's decision.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingAuth {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    pub state: Option<String>,
+    pub challenge: Option<String>,
+    pub expires_ms: u64,
+}
+
+/// What an authorization code is bound to.
+#[derive(Debug, Clone)]
+struct CodeGrant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: Option<String>,
+    installed_app_id: String,
+    expires_ms: u64,
+}
+
+/// One authorization (one sign-in, one location): SmartThings' "installed app".
+#[derive(Debug, Clone)]
+pub(crate) struct InstalledApp {
+    pub id: String,
+    pub client_id: String,
+    pub location_id: String,
+    pub scopes: Vec<String>,
+    pub created_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct AccessToken {
+    installed_app_id: String,
+    scopes: Vec<String>,
+    expires_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct RefreshToken {
+    installed_app_id: String,
+    issued_ms: u64,
+}
+
+/// A successful grant, ready to be written as the token response.
+#[derive(Debug, Clone)]
+pub(crate) struct Issued {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub scopes: Vec<String>,
+    pub installed_app_id: String,
+}
+
+/// An OAuth error as Spring writes it: status, `error`, `error_description`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TokenError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl TokenError {
+    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        TokenError { status, error, description: description.into() }
+    }
+}
+
+/// A caller of the REST API, resolved from its bearer token.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub installed_app_id: String,
+    pub location_id: String,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct OAuthStore {
+    pending: HashMap<String, PendingAuth>,
+    codes: HashMap<String, CodeGrant>,
+    apps: HashMap<String, InstalledApp>,
+    access: HashMap<String, AccessToken>,
+    refresh: HashMap<String, RefreshToken>,
+}
+
+/// `BASE64URL-NOPAD(SHA256(verifier))`, RFC 7636's S256.
+pub(crate) fn s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+impl OAuthStore {
+    /// Remembers a sign-in page; returns its opaque id.
+    pub(crate) fn add_pending(&mut self, mut pending: PendingAuth, now_ms: u64) -> String {
+        self.pending.retain(|_, p| p.expires_ms > now_ms);
+        pending.expires_ms = now_ms.saturating_add(PENDING_LIFETIME_MS);
+        let id = opaque();
+        self.pending.insert(id.clone(), pending);
+        id
+    }
+
+    /// Takes a pending sign-in (single use); `None` if unknown or expired.
+    pub(crate) fn take_pending(&mut self, id: &str, now_ms: u64) -> Option<PendingAuth> {
+        self.pending.remove(id).filter(|p| p.expires_ms > now_ms)
+    }
+
+    /// The user approved: creates the installed app and a code bound to everything.
+    pub(crate) fn issue_code(&mut self, p: &PendingAuth, location_id: &str, now_ms: u64, lifetime_s: u64) -> String {
+        let app = InstalledApp {
+            id: uuid(),
+            client_id: p.client_id.clone(),
+            location_id: location_id.to_string(),
+            scopes: p.scopes.clone(),
+            created_ms: now_ms,
+        };
+        self.codes.retain(|_, c| c.expires_ms > now_ms);
+        let mut code = auth_code();
+        while self.codes.contains_key(&code) {
+            code = auth_code();
+        }
+        self.codes.insert(
+            code.clone(),
+            CodeGrant {
+                client_id: p.client_id.clone(),
+                redirect_uri: p.redirect_uri.clone(),
+                challenge: p.challenge.clone(),
+                installed_app_id: app.id.clone(),
+                expires_ms: now_ms.saturating_add(lifetime_s.saturating_mul(1000)),
+            },
+        );
+        self.apps.insert(app.id.clone(), app);
+        code
+    }
+
+    fn issue_tokens(&mut self, app_id: &str, scopes: Vec<String>, now_ms: u64, expires_in: u64) -> Issued {
+        let access_token = uuid();
+        let refresh_token = uuid();
+        self.access.insert(
+            access_token.clone(),
+            AccessToken {
+                installed_app_id: app_id.to_string(),
+                scopes: scopes.clone(),
+                expires_ms: now_ms.saturating_add(expires_in.saturating_mul(1000)),
+            },
+        );
+        self.refresh.insert(
+            refresh_token.clone(),
+            RefreshToken { installed_app_id: app_id.to_string(), issued_ms: now_ms },
+        );
+        Issued { access_token, refresh_token, expires_in, scopes, installed_app_id: app_id.to_string() }
+    }
+
+    /// `grant_type=authorization_code`, after client authentication.
+    pub(crate) fn redeem_code(
+        &mut self,
+        client_id: &str,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        now_ms: u64,
+        expires_in: u64,
+    ) -> Result<Issued, TokenError> {
+        let Some(code) = code else {
+            return Err(TokenError::new(400, "invalid_request", "An authorization code must be supplied."));
+        };
+        // Consumed by its first use, whatever happens next.
+        let grant = self
+            .codes
+            .remove(code)
+            .filter(|g| g.expires_ms > now_ms)
+            .ok_or_else(|| TokenError::new(400, "invalid_grant", format!("Invalid authorization code: {code}")))?;
+        if redirect_uri != Some(grant.redirect_uri.as_str()) {
+            return Err(TokenError::new(400, "invalid_grant", "Redirect URI mismatch."));
+        }
+        if grant.client_id != client_id {
+            return Err(TokenError::new(401, "invalid_client", "Client ID mismatch"));
+        }
+        if let Some(challenge) = &grant.challenge {
+            if verifier.map(s256).as_deref() != Some(challenge.as_str()) {
+                return Err(TokenError::new(400, "invalid_grant", "Invalid code verifier"));
+            }
+        }
+        let scopes = self.apps.get(&grant.installed_app_id).map(|a| a.scopes.clone()).unwrap_or_default();
+        Ok(self.issue_tokens(&grant.installed_app_id, scopes, now_ms, expires_in))
+    }
+
+    /// `grant_type=refresh_token`: rotates the refresh token; the old access token lives on.
+    pub(crate) fn refresh(
+        &mut self,
+        client_id: &str,
+        token: Option<&str>,
+        narrowed_scopes: Option<Vec<String>>,
+        now_ms: u64,
+        expires_in: u64,
+        lifetime_s: u64,
+    ) -> Result<Issued, TokenError> {
+        let shown = token.unwrap_or("null");
+        let invalid = || TokenError::new(400, "invalid_grant", format!("Invalid refresh token: {shown}"));
+        let Some(value) = token else { return Err(invalid()) };
+        let Some(rt) = self.refresh.get(value).cloned() else { return Err(invalid()) };
+        let Some(app) = self.apps.get(&rt.installed_app_id).cloned() else { return Err(invalid()) };
+        if app.client_id != client_id {
+            return Err(TokenError::new(400, "invalid_grant", format!("Wrong client for this refresh token: {value}")));
+        }
+        if now_ms >= rt.issued_ms.saturating_add(lifetime_s.saturating_mul(1000)) {
+            self.refresh.remove(value);
+            return Err(invalid());
+        }
+        let scopes = match narrowed_scopes {
+            Some(s) if !s.is_empty() => {
+                if s.iter().any(|x| !app.scopes.contains(x)) {
+                    return Err(TokenError::new(
+                        400,
+                        "invalid_scope",
+                        format!("Unable to narrow the scope of the client authentication to [{}].", s.join(", ")),
+                    ));
+                }
+                s
+            }
+            _ => app.scopes.clone(),
+        };
+        self.refresh.remove(value);
+        Ok(self.issue_tokens(&app.id, scopes, now_ms, expires_in))
+    }
+
+    /// Every live refresh token dies.
+    pub(crate) fn revoke_refresh_tokens(&mut self) {
+        self.refresh.clear();
+    }
+
+    /// Resolves a bearer token that is known and not expired.
+    pub(crate) fn caller(&self, token: &str, now_ms: u64) -> Option<Caller> {
+        let at = self.access.get(token)?;
+        if now_ms >= at.expires_ms {
+            return None;
+        }
+        let app = self.apps.get(&at.installed_app_id)?;
+        Some(Caller {
+            installed_app_id: app.id.clone(),
+            location_id: app.location_id.clone(),
+            scopes: at.scopes.clone(),
+        })
+    }
+
+    pub(crate) fn installed_app(&self, id: &str) -> Option<&InstalledApp> {
+        self.apps.get(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(challenge: Option<&str>) -> PendingAuth {
+        PendingAuth {
+            client_id: "c".into(),
+            redirect_uri: "https://x.invalid/cb".into(),
+            scopes: vec!["r:devices:*".into()],
+            state: None,
+            challenge: challenge.map(str::to_string),
+            expires_ms: 0,
+        }
+    }
+
+    #[test]
+    fn s256_matches_rfc7636_example() {
+        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn code_is_consumed_even_when_the_redirect_is_wrong() {
+        let mut s = OAuthStore::default();
+        let code = s.issue_code(&pending(None), "loc", 0, 300);
+        let e = s.redeem_code("c", Some(&code), Some("https://other"), None, 1, 60).unwrap_err();
+        assert_eq!(e.description, "Redirect URI mismatch.");
+        let e = s.redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 1, 60).unwrap_err();
+        assert_eq!(e.description, format!("Invalid authorization code: {code}"));
+    }
+
+    #[test]
+    fn refresh_rotates_and_narrows() {
+        let mut s = OAuthStore::default();
+        let code = s.issue_code(&pending(None), "loc", 0, 300);
+        let t = s.redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 0, 60).unwrap();
+        let e = s.refresh("c", Some(&t.refresh_token), Some(vec!["x:devices:*".into()]), 0, 60, 100).unwrap_err();
+        assert_eq!(e.error, "invalid_scope");
+        let t2 = s.refresh("c", Some(&t.refresh_token), None, 0, 60, 100).unwrap();
+        assert_eq!(t2.installed_app_id, t.installed_app_id);
+        assert!(s.refresh("c", Some(&t.refresh_token), None, 0, 60, 100).is_err());
+        assert!(s.caller(&t.access_token, 59_999).is_some());
+        assert!(s.caller(&t.access_token, 60_000).is_none());
+        assert_eq!(s.refresh("c", None, None, 0, 60, 100).unwrap_err().description, "Invalid refresh token: null");
+        let e = s.refresh("c", Some(&t2.refresh_token), None, 100_000, 60, 100).unwrap_err();
+        assert_eq!(e.error, "invalid_grant");
+    }
+}

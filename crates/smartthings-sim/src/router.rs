@@ -1,0 +1,51 @@
+//! The route table. OAuth lives under `/oauth` and `/v1/oauth` (docs show both); the
+//! REST API under `/v1` and, because a real `_links.next` lacked `/v1`, also at the root.
+
+use std::sync::Arc;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use crate::errors::not_found;
+use crate::state::AppState;
+use crate::{api_devices, api_places, authorize, control, faults, stats, token};
+
+pub(crate) fn build(state: Arc<AppState>) -> Router {
+    let mut r = Router::new();
+    for p in ["/oauth", "/v1/oauth"] {
+        r = r
+            .route(&format!("{p}/authorize"), get(authorize::authorize))
+            .route(&format!("{p}/authorize/decision"), post(authorize::decision))
+            .route(&format!("{p}/token"), any(token::token));
+    }
+    for p in ["/v1", ""] {
+        r = r
+            .route(&format!("{p}/devices"), get(api_devices::list))
+            .route(&format!("{p}/devices/{{id}}"), get(api_devices::get))
+            .route(&format!("{p}/devices/{{id}}/status"), get(api_devices::status))
+            .route(&format!("{p}/devices/{{id}}/health"), get(api_devices::health))
+            .route(&format!("{p}/devices/{{id}}/commands"), post(api_devices::commands))
+            .route(&format!("{p}/locations"), get(api_places::locations))
+            .route(&format!("{p}/locations/{{id}}"), get(api_places::location))
+            .route(&format!("{p}/locations/{{id}}/rooms"), get(api_places::rooms))
+            .route(&format!("{p}/locations/{{id}}/rooms/{{room_id}}"), get(api_places::room))
+            .route(&format!("{p}/scenes"), get(api_places::scenes))
+            .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
+            .route(&format!("{p}/installedapps/{{id}}"), get(api_places::installed_app));
+    }
+    r.route("/__sim/stats", get(control::stats))
+        .route("/__sim/clock/advance", post(control::advance_clock))
+        .route("/__sim/faults", post(control::set_faults))
+        .route("/__sim/revoke", post(control::revoke))
+        .route("/__sim/expires_in", post(control::expires_in))
+        .route("/__sim/devices/{id}", get(control::device))
+        .route("/__sim/devices/{id}/health", post(control::device_health))
+        .route("/__sim/scenes/{id}", get(control::scene))
+        // Later layers wrap earlier ones: count first, then maybe inject a fault.
+        .route_layer(from_fn_with_state(state.clone(), faults::inject))
+        .route_layer(from_fn_with_state(state.clone(), stats::count))
+        .fallback(|| async { not_found("The requested resource was not found") })
+        .layer(from_fn(faults::ratelimit_headers))
+        .with_state(state)
+}

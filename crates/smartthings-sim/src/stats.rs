@@ -1,0 +1,77 @@
+//! Request counters, so tests can assert how a client behaved (how often it refreshed,
+//! whether it paged, whether it retried) rather than only what it displayed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::state::{lock, AppState};
+
+/// Counters since the simulator started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    /// Requests per `"METHOD /route/pattern"`, e.g. `"POST /oauth/token"`,
+    /// `"GET /v1/devices/{id}/status"`. Aliases (`/v1/oauth/..`, `/devices`) count under
+    /// the canonical pattern. Control endpoints (`/__sim/..`) are not counted.
+    pub routes: BTreeMap<String, u64>,
+    /// Successful grants by `grant_type` (`authorization_code`, `refresh_token`).
+    pub token_grants: BTreeMap<String, u64>,
+    /// Every request that reached the token endpoint, whatever its outcome.
+    pub token_requests: u64,
+    /// Requests answered by an injected failure (5xx, dropped connection, 429, garbage).
+    pub faults_injected: u64,
+    /// Executions per scene id through `POST /v1/scenes/{id}/execute`.
+    pub scene_executions: BTreeMap<String, u64>,
+}
+
+/// The canonical form of a path: `/v1/oauth/x` -> `/oauth/x`, `/devices` -> `/v1/devices`.
+pub(crate) fn canonical_path(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/v1/oauth") {
+        if rest.is_empty() || rest.starts_with('/') {
+            return format!("/oauth{rest}");
+        }
+    }
+    let keep = ["/oauth", "/__sim", "/v1"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if keep {
+        path.to_string()
+    } else {
+        format!("/v1{path}")
+    }
+}
+
+/// Middleware: counts the matched route before anything else (faults included) runs.
+pub(crate) async fn count(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(matched) = req.extensions().get::<MatchedPath>() {
+        let route = canonical_path(matched.as_str());
+        if !route.starts_with("/__sim") {
+            let mut stats = lock(&state.stats);
+            if route == "/oauth/token" {
+                stats.token_requests += 1;
+            }
+            *stats.routes.entry(format!("{} {route}", req.method())).or_default() += 1;
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn canonical() {
+        assert_eq!(canonical_path("/v1/oauth/token"), "/oauth/token");
+        assert_eq!(canonical_path("/oauth/token"), "/oauth/token");
+        assert_eq!(canonical_path("/devices"), "/v1/devices");
+        assert_eq!(canonical_path("/v1/devices/{id}"), "/v1/devices/{id}");
+        assert_eq!(canonical_path("/__sim/stats"), "/__sim/stats");
+        assert_eq!(canonical_path("/oauthx"), "/v1/oauthx");
+    }
+}

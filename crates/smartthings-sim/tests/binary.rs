@@ -1,0 +1,43 @@
+//! The command-line binary: prints its endpoints on stdout and refuses remote binds.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn prints_endpoints_and_serves() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smartthings-sim"))
+        .args(["--port", "0", "--auto-approve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout).lines().take(6).map(|l| l.expect("line")).collect();
+    let get = |k: &str| {
+        lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap_or_else(|| panic!("no {k} in {lines:?}"))
+    };
+    let base = get("base_url");
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert_eq!(get("api_url"), format!("{base}/v1"));
+    assert_eq!(get("auth_url"), format!("{base}/oauth"));
+    assert_eq!(get("client_id"), "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14");
+    assert_eq!(get("client_secret"), "demo-secret-5a1f0c3e-7b2d-4e6a-8c9f-1d2e3f4a5b6c");
+    assert_eq!(get("redirect_uri"), "https://thingstray.invalid/callback");
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async { reqwest::get(format!("{base}/__sim/stats")).await.map(|r| r.status().as_u16()) });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status.ok(), Some(200));
+}
+
+#[test]
+fn refuses_a_non_loopback_host_without_allow_remote() {
+    let out = Command::new(env!("CARGO_BIN_EXE_smartthings-sim"))
+        .args(["--port", "0", "--host", "0.0.0.0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+}

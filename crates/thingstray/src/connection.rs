@@ -1,0 +1,126 @@
+//! A configured connection, ready to use: settings, session and API, assembled the same
+//! way for the desktop app, the CLI and the token server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::api::Api;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConnectionSettings, Paths};
+use crate::error::{Error, Result};
+use crate::oauth::{OAuthClient, SignIn};
+use crate::session::{RefreshLock, Session, SessionOptions};
+use crate::vault::Vault;
+
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub name: String,
+    pub settings: ConnectionSettings,
+    pub session: Session,
+    pub api: Api,
+}
+
+/// How to build connections: which clock, which session tuning, which HTTP timeout.
+/// Production uses the defaults; tests speed time up.
+#[derive(Clone)]
+pub struct Options {
+    pub clock: Arc<dyn Clock>,
+    pub session: SessionOptions,
+    pub request_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { clock: Arc::new(SystemClock), session: SessionOptions::default(), request_timeout: crate::http::REQUEST_TIMEOUT }
+    }
+}
+
+impl Connection {
+    /// Opens a configured connection (`name`, else the default one) and loads its tokens.
+    pub async fn open(paths: &Paths, name: Option<&str>) -> Result<Connection> {
+        let config = Config::load(paths)?;
+        let vault = Vault::open(&config, paths)?;
+        Connection::open_with(paths, &config, vault, name, Options::default()).await
+    }
+
+    pub async fn open_with(paths: &Paths, config: &Config, vault: Vault, name: Option<&str>, opts: Options) -> Result<Connection> {
+        let (name, settings) = config.connection(name)?;
+        let secret = vault.client_secret(&name).await?.ok_or_else(|| Error::InvalidSetting {
+            field: "client_secret".into(),
+            why: format!("no client secret is stored for `{name}`; run `thingstray setup` again"),
+        })?;
+        Connection::assemble(paths, name, settings.clone(), &secret, vault, opts).await
+    }
+
+    async fn assemble(
+        paths: &Paths,
+        name: String,
+        settings: ConnectionSettings,
+        secret: &SecretString,
+        vault: Vault,
+        opts: Options,
+    ) -> Result<Connection> {
+        let http = crate::http::client(opts.request_timeout);
+        let oauth = OAuthClient::new(&settings, secret, http.clone())?;
+        let session = Session::new(name.clone(), oauth, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
+        session.load().await?;
+        let api = Api::new(session.clone(), http, &settings.api_url)?;
+        Ok(Connection { name, settings, session, api })
+    }
+
+    /// Saves a new or changed connection: settings to the config file, the secret to the
+    /// vault. Tokens and other connections are untouched.
+    pub async fn save(paths: &Paths, vault: &Vault, name: &str, settings: ConnectionSettings, secret: Option<SecretString>) -> Result<()> {
+        settings.validate()?;
+        if let Some(secret) = secret {
+            vault.store_client_secret(name, secret).await?;
+        }
+        let mut config = Config::load(paths)?;
+        if config.connections.is_empty() && config.default_connection.is_none() {
+            config.default_connection = Some(name.to_string());
+        }
+        config.connections.insert(name.to_string(), settings);
+        config.save(paths)
+    }
+
+    pub fn begin_sign_in(&self) -> SignIn {
+        self.session.oauth().begin_sign_in()
+    }
+
+    /// Finishes a sign-in with whatever came back (URL, query, bare code): checks it,
+    /// exchanges the code, stores the tokens, and records the location in the settings.
+    pub async fn finish_sign_in(&self, paths: &Paths, sign_in: &SignIn, answer: &str) -> Result<()> {
+        let code = sign_in.accept(answer)?;
+        let tokens = self.session.oauth().exchange(sign_in, code, self.session.now()).await?;
+        let installed_app_id = tokens.installed_app_id.clone();
+        self.session.adopt(tokens).await?;
+        self.remember_location(paths, installed_app_id).await;
+        Ok(())
+    }
+
+    /// Best effort: the location's id and name make the UI friendlier, nothing depends on it.
+    async fn remember_location(&self, paths: &Paths, installed_app_id: Option<String>) {
+        let mut location_id = None;
+        if let Some(ia) = &installed_app_id {
+            location_id = self.api.installed_app_location(ia).await.ok().flatten();
+        }
+        let locations = self.api.locations().await.unwrap_or_default();
+        let location = match &location_id {
+            Some(id) => locations.into_iter().find(|l| &l.id == id),
+            None => locations.into_iter().next(),
+        };
+        let Ok(mut config) = Config::load(paths) else { return };
+        if let Some(c) = config.connections.get_mut(&self.name) {
+            c.installed_app_id = installed_app_id;
+            if let Some(l) = location {
+                c.location_id = Some(l.id);
+                c.location_name = Some(l.name);
+            }
+            if let Err(e) = config.save(paths) {
+                tracing::warn!(code = e.code(), "could not record the location in the settings");
+            }
+        }
+    }
+}
