@@ -1,0 +1,106 @@
+//! No token, code or secret ever reaches a log line. Everything is logged at TRACE (ours
+//! and every dependency's: hyper, reqwest, axum, the simulator) through a sign-in,
+//! refreshes, faults and the end of a session; then the captured text is searched for
+//! every secret that existed during the run.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{approve, Env};
+use secrecy::{ExposeSecret, SecretString};
+use smartthings_sim::{Faults, SimConfig};
+use thingstray::vault::{MemoryStore, SecretStore, Vault};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Keeps every value ever written to the vault: the secrets to look for.
+#[derive(Default)]
+struct Witness {
+    inner: MemoryStore,
+    seen: Mutex<Vec<String>>,
+}
+
+impl SecretStore for Witness {
+    fn get(&self, key: &str) -> thingstray::Result<Option<SecretString>> {
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &SecretString) -> thingstray::Result<()> {
+        let raw = value.expose_secret().to_string();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&raw) {
+            for k in ["access_token", "refresh_token"] {
+                if let Some(s) = v[k].as_str() {
+                    self.seen.lock().unwrap().push(s.to_string());
+                }
+            }
+        } else {
+            self.seen.lock().unwrap().push(raw);
+        }
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> thingstray::Result<()> {
+        self.inner.delete(key)
+    }
+    fn describe(&self) -> String {
+        "witness".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_any_log_line() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let witness = Arc::new(Witness::default());
+    let env = Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(witness.clone())).await;
+    let conn = env.connection().await;
+    let sign_in = conn.begin_sign_in();
+    let answer = approve(&sign_in, None).await;
+    let code = url::Url::parse(&answer).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
+    let refresher = conn.session.spawn_refresher();
+
+    for _ in 0..5 {
+        env.advance(Duration::from_secs(601));
+        conn.session.token_valid_for(Duration::from_secs(60)).await.unwrap();
+        conn.api.devices().await.unwrap();
+    }
+    env.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), error_5xx: 0.5, malformed_body: 0.5, ..Faults::default() });
+    env.advance(Duration::from_secs(601));
+    let _ = conn.session.token_valid_for(Duration::from_secs(60)).await;
+    env.sim.set_faults(Faults::default());
+    env.sim.revoke_refresh_tokens();
+    env.advance(Duration::from_secs(601));
+    let e = conn.session.token_valid_for(Duration::from_secs(60)).await.unwrap_err();
+    assert_eq!(e.code(), "session_ended");
+    refresher.abort();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("refreshing the access token"), "the run was logged");
+    assert!(logs.contains("the session ended"), "the end was logged");
+    let mut secrets = witness.seen.lock().unwrap().clone();
+    secrets.push(env.sim.client().client_secret.clone());
+    secrets.push(code);
+    assert!(secrets.len() >= 12, "{} secrets collected", secrets.len());
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret leaked into the logs ({} chars of logs)", logs.len());
+    }
+}
