@@ -72,6 +72,7 @@ async fn a_session_keeps_its_tokens_in_the_keychain_and_nowhere_else() {
     let first: serde_json::Value = serde_json::from_str(&raw).unwrap();
     let secret = secret_tool_lookup(&service, "home/client-secret").expect("so is the client secret");
     assert_eq!(secret, env.sim.client().client_secret);
+    assert!(conn.api.devices().await.unwrap().len() >= 10, "the keychain's token lists the devices");
 
     // A rotation through the keychain: the Secret Service holds the new pair.
     env.advance(Duration::from_secs(601));
