@@ -24,10 +24,14 @@ struct Recorder {
     inner: MemoryStore,
     saved_access: Mutex<Vec<String>>,
     refuse: AtomicBool,
+    refuse_reads: AtomicBool,
 }
 
 impl SecretStore for Recorder {
     fn get(&self, key: &str) -> thingstray::Result<Option<SecretString>> {
+        if self.refuse_reads.load(Ordering::SeqCst) {
+            return Err(thingstray::Error::KeychainUnavailable { detail: "locked, says the test".into() });
+        }
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &SecretString) -> thingstray::Result<()> {
@@ -347,4 +351,37 @@ async fn failing_refreshes_warn_before_the_thirty_day_limit() {
         }
         s => panic!("expected retrying with a warning, got {s:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_locked_keychain_at_refresh_time_is_retried_later_not_spun_on() {
+    let (env, rec) = recorded_env(SimConfig::default()).await;
+    let mut opts = env.options();
+    opts.session.retry_min = Duration::from_secs(3600);
+    opts.session.retry_max = Duration::from_secs(7200);
+    env.signed_in().await;
+    let config = Config::load(&env.paths).unwrap();
+    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
+    let mut status = conn.session.status();
+    rec.refuse_reads.store(true, Ordering::SeqCst);
+    let refresher = conn.session.spawn_refresher();
+    env.advance(Duration::from_secs(20 * 3600)); // past the refresh point, token still valid
+    let st = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| matches!(s, Status::Retrying { .. })))
+        .await
+        .expect("the failure is recorded with a next attempt")
+        .unwrap()
+        .clone();
+    match st {
+        Status::Retrying { attempt, last_error, next_attempt_at, .. } => {
+            assert_eq!(attempt, 1);
+            assert_eq!(last_error.code(), "keychain_unavailable");
+            let now = thingstray::clock::unix_ms(env.clock.now()) / 1000;
+            assert!(next_attempt_at >= now + 1800, "backs off, does not spin");
+        }
+        _ => unreachable!(),
+    }
+    // Meanwhile callers still get the valid token from memory.
+    conn.session.token_valid_for(MIN).await.unwrap();
+    refresher.abort();
+    assert_eq!(refreshes(&env.sim), 0);
 }

@@ -193,7 +193,9 @@ impl Session {
             self.publish();
             return Ok(stored.grant());
         }
-        self.rotate(stored).await.map(|t| t.grant())
+        let result = self.rotate(stored).await;
+        self.record(&result);
+        result.map(|t| t.grant())
     }
 
     /// Installs a freshly signed-in pair: vault first, then memory. Replaces only tokens;
@@ -277,6 +279,12 @@ impl Session {
     /// Single-flight refresh. Everything after the first line runs for one caller at a
     /// time in this process, and everything after the file lock for one process at a time.
     async fn refresh(&self, need: Need) -> Result<TokenSet> {
+        let result = self.refresh_once(need).await;
+        self.record(&result);
+        result
+    }
+
+    async fn refresh_once(&self, need: Need) -> Result<TokenSet> {
         let _flight = self.inner.flight.lock().await;
         if let Some(t) = self.cached() {
             if self.good_enough(&t, need) && lock(&self.inner.unsaved).is_none() {
@@ -329,7 +337,6 @@ impl Session {
                     *lock(&self.inner.unsaved) = Some(new);
                     let e = Error::VaultWriteFailed { detail: e.to_string() };
                     tracing::error!(connection = %conn, code = e.code(), "{e}");
-                    self.note_failure(&e);
                     return Err(e);
                 }
                 tracing::info!(connection = %conn, expires_in_s = new.remaining(self.now()).as_secs(), "token refreshed and saved");
@@ -355,7 +362,6 @@ impl Session {
             }
             Err(e) => {
                 tracing::warn!(connection = %conn, code = e.code(), "refresh failed: {e}");
-                self.note_failure(&e);
                 Err(e)
             }
         }
@@ -372,11 +378,7 @@ impl Session {
                 self.publish();
                 Ok(())
             }
-            Err(e) => {
-                let e = Error::VaultWriteFailed { detail: e.to_string() };
-                self.note_failure(&e);
-                Err(e)
-            }
+            Err(e) => Err(Error::VaultWriteFailed { detail: e.to_string() }),
         }
     }
 
@@ -389,11 +391,25 @@ impl Session {
             }
     }
 
+    /// Every failed attempt, whoever made it, lands here, so the scheduler always has a
+    /// next attempt time (or knows to stop) and can never spin on a fast failure.
+    fn record<T>(&self, result: &Result<T>) {
+        match result {
+            Ok(_) => {}
+            // Already reflected in the status by the tokens themselves.
+            Err(Error::SessionEnded { .. } | Error::NotSignedIn { .. }) => {}
+            Err(e) => self.note_failure(e),
+        }
+    }
+
     fn note_failure(&self, e: &Error) {
         {
             let mut r = lock(&self.inner.retry);
             r.last_error = Some(e.clone());
-            if e.is_transient() {
+            // A locked or absent keychain may come back by itself (the user unlocks it):
+            // retry it like a network failure instead of stopping.
+            let retry = e.is_transient() || matches!(e, Error::KeychainUnavailable { .. } | Error::Io { .. });
+            if retry {
                 r.attempt += 1;
                 let mut wait = backoff::delay(r.attempt, self.inner.opts.retry_min, self.inner.opts.retry_max);
                 if let Error::RateLimited { retry_after } = e {
