@@ -27,9 +27,10 @@ fn main() {
     }
     entries.sort();
     let mut code = String::from("pub(crate) static DEFAULT_HOME_FILES: &[(&str, &str)] = &[\n");
+    // Paths relative to CARGO_MANIFEST_DIR, resolved when the crate compiles: an absolute
+    // path baked in here would outlive a moved checkout in a shared target directory.
     for rel in entries {
-        let abs = home.join(&rel);
-        let _ = writeln!(code, "    ({rel:?}, include_str!({:?})),", abs.to_string_lossy());
+        let _ = writeln!(code, "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/home/{rel}\"))),");
     }
     code.push_str("];\n");
     std::fs::write(Path::new(&out_dir).join("default_home.rs"), code).expect("write default_home.rs");
