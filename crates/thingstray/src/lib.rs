@@ -13,6 +13,7 @@ pub mod error;
 mod fsutil;
 pub mod http;
 pub mod oauth;
+pub mod serve;
 pub mod session;
 pub mod token;
 pub mod vault;

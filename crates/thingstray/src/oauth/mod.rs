@@ -145,6 +145,44 @@ impl SignIn {
     }
 }
 
+/// A sign-in kept between two processes: `thingstray login --no-wait` prints the URL and
+/// stores this in the vault; `thingstray login --paste URL` picks it up. It holds the state
+/// and the PKCE verifier, so it is a secret and travels as one.
+#[derive(Serialize, Deserialize)]
+struct SavedSignIn {
+    url: String,
+    state: String,
+    verifier: Option<String>,
+    redirect_uri: String,
+}
+
+impl SignIn {
+    /// Everything needed to finish this sign-in later, for the vault only.
+    pub fn export(&self) -> SecretString {
+        let saved = SavedSignIn {
+            url: self.url.to_string(),
+            state: self.state.secret().clone(),
+            verifier: self.verifier.as_ref().map(|v| v.secret().clone()),
+            redirect_uri: self.redirect_uri.clone(),
+        };
+        SecretString::from(serde_json::to_string(&saved).unwrap_or_default())
+    }
+
+    /// The sign-in [`SignIn::export`] saved.
+    pub fn import(saved: &SecretString) -> Result<SignIn> {
+        let s: SavedSignIn = serde_json::from_str(saved.expose_secret())
+            .map_err(|e| Error::VaultCorrupt { key: "pending sign-in".into(), detail: e.to_string() })?;
+        let url = Url::parse(&s.url)
+            .map_err(|e| Error::VaultCorrupt { key: "pending sign-in".into(), detail: e.to_string() })?;
+        Ok(SignIn {
+            url,
+            state: CsrfToken::new(s.state),
+            verifier: s.verifier.map(PkceCodeVerifier::new),
+            redirect_uri: s.redirect_uri,
+        })
+    }
+}
+
 impl OAuthClient {
     pub fn new(settings: &ConnectionSettings, client_secret: &SecretString, http: reqwest::Client) -> Result<OAuthClient> {
         let bad = |field: &str, e: url::ParseError| Error::InvalidSetting { field: field.into(), why: e.to_string() };

@@ -1,0 +1,365 @@
+//! The token server's throughput and latency next to the seed's approach (a Python
+//! `http.server` answering the same JSON), and the wall time of `thingstray token`.
+//!
+//! `cargo bench -p thingstray --bench token_server` (or `scripts/bench-token-server`).
+//! One run prints everything; it is a measurement, not a test: nothing here fails on a
+//! slow machine. Options (after `--`): `--seconds N` (default 5), `--connections N` (50),
+//! `--token-runs N` (30).
+//!
+//! Set-up: the SmartThings simulator in this process, a fresh config dir with the file
+//! vault, sign-in via `login --no-wait` / `login --paste`, then `thingstray serve`
+//! (release build) on 127.0.0.1. The load generator is a closed loop: N connections,
+//! each sending its next request when the previous answer is complete, with keep-alive
+//! where the server allows it (Python's default HTTP/1.0 closes every connection, so
+//! there each request includes a connect, as it does for the seed's users).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use smartthings_sim::{Sim, SimConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BIN: &str = env!("CARGO_BIN_EXE_thingstray");
+
+const PYTHON_SERVER: &str = r#"
+import http.server, sys
+BODY = sys.stdin.buffer.read()
+class TokenInfo(http.server.BaseHTTPRequestHandler):
+    protocol_version = sys.argv[1]
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenInfo)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// Child processes, killed however `main` ends (a panic included), so a failed run
+/// leaves no server behind.
+struct Children(Vec<std::process::Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+struct Opts {
+    seconds: u64,
+    connections: usize,
+    token_runs: usize,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30 };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let next = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match (args[i].as_str(), next) {
+            ("--seconds", Some(n)) => o.seconds = n,
+            ("--connections", Some(n)) => o.connections = n as usize,
+            ("--token-runs", Some(n)) => o.token_runs = n as usize,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+fn main() {
+    let o = opts();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let sim = rt.block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let thingstray = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("THINGSTRAY_CONFIG_DIR", dir.path())
+            .env_remove("THINGSTRAY_LOG")
+            .env_remove("THINGSTRAY_CONNECTION");
+        c
+    };
+    let run = |c: &mut Command| {
+        let out = c.stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // Set up and sign in, the way a headless user would.
+    let client = sim.client().clone();
+    let (api, auth) = (sim.api_url(), sim.auth_url());
+    run(thingstray(&[
+        "setup",
+        "--vault",
+        "file",
+        "--client-id",
+        &client.client_id,
+        "--redirect-uri",
+        &client.redirect_uris[0],
+        "--api-url",
+        &api,
+        "--auth-url",
+        &auth,
+    ])
+    .env("THINGSTRAY_CLIENT_SECRET", &client.client_secret)
+    .stderr(Stdio::null()));
+    let url = run(&mut thingstray(&["login", "--no-wait"]));
+    let url = url.lines().find(|l| l.starts_with("http")).unwrap().to_string();
+    let back = rt.block_on(async {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let r = http.get(&url).send().await.unwrap();
+        r.headers()["location"].to_str().unwrap().to_string()
+    });
+    run(&mut thingstray(&["login", "--paste", &back]));
+    let secret = run(&mut thingstray(&["serve", "--print-secret"])).trim().to_string();
+
+    // The token server.
+    let mut server = thingstray(&["serve", "--port", "0", "--bind", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let mut children = Children(vec![server]);
+    let ours: SocketAddr = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
+    let request = format!("GET /token_info.json HTTP/1.1\r\nHost: {ours}\r\nAuthorization: Bearer {secret}\r\n\r\n");
+    let body = rt.block_on(async { one(ours, &request).await });
+
+    // The seed's approach: Python's http.server with the same body.
+    let python = |protocol: &str| {
+        let mut p = Command::new("python3")
+            .args(["-c", PYTHON_SERVER, protocol])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 is installed");
+        p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(p.stdout.take().unwrap()), &mut line).unwrap();
+        let port: u16 = line.trim().parse().unwrap();
+        (p, SocketAddr::from(([127, 0, 0, 1], port)))
+    };
+    let (py10, py10_addr) = python("HTTP/1.0");
+    let (py11, py11_addr) = python("HTTP/1.1");
+    children.0.extend([py10, py11]);
+    let py_request = |a: SocketAddr, v: &str| {
+        format!("GET /token_info.json HTTP/{v}\r\nHost: {a}\r\nAuthorization: Bearer x\r\n\r\n")
+    };
+
+    let secs = Duration::from_secs(o.seconds);
+    println!(
+        "machine: {} cores ({}); {} connections, {} s per server, closed loop",
+        cores(),
+        cpu(),
+        o.connections,
+        o.seconds
+    );
+    let us = load(ours, &request, o.connections, secs);
+    // Service time without queueing: one connection, one request at a time.
+    let single = load(ours, &request, 1, Duration::from_secs(2));
+    let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, secs);
+    let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, secs);
+    println!();
+    println!("{:<46} {:>12} {:>10} {:>10} {:>8}", "server", "requests/s", "p50 ms", "p99 ms", "errors");
+    for (name, r) in [
+        ("thingstray serve (/token_info.json)", &us),
+        ("python3 http.server, HTTP/1.0 (its default)", &p10),
+        ("python3 http.server, HTTP/1.1 keep-alive", &p11),
+    ] {
+        println!("{name:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}", r.rps, r.p50_ms, r.p99_ms, r.errors);
+    }
+    println!(
+        "{:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}",
+        "thingstray serve, 1 connection (no queueing)", single.rps, single.p50_ms, single.p99_ms, single.errors
+    );
+    println!("ratio thingstray / python default: {:.1}x", us.rps / p10.rps);
+    println!("ratio thingstray / python keep-alive: {:.1}x", us.rps / p11.rps);
+
+    // `thingstray token` with a valid token: process start to exit.
+    let mut times: Vec<f64> = (0..o.token_runs + 3)
+        .map(|_| {
+            let t = Instant::now();
+            run(&mut thingstray(&["token"]));
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .skip(3) // warm the page cache first
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "thingstray token (valid token, file vault): median {:.1} ms, min {:.1} ms, max {:.1} ms over {} runs",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len()
+    );
+
+    drop(children);
+    rt.block_on(sim.shutdown());
+}
+
+struct Measured {
+    errors: u64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Drives `conns` connections for `dur` (after a 1 s warm-up) from one thread.
+fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measured {
+    let request = request.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let warm = Instant::now() + Duration::from_secs(1);
+            let end = warm + dur;
+            let tasks: Vec<_> = (0..conns)
+                .map(|_| {
+                    let req = request.clone();
+                    tokio::spawn(async move { client_loop(addr, &req, warm, end).await })
+                })
+                .collect();
+            let (mut all, mut errors) = (Vec::new(), 0);
+            for t in tasks {
+                let (lat, err) = t.await.unwrap();
+                all.extend(lat);
+                errors += err;
+            }
+            all.sort_unstable();
+            let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+            Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// Latencies (µs) of the requests that started after `warm` and ended before `end`, and
+/// how many requests failed (a reset or refused connection; counted, then reconnected).
+async fn client_loop(addr: SocketAddr, request: &str, warm: Instant, end: Instant) -> (Vec<u32>, u64) {
+    let mut lat = Vec::with_capacity(400_000);
+    let mut errors = 0;
+    let mut conn: Option<TcpStream> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let start = Instant::now();
+        if start >= end {
+            return (lat, errors);
+        }
+        // A connect whose SYN was dropped (a full listen backlog) is retried by the kernel
+        // for minutes; give up on it at the end of the run and count it as an error.
+        let limit = end.saturating_duration_since(start) + Duration::from_millis(200);
+        let outcome = match tokio::time::timeout(limit, exchange(&mut conn, addr, request.as_bytes(), &mut buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        match outcome {
+            Ok(close) => {
+                let done = Instant::now();
+                if start >= warm && done <= end {
+                    lat.push(done.duration_since(start).as_micros() as u32);
+                }
+                if close {
+                    conn = None;
+                }
+            }
+            Err(_) => {
+                conn = None;
+                if start >= warm {
+                    errors += 1;
+                }
+            }
+        }
+    }
+}
+
+/// One request and its whole answer; true when the server closes the connection after
+/// it. Minimal parsing (status, Content-Length, HTTP/1.0 or `Connection: close`) so the
+/// load generator spends as little of the shared CPU as it can.
+async fn exchange(
+    conn: &mut Option<TcpStream>,
+    addr: SocketAddr,
+    request: &[u8],
+    buf: &mut [u8],
+) -> std::io::Result<bool> {
+    if conn.is_none() {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        *conn = Some(s);
+    }
+    let Some(c) = conn.as_mut() else { unreachable!() };
+    c.write_all(request).await?;
+    let mut have = 0;
+    loop {
+        let n = c.read(&mut buf[have..]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        have += n;
+        let Some(end) = find(&buf[..have], b"\r\n\r\n") else { continue };
+        let head = &buf[..end];
+        if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
+            return Err(std::io::Error::other("not 200"));
+        }
+        let lower = head.to_ascii_lowercase();
+        let length = find(&lower, b"content-length:")
+            .and_then(|at| {
+                let rest = &lower[at + 15..];
+                let digits: Vec<u8> =
+                    rest.iter().copied().skip_while(|b| *b == b' ').take_while(u8::is_ascii_digit).collect();
+                std::str::from_utf8(&digits).ok()?.parse::<usize>().ok()
+            })
+            .unwrap_or(0);
+        if have < end + 4 + length {
+            continue;
+        }
+        let close = head.starts_with(b"HTTP/1.0") && find(&lower, b"connection: keep-alive").is_none()
+            || find(&lower, b"connection: close").is_some();
+        return Ok(close);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn one(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await.unwrap();
+    assert!(buf.starts_with("HTTP/1.1 200"), "{buf}");
+    buf.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}

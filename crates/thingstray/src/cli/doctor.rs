@@ -1,0 +1,211 @@
+//! `thingstray doctor`: checks what sign-in and refreshes depend on, in the order a
+//! failure would cascade, and says how to fix each problem.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use thingstray::config::Config;
+use thingstray::oauth::OAuthClient;
+use thingstray::session::Status;
+use thingstray::vault::Vault;
+use thingstray::Connection;
+
+use super::{span, CliError, Ctx};
+
+/// SmartThings' tokens are checked against its clock; beyond this, expiry times shown
+/// here and refresh scheduling drift noticeably.
+const MAX_SKEW: Duration = Duration::from_secs(120);
+
+struct Report {
+    failed: bool,
+}
+
+impl Report {
+    fn ok(&self, what: &str, detail: impl AsRef<str>) {
+        println!("ok    {what:<12} {}", detail.as_ref());
+    }
+    fn warn(&self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        println!("warn  {what:<12} {}\n      fix: {}", detail.as_ref(), fix.as_ref());
+    }
+    fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failed = true;
+        println!("FAIL  {what:<12} {}\n      fix: {}", detail.as_ref(), fix.as_ref());
+    }
+}
+
+pub async fn run(ctx: &Ctx) -> Result<(), CliError> {
+    let mut r = Report { failed: false };
+    let result = checks(ctx, &mut r).await;
+    if r.failed || result.is_err() {
+        return Err(CliError::Silent(1));
+    }
+    Ok(())
+}
+
+async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
+    let setup = "run `thingstray setup --client-id ID --redirect-uri URI`";
+    // Settings.
+    let config = match Config::load(&ctx.paths) {
+        Ok(c) => c,
+        Err(e) => {
+            r.fail("settings", e.to_string(), format!("fix or remove {}", ctx.paths.config_file().display()));
+            return Err(());
+        }
+    };
+    let (name, settings) = match config.connection(ctx.connection.as_deref()) {
+        Ok((n, s)) if !config.connections.is_empty() => (n, s.clone()),
+        Ok(_) => {
+            r.fail("settings", "no connection is set up", setup);
+            return Err(());
+        }
+        Err(e) => {
+            let fix = if config.connections.is_empty() {
+                setup.to_string()
+            } else {
+                "pick one with --connection NAME".into()
+            };
+            r.fail("settings", e.to_string(), fix);
+            return Err(());
+        }
+    };
+    if let Err(e) = settings.validate() {
+        r.fail("settings", e.to_string(), setup);
+        return Err(());
+    }
+    r.ok("settings", format!("{} valid, connection `{name}`", ctx.paths.config_file().display()));
+
+    // The vault.
+    let vault = match Vault::open(&config, &ctx.paths) {
+        Ok(v) => v,
+        Err(e) => {
+            r.fail("vault", e.to_string(), "see above; `thingstray setup --vault file` on machines without a keychain");
+            return Err(());
+        }
+    };
+    let secret = match vault.client_secret(&name).await {
+        Ok(Some(s)) => {
+            r.ok("vault", format!("{} reachable; client secret stored", vault.describe()));
+            Some(s)
+        }
+        Ok(None) => {
+            r.fail(
+                "vault",
+                format!("{} reachable, but no client secret is stored for `{name}`", vault.describe()),
+                setup,
+            );
+            None
+        }
+        Err(e) => {
+            r.fail(
+                "vault",
+                e.to_string(),
+                "unlock or start the keychain; or `thingstray setup --vault file` on a headless machine",
+            );
+            return Err(());
+        }
+    };
+
+    // The clock and the API, in one request: any answer proves reachability and carries a Date.
+    let http = thingstray::http::client(Duration::from_secs(10));
+    match http.get(&settings.api_url).send().await {
+        Ok(resp) => {
+            r.ok("api", format!("{} answered (HTTP {})", settings.api_url, resp.status().as_u16()));
+            match resp.headers().get("date").and_then(|d| d.to_str().ok()).and_then(parse_http_date) {
+                Some(theirs) => {
+                    let ours = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                    let skew = ours.abs_diff(theirs);
+                    if skew <= MAX_SKEW.as_secs() {
+                        r.ok("clock", format!("within {skew} s of SmartThings' clock"));
+                    } else {
+                        r.fail(
+                            "clock",
+                            format!("{} {} SmartThings' clock", span(skew), if ours > theirs { "ahead of" } else { "behind" }),
+                            "turn on network time (`timedatectl set-ntp true` on Linux; Date & Time settings elsewhere)",
+                        );
+                    }
+                }
+                None => r.warn(
+                    "clock",
+                    "SmartThings' answer had no readable Date header",
+                    "nothing to do unless tokens expire early",
+                ),
+            }
+        }
+        Err(e) => r.fail(
+            "api",
+            thingstray::http::transport(e).to_string(),
+            format!("check the network, proxy and firewall; the API URL is {}", settings.api_url),
+        ),
+    }
+
+    // The token endpoint, and whether it accepts the client id + secret.
+    if let Some(secret) = &secret {
+        match OAuthClient::new(&settings, secret, http.clone()) {
+            Ok(oauth) => match oauth.check_client().await {
+                Ok(()) => r.ok("oauth", format!("{} accepts the client id and secret", settings.token_url())),
+                Err(e) if e.is_transient() => {
+                    r.fail("oauth", e.to_string(), "check the network; SmartThings may be down")
+                }
+                Err(e) => r.fail("oauth", e.to_string(), "enter the id and secret again with `thingstray setup`"),
+            },
+            Err(e) => r.fail("oauth", e.to_string(), setup),
+        }
+    }
+
+    // The session: a token that SmartThings accepts.
+    if secret.is_none() {
+        return Err(());
+    }
+    let conn = match Connection::open(&ctx.paths, Some(&name)).await {
+        Ok(c) => c,
+        Err(e) => {
+            r.fail("session", e.to_string(), "run `thingstray login`");
+            return Err(());
+        }
+    };
+    if matches!(*conn.session.status().borrow(), Status::SignedOut) {
+        r.fail("session", "signed out", "run `thingstray login`");
+        return Err(());
+    }
+    match conn.session.token_valid_for(Duration::from_secs(60)).await {
+        Ok(grant) => match conn.api.locations().await {
+            Ok(_) => r.ok(
+                "session",
+                format!("signed in; token accepted, valid for {}", span(grant.remaining(SystemTime::now()).as_secs())),
+            ),
+            Err(e) => r.fail("session", e.to_string(), "if this persists, `thingstray login` again"),
+        },
+        Err(e) if e.needs_sign_in() => r.fail("session", e.to_string(), "run `thingstray login`"),
+        Err(e) => r.fail("session", e.to_string(), "check the network; ThingsTray retries by itself"),
+    }
+    Ok(())
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` (the only Date format servers send today) -> Unix secs.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else { return None };
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let m = months.iter().position(|x| x == month)? as i64 + 1;
+    let (d, y): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<u64> = time.split(':').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+    let [h, mi, se] = hms.as_slice() else { return None };
+    // days_from_civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days).ok().map(|days| days * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(super::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), Some(1_709_164_800));
+        assert_eq!(super::parse_http_date("yesterday"), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! The commands, one module each. Each parses its flags, calls the core, and prints:
+//! answers on stdout, guidance and errors on stderr.
+
+mod devices;
+mod doctor;
+mod login;
+mod logout;
+mod scenes;
+mod serve;
+mod setup;
+mod status;
+mod switch;
+mod token;
+
+use std::fmt;
+
+use clap::{Parser, Subcommand};
+use thingstray::config::{Config, Paths};
+use thingstray::Connection;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "thingstray",
+    version,
+    about = "Keeps a SmartThings account connected: a token that is always valid, for scripts and servers",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 4 sign-in needed."
+)]
+pub struct Cli {
+    /// The connection to use (one per SmartThings location); default: the default one.
+    #[arg(long, global = true, env = "THINGSTRAY_CONNECTION", value_name = "NAME")]
+    pub connection: Option<String>,
+
+    /// More log output on stderr (-v info, -vv debug). THINGSTRAY_LOG takes a full filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Save a SmartThings OAuth-In app's client id, redirect URI and scopes (the client
+    /// secret is read from stdin or THINGSTRAY_CLIENT_SECRET, never from the command line).
+    Setup(setup::Args),
+    /// Sign in to SmartThings in a browser and keep the session.
+    Login(login::Args),
+    /// Print an access token valid for at least --min-valid (exit 4 when sign-in is needed).
+    Token(token::Args),
+    /// Show each connection's state: signed in, when the token expires, what is wrong
+    /// (exit 4 when one needs sign-in).
+    Status(status::Args),
+    /// List the devices: label, room, id, online, switch state.
+    Devices(devices::Args),
+    /// Turn a device on or off, or toggle it; prints the state read back.
+    Switch(switch::Args),
+    /// List the scenes.
+    Scenes(scenes::ListArgs),
+    /// Run a scene: `thingstray scene run NAME|ID`.
+    Scene(scenes::SceneArgs),
+    /// Remove this connection's tokens from this machine (settings are kept).
+    Logout,
+    /// Check the keychain, the settings, the clock, SmartThings and the session; say how
+    /// to fix what is wrong.
+    Doctor,
+    /// Serve the token (and an API proxy) on 127.0.0.1 to local programs holding the
+    /// server secret.
+    Serve(serve::Args),
+}
+
+impl Cli {
+    pub fn is_server(&self) -> bool {
+        matches!(&self.command, Command::Serve(a) if !a.is_one_shot())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection };
+    match cli.command {
+        Command::Setup(a) => setup::run(&ctx, a).await,
+        Command::Login(a) => login::run(&ctx, a).await,
+        Command::Token(a) => token::run(&ctx, a).await,
+        Command::Status(a) => status::run(&ctx, a).await,
+        Command::Devices(a) => devices::run(&ctx, a).await,
+        Command::Switch(a) => switch::run(&ctx, a).await,
+        Command::Scenes(a) => scenes::list(&ctx, a).await,
+        Command::Scene(a) => scenes::scene(&ctx, a).await,
+        Command::Logout => logout::run(&ctx).await,
+        Command::Doctor => doctor::run(&ctx).await,
+        Command::Serve(a) => serve::run(&ctx, a).await,
+    }
+}
+
+/// What every command gets: where the settings are and which connection was asked for.
+pub struct Ctx {
+    pub paths: Paths,
+    pub connection: Option<String>,
+}
+
+impl Ctx {
+    /// The connection asked for (or the default one), with its tokens loaded.
+    pub async fn open(&self) -> Result<Connection, CliError> {
+        let config = Config::load(&self.paths)?;
+        if config.connections.is_empty() {
+            return Err(CliError::NeedsSetup);
+        }
+        Ok(Connection::open(&self.paths, self.connection.as_deref()).await?)
+    }
+}
+
+/// Why a command failed, and the exit code that tells a script.
+#[derive(Debug)]
+pub enum CliError {
+    Core(thingstray::Error),
+    /// Nothing is configured yet: like "not signed in", exit 4.
+    NeedsSetup,
+    /// The command line asked for something impossible: exit 2, like clap's own errors.
+    Usage(String),
+    /// Anything else the user can act on: exit 1.
+    Failed(String),
+    /// The command already said everything; only the exit code is left to give.
+    Silent(u8),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Core(e) if e.needs_sign_in() => 4,
+            CliError::NeedsSetup => 4,
+            CliError::Usage(_) => 2,
+            CliError::Core(_) | CliError::Failed(_) => 1,
+            CliError::Silent(code) => *code,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Core(e) => write!(f, "{e}"),
+            CliError::NeedsSetup => f.write_str(
+                "Nothing is set up yet. Create an OAuth-In app with the SmartThings CLI \
+                 (`smartthings apps:create`), then run `thingstray setup --client-id ID --redirect-uri URI` \
+                 and `thingstray login`.",
+            ),
+            CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
+            CliError::Silent(_) => Ok(()),
+        }
+    }
+}
+
+impl From<thingstray::Error> for CliError {
+    fn from(e: thingstray::Error) -> Self {
+        CliError::Core(e)
+    }
+}
+
+/// `1716000000` -> `2024-05-18 02:40:00 UTC`: readable without a date library.
+pub fn utc(unix: u64) -> String {
+    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// `3h 12m`, `4m 5s`, `12s`.
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+pub fn now_unix() -> u64 {
+    thingstray::clock::unix_ms(std::time::SystemTime::now()) / 1000
+}
+
+/// Prints rows as aligned columns (the last column is not padded).
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `90`, `90s`, `5m`, `2h`, `1d`: what `--min-valid` and `--timeout` take.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 90s, 5m, 2h"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        other => return Err(format!("unknown unit `{other}`; use s, m, h or d")),
+    };
+    n.checked_mul(scale).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{s}` is far too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_716_000_000), "2024-05-18 02:40:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("5m").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(span(59), "59s");
+        assert_eq!(span(3_725), "1h 2m");
+        assert_eq!(span(90_000), "1d 1h");
+    }
+}

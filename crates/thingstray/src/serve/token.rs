@@ -1,0 +1,61 @@
+//! `GET /token_info.json` and `GET /v1/token`: the current access token, from memory.
+//!
+//! The field names are the ones the seed's server used, so existing scripts keep working.
+//! There is no refresh token here, ever: a leaked access token dies within a day, a leaked
+//! refresh token is the account.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::{error_response, Shared};
+
+/// What every answer promises, as `az account get-access-token` does: a script that got
+/// a token can use it for five minutes without checking anything.
+pub const MIN_VALIDITY: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Serialize)]
+struct TokenInfo<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    /// UTC, Unix seconds.
+    expires_at: u64,
+    scope: &'a str,
+}
+
+pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
+    // From memory while it is valid for long enough; otherwise this waits for the refresh
+    // (ours, or one already running in this or another process) rather than serve a
+    // token that is about to die.
+    match shared.session.token_valid_for(MIN_VALIDITY).await {
+        Ok(grant) => {
+            let now = shared.session.now();
+            let info = TokenInfo {
+                access_token: grant.secret(),
+                token_type: "Bearer",
+                expires_in: grant.remaining(now).as_secs(),
+                expires_at: grant.expires_at_unix(),
+                scope: &grant.scope,
+            };
+            match serde_json::to_vec(&info) {
+                Ok(body) => {
+                    let mut resp = (StatusCode::OK, body).into_response();
+                    let h = resp.headers_mut();
+                    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    resp
+                }
+                Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not encode the token"),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(code = e.code(), "no token to serve");
+            super::core_error_response(&e)
+        }
+    }
+}
