@@ -9,6 +9,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod desktop;
 pub mod error;
 mod fsutil;
 pub mod http;

@@ -1,0 +1,379 @@
+//! The tray menu as data: what the desktop shell turns into native menu items, and what
+//! a click on an item means. Building it here keeps the rules (favorites first, rooms as
+//! submenus when there are many devices, offline devices disabled, "Sign in again" only
+//! when needed) testable without a display.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::devices::{group_by_room, DeviceRow, SceneRow};
+use super::status::{has_token, status_line, TrayState};
+use crate::session::Status;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MenuEntry {
+    Item { id: String, text: String, enabled: bool },
+    Check { id: String, text: String, checked: bool, enabled: bool },
+    Submenu { id: String, text: String, entries: Vec<MenuEntry> },
+    Separator,
+}
+
+/// What a click on a menu item asks for. Ids are `kind` + unit separator + fields, so
+/// no connection name or device id can be mistaken for another field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    SwitchDevice { connection: String, device: String },
+    RunScene { connection: String, scene: String },
+    CopyToken { connection: String },
+    SignIn { connection: String },
+    Setup,
+    Open,
+    Settings,
+    Quit,
+}
+
+const SEP: char = '\u{1f}';
+
+impl MenuAction {
+    pub fn id(&self) -> String {
+        let join = |parts: &[&str]| parts.join(&SEP.to_string());
+        match self {
+            MenuAction::SwitchDevice { connection, device } => join(&["device", connection, device]),
+            MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
+            MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
+            MenuAction::SignIn { connection } => join(&["sign-in", connection]),
+            MenuAction::Setup => "setup".into(),
+            MenuAction::Open => "open".into(),
+            MenuAction::Settings => "settings".into(),
+            MenuAction::Quit => "quit".into(),
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<MenuAction> {
+        let parts: Vec<&str> = id.split(SEP).collect();
+        let s = |i: usize| parts.get(i).map(|p| p.to_string());
+        Some(match (parts.first().copied()?, parts.len()) {
+            ("device", 3) => MenuAction::SwitchDevice { connection: s(1)?, device: s(2)? },
+            ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
+            ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
+            ("sign-in", 2) => MenuAction::SignIn { connection: s(1)? },
+            ("setup", 1) => MenuAction::Setup,
+            ("open", 1) => MenuAction::Open,
+            ("settings", 1) => MenuAction::Settings,
+            ("quit", 1) => MenuAction::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// One connection as the tray knows it right now.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub name: String,
+    pub location_name: Option<String>,
+    pub status: Status,
+    /// `None`: not fetched yet.
+    pub devices: Option<Vec<DeviceRow>>,
+    pub scenes: Vec<SceneRow>,
+    /// Why the last device fetch failed, for a disabled line in the menu.
+    pub devices_error: Option<String>,
+    /// Devices with a command in flight: shown with an ellipsis, not clickable twice.
+    pub busy: HashSet<String>,
+}
+
+impl ConnectionView {
+    pub fn title(&self) -> &str {
+        self.location_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrayModel {
+    pub state: TrayState,
+    pub tooltip: String,
+    pub entries: Vec<MenuEntry>,
+}
+
+fn item(action: MenuAction, text: impl Into<String>, enabled: bool) -> MenuEntry {
+    MenuEntry::Item { id: action.id(), text: text.into(), enabled }
+}
+
+fn info(id: String, text: impl Into<String>) -> MenuEntry {
+    MenuEntry::Item { id, text: text.into(), enabled: false }
+}
+
+fn device_entry(c: &ConnectionView, d: &DeviceRow) -> MenuEntry {
+    let busy = c.busy.contains(&d.id);
+    let mut text = d.label.clone();
+    if d.online == Some(false) {
+        text.push_str(" (offline)");
+    } else if busy {
+        text.push_str(" …");
+    }
+    MenuEntry::Check {
+        id: MenuAction::SwitchDevice { connection: c.name.clone(), device: d.id.clone() }.id(),
+        text,
+        checked: d.switch.unwrap_or(false),
+        enabled: d.usable() && !busy && has_token(&c.status),
+    }
+}
+
+/// The whole tray menu. `flat_limit`: with more switchable, non-favorite devices than
+/// this, they go into one submenu per room; favorites always stay at the top level.
+pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize) -> TrayModel {
+    let mut entries = Vec::new();
+    let many = connections.len() > 1;
+    for (i, c) in connections.iter().enumerate() {
+        if i > 0 {
+            entries.push(MenuEntry::Separator);
+        }
+        let line = status_line(&c.status, now);
+        let line = if many { format!("{}: {line}", c.title()) } else { line };
+        entries.push(info(format!("status{SEP}{}", c.name), line));
+        if !has_token(&c.status) {
+            entries.push(item(MenuAction::SignIn { connection: c.name.clone() }, "Sign in again…", true));
+            continue;
+        }
+        entries.extend(device_section(c, flat_limit));
+        if !c.scenes.is_empty() {
+            let scenes = c
+                .scenes
+                .iter()
+                .map(|s| item(MenuAction::RunScene { connection: c.name.clone(), scene: s.id.clone() }, &s.name, true))
+                .collect();
+            entries.push(MenuEntry::Submenu { id: format!("scenes{SEP}{}", c.name), text: "Scenes".into(), entries: scenes });
+        }
+        let copy = if many { format!("Copy access token ({})", c.title()) } else { "Copy access token".into() };
+        entries.push(item(MenuAction::CopyToken { connection: c.name.clone() }, copy, true));
+    }
+    if connections.is_empty() {
+        entries.push(info("status".into(), "Not set up yet"));
+        entries.push(item(MenuAction::Setup, "Set up ThingsTray…", true));
+    }
+    entries.push(MenuEntry::Separator);
+    entries.push(item(MenuAction::Open, "Open ThingsTray", true));
+    entries.push(item(MenuAction::Settings, "Settings…", true));
+    entries.push(MenuEntry::Separator);
+    entries.push(item(MenuAction::Quit, "Quit ThingsTray", true));
+
+    let state = TrayState::worst(connections.iter().map(|c| &c.status));
+    let tooltip = match connections {
+        [] => "ThingsTray: not set up".to_string(),
+        [c] => format!("ThingsTray: {}", status_line(&c.status, now)),
+        cs => format!(
+            "ThingsTray: {}",
+            cs.iter().map(|c| format!("{}: {}", c.title(), status_line(&c.status, now))).collect::<Vec<_>>().join("; ")
+        ),
+    };
+    TrayModel { state, tooltip, entries }
+}
+
+fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
+    let mut out = Vec::new();
+    let Some(devices) = &c.devices else {
+        let text = match &c.devices_error {
+            Some(e) => format!("Devices unavailable: {e}"),
+            None => "Loading devices…".into(),
+        };
+        out.push(info(format!("devices{SEP}{}", c.name), text));
+        return out;
+    };
+    let shown: Vec<&DeviceRow> = devices.iter().filter(|d| d.can_switch && !d.hidden).collect();
+    if shown.is_empty() {
+        out.push(info(format!("devices{SEP}{}", c.name), "No switchable devices"));
+        return out;
+    }
+    out.push(MenuEntry::Separator);
+    let (favorites, others): (Vec<&DeviceRow>, Vec<&DeviceRow>) = shown.into_iter().partition(|d| d.favorite);
+    out.extend(favorites.iter().map(|d| device_entry(c, d)));
+    if others.len() <= flat_limit {
+        let mut others = others;
+        others.sort_by(|a, b| super::devices::compare(a, b));
+        out.extend(others.iter().map(|d| device_entry(c, d)));
+    } else {
+        let rows: Vec<DeviceRow> = others.into_iter().cloned().collect();
+        for g in group_by_room(&rows) {
+            let entries = g.devices.iter().map(|d| device_entry(c, d)).collect();
+            let key = g.id.clone().unwrap_or_default();
+            out.push(MenuEntry::Submenu { id: format!("room{SEP}{}{SEP}{key}", c.name), text: g.name.clone(), entries });
+        }
+    }
+    if let Some(e) = &c.devices_error {
+        out.push(info(format!("devices{SEP}{}", c.name), format!("Not refreshed: {e}")));
+    }
+    out.push(MenuEntry::Separator);
+    out
+}
+
+/// Every check item in a menu, for setting checks after a command: `(id, checked)`.
+pub fn checks(entries: &[MenuEntry]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for e in entries {
+        match e {
+            MenuEntry::Check { id, checked, .. } => out.push((id.clone(), *checked)),
+            MenuEntry::Submenu { entries, .. } => out.extend(checks(entries)),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::desktop::devices::rows;
+    use crate::desktop::devices::tests::{device, rooms};
+    use crate::desktop::prefs::ConnectionPrefs;
+    use crate::error::Error;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_000_000)
+    }
+
+    fn connected() -> Status {
+        Status::Connected { expires_at: 1_000_000 + 18 * 3600, next_refresh_at: 0, warning: None }
+    }
+
+    fn view(n: usize, favorites: &[&str]) -> ConnectionView {
+        let mut devices: Vec<_> = (0..n)
+            .map(|i| {
+                device(
+                    &format!("d{i}"),
+                    &format!("Light {i:02}"),
+                    Some(if i % 2 == 0 { "k" } else { "b" }),
+                    &["switch"],
+                    Some(i % 3 == 0),
+                    Some(i != 1),
+                )
+            })
+            .collect();
+        devices.push(device("sensor", "Door", None, &["contactSensor"], None, None));
+        let mut prefs = ConnectionPrefs::default();
+        prefs.favorites = favorites.iter().map(|s| s.to_string()).collect();
+        ConnectionView {
+            name: "home".into(),
+            location_name: Some("Home".into()),
+            status: connected(),
+            devices: Some(rows(&devices, &rooms(), &prefs)),
+            scenes: vec![SceneRow { id: "s1".into(), name: "Movie".into() }],
+            devices_error: None,
+            busy: HashSet::new(),
+        }
+    }
+
+    fn texts(entries: &[MenuEntry]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| match e {
+                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } | MenuEntry::Submenu { text, .. } => text.clone(),
+                MenuEntry::Separator => "-".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn few_devices_make_a_flat_menu() {
+        let m = build(&[view(3, &[])], now(), 12);
+        assert_eq!(m.state, TrayState::Connected);
+        assert_eq!(m.tooltip, "ThingsTray: Connected · token valid 18 h");
+        assert_eq!(
+            texts(&m.entries),
+            [
+                "Connected · token valid 18 h",
+                "-",
+                "Light 01 (offline)",
+                "Light 00",
+                "Light 02",
+                "-",
+                "Scenes",
+                "Copy access token",
+                "-",
+                "Open ThingsTray",
+                "Settings…",
+                "-",
+                "Quit ThingsTray"
+            ]
+        );
+        // The sensor has no switch: not in the menu. The offline light is disabled.
+        let c = checks(&m.entries);
+        assert_eq!(c.len(), 3);
+        let offline = m.entries.iter().find(|e| matches!(e, MenuEntry::Check { text, .. } if text.contains("offline"))).unwrap();
+        assert!(matches!(offline, MenuEntry::Check { enabled: false, .. }));
+        assert!(matches!(&m.entries[3], MenuEntry::Check { checked: true, enabled: true, .. }));
+    }
+
+    #[test]
+    fn many_devices_go_into_rooms_with_favorites_on_top() {
+        let m = build(&[view(20, &["d7"])], now(), 12);
+        let t = texts(&m.entries);
+        assert_eq!(&t[..5], ["Connected · token valid 18 h", "-", "Light 07", "Bedroom", "Kitchen"]);
+        let MenuEntry::Submenu { entries, .. } = &m.entries[3] else { panic!() };
+        assert_eq!(entries.len(), 9); // 10 odd lights minus the favorite
+        assert_eq!(checks(&m.entries).len(), 20);
+    }
+
+    #[test]
+    fn sign_in_needed_offers_sign_in_and_no_devices() {
+        let mut v = view(3, &[]);
+        v.status = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "x".into() } };
+        let m = build(&[v], now(), 12);
+        assert_eq!(m.state, TrayState::SignIn);
+        assert_eq!(texts(&m.entries)[..2], ["Sign-in needed", "Sign in again…"]);
+        assert!(checks(&m.entries).is_empty());
+        assert!(!texts(&m.entries).contains(&"Copy access token".to_string()));
+    }
+
+    #[test]
+    fn busy_devices_wait_and_errors_are_shown() {
+        let mut v = view(3, &[]);
+        v.busy.insert("d0".into());
+        v.devices_error = Some("HTTP 429".into());
+        let m = build(&[v.clone()], now(), 12);
+        assert!(texts(&m.entries).contains(&"Light 00 …".to_string()));
+        assert!(texts(&m.entries).contains(&"Not refreshed: HTTP 429".to_string()));
+        v.devices = None;
+        let m = build(&[v], now(), 12);
+        assert!(texts(&m.entries).contains(&"Devices unavailable: HTTP 429".to_string()));
+    }
+
+    #[test]
+    fn nothing_set_up_offers_setup() {
+        let m = build(&[], now(), 12);
+        assert_eq!(m.state, TrayState::SignIn);
+        assert!(m.entries.contains(&MenuEntry::Item { id: "setup".into(), text: "Set up ThingsTray…".into(), enabled: true }));
+    }
+
+    #[test]
+    fn two_connections_are_labelled() {
+        let mut b = view(1, &[]);
+        b.name = "cabin".into();
+        b.location_name = Some("Cabin".into());
+        let m = build(&[view(1, &[]), b], now(), 12);
+        let t = texts(&m.entries);
+        assert!(t.contains(&"Home: Connected · token valid 18 h".to_string()));
+        assert!(t.contains(&"Copy access token (Cabin)".to_string()));
+    }
+
+    #[test]
+    fn actions_round_trip_through_ids() {
+        for a in [
+            MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
+            MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
+            MenuAction::CopyToken { connection: "home".into() },
+            MenuAction::SignIn { connection: "home".into() },
+            MenuAction::Setup,
+            MenuAction::Open,
+            MenuAction::Settings,
+            MenuAction::Quit,
+        ] {
+            assert_eq!(MenuAction::parse(&a.id()), Some(a));
+        }
+        assert_eq!(MenuAction::parse("status\u{1f}home"), None);
+        assert_eq!(MenuAction::parse("device\u{1f}home"), None);
+    }
+}

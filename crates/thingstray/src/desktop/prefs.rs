@@ -1,0 +1,155 @@
+//! The desktop app's own settings, in `desktop.toml` beside `config.toml`: favorites,
+//! hidden devices, poll interval, start at login, the panel theme. No secrets.
+//!
+//! A file of its own rather than fields in `config.toml`: the CLI rewrites `config.toml`
+//! with the fields it knows, and favorites must survive that (and a sign-in again).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::status::PanelTheme;
+use crate::config::Paths;
+use crate::error::{Error, Result};
+
+pub const MIN_POLL_S: u64 = 10;
+pub const MAX_POLL_S: u64 = 3600;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DesktopSettings {
+    /// How often the open device window re-reads the devices.
+    pub poll_interval_s: u64,
+    /// How often the tray menu's device states are re-read while no window is open
+    /// (Linux trays report no "menu opened" event to refresh on).
+    pub tray_refresh_s: u64,
+    pub start_at_login: bool,
+    pub panel_theme: PanelTheme,
+    /// Devices in the tray menu before rooms become submenus.
+    pub flat_menu_limit: usize,
+    pub connections: BTreeMap<String, ConnectionPrefs>,
+}
+
+impl Default for DesktopSettings {
+    fn default() -> Self {
+        DesktopSettings {
+            poll_interval_s: 30,
+            tray_refresh_s: 300,
+            start_at_login: false,
+            panel_theme: PanelTheme::Dark,
+            flat_menu_limit: 12,
+            connections: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConnectionPrefs {
+    pub favorites: BTreeSet<String>,
+    pub hidden: BTreeSet<String>,
+}
+
+impl DesktopSettings {
+    pub fn file(paths: &Paths) -> std::path::PathBuf {
+        paths.dir.join("desktop.toml")
+    }
+
+    /// A missing file gives the defaults; a broken one is an error (never overwrite what
+    /// could not be read).
+    pub fn load(paths: &Paths) -> Result<DesktopSettings> {
+        let path = Self::file(paths);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let mut s: DesktopSettings = toml::from_str(&text)
+                    .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
+                s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
+                s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
+                Ok(s)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DesktopSettings::default()),
+            Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
+        }
+    }
+
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::io("writing desktop settings", e))?;
+        crate::fsutil::write_atomic(&Self::file(paths), text.as_bytes(), false)
+    }
+
+    pub fn prefs(&self, connection: &str) -> ConnectionPrefs {
+        self.connections.get(connection).cloned().unwrap_or_default()
+    }
+
+    pub fn set_favorite(&mut self, connection: &str, device: &str, on: bool) {
+        let p = self.connections.entry(connection.to_string()).or_default();
+        if on {
+            p.favorites.insert(device.to_string());
+        } else {
+            p.favorites.remove(device);
+        }
+    }
+
+    pub fn set_hidden(&mut self, connection: &str, device: &str, on: bool) {
+        let p = self.connections.entry(connection.to_string()).or_default();
+        if on {
+            p.hidden.insert(device.to_string());
+        } else {
+            p.hidden.remove(device);
+        }
+    }
+
+    pub fn set_poll_interval(&mut self, secs: u64) -> Result<()> {
+        if !(MIN_POLL_S..=MAX_POLL_S).contains(&secs) {
+            return Err(Error::InvalidSetting {
+                field: "poll_interval_s".into(),
+                why: format!("pick between {MIN_POLL_S} and {MAX_POLL_S} seconds; SmartThings limits request rates"),
+            });
+        }
+        self.poll_interval_s = secs;
+        Ok(())
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_s)
+    }
+
+    pub fn tray_refresh(&self) -> Duration {
+        Duration::from_secs(self.tray_refresh_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_defaults_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        assert_eq!(DesktopSettings::load(&paths).unwrap(), DesktopSettings::default());
+        let mut s = DesktopSettings::default();
+        s.set_favorite("home", "lamp", true);
+        s.set_hidden("home", "hub", true);
+        s.set_poll_interval(60).unwrap();
+        s.save(&paths).unwrap();
+        let back = DesktopSettings::load(&paths).unwrap();
+        assert_eq!(back, s);
+        assert!(back.prefs("home").favorites.contains("lamp"));
+        assert!(back.prefs("other").favorites.is_empty());
+    }
+
+    #[test]
+    fn poll_interval_is_bounded() {
+        let mut s = DesktopSettings::default();
+        assert_eq!(s.set_poll_interval(1).unwrap_err().code(), "invalid_setting");
+        assert_eq!(s.poll_interval_s, 30);
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = 1").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().poll_interval_s, MIN_POLL_S);
+        std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = \"x\"").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap_err().code(), "config_unreadable");
+    }
+}

@@ -1,0 +1,201 @@
+//! IPC commands: each is one call into the core. Errors reach the UI as `{code, message}`
+//! (thingstray's `Error` serializes that way). No command ever returns a token or a secret.
+
+use serde::Serialize;
+use tauri::{AppHandle, Runtime, State, WebviewWindow};
+use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
+use thingstray::desktop::{
+    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PanelTheme, SetupForm, SignInStart,
+    SignedIn,
+};
+use thingstray::Error;
+
+use crate::shell::{self, shell_error, Shell};
+use crate::{demo, windows};
+
+type Res<T> = Result<T, Error>;
+
+#[derive(Serialize)]
+pub struct AppInfo {
+    version: &'static str,
+    demo: bool,
+    platform: &'static str,
+    /// Linux trays report no icon clicks: the menu is the whole tray UI there.
+    tray_clicks: bool,
+    connections: usize,
+    vault: Option<String>,
+    startup_error: Option<Error>,
+}
+
+#[tauri::command]
+pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
+    let d = shell.desktop().ok();
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        demo: shell.is_demo(),
+        platform: std::env::consts::OS,
+        tray_clicks: !cfg!(target_os = "linux"),
+        connections: d.as_ref().map(|d| d.connection_names().len()).unwrap_or(0),
+        vault: d.as_ref().map(|d| d.vault_description()),
+        startup_error: shell.startup_error(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct SetupAnswers {
+    answers: Vec<Answer>,
+    redirect_choices: &'static [&'static str],
+}
+
+#[tauri::command]
+pub fn setup_answers() -> SetupAnswers {
+    SetupAnswers { answers: apps_create_answers(), redirect_choices: REDIRECT_CHOICES }
+}
+
+#[tauri::command]
+pub fn check_setup(form: SetupForm) -> Vec<FieldProblem> {
+    Desktop::check_setup(&form)
+}
+
+#[tauri::command]
+pub async fn start_setup(shell: State<'_, Shell>, form: SetupForm) -> Res<SignInStart> {
+    shell.desktop()?.setup(None, form).await
+}
+
+#[tauri::command]
+pub async fn start_demo<R: Runtime>(app: AppHandle<R>) -> Res<SignInStart> {
+    demo::begin(&app, false).await
+}
+
+#[tauri::command]
+pub fn sign_in_again(shell: State<'_, Shell>, connection: String) -> Res<SignInStart> {
+    shell.desktop()?.begin_sign_in(&connection)
+}
+
+#[tauri::command]
+pub fn open_sign_in_window<R: Runtime>(app: AppHandle<R>) -> Res<()> {
+    windows::open_sign_in(&app)
+}
+
+#[tauri::command]
+pub fn open_sign_in_in_browser<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let url = shell.desktop()?.pending_authorize_url().ok_or(Error::NoSignInPending)?;
+    // The opener's error repeats the URL, whose `state` is a CSRF secret: keep it out.
+    app.opener().open_url(url.clone(), None::<&str>).map_err(|e| {
+        let why = e.to_string().replace(&url, "<the sign-in address>");
+        shell_error("opening the browser", format!("{why}. Use the sign-in window, or set a default browser"))
+    })
+}
+
+#[tauri::command]
+pub async fn finish_sign_in<R: Runtime>(app: AppHandle<R>, answer: String) -> Res<SignedIn> {
+    shell::finish_sign_in(&app, answer).await
+}
+
+#[tauri::command]
+pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
+    windows::close(&app, windows::SIGN_IN);
+    shell.desktop()?.cancel_sign_in();
+    Ok(())
+}
+
+#[tauri::command]
+pub fn connections(shell: State<'_, Shell>) -> Res<Vec<ConnectionSummary>> {
+    Ok(shell.desktop()?.connections())
+}
+
+#[tauri::command]
+pub async fn devices(shell: State<'_, Shell>, connection: String) -> Res<DeviceList> {
+    shell.desktop()?.device_list(&connection).await
+}
+
+#[tauri::command]
+pub fn cached_devices(shell: State<'_, Shell>, connection: String) -> Res<DeviceList> {
+    shell.desktop()?.cached_device_list(&connection)
+}
+
+#[tauri::command]
+pub async fn switch_device(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DeviceRow> {
+    shell.desktop()?.switch(&connection, &device, on).await
+}
+
+#[tauri::command]
+pub async fn set_level(shell: State<'_, Shell>, connection: String, device: String, level: u8) -> Res<DeviceRow> {
+    shell.desktop()?.set_level(&connection, &device, level).await
+}
+
+#[tauri::command]
+pub async fn set_color_temperature(shell: State<'_, Shell>, connection: String, device: String, kelvin: u32) -> Res<DeviceRow> {
+    shell.desktop()?.set_color_temperature(&connection, &device, kelvin).await
+}
+
+#[tauri::command]
+pub async fn run_scene(shell: State<'_, Shell>, connection: String, scene: String) -> Res<()> {
+    shell.desktop()?.run_scene(&connection, &scene).await
+}
+
+/// Puts a token valid for at least five minutes on the clipboard and says until when.
+/// The token itself never crosses IPC and is never logged.
+#[tauri::command]
+pub async fn copy_token<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, connection: String) -> Res<CopiedToken> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let (grant, copied) = shell.desktop()?.token_for_copy(&connection).await?;
+    app.clipboard().write_text(grant.secret()).map_err(|e| shell_error("copying to the clipboard", e))?;
+    Ok(copied)
+}
+
+#[tauri::command]
+pub async fn sign_out(shell: State<'_, Shell>, connection: String) -> Res<()> {
+    shell.desktop()?.sign_out(&connection).await
+}
+
+#[tauri::command]
+pub fn settings(shell: State<'_, Shell>) -> Res<DesktopSettings> {
+    Ok(shell.desktop()?.settings())
+}
+
+#[tauri::command]
+pub fn set_favorite(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DesktopSettings> {
+    shell.desktop()?.set_favorite(&connection, &device, on)
+}
+
+#[tauri::command]
+pub fn set_hidden(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DesktopSettings> {
+    shell.desktop()?.set_hidden(&connection, &device, on)
+}
+
+#[tauri::command]
+pub fn set_poll_interval(shell: State<'_, Shell>, seconds: u64) -> Res<DesktopSettings> {
+    shell.desktop()?.set_poll_interval(seconds)
+}
+
+/// Registers or removes the login item, then records the choice.
+#[tauri::command]
+pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, on: bool) -> Res<DesktopSettings> {
+    use tauri_plugin_autostart::ManagerExt;
+    let desktop = shell.desktop()?;
+    if desktop.is_demo() {
+        return Err(Error::InvalidSetting { field: "start_at_login".into(), why: "the demo does not start at login".into() });
+    }
+    let launcher = app.autolaunch();
+    let done = if on { launcher.enable() } else { launcher.disable() };
+    done.map_err(|e| shell_error("changing the login item", e))?;
+    desktop.set_start_at_login(on)
+}
+
+#[tauri::command]
+pub fn set_panel_theme(shell: State<'_, Shell>, theme: PanelTheme) -> Res<DesktopSettings> {
+    shell.desktop()?.set_panel_theme(theme)
+}
+
+#[tauri::command]
+pub fn open_window<R: Runtime>(app: AppHandle<R>, which: String) -> Res<()> {
+    windows::try_open(&app, &which)
+}
+
+/// Closes (destroys) the calling window.
+#[tauri::command]
+pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Res<()> {
+    window.destroy().map_err(|e| shell_error("closing the window", e))
+}

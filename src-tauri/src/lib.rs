@@ -1,0 +1,132 @@
+//! ThingsTray's desktop app: a thin Tauri 2 shell over `thingstray::desktop`.
+//!
+//! It only translates. A tray click or an IPC call becomes one call into
+//! [`thingstray::desktop::Desktop`]; a change there becomes a tray menu and window update.
+//! No OAuth, HTTP or keychain code lives here.
+//!
+//! Linux trays (AppIndicator) report no clicks on the icon itself in Tauri 2: there the
+//! menu is the whole tray UI. On Windows and macOS a left click opens the device window.
+
+mod commands;
+mod deep_link;
+mod demo;
+mod shell;
+mod tray;
+mod windows;
+
+use tauri::{Manager, RunEvent};
+
+pub use shell::Shell;
+
+/// Command-line switches the desktop app understands.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// Run against the SmartThings simulator, in-process, with throwaway settings.
+    pub demo: bool,
+}
+
+impl Args {
+    pub fn parse(args: impl Iterator<Item = String>) -> Args {
+        let mut a = Args::default();
+        for arg in args.skip(1) {
+            if arg == "--demo" {
+                a.demo = true;
+            }
+        }
+        a
+    }
+}
+
+/// Every command the UI may call. The capabilities in `capabilities/` grant each window
+/// only the ones it uses; build.rs generates an `allow-<command>` permission for each.
+#[macro_export]
+macro_rules! handler {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::app_info,
+            $crate::commands::setup_answers,
+            $crate::commands::check_setup,
+            $crate::commands::start_setup,
+            $crate::commands::start_demo,
+            $crate::commands::sign_in_again,
+            $crate::commands::open_sign_in_window,
+            $crate::commands::open_sign_in_in_browser,
+            $crate::commands::finish_sign_in,
+            $crate::commands::cancel_sign_in,
+            $crate::commands::connections,
+            $crate::commands::devices,
+            $crate::commands::cached_devices,
+            $crate::commands::switch_device,
+            $crate::commands::set_level,
+            $crate::commands::set_color_temperature,
+            $crate::commands::run_scene,
+            $crate::commands::copy_token,
+            $crate::commands::sign_out,
+            $crate::commands::settings,
+            $crate::commands::set_favorite,
+            $crate::commands::set_hidden,
+            $crate::commands::set_poll_interval,
+            $crate::commands::set_start_at_login,
+            $crate::commands::set_panel_theme,
+            $crate::commands::open_window,
+            $crate::commands::close_window,
+        ]
+    };
+}
+
+/// The builder with every plugin and command, for the real runtime and for tests with
+/// `tauri::test::mock_builder()`.
+pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tauri::Builder<R> {
+    builder.manage(shell).invoke_handler(handler!())
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse(std::env::args());
+
+    // Single instance first: a second launch (e.g. the system opening a
+    // `thingstray://oauth/callback?…` link) hands its arguments to the running app,
+    // whose deep-link plugin turns them into an `on_open_url` event, and exits.
+    let base = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            tracing::info!(args = argv.len(), "a second launch was forwarded here");
+            if !argv.iter().skip(1).any(|a| a.starts_with("thingstray:")) {
+                windows::open_main(app);
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init());
+
+    let app = builder(base, Shell::default())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            tray::install(&handle)?;
+            deep_link::install(&handle, !args.demo);
+            if args.demo {
+                demo::start(&handle, true)?;
+            } else {
+                shell::open_real(&handle)?;
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("ThingsTray could not start");
+
+    app.run(|app, event| match event {
+        // A tray app keeps running with no window open; only Quit (an explicit exit
+        // code) ends it.
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(shell) = app.try_state::<Shell>() {
+                shell.stop();
+            }
+        }
+        _ => {}
+    });
+}

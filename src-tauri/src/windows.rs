@@ -1,0 +1,104 @@
+//! The app's windows. Each is created when asked for and destroyed when closed (never
+//! hidden), so no web process lingers while only the tray is shown.
+
+use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use thingstray::Error;
+
+use crate::shell::{self, shell_error, Shell};
+
+pub const DEVICES: &str = "devices";
+pub const WIZARD: &str = "wizard";
+pub const SETTINGS: &str = "settings";
+/// The sign-in webview: SmartThings' pages, no IPC capability at all.
+pub const SIGN_IN: &str = "signin";
+
+struct Spec {
+    page: &'static str,
+    title: &'static str,
+    size: (f64, f64),
+    min: (f64, f64),
+}
+
+fn spec(label: &str) -> Option<Spec> {
+    Some(match label {
+        DEVICES => Spec { page: "devices.html", title: "ThingsTray", size: (440.0, 680.0), min: (340.0, 400.0) },
+        WIZARD => Spec { page: "wizard.html", title: "Set up ThingsTray", size: (640.0, 720.0), min: (480.0, 520.0) },
+        SETTINGS => Spec { page: "settings.html", title: "ThingsTray settings", size: (600.0, 680.0), min: (460.0, 480.0) },
+        _ => return None,
+    })
+}
+
+/// Shows the window, creating it when needed.
+pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error> {
+    if let Some(w) = app.get_webview_window(label) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+        return Ok(());
+    }
+    let s = spec(label).ok_or_else(|| Error::InvalidSetting { field: "window".into(), why: format!("there is no `{label}` window") })?;
+    WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
+        .title(s.title)
+        .inner_size(s.size.0, s.size.1)
+        .min_inner_size(s.min.0, s.min.1)
+        .center()
+        .build()
+        .map(|_| ())
+        .map_err(|e| shell_error("opening a window", e))
+}
+
+pub fn open<R: Runtime>(app: &AppHandle<R>, label: &str) {
+    if let Err(e) = try_open(app, label) {
+        tracing::error!("could not open the {label} window: {e}");
+    }
+}
+
+/// The window a tray click or a second launch opens: the devices when something is set
+/// up, else the wizard.
+pub fn open_main<R: Runtime>(app: &AppHandle<R>) {
+    let set_up = app.state::<Shell>().desktop().map(|d| !d.connection_names().is_empty()).unwrap_or(false);
+    open(app, if set_up { DEVICES } else { WIZARD });
+}
+
+pub fn close<R: Runtime>(app: &AppHandle<R>, label: &str) {
+    if let Some(w) = app.get_webview_window(label) {
+        if let Err(e) = w.destroy() {
+            tracing::warn!("could not close the {label} window: {e}");
+        }
+    }
+}
+
+/// The sign-in webview: a fresh, non-persistent data store (a stale Samsung session or
+/// the wrong account never sticks), and a navigation hook that catches the redirect to
+/// the redirect URI, whatever it is, before the request leaves the machine.
+pub fn open_sign_in<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
+    let desktop = app.state::<Shell>().desktop()?;
+    let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
+    let url = url::Url::parse(&url).map_err(|e| shell_error("opening the sign-in page", e))?;
+    close(app, SIGN_IN);
+    let handle = app.clone();
+    WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
+        .title("Sign in to SmartThings")
+        .inner_size(520.0, 760.0)
+        .center()
+        .incognito(true)
+        // A context of its own. WebKitGTK's incognito webview runs on an ephemeral context,
+        // but Tauri records the app's `tauri:`/`ipc:` schemes as registered on the shared
+        // one; had the sign-in window come first (`--demo`), every app window opened later
+        // would show "The URL can't be shown". With its own key the shared context stays clean.
+        .data_directory(std::env::temp_dir().join("thingstray-sign-in"))
+        .on_navigation(move |url| {
+            if !desktop.is_sign_in_redirect(url.as_str()) {
+                return true;
+            }
+            let answer = url.to_string();
+            let app = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                let _ = shell::finish_sign_in(&app, answer).await;
+            });
+            false
+        })
+        .build()
+        .map(|_| ())
+        .map_err(|e| shell_error("opening the sign-in window", e))
+}

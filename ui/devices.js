@@ -1,0 +1,317 @@
+// The device window: DOM glue only. Data comes from ipc.js; decisions from lib/.
+import { api, listen } from './ipc.js';
+import { sections, countShown, controls, withRow, withFlag, poller, nextIndex } from './lib/devices-view.js';
+import { copiedText, readText, slug } from './lib/format.js';
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+const now = () => Math.floor(Date.now() / 1000);
+
+const view = {
+  info: null,
+  summaries: [],
+  connection: null,
+  list: null,
+  filter: '',
+  showHidden: false,
+  hasToken: false,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c) e.append(c);
+  return e;
+}
+
+let toastTimer = null;
+function toast(text, kind = 'info') {
+  const t = $('toast');
+  t.textContent = text;
+  t.dataset.kind = kind;
+  t.classList.remove('hidden');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => t.classList.add('hidden'), kind === 'error' ? 8000 : 3000);
+}
+
+function summary() {
+  return view.summaries.find((s) => s.name === view.connection);
+}
+
+function renderHeader() {
+  const s = summary();
+  const select = $('connection');
+  select.classList.toggle('hidden', view.summaries.length < 2);
+  select.replaceChildren(...view.summaries.map((c) => el('option', { value: c.name, selected: c.name === view.connection, text: c.title })));
+  if (!s) {
+    $('location').textContent = 'ThingsTray';
+    $('status-line').textContent = 'Nothing set up yet.';
+    return;
+  }
+  view.hasToken = s.has_token;
+  $('location').textContent = s.title;
+  $('status-line').textContent = s.status_line;
+  $('status-dot').dataset.state = s.status.state;
+  $('copy-token').disabled = !s.has_token;
+  const needs = !s.has_token;
+  $('sign-in-needed').classList.toggle('hidden', !needs);
+  $('sign-in-reason').textContent = s.status_detail || 'Sign in to see your devices.';
+}
+
+function renderFooter() {
+  const parts = [];
+  if (view.list) parts.push(readText(view.list.read_at, now()));
+  if (view.list && view.list.error) parts.push(`last read failed: ${view.list.error.message}`);
+  if (view.info && view.info.demo) parts.push('Demo: simulator in-process, throwaway settings (tokens in a file there, not the keychain)');
+  $('footer').textContent = parts.join(' · ');
+}
+
+async function act(input, work, revert) {
+  input.setAttribute('aria-busy', 'true');
+  input.disabled = true;
+  try {
+    const row = await work();
+    view.list = withRow(view.list, row);
+  } catch (e) {
+    revert();
+    toast(e.message, 'error');
+  } finally {
+    input.removeAttribute('aria-busy');
+    render();
+  }
+}
+
+function deviceRow(row) {
+  const c = controls(row, view.hasToken);
+  const conn = view.connection;
+  const id = row.id;
+  const sub = c.state === 'offline' ? 'Offline' : row.level != null && c.level ? `${row.switch ? 'On' : 'Off'} · ${row.level}%` : c.toggle ? (row.switch ? 'On' : 'Off') : '';
+  const fav = el('button', {
+    class: 'fav',
+    'data-testid': `favorite-${id}`,
+    'aria-pressed': String(row.favorite),
+    'aria-label': row.favorite ? `Remove ${row.label} from favorites` : `Add ${row.label} to favorites`,
+    title: 'Favorite',
+    text: row.favorite ? '★' : '☆',
+    onclick: async () => {
+      try {
+        await api.setFavorite(conn, id, !row.favorite);
+        view.list = withFlag(view.list, id, 'favorite', !row.favorite);
+        render();
+      } catch (e) {
+        toast(e.message, 'error');
+      }
+    },
+  });
+  const name = el('div', { class: 'name' }, el('div', { text: row.label }), sub ? el('div', { class: 'sub', text: sub }) : null);
+  const toggle = el('div', { class: 'toggle' });
+  if (c.toggle) {
+    const sw = el('input', {
+      type: 'checkbox',
+      class: 'switch',
+      role: 'switch',
+      'data-testid': `switch-${id}`,
+      'aria-label': `${row.label} on or off`,
+      checked: row.switch === true,
+      disabled: !c.usable,
+    });
+    sw.addEventListener('change', () => {
+      const want = sw.checked;
+      // Show the confirmed state only: back to the old state until SmartThings says.
+      sw.checked = !want;
+      act(sw, () => api.switchDevice(conn, id, want), () => (sw.checked = row.switch === true));
+    });
+    toggle.append(sw);
+  }
+  toggle.append(
+    el('button', {
+      class: 'more',
+      'data-testid': `hide-${id}`,
+      title: row.hidden ? 'Show in the tray and here' : 'Hide from the tray and here',
+      text: row.hidden ? 'Unhide' : 'Hide',
+      onclick: async () => {
+        try {
+          await api.setHidden(conn, id, !row.hidden);
+          view.list = withFlag(view.list, id, 'hidden', !row.hidden);
+          render();
+        } catch (e) {
+          toast(e.message, 'error');
+        }
+      },
+    }),
+  );
+  const sliders = el('div', { class: 'sliders' });
+  const slider = (kind, label, min, max, step, value, unit, send) => {
+    const out = el('span', { text: value == null ? '–' : `${value}${unit}` });
+    const input = el('input', {
+      type: 'range', min, max, step, value: value ?? min,
+      'data-testid': `${kind}-${id}`,
+      'aria-label': `${row.label} ${label}`,
+      disabled: !c.usable,
+    });
+    input.addEventListener('input', () => (out.textContent = `${input.value}${unit}`));
+    input.addEventListener('change', () => act(input, () => send(Number(input.value)), () => (input.value = value ?? min)));
+    sliders.append(el('label', {}, el('span', { text: label }), input, out));
+  };
+  if (c.level) slider('level', 'Brightness', 0, 100, 1, row.level, '%', (v) => api.setLevel(conn, id, v));
+  if (c.colorTemperature) slider('ct', 'White', 2000, 6500, 100, row.color_temperature, ' K', (v) => api.setColorTemperature(conn, id, v));
+  return el(
+    'div',
+    { class: 'device', role: 'listitem', tabindex: '0', 'data-testid': `device-${id}`, 'data-state': c.state, 'data-label': row.label },
+    fav, name, toggle, sliders.childElementCount ? sliders : null,
+  );
+}
+
+function render() {
+  renderHeader();
+  renderFooter();
+  const list = view.list;
+  const rooms = $('rooms');
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.testid : null;
+  if (!list) {
+    rooms.replaceChildren();
+    return;
+  }
+  const secs = sections(list, { filter: view.filter, showHidden: view.showHidden });
+  rooms.replaceChildren(
+    ...secs.map((s) =>
+      el('section', { 'data-testid': `room-${slug(s.title)}`, 'aria-label': s.title }, el('h2', { text: s.title }), ...s.rows.map(deviceRow)),
+    ),
+  );
+  $('empty').classList.toggle('hidden', countShown(secs) > 0 || !list.read_at);
+  const scenes = list.scenes || [];
+  $('scenes-section').classList.toggle('hidden', scenes.length === 0 || !view.hasToken);
+  $('scenes').replaceChildren(
+    ...scenes.map((s) =>
+      el('button', {
+        'data-testid': `scene-${s.id}`,
+        text: s.name,
+        onclick: async () => {
+          try {
+            await api.runScene(view.connection, s.id);
+            toast(`${s.name} ran.`);
+          } catch (e) {
+            toast(e.message, 'error');
+          }
+        },
+      }),
+    ),
+  );
+  if (focused) {
+    const again = document.querySelector(`[data-testid="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+}
+
+async function readSummaries() {
+  view.summaries = await api.connections();
+  if (!view.summaries.some((s) => s.name === view.connection)) view.connection = view.summaries[0] ? view.summaries[0].name : null;
+}
+
+async function readDevices() {
+  await readSummaries();
+  if (!view.connection || !summary().has_token) {
+    render();
+    return;
+  }
+  view.list = await api.devices(view.connection);
+  render();
+}
+
+async function onChanged() {
+  // Something changed in the app (status, a tray click): re-read what is cached, no network.
+  try {
+    await readSummaries();
+    if (view.connection) view.list = await api.cachedDevices(view.connection);
+    render();
+  } catch {
+    /* the next poll tells */
+  }
+}
+
+function wire(poll) {
+  $('filter').addEventListener('input', (e) => {
+    view.filter = e.target.value;
+    render();
+  });
+  $('show-hidden').addEventListener('change', (e) => {
+    view.showHidden = e.target.checked;
+    render();
+  });
+  $('connection').addEventListener('change', (e) => {
+    view.connection = e.target.value;
+    view.list = null;
+    poll.kick();
+  });
+  $('copy-token').addEventListener('click', async () => {
+    try {
+      const copied = await api.copyToken(view.connection);
+      $('copy-result').textContent = copiedText(copied, now());
+    } catch (e) {
+      $('copy-result').textContent = e.message;
+    }
+  });
+  $('sign-in-again').addEventListener('click', async () => {
+    try {
+      await api.signInAgain(view.connection);
+      await api.openSignInWindow();
+    } catch (e) {
+      toast(e.message, 'error');
+    }
+  });
+  $('open-settings').addEventListener('click', () => api.openWindow('settings').catch((e) => toast(e.message, 'error')));
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      // Like a popover: Escape clears the filter, then closes (destroys) the window.
+      if (view.filter) {
+        $('filter').value = view.filter = '';
+        render();
+      } else {
+        api.closeWindow().catch(() => {});
+      }
+      return;
+    }
+    if (e.key === '/' && document.activeElement !== $('filter')) {
+      e.preventDefault();
+      $('filter').focus();
+      return;
+    }
+    const rows = [...document.querySelectorAll('.device')];
+    const current = rows.indexOf(document.activeElement);
+    if (current < 0) return;
+    const next = nextIndex(e.key, current, rows.length);
+    if (next !== null) {
+      e.preventDefault();
+      rows[next].focus();
+    } else if (e.key === 'Enter' || e.key === ' ') {
+      const sw = rows[current].querySelector('input.switch');
+      if (sw && !sw.disabled) {
+        e.preventDefault();
+        sw.click();
+      }
+    }
+  });
+  document.addEventListener('visibilitychange', () => poll.visibilityChanged());
+  window.addEventListener('pagehide', () => poll.stop());
+}
+
+async function main() {
+  try {
+    view.info = await api.appInfo();
+    const settings = await api.settings().catch(() => ({ poll_interval_s: 30 }));
+    const poll = poller(() => readDevices().catch((e) => toast(e.message, 'error')), settings.poll_interval_s * 1000, {
+      visible: () => !document.hidden,
+    });
+    wire(poll);
+    await listen('changed', onChanged);
+    poll.kick();
+  } catch (e) {
+    toast(e.message, 'error');
+  }
+}
+
+main();

@@ -1,0 +1,66 @@
+// The ONE module that talks to the Rust side. Every other module gets data from here,
+// so tests can replace it and nothing else knows about Tauri.
+//
+// Errors arrive as {code, message} (the core's Error); anything else is normalised to
+// that shape.
+
+function internals() {
+  const t = globalThis.window && window.__TAURI_INTERNALS__;
+  if (!t) throw { code: 'no_ipc', message: 'This page only works inside ThingsTray.' };
+  return t;
+}
+
+export function toError(e) {
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') return e;
+  return { code: 'ipc', message: String(e && e.message ? e.message : e) };
+}
+
+async function call(cmd, args = {}) {
+  try {
+    return await internals().invoke(cmd, args);
+  } catch (e) {
+    throw toError(e);
+  }
+}
+
+/** Calls `handler(payload)` for each `event` the app emits. */
+export async function listen(event, handler) {
+  const t = internals();
+  return call('plugin:event|listen', {
+    event,
+    target: { kind: 'Any' },
+    handler: t.transformCallback((e) => handler(e.payload)),
+  });
+}
+
+export const api = {
+  appInfo: () => call('app_info'),
+  setupAnswers: () => call('setup_answers'),
+  checkSetup: (form) => call('check_setup', { form }),
+  startSetup: (form) => call('start_setup', { form }),
+  startDemo: () => call('start_demo'),
+  signInAgain: (connection) => call('sign_in_again', { connection }),
+  openSignInWindow: () => call('open_sign_in_window'),
+  openSignInInBrowser: () => call('open_sign_in_in_browser'),
+  finishSignIn: (answer) => call('finish_sign_in', { answer }),
+  cancelSignIn: () => call('cancel_sign_in'),
+  connections: () => call('connections'),
+  devices: (connection) => call('devices', { connection }),
+  cachedDevices: (connection) => call('cached_devices', { connection }),
+  switchDevice: (connection, device, on) => call('switch_device', { connection, device, on }),
+  setLevel: (connection, device, level) => call('set_level', { connection, device, level }),
+  setColorTemperature: (connection, device, kelvin) => call('set_color_temperature', { connection, device, kelvin }),
+  runScene: (connection, scene) => call('run_scene', { connection, scene }),
+  copyToken: (connection) => call('copy_token', { connection }),
+  signOut: (connection) => call('sign_out', { connection }),
+  settings: () => call('settings'),
+  setFavorite: (connection, device, on) => call('set_favorite', { connection, device, on }),
+  setHidden: (connection, device, on) => call('set_hidden', { connection, device, on }),
+  setPollInterval: (seconds) => call('set_poll_interval', { seconds }),
+  setStartAtLogin: (on) => call('set_start_at_login', { on }),
+  setPanelTheme: (theme) => call('set_panel_theme', { theme }),
+  openWindow: (which) => call('open_window', { which }),
+  closeWindow: () => call('close_window'),
+  /** The clipboard plugin (wizard only): copy a value the user must paste elsewhere. */
+  copyText: (text) => call('plugin:clipboard-manager|write_text', { text }),
+};

@@ -1,0 +1,78 @@
+// The setup wizard's view logic: steps, which problems to show for which field, and
+// what the step buttons may do. The checks themselves are the core's (check_setup over
+// IPC); this only decides presentation. Tested with node --test.
+
+export const STEPS = ['create', 'credentials', 'sign-in', 'done'];
+
+export function initial() {
+  return {
+    step: 'create',
+    form: { client_id: '', client_secret: '', redirect_uri: 'https://thingstray.invalid/callback' },
+    touched: { client_id: false, client_secret: false, redirect_uri: false },
+    problems: [],
+    busy: false,
+    error: null,
+    signedIn: null,
+    demo: false,
+  };
+}
+
+/** Problems to show per field: only for fields the user has touched (or all, on submit). */
+export function visibleProblems(state, all = false) {
+  const out = {};
+  for (const p of state.problems) {
+    if (all || state.touched[p.field]) out[p.field] = p.message;
+  }
+  return out;
+}
+
+export function canContinue(state) {
+  switch (state.step) {
+    case 'create':
+      return true;
+    case 'credentials':
+      return !state.busy && state.problems.length === 0 && Object.values(state.form).every((v) => v.trim() !== '');
+    default:
+      return false;
+  }
+}
+
+export function reduce(state, action) {
+  switch (action.type) {
+    case 'edit':
+      return {
+        ...state,
+        form: { ...state.form, [action.field]: action.value },
+        touched: { ...state.touched, [action.field]: true },
+        error: null,
+      };
+    case 'problems':
+      return { ...state, problems: action.problems };
+    case 'go':
+      if (!STEPS.includes(action.step)) return state;
+      return { ...state, step: action.step, error: null };
+    case 'busy':
+      return { ...state, busy: action.busy };
+    case 'error':
+      return { ...state, busy: false, error: action.error };
+    case 'demo':
+      return { ...state, demo: true, step: 'sign-in', busy: false, error: null };
+    case 'signed-in':
+      return { ...state, step: 'done', busy: false, error: null, signedIn: action.signedIn };
+    default:
+      return state;
+  }
+}
+
+/** The line on the last page: "Demo Home · 34 devices". */
+export function doneText(signedIn) {
+  if (!signedIn) return '';
+  const place = signedIn.location_name || signedIn.connection;
+  const n = signedIn.device_count;
+  return `${place} · ${n} device${n === 1 ? '' : 's'}`;
+}
+
+/** Trims what people paste: spaces, quotes, a trailing newline. */
+export function cleanPaste(text) {
+  return String(text).trim().replace(/^["'<]+|["'>]+$/g, '');
+}

@@ -1,0 +1,190 @@
+// The setup wizard: DOM glue only. Checks come from the core (check_setup); steps from lib/.
+import { api, listen } from './ipc.js';
+import { initial, reduce, visibleProblems, canContinue, doneText, cleanPaste, STEPS } from './lib/wizard-view.js';
+
+const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
+let state = initial();
+let checkTimer = null;
+
+function dispatch(action) {
+  state = reduce(state, action);
+  render();
+}
+
+function render() {
+  const index = STEPS.indexOf(state.step);
+  document.querySelectorAll('.steps li').forEach((li) => {
+    const i = STEPS.indexOf(li.dataset.step);
+    li.classList.toggle('done', i < index);
+    if (i === index) li.setAttribute('aria-current', 'step');
+    else li.removeAttribute('aria-current');
+  });
+  document.querySelectorAll('[data-step-panel]').forEach((p) => p.classList.toggle('hidden', p.dataset.stepPanel !== state.step));
+  const shown = visibleProblems(state);
+  for (const field of ['client_id', 'client_secret', 'redirect_uri']) {
+    $(`problem-${field}`).textContent = shown[field] || '';
+    document.getElementById(field).setAttribute('aria-invalid', String(Boolean(shown[field])));
+  }
+  $('save-credentials').disabled = !canContinue(state);
+  const err = state.error ? state.error.message : '';
+  $('credentials-error').textContent = state.step === 'credentials' ? err : '';
+  $('sign-in-error').textContent = state.step === 'sign-in' ? err : '';
+  $('demo-notice').classList.toggle('hidden', !state.demo);
+  $('done-summary').textContent = doneText(state.signedIn);
+  $('start-at-login').disabled = state.demo;
+}
+
+function focusStep() {
+  const panel = document.querySelector(`[data-step-panel="${state.step}"]`);
+  const target = panel && panel.querySelector('input, button.primary, button');
+  if (target) target.focus();
+}
+
+function go(step) {
+  dispatch({ type: 'go', step });
+  focusStep();
+}
+
+function checkSoon() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(async () => {
+    try {
+      dispatch({ type: 'problems', problems: await api.checkSetup(state.form) });
+    } catch (e) {
+      dispatch({ type: 'error', error: e });
+    }
+  }, 150);
+}
+
+async function renderAnswers() {
+  const { answers, redirect_choices } = await api.setupAnswers();
+  const rows = answers.map((a, i) => {
+    const tr = document.createElement('tr');
+    const q = document.createElement('td');
+    q.textContent = a.prompt;
+    const v = document.createElement('td');
+    const code = document.createElement('code');
+    code.textContent = a.answer;
+    v.append(code);
+    if (a.copy) {
+      const b = document.createElement('button');
+      b.textContent = 'Copy';
+      b.dataset.testid = `copy-answer-${i}`;
+      b.setAttribute('aria-label', `Copy: ${a.answer}`);
+      b.addEventListener('click', async () => {
+        try {
+          await api.copyText(a.answer);
+          b.textContent = 'Copied';
+          setTimeout(() => (b.textContent = 'Copy'), 1500);
+        } catch (e) {
+          b.textContent = 'Select and copy';
+        }
+      });
+      v.append(' ', b);
+    }
+    tr.append(q, v);
+    return tr;
+  });
+  $('answers').replaceChildren(...rows);
+  $('redirect-choices').replaceChildren(
+    ...redirect_choices.flatMap((c, i) => {
+      const code = document.createElement('code');
+      code.textContent = c;
+      return i ? [', ', code] : [code];
+    }),
+  );
+  document.getElementById('redirects').replaceChildren(
+    ...redirect_choices.map((c) => {
+      const o = document.createElement('option');
+      o.value = c;
+      return o;
+    }),
+  );
+}
+
+async function openSignIn() {
+  try {
+    dispatch({ type: 'error', error: null });
+    await api.openSignInWindow();
+  } catch (e) {
+    dispatch({ type: 'error', error: e });
+  }
+}
+
+function wire() {
+  $('next-create').addEventListener('click', () => go('credentials'));
+  $('back-credentials').addEventListener('click', () => go('create'));
+  $('try-demo').addEventListener('click', async () => {
+    dispatch({ type: 'busy', busy: true });
+    try {
+      await api.startDemo();
+      dispatch({ type: 'demo' });
+      await openSignIn();
+    } catch (e) {
+      dispatch({ type: 'error', error: e });
+    }
+  });
+  for (const field of ['client_id', 'client_secret', 'redirect_uri']) {
+    const input = document.getElementById(field);
+    input.value = state.form[field];
+    input.addEventListener('input', () => {
+      dispatch({ type: 'edit', field, value: input.value });
+      checkSoon();
+    });
+  }
+  $('credentials-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const problems = await api.checkSetup(state.form).catch(() => []);
+    dispatch({ type: 'problems', problems });
+    if (problems.length) {
+      state = { ...state, touched: { client_id: true, client_secret: true, redirect_uri: true } };
+      render();
+      return;
+    }
+    dispatch({ type: 'busy', busy: true });
+    try {
+      await api.startSetup(state.form);
+      dispatch({ type: 'busy', busy: false });
+      go('sign-in');
+    } catch (err) {
+      dispatch({ type: 'error', error: err });
+    }
+  });
+  $('open-sign-in').addEventListener('click', openSignIn);
+  $('use-browser').addEventListener('click', () => api.openSignInInBrowser().catch((e) => dispatch({ type: 'error', error: e })));
+  $('finish-paste').addEventListener('click', async () => {
+    const answer = cleanPaste($('paste-answer').value);
+    if (!answer) return;
+    try {
+      dispatch({ type: 'signed-in', signedIn: await api.finishSignIn(answer) });
+    } catch (e) {
+      dispatch({ type: 'error', error: e });
+    }
+  });
+  $('start-at-login').addEventListener('change', async (e) => {
+    try {
+      await api.setStartAtLogin(e.target.checked);
+      $('start-at-login-result').textContent = e.target.checked ? 'ThingsTray will start when you log in.' : 'ThingsTray will not start at login.';
+    } catch (err) {
+      e.target.checked = !e.target.checked;
+      $('start-at-login-result').textContent = err.message;
+    }
+  });
+  $('open-devices').addEventListener('click', async () => {
+    await api.openWindow('devices').catch(() => {});
+    await api.closeWindow().catch(() => {});
+  });
+}
+
+async function main() {
+  wire();
+  render();
+  await listen('signed-in', (signedIn) => dispatch({ type: 'signed-in', signedIn }));
+  await listen('sign-in-failed', (error) => dispatch({ type: 'error', error }));
+  await renderAnswers().catch((e) => dispatch({ type: 'error', error: e }));
+  const info = await api.appInfo().catch(() => null);
+  if (info && info.startup_error) dispatch({ type: 'error', error: info.startup_error });
+  if (location.hash === '#credentials') go('credentials');
+}
+
+main();
