@@ -68,7 +68,7 @@ fn describe(s: &Status) -> String {
         Status::SignedOut => "signed out. Run `thingstray login`.".into(),
         Status::Connected { expires_at, next_refresh_at, warning } => {
             let mut out = format!(
-                "connected; token valid until {}, refreshed from {}",
+                "connected; token valid until {}; next refresh at {}",
                 until(*expires_at),
                 utc(*next_refresh_at)
             );
