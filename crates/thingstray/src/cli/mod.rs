@@ -155,20 +155,11 @@ impl From<thingstray::Error> for CliError {
     }
 }
 
-/// `1716000000` -> `2024-05-18 02:40:00 UTC`: readable without a date library.
+/// `1716000000` -> `2024-05-18 02:40:00 UTC`.
 pub fn utc(unix: u64) -> String {
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60, secs % 60)
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
+    let rfc3339 = humantime::format_rfc3339_seconds(t).to_string(); // 2024-05-18T02:40:00Z
+    format!("{} UTC", rfc3339.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 /// `3h 12m`, `4m 5s`, `12s`.
