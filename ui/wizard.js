@@ -1,6 +1,6 @@
 // The setup wizard: DOM glue only. Checks come from the core (check_setup); steps from lib/.
 import { api, listen } from './ipc.js';
-import { initial, reduce, visibleProblems, canContinue, doneText, cleanPaste, STEPS } from './lib/wizard-view.js';
+import { initial, reduce, visibleProblems, canContinue, doneText, cleanPaste, STEPS, FIELDS } from './lib/wizard-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 let state = initial();
@@ -21,7 +21,7 @@ function render() {
   });
   document.querySelectorAll('[data-step-panel]').forEach((p) => p.classList.toggle('hidden', p.dataset.stepPanel !== state.step));
   const shown = visibleProblems(state);
-  for (const field of ['client_id', 'client_secret', 'redirect_uri']) {
+  for (const field of FIELDS) {
     $(`problem-${field}`).textContent = shown[field] || '';
     document.getElementById(field).setAttribute('aria-invalid', String(Boolean(shown[field])));
   }
@@ -124,7 +124,7 @@ function wire() {
       dispatch({ type: 'error', error: e });
     }
   });
-  for (const field of ['client_id', 'client_secret', 'redirect_uri']) {
+  for (const field of FIELDS) {
     const input = document.getElementById(field);
     input.value = state.form[field];
     input.addEventListener('input', () => {
@@ -137,7 +137,8 @@ function wire() {
     const problems = await api.checkSetup(state.form).catch(() => []);
     dispatch({ type: 'problems', problems });
     if (problems.length) {
-      state = { ...state, touched: { client_id: true, client_secret: true, redirect_uri: true } };
+      state = { ...state, touched: Object.fromEntries(FIELDS.map((f) => [f, true])) };
+      if (problems.some((p) => p.field === 'api_url' || p.field === 'auth_url')) $('advanced').open = true;
       render();
       return;
     }

@@ -23,14 +23,27 @@ pub use shell::Shell;
 pub struct Args {
     /// Run against the SmartThings simulator, in-process, with throwaway settings.
     pub demo: bool,
+    /// `--open devices|settings|wizard`: show that window at start (or, on a second
+    /// launch, in the running app). A keyboard shortcut can bind to it, and WebDriver
+    /// needs a window to attach to when the app would otherwise start in the tray.
+    pub open: Option<String>,
+    /// A `thingstray://` link the system handed us.
+    pub link: bool,
 }
 
 impl Args {
     pub fn parse(args: impl Iterator<Item = String>) -> Args {
         let mut a = Args::default();
-        for arg in args.skip(1) {
-            if arg == "--demo" {
-                a.demo = true;
+        let mut args = args.skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--demo" => a.demo = true,
+                "--open" => a.open = args.next(),
+                _ if arg.starts_with("--open=") => {
+                    a.open = Some(arg["--open=".len()..].to_string())
+                }
+                _ if arg.starts_with("thingstray:") => a.link = true,
+                _ => {}
             }
         }
         a
@@ -82,7 +95,10 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> t
 
 pub fn run() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse(std::env::args());
@@ -93,13 +109,20 @@ pub fn run() {
     let base = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(args = argv.len(), "a second launch was forwarded here");
-            if !argv.iter().skip(1).any(|a| a.starts_with("thingstray:")) {
-                windows::open_main(app);
+            let again = Args::parse(argv.into_iter());
+            match again.open {
+                Some(label) => windows::open(app, &label),
+                // A link is the deep-link plugin's to handle.
+                None if !again.link => windows::open_main(app),
+                None => {}
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init());
 
@@ -111,7 +134,7 @@ pub fn run() {
             if args.demo {
                 demo::start(&handle, true)?;
             } else {
-                shell::open_real(&handle)?;
+                shell::open_real(&handle, args.open.clone())?;
             }
             Ok(())
         })
@@ -121,7 +144,9 @@ pub fn run() {
     app.run(|app, event| match event {
         // A tray app keeps running with no window open; only Quit (an explicit exit
         // code) ends it.
-        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
         RunEvent::Exit => {
             if let Some(shell) = app.try_state::<Shell>() {
                 shell.stop();
@@ -129,4 +154,33 @@ pub fn run() {
         }
         _ => {}
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::parse(
+            std::iter::once("thingstray-desktop")
+                .chain(args.iter().copied())
+                .map(String::from),
+        )
+    }
+
+    #[test]
+    fn switches_and_links_are_told_apart() {
+        assert!(parse(&["--demo"]).demo);
+        assert_eq!(
+            parse(&["--open", "devices"]).open.as_deref(),
+            Some("devices")
+        );
+        assert_eq!(
+            parse(&["--open=settings"]).open.as_deref(),
+            Some("settings")
+        );
+        let a = parse(&["thingstray://oauth/callback?code=x&state=y"]);
+        assert!(a.link && a.open.is_none() && !a.demo);
+        assert!(!parse(&[]).link);
+    }
 }

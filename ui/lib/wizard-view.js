@@ -3,12 +3,15 @@
 // IPC); this only decides presentation. Tested with node --test.
 
 export const STEPS = ['create', 'credentials', 'sign-in', 'done'];
+/** Fields that must be filled in; the "Advanced" addresses may stay empty (SmartThings). */
+export const REQUIRED = ['client_id', 'client_secret', 'redirect_uri'];
+export const FIELDS = [...REQUIRED, 'api_url', 'auth_url'];
 
 export function initial() {
   return {
     step: 'create',
-    form: { client_id: '', client_secret: '', redirect_uri: 'https://thingstray.invalid/callback' },
-    touched: { client_id: false, client_secret: false, redirect_uri: false },
+    form: { client_id: '', client_secret: '', redirect_uri: 'https://thingstray.invalid/callback', api_url: '', auth_url: '' },
+    touched: Object.fromEntries(FIELDS.map((f) => [f, false])),
     problems: [],
     busy: false,
     error: null,
@@ -31,7 +34,7 @@ export function canContinue(state) {
     case 'create':
       return true;
     case 'credentials':
-      return !state.busy && state.problems.length === 0 && Object.values(state.form).every((v) => v.trim() !== '');
+      return !state.busy && state.problems.length === 0 && REQUIRED.every((f) => state.form[f].trim() !== '');
     default:
       return false;
   }

@@ -47,3 +47,14 @@ test('pasted addresses are cleaned', () => {
   assert.equal(cleanPaste('  "https://thingstray.invalid/callback?code=a&state=b"\n'), 'https://thingstray.invalid/callback?code=a&state=b');
   assert.equal(cleanPaste('<abc>'), 'abc');
 });
+
+test('the advanced addresses are optional: empty ones do not block the step', () => {
+  let s = reduce(initial(), { type: 'go', step: 'credentials' });
+  for (const [field, value] of [['client_id', '8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14'], ['client_secret', 'x']]) {
+    s = reduce(s, { type: 'edit', field, value });
+  }
+  assert.equal(s.form.api_url, '');
+  assert.equal(canContinue(s), true);
+  s = reduce(s, { type: 'edit', field: 'client_secret', value: ' ' });
+  assert.equal(canContinue(s), false);
+});

@@ -1,0 +1,242 @@
+//! End-to-end journeys for ThingsTray: the real desktop binary in a real window (Xvfb),
+//! driven over WebDriver, with the real Secret Service and the simulator over HTTP on
+//! 127.0.0.1. Each journey gets its own display, bus, keyring, settings folder and
+//! simulator, so journeys never see each other's state.
+//!
+//! Run them with `scripts/e2e` (all) or `scripts/e2e first_run` (one); screenshots go to
+//! `target/e2e-screenshots/<journey>/`.
+
+pub mod driver;
+pub mod session_env;
+pub mod tray;
+pub mod wait;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use smartthings_sim::{Sim, SimConfig};
+
+pub use driver::{App, Driver, WAIT};
+pub use session_env::SessionEnv;
+pub use tray::Tray;
+
+/// Journeys share one machine's two cores and one `secret-tool`; run them one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Fields drop in order: the driver (and the app) first, then the desktop session, then
+/// the simulator.
+pub struct Journey {
+    pub name: &'static str,
+    pub driver: Driver,
+    pub env: SessionEnv,
+    pub sim: Sim,
+    pub shots: PathBuf,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+pub fn shots_root() -> PathBuf {
+    match std::env::var_os("THINGSTRAY_E2E_SHOTS") {
+        Some(p) => p.into(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/e2e-screenshots"),
+    }
+}
+
+impl Journey {
+    /// A fresh desktop session, simulator (approving sign-ins at once: the sign-in
+    /// window is out of WebDriver's reach) and tauri-driver.
+    pub async fn start(name: &'static str, config: SimConfig) -> Journey {
+        let turn = ONE_AT_A_TIME.lock().await;
+        let sim = Sim::start(SimConfig {
+            auto_approve: true,
+            ..config
+        })
+        .await
+        .expect("simulator");
+        let env = SessionEnv::start();
+        // "The system browser": records the address it was asked to open.
+        let browser = env.path("browser.sh");
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+                env.path("browser.log").display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let driver = Driver::start(&env);
+        let shots = shots_root().join(name);
+        let _ = std::fs::remove_dir_all(&shots);
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        Journey {
+            name,
+            driver,
+            env,
+            sim,
+            shots,
+            _turn: turn,
+        }
+    }
+
+    pub async fn launch(&self, args: &[&str]) -> App {
+        App::launch(&self.env, &self.driver, args, &self.shots).await
+    }
+
+    /// The app's log so far, to read when a journey fails.
+    pub fn log(&self) -> String {
+        self.env.app_log_tail()
+    }
+
+    /// A command of this desktop session (the CLI, a second app launch, secret-tool).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        self.env.apply(&mut c);
+        c
+    }
+
+    /// `thingstray ARGS`, with `stdin` if given.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.command(driver::cli_bin());
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("thingstray CLI");
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().expect("thingstray CLI")
+    }
+
+    /// A secret as the Secret Service holds it (read with `secret-tool`, not the app).
+    pub fn keychain(&self, key: &str) -> Option<String> {
+        let out = self
+            .command("secret-tool")
+            .args(["lookup", "service", "thingstray", "username", key])
+            .output()
+            .expect("secret-tool (libsecret-tools)");
+        (out.status.success() && !out.stdout.is_empty())
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The stored token pair of the `home` connection.
+    pub fn stored_tokens(&self) -> serde_json::Value {
+        let raw = self
+            .keychain("home/tokens")
+            .expect("tokens in the keychain");
+        serde_json::from_str(&raw).expect("the stored tokens are JSON")
+    }
+
+    /// Sign-in the CLI way (setup + login, real keychain), for journeys that start from
+    /// an account that is already connected.
+    pub async fn connect_with_cli(&self) {
+        let (id, api, auth) = (
+            self.sim.client().client_id.clone(),
+            self.sim.api_url(),
+            self.sim.auth_url(),
+        );
+        let args = [
+            "setup",
+            "--client-id",
+            &id,
+            "--redirect-uri",
+            "https://thingstray.invalid/callback",
+            "--api-url",
+            &api,
+            "--auth-url",
+            &auth,
+        ];
+        let out = self.cli(
+            &args,
+            Some(&format!("{}\n", self.sim.client().client_secret)),
+        );
+        assert!(
+            out.status.success(),
+            "thingstray setup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // login: read the address it prints, "open" it, paste where the browser was sent.
+        let mut c = self.command(driver::cli_bin());
+        c.args(["login", "--no-browser"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("thingstray login");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let url = loop {
+            let mut line = String::new();
+            use std::io::BufRead;
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "login printed no sign-in address"
+            );
+            if line.starts_with("http") {
+                break line.trim().to_string();
+            }
+        };
+        let back = approve(&url).await;
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{back}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "thingstray login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Counts from the simulator: (code exchanges, refreshes, token requests).
+    pub fn grants(&self) -> (u64, u64, u64) {
+        let s = self.sim.stats();
+        let g = |k: &str| s.token_grants.get(k).copied().unwrap_or(0);
+        (
+            g("authorization_code"),
+            g("refresh_token"),
+            s.token_requests,
+        )
+    }
+
+    /// Whether SmartThings (the simulator) takes `token` for an API call.
+    pub async fn accepts(&self, token: &str) -> bool {
+        let r = reqwest::Client::new()
+            .get(format!("{}/locations", self.sim.api_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        r.status() == 200
+    }
+}
+
+/// Opens an authorize address on the auto-approving simulator, as a browser would, and
+/// returns where it was sent (the redirect URI with `code` and `state`).
+pub async fn approve(url: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 302, "the simulator approves at once");
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Device ids from the UI (`device-<id>` test ids).
+pub fn device_id(testid: &str) -> &str {
+    testid.trim_start_matches("device-")
+}
