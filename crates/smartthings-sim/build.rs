@@ -30,12 +30,8 @@ fn main() {
     // Paths relative to CARGO_MANIFEST_DIR, resolved when the crate compiles: an absolute
     // path baked in here would outlive a moved checkout in a shared target directory.
     for rel in entries {
-        let _ = writeln!(
-            code,
-            "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/home/{rel}\"))),"
-        );
+        let _ = writeln!(code, "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/home/{rel}\"))),");
     }
     code.push_str("];\n");
-    std::fs::write(Path::new(&out_dir).join("default_home.rs"), code)
-        .expect("write default_home.rs");
+    std::fs::write(Path::new(&out_dir).join("default_home.rs"), code).expect("write default_home.rs");
 }

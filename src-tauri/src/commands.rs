@@ -5,8 +5,8 @@ use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::{
-    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem,
-    PanelTheme, SetupForm, SignInStart, SignedIn,
+    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PanelTheme, SetupForm, SignInStart,
+    SignedIn,
 };
 use thingstray::Error;
 
@@ -49,10 +49,7 @@ pub struct SetupAnswers {
 
 #[tauri::command]
 pub fn setup_answers() -> SetupAnswers {
-    SetupAnswers {
-        answers: apps_create_answers(),
-        redirect_choices: REDIRECT_CHOICES,
-    }
+    SetupAnswers { answers: apps_create_answers(), redirect_choices: REDIRECT_CHOICES }
 }
 
 #[tauri::command]
@@ -83,20 +80,12 @@ pub fn open_sign_in_window<R: Runtime>(app: AppHandle<R>) -> Res<()> {
 #[tauri::command]
 pub fn open_sign_in_in_browser<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
     use tauri_plugin_opener::OpenerExt;
-    let url = shell
-        .desktop()?
-        .pending_authorize_url()
-        .ok_or(Error::NoSignInPending)?;
+    let url = shell.desktop()?.pending_authorize_url().ok_or(Error::NoSignInPending)?;
     // The opener's error repeats the URL, whose `state` is a CSRF secret: keep it out.
-    app.opener()
-        .open_url(url.clone(), None::<&str>)
-        .map_err(|e| {
-            let why = e.to_string().replace(&url, "<the sign-in address>");
-            shell_error(
-                "opening the browser",
-                format!("{why}. Use the sign-in window, or set a default browser"),
-            )
-        })
+    app.opener().open_url(url.clone(), None::<&str>).map_err(|e| {
+        let why = e.to_string().replace(&url, "<the sign-in address>");
+        shell_error("opening the browser", format!("{why}. Use the sign-in window, or set a default browser"))
+    })
 }
 
 #[tauri::command]
@@ -127,39 +116,18 @@ pub fn cached_devices(shell: State<'_, Shell>, connection: String) -> Res<Device
 }
 
 #[tauri::command]
-pub async fn switch_device(
-    shell: State<'_, Shell>,
-    connection: String,
-    device: String,
-    on: bool,
-) -> Res<DeviceRow> {
+pub async fn switch_device(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DeviceRow> {
     shell.desktop()?.switch(&connection, &device, on).await
 }
 
 #[tauri::command]
-pub async fn set_level(
-    shell: State<'_, Shell>,
-    connection: String,
-    device: String,
-    level: u8,
-) -> Res<DeviceRow> {
-    shell
-        .desktop()?
-        .set_level(&connection, &device, level)
-        .await
+pub async fn set_level(shell: State<'_, Shell>, connection: String, device: String, level: u8) -> Res<DeviceRow> {
+    shell.desktop()?.set_level(&connection, &device, level).await
 }
 
 #[tauri::command]
-pub async fn set_color_temperature(
-    shell: State<'_, Shell>,
-    connection: String,
-    device: String,
-    kelvin: u32,
-) -> Res<DeviceRow> {
-    shell
-        .desktop()?
-        .set_color_temperature(&connection, &device, kelvin)
-        .await
+pub async fn set_color_temperature(shell: State<'_, Shell>, connection: String, device: String, kelvin: u32) -> Res<DeviceRow> {
+    shell.desktop()?.set_color_temperature(&connection, &device, kelvin).await
 }
 
 #[tauri::command]
@@ -170,16 +138,10 @@ pub async fn run_scene(shell: State<'_, Shell>, connection: String, scene: Strin
 /// Puts a token valid for at least five minutes on the clipboard and says until when.
 /// The token itself never crosses IPC and is never logged.
 #[tauri::command]
-pub async fn copy_token<R: Runtime>(
-    app: AppHandle<R>,
-    shell: State<'_, Shell>,
-    connection: String,
-) -> Res<CopiedToken> {
+pub async fn copy_token<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, connection: String) -> Res<CopiedToken> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
     let (grant, copied) = shell.desktop()?.token_for_copy(&connection).await?;
-    app.clipboard()
-        .write_text(grant.secret())
-        .map_err(|e| shell_error("copying to the clipboard", e))?;
+    app.clipboard().write_text(grant.secret()).map_err(|e| shell_error("copying to the clipboard", e))?;
     Ok(copied)
 }
 
@@ -194,22 +156,12 @@ pub fn settings(shell: State<'_, Shell>) -> Res<DesktopSettings> {
 }
 
 #[tauri::command]
-pub fn set_favorite(
-    shell: State<'_, Shell>,
-    connection: String,
-    device: String,
-    on: bool,
-) -> Res<DesktopSettings> {
+pub fn set_favorite(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DesktopSettings> {
     shell.desktop()?.set_favorite(&connection, &device, on)
 }
 
 #[tauri::command]
-pub fn set_hidden(
-    shell: State<'_, Shell>,
-    connection: String,
-    device: String,
-    on: bool,
-) -> Res<DesktopSettings> {
+pub fn set_hidden(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DesktopSettings> {
     shell.desktop()?.set_hidden(&connection, &device, on)
 }
 
@@ -220,25 +172,14 @@ pub fn set_poll_interval(shell: State<'_, Shell>, seconds: u64) -> Res<DesktopSe
 
 /// Registers or removes the login item, then records the choice.
 #[tauri::command]
-pub fn set_start_at_login<R: Runtime>(
-    app: AppHandle<R>,
-    shell: State<'_, Shell>,
-    on: bool,
-) -> Res<DesktopSettings> {
+pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, on: bool) -> Res<DesktopSettings> {
     use tauri_plugin_autostart::ManagerExt;
     let desktop = shell.desktop()?;
     if desktop.is_demo() {
-        return Err(Error::InvalidSetting {
-            field: "start_at_login".into(),
-            why: "the demo does not start at login".into(),
-        });
+        return Err(Error::InvalidSetting { field: "start_at_login".into(), why: "the demo does not start at login".into() });
     }
     let launcher = app.autolaunch();
-    let done = if on {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
+    let done = if on { launcher.enable() } else { launcher.disable() };
     done.map_err(|e| shell_error("changing the login item", e))?;
     desktop.set_start_at_login(on)
 }
@@ -256,7 +197,5 @@ pub fn open_window<R: Runtime>(app: AppHandle<R>, which: String) -> Res<()> {
 /// Closes (destroys) the calling window.
 #[tauri::command]
 pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Res<()> {
-    window
-        .destroy()
-        .map_err(|e| shell_error("closing the window", e))
+    window.destroy().map_err(|e| shell_error("closing the window", e))
 }

@@ -39,11 +39,7 @@ fn forward<R: Runtime>(app: &AppHandle<R>, url: url::Url) {
         return;
     }
     // The query holds a single-use code and the state: never log it.
-    tracing::info!(
-        host = url.host_str().unwrap_or(""),
-        path = url.path(),
-        "a thingstray:// link arrived"
-    );
+    tracing::info!(host = url.host_str().unwrap_or(""), path = url.path(), "a thingstray:// link arrived");
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let _ = shell::finish_sign_in(&app, url.to_string()).await;

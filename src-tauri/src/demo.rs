@@ -20,39 +20,18 @@ struct DemoRun {
 /// Starts the simulator and a demo connection, and begins its sign-in. `auto_approve`:
 /// the simulator's sign-in page approves at once (`--demo`); otherwise it shows its
 /// location picker and Authorize button (the wizard's demo).
-pub async fn begin<R: Runtime>(
-    app: &AppHandle<R>,
-    auto_approve: bool,
-) -> Result<SignInStart, Error> {
-    let sim = Sim::start(SimConfig {
-        auto_approve,
-        ..SimConfig::default()
-    })
-    .await
-    .map_err(|e| shell_error("starting the SmartThings simulator", e))?;
-    let dir = tempfile::Builder::new()
-        .prefix("thingstray-demo-")
-        .tempdir()
-        .map_err(|e| shell_error("creating the demo settings", e))?;
+pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result<SignInStart, Error> {
+    let sim = Sim::start(SimConfig { auto_approve, ..SimConfig::default() })
+        .await
+        .map_err(|e| shell_error("starting the SmartThings simulator", e))?;
+    let dir = tempfile::Builder::new().prefix("thingstray-demo-").tempdir().map_err(|e| shell_error("creating the demo settings", e))?;
     let client = sim.client().clone();
     let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
     settings.api_url = sim.api_url();
     settings.auth_url = sim.auth_url();
-    let (desktop, start) = Desktop::open_demo(
-        dir.path(),
-        settings,
-        SecretString::from(client.client_secret),
-    )
-    .await?;
+    let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await?;
     tracing::info!(sim = %sim.base_url(), settings = %dir.path().display(), "demo mode: simulator started");
-    app.state::<Shell>().set_desktop(
-        app,
-        desktop,
-        Some(Box::new(DemoRun {
-            _sim: sim,
-            _dir: dir,
-        })),
-    );
+    app.state::<Shell>().set_desktop(app, desktop, Some(Box::new(DemoRun { _sim: sim, _dir: dir })));
     Ok(start)
 }
 
@@ -60,9 +39,7 @@ pub async fn begin<R: Runtime>(
 pub fn start<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> tauri::Result<()> {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let started = begin(&app, auto_approve)
-            .await
-            .and_then(|_| windows::open_sign_in(&app));
+        let started = begin(&app, auto_approve).await.and_then(|_| windows::open_sign_in(&app));
         if let Err(e) = started {
             tracing::error!(code = e.code(), "the demo could not start: {e}");
             crate::shell::notify(&app, "ThingsTray demo could not start", &e.to_string());

@@ -39,9 +39,7 @@ impl Args {
             match arg.as_str() {
                 "--demo" => a.demo = true,
                 "--open" => a.open = args.next(),
-                _ if arg.starts_with("--open=") => {
-                    a.open = Some(arg["--open=".len()..].to_string())
-                }
+                _ if arg.starts_with("--open=") => a.open = Some(arg["--open=".len()..].to_string()),
                 _ if arg.starts_with("thingstray:") => a.link = true,
                 _ => {}
             }
@@ -95,10 +93,7 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> t
 
 pub fn run() {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse(std::env::args());
@@ -119,10 +114,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
-        ))
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init());
 
@@ -144,9 +136,7 @@ pub fn run() {
     app.run(|app, event| match event {
         // A tray app keeps running with no window open; only Quit (an explicit exit
         // code) ends it.
-        RunEvent::ExitRequested {
-            code: None, api, ..
-        } => api.prevent_exit(),
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
         RunEvent::Exit => {
             if let Some(shell) = app.try_state::<Shell>() {
                 shell.stop();
@@ -161,24 +151,14 @@ mod tests {
     use super::Args;
 
     fn parse(args: &[&str]) -> Args {
-        Args::parse(
-            std::iter::once("thingstray-desktop")
-                .chain(args.iter().copied())
-                .map(String::from),
-        )
+        Args::parse(std::iter::once("thingstray-desktop").chain(args.iter().copied()).map(String::from))
     }
 
     #[test]
     fn switches_and_links_are_told_apart() {
         assert!(parse(&["--demo"]).demo);
-        assert_eq!(
-            parse(&["--open", "devices"]).open.as_deref(),
-            Some("devices")
-        );
-        assert_eq!(
-            parse(&["--open=settings"]).open.as_deref(),
-            Some("settings")
-        );
+        assert_eq!(parse(&["--open", "devices"]).open.as_deref(), Some("devices"));
+        assert_eq!(parse(&["--open=settings"]).open.as_deref(), Some("settings"));
         let a = parse(&["thingstray://oauth/callback?code=x&state=y"]);
         assert!(a.link && a.open.is_none() && !a.demo);
         assert!(!parse(&[]).link);

@@ -26,10 +26,7 @@ pub struct Shell {
 /// Errors of the shell itself (a window that would not open, the clipboard), in the same
 /// `{code, message}` shape as the core's.
 pub fn shell_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Io {
-        what: what.to_string(),
-        detail: e.to_string(),
-    }
+    Error::Io { what: what.to_string(), detail: e.to_string() }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -38,12 +35,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Shell {
     pub fn desktop(&self) -> Result<Arc<Desktop>, Error> {
-        if let Some(d) = self
-            .desktop
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
+        if let Some(d) = self.desktop.read().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(d);
         }
         Err(self.startup_error().unwrap_or(Error::Io {
@@ -53,10 +45,7 @@ impl Shell {
     }
 
     pub fn startup_error(&self) -> Option<Error> {
-        self.startup_error
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.startup_error.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn is_demo(&self) -> bool {
@@ -64,18 +53,10 @@ impl Shell {
     }
 
     /// Switches to `desktop`: stops following the previous one, follows this one.
-    pub fn set_desktop<R: Runtime>(
-        &self,
-        app: &AppHandle<R>,
-        desktop: Arc<Desktop>,
-        keep: Option<Box<dyn std::any::Any + Send + Sync>>,
-    ) {
+    pub fn set_desktop<R: Runtime>(&self, app: &AppHandle<R>, desktop: Arc<Desktop>, keep: Option<Box<dyn std::any::Any + Send + Sync>>) {
         self.stop();
         *self.desktop.write().unwrap_or_else(|p| p.into_inner()) = Some(desktop.clone());
-        *self
-            .startup_error
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+        *self.startup_error.write().unwrap_or_else(|p| p.into_inner()) = None;
         *lock(&self.demo) = keep;
         let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));
         let fresh = tauri::async_runtime::spawn(desktop.keep_tray_fresh());
@@ -132,11 +113,7 @@ pub fn open_real<R: Runtime>(app: &AppHandle<R>, open: Option<String>) -> tauri:
         match opened {
             Ok(desktop) => {
                 for (name, e) in desktop.problems() {
-                    notify(
-                        &app,
-                        &format!("ThingsTray: {name} could not be opened"),
-                        &e.to_string(),
-                    );
+                    notify(&app, &format!("ThingsTray: {name} could not be opened"), &e.to_string());
                 }
                 let first_run = desktop.connection_names().is_empty();
                 shell.set_desktop(&app, desktop, None);
@@ -149,10 +126,7 @@ pub fn open_real<R: Runtime>(app: &AppHandle<R>, open: Option<String>) -> tauri:
             Err(e) => {
                 tracing::error!(code = e.code(), "could not open the settings: {e}");
                 notify(&app, "ThingsTray could not start", &e.to_string());
-                *shell
-                    .startup_error
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(e);
+                *shell.startup_error.write().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 tray::show_error(&app);
                 windows::open(&app, windows::WIZARD);
             }
@@ -163,10 +137,7 @@ pub fn open_real<R: Runtime>(app: &AppHandle<R>, open: Option<String>) -> tauri:
 
 /// The one path for a sign-in answer: the sign-in window's caught redirect, a deep link,
 /// or an address pasted in the wizard.
-pub async fn finish_sign_in<R: Runtime>(
-    app: &AppHandle<R>,
-    answer: String,
-) -> Result<SignedIn, Error> {
+pub async fn finish_sign_in<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<SignedIn, Error> {
     let desktop = app.state::<Shell>().desktop()?;
     let result = desktop.finish_sign_in(&answer).await;
     let wizard_open = app.get_webview_window(windows::WIZARD).is_some();
@@ -176,15 +147,8 @@ pub async fn finish_sign_in<R: Runtime>(
             if wizard_open {
                 let _ = app.emit_to(windows::WIZARD, "signed-in", done);
             } else {
-                let place = done
-                    .location_name
-                    .clone()
-                    .unwrap_or_else(|| done.connection.clone());
-                notify(
-                    app,
-                    "ThingsTray is connected",
-                    &format!("{place}: {} devices", done.device_count),
-                );
+                let place = done.location_name.clone().unwrap_or_else(|| done.connection.clone());
+                notify(app, "ThingsTray is connected", &format!("{place}: {} devices", done.device_count));
                 windows::open(app, windows::DEVICES);
             }
         }

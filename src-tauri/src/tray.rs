@@ -4,9 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tauri::image::Image;
-use tauri::menu::{
-    CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu,
-};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 use thingstray::desktop::status::human_duration;
@@ -48,22 +46,10 @@ pub fn icon(state: TrayState, theme: PanelTheme) -> Image<'static> {
 }
 
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
-    app.manage(TrayItems::<R> {
-        checks: Mutex::new(HashMap::new()),
-        last: Mutex::new(None),
-    });
+    app.manage(TrayItems::<R> { checks: Mutex::new(HashMap::new()), last: Mutex::new(None) });
     let starting = MenuItem::with_id(app, "starting", "Starting…", false, None::<&str>)?;
-    let quit = MenuItem::with_id(
-        app,
-        MenuAction::Quit.id(),
-        "Quit ThingsTray",
-        true,
-        None::<&str>,
-    )?;
-    let menu = Menu::with_items(
-        app,
-        &[&starting, &PredefinedMenuItem::separator(app)?, &quit],
-    )?;
+    let quit = MenuItem::with_id(app, MenuAction::Quit.id(), "Quit ThingsTray", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&starting, &PredefinedMenuItem::separator(app)?, &quit])?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(TrayState::SignIn, PanelTheme::default()))
         .tooltip("ThingsTray")
@@ -73,12 +59,7 @@ pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .show_menu_on_left_click(false)
         .on_menu_event(on_menu)
         .on_tray_icon_event(|tray, event| {
-            if let TrayIconEvent::Click {
-                button: MouseButton::Left,
-                button_state: MouseButtonState::Up,
-                ..
-            } = event
-            {
+            if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
                 windows::open_main(tray.app_handle());
             }
         })
@@ -99,40 +80,18 @@ fn items<R: Runtime>(
     let mut out: Vec<Box<dyn IsMenuItem<R>>> = Vec::new();
     for e in entries {
         match e {
-            MenuEntry::Item { id, text, enabled } => out.push(Box::new(MenuItem::with_id(
-                app,
-                id.as_str(),
-                label(text),
-                *enabled,
-                None::<&str>,
-            )?)),
-            MenuEntry::Check {
-                id,
-                text,
-                checked,
-                enabled,
-            } => {
-                let item = CheckMenuItem::with_id(
-                    app,
-                    id.as_str(),
-                    label(text),
-                    *enabled,
-                    *checked,
-                    None::<&str>,
-                )?;
+            MenuEntry::Item { id, text, enabled } => {
+                out.push(Box::new(MenuItem::with_id(app, id.as_str(), label(text), *enabled, None::<&str>)?))
+            }
+            MenuEntry::Check { id, text, checked, enabled } => {
+                let item = CheckMenuItem::with_id(app, id.as_str(), label(text), *enabled, *checked, None::<&str>)?;
                 checks.insert(id.clone(), item.clone());
                 out.push(Box::new(item));
             }
             MenuEntry::Submenu { id, text, entries } => {
                 let kids = items(app, entries, checks)?;
                 let refs: Vec<&dyn IsMenuItem<R>> = kids.iter().map(|k| k.as_ref()).collect();
-                out.push(Box::new(Submenu::with_id_and_items(
-                    app,
-                    id.as_str(),
-                    label(text),
-                    true,
-                    &refs,
-                )?));
+                out.push(Box::new(Submenu::with_id_and_items(app, id.as_str(), label(text), true, &refs)?));
             }
             MenuEntry::Separator => out.push(Box::new(PredefinedMenuItem::separator(app)?)),
         }
@@ -144,18 +103,11 @@ fn items<R: Runtime>(
 pub fn refresh<R: Runtime>(app: &AppHandle<R>, desktop: &Desktop) {
     let model = desktop.tray();
     let theme = desktop.panel_theme();
-    let Some(state) = app.try_state::<TrayItems<R>>() else {
-        return;
-    };
-    if lock(&state.last)
-        .as_ref()
-        .is_some_and(|(m, t)| *m == model && *t == theme)
-    {
+    let Some(state) = app.try_state::<TrayItems<R>>() else { return };
+    if lock(&state.last).as_ref().is_some_and(|(m, t)| *m == model && *t == theme) {
         return;
     }
-    let Some(tray) = app.tray_by_id(TRAY_ID) else {
-        return;
-    };
+    let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     let mut checks = HashMap::new();
     let built = items(app, &model.entries, &mut checks).and_then(|kids| {
         let refs: Vec<&dyn IsMenuItem<R>> = kids.iter().map(|k| k.as_ref()).collect();
@@ -186,15 +138,9 @@ pub fn show_error<R: Runtime>(app: &AppHandle<R>) {
 /// A check item flips itself when clicked. Put it back to the state last confirmed by
 /// SmartThings; the menu is rebuilt with the read-back state once the command is done.
 fn restore_check<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let Some(state) = app.try_state::<TrayItems<R>>() else {
-        return;
-    };
-    let confirmed = lock(&state.last).as_ref().and_then(|(m, _)| {
-        menu::checks(&m.entries)
-            .into_iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, c)| c)
-    });
+    let Some(state) = app.try_state::<TrayItems<R>>() else { return };
+    let confirmed =
+        lock(&state.last).as_ref().and_then(|(m, _)| menu::checks(&m.entries).into_iter().find(|(i, _)| i == id).map(|(_, c)| c));
     let item = lock(&state.checks).get(id).cloned();
     if let (Some(item), Some(checked)) = (item, confirmed) {
         let _ = item.set_checked(checked);
@@ -203,9 +149,7 @@ fn restore_check<R: Runtime>(app: &AppHandle<R>, id: &str) {
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     let id = event.id().as_ref().to_string();
-    let Some(action) = MenuAction::parse(&id) else {
-        return;
-    };
+    let Some(action) = MenuAction::parse(&id) else { return };
     let Ok(desktop) = app.state::<Shell>().desktop() else {
         if action == MenuAction::Quit {
             app.exit(0);
@@ -237,29 +181,17 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 use tauri_plugin_clipboard_manager::ClipboardExt;
                 match desktop.token_for_copy(&connection).await {
                     Ok((grant, _)) => {
-                        let left = grant
-                            .expires_at
-                            .duration_since(std::time::SystemTime::now())
-                            .unwrap_or_default();
+                        let left = grant.expires_at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                         match app.clipboard().write_text(grant.secret()) {
-                            Ok(()) => shell::notify(
-                                &app,
-                                "Access token copied",
-                                &format!("Valid for {}.", human_duration(left)),
-                            ),
-                            Err(e) => {
-                                shell::notify(&app, "ThingsTray: could not copy", &e.to_string())
-                            }
+                            Ok(()) => shell::notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
+                            Err(e) => shell::notify(&app, "ThingsTray: could not copy", &e.to_string()),
                         }
                     }
                     Err(e) => shell::notify(&app, "ThingsTray: no token to copy", &e.to_string()),
                 }
             });
         }
-        MenuAction::SignIn { connection } => match desktop
-            .begin_sign_in(&connection)
-            .and_then(|_| windows::open_sign_in(&app))
-        {
+        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| windows::open_sign_in(&app)) {
             Ok(()) => {}
             Err(e) => shell::notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
         },

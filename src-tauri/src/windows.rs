@@ -21,24 +21,9 @@ struct Spec {
 
 fn spec(label: &str) -> Option<Spec> {
     Some(match label {
-        DEVICES => Spec {
-            page: "devices.html",
-            title: "ThingsTray",
-            size: (440.0, 680.0),
-            min: (340.0, 400.0),
-        },
-        WIZARD => Spec {
-            page: "wizard.html",
-            title: "Set up ThingsTray",
-            size: (640.0, 720.0),
-            min: (480.0, 520.0),
-        },
-        SETTINGS => Spec {
-            page: "settings.html",
-            title: "ThingsTray settings",
-            size: (600.0, 680.0),
-            min: (460.0, 480.0),
-        },
+        DEVICES => Spec { page: "devices.html", title: "ThingsTray", size: (440.0, 680.0), min: (340.0, 400.0) },
+        WIZARD => Spec { page: "wizard.html", title: "Set up ThingsTray", size: (640.0, 720.0), min: (480.0, 520.0) },
+        SETTINGS => Spec { page: "settings.html", title: "ThingsTray settings", size: (600.0, 680.0), min: (460.0, 480.0) },
         _ => return None,
     })
 }
@@ -51,10 +36,7 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
         let _ = w.set_focus();
         return Ok(());
     }
-    let s = spec(label).ok_or_else(|| Error::InvalidSetting {
-        field: "window".into(),
-        why: format!("there is no `{label}` window"),
-    })?;
+    let s = spec(label).ok_or_else(|| Error::InvalidSetting { field: "window".into(), why: format!("there is no `{label}` window") })?;
     WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
         .title(s.title)
         .inner_size(s.size.0, s.size.1)
@@ -74,11 +56,7 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, label: &str) {
 /// The window a tray click or a second launch opens: the devices when something is set
 /// up, else the wizard.
 pub fn open_main<R: Runtime>(app: &AppHandle<R>) {
-    let set_up = app
-        .state::<Shell>()
-        .desktop()
-        .map(|d| !d.connection_names().is_empty())
-        .unwrap_or(false);
+    let set_up = app.state::<Shell>().desktop().map(|d| !d.connection_names().is_empty()).unwrap_or(false);
     open(app, if set_up { DEVICES } else { WIZARD });
 }
 
@@ -95,9 +73,7 @@ pub fn close<R: Runtime>(app: &AppHandle<R>, label: &str) {
 /// the redirect URI, whatever it is, before the request leaves the machine.
 pub fn open_sign_in<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     let desktop = app.state::<Shell>().desktop()?;
-    let url = desktop
-        .pending_authorize_url()
-        .ok_or(Error::NoSignInPending)?;
+    let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
     let url = url::Url::parse(&url).map_err(|e| shell_error("opening the sign-in page", e))?;
     close(app, SIGN_IN);
     let handle = app.clone();

@@ -27,37 +27,20 @@ fn env() -> Env {
     let app = thingstray_desktop::builder(mock_builder(), Shell::default())
         .build(tauri::generate_context!())
         .expect("the app builds on the mock runtime");
-    let sim = tauri::async_runtime::block_on(Sim::start(SimConfig {
-        auto_approve: true,
-        ..SimConfig::default()
-    }))
-    .unwrap();
+    let sim = tauri::async_runtime::block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
     let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
     settings.api_url = sim.api_url();
     settings.auth_url = sim.auth_url();
-    let (desktop, start) = tauri::async_runtime::block_on(Desktop::open_demo(
-        dir.path(),
-        settings,
-        SecretString::from(client.client_secret),
-    ))
-    .unwrap();
-    app.state::<Shell>()
-        .set_desktop(app.handle(), desktop.clone(), None);
-    Env {
-        app,
-        _sim: sim,
-        _dir: dir,
-        desktop,
-        start,
-    }
+    let (desktop, start) =
+        tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
+    app.state::<Shell>().set_desktop(app.handle(), desktop.clone(), None);
+    Env { app, _sim: sim, _dir: dir, desktop, start }
 }
 
 fn window(app: &App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
-    WebviewWindowBuilder::new(app, label, Default::default())
-        .build()
-        .unwrap()
+    WebviewWindowBuilder::new(app, label, Default::default()).build().unwrap()
 }
 
 fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -79,10 +62,7 @@ fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Valu
 /// What the sign-in window's navigation hook would catch.
 fn redirect_of(url: &str) -> String {
     tauri::async_runtime::block_on(async {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let resp = http.get(url).send().await.unwrap();
         resp.headers()["location"].to_str().unwrap().to_string()
     })
@@ -113,12 +93,7 @@ fn the_wizard_checks_fields_with_the_core() {
         json!({ "form": { "client_id": "nope", "client_secret": "", "redirect_uri": "http://example.com/cb" } }),
     )
     .unwrap();
-    let fields: Vec<&str> = problems
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> = problems.as_array().unwrap().iter().map(|p| p["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["client_id", "client_secret", "redirect_uri"]);
     let answers = invoke(&wizard, "setup_answers", json!({})).unwrap();
     assert_eq!(answers["answers"][0]["answer"], "OAuth-In App");
@@ -129,51 +104,22 @@ fn a_switch_returns_the_state_read_back_and_errors_are_code_and_message() {
     let (e, _wizard) = signed_in();
     let devices = window(&e.app, "devices");
     let list = invoke(&devices, "devices", json!({ "connection": "demo" })).unwrap();
-    let rows: Vec<&Value> = list["rooms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r["devices"].as_array().unwrap())
-        .collect();
-    let lamp = rows
-        .iter()
-        .find(|r| r["label"] == "Living Room Lamp")
-        .unwrap();
+    let rows: Vec<&Value> = list["rooms"].as_array().unwrap().iter().flat_map(|r| r["devices"].as_array().unwrap()).collect();
+    let lamp = rows.iter().find(|r| r["label"] == "Living Room Lamp").unwrap();
     let want = lamp["switch"] != json!(true);
-    let row = invoke(
-        &devices,
-        "switch_device",
-        json!({ "connection": "demo", "device": lamp["id"], "on": want }),
-    )
-    .unwrap();
+    let row = invoke(&devices, "switch_device", json!({ "connection": "demo", "device": lamp["id"], "on": want })).unwrap();
     assert_eq!(row["switch"], json!(want));
-    let level = invoke(
-        &devices,
-        "set_level",
-        json!({ "connection": "demo", "device": lamp["id"], "level": 30 }),
-    )
-    .unwrap();
+    let level = invoke(&devices, "set_level", json!({ "connection": "demo", "device": lamp["id"], "level": 30 })).unwrap();
     assert_eq!(level["level"], 30);
 
-    let err = invoke(
-        &devices,
-        "switch_device",
-        json!({ "connection": "demo", "device": "no-such-device", "on": true }),
-    )
-    .unwrap_err();
-    assert!(
-        err["code"].is_string() && err["message"].is_string(),
-        "{err}"
-    );
+    let err = invoke(&devices, "switch_device", json!({ "connection": "demo", "device": "no-such-device", "on": true })).unwrap_err();
+    assert!(err["code"].is_string() && err["message"].is_string(), "{err}");
     let err = invoke(&devices, "devices", json!({ "connection": "cabin" })).unwrap_err();
     assert_eq!(err["code"], "unknown_connection");
 
     let summaries = invoke(&devices, "connections", json!({})).unwrap();
     assert_eq!(summaries[0]["status"]["state"], "connected");
-    assert!(summaries[0]["status_line"]
-        .as_str()
-        .unwrap()
-        .starts_with("Connected · token valid"));
+    assert!(summaries[0]["status_line"].as_str().unwrap().starts_with("Connected · token valid"));
     // Nothing returned over IPC carries a token.
     let (grant, _) = tauri::async_runtime::block_on(e.desktop.token_for_copy("demo")).unwrap();
     for v in [&list, &summaries] {
@@ -189,46 +135,16 @@ fn each_window_reaches_only_the_commands_it_uses() {
     let sign_in = window(&e.app, "signin");
 
     // The sign-in webview (SmartThings' pages) gets no command at all.
-    for cmd in [
-        "connections",
-        "devices",
-        "app_info",
-        "copy_token",
-        "finish_sign_in",
-    ] {
-        let r = invoke(
-            &sign_in,
-            cmd,
-            json!({ "connection": "demo", "answer": "x" }),
-        );
+    for cmd in ["connections", "devices", "app_info", "copy_token", "finish_sign_in"] {
+        let r = invoke(&sign_in, cmd, json!({ "connection": "demo", "answer": "x" }));
         assert!(denied(r.clone()), "signin reached {cmd}: {r:?}");
     }
     // The device window cannot set up connections or sign out; the wizard cannot switch.
-    assert!(denied(invoke(
-        &devices,
-        "start_setup",
-        json!({ "form": {} })
-    )));
-    assert!(denied(invoke(
-        &devices,
-        "sign_out",
-        json!({ "connection": "demo" })
-    )));
-    assert!(denied(invoke(
-        &wizard,
-        "switch_device",
-        json!({ "connection": "demo", "device": "x", "on": true })
-    )));
-    assert!(denied(invoke(
-        &settings,
-        "copy_token",
-        json!({ "connection": "demo" })
-    )));
-    assert!(denied(invoke(
-        &devices,
-        "plugin:clipboard-manager|write_text",
-        json!({ "text": "x" })
-    )));
+    assert!(denied(invoke(&devices, "start_setup", json!({ "form": {} }))));
+    assert!(denied(invoke(&devices, "sign_out", json!({ "connection": "demo" }))));
+    assert!(denied(invoke(&wizard, "switch_device", json!({ "connection": "demo", "device": "x", "on": true }))));
+    assert!(denied(invoke(&settings, "copy_token", json!({ "connection": "demo" }))));
+    assert!(denied(invoke(&devices, "plugin:clipboard-manager|write_text", json!({ "text": "x" }))));
     // And each reaches its own.
     assert!(invoke(&devices, "cached_devices", json!({ "connection": "demo" })).is_ok());
     assert!(invoke(&settings, "settings", json!({})).is_ok());
@@ -240,12 +156,7 @@ fn favorites_and_poll_interval_are_saved() {
     let (e, _wizard) = signed_in();
     let devices = window(&e.app, "devices");
     let settings = window(&e.app, "settings");
-    let s = invoke(
-        &devices,
-        "set_favorite",
-        json!({ "connection": "demo", "device": "abc", "on": true }),
-    )
-    .unwrap();
+    let s = invoke(&devices, "set_favorite", json!({ "connection": "demo", "device": "abc", "on": true })).unwrap();
     assert_eq!(s["connections"]["demo"]["favorites"], json!(["abc"]));
     let err = invoke(&settings, "set_poll_interval", json!({ "seconds": 1 })).unwrap_err();
     assert_eq!(err["code"], "invalid_setting");

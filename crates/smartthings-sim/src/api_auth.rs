@@ -17,9 +17,7 @@ pub(crate) fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Caller,
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_string())
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
         })
         .ok_or_else(unauthorized)?;
     let now = st.clock.now_ms();
@@ -38,11 +36,7 @@ impl Caller {
 }
 
 /// Authenticates and checks one scope; the handler's first line.
-pub(crate) fn caller_with(
-    st: &AppState,
-    headers: &HeaderMap,
-    scope: &str,
-) -> Result<Caller, Response> {
+pub(crate) fn caller_with(st: &AppState, headers: &HeaderMap, scope: &str) -> Result<Caller, Response> {
     let caller = authenticate(st, headers)?;
     caller.require(scope)?;
     Ok(caller)

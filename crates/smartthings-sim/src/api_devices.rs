@@ -11,9 +11,7 @@ use serde_json::{json, Value};
 
 use crate::api_auth::caller_with;
 use crate::commands;
-use crate::errors::{
-    bad_request, constraint_violation, detail, forbidden, json_response, not_found,
-};
+use crate::errors::{bad_request, constraint_violation, detail, forbidden, json_response, not_found};
 use crate::home::Device;
 use crate::ids::uuid;
 use crate::oauth_store::Caller;
@@ -33,26 +31,17 @@ macro_rules! try_resp {
 pub(crate) use try_resp;
 
 fn values<'a>(params: &'a [(String, String)], key: &str) -> Vec<&'a str> {
-    params
-        .iter()
-        .filter(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .collect()
+    params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
 }
 
 fn flag(params: &[(String, String)], key: &str) -> bool {
-    values(params, key)
-        .first()
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    values(params, key).first().is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// `max` and `page`, or the 422 SmartThings gives for nonsense.
 fn paging(params: &[(String, String)]) -> Result<(u64, u64), Response> {
     let mut details = Vec::new();
-    let max = match values(params, "max")
-        .first()
-        .map(|v| v.trim().parse::<i64>())
-    {
+    let max = match values(params, "max").first().map(|v| v.trim().parse::<i64>()) {
         None => MAX_PAGE,
         Some(Ok(n)) if n >= 1 => (n as u64).min(MAX_PAGE),
         Some(Ok(_)) => {
@@ -64,10 +53,7 @@ fn paging(params: &[(String, String)]) -> Result<(u64, u64), Response> {
             0
         }
     };
-    let page = match values(params, "page")
-        .first()
-        .map(|v| v.trim().parse::<i64>())
-    {
+    let page = match values(params, "page").first().map(|v| v.trim().parse::<i64>()) {
         None => 0,
         Some(Ok(n)) if n >= 0 => n as u64,
         Some(Ok(_)) => {
@@ -97,27 +83,17 @@ fn origin(st: &AppState, headers: &HeaderMap) -> String {
 }
 
 /// `GET /devices`.
-pub(crate) async fn list(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
+pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
-    let params: Vec<(String, String)> =
-        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     let (max, page) = try_resp!(paging(&params));
     let locations = values(&params, "locationId");
     let capabilities = values(&params, "capability");
-    let any_capability = values(&params, "capabilitiesMode")
-        .first()
-        .is_some_and(|m| m.eq_ignore_ascii_case("or"));
+    let any_capability = values(&params, "capabilitiesMode").first().is_some_and(|m| m.eq_ignore_ascii_case("or"));
     let ids = values(&params, "deviceId");
-    let (include_status, include_health) = (
-        flag(&params, "includeStatus"),
-        flag(&params, "includeHealth"),
-    );
+    let (include_status, include_health) = (flag(&params, "includeStatus"), flag(&params, "includeHealth"));
 
     let home = lock(&st.home);
     let matching: Vec<&Device> = home
@@ -159,10 +135,7 @@ pub(crate) async fn list(
 
 /// Finds a device the caller may see: 404 if unknown, 403 if in another location.
 fn visible<'a>(devices: &'a [Device], caller: &Caller, id: &str) -> Result<&'a Device, Response> {
-    let device = devices
-        .iter()
-        .find(|d| d.id == id)
-        .ok_or_else(|| not_found("Device not found"))?;
+    let device = devices.iter().find(|d| d.id == id).ok_or_else(|| not_found("Device not found"))?;
     if device.location_id != caller.location_id {
         return Err(forbidden());
     }
@@ -170,11 +143,7 @@ fn visible<'a>(devices: &'a [Device], caller: &Caller, id: &str) -> Result<&'a D
 }
 
 /// `GET /devices/{id}`.
-pub(crate) async fn get(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(crate) async fn get(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
     let home = lock(&st.home);
     let device = try_resp!(visible(&home.devices, &caller, &id));
@@ -182,11 +151,7 @@ pub(crate) async fn get(
 }
 
 /// `GET /devices/{id}/status`.
-pub(crate) async fn status(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(crate) async fn status(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
     let home = lock(&st.home);
     let device = try_resp!(visible(&home.devices, &caller, &id));
@@ -194,11 +159,7 @@ pub(crate) async fn status(
 }
 
 /// `GET /devices/{id}/health`.
-pub(crate) async fn health(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(crate) async fn health(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
     let home = lock(&st.home);
     let device = try_resp!(visible(&home.devices, &caller, &id));
@@ -231,9 +192,6 @@ pub(crate) async fn commands(
         Err(details) => return constraint_violation(details),
     };
     commands::apply(device, &plans, now);
-    let results: Vec<Value> = plans
-        .iter()
-        .map(|_| json!({"id": uuid(), "status": "ACCEPTED"}))
-        .collect();
+    let results: Vec<Value> = plans.iter().map(|_| json!({"id": uuid(), "status": "ACCEPTED"})).collect();
     json_response(StatusCode::OK, &json!({ "results": results }))
 }

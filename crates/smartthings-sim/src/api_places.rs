@@ -17,9 +17,7 @@ use crate::state::{lock, AppState};
 /// 404 if the location does not exist, 403 if it is not the caller's.
 fn own_location(st: &AppState, caller: &Caller, id: &str) -> Result<Value, Response> {
     let home = lock(&st.home);
-    let location = home
-        .location(id)
-        .ok_or_else(|| not_found("Location not found"))?;
+    let location = home.location(id).ok_or_else(|| not_found("Location not found"))?;
     if location.id != caller.location_id {
         return Err(forbidden());
     }
@@ -39,22 +37,14 @@ pub(crate) async fn locations(State(st): State<Arc<AppState>>, headers: HeaderMa
 }
 
 /// `GET /locations/{id}`.
-pub(crate) async fn location(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(crate) async fn location(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
     let body = try_resp!(own_location(&st, &caller, &id));
     json_response(StatusCode::OK, &body)
 }
 
 /// `GET /locations/{id}/rooms`.
-pub(crate) async fn rooms(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(crate) async fn rooms(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
     try_resp!(own_location(&st, &caller, &id));
     let items: Vec<Value> = lock(&st.home)
@@ -75,22 +65,14 @@ pub(crate) async fn room(
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
     try_resp!(own_location(&st, &caller, &id));
     let home = lock(&st.home);
-    match home
-        .rooms
-        .iter()
-        .find(|r| r.id == room_id && r.location_id == id)
-    {
+    match home.rooms.iter().find(|r| r.id == room_id && r.location_id == id) {
         Some(r) => json_response(StatusCode::OK, &Value::Object(r.json.clone())),
         None => not_found("Room not found"),
     }
 }
 
 /// `GET /scenes[?locationId=]`: the caller's location's scenes (another location: none).
-pub(crate) async fn scenes(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
+pub(crate) async fn scenes(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:scenes:*"));
     let wanted: Vec<String> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
         .filter(|(k, _)| k == "locationId")
@@ -103,10 +85,7 @@ pub(crate) async fn scenes(
         .filter(|s| wanted.is_empty() || wanted.contains(&s.location_id))
         .map(|s| Value::Object(s.json.clone()))
         .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"items": items, "_links": {"next": null, "previous": null}}),
-    )
+    json_response(StatusCode::OK, &json!({"items": items, "_links": {"next": null, "previous": null}}))
 }
 
 /// `POST /scenes/{id}/execute`.

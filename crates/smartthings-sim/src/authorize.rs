@@ -26,34 +26,23 @@ pub(crate) fn first_values(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut resp = (status, text).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=UTF-8"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
     resp
 }
 
 fn redirect_not_validated() -> Response {
-    plain(
-        StatusCode::BAD_REQUEST,
-        "'redirect_uri' could not be validated",
-    )
+    plain(StatusCode::BAD_REQUEST, "'redirect_uri' could not be validated")
 }
 
 /// Exact match, or RFC 8252 §7.3: a loopback `http` URI matches on any port.
 pub(crate) fn redirect_registered(client: &SimClient, uri: &str) -> bool {
-    client
-        .redirect_uris
-        .iter()
-        .any(|r| r == uri || loopback_match(r, uri))
+    client.redirect_uris.iter().any(|r| r == uri || loopback_match(r, uri))
 }
 
 fn loopback_match(registered: &str, requested: &str) -> bool {
@@ -93,20 +82,14 @@ pub(crate) fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Resp
         Ok(v) => {
             let mut resp = StatusCode::FOUND.into_response();
             resp.headers_mut().insert(header::LOCATION, v);
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(_) => redirect_not_validated(),
     }
 }
 
-fn error_redirect(
-    redirect_uri: &str,
-    error: &str,
-    description: &str,
-    state: Option<&str>,
-) -> Response {
+fn error_redirect(redirect_uri: &str, error: &str, description: &str, state: Option<&str>) -> Response {
     let mut params = vec![("error", error), ("error_description", description)];
     if let Some(s) = state {
         params.push(("state", s));
@@ -134,23 +117,16 @@ pub(crate) fn parse_scopes(raw: &str) -> Vec<String> {
 }
 
 fn valid_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `GET /oauth/authorize`.
-pub(crate) async fn authorize(
-    State(st): State<Arc<AppState>>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let params = first_values(query.unwrap_or_default().as_bytes());
     if get(&params, "client_id") != Some(st.client.client_id.as_str()) {
         return redirect_not_validated();
     }
-    let Some(redirect_uri) =
-        get(&params, "redirect_uri").filter(|u| redirect_registered(&st.client, u))
-    else {
+    let Some(redirect_uri) = get(&params, "redirect_uri").filter(|u| redirect_registered(&st.client, u)) else {
         return redirect_not_validated();
     };
     let state = get(&params, "state");
@@ -165,38 +141,20 @@ pub(crate) async fn authorize(
         return error_redirect(redirect_uri, "invalid_scope", d, state);
     }
     if let Some(bad) = scopes.iter().find(|s| !st.client.scopes.contains(s)) {
-        return error_redirect(
-            redirect_uri,
-            "invalid_scope",
-            &format!("Invalid scope: {bad}"),
-            state,
-        );
+        return error_redirect(redirect_uri, "invalid_scope", &format!("Invalid scope: {bad}"), state);
     }
     let challenge = get(&params, "code_challenge");
     match (challenge, get(&params, "code_challenge_method")) {
         (None, None) => {}
         (Some(c), Some("S256")) if valid_challenge(c) => {}
         (Some(_), Some("S256")) => {
-            return error_redirect(
-                redirect_uri,
-                "invalid_request",
-                "Invalid code challenge",
-                state,
-            )
+            return error_redirect(redirect_uri, "invalid_request", "Invalid code challenge", state)
         }
         (None, Some("S256")) => {
-            return error_redirect(
-                redirect_uri,
-                "invalid_request",
-                "Missing code challenge",
-                state,
-            )
+            return error_redirect(redirect_uri, "invalid_request", "Missing code challenge", state)
         }
         (_, method) => {
-            let d = format!(
-                "Unsupported code challenge method: {}",
-                method.unwrap_or("plain")
-            );
+            let d = format!("Unsupported code challenge method: {}", method.unwrap_or("plain"));
             return error_redirect(redirect_uri, "invalid_request", &d, state);
         }
     }
@@ -237,9 +195,7 @@ pub(crate) async fn authorize(
 pub(crate) async fn decision(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
     let params = first_values(&body);
     let now = st.clock.now_ms();
-    let Some(pending) =
-        get(&params, "request_id").and_then(|id| lock(&st.oauth).take_pending(id, now))
-    else {
+    let Some(pending) = get(&params, "request_id").and_then(|id| lock(&st.oauth).take_pending(id, now)) else {
         return plain(
             StatusCode::BAD_REQUEST,
             "This sign-in request has expired or was already used. Start again from the app.",
@@ -249,12 +205,7 @@ pub(crate) async fn decision(State(st): State<Arc<AppState>>, body: Bytes) -> Re
     match get(&params, "decision") {
         Some("deny") => {
             tracing::info!("authorize: user denied");
-            error_redirect(
-                &pending.redirect_uri,
-                "access_denied",
-                "The user denied the request",
-                state,
-            )
+            error_redirect(&pending.redirect_uri, "access_denied", "The user denied the request", state)
         }
         Some("authorize") => {
             let location = get(&params, "location_id")
@@ -283,10 +234,7 @@ mod tests {
         assert!(!redirect_registered(&c, "http://127.0.0.1:1/other"));
         assert!(!redirect_registered(&c, "http://localhost.evil:1/callback"));
         assert!(!redirect_registered(&c, "http://127.0.0.1:99/callback?x=1"));
-        assert!(!redirect_registered(
-            &c,
-            "https://thingstray.invalid/callback/"
-        ));
+        assert!(!redirect_registered(&c, "https://thingstray.invalid/callback/"));
         assert!(redirect_registered(&c, "thingstray://oauth/callback"));
     }
 

@@ -28,9 +28,7 @@ impl SimClock {
         let add = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         let _ = self
             .offset_ms
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| {
-                Some(o.saturating_add(add))
-            });
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(add)));
     }
 
     /// The current offset, for the control endpoint's answer.

@@ -61,14 +61,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn number(
-        &mut self,
-        target: &str,
-        v: &Value,
-        integer: bool,
-        min: f64,
-        max: f64,
-    ) -> Option<f64> {
+    fn number(&mut self, target: &str, v: &Value, integer: bool, min: f64, max: f64) -> Option<f64> {
         let n = match v.as_f64() {
             Some(n) if !integer || n.fract() == 0.0 => n,
             _ => {
@@ -108,18 +101,12 @@ pub(crate) fn validate(device: &Device, body: &Value) -> Result<Vec<Vec<Update>>
         return Err(vec![detail("commands", "must be of type array")]);
     };
     if commands.is_empty() || commands.len() > MAX_COMMANDS {
-        return Err(vec![detail(
-            "commands",
-            &format!("size must be between 1 and {MAX_COMMANDS}"),
-        )]);
+        return Err(vec![detail("commands", &format!("size must be between 1 and {MAX_COMMANDS}"))]);
     }
     let components = device.components();
     let mut plans = Vec::with_capacity(commands.len());
     for (i, cmd) in commands.iter().enumerate() {
-        let mut ctx = Ctx {
-            prefix: format!("commands[{i}]"),
-            errors: &mut errors,
-        };
+        let mut ctx = Ctx { prefix: format!("commands[{i}]"), errors: &mut errors };
         plans.push(validate_one(&mut ctx, cmd, &components).unwrap_or_default());
     }
     if errors.is_empty() {
@@ -129,11 +116,7 @@ pub(crate) fn validate(device: &Device, body: &Value) -> Result<Vec<Vec<Update>>
     }
 }
 
-fn validate_one(
-    ctx: &mut Ctx<'_>,
-    cmd: &Value,
-    components: &[(String, Vec<String>)],
-) -> Option<Vec<Update>> {
+fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, components: &[(String, Vec<String>)]) -> Option<Vec<Update>> {
     let Some(obj) = cmd.as_object() else {
         ctx.fail("", "must be of type object");
         return None;
@@ -178,10 +161,7 @@ fn validate_one(
         }
     };
     let Some((_, caps)) = components.iter().find(|(id, _)| id == component) else {
-        ctx.fail(
-            ".component",
-            &format!("component '{component}' does not exist on this device"),
-        );
+        ctx.fail(".component", &format!("component '{component}' does not exist on this device"));
         return None;
     };
     if !caps.iter().any(|c| c == capability) {
@@ -195,17 +175,11 @@ fn validate_one(
         return Some(Vec::new());
     };
     if !known.contains(&command) {
-        ctx.fail(
-            ".command",
-            &format!("'{command}' is not a valid command for capability '{capability}'"),
-        );
+        ctx.fail(".command", &format!("'{command}' is not a valid command for capability '{capability}'"));
         return None;
     }
     let has = |cap: &str| caps.iter().any(|c| c == cap);
-    let up = |capability: &'static str,
-              attribute: &'static str,
-              value: Value,
-              unit: Option<&'static str>| Update {
+    let up = |capability: &'static str, attribute: &'static str, value: Value, unit: Option<&'static str>| Update {
         component: component.to_string(),
         capability,
         attribute,
@@ -215,17 +189,10 @@ fn validate_one(
     let a0 = ".arguments[0]";
     let a1 = ".arguments[1]";
     match (capability, command) {
-        ("switch", c) => ctx
+        ("switch", c) => ctx.arity(args, 0, 0).then(|| vec![up("switch", "switch", json!(c), None)]),
+        ("lock", c) => ctx
             .arity(args, 0, 0)
-            .then(|| vec![up("switch", "switch", json!(c), None)]),
-        ("lock", c) => ctx.arity(args, 0, 0).then(|| {
-            vec![up(
-                "lock",
-                "lock",
-                json!(if c == "lock" { "locked" } else { "unlocked" }),
-                None,
-            )]
-        }),
+            .then(|| vec![up("lock", "lock", json!(if c == "lock" { "locked" } else { "unlocked" }), None)]),
         ("windowShade", c) => ctx.arity(args, 0, 0).then(|| match c {
             "open" => vec![up("windowShade", "windowShade", json!("open"), None)],
             "close" => vec![up("windowShade", "windowShade", json!("closed"), None)],
@@ -237,9 +204,7 @@ fn validate_one(
                 return None;
             }
             let level = ctx.number(a0, &args[0], true, 0.0, 100.0);
-            let rate_ok = args
-                .get(1)
-                .is_none_or(|r| ctx.number(a1, r, true, 0.0, f64::MAX).is_some());
+            let rate_ok = args.get(1).is_none_or(|r| ctx.number(a1, r, true, 0.0, f64::MAX).is_some());
             let level = level.filter(|_| rate_ok)?;
             let mut updates = vec![up("switchLevel", "level", num_value(level), Some("%"))];
             if level > 0.0 && has("switch") {
@@ -252,23 +217,14 @@ fn validate_one(
                 return None;
             }
             let k = ctx.number(a0, &args[0], true, 1.0, 30000.0)?;
-            Some(vec![up(
-                "colorTemperature",
-                "colorTemperature",
-                num_value(k),
-                Some("K"),
-            )])
+            Some(vec![up("colorTemperature", "colorTemperature", num_value(k), Some("K"))])
         }
         ("colorControl", "setHue" | "setSaturation") => {
             if !ctx.arity(args, 1, 1) {
                 return None;
             }
             let n = ctx.number(a0, &args[0], false, 0.0, 100.0)?;
-            let attr = if command == "setHue" {
-                "hue"
-            } else {
-                "saturation"
-            };
+            let attr = if command == "setHue" { "hue" } else { "saturation" };
             Some(vec![up("colorControl", attr, num_value(n), None)])
         }
         ("colorControl", _) => {
@@ -291,9 +247,7 @@ fn validate_one(
             }
             if let Some(v) = map.get("hex") {
                 let valid = v.as_str().is_some_and(|s| {
-                    s.len() == 7
-                        && s.starts_with('#')
-                        && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
+                    s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
                 });
                 if valid {
                     updates.push(up("colorControl", "color", v.clone(), None));
@@ -314,13 +268,6 @@ pub(crate) fn apply(device: &mut Device, plans: &[Vec<Update>], now_ms: u64) {
         return;
     }
     for u in plans.iter().flatten() {
-        device.set_attribute(
-            &u.component,
-            u.capability,
-            u.attribute,
-            u.value.clone(),
-            u.unit,
-            now_ms,
-        );
+        device.set_attribute(&u.component, u.capability, u.attribute, u.value.clone(), u.unit, now_ms);
     }
 }

@@ -27,13 +27,7 @@ impl axum::serve::Listener for KillableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
         let _ = io.set_nodelay(true);
-        (
-            KillableStream {
-                inner: io,
-                killed: Arc::new(AtomicBool::new(false)),
-            },
-            addr,
-        )
+        (KillableStream { inner: io, killed: Arc::new(AtomicBool::new(false)) }, addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -54,18 +48,11 @@ impl KillableStream {
 }
 
 fn aborted() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection dropped by fault injection",
-    )
+    io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by fault injection")
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.dead() {
             return Poll::Ready(Err(aborted()));
         }
@@ -74,11 +61,7 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.dead() {
             return Poll::Ready(Err(aborted()));
         }
@@ -132,9 +115,6 @@ impl ConnInfo {
 
 impl Connected<IncomingStream<'_, KillableListener>> for ConnInfo {
     fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        ConnInfo {
-            remote: *stream.remote_addr(),
-            killed: stream.io().killed.clone(),
-        }
+        ConnInfo { remote: *stream.remote_addr(), killed: stream.io().killed.clone() }
     }
 }

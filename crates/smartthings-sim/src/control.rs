@@ -19,12 +19,8 @@ use crate::faults::Faults;
 use crate::state::{lock, AppState};
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        json_response(
-            StatusCode::BAD_REQUEST,
-            &json!({"error": format!("invalid body: {e}")}),
-        )
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("invalid body: {e}")})))
 }
 
 fn ok(body: Value) -> Response {
@@ -32,10 +28,7 @@ fn ok(body: Value) -> Response {
 }
 
 fn missing(what: &str) -> Response {
-    json_response(
-        StatusCode::NOT_FOUND,
-        &json!({"error": format!("no such {what}")}),
-    )
+    json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no such {what}")}))
 }
 
 /// `{deviceId, label, online, status: {components: ..}}` for a device of any location.
@@ -119,11 +112,7 @@ struct Health {
     online: bool,
 }
 
-pub(crate) async fn device_health(
-    State(st): State<Arc<AppState>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn device_health(State(st): State<Arc<AppState>>, Path(id): Path<String>, body: Bytes) -> Response {
     let h: Health = match parse(&body) {
         Ok(h) => h,
         Err(r) => return r,

@@ -12,20 +12,13 @@ use crate::ids::request_id;
 /// A JSON response with `Content-Type: application/json`.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
 /// Any SmartThings API error.
-pub(crate) fn st_error(
-    status: StatusCode,
-    code: &str,
-    message: &str,
-    details: Vec<Value>,
-) -> Response {
+pub(crate) fn st_error(status: StatusCode, code: &str, message: &str, details: Vec<Value>) -> Response {
     json_response(
         status,
         &json!({
@@ -37,22 +30,12 @@ pub(crate) fn st_error(
 
 /// 401: missing, unknown or expired bearer token.
 pub(crate) fn unauthorized() -> Response {
-    st_error(
-        StatusCode::UNAUTHORIZED,
-        "UnauthorizedError",
-        "Unauthorized",
-        vec![],
-    )
+    st_error(StatusCode::UNAUTHORIZED, "UnauthorizedError", "Unauthorized", vec![])
 }
 
 /// 403: a missing scope, or an object of another location.
 pub(crate) fn forbidden() -> Response {
-    st_error(
-        StatusCode::FORBIDDEN,
-        "ForbiddenError",
-        "Access is denied",
-        vec![],
-    )
+    st_error(StatusCode::FORBIDDEN, "ForbiddenError", "Access is denied", vec![])
 }
 
 /// 404 with a message naming what was not found.

@@ -53,11 +53,7 @@ fn roll(rng: &mut impl Rng, p: f64) -> bool {
 }
 
 /// Middleware: injects the configured faults, or passes the request on untouched.
-pub(crate) async fn inject(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = canonical_path(req.uri().path());
     if path.starts_with("/__sim") {
         return next.run(req).await;
@@ -135,10 +131,7 @@ fn rate_limited(reset_ms: u64) -> Response {
             "details": []
         }
     });
-    let mut resp = with_type(
-        (StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response(),
-        "application/json",
-    );
+    let mut resp = with_type((StatusCode::TOO_MANY_REQUESTS, body.to_string()).into_response(), "application/json");
     let h = resp.headers_mut();
     h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
     h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
@@ -155,10 +148,7 @@ fn malformed(path: &str) -> Response {
     } else {
         r#"{"items":[{"deviceId":"0b5577db-5074-4b70-a2c5-"#
     };
-    with_type(
-        (StatusCode::OK, body).into_response(),
-        "application/json;charset=UTF-8",
-    )
+    with_type((StatusCode::OK, body).into_response(), "application/json;charset=UTF-8")
 }
 
 /// Adds SmartThings' rate-limit headers to every response that lacks them.

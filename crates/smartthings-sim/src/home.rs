@@ -99,9 +99,7 @@ impl Device {
 
     /// Whether any component declares `capability` (how SmartThings' `capability` filter works).
     pub(crate) fn has_capability(&self, capability: &str) -> bool {
-        self.components()
-            .iter()
-            .any(|(_, caps)| caps.iter().any(|c| c == capability))
+        self.components().iter().any(|(_, caps)| caps.iter().any(|c| c == capability))
     }
 
     /// The health object: `{"state","lastUpdatedDate"}`.
@@ -123,14 +121,8 @@ impl Device {
         if include_status {
             if let Some(Value::Array(comps)) = obj.get_mut("components") {
                 for comp in comps.iter_mut() {
-                    let Some(c) = comp.as_object_mut() else {
-                        continue;
-                    };
-                    let id = c
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
+                    let Some(c) = comp.as_object_mut() else { continue };
+                    let id = c.get("id").and_then(Value::as_str).unwrap_or("").to_string();
                     let st = self.status.get(&id).cloned().unwrap_or_else(|| json!({}));
                     c.insert("status".into(), st);
                 }
@@ -143,12 +135,7 @@ impl Device {
     }
 
     /// The current value of one attribute, `None` when the attribute is unknown.
-    pub(crate) fn attribute(
-        &self,
-        component: &str,
-        capability: &str,
-        attribute: &str,
-    ) -> Option<Value> {
+    pub(crate) fn attribute(&self, component: &str, capability: &str, attribute: &str) -> Option<Value> {
         self.status
             .get(component)?
             .get(capability)?

@@ -55,14 +55,10 @@ pub(crate) fn read_dir(dir: &Path, warnings: &mut Vec<String>) -> std::io::Resul
         }
     }
     for sub in ["devices", "device_status"] {
-        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
-            continue;
-        };
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
             if name.ends_with(".json") && path.is_file() {
                 read_one(format!("{sub}/{name}"), &path);
             }
@@ -92,69 +88,37 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
     let mut device_files = Vec::new();
     let mut status_files = BTreeMap::new();
     for name in files.keys() {
-        if let Some(stem) = name
-            .strip_prefix("devices/")
-            .and_then(|n| n.strip_suffix(".json"))
-        {
+        if let Some(stem) = name.strip_prefix("devices/").and_then(|n| n.strip_suffix(".json")) {
             if let Some(v) = parse(name) {
                 device_files.push((name.clone(), stem.to_string(), v));
             }
-        } else if let Some(stem) = name
-            .strip_prefix("device_status/")
-            .and_then(|n| n.strip_suffix(".json"))
-        {
+        } else if let Some(stem) = name.strip_prefix("device_status/").and_then(|n| n.strip_suffix(".json")) {
             if let Some(v) = parse(name) {
                 status_files.insert(stem.to_string(), (name.clone(), v));
             }
         }
     }
 
-    for (i, item) in items_of(locations, "locations.json", warnings)
-        .into_iter()
-        .enumerate()
-    {
+    for (i, item) in items_of(locations, "locations.json", warnings).into_iter().enumerate() {
         match (str_field(&item, "locationId"), str_field(&item, "name")) {
             (Some(id), Some(name)) if home.location(&id).is_none() => {
-                home.locations.push(Location {
-                    id,
-                    name,
-                    json: item,
-                })
+                home.locations.push(Location { id, name, json: item })
             }
-            _ => warnings.push(format!(
-                "locations.json: item {i} lacks locationId/name or repeats one, skipped"
-            )),
+            _ => warnings.push(format!("locations.json: item {i} lacks locationId/name or repeats one, skipped")),
         }
     }
-    for (i, item) in items_of(rooms, "rooms.json", warnings)
-        .into_iter()
-        .enumerate()
-    {
+    for (i, item) in items_of(rooms, "rooms.json", warnings).into_iter().enumerate() {
         match (str_field(&item, "roomId"), str_field(&item, "locationId")) {
-            (Some(id), Some(location_id)) => home.rooms.push(Room {
-                id,
-                location_id,
-                json: item,
-            }),
-            _ => warnings.push(format!(
-                "rooms.json: item {i} lacks roomId/locationId, skipped"
-            )),
+            (Some(id), Some(location_id)) => home.rooms.push(Room { id, location_id, json: item }),
+            _ => warnings.push(format!("rooms.json: item {i} lacks roomId/locationId, skipped")),
         }
     }
-    for (i, item) in items_of(scenes, "scenes.json", warnings)
-        .into_iter()
-        .enumerate()
-    {
+    for (i, item) in items_of(scenes, "scenes.json", warnings).into_iter().enumerate() {
         match (str_field(&item, "sceneId"), str_field(&item, "locationId")) {
-            (Some(id), Some(location_id)) => home.scenes.push(Scene {
-                id,
-                location_id,
-                json: item,
-                executions: 0,
-            }),
-            _ => warnings.push(format!(
-                "scenes.json: item {i} lacks sceneId/locationId, skipped"
-            )),
+            (Some(id), Some(location_id)) => {
+                home.scenes.push(Scene { id, location_id, json: item, executions: 0 })
+            }
+            _ => warnings.push(format!("scenes.json: item {i} lacks sceneId/locationId, skipped")),
         }
     }
 
@@ -164,9 +128,7 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
             match v.get("components").and_then(Value::as_object) {
                 Some(c) => Some(c.clone()),
                 None => {
-                    warnings.push(format!(
-                        "{sname}: no \"components\" object, status synthesized"
-                    ));
+                    warnings.push(format!("{sname}: no \"components\" object, status synthesized"));
                     None
                 }
             }
@@ -181,9 +143,7 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
             },
             Value::Object(_) => vec![value.clone()],
             _ => {
-                warnings.push(format!(
-                    "{file}: neither a device nor a page of devices, skipped"
-                ));
+                warnings.push(format!("{file}: neither a device nor a page of devices, skipped"));
                 continue;
             }
         };
@@ -192,18 +152,12 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
                 warnings.push(format!("{file}: item {i} is not an object, skipped"));
                 continue;
             };
-            let (Some(id), Some(location_id)) =
-                (str_field(&obj, "deviceId"), str_field(&obj, "locationId"))
-            else {
-                warnings.push(format!(
-                    "{file}: item {i} lacks deviceId/locationId, skipped"
-                ));
+            let (Some(id), Some(location_id)) = (str_field(&obj, "deviceId"), str_field(&obj, "locationId")) else {
+                warnings.push(format!("{file}: item {i} lacks deviceId/locationId, skipped"));
                 continue;
             };
             if !seen.insert(id.clone()) {
-                warnings.push(format!(
-                    "{file}: device {id} already loaded, duplicate skipped"
-                ));
+                warnings.push(format!("{file}: device {id} already loaded, duplicate skipped"));
                 continue;
             }
             let mut device = Device {
@@ -227,9 +181,7 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
                         Some("ONLINE") => true,
                         Some("OFFLINE") => false,
                         _ => {
-                            warnings.push(format!(
-                                "health.json: {id}: state must be \"ONLINE\" or \"OFFLINE\""
-                            ));
+                            warnings.push(format!("health.json: {id}: state must be \"ONLINE\" or \"OFFLINE\""));
                             continue;
                         }
                     };
@@ -248,11 +200,7 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
 }
 
 /// The `items` of a `{"items":[..]}` page (or a bare array) as objects.
-fn items_of(
-    value: Option<Value>,
-    name: &str,
-    warnings: &mut Vec<String>,
-) -> Vec<Map<String, Value>> {
+fn items_of(value: Option<Value>, name: &str, warnings: &mut Vec<String>) -> Vec<Map<String, Value>> {
     let items = match value {
         None => return Vec::new(),
         Some(Value::Array(a)) => a,
@@ -298,27 +246,15 @@ fn synthesize_places(home: &mut Home) {
     for (loc, room) in refs {
         if home.location(&loc).is_none() {
             n_loc += 1;
-            let name = if n_loc == 1 {
-                "Home".to_string()
-            } else {
-                format!("Home {n_loc}")
-            };
+            let name = if n_loc == 1 { "Home".to_string() } else { format!("Home {n_loc}") };
             let json = json!({"locationId": loc, "name": name});
-            home.locations.push(Location {
-                id: loc.clone(),
-                name,
-                json: as_map(json),
-            });
+            home.locations.push(Location { id: loc.clone(), name, json: as_map(json) });
         }
         if let Some(room) = room {
             if !home.rooms.iter().any(|r| r.id == room) {
                 n_room += 1;
                 let json = json!({"roomId": room, "locationId": loc, "name": format!("Room {n_room}"), "backgroundImage": null});
-                home.rooms.push(Room {
-                    id: room,
-                    location_id: loc,
-                    json: as_map(json),
-                });
+                home.rooms.push(Room { id: room, location_id: loc, json: as_map(json) });
             }
         }
     }
@@ -344,9 +280,7 @@ fn fill_status(device: &mut Device, now_ms: u64) {
     let ts = Value::String(iso8601(now_ms));
     for (comp, caps) in device.components() {
         let entry = device.status.entry(comp).or_insert_with(|| json!({}));
-        let Some(entry) = entry.as_object_mut() else {
-            continue;
-        };
+        let Some(entry) = entry.as_object_mut() else { continue };
         for cap in caps {
             if entry.contains_key(&cap) {
                 continue;
@@ -363,43 +297,25 @@ fn default_capability_status(cap: &str, ts: &Value) -> Value {
     match cap {
         "switch" => json!({"switch": a(json!("off"))}),
         "switchLevel" => json!({"level": u(json!(50), "%"), "levelRange": {"value": null}}),
-        "colorTemperature" => {
-            json!({"colorTemperature": u(json!(2700), "K"), "colorTemperatureRange": {"value": null}})
-        }
-        "colorControl" => {
-            json!({"hue": a(json!(0)), "saturation": a(json!(0)), "color": {"value": null}})
-        }
+        "colorTemperature" => json!({"colorTemperature": u(json!(2700), "K"), "colorTemperatureRange": {"value": null}}),
+        "colorControl" => json!({"hue": a(json!(0)), "saturation": a(json!(0)), "color": {"value": null}}),
         "lock" => json!({"lock": a(json!("locked"))}),
-        "windowShade" => {
-            json!({"windowShade": a(json!("closed")), "supportedWindowShadeCommands": {"value": null}})
-        }
+        "windowShade" => json!({"windowShade": a(json!("closed")), "supportedWindowShadeCommands": {"value": null}}),
         "windowShadeLevel" => json!({"shadeLevel": u(json!(0), "%")}),
         "contactSensor" => json!({"contact": a(json!("closed"))}),
         "motionSensor" => json!({"motion": a(json!("inactive"))}),
         "presenceSensor" => json!({"presence": a(json!("present"))}),
         "waterSensor" => json!({"water": a(json!("dry"))}),
-        "temperatureMeasurement" => {
-            json!({"temperature": u(json!(20), "C"), "temperatureRange": {"value": null}})
-        }
+        "temperatureMeasurement" => json!({"temperature": u(json!(20), "C"), "temperatureRange": {"value": null}}),
         "relativeHumidityMeasurement" => json!({"humidity": u(json!(45), "%")}),
         "illuminanceMeasurement" => json!({"illuminance": u(json!(300), "lux")}),
-        "battery" => {
-            json!({"battery": u(json!(100), "%"), "type": {"value": null}, "quantity": {"value": null}})
-        }
+        "battery" => json!({"battery": u(json!(100), "%"), "type": {"value": null}, "quantity": {"value": null}}),
         "powerMeter" => json!({"power": u(json!(0), "W")}),
         "energyMeter" => json!({"energy": u(json!(0), "kWh")}),
-        "thermostatMode" => {
-            json!({"thermostatMode": a(json!("off")), "supportedThermostatModes": {"value": null}})
-        }
-        "thermostatHeatingSetpoint" => {
-            json!({"heatingSetpoint": u(json!(20), "C"), "heatingSetpointRange": {"value": null}})
-        }
-        "thermostatCoolingSetpoint" => {
-            json!({"coolingSetpoint": u(json!(24), "C"), "coolingSetpointRange": {"value": null}})
-        }
-        "healthCheck" => {
-            json!({"DeviceWatch-DeviceStatus": a(json!("online")), "healthStatus": {"value": null}})
-        }
+        "thermostatMode" => json!({"thermostatMode": a(json!("off")), "supportedThermostatModes": {"value": null}}),
+        "thermostatHeatingSetpoint" => json!({"heatingSetpoint": u(json!(20), "C"), "heatingSetpointRange": {"value": null}}),
+        "thermostatCoolingSetpoint" => json!({"coolingSetpoint": u(json!(24), "C"), "coolingSetpointRange": {"value": null}}),
+        "healthCheck" => json!({"DeviceWatch-DeviceStatus": a(json!("online")), "healthStatus": {"value": null}}),
         _ => json!({}),
     }
 }
@@ -407,9 +323,7 @@ fn default_capability_status(cap: &str, ts: &Value) -> Value {
 /// Adds `n` simple switches and dimmers to the first location, with stable ids so
 /// benchmarks and pagination tests can name them across runs.
 pub(crate) fn add_extra_devices(home: &mut Home, n: usize, now_ms: u64) {
-    let Some(loc) = home.locations.first().map(|l| l.id.clone()) else {
-        return;
-    };
+    let Some(loc) = home.locations.first().map(|l| l.id.clone()) else { return };
     let created = iso8601(now_ms);
     for i in 1..=n {
         let dimmer = i % 2 == 0;
@@ -471,10 +385,7 @@ mod tests {
             if let Some(r) = d.json.get("roomId").and_then(Value::as_str) {
                 let room = home.rooms.iter().find(|x| x.id == r).expect("room");
                 assert_eq!(room.location_id, d.location_id, "{}", d.id);
-                assert!(!room.json["name"]
-                    .as_str()
-                    .unwrap_or("")
-                    .starts_with("Room "));
+                assert!(!room.json["name"].as_str().unwrap_or("").starts_with("Room "));
             }
         }
     }
@@ -490,26 +401,13 @@ mod tests {
             r#"{"deviceId":"d1","locationId":"l1","roomId":"r1","components":[{"id":"main","capabilities":[{"id":"switch"},{"id":"switchLevel"}]}]}"#.into(),
         );
         files.insert("device_status/ok.json".into(), r#"{"nope":1}"#.into());
-        files.insert(
-            "health.json".into(),
-            r#"{"d1":"SLEEPY","zz":"OFFLINE"}"#.into(),
-        );
+        files.insert("health.json".into(), r#"{"d1":"SLEEPY","zz":"OFFLINE"}"#.into());
         files.insert("rooms.json".into(), r#"[1,{"roomId":"x"}]"#.into());
         let mut w = Vec::new();
         let home = build(&files, 0, &mut w);
         assert_eq!(home.devices.len(), 1);
-        for name in [
-            "bad.json",
-            "num.json",
-            "noid.json",
-            "device_status/ok.json",
-            "health.json",
-            "rooms.json",
-        ] {
-            assert!(
-                w.iter().any(|x| x.contains(name)),
-                "no warning for {name}: {w:?}"
-            );
+        for name in ["bad.json", "num.json", "noid.json", "device_status/ok.json", "health.json", "rooms.json"] {
+            assert!(w.iter().any(|x| x.contains(name)), "no warning for {name}: {w:?}");
         }
         let d = &home.devices[0];
         assert_eq!(d.attribute("main", "switch", "switch"), Some(json!("off")));
@@ -525,10 +423,7 @@ mod tests {
         let before = home.devices.len();
         add_extra_devices(&mut home, 3, 0);
         assert_eq!(home.devices.len(), before + 3);
-        assert_eq!(
-            home.devices[before + 1].id,
-            "e0000000-0000-4000-8000-000000000002"
-        );
+        assert_eq!(home.devices[before + 1].id, "e0000000-0000-4000-8000-000000000002");
         assert!(home.devices[before + 1].has_capability("switchLevel"));
     }
 }

@@ -128,15 +128,9 @@ impl Default for SimClient {
             ]
             .map(String::from)
             .to_vec(),
-            scopes: [
-                "r:devices:*",
-                "x:devices:*",
-                "r:locations:*",
-                "r:scenes:*",
-                "x:scenes:*",
-            ]
-            .map(String::from)
-            .to_vec(),
+            scopes: ["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -207,11 +201,7 @@ impl Sim {
             }
         });
         tracing::info!("smartthings-sim listening on {}", state.base_url);
-        Ok(Sim {
-            state,
-            shutdown_tx: Some(tx),
-            task: Some(task),
-        })
+        Ok(Sim { state, shutdown_tx: Some(tx), task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -265,9 +255,7 @@ impl Sim {
         capability: &str,
         attribute: &str,
     ) -> Option<serde_json::Value> {
-        lock(&self.state.home)
-            .device(device_id)?
-            .attribute(component, capability, attribute)
+        lock(&self.state.home).device(device_id)?.attribute(component, capability, attribute)
     }
 
     /// Marks a device ONLINE or OFFLINE (offline devices accept commands without effect).
@@ -282,10 +270,7 @@ impl Sim {
         }
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
                 abort.abort();
             }
         }

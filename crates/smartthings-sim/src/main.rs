@@ -11,11 +11,7 @@ use clap::Parser;
 use smartthings_sim::{Sim, SimClient, SimConfig};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "smartthings-sim",
-    version,
-    about = "A strict SmartThings cloud simulator (OAuth2 + REST API)"
-)]
+#[command(name = "smartthings-sim", version, about = "A strict SmartThings cloud simulator (OAuth2 + REST API)")]
 struct Args {
     /// Port to listen on (0 = any free port).
     #[arg(long, default_value_t = 0)]
@@ -59,10 +55,7 @@ fn parse_host(host: &str) -> Option<IpAddr> {
     if host.eq_ignore_ascii_case("localhost") {
         return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 #[tokio::main]
@@ -78,10 +71,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
 
     let Some(ip) = parse_host(&args.host) else {
-        eprintln!(
-            "smartthings-sim: --host must be an IP address or localhost, got {:?}",
-            args.host
-        );
+        eprintln!("smartthings-sim: --host must be an IP address or localhost, got {:?}", args.host);
         return ExitCode::from(2);
     };
     if !ip.is_loopback() && !args.allow_remote {
@@ -128,11 +118,7 @@ async fn main() -> ExitCode {
     let _ = writeln!(out, "auth_url={}", sim.auth_url());
     let _ = writeln!(out, "client_id={}", c.client_id);
     let _ = writeln!(out, "client_secret={}", c.client_secret);
-    let _ = writeln!(
-        out,
-        "redirect_uri={}",
-        c.redirect_uris.first().map(String::as_str).unwrap_or("")
-    );
+    let _ = writeln!(out, "redirect_uri={}", c.redirect_uris.first().map(String::as_str).unwrap_or(""));
     let _ = out.flush();
     drop(out);
 

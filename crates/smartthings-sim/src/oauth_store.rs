@@ -79,11 +79,7 @@ pub(crate) struct TokenError {
 
 impl TokenError {
     fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        TokenError {
-            status,
-            error,
-            description: description.into(),
-        }
+        TokenError { status, error, description: description.into() }
     }
 }
 
@@ -125,13 +121,7 @@ impl OAuthStore {
     }
 
     /// The user approved: creates the installed app and a code bound to everything.
-    pub(crate) fn issue_code(
-        &mut self,
-        p: &PendingAuth,
-        location_id: &str,
-        now_ms: u64,
-        lifetime_s: u64,
-    ) -> String {
+    pub(crate) fn issue_code(&mut self, p: &PendingAuth, location_id: &str, now_ms: u64, lifetime_s: u64) -> String {
         let app = InstalledApp {
             id: uuid(),
             client_id: p.client_id.clone(),
@@ -158,13 +148,7 @@ impl OAuthStore {
         code
     }
 
-    fn issue_tokens(
-        &mut self,
-        app_id: &str,
-        scopes: Vec<String>,
-        now_ms: u64,
-        expires_in: u64,
-    ) -> Issued {
+    fn issue_tokens(&mut self, app_id: &str, scopes: Vec<String>, now_ms: u64, expires_in: u64) -> Issued {
         let access_token = uuid();
         let refresh_token = uuid();
         self.access.insert(
@@ -177,18 +161,9 @@ impl OAuthStore {
         );
         self.refresh.insert(
             refresh_token.clone(),
-            RefreshToken {
-                installed_app_id: app_id.to_string(),
-                issued_ms: now_ms,
-            },
+            RefreshToken { installed_app_id: app_id.to_string(), issued_ms: now_ms },
         );
-        Issued {
-            access_token,
-            refresh_token,
-            expires_in,
-            scopes,
-            installed_app_id: app_id.to_string(),
-        }
+        Issued { access_token, refresh_token, expires_in, scopes, installed_app_id: app_id.to_string() }
     }
 
     /// `grant_type=authorization_code`, after client authentication.
@@ -202,48 +177,26 @@ impl OAuthStore {
         expires_in: u64,
     ) -> Result<Issued, TokenError> {
         let Some(code) = code else {
-            return Err(TokenError::new(
-                400,
-                "invalid_request",
-                "An authorization code must be supplied.",
-            ));
+            return Err(TokenError::new(400, "invalid_request", "An authorization code must be supplied."));
         };
         // Consumed by its first use, whatever happens next.
         let grant = self
             .codes
             .remove(code)
             .filter(|g| g.expires_ms > now_ms)
-            .ok_or_else(|| {
-                TokenError::new(
-                    400,
-                    "invalid_grant",
-                    format!("Invalid authorization code: {code}"),
-                )
-            })?;
+            .ok_or_else(|| TokenError::new(400, "invalid_grant", format!("Invalid authorization code: {code}")))?;
         if redirect_uri != Some(grant.redirect_uri.as_str()) {
-            return Err(TokenError::new(
-                400,
-                "invalid_grant",
-                "Redirect URI mismatch.",
-            ));
+            return Err(TokenError::new(400, "invalid_grant", "Redirect URI mismatch."));
         }
         if grant.client_id != client_id {
             return Err(TokenError::new(401, "invalid_client", "Client ID mismatch"));
         }
         if let Some(challenge) = &grant.challenge {
             if verifier.map(s256).as_deref() != Some(challenge.as_str()) {
-                return Err(TokenError::new(
-                    400,
-                    "invalid_grant",
-                    "Invalid code verifier",
-                ));
+                return Err(TokenError::new(400, "invalid_grant", "Invalid code verifier"));
             }
         }
-        let scopes = self
-            .apps
-            .get(&grant.installed_app_id)
-            .map(|a| a.scopes.clone())
-            .unwrap_or_default();
+        let scopes = self.apps.get(&grant.installed_app_id).map(|a| a.scopes.clone()).unwrap_or_default();
         Ok(self.issue_tokens(&grant.installed_app_id, scopes, now_ms, expires_in))
     }
 
@@ -258,28 +211,12 @@ impl OAuthStore {
         lifetime_s: u64,
     ) -> Result<Issued, TokenError> {
         let shown = token.unwrap_or("null");
-        let invalid = || {
-            TokenError::new(
-                400,
-                "invalid_grant",
-                format!("Invalid refresh token: {shown}"),
-            )
-        };
-        let Some(value) = token else {
-            return Err(invalid());
-        };
-        let Some(rt) = self.refresh.get(value).cloned() else {
-            return Err(invalid());
-        };
-        let Some(app) = self.apps.get(&rt.installed_app_id).cloned() else {
-            return Err(invalid());
-        };
+        let invalid = || TokenError::new(400, "invalid_grant", format!("Invalid refresh token: {shown}"));
+        let Some(value) = token else { return Err(invalid()) };
+        let Some(rt) = self.refresh.get(value).cloned() else { return Err(invalid()) };
+        let Some(app) = self.apps.get(&rt.installed_app_id).cloned() else { return Err(invalid()) };
         if app.client_id != client_id {
-            return Err(TokenError::new(
-                400,
-                "invalid_grant",
-                format!("Wrong client for this refresh token: {value}"),
-            ));
+            return Err(TokenError::new(400, "invalid_grant", format!("Wrong client for this refresh token: {value}")));
         }
         if now_ms >= rt.issued_ms.saturating_add(lifetime_s.saturating_mul(1000)) {
             self.refresh.remove(value);
@@ -291,10 +228,7 @@ impl OAuthStore {
                     return Err(TokenError::new(
                         400,
                         "invalid_scope",
-                        format!(
-                            "Unable to narrow the scope of the client authentication to [{}].",
-                            s.join(", ")
-                        ),
+                        format!("Unable to narrow the scope of the client authentication to [{}].", s.join(", ")),
                     ));
                 }
                 s
@@ -346,23 +280,16 @@ mod tests {
 
     #[test]
     fn s256_matches_rfc7636_example() {
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
+        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 
     #[test]
     fn code_is_consumed_even_when_the_redirect_is_wrong() {
         let mut s = OAuthStore::default();
         let code = s.issue_code(&pending(None), "loc", 0, 300);
-        let e = s
-            .redeem_code("c", Some(&code), Some("https://other"), None, 1, 60)
-            .unwrap_err();
+        let e = s.redeem_code("c", Some(&code), Some("https://other"), None, 1, 60).unwrap_err();
         assert_eq!(e.description, "Redirect URI mismatch.");
-        let e = s
-            .redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 1, 60)
-            .unwrap_err();
+        let e = s.redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 1, 60).unwrap_err();
         assert_eq!(e.description, format!("Invalid authorization code: {code}"));
     }
 
@@ -370,38 +297,16 @@ mod tests {
     fn refresh_rotates_and_narrows() {
         let mut s = OAuthStore::default();
         let code = s.issue_code(&pending(None), "loc", 0, 300);
-        let t = s
-            .redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 0, 60)
-            .unwrap();
-        let e = s
-            .refresh(
-                "c",
-                Some(&t.refresh_token),
-                Some(vec!["x:devices:*".into()]),
-                0,
-                60,
-                100,
-            )
-            .unwrap_err();
+        let t = s.redeem_code("c", Some(&code), Some("https://x.invalid/cb"), None, 0, 60).unwrap();
+        let e = s.refresh("c", Some(&t.refresh_token), Some(vec!["x:devices:*".into()]), 0, 60, 100).unwrap_err();
         assert_eq!(e.error, "invalid_scope");
-        let t2 = s
-            .refresh("c", Some(&t.refresh_token), None, 0, 60, 100)
-            .unwrap();
+        let t2 = s.refresh("c", Some(&t.refresh_token), None, 0, 60, 100).unwrap();
         assert_eq!(t2.installed_app_id, t.installed_app_id);
-        assert!(s
-            .refresh("c", Some(&t.refresh_token), None, 0, 60, 100)
-            .is_err());
+        assert!(s.refresh("c", Some(&t.refresh_token), None, 0, 60, 100).is_err());
         assert!(s.caller(&t.access_token, 59_999).is_some());
         assert!(s.caller(&t.access_token, 60_000).is_none());
-        assert_eq!(
-            s.refresh("c", None, None, 0, 60, 100)
-                .unwrap_err()
-                .description,
-            "Invalid refresh token: null"
-        );
-        let e = s
-            .refresh("c", Some(&t2.refresh_token), None, 100_000, 60, 100)
-            .unwrap_err();
+        assert_eq!(s.refresh("c", None, None, 0, 60, 100).unwrap_err().description, "Invalid refresh token: null");
+        let e = s.refresh("c", Some(&t2.refresh_token), None, 100_000, 60, 100).unwrap_err();
         assert_eq!(e.error, "invalid_grant");
     }
 }

@@ -16,47 +16,23 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
     for p in ["/oauth", "/v1/oauth"] {
         r = r
             .route(&format!("{p}/authorize"), get(authorize::authorize))
-            .route(
-                &format!("{p}/authorize/decision"),
-                post(authorize::decision),
-            )
+            .route(&format!("{p}/authorize/decision"), post(authorize::decision))
             .route(&format!("{p}/token"), any(token::token));
     }
     for p in ["/v1", ""] {
         r = r
             .route(&format!("{p}/devices"), get(api_devices::list))
             .route(&format!("{p}/devices/{{id}}"), get(api_devices::get))
-            .route(
-                &format!("{p}/devices/{{id}}/status"),
-                get(api_devices::status),
-            )
-            .route(
-                &format!("{p}/devices/{{id}}/health"),
-                get(api_devices::health),
-            )
-            .route(
-                &format!("{p}/devices/{{id}}/commands"),
-                post(api_devices::commands),
-            )
+            .route(&format!("{p}/devices/{{id}}/status"), get(api_devices::status))
+            .route(&format!("{p}/devices/{{id}}/health"), get(api_devices::health))
+            .route(&format!("{p}/devices/{{id}}/commands"), post(api_devices::commands))
             .route(&format!("{p}/locations"), get(api_places::locations))
             .route(&format!("{p}/locations/{{id}}"), get(api_places::location))
-            .route(
-                &format!("{p}/locations/{{id}}/rooms"),
-                get(api_places::rooms),
-            )
-            .route(
-                &format!("{p}/locations/{{id}}/rooms/{{room_id}}"),
-                get(api_places::room),
-            )
+            .route(&format!("{p}/locations/{{id}}/rooms"), get(api_places::rooms))
+            .route(&format!("{p}/locations/{{id}}/rooms/{{room_id}}"), get(api_places::room))
             .route(&format!("{p}/scenes"), get(api_places::scenes))
-            .route(
-                &format!("{p}/scenes/{{id}}/execute"),
-                post(api_places::execute_scene),
-            )
-            .route(
-                &format!("{p}/installedapps/{{id}}"),
-                get(api_places::installed_app),
-            );
+            .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
+            .route(&format!("{p}/installedapps/{{id}}"), get(api_places::installed_app));
     }
     r.route("/__sim/stats", get(control::stats))
         .route("/__sim/clock/advance", post(control::advance_clock))

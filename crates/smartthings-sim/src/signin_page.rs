@@ -47,20 +47,12 @@ fn scope_text(scope: &str) -> String {
 }
 
 /// The page: location picker, Authorize and Deny, posting to the decision endpoint.
-pub(crate) fn render(
-    request_id: &str,
-    client_id: &str,
-    scopes: &[String],
-    locations: &[Location],
-) -> Response {
+pub(crate) fn render(request_id: &str, client_id: &str, scopes: &[String], locations: &[Location]) -> Response {
     let options: String = locations
         .iter()
         .map(|l| format!("<option value=\"{}\">{}</option>", esc(&l.id), esc(&l.name)))
         .collect();
-    let scope_items: String = scopes
-        .iter()
-        .map(|s| format!("<li>{}</li>", esc(&scope_text(s))))
-        .collect();
+    let scope_items: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(&scope_text(s)))).collect();
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -79,29 +71,19 @@ pub(crate) fn render(
         client = esc(client_id),
         rid = esc(request_id),
     );
-    let style_hash =
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let style_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
     let csp = format!(
         "default-src 'none'; style-src 'sha256-{style_hash}'; img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     );
     let mut resp = (StatusCode::OK, html).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html;charset=UTF-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html;charset=UTF-8"));
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
 }

@@ -47,11 +47,7 @@ pub(crate) fn canonical_path(path: &str) -> String {
 }
 
 /// Middleware: counts the matched route before anything else (faults included) runs.
-pub(crate) async fn count(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn count(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Some(matched) = req.extensions().get::<MatchedPath>() {
         let route = canonical_path(matched.as_str());
         if !route.starts_with("/__sim") {
@@ -59,10 +55,7 @@ pub(crate) async fn count(
             if route == "/oauth/token" {
                 stats.token_requests += 1;
             }
-            *stats
-                .routes
-                .entry(format!("{} {route}", req.method()))
-                .or_default() += 1;
+            *stats.routes.entry(format!("{} {route}", req.method())).or_default() += 1;
         }
     }
     next.run(req).await

@@ -31,10 +31,7 @@ const FULL_AUTH: &str = "Full authentication is required to access this resource
 fn oauth_json(status: StatusCode, body: Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
@@ -56,15 +53,9 @@ fn unauthorized(description: &str) -> Response {
 /// An OAuth2 exception; 401s carry Spring's `WWW-Authenticate: Bearer error=..` summary.
 fn oauth_error(e: &TokenError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut resp = oauth_json(
-        status,
-        json!({"error": e.error, "error_description": e.description}),
-    );
+    let mut resp = oauth_json(status, json!({"error": e.error, "error_description": e.description}));
     if status == StatusCode::UNAUTHORIZED {
-        let v = format!(
-            "Bearer error=\"{}\", error_description=\"{}\"",
-            e.error, e.description
-        );
+        let v = format!("Bearer error=\"{}\", error_description=\"{}\"", e.error, e.description);
         if let Ok(v) = HeaderValue::from_str(&v) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
@@ -73,11 +64,7 @@ fn oauth_error(e: &TokenError) -> Response {
 }
 
 fn err(status: u16, error: &'static str, description: impl Into<String>) -> Response {
-    oauth_error(&TokenError {
-        status,
-        error,
-        description: description.into(),
-    })
+    oauth_error(&TokenError { status, error, description: description.into() })
 }
 
 enum Basic {
@@ -87,15 +74,10 @@ enum Basic {
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Basic {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Basic::Missing;
     };
-    let Some((scheme, rest)) = value.trim().split_once(' ') else {
-        return Basic::Missing;
-    };
+    let Some((scheme, rest)) = value.trim().split_once(' ') else { return Basic::Missing };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Basic::Missing;
     }
@@ -116,10 +98,7 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            m.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
 fn success(issued: &Issued) -> Response {
@@ -138,24 +117,10 @@ fn success(issued: &Issued) -> Response {
 }
 
 /// `/oauth/token`, any method (non-POST answers 405 after authentication, as Spring does).
-pub(crate) async fn token(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
     let form = is_form(&headers);
-    let params = if form {
-        first_values(&body)
-    } else {
-        Vec::new()
-    };
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(pk, _)| pk == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let params = if form { first_values(&body) } else { Vec::new() };
+    let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
 
     if param("client_secret").is_some() {
         return unauthorized(FULL_AUTH);
@@ -175,24 +140,16 @@ pub(crate) async fn token(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"error": "method_not_allowed", "error_description": format!("Request method '{method}' not supported")}),
         );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
     if let Some(given) = param("client_id") {
         if given != client_id {
-            return err(
-                401,
-                "invalid_client",
-                "Given client ID does not match authenticated client",
-            );
+            return err(401, "invalid_client", "Given client ID does not match authenticated client");
         }
     }
     if let Some(scope) = param("scope") {
-        if let Some(bad) = parse_scopes(scope)
-            .iter()
-            .find(|s| !st.client.scopes.contains(s))
-        {
+        if let Some(bad) = parse_scopes(scope).iter().find(|s| !st.client.scopes.contains(s)) {
             return err(400, "invalid_scope", format!("Invalid scope: {bad}"));
         }
     }
@@ -201,20 +158,8 @@ pub(crate) async fn token(
     let expires_in = st.expires_in();
     let result = match grant_type {
         "" => return err(400, "invalid_request", "Missing grant type"),
-        "implicit" => {
-            return err(
-                400,
-                "invalid_grant",
-                "Implicit grant type not supported from token endpoint",
-            )
-        }
-        "client_credentials" => {
-            return err(
-                401,
-                "invalid_client",
-                "Unauthorized grant type: client_credentials",
-            )
-        }
+        "implicit" => return err(400, "invalid_grant", "Implicit grant type not supported from token endpoint"),
+        "client_credentials" => return err(401, "invalid_client", "Unauthorized grant type: client_credentials"),
         "authorization_code" => lock(&st.oauth).redeem_code(
             &client_id,
             param("code"),
@@ -231,24 +176,12 @@ pub(crate) async fn token(
             expires_in,
             st.refresh_token_lifetime,
         ),
-        other => {
-            return err(
-                400,
-                "unsupported_grant_type",
-                format!("Unsupported grant type: {other}"),
-            )
-        }
+        other => return err(400, "unsupported_grant_type", format!("Unsupported grant type: {other}")),
     };
     match result {
         Ok(issued) => {
-            *lock(&st.stats)
-                .token_grants
-                .entry(grant_type.to_string())
-                .or_default() += 1;
-            tracing::info!(
-                "token: {grant_type} grant succeeded for installed app {}",
-                issued.installed_app_id
-            );
+            *lock(&st.stats).token_grants.entry(grant_type.to_string()).or_default() += 1;
+            tracing::info!("token: {grant_type} grant succeeded for installed app {}", issued.installed_app_id);
             success(&issued)
         }
         Err(e) => {

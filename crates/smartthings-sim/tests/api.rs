@@ -22,11 +22,7 @@ async fn missing_or_expired_access_token_gets_unauthorized_error() {
     let (status, _) = api_get(&sim, &http, &access(&t), "/devices").await;
     assert_eq!(status, StatusCode::OK);
 
-    let resp = http
-        .get(format!("{}/devices", sim.api_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(format!("{}/devices", sim.api_url())).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (_, body) = status_json(resp).await;
     assert_st_error(&body, "UnauthorizedError");
@@ -40,26 +36,15 @@ async fn missing_or_expired_access_token_gets_unauthorized_error() {
 
 #[tokio::test]
 async fn pagination_follows_absolute_next_links_without_v1_and_sees_every_device_once() {
-    let sim = start(SimConfig {
-        auto_approve: true,
-        extra_devices: 7,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start(SimConfig { auto_approve: true, extra_devices: 7, ..SimConfig::default() }).await;
     let http = http();
     let token = access(&login(&sim, &http).await);
     let (_, all) = api_get(&sim, &http, &token, "/devices").await;
-    let expected: HashSet<String> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["deviceId"].as_str().unwrap().to_string())
-        .collect();
+    let expected: HashSet<String> = all["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap().to_string()).collect();
     assert!(expected.len() >= 30, "{}", expected.len());
     assert_eq!(all["_links"], json!({}));
 
-    let (status, mut page) =
-        api_get(&sim, &http, &token, "/devices?max=2&includeStatus=true").await;
+    let (status, mut page) = api_get(&sim, &http, &token, "/devices?max=2&includeStatus=true").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         page["_links"]["next"]["href"],
@@ -72,18 +57,10 @@ async fn pagination_follows_absolute_next_links_without_v1_and_sees_every_device
         assert!(items.len() <= 2);
         for d in items {
             seen.push(d["deviceId"].as_str().unwrap().to_string());
-            assert!(
-                d["components"][0]["status"].is_object(),
-                "includeStatus is kept across pages"
-            );
+            assert!(d["components"][0]["status"].is_object(), "includeStatus is kept across pages");
         }
-        let Some(next) = page["_links"]["next"]["href"].as_str() else {
-            break;
-        };
-        assert!(
-            next.starts_with(&format!("{}/devices?", sim.base_url())),
-            "{next}"
-        );
+        let Some(next) = page["_links"]["next"]["href"].as_str() else { break };
+        assert!(next.starts_with(&format!("{}/devices?", sim.base_url())), "{next}");
         assert!(!next.contains("/v1/"));
         let (status, p) = api_get(&sim, &http, &token, next).await;
         assert_eq!(status, StatusCode::OK);
@@ -101,36 +78,19 @@ async fn next_links_keep_the_host_the_client_used() {
     let http = http();
     let token = access(&login(&sim, &http).await);
     let local = sim.base_url().replace("127.0.0.1", "localhost");
-    let (status, page) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("{local}/v1/devices?max=5&capability=switch"),
-    )
-    .await;
+    let (status, page) = api_get(&sim, &http, &token, &format!("{local}/v1/devices?max=5&capability=switch")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        page["_links"]["next"]["href"],
-        format!("{local}/devices?max=5&page=1&capability=switch")
-    );
+    assert_eq!(page["_links"]["next"]["href"], format!("{local}/devices?max=5&page=1&capability=switch"));
 }
 
 #[tokio::test]
 async fn max_is_clamped_to_200_and_nonsense_is_a_422() {
-    let sim = start(SimConfig {
-        auto_approve: true,
-        extra_devices: 250,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start(SimConfig { auto_approve: true, extra_devices: 250, ..SimConfig::default() }).await;
     let http = http();
     let token = access(&login(&sim, &http).await);
     let (_, page) = api_get(&sim, &http, &token, "/devices?max=500").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 200);
-    assert!(page["_links"]["next"]["href"]
-        .as_str()
-        .unwrap()
-        .contains("max=200&page=1"));
+    assert!(page["_links"]["next"]["href"].as_str().unwrap().contains("max=200&page=1"));
     let (_, last) = api_get(&sim, &http, &token, "/devices?page=1").await;
     assert!(!last["items"].as_array().unwrap().is_empty());
     assert_eq!(last["_links"], json!({}));
@@ -146,35 +106,14 @@ async fn include_status_health_and_filters() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    let (_, page) = api_get(
-        &sim,
-        &http,
-        &token,
-        "/devices?includeStatus=true&includeHealth=true",
-    )
-    .await;
+    let (_, page) = api_get(&sim, &http, &token, "/devices?includeStatus=true&includeHealth=true").await;
     let items = page["items"].as_array().unwrap();
-    let lamp = items
-        .iter()
-        .find(|d| d["deviceId"] == LIVING_ROOM_LAMP)
-        .unwrap();
-    let (_, status) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/status"),
-    )
-    .await;
-    assert_eq!(
-        lamp["components"][0]["status"], status["components"]["main"],
-        "same shape as /status"
-    );
+    let lamp = items.iter().find(|d| d["deviceId"] == LIVING_ROOM_LAMP).unwrap();
+    let (_, status) = api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
+    assert_eq!(lamp["components"][0]["status"], status["components"]["main"], "same shape as /status");
     assert!(lamp["components"][0]["status"]["switchLevel"]["level"]["value"].is_number());
     assert_eq!(lamp["healthState"]["state"], "ONLINE");
-    let offline = items
-        .iter()
-        .find(|d| d["deviceId"] == BASEMENT_LIGHTS_OFFLINE)
-        .unwrap();
+    let offline = items.iter().find(|d| d["deviceId"] == BASEMENT_LIGHTS_OFFLINE).unwrap();
     assert_eq!(offline["healthState"]["state"], "OFFLINE");
 
     let (_, plain) = api_get(&sim, &http, &token, "/devices").await;
@@ -182,52 +121,26 @@ async fn include_status_health_and_filters() {
     assert!(plain["items"][0].get("healthState").is_none());
 
     let (_, locks) = api_get(&sim, &http, &token, "/devices?capability=lock").await;
-    let ids: Vec<&str> = locks["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["deviceId"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = locks["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids.contains(&FRONT_DOOR_LOCK));
 
     let (_, dimmers) = api_get(&sim, &http, &token, "/devices?capability=switchLevel").await;
     assert!(dimmers["items"].as_array().unwrap().len() >= 3);
     let (_, ct) = api_get(&sim, &http, &token, "/devices?capability=colorTemperature").await;
-    assert!(ct["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["deviceId"] == DESK_LAMP_CT));
+    assert!(ct["items"].as_array().unwrap().iter().any(|d| d["deviceId"] == DESK_LAMP_CT));
 
-    let (_, two) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices?deviceId={FRONT_DOOR_LOCK}&deviceId={COFFEE_MAKER}"),
-    )
-    .await;
+    let (_, two) = api_get(&sim, &http, &token, &format!("/devices?deviceId={FRONT_DOOR_LOCK}&deviceId={COFFEE_MAKER}")).await;
     assert_eq!(two["items"].as_array().unwrap().len(), 2);
 
-    let (status, health) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{BASEMENT_LIGHTS_OFFLINE}/health"),
-    )
-    .await;
+    let (status, health) = api_get(&sim, &http, &token, &format!("/devices/{BASEMENT_LIGHTS_OFFLINE}/health")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["deviceId"], BASEMENT_LIGHTS_OFFLINE);
     assert_eq!(health["state"], "OFFLINE");
     assert!(health["lastUpdatedDate"].as_str().unwrap().ends_with('Z'));
 
     // the alias without /v1, as a real next link had it
-    let resp = http
-        .get(format!("{}/devices/{LIVING_ROOM_LAMP}", sim.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(format!("{}/devices/{LIVING_ROOM_LAMP}", sim.base_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers().contains_key("x-ratelimit-limit"));
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
@@ -255,60 +168,23 @@ async fn a_token_sees_only_its_location() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_st_error(&body, "ForbiddenError");
     }
-    let (status, body) = api_post(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/commands"),
-        &json!({"commands": [cmd("switch", "on", json!([]))]}),
-    )
-    .await;
+    let (status, body) = api_post(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/commands"), &json!({"commands": [cmd("switch", "on", json!([]))]})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
-    assert_eq!(
-        sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"),
-        Some(json!("off"))
-    );
-    let (status, body) = api_post(
-        &sim,
-        &http,
-        &token,
-        &format!("/scenes/{GOOD_MORNING}/execute"),
-        &json!({}),
-    )
-    .await;
+    assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")));
+    let (status, body) = api_post(&sim, &http, &token, &format!("/scenes/{GOOD_MORNING}/execute"), &json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
 
-    let (status, body) = api_get(
-        &sim,
-        &http,
-        &token,
-        "/devices/00000000-dead-4bee-8f00-000000000000",
-    )
-    .await;
+    let (status, body) = api_get(&sim, &http, &token, "/devices/00000000-dead-4bee-8f00-000000000000").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_st_error(&body, "NotFoundError");
 
     let (_, locs) = api_get(&sim, &http, &token, "/locations").await;
-    assert_eq!(
-        locs,
-        json!({"items": [{"locationId": TEST_HOME, "name": "Test Home"}], "_links": null})
-    );
-    let (_, rooms) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/locations/{TEST_HOME}/rooms"),
-    )
-    .await;
+    assert_eq!(locs, json!({"items": [{"locationId": TEST_HOME, "name": "Test Home"}], "_links": null}));
+    let (_, rooms) = api_get(&sim, &http, &token, &format!("/locations/{TEST_HOME}/rooms")).await;
     let rooms = rooms["items"].as_array().unwrap();
-    assert!(
-        !rooms.is_empty()
-            && rooms
-                .iter()
-                .all(|r| r["locationId"] == TEST_HOME && r["backgroundImage"].is_null())
-    );
+    assert!(!rooms.is_empty() && rooms.iter().all(|r| r["locationId"] == TEST_HOME && r["backgroundImage"].is_null()));
     let (_, scenes) = api_get(&sim, &http, &token, "/scenes").await;
     assert_eq!(scenes["items"].as_array().unwrap().len(), 1);
 }
@@ -320,132 +196,40 @@ async fn commands_change_state_and_read_back() {
     let token = access(&login(&sim, &http).await);
     let post = |id: &'static str, commands: Value| {
         let (sim, http, token) = (&sim, &http, &token);
-        async move {
-            api_post(
-                sim,
-                http,
-                token,
-                &format!("/devices/{id}/commands"),
-                &json!({ "commands": commands }),
-            )
-            .await
-        }
+        async move { api_post(sim, http, token, &format!("/devices/{id}/commands"), &json!({ "commands": commands })).await }
     };
-    let (status, body) = post(
-        LIVING_ROOM_LAMP,
-        json!([
-            cmd("switch", "on", json!([])),
-            cmd("refresh", "refresh", json!([]))
-        ]),
-    )
-    .await;
+    let (status, body) = post(LIVING_ROOM_LAMP, json!([cmd("switch", "on", json!([])), cmd("refresh", "refresh", json!([]))])).await;
     assert_eq!(status, StatusCode::OK);
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
-    assert!(results
-        .iter()
-        .all(|r| r["status"] == "ACCEPTED" && r["id"].as_str().unwrap().len() == 36));
-    let (_, st) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/status"),
-    )
-    .await;
+    assert!(results.iter().all(|r| r["status"] == "ACCEPTED" && r["id"].as_str().unwrap().len() == 36));
+    let (_, st) = api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
     assert_eq!(st["components"]["main"]["switch"]["switch"]["value"], "on");
 
-    post(
-        LIVING_ROOM_LAMP,
-        json!([
-            cmd("switch", "off", json!([])),
-            cmd("switchLevel", "setLevel", json!([30, 2]))
-        ]),
-    )
-    .await;
-    let (_, st) = api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/status"),
-    )
-    .await;
-    assert_eq!(
-        st["components"]["main"]["switchLevel"]["level"]["value"],
-        30
-    );
-    assert_eq!(
-        st["components"]["main"]["switchLevel"]["level"]["unit"],
-        "%"
-    );
-    assert_eq!(
-        st["components"]["main"]["switch"]["switch"]["value"], "on",
-        "setLevel > 0 turns the switch on"
-    );
+    post(LIVING_ROOM_LAMP, json!([cmd("switch", "off", json!([])), cmd("switchLevel", "setLevel", json!([30, 2]))])).await;
+    let (_, st) = api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
+    assert_eq!(st["components"]["main"]["switchLevel"]["level"]["value"], 30);
+    assert_eq!(st["components"]["main"]["switchLevel"]["level"]["unit"], "%");
+    assert_eq!(st["components"]["main"]["switch"]["switch"]["value"], "on", "setLevel > 0 turns the switch on");
 
-    post(
-        DESK_LAMP_CT,
-        json!([cmd(
-            "colorTemperature",
-            "setColorTemperature",
-            json!([4000])
-        )]),
-    )
-    .await;
-    assert_eq!(
-        sim.device_attribute(DESK_LAMP_CT, "main", "colorTemperature", "colorTemperature"),
-        Some(json!(4000))
-    );
+    post(DESK_LAMP_CT, json!([cmd("colorTemperature", "setColorTemperature", json!([4000]))])).await;
+    assert_eq!(sim.device_attribute(DESK_LAMP_CT, "main", "colorTemperature", "colorTemperature"), Some(json!(4000)));
     post(FRONT_DOOR_LOCK, json!([cmd("lock", "unlock", json!([]))])).await;
-    assert_eq!(
-        sim.device_attribute(FRONT_DOOR_LOCK, "main", "lock", "lock"),
-        Some(json!("unlocked"))
-    );
-    post(
-        BEDROOM_CURTAIN,
-        json!([cmd("windowShade", "close", json!([]))]),
-    )
-    .await;
-    assert_eq!(
-        sim.device_attribute(BEDROOM_CURTAIN, "main", "windowShade", "windowShade"),
-        Some(json!("closed"))
-    );
-    post(
-        STANDING_LIGHT_COLOR,
-        json!([cmd(
-            "colorControl",
-            "setColor",
-            json!([{"hue": 25, "saturation": 80}])
-        )]),
-    )
-    .await;
-    assert_eq!(
-        sim.device_attribute(STANDING_LIGHT_COLOR, "main", "colorControl", "saturation"),
-        Some(json!(80))
-    );
+    assert_eq!(sim.device_attribute(FRONT_DOOR_LOCK, "main", "lock", "lock"), Some(json!("unlocked")));
+    post(BEDROOM_CURTAIN, json!([cmd("windowShade", "close", json!([]))])).await;
+    assert_eq!(sim.device_attribute(BEDROOM_CURTAIN, "main", "windowShade", "windowShade"), Some(json!("closed")));
+    post(STANDING_LIGHT_COLOR, json!([cmd("colorControl", "setColor", json!([{"hue": 25, "saturation": 80}]))])).await;
+    assert_eq!(sim.device_attribute(STANDING_LIGHT_COLOR, "main", "colorControl", "saturation"), Some(json!(80)));
 
     // an offline device accepts commands, but nothing changes
     let before = sim.device_attribute(BASEMENT_LIGHTS_OFFLINE, "main", "switch", "switch");
-    let (status, body) = post(
-        BASEMENT_LIGHTS_OFFLINE,
-        json!([cmd("switch", "on", json!([]))]),
-    )
-    .await;
+    let (status, body) = post(BASEMENT_LIGHTS_OFFLINE, json!([cmd("switch", "on", json!([]))])).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["results"][0]["status"], "ACCEPTED");
-    assert_eq!(
-        sim.device_attribute(BASEMENT_LIGHTS_OFFLINE, "main", "switch", "switch"),
-        before
-    );
+    assert_eq!(sim.device_attribute(BASEMENT_LIGHTS_OFFLINE, "main", "switch", "switch"), before);
     sim.set_device_health(BASEMENT_LIGHTS_OFFLINE, true);
-    post(
-        BASEMENT_LIGHTS_OFFLINE,
-        json!([cmd("switch", "on", json!([]))]),
-    )
-    .await;
-    assert_eq!(
-        sim.device_attribute(BASEMENT_LIGHTS_OFFLINE, "main", "switch", "switch"),
-        Some(json!("on"))
-    );
+    post(BASEMENT_LIGHTS_OFFLINE, json!([cmd("switch", "on", json!([]))])).await;
+    assert_eq!(sim.device_attribute(BASEMENT_LIGHTS_OFFLINE, "main", "switch", "switch"), Some(json!("on")));
 }
 
 #[tokio::test]
@@ -459,10 +243,7 @@ async fn invalid_commands_are_422_and_nothing_is_applied() {
     let (status, body) = api_post(&sim, &http, &token, &path, &json!({ "commands": eleven })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_st_error(&body, "ConstraintViolationError");
-    assert_eq!(
-        sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"),
-        Some(json!("off"))
-    );
+    assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")));
 
     let (status, body) = api_post(
         &sim, &http, &token, &path,
@@ -480,89 +261,42 @@ async fn invalid_commands_are_422_and_nothing_is_applied() {
             "details": []
         }])
     );
-    assert_eq!(
-        sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"),
-        Some(json!("off")),
-        "all or nothing"
-    );
+    assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")), "all or nothing");
 
     for (bad, target) in [
         (cmd("lock", "lock", json!([])), "commands[0].capability"),
         (cmd("switch", "toggle", json!([])), "commands[0].command"),
         (cmd("switch", "on", json!([1])), "commands[0].arguments"),
-        (
-            cmd("switchLevel", "setLevel", json!(["50"])),
-            "commands[0].arguments[0]",
-        ),
-        (
-            cmd("switchLevel", "setLevel", json!([])),
-            "commands[0].arguments",
-        ),
-        (
-            json!({"component": "attic", "capability": "switch", "command": "on"}),
-            "commands[0].component",
-        ),
+        (cmd("switchLevel", "setLevel", json!(["50"])), "commands[0].arguments[0]"),
+        (cmd("switchLevel", "setLevel", json!([])), "commands[0].arguments"),
+        (json!({"component": "attic", "capability": "switch", "command": "on"}), "commands[0].component"),
     ] {
-        let (status, body) =
-            api_post(&sim, &http, &token, &path, &json!({ "commands": [bad] })).await;
+        let (status, body) = api_post(&sim, &http, &token, &path, &json!({ "commands": [bad] })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(body["error"]["details"][0]["target"], target, "{body}");
     }
     let (status, _) = api_post(&sim, &http, &token, &path, &json!({"commands": []})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let resp = http
-        .post(format!("{}{path}", sim.api_url()))
-        .bearer_auth(&token)
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(format!("{}{path}", sim.api_url())).bearer_auth(&token).body("{not json").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn scopes_are_enforced() {
     let client = SimClient::default();
-    let sim = start(SimConfig {
-        auto_approve: true,
-        client,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start(SimConfig { auto_approve: true, client, ..SimConfig::default() }).await;
     let http = http();
     let c = code(&sim, &http, &[("scope", "r:devices:*")]).await;
-    let (_, t) = status_json(
-        token(
-            &sim,
-            &http,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &c),
-                ("redirect_uri", REDIRECT),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (_, t) = status_json(token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", REDIRECT)]).await).await;
     assert_eq!(t["scope"], "r:devices:*");
     let token = access(&t);
-    assert_eq!(
-        api_get(&sim, &http, &token, "/devices").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::OK);
     for path in ["/locations", "/scenes"] {
         let (status, body) = api_get(&sim, &http, &token, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(body["error"]["message"], "Access is denied");
     }
-    let (status, body) = api_post(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/commands"),
-        &json!({"commands": [cmd("switch", "on", json!([]))]}),
-    )
-    .await;
+    let (status, body) = api_post(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/commands"), &json!({"commands": [cmd("switch", "on", json!([]))]})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
 }
@@ -572,46 +306,20 @@ async fn scenes_list_and_execute() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    let (status, scenes) =
-        api_get(&sim, &http, &token, &format!("/scenes?locationId={HOME}")).await;
+    let (status, scenes) = api_get(&sim, &http, &token, &format!("/scenes?locationId={HOME}")).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = scenes["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["sceneName"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = scenes["items"].as_array().unwrap().iter().map(|s| s["sceneName"].as_str().unwrap()).collect();
     assert_eq!(names, ["Good Morning", "Movie Night", "Away"]);
     assert_eq!(scenes["items"][0]["locationId"], HOME);
     assert_eq!(scenes["_links"], json!({"next": null, "previous": null}));
 
-    let (status, body) = api_post(
-        &sim,
-        &http,
-        &token,
-        &format!("/scenes/{GOOD_MORNING}/execute"),
-        &json!({}),
-    )
-    .await;
+    let (status, body) = api_post(&sim, &http, &token, &format!("/scenes/{GOOD_MORNING}/execute"), &json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "success"}));
-    let (_, ctl) = status_json(
-        http.get(format!("{}/__sim/scenes/{GOOD_MORNING}", sim.base_url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, ctl) = status_json(http.get(format!("{}/__sim/scenes/{GOOD_MORNING}", sim.base_url())).send().await.unwrap()).await;
     assert_eq!(ctl["executions"], 1);
     assert_eq!(sim.stats().scene_executions.get(GOOD_MORNING), Some(&1));
-    let (status, body) = api_post(
-        &sim,
-        &http,
-        &token,
-        &format!("/scenes/{TEST_HOME_SCENE}/execute"),
-        &json!({}),
-    )
-    .await;
+    let (status, body) = api_post(&sim, &http, &token, &format!("/scenes/{TEST_HOME_SCENE}/execute"), &json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
     let (status, _) = api_post(&sim, &http, &token, "/scenes/nope/execute", &json!({})).await;
@@ -624,21 +332,9 @@ async fn installed_apps_of_other_authorizations_are_forbidden() {
     let http = http();
     let a = login(&sim, &http).await;
     let b = login(&sim, &http).await;
-    let (status, _) = api_get(
-        &sim,
-        &http,
-        &access(&a),
-        &format!("/installedapps/{}", b["installed_app_id"].as_str().unwrap()),
-    )
-    .await;
+    let (status, _) = api_get(&sim, &http, &access(&a), &format!("/installedapps/{}", b["installed_app_id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = api_get(
-        &sim,
-        &http,
-        &access(&a),
-        "/installedapps/00000000-0000-4000-8000-000000000000",
-    )
-    .await;
+    let (status, body) = api_get(&sim, &http, &access(&a), "/installedapps/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_st_error(&body, "NotFoundError");
 }

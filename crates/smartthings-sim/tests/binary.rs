@@ -12,38 +12,20 @@ fn prints_endpoints_and_serves() {
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .take(6)
-        .map(|l| l.expect("line"))
-        .collect();
+    let lines: Vec<String> = BufReader::new(stdout).lines().take(6).map(|l| l.expect("line")).collect();
     let get = |k: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .map(str::to_string)
-            .unwrap_or_else(|| panic!("no {k} in {lines:?}"))
+        lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap_or_else(|| panic!("no {k} in {lines:?}"))
     };
     let base = get("base_url");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     assert_eq!(get("api_url"), format!("{base}/v1"));
     assert_eq!(get("auth_url"), format!("{base}/oauth"));
     assert_eq!(get("client_id"), "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14");
-    assert_eq!(
-        get("client_secret"),
-        "demo-secret-5a1f0c3e-7b2d-4e6a-8c9f-1d2e3f4a5b6c"
-    );
+    assert_eq!(get("client_secret"), "demo-secret-5a1f0c3e-7b2d-4e6a-8c9f-1d2e3f4a5b6c");
     assert_eq!(get("redirect_uri"), "https://thingstray.invalid/callback");
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = rt.block_on(async {
-        reqwest::get(format!("{base}/__sim/stats"))
-            .await
-            .map(|r| r.status().as_u16())
-    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let status = rt.block_on(async { reqwest::get(format!("{base}/__sim/stats")).await.map(|r| r.status().as_u16()) });
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status.ok(), Some(200));

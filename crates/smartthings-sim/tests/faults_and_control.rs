@@ -11,17 +11,10 @@ use serde_json::{json, Value};
 use smartthings_sim::Faults;
 
 fn refresh_form(rt: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("grant_type", "refresh_token".to_string()),
-        ("refresh_token", rt.to_string()),
-    ]
+    vec![("grant_type", "refresh_token".to_string()), ("refresh_token", rt.to_string())]
 }
 
-async fn refresh(
-    sim: &smartthings_sim::Sim,
-    http: &reqwest::Client,
-    rt: &str,
-) -> reqwest::Result<reqwest::Response> {
+async fn refresh(sim: &smartthings_sim::Sim, http: &reqwest::Client, rt: &str) -> reqwest::Result<reqwest::Response> {
     http.post(format!("{}/token", sim.auth_url()))
         .header("authorization", basic(sim))
         .form(&refresh_form(rt))
@@ -35,36 +28,18 @@ async fn gateway_errors_on_the_token_endpoint_do_not_rotate_anything() {
     let http = http();
     let t = login(&sim, &http).await;
     let rt = t["refresh_token"].as_str().unwrap();
-    sim.set_faults(Faults {
-        route_prefix: "/oauth/token".into(),
-        error_5xx: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { route_prefix: "/oauth/token".into(), error_5xx: 1.0, ..Faults::default() });
     for _ in 0..5 {
         let resp = refresh(&sim, &http, rt).await.unwrap();
-        assert!(
-            [500, 502, 504].contains(&resp.status().as_u16()),
-            "{}",
-            resp.status()
-        );
+        assert!([500, 502, 504].contains(&resp.status().as_u16()), "{}", resp.status());
         let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
-        assert!(
-            ct.starts_with("text/html") || ct.starts_with("text/plain"),
-            "{ct}"
-        );
+        assert!(ct.starts_with("text/html") || ct.starts_with("text/plain"), "{ct}");
     }
     // the API is outside the prefix and unaffected
-    assert_eq!(
-        api_get(&sim, &http, &access(&t), "/devices").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(api_get(&sim, &http, &access(&t), "/devices").await.0, StatusCode::OK);
     sim.set_faults(Faults::default());
     let resp = refresh(&sim, &http, rt).await.unwrap();
-    assert_eq!(
-        resp.status(),
-        StatusCode::OK,
-        "the refresh token survived the 5xx answers"
-    );
+    assert_eq!(resp.status(), StatusCode::OK, "the refresh token survived the 5xx answers");
     let stats = sim.stats();
     assert_eq!(stats.faults_injected, 5);
     assert_eq!(stats.token_grants.get("refresh_token"), Some(&1));
@@ -75,11 +50,7 @@ async fn dropped_connections_are_connection_errors_and_change_nothing() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    sim.set_faults(Faults {
-        route_prefix: "/v1".into(),
-        drop_connection: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { route_prefix: "/v1".into(), drop_connection: 1.0, ..Faults::default() });
     let err = http
         .post(format!("{}/devices/{LIVING_ROOM_LAMP}/commands", sim.api_url()))
         .bearer_auth(&token)
@@ -88,29 +59,14 @@ async fn dropped_connections_are_connection_errors_and_change_nothing() {
         .await
         .expect_err("no HTTP response at all");
     assert!(!err.is_status());
-    assert_eq!(
-        sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"),
-        Some(json!("off"))
-    );
+    assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")));
     // the alias without /v1 is the same route for faults
-    assert!(http
-        .get(format!("{}/devices", sim.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .is_err());
+    assert!(http.get(format!("{}/devices", sim.base_url())).bearer_auth(&token).send().await.is_err());
     // control endpoints are never faulted
-    let stats = http
-        .get(format!("{}/__sim/stats", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let stats = http.get(format!("{}/__sim/stats", sim.base_url())).send().await.unwrap();
     assert_eq!(stats.status(), StatusCode::OK);
     sim.set_faults(Faults::default());
-    assert_eq!(
-        api_get(&sim, &http, &token, "/devices").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -118,18 +74,8 @@ async fn rate_limits_look_like_smartthings() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    sim.set_faults(Faults {
-        route_prefix: "".into(),
-        rate_limit: 1.0,
-        rate_limit_reset_ms: 40585,
-        ..Faults::default()
-    });
-    let resp = http
-        .get(format!("{}/devices", sim.api_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    sim.set_faults(Faults { route_prefix: "".into(), rate_limit: 1.0, rate_limit_reset_ms: 40585, ..Faults::default() });
+    let resp = http.get(format!("{}/devices", sim.api_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let h = resp.headers().clone();
     assert_eq!(h["x-ratelimit-limit"], "10");
@@ -138,10 +84,7 @@ async fn rate_limits_look_like_smartthings() {
     assert!(h.get("retry-after").is_none());
     let (_, body) = status_json(resp).await;
     assert_st_error(&body, "TooManyRequestError");
-    assert_eq!(
-        body["error"]["message"],
-        "Too many requests: attempt 10 limit 10 - retry in 40585 millis"
-    );
+    assert_eq!(body["error"]["message"], "Too many requests: attempt 10 limit 10 - retry in 40585 millis");
 }
 
 #[tokio::test]
@@ -149,32 +92,15 @@ async fn malformed_bodies_and_delays() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    sim.set_faults(Faults {
-        route_prefix: "/v1/devices".into(),
-        malformed_body: 1.0,
-        ..Faults::default()
-    });
-    let resp = http
-        .get(format!("{}/devices", sim.api_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    sim.set_faults(Faults { route_prefix: "/v1/devices".into(), malformed_body: 1.0, ..Faults::default() });
+    let resp = http.get(format!("{}/devices", sim.api_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let text = resp.text().await.unwrap();
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
 
-    sim.set_faults(Faults {
-        route_prefix: "/v1".into(),
-        delay_ms: 300,
-        delay_share: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { route_prefix: "/v1".into(), delay_ms: 300, delay_share: 1.0, ..Faults::default() });
     let t0 = Instant::now();
-    assert_eq!(
-        api_get(&sim, &http, &token, "/locations").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(api_get(&sim, &http, &token, "/locations").await.0, StatusCode::OK);
     assert!(t0.elapsed() >= Duration::from_millis(300));
 }
 
@@ -185,18 +111,8 @@ async fn stats_count_routes_grants_and_faults() {
     let t = login(&sim, &http).await;
     let token = access(&t);
     api_get(&sim, &http, &token, "/devices").await;
-    http.get(format!("{}/devices?page=0", sim.base_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    api_get(
-        &sim,
-        &http,
-        &token,
-        &format!("/devices/{LIVING_ROOM_LAMP}/status"),
-    )
-    .await;
+    http.get(format!("{}/devices?page=0", sim.base_url())).bearer_auth(&token).send().await.unwrap();
+    api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
     token_req_bad(&sim, &http).await;
     let s = sim.stats();
     assert_eq!(s.routes.get("GET /v1/devices"), Some(&2), "{:?}", s.routes);
@@ -208,25 +124,14 @@ async fn stats_count_routes_grants_and_faults() {
     assert!(s.routes.keys().all(|k| !k.contains("__sim")));
 
     // the same over HTTP
-    let (status, body) = status_json(
-        http.get(format!("{}/__sim/stats", sim.base_url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = status_json(http.get(format!("{}/__sim/stats", sim.base_url())).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["token_requests"], 2);
     assert_eq!(body["routes"]["GET /v1/devices"], 2);
 }
 
 async fn token_req_bad(sim: &smartthings_sim::Sim, http: &reqwest::Client) {
-    let resp = token(
-        sim,
-        http,
-        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
-    )
-    .await;
+    let resp = token(sim, http, &[("grant_type", "refresh_token"), ("refresh_token", "nope")]).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -240,83 +145,34 @@ async fn control_endpoints_drive_the_simulator() {
         async move { status_json(req.send().await.unwrap()).await }
     };
 
-    assert_eq!(
-        post("/__sim/expires_in", json!({"seconds": 120})).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(post("/__sim/expires_in", json!({"seconds": 120})).await.0, StatusCode::OK);
     let t = login(&sim, &http).await;
     assert_eq!(t["expires_in"], 120);
     let token = access(&t);
-    assert_eq!(
-        post("/__sim/clock/advance", json!({"seconds": 121}))
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        api_get(&sim, &http, &token, "/devices").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(post("/__sim/clock/advance", json!({"seconds": 121})).await.0, StatusCode::OK);
+    assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::UNAUTHORIZED);
 
     assert_eq!(post("/__sim/revoke", json!({})).await.0, StatusCode::OK);
     let resp = token_call(&sim, &http, t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(resp, StatusCode::BAD_REQUEST);
 
-    assert_eq!(
-        post(
-            "/__sim/faults",
-            json!({"route_prefix": "/v1", "error_5xx": 1.0})
-        )
-        .await
-        .0,
-        StatusCode::OK
-    );
+    assert_eq!(post("/__sim/faults", json!({"route_prefix": "/v1", "error_5xx": 1.0})).await.0, StatusCode::OK);
     let token = access(&login(&sim, &http).await);
-    assert!(api_get(&sim, &http, &token, "/devices")
-        .await
-        .0
-        .is_server_error());
+    assert!(api_get(&sim, &http, &token, "/devices").await.0.is_server_error());
     assert_eq!(post("/__sim/faults", json!({})).await.0, StatusCode::OK);
-    assert_eq!(
-        api_get(&sim, &http, &token, "/devices").await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        post("/__sim/faults", json!({"error_5xx": "lots"})).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::OK);
+    assert_eq!(post("/__sim/faults", json!({"error_5xx": "lots"})).await.0, StatusCode::BAD_REQUEST);
 
-    let (status, dev) = status_json(
-        http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, dev) = status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dev["label"], "Lounge Lamp");
     assert_eq!(dev["online"], true);
     assert!(dev["status"]["components"]["main"]["switch"].is_object());
-    let (status, _) = post(
-        &format!("/__sim/devices/{LOUNGE_LAMP_TEST_HOME}/health"),
-        json!({"online": false}),
-    )
-    .await;
+    let (status, _) = post(&format!("/__sim/devices/{LOUNGE_LAMP_TEST_HOME}/health"), json!({"online": false})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, dev) = status_json(
-        http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, dev) = status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
     assert_eq!(dev["online"], false);
-    assert_eq!(
-        post("/__sim/devices/nope/health", json!({"online": true}))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post("/__sim/devices/nope/health", json!({"online": true})).await.0, StatusCode::NOT_FOUND);
 }
 
 async fn token_call(sim: &smartthings_sim::Sim, http: &reqwest::Client, rt: &str) -> StatusCode {

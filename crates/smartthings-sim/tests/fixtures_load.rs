@@ -64,11 +64,7 @@ async fn all_fixture_devices_and_statuses_load() {
 
     // each status fixture with a device made from its own components
     let mut statuses: HashMap<String, Value> = HashMap::new();
-    let mut status_files: Vec<PathBuf> = std::fs::read_dir(src.join("device_status"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut status_files: Vec<PathBuf> = std::fs::read_dir(src.join("device_status")).unwrap().flatten().map(|e| e.path()).collect();
     status_files.sort();
     assert!(status_files.len() >= 70);
     for (i, p) in status_files.iter().enumerate() {
@@ -78,68 +74,45 @@ async fn all_fixture_devices_and_statuses_load() {
             .unwrap()
             .iter()
             .map(|(id, caps)| {
-                let caps: Vec<Value> = caps
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .map(|c| json!({"id": c, "version": 1}))
-                    .collect();
+                let caps: Vec<Value> = caps.as_object().unwrap().keys().map(|c| json!({"id": c, "version": 1})).collect();
                 json!({"id": id, "label": id, "capabilities": caps, "categories": []})
             })
             .collect();
         let id = format!("5747a7a7-0000-4000-8000-{i:012}");
         let stem = format!("zz_status_{}", p.file_stem().unwrap().to_str().unwrap());
         let device = json!({"deviceId": id, "name": stem, "label": stem, "locationId": STATUS_LOCATION, "components": components});
-        std::fs::write(
-            home.join("devices").join(format!("{stem}.json")),
-            device.to_string(),
-        )
-        .unwrap();
+        std::fs::write(home.join("devices").join(format!("{stem}.json")), device.to_string()).unwrap();
         std::fs::copy(p, home.join("device_status").join(format!("{stem}.json"))).unwrap();
         expected.insert(id.clone(), STATUS_LOCATION.to_string());
         statuses.insert(id, status);
     }
 
-    let sim = start(SimConfig {
-        auto_approve: true,
-        home_dir: Some(home.clone()),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start(SimConfig { auto_approve: true, home_dir: Some(home.clone()), ..SimConfig::default() }).await;
     let http = http();
     let locations: BTreeSet<&String> = expected.values().collect();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for loc in locations {
         let token = access(&login_at(&sim, &http, Some(loc)).await);
-        let mut next = Some(format!(
-            "{}/devices?max=50&includeStatus=true&includeHealth=true",
-            sim.api_url()
-        ));
+        let mut next = Some(format!("{}/devices?max=50&includeStatus=true&includeHealth=true", sim.api_url()));
         while let Some(url) = next {
             let (status, page) = api_get(&sim, &http, &token, &url).await;
             assert_eq!(status, StatusCode::OK, "{page}");
             for d in page["items"].as_array().unwrap() {
                 assert_eq!(d["locationId"].as_str(), Some(loc.as_str()));
                 assert_eq!(d["healthState"]["state"], "ONLINE");
-                *seen
-                    .entry(d["deviceId"].as_str().unwrap().to_string())
-                    .or_default() += 1;
+                *seen.entry(d["deviceId"].as_str().unwrap().to_string()).or_default() += 1;
             }
             next = page["_links"]["next"]["href"].as_str().map(str::to_string);
         }
         if loc == STATUS_LOCATION {
             for (id, status) in &statuses {
-                let (code, body) =
-                    api_get(&sim, &http, &token, &format!("/devices/{id}/status")).await;
+                let (code, body) = api_get(&sim, &http, &token, &format!("/devices/{id}/status")).await;
                 assert_eq!(code, StatusCode::OK);
                 assert_eq!(&body, status, "status of {id} differs from its fixture");
             }
         }
     }
-    assert_eq!(
-        seen.keys().collect::<Vec<_>>(),
-        expected.keys().collect::<Vec<_>>()
-    );
+    assert_eq!(seen.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
     assert!(seen.values().all(|&n| n == 1), "each device exactly once");
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&home);

@@ -12,11 +12,7 @@ use sha2::Digest as _;
 use smartthings_sim::SimConfig;
 
 fn exchange_form(code: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", REDIRECT),
-    ]
+    vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)]
 }
 
 #[tokio::test]
@@ -39,11 +35,7 @@ async fn form_and_basic_exchange_succeeds_with_springs_headers_and_body() {
     assert_eq!(body["scope"], ALL_SCOPES);
     assert_eq!(body["access_tier"], 0);
     for k in ["access_token", "refresh_token", "installed_app_id"] {
-        assert_eq!(
-            body[k].as_str().map(str::len),
-            Some(36),
-            "{k} is UUID-shaped"
-        );
+        assert_eq!(body[k].as_str().map(str::len), Some(36), "{k} is UUID-shaped");
     }
     assert_ne!(body["access_token"], body["refresh_token"]);
     let stats = sim.stats();
@@ -70,10 +62,7 @@ async fn json_body_without_basic_gets_401_full_authentication() {
         "Basic realm=\"oauth2/client\", error=\"unauthorized\", error_description=\"Full authentication is required to access this resource\""
     );
     let (_, body) = status_json(resp).await;
-    assert_eq!(
-        body,
-        json!({"error": "unauthorized", "error_description": "Full authentication is required to access this resource"})
-    );
+    assert_eq!(body, json!({"error": "unauthorized", "error_description": "Full authentication is required to access this resource"}));
     // the code was not touched: a correct request still works
     let (status, _) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
     assert_eq!(status, StatusCode::OK);
@@ -93,10 +82,7 @@ async fn json_body_with_basic_is_missing_grant_type() {
         .unwrap();
     let (status, body) = status_json(resp).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_request", "error_description": "Missing grant type"})
-    );
+    assert_eq!(body, json!({"error": "invalid_request", "error_description": "Missing grant type"}));
 }
 
 #[tokio::test]
@@ -110,22 +96,11 @@ async fn secret_in_the_body_is_refused_even_with_valid_basic() {
     form.push(("client_id", &id));
     form.push(("client_secret", &secret));
     // without Basic
-    let resp = http
-        .post(format!("{}/token", sim.auth_url()))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = http.post(format!("{}/token", sim.auth_url())).form(&form).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    assert!(resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .starts_with("Basic realm=\"oauth2/client\""));
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic realm=\"oauth2/client\""));
     let (_, body) = status_json(resp).await;
-    assert_eq!(
-        body["error_description"],
-        "Full authentication is required to access this resource"
-    );
+    assert_eq!(body["error_description"], "Full authentication is required to access this resource");
     // with Basic as well
     let (status, body) = status_json(token(&sim, &http, &form).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -137,10 +112,7 @@ async fn wrong_secret_or_unknown_client_is_bad_credentials() {
     let sim = auto_sim().await;
     let http = http();
     let code = code(&sim, &http, &[]).await;
-    for auth in [
-        basic_for(&sim.client().client_id, "wrong"),
-        basic_for("someone-else", &sim.client().client_secret),
-    ] {
+    for auth in [basic_for(&sim.client().client_id, "wrong"), basic_for("someone-else", &sim.client().client_secret)] {
         let resp = http
             .post(format!("{}/token", sim.auth_url()))
             .header("authorization", auth)
@@ -154,10 +126,7 @@ async fn wrong_secret_or_unknown_client_is_bad_credentials() {
             "Basic realm=\"oauth2/client\", error=\"unauthorized\", error_description=\"Bad credentials\""
         );
         let (_, body) = status_json(resp).await;
-        assert_eq!(
-            body,
-            json!({"error": "unauthorized", "error_description": "Bad credentials"})
-        );
+        assert_eq!(body, json!({"error": "unauthorized", "error_description": "Bad credentials"}));
     }
 }
 
@@ -170,10 +139,7 @@ async fn client_id_param_must_match_basic() {
     form.push(("client_id", "another-client"));
     let (status, body) = status_json(token(&sim, &http, &form).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_client", "error_description": "Given client ID does not match authenticated client"})
-    );
+    assert_eq!(body, json!({"error": "invalid_client", "error_description": "Given client ID does not match authenticated client"}));
 }
 
 #[tokio::test]
@@ -181,16 +147,10 @@ async fn codes_are_single_use() {
     let sim = auto_sim().await;
     let http = http();
     let code = code(&sim, &http, &[]).await;
-    assert_eq!(
-        token(&sim, &http, &exchange_form(&code)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(token(&sim, &http, &exchange_form(&code)).await.status(), StatusCode::OK);
     let (status, body) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": format!("Invalid authorization code: {code}")})
-    );
+    assert_eq!(body, json!({"error": "invalid_grant", "error_description": format!("Invalid authorization code: {code}")}));
 }
 
 #[tokio::test]
@@ -202,10 +162,7 @@ async fn codes_expire_on_the_sim_clock() {
     let (status, body) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
-    assert_eq!(
-        body["error_description"],
-        format!("Invalid authorization code: {code}")
-    );
+    assert_eq!(body["error_description"], format!("Invalid authorization code: {code}"));
 }
 
 #[tokio::test]
@@ -214,25 +171,16 @@ async fn redirect_uri_must_repeat_the_authorize_one_and_a_failed_use_consumes_th
     let http = http();
     for form_redirect in [None, Some("https://httpbin.org/get")] {
         let code = code(&sim, &http, &[]).await;
-        let mut form = vec![
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-        ];
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code.as_str())];
         if let Some(r) = form_redirect {
             form.push(("redirect_uri", r));
         }
         let (status, body) = status_json(token(&sim, &http, &form).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            body,
-            json!({"error": "invalid_grant", "error_description": "Redirect URI mismatch."})
-        );
+        assert_eq!(body, json!({"error": "invalid_grant", "error_description": "Redirect URI mismatch."}));
         let (status, body) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            body["error_description"],
-            format!("Invalid authorization code: {code}")
-        );
+        assert_eq!(body["error_description"], format!("Invalid authorization code: {code}"));
     }
 }
 
@@ -241,22 +189,15 @@ async fn pkce_right_wrong_and_missing_verifier() {
     let sim = auto_sim().await;
     let http = http();
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more-entropy";
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let pkce = [
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let pkce = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
 
     let c = code(&sim, &http, &pkce).await;
     let mut form = exchange_form(&c);
     form.push(("code_verifier", verifier));
     assert_eq!(token(&sim, &http, &form).await.status(), StatusCode::OK);
 
-    for bad in [
-        Some("not-the-verifier-not-the-verifier-not-the-verifier"),
-        None,
-    ] {
+    for bad in [Some("not-the-verifier-not-the-verifier-not-the-verifier"), None] {
         let c = code(&sim, &http, &pkce).await;
         let mut form = exchange_form(&c);
         if let Some(v) = bad {
@@ -264,10 +205,7 @@ async fn pkce_right_wrong_and_missing_verifier() {
         }
         let (status, body) = status_json(token(&sim, &http, &form).await).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            body,
-            json!({"error": "invalid_grant", "error_description": "Invalid code verifier"})
-        );
+        assert_eq!(body, json!({"error": "invalid_grant", "error_description": "Invalid code verifier"}));
     }
 }
 
@@ -277,40 +215,15 @@ async fn refresh_rotates_and_the_old_refresh_token_dies_at_once() {
     let http = http();
     let first = login(&sim, &http).await;
     let old_refresh = first["refresh_token"].as_str().unwrap().to_string();
-    let (status, second) = status_json(
-        token(
-            &sim,
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &old_refresh),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (status, second) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
     assert_eq!(second["installed_app_id"], first["installed_app_id"]);
 
-    let (status, body) = status_json(
-        token(
-            &sim,
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &old_refresh),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_grant", "error_description": format!("Invalid refresh token: {old_refresh}")})
-    );
+    assert_eq!(body, json!({"error": "invalid_grant", "error_description": format!("Invalid refresh token: {old_refresh}")}));
 
     // the old access token lives until its own expiry
     let (status, _) = api_get(&sim, &http, &access(&first), "/devices").await;
@@ -319,10 +232,7 @@ async fn refresh_rotates_and_the_old_refresh_token_dies_at_once() {
     let resp = http
         .post(format!("{}/v1/oauth/token", sim.base_url()))
         .header("authorization", basic(&sim))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", second["refresh_token"].as_str().unwrap()),
-        ])
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", second["refresh_token"].as_str().unwrap())])
         .send()
         .await
         .unwrap();
@@ -336,50 +246,17 @@ async fn refresh_tokens_die_after_their_lifetime_and_on_revocation() {
     let http = http();
     let t = login(&sim, &http).await;
     sim.advance_clock(Duration::from_secs(29 * 86_400));
-    let (status, t2) = status_json(
-        token(
-            &sim,
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (status, t2) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())]).await).await;
     assert_eq!(status, StatusCode::OK, "29 days old still works");
     sim.advance_clock(Duration::from_secs(30 * 86_400 + 1));
     let rt = t2["refresh_token"].as_str().unwrap();
-    let (status, body) = status_json(
-        token(
-            &sim,
-            &http,
-            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body["error_description"],
-        format!("Invalid refresh token: {rt}")
-    );
+    assert_eq!(body["error_description"], format!("Invalid refresh token: {rt}"));
 
     let t3 = login(&sim, &http).await;
     sim.revoke_refresh_tokens();
-    let (status, body) = status_json(
-        token(
-            &sim,
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t3["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", t3["refresh_token"].as_str().unwrap())]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -388,53 +265,26 @@ async fn refresh_tokens_die_after_their_lifetime_and_on_revocation() {
 async fn client_credentials_other_and_missing_grant_types() {
     let sim = auto_sim().await;
     let http = http();
-    let resp = token(
-        &sim,
-        &http,
-        &[
-            ("grant_type", "client_credentials"),
-            ("scope", "r:devices:*"),
-        ],
-    )
-    .await;
+    let resp = token(&sim, &http, &[("grant_type", "client_credentials"), ("scope", "r:devices:*")]).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (_, body) = status_json(resp).await;
-    assert_eq!(
-        body,
-        json!({"error": "invalid_client", "error_description": "Unauthorized grant type: client_credentials"})
-    );
+    assert_eq!(body, json!({"error": "invalid_client", "error_description": "Unauthorized grant type: client_credentials"}));
 
     let (status, body) = status_json(token(&sim, &http, &[("grant_type", "password")]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant type: password"})
-    );
+    assert_eq!(body, json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant type: password"}));
 
     let (status, body) = status_json(token(&sim, &http, &[("code", "abc")]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": "invalid_request", "error_description": "Missing grant type"})
-    );
+    assert_eq!(body, json!({"error": "invalid_request", "error_description": "Missing grant type"}));
 
-    let resp = http
-        .get(format!("{}/token", sim.auth_url()))
-        .header("authorization", basic(&sim))
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(format!("{}/token", sim.auth_url())).header("authorization", basic(&sim)).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]
 async fn expires_in_follows_configuration() {
-    let sim = start(SimConfig {
-        auto_approve: true,
-        expires_in: 299,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start(SimConfig { auto_approve: true, expires_in: 299, ..SimConfig::default() }).await;
     let http = http();
     assert_eq!(login(&sim, &http).await["expires_in"], 299);
     sim.set_expires_in(82_806);

@@ -49,9 +49,7 @@ struct Children(Vec<std::process::Child>);
 impl Drop for Children {
     fn drop(&mut self) {
         for c in &mut self.0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
             let _ = c.wait();
         }
     }
@@ -64,11 +62,7 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts {
-        seconds: 5,
-        connections: 50,
-        token_runs: 30,
-    };
+    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30 };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -89,17 +83,8 @@ fn opts() -> Opts {
 
 fn main() {
     let o = opts();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let sim = rt
-        .block_on(Sim::start(SimConfig {
-            auto_approve: true,
-            ..SimConfig::default()
-        }))
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let sim = rt.block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let thingstray = |args: &[&str]| {
         let mut c = Command::new(BIN);
@@ -111,11 +96,7 @@ fn main() {
     };
     let run = |c: &mut Command| {
         let out = c.stdin(Stdio::null()).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
 
@@ -138,23 +119,14 @@ fn main() {
     .env("THINGSTRAY_CLIENT_SECRET", &client.client_secret)
     .stderr(Stdio::null()));
     let url = run(&mut thingstray(&["login", "--no-wait"]));
-    let url = url
-        .lines()
-        .find(|l| l.starts_with("http"))
-        .unwrap()
-        .to_string();
+    let url = url.lines().find(|l| l.starts_with("http")).unwrap().to_string();
     let back = rt.block_on(async {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let r = http.get(&url).send().await.unwrap();
         r.headers()["location"].to_str().unwrap().to_string()
     });
     run(&mut thingstray(&["login", "--paste", &back]));
-    let secret = run(&mut thingstray(&["serve", "--print-secret"]))
-        .trim()
-        .to_string();
+    let secret = run(&mut thingstray(&["serve", "--print-secret"])).trim().to_string();
 
     // The token server.
     let mut server = thingstray(&["serve", "--port", "0", "--bind", "127.0.0.1"])
@@ -164,21 +136,10 @@ fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
     let mut children = Children(vec![server]);
-    let ours: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let request = format!(
-        "GET /token_info.json HTTP/1.1\r\nHost: {ours}\r\nAuthorization: Bearer {secret}\r\n\r\n"
-    );
+    let ours: SocketAddr = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
+    let request = format!("GET /token_info.json HTTP/1.1\r\nHost: {ours}\r\nAuthorization: Bearer {secret}\r\n\r\n");
     let body = rt.block_on(async { one(ours, &request).await });
 
     // The seed's approach: Python's http.server with the same body.
@@ -192,11 +153,7 @@ fn main() {
             .expect("python3 is installed");
         p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
         let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(p.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(p.stdout.take().unwrap()), &mut line).unwrap();
         let port: u16 = line.trim().parse().unwrap();
         (p, SocketAddr::from(([127, 0, 0, 1], port)))
     };
@@ -218,49 +175,23 @@ fn main() {
     let us = load(ours, &request, o.connections, secs);
     // Service time without queueing: one connection, one request at a time.
     let single = load(ours, &request, 1, Duration::from_secs(2));
-    let p10 = load(
-        py10_addr,
-        &py_request(py10_addr, "1.0"),
-        o.connections,
-        secs,
-    );
-    let p11 = load(
-        py11_addr,
-        &py_request(py11_addr, "1.1"),
-        o.connections,
-        secs,
-    );
+    let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, secs);
+    let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, secs);
     println!();
-    println!(
-        "{:<46} {:>12} {:>10} {:>10} {:>8}",
-        "server", "requests/s", "p50 ms", "p99 ms", "errors"
-    );
+    println!("{:<46} {:>12} {:>10} {:>10} {:>8}", "server", "requests/s", "p50 ms", "p99 ms", "errors");
     for (name, r) in [
         ("thingstray serve (/token_info.json)", &us),
         ("python3 http.server, HTTP/1.0 (its default)", &p10),
         ("python3 http.server, HTTP/1.1 keep-alive", &p11),
     ] {
-        println!(
-            "{name:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}",
-            r.rps, r.p50_ms, r.p99_ms, r.errors
-        );
+        println!("{name:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}", r.rps, r.p50_ms, r.p99_ms, r.errors);
     }
     println!(
         "{:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}",
-        "thingstray serve, 1 connection (no queueing)",
-        single.rps,
-        single.p50_ms,
-        single.p99_ms,
-        single.errors
+        "thingstray serve, 1 connection (no queueing)", single.rps, single.p50_ms, single.p99_ms, single.errors
     );
-    println!(
-        "ratio thingstray / python default: {:.1}x",
-        us.rps / p10.rps
-    );
-    println!(
-        "ratio thingstray / python keep-alive: {:.1}x",
-        us.rps / p11.rps
-    );
+    println!("ratio thingstray / python default: {:.1}x", us.rps / p10.rps);
+    println!("ratio thingstray / python keep-alive: {:.1}x", us.rps / p11.rps);
 
     // `thingstray token` with a valid token: process start to exit.
     let mut times: Vec<f64> = (0..o.token_runs + 3)
@@ -295,10 +226,7 @@ struct Measured {
 fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measured {
     let request = request.to_string();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let warm = Instant::now() + Duration::from_secs(1);
             let end = warm + dur;
@@ -315,14 +243,8 @@ fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measure
                 errors += err;
             }
             all.sort_unstable();
-            let pct =
-                |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
-            Measured {
-                rps: all.len() as f64 / dur.as_secs_f64(),
-                p50_ms: pct(0.50),
-                p99_ms: pct(0.99),
-                errors,
-            }
+            let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
+            Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
         })
     })
     .join()
@@ -331,12 +253,7 @@ fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measure
 
 /// Latencies (µs) of the requests that started after `warm` and ended before `end`, and
 /// how many requests failed (a reset or refused connection; counted, then reconnected).
-async fn client_loop(
-    addr: SocketAddr,
-    request: &str,
-    warm: Instant,
-    end: Instant,
-) -> (Vec<u32>, u64) {
+async fn client_loop(addr: SocketAddr, request: &str, warm: Instant, end: Instant) -> (Vec<u32>, u64) {
     let mut lat = Vec::with_capacity(400_000);
     let mut errors = 0;
     let mut conn: Option<TcpStream> = None;
@@ -349,12 +266,7 @@ async fn client_loop(
         // A connect whose SYN was dropped (a full listen backlog) is retried by the kernel
         // for minutes; give up on it at the end of the run and count it as an error.
         let limit = end.saturating_duration_since(start) + Duration::from_millis(200);
-        let outcome = match tokio::time::timeout(
-            limit,
-            exchange(&mut conn, addr, request.as_bytes(), &mut buf),
-        )
-        .await
-        {
+        let outcome = match tokio::time::timeout(limit, exchange(&mut conn, addr, request.as_bytes(), &mut buf)).await {
             Ok(r) => r,
             Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         };
@@ -392,9 +304,7 @@ async fn exchange(
         s.set_nodelay(true)?;
         *conn = Some(s);
     }
-    let Some(c) = conn.as_mut() else {
-        unreachable!()
-    };
+    let Some(c) = conn.as_mut() else { unreachable!() };
     c.write_all(request).await?;
     let mut have = 0;
     loop {
@@ -403,9 +313,7 @@ async fn exchange(
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         have += n;
-        let Some(end) = find(&buf[..have], b"\r\n\r\n") else {
-            continue;
-        };
+        let Some(end) = find(&buf[..have], b"\r\n\r\n") else { continue };
         let head = &buf[..end];
         if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
             return Err(std::io::Error::other("not 200"));
@@ -414,20 +322,15 @@ async fn exchange(
         let length = find(&lower, b"content-length:")
             .and_then(|at| {
                 let rest = &lower[at + 15..];
-                let digits: Vec<u8> = rest
-                    .iter()
-                    .copied()
-                    .skip_while(|b| *b == b' ')
-                    .take_while(u8::is_ascii_digit)
-                    .collect();
+                let digits: Vec<u8> =
+                    rest.iter().copied().skip_while(|b| *b == b' ').take_while(u8::is_ascii_digit).collect();
                 std::str::from_utf8(&digits).ok()?.parse::<usize>().ok()
             })
             .unwrap_or(0);
         if have < end + 4 + length {
             continue;
         }
-        let close = head.starts_with(b"HTTP/1.0")
-            && find(&lower, b"connection: keep-alive").is_none()
+        let close = head.starts_with(b"HTTP/1.0") && find(&lower, b"connection: keep-alive").is_none()
             || find(&lower, b"connection: close").is_some();
         return Ok(close);
     }
@@ -439,13 +342,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 async fn one(addr: SocketAddr, request: &str) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        request
-            .replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .await
-    .unwrap();
+    s.write_all(request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.unwrap();
     assert!(buf.starts_with("HTTP/1.1 200"), "{buf}");
@@ -453,9 +350,7 @@ async fn one(addr: SocketAddr, request: &str) -> String {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 fn cpu() -> String {

@@ -22,9 +22,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// Milliseconds since the Unix epoch: the unit tokens are stored and compared in.
 pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 pub fn from_unix_ms(ms: u64) -> SystemTime {
@@ -62,9 +60,7 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        self.inner
-            .offset_ms
-            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.inner.offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
         self.inner.jumped.notify_waiters();
     }
 }

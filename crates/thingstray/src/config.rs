@@ -16,13 +16,8 @@ use crate::error::{Error, Result};
 pub const DEFAULT_API_URL: &str = "https://api.smartthings.com/v1";
 pub const DEFAULT_AUTH_URL: &str = "https://api.smartthings.com/oauth";
 pub const DEFAULT_REDIRECT_URI: &str = "https://thingstray.invalid/callback";
-pub const DEFAULT_SCOPES: &[&str] = &[
-    "r:devices:*",
-    "x:devices:*",
-    "r:locations:*",
-    "r:scenes:*",
-    "x:scenes:*",
-];
+pub const DEFAULT_SCOPES: &[&str] =
+    &["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"];
 pub const ENV_CONFIG_DIR: &str = "THINGSTRAY_CONFIG_DIR";
 
 /// Where the vault keeps secrets. There is deliberately no automatic fallback from the
@@ -131,28 +126,19 @@ impl ConnectionSettings {
 }
 
 fn invalid(field: &str, why: impl Into<String>) -> Error {
-    Error::InvalidSetting {
-        field: field.into(),
-        why: why.into(),
-    }
+    Error::InvalidSetting { field: field.into(), why: why.into() }
 }
 
 /// SmartThings client ids are UUIDs (`smartthings apps:oauth` prints them).
 pub fn validate_client_id(id: &str) -> Result<()> {
     let id = id.trim();
     if id.is_empty() {
-        return Err(invalid(
-            "client_id",
-            "it is empty; copy the OAuth Client Id that `smartthings apps:create` printed",
-        ));
+        return Err(invalid("client_id", "it is empty; copy the OAuth Client Id that `smartthings apps:create` printed"));
     }
     let groups: Vec<&str> = id.split('-').collect();
     let shape = [8, 4, 4, 4, 12];
     let ok = groups.len() == 5
-        && groups
-            .iter()
-            .zip(shape)
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+        && groups.iter().zip(shape).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
     if !ok {
         return Err(invalid(
             "client_id",
@@ -165,13 +151,9 @@ pub fn validate_client_id(id: &str) -> Result<()> {
 /// The URI must be one the user registered with the app; here we only check that it is
 /// one SmartThings can redirect to and ThingsTray can catch.
 pub fn validate_redirect_uri(uri: &str) -> Result<()> {
-    let u = Url::parse(uri.trim())
-        .map_err(|e| invalid("redirect_uri", format!("`{uri}` is not a URL ({e})")))?;
+    let u = Url::parse(uri.trim()).map_err(|e| invalid("redirect_uri", format!("`{uri}` is not a URL ({e})")))?;
     if u.fragment().is_some() {
-        return Err(invalid(
-            "redirect_uri",
-            "it must not contain a `#` fragment",
-        ));
+        return Err(invalid("redirect_uri", "it must not contain a `#` fragment"));
     }
     match u.scheme() {
         "https" => Ok(()),
@@ -191,27 +173,16 @@ pub fn is_loopback_host(host: Option<&str>) -> bool {
 
 pub fn validate_scopes(scopes: &[String]) -> Result<()> {
     if scopes.is_empty() {
-        return Err(invalid(
-            "scopes",
-            format!(
-                "at least one is needed; ThingsTray uses {}",
-                DEFAULT_SCOPES.join(" ")
-            ),
-        ));
+        return Err(invalid("scopes", format!("at least one is needed; ThingsTray uses {}", DEFAULT_SCOPES.join(" "))));
     }
     for s in scopes {
         let mut parts = s.splitn(3, ':');
         let (perm, kind, rest) = (parts.next(), parts.next(), parts.next());
         let ok = matches!(perm, Some("r" | "w" | "x" | "l" | "i"))
-            && kind.is_some_and(|k| {
-                !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-            })
+            && kind.is_some_and(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
             && rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace));
         if !ok {
-            return Err(invalid(
-                "scopes",
-                format!("`{s}` is not a SmartThings scope (they look like r:devices:*)"),
-            ));
+            return Err(invalid("scopes", format!("`{s}` is not a SmartThings scope (they look like r:devices:*)")));
         }
     }
     Ok(())
@@ -223,10 +194,7 @@ pub fn validate_base_url(field: &str, url: &str) -> Result<()> {
     match u.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(u.host_str()) => Ok(()),
-        _ => Err(invalid(
-            field,
-            "it must be an https URL (http only for 127.0.0.1, e.g. the simulator)",
-        )),
+        _ => Err(invalid(field, "it must be an https URL (http only for 127.0.0.1, e.g. the simulator)")),
     }
 }
 
@@ -239,15 +207,11 @@ pub struct Paths {
 impl Paths {
     pub fn resolve() -> Result<Paths> {
         if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
-            return Ok(Paths {
-                dir: PathBuf::from(dir),
-            });
+            return Ok(Paths { dir: PathBuf::from(dir) });
         }
         let dirs = directories::ProjectDirs::from("com", "thingstray", "ThingsTray")
             .ok_or_else(|| Error::io("finding the home directory", "no home directory is set"))?;
-        Ok(Paths {
-            dir: dirs.config_dir().to_path_buf(),
-        })
+        Ok(Paths { dir: dirs.config_dir().to_path_buf() })
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> Paths {
@@ -258,9 +222,7 @@ impl Paths {
         self.dir.join("config.toml")
     }
     pub fn lock_file(&self, connection: &str) -> PathBuf {
-        self.dir
-            .join("locks")
-            .join(format!("{}.lock", file_safe(connection)))
+        self.dir.join("locks").join(format!("{}.lock", file_safe(connection)))
     }
     pub fn file_vault(&self) -> PathBuf {
         self.dir.join("secrets.json")
@@ -269,15 +231,7 @@ impl Paths {
 
 /// Connection names become file names; keep them tame.
 fn file_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 impl Config {
@@ -291,10 +245,7 @@ impl Config {
                 detail: e.message().to_string(),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(Error::ConfigUnreadable {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
         }
     }
 
@@ -311,20 +262,16 @@ impl Config {
     pub fn connection(&self, name: Option<&str>) -> Result<(String, &ConnectionSettings)> {
         let name = match name.or(self.default_connection.as_deref()) {
             Some(n) => n.to_string(),
-            None if self.connections.len() == 1 => {
-                self.connections.keys().next().cloned().unwrap_or_default()
-            }
+            None if self.connections.len() == 1 => self.connections.keys().next().cloned().unwrap_or_default(),
             None if self.connections.is_empty() => {
-                return Err(Error::NotSignedIn {
-                    connection: "(none set up)".into(),
+                return Err(Error::NotSignedIn { connection: "(none set up)".into() })
+            }
+            None => {
+                return Err(Error::InvalidSetting {
+                    field: "default_connection".into(),
+                    why: "several connections exist and none is the default; pick one with --connection".into(),
                 })
             }
-            None => return Err(Error::InvalidSetting {
-                field: "default_connection".into(),
-                why:
-                    "several connections exist and none is the default; pick one with --connection"
-                        .into(),
-            }),
         };
         match self.connections.get(&name) {
             Some(c) => Ok((name, c)),
@@ -333,11 +280,7 @@ impl Config {
                 known: if self.connections.is_empty() {
                     "none yet".into()
                 } else {
-                    self.connections
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    self.connections.keys().cloned().collect::<Vec<_>>().join(", ")
                 },
             }),
         }
@@ -361,12 +304,7 @@ mod tests {
     #[test]
     fn client_id_must_look_like_a_uuid() {
         assert!(validate_client_id("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14").is_ok());
-        for bad in [
-            "",
-            "abc",
-            "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d1",
-            "8f3b7a52 1c4e 4d2a 9b7e 3e5f0a9c6d14",
-        ] {
+        for bad in ["", "abc", "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d1", "8f3b7a52 1c4e 4d2a 9b7e 3e5f0a9c6d14"] {
             let e = validate_client_id(bad).unwrap_err();
             assert_eq!(e.code(), "invalid_setting", "{bad}");
         }
@@ -374,20 +312,10 @@ mod tests {
 
     #[test]
     fn redirect_uris_that_can_be_caught() {
-        for ok in [
-            DEFAULT_REDIRECT_URI,
-            "https://httpbin.org/get",
-            "thingstray://oauth/callback",
-            "http://127.0.0.1:8765/cb",
-        ] {
+        for ok in [DEFAULT_REDIRECT_URI, "https://httpbin.org/get", "thingstray://oauth/callback", "http://127.0.0.1:8765/cb"] {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "http://example.com/cb",
-            "ftp://x/y",
-            "not a url",
-            "https://x.invalid/cb#frag",
-        ] {
+        for bad in ["http://example.com/cb", "ftp://x/y", "not a url", "https://x.invalid/cb#frag"] {
             assert!(validate_redirect_uri(bad).is_err(), "{bad}");
         }
     }
@@ -405,10 +333,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         let mut cfg = Config::default();
-        cfg.connections.insert(
-            "home".into(),
-            ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", DEFAULT_REDIRECT_URI),
-        );
+        cfg.connections.insert("home".into(), ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", DEFAULT_REDIRECT_URI));
         cfg.save(&paths).unwrap();
         let back = Config::load(&paths).unwrap();
         assert_eq!(back, cfg);
@@ -421,9 +346,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         std::fs::write(paths.config_file(), "connections = 3").unwrap();
-        assert_eq!(
-            Config::load(&paths).unwrap_err().code(),
-            "config_unreadable"
-        );
+        assert_eq!(Config::load(&paths).unwrap_err().code(), "config_unreadable");
     }
 }

@@ -33,11 +33,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            clock: Arc::new(SystemClock),
-            session: SessionOptions::default(),
-            request_timeout: crate::http::REQUEST_TIMEOUT,
-        }
+        Options { clock: Arc::new(SystemClock), session: SessionOptions::default(), request_timeout: crate::http::REQUEST_TIMEOUT }
     }
 }
 
@@ -49,23 +45,12 @@ impl Connection {
         Connection::open_with(paths, &config, vault, name, Options::default()).await
     }
 
-    pub async fn open_with(
-        paths: &Paths,
-        config: &Config,
-        vault: Vault,
-        name: Option<&str>,
-        opts: Options,
-    ) -> Result<Connection> {
+    pub async fn open_with(paths: &Paths, config: &Config, vault: Vault, name: Option<&str>, opts: Options) -> Result<Connection> {
         let (name, settings) = config.connection(name)?;
-        let secret = vault
-            .client_secret(&name)
-            .await?
-            .ok_or_else(|| Error::InvalidSetting {
-                field: "client_secret".into(),
-                why: format!(
-                    "no client secret is stored for `{name}`; run `thingstray setup` again"
-                ),
-            })?;
+        let secret = vault.client_secret(&name).await?.ok_or_else(|| Error::InvalidSetting {
+            field: "client_secret".into(),
+            why: format!("no client secret is stored for `{name}`; run `thingstray setup` again"),
+        })?;
         Connection::assemble(paths, name, settings.clone(), &secret, vault, opts).await
     }
 
@@ -79,33 +64,15 @@ impl Connection {
     ) -> Result<Connection> {
         let http = crate::http::client(opts.request_timeout);
         let oauth = OAuthClient::new(&settings, secret, http.clone())?;
-        let session = Session::new(
-            name.clone(),
-            oauth,
-            vault,
-            RefreshLock::new(paths.lock_file(&name)),
-            opts.clock,
-            opts.session,
-        );
+        let session = Session::new(name.clone(), oauth, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
         session.load().await?;
         let api = Api::new(session.clone(), http, &settings.api_url)?;
-        Ok(Connection {
-            name,
-            settings,
-            session,
-            api,
-        })
+        Ok(Connection { name, settings, session, api })
     }
 
     /// Saves a new or changed connection: settings to the config file, the secret to the
     /// vault. Tokens and other connections are untouched.
-    pub async fn save(
-        paths: &Paths,
-        vault: &Vault,
-        name: &str,
-        settings: ConnectionSettings,
-        secret: Option<SecretString>,
-    ) -> Result<()> {
+    pub async fn save(paths: &Paths, vault: &Vault, name: &str, settings: ConnectionSettings, secret: Option<SecretString>) -> Result<()> {
         settings.validate()?;
         if let Some(secret) = secret {
             vault.store_client_secret(name, secret).await?;
@@ -124,18 +91,9 @@ impl Connection {
 
     /// Finishes a sign-in with whatever came back (URL, query, bare code): checks it,
     /// exchanges the code, stores the tokens, and records the location in the settings.
-    pub async fn finish_sign_in(
-        &self,
-        paths: &Paths,
-        sign_in: &SignIn,
-        answer: &str,
-    ) -> Result<()> {
+    pub async fn finish_sign_in(&self, paths: &Paths, sign_in: &SignIn, answer: &str) -> Result<()> {
         let code = sign_in.accept(answer)?;
-        let tokens = self
-            .session
-            .oauth()
-            .exchange(sign_in, code, self.session.now())
-            .await?;
+        let tokens = self.session.oauth().exchange(sign_in, code, self.session.now()).await?;
         let installed_app_id = tokens.installed_app_id.clone();
         self.session.adopt(tokens).await?;
         self.remember_location(paths, installed_app_id).await;
@@ -153,9 +111,7 @@ impl Connection {
             Some(id) => locations.into_iter().find(|l| &l.id == id),
             None => locations.into_iter().next(),
         };
-        let Ok(mut config) = Config::load(paths) else {
-            return;
-        };
+        let Ok(mut config) = Config::load(paths) else { return };
         if let Some(c) = config.connections.get_mut(&self.name) {
             c.installed_app_id = installed_app_id;
             if let Some(l) = location {
@@ -163,10 +119,7 @@ impl Connection {
                 c.location_name = Some(l.name);
             }
             if let Err(e) = config.save(paths) {
-                tracing::warn!(
-                    code = e.code(),
-                    "could not record the location in the settings"
-                );
+                tracing::warn!(code = e.code(), "could not record the location in the settings");
             }
         }
     }

@@ -50,10 +50,7 @@ pub enum Error {
     SessionEnded { detail: String },
 
     #[error("SmartThings refused the request: {error}{}", describe(.description))]
-    OAuthRefused {
-        error: String,
-        description: Option<String>,
-    },
+    OAuthRefused { error: String, description: Option<String> },
 
     // --- transport and server trouble: transient, retried ------------------------------
     #[error(
@@ -78,11 +75,7 @@ pub enum Error {
         "SmartThings answered HTTP {status} with {what} where JSON was expected. Check the URL \
          in the settings ({url}): it should be SmartThings' API, not a web page or a proxy."
     )]
-    UnexpectedResponse {
-        status: u16,
-        what: String,
-        url: String,
-    },
+    UnexpectedResponse { status: u16, what: String, url: String },
 
     #[error(
         "SmartThings' answer was larger than {limit} bytes and was refused unread. Check the URL \
@@ -103,10 +96,7 @@ pub enum Error {
          redirect URIs with `smartthings apps:oauth <app-id>`.",
         describe(.description)
     )]
-    SignInFailed {
-        error: String,
-        description: Option<String>,
-    },
+    SignInFailed { error: String, description: Option<String> },
 
     #[error(
         "This sign-in answer does not belong to the sign-in in progress (its `state` does not \
@@ -120,9 +110,7 @@ pub enum Error {
     )]
     CallbackMalformed { why: String },
 
-    #[error(
-        "No sign-in is in progress, so this sign-in answer was ignored. Start the sign-in first."
-    )]
+    #[error("No sign-in is in progress, so this sign-in answer was ignored. Start the sign-in first.")]
     NoSignInPending,
 
     // --- session state ------------------------------------------------------------------
@@ -151,7 +139,9 @@ pub enum Error {
     )]
     KeychainTimeout { after: Duration },
 
-    #[error("The stored `{key}` could not be read ({detail}). Sign in again to replace it.")]
+    #[error(
+        "The stored `{key}` could not be read ({detail}). Sign in again to replace it."
+    )]
     VaultCorrupt { key: String, detail: String },
 
     #[error(
@@ -175,11 +165,7 @@ pub enum Error {
 
     // --- the REST API -------------------------------------------------------------------
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, code: String, message: String },
 
     #[error(
         "SmartThings refused the access token (HTTP 401). ThingsTray refreshes it and tries \
@@ -260,10 +246,7 @@ impl Error {
     }
 
     pub(crate) fn io(what: impl Into<String>, err: impl std::fmt::Display) -> Error {
-        Error::Io {
-            what: what.into(),
-            detail: err.to_string(),
-        }
+        Error::Io { what: what.into(), detail: err.to_string() }
     }
 }
 
@@ -283,9 +266,7 @@ mod tests {
 
     #[test]
     fn serializes_as_code_and_message() {
-        let e = Error::SessionEnded {
-            detail: "Invalid refresh token".into(),
-        };
+        let e = Error::SessionEnded { detail: "Invalid refresh token".into() };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["code"], "session_ended");
         assert!(v["message"].as_str().unwrap().contains("Sign in again"));
@@ -294,17 +275,8 @@ mod tests {
     #[test]
     fn transient_errors_are_the_retryable_ones() {
         assert!(Error::ServerError { status: 504 }.is_transient());
-        assert!(Error::RateLimited {
-            retry_after: Duration::from_secs(3)
-        }
-        .is_transient());
-        assert!(!Error::SessionEnded {
-            detail: String::new()
-        }
-        .is_transient());
-        assert!(!Error::ClientRejected {
-            detail: String::new()
-        }
-        .is_transient());
+        assert!(Error::RateLimited { retry_after: Duration::from_secs(3) }.is_transient());
+        assert!(!Error::SessionEnded { detail: String::new() }.is_transient());
+        assert!(!Error::ClientRejected { detail: String::new() }.is_transient());
     }
 }

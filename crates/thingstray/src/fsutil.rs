@@ -27,9 +27,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     #[cfg(not(unix))]
     let _ = private;
     let mut f = opts.open(&tmp).map_err(|e| Error::io(what(), e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(what(), e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(what(), e))?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

@@ -36,10 +36,7 @@ pub struct Reply {
 
 /// Reads the whole body, refusing (without reading on) anything over [`MAX_BODY`].
 pub async fn read(mut resp: reqwest::Response, url: &str) -> Result<Reply> {
-    let too_large = || Error::ResponseTooLarge {
-        limit: MAX_BODY,
-        url: url.to_string(),
-    };
+    let too_large = || Error::ResponseTooLarge { limit: MAX_BODY, url: url.to_string() };
     if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
@@ -52,11 +49,7 @@ pub async fn read(mut resp: reqwest::Response, url: &str) -> Result<Reply> {
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+    Ok(Reply { status, headers, body })
 }
 
 /// A request that got no HTTP answer: always transient.
@@ -113,13 +106,7 @@ pub fn rate_limit_wait(headers: &HeaderMap, body: &[u8], now: SystemTime) -> Dur
         })
     });
     let from_header = || {
-        let n: u64 = headers
-            .get("x-ratelimit-reset")?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
+        let n: u64 = headers.get("x-ratelimit-reset")?.to_str().ok()?.trim().parse().ok()?;
         let now_ms = now.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
         Some(if n > 1_000_000_000_000 {
             Duration::from_millis(n.saturating_sub(now_ms)) // an epoch in ms
@@ -157,32 +144,17 @@ mod tests {
     #[test]
     fn rate_limit_header_in_ms_seconds_or_epoch() {
         let now = SystemTime::now();
-        assert_eq!(
-            rate_limit_wait(&headers("40585"), b"", now),
-            Duration::from_millis(40585)
-        );
-        assert_eq!(
-            rate_limit_wait(&headers("12"), b"", now),
-            Duration::from_secs(12)
-        );
+        assert_eq!(rate_limit_wait(&headers("40585"), b"", now), Duration::from_millis(40585));
+        assert_eq!(rate_limit_wait(&headers("12"), b"", now), Duration::from_secs(12));
         let epoch_s = now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 20;
         let w = rate_limit_wait(&headers(&epoch_s.to_string()), b"", now);
-        assert!(
-            w > Duration::from_secs(18) && w <= Duration::from_secs(20),
-            "{w:?}"
-        );
-        assert_eq!(
-            rate_limit_wait(&HeaderMap::new(), b"", now),
-            Duration::from_secs(30)
-        );
+        assert!(w > Duration::from_secs(18) && w <= Duration::from_secs(20), "{w:?}");
+        assert_eq!(rate_limit_wait(&HeaderMap::new(), b"", now), Duration::from_secs(30));
     }
 
     #[test]
     fn bodies_are_described_not_quoted() {
-        assert_eq!(
-            describe_body(b"  <html><body>502</body></html>"),
-            "an HTML page"
-        );
+        assert_eq!(describe_body(b"  <html><body>502</body></html>"), "an HTML page");
         assert_eq!(describe_body(br#"{"access_token":"abc"#), "malformed JSON");
         assert_eq!(describe_body(b""), "an empty body");
     }

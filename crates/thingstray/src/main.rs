@@ -18,13 +18,9 @@ fn main() -> ExitCode {
     // One thread is plenty for a command, and starts fastest (`thingstray token` is run
     // by scripts in loops); the server gets a worker per core.
     let runtime = if args.is_server() {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     };
     let runtime = match runtime {
         Ok(r) => r,

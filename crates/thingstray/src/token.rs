@@ -39,9 +39,7 @@ impl TokenSet {
 
     /// How long the access token is still good for at `now` (zero once expired).
     pub fn remaining(&self, now: SystemTime) -> Duration {
-        self.expires_at()
-            .duration_since(now)
-            .unwrap_or(Duration::ZERO)
+        self.expires_at().duration_since(now).unwrap_or(Duration::ZERO)
     }
 
     /// The moment to refresh: `fraction` of the way through the token's lifetime.
@@ -86,9 +84,7 @@ impl AccessGrant {
     }
 
     pub fn remaining(&self, now: SystemTime) -> Duration {
-        self.expires_at
-            .duration_since(now)
-            .unwrap_or(Duration::ZERO)
+        self.expires_at.duration_since(now).unwrap_or(Duration::ZERO)
     }
 }
 
@@ -108,10 +104,7 @@ mod tests {
             ended: None,
         };
         let dbg = format!("{t:?} {:?}", t.grant());
-        assert!(
-            !dbg.contains("acc-123") && !dbg.contains("ref-456"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("acc-123") && !dbg.contains("ref-456"), "{dbg}");
     }
 
     #[test]

@@ -41,79 +41,35 @@ async fn setup_checks_each_field_and_keeps_the_secret_out_of_the_config() {
     };
     let secret = Some(format!("{}\n", h.secret()));
 
-    let r = run(
-        base("not-a-uuid", "https://thingstray.invalid/callback"),
-        secret.clone(),
-    )
-    .await;
+    let r = run(base("not-a-uuid", "https://thingstray.invalid/callback"), secret.clone()).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("client_id") && r.stderr.contains("looks like"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("client_id") && r.stderr.contains("looks like"), "{}", r.stderr);
 
     let r = run(base(&id, "http://example.com/callback"), secret.clone()).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("redirect_uri") && r.stderr.contains("127.0.0.1 or localhost"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("redirect_uri") && r.stderr.contains("127.0.0.1 or localhost"), "{}", r.stderr);
 
     let mut args = base(&id, "https://thingstray.invalid/callback");
     args.extend(["--scopes".into(), "r:devices:* devices".into()]);
     let r = run(args, secret.clone()).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("`devices` is not a SmartThings scope"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("`devices` is not a SmartThings scope"), "{}", r.stderr);
 
     let r = run(base(&id, "https://thingstray.invalid/callback"), None).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("client_secret") && r.stderr.contains("THINGSTRAY_CLIENT_SECRET"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("client_secret") && r.stderr.contains("THINGSTRAY_CLIENT_SECRET"), "{}", r.stderr);
 
     // Online checks: a wrong secret and an unregistered redirect URI are caught before saving.
-    let r = run(
-        base(&id, "https://thingstray.invalid/callback"),
-        Some("wrong-secret\n".into()),
-    )
-    .await;
+    let r = run(base(&id, "https://thingstray.invalid/callback"), Some("wrong-secret\n".into())).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("rejected the client id or secret"),
-        "{}",
-        r.stderr
-    );
-    let r = run(
-        base(&id, "https://not-registered.invalid/cb"),
-        secret.clone(),
-    )
-    .await;
+    assert!(r.stderr.contains("rejected the client id or secret"), "{}", r.stderr);
+    let r = run(base(&id, "https://not-registered.invalid/cb"), secret.clone()).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("did not accept the redirect URI"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        !h.dir.path().join("config.toml").exists(),
-        "nothing is saved after a failed check"
-    );
+    assert!(r.stderr.contains("did not accept the redirect URI"), "{}", r.stderr);
+    assert!(!h.dir.path().join("config.toml").exists(), "nothing is saved after a failed check");
 
     // The secret from the environment works too; it lands in the vault only.
-    let mut c = h.cmd(
-        &base(&id, "https://thingstray.invalid/callback")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let mut c = h.cmd(&base(&id, "https://thingstray.invalid/callback").iter().map(String::as_str).collect::<Vec<_>>());
     c.env("THINGSTRAY_CLIENT_SECRET", h.secret());
     let r = cli_common::finish(c.spawn().unwrap()).await;
     r.ok();
@@ -154,47 +110,26 @@ async fn login_by_paste_then_token_in_every_format() {
     assert!(h.accepts(&token).await, "the simulator accepts the token");
 
     let header = h.run(&["token", "--format", "header"]).await;
-    assert_eq!(
-        header.ok().stdout.trim(),
-        format!("Authorization: Bearer {token}")
-    );
+    assert_eq!(header.ok().stdout.trim(), format!("Authorization: Bearer {token}"));
 
-    let json = h
-        .run(&["token", "--format", "json", "--min-valid", "1h"])
-        .await;
+    let json = h.run(&["token", "--format", "json", "--min-valid", "1h"]).await;
     let v: serde_json::Value = serde_json::from_str(json.ok().stdout.trim()).unwrap();
     assert_eq!(v["access_token"], token.as_str());
     assert_eq!(v["token_type"], "Bearer");
-    assert!(v["installed_app_id"]
-        .as_str()
-        .is_some_and(|s| !s.is_empty()));
+    assert!(v["installed_app_id"].as_str().is_some_and(|s| !s.is_empty()));
     assert!(v["scope"].as_str().unwrap().contains("r:devices:*"));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let (at, left) = (
-        v["expires_at"].as_u64().unwrap(),
-        v["expires_in"].as_u64().unwrap(),
-    );
-    assert!(
-        at > now + 86_000 && at <= now + 86_400 + 5,
-        "UTC epoch seconds: {at}"
-    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (at, left) = (v["expires_at"].as_u64().unwrap(), v["expires_in"].as_u64().unwrap());
+    assert!(at > now + 86_000 && at <= now + 86_400 + 5, "UTC epoch seconds: {at}");
     assert!(left > 86_000 && left <= 86_400);
     assert!(v.get("refresh_token").is_none());
     // The refresh token is in no output at all.
-    let stored: serde_json::Value =
-        serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
     let refresh = stored["refresh_token"].as_str().unwrap();
     for out in [&bare, &header, &json] {
         assert!(!out.stdout.contains(refresh) && !out.stderr.contains(refresh));
     }
-    assert_eq!(
-        h.refreshes(),
-        0,
-        "a valid token is served without refreshing"
-    );
+    assert_eq!(h.refreshes(), 0, "a valid token is served without refreshing");
 
     let status = h.run(&["status", "--json"]).await;
     let s: serde_json::Value = serde_json::from_str(status.ok().stdout.trim()).unwrap();
@@ -202,50 +137,25 @@ async fn login_by_paste_then_token_in_every_format() {
     assert_eq!(s[0]["status"]["state"], "connected");
     assert_eq!(s[0]["location"], "Home");
     let text = h.run(&["status"]).await;
-    assert!(
-        text.ok()
-            .stdout
-            .contains("home (default), location `Home`: connected"),
-        "{}",
-        text.stdout
-    );
+    assert!(text.ok().stdout.contains("home (default), location `Home`: connected"), "{}", text.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pasted_answer_that_is_not_ours_is_refused_and_the_wait_goes_on() {
     let h = Home::new().await;
     h.setup().await;
-    let mut child = h
-        .cmd(&["login", "--no-browser"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = h.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
     let back = follow_authorize(&url).await;
     let forged = back.replace(&query_param(&back, "state").unwrap(), "forged-state");
     let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{forged}\nhello world\n{back}\n").as_bytes())
-        .await
-        .unwrap();
+    stdin.write_all(format!("{forged}\nhello world\n{back}\n").as_bytes()).await.unwrap();
     drop(stdin);
     let r = cli_common::finish(child).await;
     r.ok();
-    assert!(
-        r.stderr
-            .contains("does not belong to the sign-in in progress"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("not a SmartThings sign-in answer"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        h.sim.stats().token_grants.get("authorization_code"),
-        Some(&1)
-    );
+    assert!(r.stderr.contains("does not belong to the sign-in in progress"), "{}", r.stderr);
+    assert!(r.stderr.contains("not a SmartThings sign-in answer"), "{}", r.stderr);
+    assert_eq!(h.sim.stats().token_grants.get("authorization_code"), Some(&1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,40 +163,23 @@ async fn login_traps_end_in_their_explained_errors() {
     // The user presses Deny on the sign-in page.
     let h = Home::with(SimConfig::default()).await;
     h.setup().await;
-    let mut child = h
-        .cmd(&["login", "--no-browser"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = h.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
     let back = decide(&url, "deny").await;
     let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(format!("{back}\n").as_bytes())
-        .await
-        .unwrap();
+    stdin.write_all(format!("{back}\n").as_bytes()).await.unwrap();
     drop(stdin);
     let r = cli_common::finish(child).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("cancelled or denied") && r.stderr.contains("press Authorize"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("cancelled or denied") && r.stderr.contains("press Authorize"), "{}", r.stderr);
 
     // A code used twice (a second paste of the same address, in a second login).
-    let mut child = h
-        .cmd(&["login", "--no-browser", "--no-wait"])
-        .spawn()
-        .unwrap();
+    let mut child = h.cmd(&["login", "--no-browser", "--no-wait"]).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
     cli_common::finish(child).await.ok();
     let back = decide(&url, "authorize").await;
     h.run(&["login", "--paste", &back]).await.ok();
-    let mut child = h
-        .cmd(&["login", "--no-browser", "--no-wait"])
-        .spawn()
-        .unwrap();
+    let mut child = h.cmd(&["login", "--no-browser", "--no-wait"]).spawn().unwrap();
     let (_url2, _rest) = authorize_url(&mut child).await;
     cli_common::finish(child).await.ok();
     // Same code, state from the first sign-in: refused without spending anything.
@@ -299,19 +192,14 @@ async fn login_traps_end_in_their_explained_errors() {
     let r = h.run(&["login", "--paste", &code]).await;
     assert_eq!(r.code, 1);
     assert!(
-        r.stderr.contains("refused the sign-in code")
-            && r.stderr.contains("start the sign-in again"),
+        r.stderr.contains("refused the sign-in code") && r.stderr.contains("start the sign-in again"),
         "{}",
         r.stderr
     );
     // And the pending sign-in is spent with it.
     let r = h.run(&["login", "--paste", &code]).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("No sign-in is in progress"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("No sign-in is in progress"), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,21 +208,13 @@ async fn login_in_two_steps_for_machines_without_a_terminal() {
     h.setup().await;
     let r = h.run(&["login", "--no-wait"]).await;
     r.ok();
-    let url = r
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("http"))
-        .unwrap()
-        .to_string();
+    let url = r.stdout.lines().find(|l| l.starts_with("http")).unwrap().to_string();
     assert!(r.stderr.contains("login --paste"));
     let back = follow_authorize(&url).await;
     let r = h.run(&["login", "--paste", &back]).await;
     r.ok();
     assert!(r.stdout.contains("Signed in"));
-    assert!(
-        h.secrets_file().get("home/pending-sign-in").is_none(),
-        "the pending sign-in is gone"
-    );
+    assert!(h.secrets_file().get("home/pending-sign-in").is_none(), "the pending sign-in is gone");
     let token = h.run(&["token"]).await;
     assert!(h.accepts(token.ok().stdout.trim()).await);
 }
@@ -347,10 +227,7 @@ async fn login_on_a_loopback_redirect_uri_catches_the_browser() {
     let mut child = h.cmd(&["login", "--no-browser"]).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
     let redirect = query_param(&url, "redirect_uri").unwrap();
-    assert!(
-        redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"),
-        "{redirect}"
-    );
+    assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"), "{redirect}");
     let back = follow_authorize(&url).await;
     assert!(back.starts_with(&redirect));
     // A forged answer to the listener is refused, and the listener keeps waiting.
@@ -367,10 +244,7 @@ async fn login_on_a_loopback_redirect_uri_catches_the_browser() {
     let token = h.run(&["token"]).await;
     assert!(h.accepts(token.ok().stdout.trim()).await);
     let config = std::fs::read_to_string(h.dir.path().join("config.toml")).unwrap();
-    assert!(
-        config.contains("redirect_uri = \"http://127.0.0.1/callback\""),
-        "the setting keeps the URI as registered"
-    );
+    assert!(config.contains("redirect_uri = \"http://127.0.0.1/callback\""), "the setting keeps the URI as registered");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,17 +255,10 @@ async fn token_refreshes_when_too_close_to_expiry() {
     h.login().await.ok();
     h.sim.set_expires_in(86_400);
     let first = h.run(&["token", "--min-valid", "1m"]).await;
-    assert_eq!(
-        h.refreshes(),
-        0,
-        "two minutes left is enough for one minute"
-    );
+    assert_eq!(h.refreshes(), 0, "two minutes left is enough for one minute");
     let second = h.run(&["token"]).await; // default: at least 5 minutes
     assert_eq!(h.refreshes(), 1, "the token was refreshed first");
-    let (a, b) = (
-        first.ok().stdout.trim().to_string(),
-        second.ok().stdout.trim().to_string(),
-    );
+    let (a, b) = (first.ok().stdout.trim().to_string(), second.ok().stdout.trim().to_string());
     assert_ne!(a, b);
     assert!(h.accepts(&b).await);
     // Asking for more than SmartThings gives is an error, not a short-lived token.
@@ -413,20 +280,9 @@ async fn token_exits_4_once_smartthings_ends_the_session() {
     let before = h.sim.stats().token_requests;
     let r = h.run(&["token"]).await;
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(
-        r.stdout.is_empty(),
-        "no token, not even the still-valid short one"
-    );
-    assert!(
-        r.stderr.contains("ended this session") && r.stderr.contains("Sign in again"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        h.sim.stats().token_requests,
-        before + 1,
-        "it really tried to refresh"
-    );
+    assert!(r.stdout.is_empty(), "no token, not even the still-valid short one");
+    assert!(r.stderr.contains("ended this session") && r.stderr.contains("Sign in again"), "{}", r.stderr);
+    assert_eq!(h.sim.stats().token_requests, before + 1, "it really tried to refresh");
     // Every later run knows without asking SmartThings again.
     let r = h.run(&["token", "--format", "json"]).await;
     assert_eq!(r.code, 4);
@@ -448,43 +304,22 @@ async fn devices_switch_and_scenes() {
     h.signed_in().await;
 
     let r = h.run(&["devices"]).await;
-    let kitchen = r
-        .ok()
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Kitchen Lights"))
-        .expect("listed")
-        .to_string();
-    assert!(
-        kitchen.contains("Kitchen") && kitchen.contains(KITCHEN_LIGHTS) && kitchen.contains("yes"),
-        "{kitchen}"
-    );
+    let kitchen = r.ok().stdout.lines().find(|l| l.starts_with("Kitchen Lights")).expect("listed").to_string();
+    assert!(kitchen.contains("Kitchen") && kitchen.contains(KITCHEN_LIGHTS) && kitchen.contains("yes"), "{kitchen}");
     assert!(r.stdout.starts_with("LABEL"));
     let r = h.run(&["devices", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
-    let d = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["id"] == KITCHEN_LIGHTS)
-        .unwrap();
+    let d = v.as_array().unwrap().iter().find(|d| d["id"] == KITCHEN_LIGHTS).unwrap();
     assert_eq!(d["label"], "Kitchen Lights");
     assert_eq!(d["room"], "Kitchen");
     assert_eq!(d["online"], true);
     assert!(d["switch"] == "on" || d["switch"] == "off");
     assert!(
-        v.as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["id"] != "1a987293-0962-4447-99d4-aa82655ffb55"),
+        v.as_array().unwrap().iter().all(|d| d["id"] != "1a987293-0962-4447-99d4-aa82655ffb55"),
         "one location only"
     );
 
-    let read = || {
-        h.sim
-            .device_attribute(KITCHEN_LIGHTS, "main", "switch", "switch")
-            .unwrap()
-    };
+    let read = || h.sim.device_attribute(KITCHEN_LIGHTS, "main", "switch", "switch").unwrap();
     let r = h.run(&["switch", "kitchen lights", "on"]).await;
     assert_eq!(r.ok().stdout.trim(), "Kitchen Lights: on");
     assert_eq!(read(), "on");
@@ -495,22 +330,12 @@ async fn devices_switch_and_scenes() {
     assert_eq!(r.ok().stdout.trim(), "Kitchen Lights: on");
     let r = h.run(&["switch", "No Such Lamp", "on"]).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("No device matches `No Such Lamp`"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("No device matches `No Such Lamp`"), "{}", r.stderr);
     let r = h.run(&["switch", "Kitchen Lights", "dim"]).await;
     assert_eq!(r.code, 2, "clap's usage error");
 
     let r = h.run(&["scenes"]).await;
-    let line = r
-        .ok()
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Good Morning"))
-        .expect("listed")
-        .to_string();
+    let line = r.ok().stdout.lines().find(|l| l.starts_with("Good Morning")).expect("listed").to_string();
     let id = line.split_whitespace().last().unwrap().to_string();
     let r = h.run(&["scene", "run", "good morning"]).await;
     assert_eq!(r.ok().stdout.trim(), "Ran scene `Good Morning`.");
@@ -529,17 +354,10 @@ async fn logout_removes_the_tokens_and_says_where_the_rest_is() {
     r.ok();
     assert!(r.stderr.contains("Linked services"), "{}", r.stderr);
     assert!(h.secrets_file().get("home/tokens").is_none());
-    assert!(
-        h.secrets_file().get("home/client-secret").is_some(),
-        "the secret stays for the next sign-in"
-    );
+    assert!(h.secrets_file().get("home/client-secret").is_some(), "the secret stays for the next sign-in");
     let r = h.run(&["token"]).await;
     assert_eq!(r.code, 4);
-    assert!(
-        r.stderr.contains("not signed in") && r.stderr.contains("thingstray login"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("not signed in") && r.stderr.contains("thingstray login"), "{}", r.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -549,34 +367,20 @@ async fn doctor_checks_everything_and_says_how_to_fix_it() {
     let r = h.run(&["doctor"]).await;
     r.ok();
     for check in ["settings", "vault", "api", "clock", "oauth", "session"] {
-        assert!(
-            r.stdout
-                .lines()
-                .any(|l| l.starts_with("ok") && l.contains(check)),
-            "{check}: {}",
-            r.stdout
-        );
+        assert!(r.stdout.lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {}", r.stdout);
     }
 
     h.run(&["logout"]).await.ok();
     let r = h.run(&["doctor"]).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stdout.contains("FAIL  session") && r.stdout.contains("fix: run `thingstray login`"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("FAIL  session") && r.stdout.contains("fix: run `thingstray login`"), "{}", r.stdout);
 
     // A wrong secret in the vault: the token endpoint says so, and the fix is setup.
     let mut secrets = h.secrets_file();
     secrets["home/client-secret"] = "wrong".into();
     std::fs::write(h.dir.path().join("secrets.json"), secrets.to_string()).unwrap();
     let r = h.run(&["doctor"]).await;
-    assert!(
-        r.stdout.contains("FAIL  oauth") && r.stdout.contains("thingstray setup"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("FAIL  oauth") && r.stdout.contains("thingstray setup"), "{}", r.stdout);
 
     std::fs::write(h.dir.path().join("config.toml"), "connections = 3").unwrap();
     let r = h.run(&["doctor"]).await;
@@ -611,19 +415,11 @@ async fn several_connections_one_per_location() {
     .await
     .ok();
     let r = h.run(&["--connection", "cabin", "token"]).await;
-    assert_eq!(
-        r.code, 4,
-        "the second connection is not signed in yet: {}",
-        r.stderr
-    );
+    assert_eq!(r.code, 4, "the second connection is not signed in yet: {}", r.stderr);
     h.run(&["token"]).await.ok(); // the default one is
     let mut c = h.cmd(&["token"]);
     c.env("THINGSTRAY_CONNECTION", "nowhere");
     let r = cli_common::finish(c.spawn().unwrap()).await;
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("no connection named `nowhere`") && r.stderr.contains("cabin, home"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("no connection named `nowhere`") && r.stderr.contains("cabin, home"), "{}", r.stderr);
 }

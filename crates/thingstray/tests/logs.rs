@@ -70,71 +70,37 @@ async fn no_secret_appears_in_any_log_line() {
         .init();
 
     let witness = Arc::new(Witness::default());
-    let env = Env::with_vault(
-        SimConfig {
-            expires_in: 600,
-            ..SimConfig::default()
-        },
-        Vault::new(witness.clone()),
-    )
-    .await;
+    let env = Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(witness.clone())).await;
     let conn = env.connection().await;
     let sign_in = conn.begin_sign_in();
     let answer = approve(&sign_in, None).await;
-    let code = url::Url::parse(&answer)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    conn.finish_sign_in(&env.paths, &sign_in, &answer)
-        .await
-        .unwrap();
+    let code = url::Url::parse(&answer).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
     let refresher = conn.session.spawn_refresher();
 
     for _ in 0..5 {
         env.advance(Duration::from_secs(601));
-        conn.session
-            .token_valid_for(Duration::from_secs(60))
-            .await
-            .unwrap();
+        conn.session.token_valid_for(Duration::from_secs(60)).await.unwrap();
         conn.api.devices().await.unwrap();
     }
-    env.sim.set_faults(Faults {
-        route_prefix: "/oauth/token".into(),
-        error_5xx: 0.5,
-        malformed_body: 0.5,
-        ..Faults::default()
-    });
+    env.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), error_5xx: 0.5, malformed_body: 0.5, ..Faults::default() });
     env.advance(Duration::from_secs(601));
     let _ = conn.session.token_valid_for(Duration::from_secs(60)).await;
     env.sim.set_faults(Faults::default());
     env.sim.revoke_refresh_tokens();
     env.advance(Duration::from_secs(601));
-    let e = conn
-        .session
-        .token_valid_for(Duration::from_secs(60))
-        .await
-        .unwrap_err();
+    let e = conn.session.token_valid_for(Duration::from_secs(60)).await.unwrap_err();
     assert_eq!(e.code(), "session_ended");
     refresher.abort();
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        logs.contains("refreshing the access token"),
-        "the run was logged"
-    );
+    assert!(logs.contains("refreshing the access token"), "the run was logged");
     assert!(logs.contains("the session ended"), "the end was logged");
     let mut secrets = witness.seen.lock().unwrap().clone();
     secrets.push(env.sim.client().client_secret.clone());
     secrets.push(code);
     assert!(secrets.len() >= 12, "{} secrets collected", secrets.len());
     for s in &secrets {
-        assert!(
-            !logs.contains(s.as_str()),
-            "a secret leaked into the logs ({} chars of logs)",
-            logs.len()
-        );
+        assert!(!logs.contains(s.as_str()), "a secret leaked into the logs ({} chars of logs)", logs.len());
     }
 }

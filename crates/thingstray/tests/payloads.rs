@@ -14,8 +14,7 @@ fn fixtures() -> std::path::PathBuf {
 }
 
 fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -28,9 +27,7 @@ fn every_device_page_parses_every_device() {
             continue;
         }
         let page = json(&entry.path());
-        let items = page["items"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{name} has items"));
+        let items = page["items"].as_array().unwrap_or_else(|| panic!("{name} has items"));
         for item in items {
             let d = Device::from_json(item).unwrap_or_else(|| panic!("{name}: a device parses"));
             assert!(!d.label.is_empty() && !d.id.is_empty(), "{name}");
@@ -38,26 +35,16 @@ fn every_device_page_parses_every_device() {
         }
         pages += 1;
     }
-    assert!(
-        pages >= 20 && devices >= 180,
-        "{pages} pages, {devices} devices"
-    );
+    assert!(pages >= 20 && devices >= 180, "{pages} pages, {devices} devices");
 }
 
 #[test]
 fn every_status_parses_and_reads_switch_and_level_where_present() {
     let mut n = 0;
-    for entry in std::fs::read_dir(fixtures().join("device_status"))
-        .unwrap()
-        .flatten()
-    {
+    for entry in std::fs::read_dir(fixtures().join("device_status")).unwrap().flatten() {
         let v = json(&entry.path());
-        let status =
-            DeviceStatus::from_status_body(&v).unwrap_or_else(|| panic!("{:?}", entry.path()));
-        if v.pointer("/components/main/switch/switch/value")
-            .and_then(Value::as_str)
-            .is_some()
-        {
+        let status = DeviceStatus::from_status_body(&v).unwrap_or_else(|| panic!("{:?}", entry.path()));
+        if v.pointer("/components/main/switch/switch/value").and_then(Value::as_str).is_some() {
             assert!(status.switch().is_some(), "{:?}", entry.path());
         }
         let _ = (status.level(), status.color_temperature());
@@ -65,27 +52,14 @@ fn every_status_parses_and_reads_switch_and_level_where_present() {
     }
     assert!(n >= 79, "{n} statuses");
     let level = json(&fixtures().join("device_status/switch_level.json"));
-    assert_eq!(
-        DeviceStatus::from_status_body(&level).unwrap().level(),
-        Some(100)
-    );
+    assert_eq!(DeviceStatus::from_status_body(&level).unwrap().level(), Some(100));
 }
 
 #[test]
 fn the_other_payloads_parse() {
-    let t = parse_token_answer(
-        std::fs::read_to_string(fixtures().join("token_response.json"))
-            .unwrap()
-            .as_bytes(),
-        SystemTime::now(),
-    )
-    .unwrap();
+    let t = parse_token_answer(std::fs::read_to_string(fixtures().join("token_response.json")).unwrap().as_bytes(), SystemTime::now()).unwrap();
     assert_eq!(t.scope, "r:devices:*");
-    for (file, id_field) in [
-        ("locations.json", "locationId"),
-        ("rooms.json", "roomId"),
-        ("scenes.json", "sceneId"),
-    ] {
+    for (file, id_field) in [("locations.json", "locationId"), ("rooms.json", "roomId"), ("scenes.json", "sceneId")] {
         let v = json(&fixtures().join(file));
         for item in v["items"].as_array().unwrap() {
             let ok = match file {
@@ -101,12 +75,8 @@ fn the_other_payloads_parse() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with("device_command_post_") {
             let v = json(&entry.path());
-            let cmds: Vec<thingstray::api::Command> = serde_json::from_value(v["commands"].clone())
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(
-                !cmds.is_empty() && cmds.len() <= thingstray::api::MAX_COMMANDS,
-                "{name}"
-            );
+            let cmds: Vec<thingstray::api::Command> = serde_json::from_value(v["commands"].clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!cmds.is_empty() && cmds.len() <= thingstray::api::MAX_COMMANDS, "{name}");
         }
     }
 }
@@ -116,40 +86,21 @@ fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
         any::<i64>().prop_map(Value::from),
         ".{0,12}".prop_map(Value::from),
-        prop_oneof![
-            Just("deviceId"),
-            Just("main"),
-            Just("switch"),
-            Just("on"),
-            Just("value")
-        ]
-        .prop_map(Value::from),
+        prop_oneof![Just("deviceId"), Just("main"), Just("switch"), Just("on"), Just("value")].prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map(
                 prop_oneof![
-                    Just("deviceId".to_string()),
-                    Just("label".to_string()),
-                    Just("name".to_string()),
-                    Just("components".to_string()),
-                    Just("capabilities".to_string()),
-                    Just("status".to_string()),
-                    Just("id".to_string()),
-                    Just("main".to_string()),
-                    Just("switch".to_string()),
-                    Just("switchLevel".to_string()),
-                    Just("level".to_string()),
-                    Just("value".to_string()),
-                    Just("healthState".to_string()),
-                    Just("state".to_string()),
-                    ".{0,8}".prop_map(String::from),
+                    Just("deviceId".to_string()), Just("label".to_string()), Just("name".to_string()),
+                    Just("components".to_string()), Just("capabilities".to_string()), Just("status".to_string()),
+                    Just("id".to_string()), Just("main".to_string()), Just("switch".to_string()),
+                    Just("switchLevel".to_string()), Just("level".to_string()), Just("value".to_string()),
+                    Just("healthState".to_string()), Just("state".to_string()), ".{0,8}".prop_map(String::from),
                 ],
                 inner,
                 0..6,
@@ -163,35 +114,24 @@ fn arb_json() -> impl Strategy<Value = Value> {
 fn mutated_fixture_device() -> impl Strategy<Value = Value> {
     let page = json(&fixtures().join("devices_8.json"));
     let items: Vec<Value> = page["items"].as_array().unwrap().clone();
-    (0..items.len(), arb_json(), any::<prop::sample::Index>()).prop_map(
-        move |(i, replacement, at)| {
-            let mut d = items[i].clone();
-            let mut paths = Vec::new();
-            collect_paths(&d, String::new(), &mut paths);
-            if !paths.is_empty() {
-                if let Some(slot) = d.pointer_mut(&paths[at.index(paths.len())]) {
-                    *slot = replacement;
-                }
+    (0..items.len(), arb_json(), any::<prop::sample::Index>()).prop_map(move |(i, replacement, at)| {
+        let mut d = items[i].clone();
+        let mut paths = Vec::new();
+        collect_paths(&d, String::new(), &mut paths);
+        if !paths.is_empty() {
+            if let Some(slot) = d.pointer_mut(&paths[at.index(paths.len())]) {
+                *slot = replacement;
             }
-            d
-        },
-    )
+        }
+        d
+    })
 }
 
 fn collect_paths(v: &Value, here: String, out: &mut Vec<String>) {
     out.push(here.clone());
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| {
-            collect_paths(
-                v,
-                format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")),
-                out,
-            )
-        }),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .for_each(|(i, v)| collect_paths(v, format!("{here}/{i}"), out)),
+        Value::Object(m) => m.iter().for_each(|(k, v)| collect_paths(v, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| collect_paths(v, format!("{here}/{i}"), out)),
         _ => {}
     }
 }

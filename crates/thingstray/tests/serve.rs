@@ -34,32 +34,18 @@ async fn start(h: &Home, log: Option<&str>) -> Server {
     let mut child = c.spawn().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // One "listening on" line per address: 127.0.0.1, and [::1] where the system has IPv6.
-    let lines = if std::net::TcpListener::bind("[::1]:0").is_ok() {
-        2
-    } else {
-        1
-    };
+    let lines = if std::net::TcpListener::bind("[::1]:0").is_ok() { 2 } else { 1 };
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for _ in 0..lines {
         let mut line = String::new();
-        tokio::time::timeout(PATIENCE, out.read_line(&mut line))
-            .await
-            .expect("the server starts")
-            .unwrap();
-        let a = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("a listening line: {line:?}"));
+        tokio::time::timeout(PATIENCE, out.read_line(&mut line)).await.expect("the server starts").unwrap();
+        let a =
+            line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("a listening line: {line:?}"));
         addrs.push(a.parse().unwrap());
     }
     let first = addrs[0];
     child.stdout = None;
-    Server {
-        child,
-        port: first.port(),
-        secret,
-        addrs,
-    }
+    Server { child, port: first.port(), secret, addrs }
 }
 
 struct Raw {
@@ -73,22 +59,11 @@ async fn raw(addr: SocketAddr, request: &str) -> Raw {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request.as_bytes()).await.unwrap();
     let mut buf = Vec::new();
-    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf))
-        .await
-        .expect("an answer")
-        .unwrap();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf)).await.expect("an answer").unwrap();
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Raw {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: body.to_string(),
-    }
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Raw { status, head: head.to_ascii_lowercase(), body: body.to_string() }
 }
 
 fn get(path: &str, host: &str, extra: &str) -> String {
@@ -100,15 +75,7 @@ fn v4(port: u16) -> SocketAddr {
 }
 
 async fn token_via(s: &Server, host: &str) -> serde_json::Value {
-    let r = raw(
-        v4(s.port),
-        &get(
-            "/v1/token",
-            host,
-            &format!("Authorization: Bearer {}\r\n", s.secret),
-        ),
-    )
-    .await;
+    let r = raw(v4(s.port), &get("/v1/token", host, &format!("Authorization: Bearer {}\r\n", s.secret))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     serde_json::from_str(&r.body).unwrap()
 }
@@ -128,10 +95,7 @@ async fn the_attack_set_is_refused() {
     let s = start(&h, None).await;
     let (addr, host) = (v4(s.port), format!("127.0.0.1:{}", s.port));
     let auth = format!("Authorization: Bearer {}\r\n", s.secret);
-    let token = token_via(&s, &host).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = token_via(&s, &host).await["access_token"].as_str().unwrap().to_string();
     let before = h.sim.stats();
 
     let cases: Vec<(&str, String, u16)> = vec![
@@ -162,10 +126,7 @@ async fn the_attack_set_is_refused() {
         let r = raw(addr, request).await;
         assert_eq!(r.status, *want, "{what}: {}", r.body);
         assert!(!r.body.contains(&token), "{what}: no token in a refusal");
-        assert!(
-            !r.head.contains("access-control-"),
-            "{what}: no CORS header, ever"
-        );
+        assert!(!r.head.contains("access-control-"), "{what}: no CORS header, ever");
         if *want == 401 {
             assert!(r.head.contains("www-authenticate: bearer"), "{what}");
         }
@@ -200,40 +161,23 @@ async fn a_valid_request_gets_a_token_smartthings_accepts() {
 
     let r = raw(v4(s.port), &get("/token_info.json", &host, &auth)).await;
     assert_eq!(r.status, 200);
-    assert!(
-        r.head.contains("content-type: application/json")
-            && r.head.contains("cache-control: no-store")
-    );
+    assert!(r.head.contains("content-type: application/json") && r.head.contains("cache-control: no-store"));
     assert!(!r.head.contains("access-control-"));
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 5, "exactly the seed's fields: {keys:?}");
-    for k in [
-        "access_token",
-        "token_type",
-        "expires_in",
-        "expires_at",
-        "scope",
-    ] {
+    for k in ["access_token", "token_type", "expires_in", "expires_at", "scope"] {
         assert!(v.get(k).is_some(), "{k}");
     }
     assert_eq!(v["token_type"], "Bearer");
     assert!(v["expires_in"].as_u64().unwrap() > 86_000);
     let token = v["access_token"].as_str().unwrap();
     assert!(h.accepts(token).await);
-    let stored: serde_json::Value =
-        serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
-    assert!(
-        !r.body.contains(stored["refresh_token"].as_str().unwrap()),
-        "never the refresh token"
-    );
+    let stored: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
+    assert!(!r.body.contains(stored["refresh_token"].as_str().unwrap()), "never the refresh token");
 
     // Same body on /v1/token, under every Host name the server answers to.
-    for host in [
-        format!("localhost:{}", s.port),
-        format!("LOCALHOST:{}", s.port),
-        format!("[::1]:{}", s.port),
-    ] {
+    for host in [format!("localhost:{}", s.port), format!("LOCALHOST:{}", s.port), format!("[::1]:{}", s.port)] {
         assert_eq!(token_via(&s, &host).await["access_token"], token);
     }
     // Over IPv6 too, where the system has it.
@@ -253,8 +197,7 @@ async fn tokens_come_from_memory_and_are_never_close_to_expiry() {
     h.sim.set_expires_in(120); // signed in with a token that has 2 minutes left
     h.login().await.ok();
     h.sim.set_expires_in(86_400);
-    let old: serde_json::Value =
-        serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
+    let old: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
     let s = start(&h, None).await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/v1/token", s.port);
@@ -270,35 +213,19 @@ async fn tokens_come_from_memory_and_are_never_close_to_expiry() {
     let answers: Vec<serde_json::Value> = futures_join(calls).await;
     assert_eq!(h.refreshes(), 1, "single flight");
     let new = answers[0]["access_token"].as_str().unwrap().to_string();
-    assert_ne!(
-        new,
-        old["access_token"].as_str().unwrap(),
-        "not the token with 2 minutes left"
-    );
-    assert!(answers
-        .iter()
-        .all(|a| a["access_token"] == new.as_str() && a["expires_in"].as_u64().unwrap() >= 300));
+    assert_ne!(new, old["access_token"].as_str().unwrap(), "not the token with 2 minutes left");
+    assert!(answers.iter().all(|a| a["access_token"] == new.as_str() && a["expires_in"].as_u64().unwrap() >= 300));
     assert!(h.accepts(&new).await);
 
     // From memory: with the vault file gone, the server still answers.
     std::fs::remove_file(h.dir.path().join("secrets.json")).unwrap();
-    let r = client
-        .get(&url)
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(&url).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["access_token"],
-        new.as_str()
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["access_token"], new.as_str());
     assert_eq!(h.refreshes(), 1);
 }
 
-async fn futures_join<T: Send + 'static>(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
-) -> Vec<T> {
+async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles {
         out.push(h.await.unwrap());
@@ -313,27 +240,12 @@ async fn the_proxy_injects_the_token_and_retries_once_on_401() {
     let s = start(&h, None).await;
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}", s.port);
-    let count = || {
-        h.sim
-            .stats()
-            .routes
-            .get("GET /v1/devices")
-            .copied()
-            .unwrap_or(0)
-    };
+    let count = || h.sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0);
 
-    let r = client
-        .get(format!("{base}/api/v1/devices?max=5"))
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(format!("{base}/api/v1/devices?max=5")).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("access-control-allow-origin").is_none());
-    assert!(
-        r.headers().get("x-ratelimit-limit").is_some(),
-        "SmartThings' rate-limit headers are passed on"
-    );
+    assert!(r.headers().get("x-ratelimit-limit").is_some(), "SmartThings' rate-limit headers are passed on");
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(!v["items"].as_array().unwrap().is_empty());
     assert_eq!(count(), 1);
@@ -348,23 +260,13 @@ async fn the_proxy_injects_the_token_and_retries_once_on_401() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        h.sim
-            .device_attribute(KITCHEN_LIGHTS, "main", "switch", "switch")
-            .unwrap(),
-        "off"
-    );
+    assert_eq!(h.sim.device_attribute(KITCHEN_LIGHTS, "main", "switch", "switch").unwrap(), "off");
 
     // SmartThings' clock moves past the token's expiry while ours doesn't: SmartThings
     // answers 401 to a token we think is valid. One refresh, one retry, success.
     h.sim.advance_clock(Duration::from_secs(25 * 3600));
     let refreshes = h.refreshes();
-    let r = client
-        .get(format!("{base}/api/v1/devices"))
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(format!("{base}/api/v1/devices")).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(h.refreshes(), refreshes + 1, "exactly one refresh");
     assert_eq!(count(), 3, "the refused request and its one retry");
@@ -372,12 +274,7 @@ async fn the_proxy_injects_the_token_and_retries_once_on_401() {
     // When even the new token is refused (the session is over), the caller learns why.
     h.sim.advance_clock(Duration::from_secs(25 * 3600));
     h.sim.revoke_refresh_tokens();
-    let r = client
-        .get(format!("{base}/api/v1/devices"))
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(format!("{base}/api/v1/devices")).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "session_ended");
@@ -387,11 +284,7 @@ async fn the_proxy_injects_the_token_and_retries_once_on_401() {
     for bad in ["/api/v1/../oauth/token", "/api/v1/%2e%2e/oauth/token"] {
         let r = raw(
             v4(s.port),
-            &get(
-                bad,
-                &format!("127.0.0.1:{}", s.port),
-                &format!("Authorization: Bearer {}\r\n", s.secret),
-            ),
+            &get(bad, &format!("127.0.0.1:{}", s.port), &format!("Authorization: Bearer {}\r\n", s.secret)),
         )
         .await;
         assert_eq!(r.status, 400, "{bad}");
@@ -406,52 +299,23 @@ async fn sigterm_stops_it_cleanly_and_the_logs_hold_no_secret() {
     h.sim.set_expires_in(120); // so the server refreshes, and logs it
     h.login().await.ok();
     h.sim.set_expires_in(86_400);
-    let first: serde_json::Value =
-        serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
     let mut s = start(&h, Some("trace")).await;
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{}", s.port);
-    let v: serde_json::Value = client
-        .get(format!("{base}/v1/token"))
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    client
-        .get(format!("{base}/api/v1/devices"))
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
-    client
-        .get(format!("{base}/v1/token?secret={}", s.secret))
-        .send()
-        .await
-        .unwrap();
-    client
-        .get(format!("{base}/v1/token"))
-        .bearer_auth("guess")
-        .send()
-        .await
-        .unwrap();
-    let now: serde_json::Value =
-        serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
+    let v: serde_json::Value =
+        client.get(format!("{base}/v1/token")).bearer_auth(&s.secret).send().await.unwrap().json().await.unwrap();
+    client.get(format!("{base}/api/v1/devices")).bearer_auth(&s.secret).send().await.unwrap();
+    client.get(format!("{base}/v1/token?secret={}", s.secret)).send().await.unwrap();
+    client.get(format!("{base}/v1/token")).bearer_auth("guess").send().await.unwrap();
+    let now: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
 
     let pid = s.child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let mut err = String::new();
     let mut stderr = s.child.stderr.take().unwrap();
-    let status = tokio::time::timeout(PATIENCE, s.child.wait())
-        .await
-        .expect("stops")
-        .unwrap();
+    let status = tokio::time::timeout(PATIENCE, s.child.wait()).await.expect("stops").unwrap();
     stderr.read_to_string(&mut err).await.unwrap();
     assert_eq!(status.code(), Some(0), "a clean stop: {err}");
     assert!(err.contains("token server stopped"), "{err}");
@@ -475,24 +339,11 @@ async fn a_server_started_before_sign_in_picks_up_the_login() {
     let s = start(&h, None).await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/token_info.json", s.port);
-    let r = client
-        .get(&url)
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(&url).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_eq!(
-        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
-        "not_signed_in"
-    );
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_signed_in");
     h.login().await.ok(); // another process signs in
-    let r = client
-        .get(&url)
-        .bearer_auth(&s.secret)
-        .send()
-        .await
-        .unwrap();
+    let r = client.get(&url).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 200, "no restart needed");
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(h.accepts(v["access_token"].as_str().unwrap()).await);

@@ -30,24 +30,17 @@ struct Recorder {
 impl SecretStore for Recorder {
     fn get(&self, key: &str) -> thingstray::Result<Option<SecretString>> {
         if self.refuse_reads.load(Ordering::SeqCst) {
-            return Err(thingstray::Error::KeychainUnavailable {
-                detail: "locked, says the test".into(),
-            });
+            return Err(thingstray::Error::KeychainUnavailable { detail: "locked, says the test".into() });
         }
         self.inner.get(key)
     }
     fn set(&self, key: &str, value: &SecretString) -> thingstray::Result<()> {
         if self.refuse.load(Ordering::SeqCst) {
-            return Err(thingstray::Error::KeychainUnavailable {
-                detail: "refused by the test".into(),
-            });
+            return Err(thingstray::Error::KeychainUnavailable { detail: "refused by the test".into() });
         }
         if key.ends_with("/tokens") {
             let v: serde_json::Value = serde_json::from_str(value.expose_secret()).unwrap();
-            self.saved_access
-                .lock()
-                .unwrap()
-                .push(v["access_token"].as_str().unwrap().to_string());
+            self.saved_access.lock().unwrap().push(v["access_token"].as_str().unwrap().to_string());
         }
         self.inner.set(key, value)
     }
@@ -67,62 +60,31 @@ async fn recorded_env(config: SimConfig) -> (Env, Arc<Recorder>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_rotations_each_saved_before_anyone_gets_the_token() {
-    let (env, rec) = recorded_env(SimConfig {
-        expires_in: 600,
-        ..SimConfig::default()
-    })
-    .await;
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let conn = env.signed_in().await;
     let mut previous = String::new();
     for cycle in 0..100 {
         env.advance(Duration::from_secs(601));
-        let grant = conn
-            .session
-            .token_valid_for(MIN)
-            .await
-            .unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        let grant = conn.session.token_valid_for(MIN).await.unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
         assert_ne!(grant.secret(), previous, "cycle {cycle}: a new token");
         let last_saved = rec.saved_access.lock().unwrap().last().cloned().unwrap();
-        assert_eq!(
-            last_saved,
-            grant.secret(),
-            "cycle {cycle}: the pair was in the vault before the token was handed out"
-        );
+        assert_eq!(last_saved, grant.secret(), "cycle {cycle}: the pair was in the vault before the token was handed out");
         previous = grant.secret().to_string();
     }
-    assert_eq!(
-        refreshes(&env.sim),
-        100,
-        "exactly one token-endpoint call per rotation"
-    );
+    assert_eq!(refreshes(&env.sim), 100, "exactly one token-endpoint call per rotation");
 
     // After a "restart" the vault's refresh token is the live one.
     let config = Config::load(&env.paths).unwrap();
-    let reopened = Connection::open_with(
-        &env.paths,
-        &config,
-        env.vault.clone(),
-        Some("home"),
-        env.options(),
-    )
-    .await
-    .unwrap();
+    let reopened = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
     env.advance(Duration::from_secs(601));
     reopened.session.token_valid_for(MIN).await.unwrap();
     assert_eq!(refreshes(&env.sim), 101);
-    assert!(
-        !reopened.api.devices().await.unwrap().is_empty(),
-        "the simulator accepts the token"
-    );
+    assert!(!reopened.api.devices().await.unwrap().is_empty(), "the simulator accepts the token");
 }
 
 #[tokio::test]
 async fn a_pair_the_vault_refuses_is_never_handed_out_and_never_lost() {
-    let (env, rec) = recorded_env(SimConfig {
-        expires_in: 600,
-        ..SimConfig::default()
-    })
-    .await;
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let conn = env.signed_in().await;
     env.advance(Duration::from_secs(601));
     rec.refuse.store(true, Ordering::SeqCst);
@@ -133,10 +95,7 @@ async fn a_pair_the_vault_refuses_is_never_handed_out_and_never_lost() {
     rec.refuse.store(false, Ordering::SeqCst);
     let grant = conn.session.token_valid_for(MIN).await.unwrap();
     assert_eq!(refreshes(&env.sim), 1);
-    assert_eq!(
-        rec.saved_access.lock().unwrap().last().unwrap(),
-        grant.secret()
-    );
+    assert_eq!(rec.saved_access.lock().unwrap().last().unwrap(), grant.secret());
     assert!(!conn.api.devices().await.unwrap().is_empty());
 }
 
@@ -163,21 +122,13 @@ async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
 /// nothing in a normal test run.
 #[tokio::test]
 async fn helper_child_process() {
-    let Ok(dir) = std::env::var("THINGSTRAY_TEST_CHILD_DIR") else {
-        return;
-    };
-    let conn = Connection::open(&Paths::at(dir), Some("home"))
-        .await
-        .unwrap();
+    let Ok(dir) = std::env::var("THINGSTRAY_TEST_CHILD_DIR") else { return };
+    let conn = Connection::open(&Paths::at(dir), Some("home")).await.unwrap();
     // libtest may print "test helper_child_process ... " on the same line first.
     println!("child-ready");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).unwrap();
-    let grant = conn
-        .session
-        .token_valid_for(Duration::from_secs(300))
-        .await
-        .unwrap();
+    let grant = conn.session.token_valid_for(Duration::from_secs(300)).await.unwrap();
     println!("child-token={}", grant.secret());
 }
 
@@ -187,14 +138,7 @@ async fn two_processes_asking_at_once_cause_one_refresh() {
     let dir = tempfile::tempdir().unwrap();
     let paths = Paths::at(dir.path());
     let vault = Vault::new(Arc::new(FileStore::new(paths.file_vault())));
-    let mut env = Env::with_vault(
-        SimConfig {
-            expires_in: 120,
-            ..SimConfig::default()
-        },
-        vault,
-    )
-    .await;
+    let mut env = Env::with_vault(SimConfig { expires_in: 120, ..SimConfig::default() }, vault).await;
     env.paths = paths.clone();
     env.signed_in().await;
     let mut config = Config::load(&paths).unwrap();
@@ -206,12 +150,7 @@ async fn two_processes_asking_at_once_cause_one_refresh() {
     let mut children: Vec<_> = (0..2)
         .map(|_| {
             tokio::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "helper_child_process",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+                .args(["helper_child_process", "--exact", "--nocapture", "--test-threads=1"])
                 .env("THINGSTRAY_TEST_CHILD_DIR", dir.path())
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
@@ -231,13 +170,7 @@ async fn two_processes_asking_at_once_cause_one_refresh() {
         outputs.push(lines);
     }
     for child in &mut children {
-        child
-            .stdin
-            .as_mut()
-            .unwrap()
-            .write_all(b"go\n")
-            .await
-            .unwrap();
+        child.stdin.as_mut().unwrap().write_all(b"go\n").await.unwrap();
     }
     let mut tokens = Vec::new();
     for mut lines in outputs {
@@ -252,24 +185,13 @@ async fn two_processes_asking_at_once_cause_one_refresh() {
     for mut c in children {
         assert!(c.wait().await.unwrap().success());
     }
-    assert_eq!(
-        tokens[0], tokens[1],
-        "the second process found the first one's token"
-    );
-    assert_eq!(
-        refreshes(&env.sim),
-        1,
-        "one token-endpoint call for two processes"
-    );
+    assert_eq!(tokens[0], tokens[1], "the second process found the first one's token");
+    assert_eq!(refreshes(&env.sim), 1, "one token-endpoint call for two processes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
-    let env = Env::new(SimConfig {
-        expires_in: 3600,
-        ..SimConfig::default()
-    })
-    .await;
+    let env = Env::new(SimConfig { expires_in: 3600, ..SimConfig::default() }).await;
     let conn = env.signed_in().await;
     let refresher = conn.session.spawn_refresher();
     let mut status = conn.session.status();
@@ -288,48 +210,28 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
         let before = current_expiry(&status.borrow());
         env.advance(Duration::from_secs(2_800)); // past the 75% mark, before expiry
         for _ in 0..3 {
-            let g = conn
-                .session
-                .token_valid_for(MIN)
-                .await
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let g = conn.session.token_valid_for(MIN).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
             assert!(g.remaining(env.clock.now()) >= MIN);
         }
-        conn.api
-            .locations()
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: the token works: {e}"));
+        conn.api.locations().await.unwrap_or_else(|e| panic!("round {round}: the token works: {e}"));
         let st = tokio::time::timeout(
             Duration::from_secs(60),
-            status.wait_for(
-                |s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before),
-            ),
+            status.wait_for(|s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before)),
         )
         .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "round {round}: no recovery, status {:?}",
-                *conn.session.status().borrow()
-            )
-        })
+        .unwrap_or_else(|_| panic!("round {round}: no recovery, status {:?}", *conn.session.status().borrow()))
         .unwrap()
         .clone();
         assert!(matches!(st, Status::Connected { .. }));
     }
     refresher.abort();
-    assert_eq!(
-        refreshes(&env.sim),
-        rotations,
-        "one successful refresh per rotation, never a lost session"
-    );
+    assert_eq!(refreshes(&env.sim), rotations, "one successful refresh per rotation, never a lost session");
     assert!(env.sim.stats().faults_injected > 0, "faults were injected");
 }
 
 fn current_expiry(s: &Status) -> u64 {
     match s {
-        Status::Connected { expires_at, .. }
-        | Status::Retrying { expires_at, .. }
-        | Status::Refreshing { expires_at } => *expires_at,
+        Status::Connected { expires_at, .. } | Status::Retrying { expires_at, .. } | Status::Refreshing { expires_at } => *expires_at,
         _ => 0,
     }
 }
@@ -355,18 +257,14 @@ async fn waking_past_expiry_refreshes_at_once() {
     opts.clock = Arc::new(SilentClock(env.clock.clone()));
     opts.session.wall_clock_check = Duration::from_millis(20);
     let config = Config::load(&env.paths).unwrap();
-    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts)
-        .await
-        .unwrap();
+    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
     let mut status = conn.session.status();
     let before = current_expiry(&status.borrow());
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(86_400 + 3_600)); // asleep for a day and an hour
     tokio::time::timeout(
         Duration::from_secs(10),
-        status.wait_for(
-            |s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before),
-        ),
+        status.wait_for(|s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before)),
     )
     .await
     .expect("refreshed after wake")
@@ -382,18 +280,14 @@ async fn a_clock_jump_wakes_the_scheduler_immediately() {
     let mut opts = env.options();
     opts.session.wall_clock_check = Duration::from_secs(3600); // only the jump can wake it
     let config = Config::load(&env.paths).unwrap();
-    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts)
-        .await
-        .unwrap();
+    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
     let mut status = conn.session.status();
     let before = current_expiry(&status.borrow());
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(86_400 + 60));
     tokio::time::timeout(
         Duration::from_secs(10),
-        status.wait_for(
-            |s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before),
-        ),
+        status.wait_for(|s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before)),
     )
     .await
     .expect("refreshed right after the jump")
@@ -411,53 +305,23 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "session_ended");
     assert!(e.to_string().contains("Sign in again"));
-    assert!(matches!(
-        *conn.session.status().borrow(),
-        Status::NeedsSignIn { .. }
-    ));
+    assert!(matches!(*conn.session.status().borrow(), Status::NeedsSignIn { .. }));
 
     // Another process (or a restart) learns it from the vault without asking SmartThings.
     let asked = env.sim.stats().token_requests;
     let config = Config::load(&env.paths).unwrap();
-    let other = Connection::open_with(
-        &env.paths,
-        &config,
-        env.vault.clone(),
-        Some("home"),
-        env.options(),
-    )
-    .await
-    .unwrap();
-    assert!(matches!(
-        *other.session.status().borrow(),
-        Status::NeedsSignIn { .. }
-    ));
-    assert_eq!(
-        other.session.token_valid_for(MIN).await.unwrap_err().code(),
-        "session_ended"
-    );
-    assert_eq!(
-        env.sim.stats().token_requests,
-        asked,
-        "no request with a dead token"
-    );
+    let other = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    assert!(matches!(*other.session.status().borrow(), Status::NeedsSignIn { .. }));
+    assert_eq!(other.session.token_valid_for(MIN).await.unwrap_err().code(), "session_ended");
+    assert_eq!(env.sim.stats().token_requests, asked, "no request with a dead token");
 
     // Settings and the client secret are intact; signing in again restores everything.
-    assert_eq!(
-        std::fs::read_to_string(env.paths.config_file()).unwrap(),
-        settings_before
-    );
+    assert_eq!(std::fs::read_to_string(env.paths.config_file()).unwrap(), settings_before);
     assert!(env.vault.client_secret("home").await.unwrap().is_some());
     let sign_in = other.begin_sign_in();
     let answer = common::approve(&sign_in, None).await;
-    other
-        .finish_sign_in(&env.paths, &sign_in, &answer)
-        .await
-        .unwrap();
-    assert!(matches!(
-        *other.session.status().borrow(),
-        Status::Connected { .. }
-    ));
+    other.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
+    assert!(matches!(*other.session.status().borrow(), Status::Connected { .. }));
     other.session.token_valid_for(MIN).await.unwrap();
 }
 
@@ -467,35 +331,21 @@ async fn thirty_days_asleep_ends_in_sign_in_with_settings_kept() {
     let conn = env.signed_in().await;
     let settings_before = std::fs::read_to_string(env.paths.config_file()).unwrap();
     env.advance(Duration::from_secs(31 * 86_400));
-    assert_eq!(
-        conn.session.token_valid_for(MIN).await.unwrap_err().code(),
-        "session_ended"
-    );
-    assert_eq!(
-        std::fs::read_to_string(env.paths.config_file()).unwrap(),
-        settings_before
-    );
+    assert_eq!(conn.session.token_valid_for(MIN).await.unwrap_err().code(), "session_ended");
+    assert_eq!(std::fs::read_to_string(env.paths.config_file()).unwrap(), settings_before);
 }
 
 #[tokio::test]
 async fn failing_refreshes_warn_before_the_thirty_day_limit() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.signed_in().await;
-    env.sim.set_faults(Faults {
-        route_prefix: "/oauth/token".into(),
-        error_5xx: 1.0,
-        ..Faults::default()
-    });
+    env.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), error_5xx: 1.0, ..Faults::default() });
     env.advance(Duration::from_secs(26 * 86_400));
     // The access token expired long ago: no token, a clear transient error, and a warning.
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "server_error");
     match &*conn.session.status().borrow() {
-        Status::Retrying {
-            warning: Some(w),
-            last_error,
-            ..
-        } => {
+        Status::Retrying { warning: Some(w), last_error, .. } => {
             assert!(w.contains("30 days"), "{w}");
             assert_eq!(last_error.code(), "server_error");
         }
@@ -511,28 +361,18 @@ async fn a_locked_keychain_at_refresh_time_is_retried_later_not_spun_on() {
     opts.session.retry_max = Duration::from_secs(7200);
     env.signed_in().await;
     let config = Config::load(&env.paths).unwrap();
-    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts)
-        .await
-        .unwrap();
+    let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
     let mut status = conn.session.status();
     rec.refuse_reads.store(true, Ordering::SeqCst);
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(20 * 3600)); // past the refresh point, token still valid
-    let st = tokio::time::timeout(
-        Duration::from_secs(10),
-        status.wait_for(|s| matches!(s, Status::Retrying { .. })),
-    )
-    .await
-    .expect("the failure is recorded with a next attempt")
-    .unwrap()
-    .clone();
+    let st = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| matches!(s, Status::Retrying { .. })))
+        .await
+        .expect("the failure is recorded with a next attempt")
+        .unwrap()
+        .clone();
     match st {
-        Status::Retrying {
-            attempt,
-            last_error,
-            next_attempt_at,
-            ..
-        } => {
+        Status::Retrying { attempt, last_error, next_attempt_at, .. } => {
             assert_eq!(attempt, 1);
             assert_eq!(last_error.code(), "keychain_unavailable");
             let now = thingstray::clock::unix_ms(env.clock.now()) / 1000;

@@ -224,6 +224,15 @@ impl Journey {
     }
 }
 
+impl Drop for Journey {
+    /// The logs stay beside the screenshots, for a journey that failed in CI.
+    fn drop(&mut self) {
+        for log in ["app.log", "driver.log"] {
+            let _ = std::fs::copy(self.env.path(log), self.shots.join(log));
+        }
+    }
+}
+
 /// Opens an authorize address on the auto-approving simulator, as a browser would, and
 /// returns where it was sent (the redirect URI with `code` and `state`).
 pub async fn approve(url: &str) -> String {

@@ -28,10 +28,7 @@ pub const TEST_HOME_SCENE: &str = "8c3f7e2a-4d5b-4a0c-9e7f-3b2a4f5e6d7c";
 
 /// An HTTP client that never follows redirects (OAuth tests read `Location`).
 pub fn http() -> Client {
-    Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
+    Client::builder().redirect(Policy::none()).build().expect("client")
 }
 
 pub async fn start(config: SimConfig) -> Sim {
@@ -40,18 +37,11 @@ pub async fn start(config: SimConfig) -> Sim {
 
 /// A simulator whose authorize endpoint redirects at once.
 pub async fn auto_sim() -> Sim {
-    start(SimConfig {
-        auto_approve: true,
-        ..SimConfig::default()
-    })
-    .await
+    start(SimConfig { auto_approve: true, ..SimConfig::default() }).await
 }
 
 pub fn basic_for(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
 }
 
 pub fn basic(sim: &Sim) -> String {
@@ -95,11 +85,7 @@ pub async fn authorize(sim: &Sim, http: &Client, extra: &[(&str, &str)]) -> reqw
 /// An authorization code from an auto-approving simulator.
 pub async fn code(sim: &Sim, http: &Client, extra: &[(&str, &str)]) -> String {
     let resp = authorize(sim, http, extra).await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::FOUND,
-        "authorize should redirect"
-    );
+    assert_eq!(resp.status(), StatusCode::FOUND, "authorize should redirect");
     let (_, p) = location_params(&resp);
     assert_eq!(p.get("state").map(String::as_str), Some("st-123"));
     p.get("code").cloned().expect("a code in the redirect")
@@ -130,16 +116,7 @@ pub async fn login_at(sim: &Sim, http: &Client, location: Option<&str>) -> Value
     }
     let code = code(sim, http, &extra).await;
     let (status, body) = status_json(
-        token(
-            sim,
-            http,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-            ],
-        )
-        .await,
+        token(sim, http, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -151,36 +128,16 @@ pub async fn login(sim: &Sim, http: &Client) -> Value {
 }
 
 pub fn access(tokens: &Value) -> String {
-    tokens["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_string()
+    tokens["access_token"].as_str().expect("access_token").to_string()
 }
 
 /// GET an absolute URL or an `/v1`-relative path with a bearer token.
 pub async fn api_get(sim: &Sim, http: &Client, token: &str, path: &str) -> (StatusCode, Value) {
-    let url = if path.starts_with("http") {
-        path.to_string()
-    } else {
-        format!("{}{path}", sim.api_url())
-    };
-    status_json(
-        http.get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("api request"),
-    )
-    .await
+    let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", sim.api_url()) };
+    status_json(http.get(url).bearer_auth(token).send().await.expect("api request")).await
 }
 
-pub async fn api_post(
-    sim: &Sim,
-    http: &Client,
-    token: &str,
-    path: &str,
-    body: &Value,
-) -> (StatusCode, Value) {
+pub async fn api_post(sim: &Sim, http: &Client, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
     status_json(
         http.post(format!("{}{path}", sim.api_url()))
             .bearer_auth(token)
@@ -196,9 +153,6 @@ pub async fn api_post(
 pub fn assert_st_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     let rid = body["requestId"].as_str().expect("requestId");
-    assert!(
-        !rid.is_empty() && rid.chars().all(|c| c.is_ascii_digit()),
-        "{rid}"
-    );
+    assert!(!rid.is_empty() && rid.chars().all(|c| c.is_ascii_digit()), "{rid}");
     assert!(body["error"]["details"].is_array(), "{body}");
 }

@@ -34,37 +34,25 @@ pub struct Api {
 
 impl Api {
     pub fn new(session: Session, http: reqwest::Client, api_url: &str) -> Result<Api> {
-        let mut base = Url::parse(api_url).map_err(|e| Error::InvalidSetting {
-            field: "api_url".into(),
-            why: e.to_string(),
-        })?;
+        let mut base = Url::parse(api_url)
+            .map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        Ok(Api {
-            session,
-            http,
-            base,
-        })
+        Ok(Api { session, http, base })
     }
 
     fn url(&self, path: &str) -> Result<Url> {
         self.base
             .join(path.trim_start_matches('/'))
-            .map_err(|e| Error::InvalidSetting {
-                field: "api_url".into(),
-                why: e.to_string(),
-            })
+            .map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })
     }
 
     /// Sends one request with a valid token; on 401 refreshes once and retries once.
     async fn call(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Value> {
         let mut grant = self.session.token_valid_for(MIN_VALIDITY).await?;
         for attempt in 0..2 {
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(grant.secret());
+            let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(grant.secret());
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -80,13 +68,7 @@ impl Api {
                 return Err(Error::Unauthorized);
             }
             if status == 429 {
-                return Err(Error::RateLimited {
-                    retry_after: rate_limit_wait(
-                        &reply.headers,
-                        &reply.body,
-                        std::time::SystemTime::now(),
-                    ),
-                });
+                return Err(Error::RateLimited { retry_after: rate_limit_wait(&reply.headers, &reply.body, std::time::SystemTime::now()) });
             }
             if reply.status.is_server_error() {
                 return Err(Error::ServerError { status });
@@ -94,22 +76,10 @@ impl Api {
             let json: Option<Value> = serde_json::from_slice(&reply.body).ok();
             if !reply.status.is_success() {
                 let err = json.as_ref().and_then(|j| j.get("error"));
-                let field = |k: &str| {
-                    err.and_then(|e| e.get(k))
-                        .and_then(Value::as_str)
-                        .map(String::from)
-                };
+                let field = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str).map(String::from);
                 return match (field("code"), field("message")) {
-                    (Some(code), message) => Err(Error::Api {
-                        status,
-                        code,
-                        message: message.unwrap_or_default(),
-                    }),
-                    _ => Err(Error::UnexpectedResponse {
-                        status,
-                        what: describe_body(&reply.body),
-                        url: url.to_string(),
-                    }),
+                    (Some(code), message) => Err(Error::Api { status, code, message: message.unwrap_or_default() }),
+                    _ => Err(Error::UnexpectedResponse { status, what: describe_body(&reply.body), url: url.to_string() }),
                 };
             }
             return json.ok_or_else(|| Error::UnexpectedResponse {
@@ -136,12 +106,9 @@ impl Api {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let page = self.get(url.clone()).await?;
-            let items =
-                page.get("items")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| Error::BadPayload {
-                        detail: "the device list has no `items`".into(),
-                    })?;
+            let items = page.get("items").and_then(Value::as_array).ok_or_else(|| Error::BadPayload {
+                detail: "the device list has no `items`".into(),
+            })?;
             for item in items {
                 match Device::from_json(item) {
                     Some(d) if seen.insert(d.id.clone()) => devices.push(d),
@@ -162,19 +129,10 @@ impl Api {
     /// `/v1` prefix. Only its query is used, against our own base URL, and only when it
     /// points at the same origin: a page must never send our token elsewhere.
     fn next_page(&self, page: &Value) -> Result<Option<Url>> {
-        let Some(href) = page.pointer("/_links/next/href").and_then(Value::as_str) else {
-            return Ok(None);
-        };
-        let next = self.base.join(href).map_err(|_| Error::BadPayload {
-            detail: "the next-page link is not a URL".into(),
-        })?;
+        let Some(href) = page.pointer("/_links/next/href").and_then(Value::as_str) else { return Ok(None) };
+        let next = self.base.join(href).map_err(|_| Error::BadPayload { detail: "the next-page link is not a URL".into() })?;
         if next.origin() != self.base.origin() {
-            return Err(Error::BadPayload {
-                detail: format!(
-                    "the next-page link points to another site ({})",
-                    next.origin().ascii_serialization()
-                ),
-            });
+            return Err(Error::BadPayload { detail: format!("the next-page link points to another site ({})", next.origin().ascii_serialization()) });
         }
         let mut url = self.url("devices")?;
         url.set_query(next.query());
@@ -183,27 +141,17 @@ impl Api {
 
     pub async fn device(&self, id: &str) -> Result<Device> {
         let v = self.get(self.url(&format!("devices/{}", enc(id)))?).await?;
-        Device::from_json(&v).ok_or_else(|| Error::BadPayload {
-            detail: "the device has no deviceId".into(),
-        })
+        Device::from_json(&v).ok_or_else(|| Error::BadPayload { detail: "the device has no deviceId".into() })
     }
 
     pub async fn device_status(&self, id: &str) -> Result<DeviceStatus> {
-        let v = self
-            .get(self.url(&format!("devices/{}/status", enc(id)))?)
-            .await?;
-        DeviceStatus::from_status_body(&v).ok_or_else(|| Error::BadPayload {
-            detail: "the status has no `components`".into(),
-        })
+        let v = self.get(self.url(&format!("devices/{}/status", enc(id)))?).await?;
+        DeviceStatus::from_status_body(&v).ok_or_else(|| Error::BadPayload { detail: "the status has no `components`".into() })
     }
 
     pub async fn device_online(&self, id: &str) -> Result<Option<bool>> {
-        let v = self
-            .get(self.url(&format!("devices/{}/health", enc(id)))?)
-            .await?;
-        Ok(v.get("state")
-            .and_then(Value::as_str)
-            .and_then(health_online))
+        let v = self.get(self.url(&format!("devices/{}/health", enc(id)))?).await?;
+        Ok(v.get("state").and_then(Value::as_str).and_then(health_online))
     }
 
     /// Sends commands (SmartThings queues them: ACCEPTED is not done) and reads the state
@@ -216,12 +164,7 @@ impl Api {
             });
         }
         let body = serde_json::json!({ "commands": commands });
-        self.call(
-            Method::POST,
-            self.url(&format!("devices/{}/commands", enc(id)))?,
-            Some(&body),
-        )
-        .await?;
+        self.call(Method::POST, self.url(&format!("devices/{}/commands", enc(id)))?, Some(&body)).await?;
         self.device_status(id).await
     }
 
@@ -231,9 +174,7 @@ impl Api {
     }
 
     pub async fn rooms(&self, location_id: &str) -> Result<Vec<Room>> {
-        let v = self
-            .get(self.url(&format!("locations/{}/rooms", enc(location_id)))?)
-            .await?;
+        let v = self.get(self.url(&format!("locations/{}/rooms", enc(location_id)))?).await?;
         Ok(items(&v).filter_map(Room::from_json).collect())
     }
 
@@ -247,36 +188,23 @@ impl Api {
     }
 
     pub async fn execute_scene(&self, scene_id: &str) -> Result<()> {
-        self.call(
-            Method::POST,
-            self.url(&format!("scenes/{}/execute", enc(scene_id)))?,
-            Some(&serde_json::json!({})),
-        )
-        .await
-        .map(|_| ())
+        self.call(Method::POST, self.url(&format!("scenes/{}/execute", enc(scene_id)))?, Some(&serde_json::json!({})))
+            .await
+            .map(|_| ())
     }
 
     /// The location a token belongs to (one authorization = one location).
     pub async fn installed_app_location(&self, installed_app_id: &str) -> Result<Option<String>> {
-        let v = self
-            .get(self.url(&format!("installedapps/{}", enc(installed_app_id)))?)
-            .await?;
-        Ok(v.get("locationId")
-            .and_then(Value::as_str)
-            .map(String::from))
+        let v = self.get(self.url(&format!("installedapps/{}", enc(installed_app_id)))?).await?;
+        Ok(v.get("locationId").and_then(Value::as_str).map(String::from))
     }
 }
 
 fn items(v: &Value) -> impl Iterator<Item = &Value> {
-    v.get("items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    v.get("items").and_then(Value::as_array).into_iter().flatten()
 }
 
 /// Ids come from SmartThings or the user; never let one change the path.
 fn enc(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20")
 }

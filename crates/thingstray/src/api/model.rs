@@ -36,12 +36,7 @@ impl DeviceStatus {
     }
 
     pub fn value(&self, component: &str, capability: &str, attribute: &str) -> Option<&Value> {
-        self.0
-            .get(component)?
-            .get(capability)?
-            .get(attribute)?
-            .get("value")
-            .filter(|v| !v.is_null())
+        self.0.get(component)?.get(capability)?.get(attribute)?.get("value").filter(|v| !v.is_null())
     }
 
     pub fn switch(&self) -> Option<bool> {
@@ -58,9 +53,7 @@ impl DeviceStatus {
     }
 
     pub fn color_temperature(&self) -> Option<u32> {
-        let v = self
-            .value("main", "colorTemperature", "colorTemperature")?
-            .as_f64()?;
+        let v = self.value("main", "colorTemperature", "colorTemperature")?.as_f64()?;
         (v.is_finite() && v >= 0.0).then(|| v.min(100_000.0) as u32)
     }
 }
@@ -69,18 +62,10 @@ impl Device {
     /// Reads one item of a device list. `None` only when it has no id: everything else
     /// has a sensible default.
     pub fn from_json(v: &Value) -> Option<Device> {
-        let s = |k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-        };
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
         let id = s("deviceId")?;
         let name = s("name");
-        let label = s("label")
-            .or_else(|| name.clone())
-            .unwrap_or_else(|| id.clone());
+        let label = s("label").or_else(|| name.clone()).unwrap_or_else(|| id.clone());
         let mut status = Map::new();
         let components = v
             .get("components")
@@ -100,12 +85,8 @@ impl Device {
                                 caps.iter()
                                     .filter_map(|cap| {
                                         let capid = cap.get("id")?.as_str()?.to_string();
-                                        if let Some(st) =
-                                            cap.get("status").and_then(Value::as_object)
-                                        {
-                                            let comp = status
-                                                .entry(cid.clone())
-                                                .or_insert_with(|| Value::Object(Map::new()));
+                                        if let Some(st) = cap.get("status").and_then(Value::as_object) {
+                                            let comp = status.entry(cid.clone()).or_insert_with(|| Value::Object(Map::new()));
                                             if let Some(m) = comp.as_object_mut() {
                                                 m.insert(capid.clone(), Value::Object(st.clone()));
                                             }
@@ -115,10 +96,7 @@ impl Device {
                                     .collect()
                             })
                             .unwrap_or_default();
-                        Some(Component {
-                            id: cid,
-                            capabilities,
-                        })
+                        Some(Component { id: cid, capabilities })
                     })
                     .collect()
             })
@@ -141,9 +119,7 @@ impl Device {
     }
 
     pub fn has_capability(&self, capability: &str) -> bool {
-        self.components
-            .iter()
-            .any(|c| c.id == "main" && c.capabilities.iter().any(|x| x == capability))
+        self.components.iter().any(|c| c.id == "main" && c.capabilities.iter().any(|x| x == capability))
     }
 }
 
@@ -182,32 +158,21 @@ fn str_field(v: &Value, k: &str) -> Option<String> {
 impl Location {
     pub fn from_json(v: &Value) -> Option<Location> {
         let id = str_field(v, "locationId")?;
-        Some(Location {
-            name: str_field(v, "name").unwrap_or_else(|| id.clone()),
-            id,
-        })
+        Some(Location { name: str_field(v, "name").unwrap_or_else(|| id.clone()), id })
     }
 }
 
 impl Room {
     pub fn from_json(v: &Value) -> Option<Room> {
         let id = str_field(v, "roomId")?;
-        Some(Room {
-            name: str_field(v, "name").unwrap_or_else(|| "Room".into()),
-            location_id: str_field(v, "locationId"),
-            id,
-        })
+        Some(Room { name: str_field(v, "name").unwrap_or_else(|| "Room".into()), location_id: str_field(v, "locationId"), id })
     }
 }
 
 impl Scene {
     pub fn from_json(v: &Value) -> Option<Scene> {
         let id = str_field(v, "sceneId")?;
-        Some(Scene {
-            name: str_field(v, "sceneName").unwrap_or_else(|| id.clone()),
-            location_id: str_field(v, "locationId"),
-            id,
-        })
+        Some(Scene { name: str_field(v, "sceneName").unwrap_or_else(|| id.clone()), location_id: str_field(v, "locationId"), id })
     }
 }
 
@@ -223,12 +188,7 @@ pub struct Command {
 
 impl Command {
     pub fn new(capability: &str, command: &str, arguments: Vec<Value>) -> Command {
-        Command {
-            component: "main".into(),
-            capability: capability.into(),
-            command: command.into(),
-            arguments,
-        }
+        Command { component: "main".into(), capability: capability.into(), command: command.into(), arguments }
     }
 
     pub fn switch(on: bool) -> Command {
@@ -240,10 +200,6 @@ impl Command {
     }
 
     pub fn set_color_temperature(kelvin: u32) -> Command {
-        Command::new(
-            "colorTemperature",
-            "setColorTemperature",
-            vec![Value::from(kelvin)],
-        )
+        Command::new("colorTemperature", "setColorTemperature", vec![Value::from(kelvin)])
     }
 }

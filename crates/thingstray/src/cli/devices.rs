@@ -37,13 +37,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    let mut rows = vec![vec![
-        "LABEL".into(),
-        "ROOM".into(),
-        "ONLINE".into(),
-        "SWITCH".into(),
-        "ID".into(),
-    ]];
+    let mut rows = vec![vec!["LABEL".into(), "ROOM".into(), "ONLINE".into(), "SWITCH".into(), "ID".into()]];
     for d in &devices {
         rows.push(vec![
             d.label.clone(),
@@ -65,19 +59,13 @@ pub fn switch_state(d: &Device) -> Option<&'static str> {
     if !d.has_capability("switch") {
         return None;
     }
-    d.status
-        .as_ref()?
-        .switch()
-        .map(|on| if on { "on" } else { "off" })
+    d.status.as_ref()?.switch().map(|on| if on { "on" } else { "off" })
 }
 
 /// Room id -> name for every location the devices are in. Best effort: a device list
 /// without room names is still a device list.
 async fn room_names(conn: &Connection, devices: &[Device]) -> HashMap<String, String> {
-    let locations: BTreeSet<&str> = devices
-        .iter()
-        .filter_map(|d| d.location_id.as_deref())
-        .collect();
+    let locations: BTreeSet<&str> = devices.iter().filter_map(|d| d.location_id.as_deref()).collect();
     let mut names = HashMap::new();
     for loc in locations {
         match conn.api.rooms(loc).await {

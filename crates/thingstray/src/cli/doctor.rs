@@ -24,19 +24,11 @@ impl Report {
         println!("ok    {what:<12} {}", detail.as_ref());
     }
     fn warn(&self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
-        println!(
-            "warn  {what:<12} {}\n      fix: {}",
-            detail.as_ref(),
-            fix.as_ref()
-        );
+        println!("warn  {what:<12} {}\n      fix: {}", detail.as_ref(), fix.as_ref());
     }
     fn fail(&mut self, what: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
         self.failed = true;
-        println!(
-            "FAIL  {what:<12} {}\n      fix: {}",
-            detail.as_ref(),
-            fix.as_ref()
-        );
+        println!("FAIL  {what:<12} {}\n      fix: {}", detail.as_ref(), fix.as_ref());
     }
 }
 
@@ -55,11 +47,7 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
     let config = match Config::load(&ctx.paths) {
         Ok(c) => c,
         Err(e) => {
-            r.fail(
-                "settings",
-                e.to_string(),
-                format!("fix or remove {}", ctx.paths.config_file().display()),
-            );
+            r.fail("settings", e.to_string(), format!("fix or remove {}", ctx.paths.config_file().display()));
             return Err(());
         }
     };
@@ -83,41 +71,25 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         r.fail("settings", e.to_string(), setup);
         return Err(());
     }
-    r.ok(
-        "settings",
-        format!(
-            "{} valid, connection `{name}`",
-            ctx.paths.config_file().display()
-        ),
-    );
+    r.ok("settings", format!("{} valid, connection `{name}`", ctx.paths.config_file().display()));
 
     // The vault.
     let vault = match Vault::open(&config, &ctx.paths) {
         Ok(v) => v,
         Err(e) => {
-            r.fail(
-                "vault",
-                e.to_string(),
-                "see above; `thingstray setup --vault file` on machines without a keychain",
-            );
+            r.fail("vault", e.to_string(), "see above; `thingstray setup --vault file` on machines without a keychain");
             return Err(());
         }
     };
     let secret = match vault.client_secret(&name).await {
         Ok(Some(s)) => {
-            r.ok(
-                "vault",
-                format!("{} reachable; client secret stored", vault.describe()),
-            );
+            r.ok("vault", format!("{} reachable; client secret stored", vault.describe()));
             Some(s)
         }
         Ok(None) => {
             r.fail(
                 "vault",
-                format!(
-                    "{} reachable, but no client secret is stored for `{name}`",
-                    vault.describe()
-                ),
+                format!("{} reachable, but no client secret is stored for `{name}`", vault.describe()),
                 setup,
             );
             None
@@ -136,25 +108,10 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
     let http = thingstray::http::client(Duration::from_secs(10));
     match http.get(&settings.api_url).send().await {
         Ok(resp) => {
-            r.ok(
-                "api",
-                format!(
-                    "{} answered (HTTP {})",
-                    settings.api_url,
-                    resp.status().as_u16()
-                ),
-            );
-            match resp
-                .headers()
-                .get("date")
-                .and_then(|d| d.to_str().ok())
-                .and_then(parse_http_date)
-            {
+            r.ok("api", format!("{} answered (HTTP {})", settings.api_url, resp.status().as_u16()));
+            match resp.headers().get("date").and_then(|d| d.to_str().ok()).and_then(parse_http_date) {
                 Some(theirs) => {
-                    let ours = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0);
+                    let ours = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
                     let skew = ours.abs_diff(theirs);
                     if skew <= MAX_SKEW.as_secs() {
                         r.ok("clock", format!("within {skew} s of SmartThings' clock"));
@@ -176,10 +133,7 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         Err(e) => r.fail(
             "api",
             thingstray::http::transport(e).to_string(),
-            format!(
-                "check the network, proxy and firewall; the API URL is {}",
-                settings.api_url
-            ),
+            format!("check the network, proxy and firewall; the API URL is {}", settings.api_url),
         ),
     }
 
@@ -187,20 +141,11 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
     if let Some(secret) = &secret {
         match OAuthClient::new(&settings, secret, http.clone()) {
             Ok(oauth) => match oauth.check_client().await {
-                Ok(()) => r.ok(
-                    "oauth",
-                    format!("{} accepts the client id and secret", settings.token_url()),
-                ),
-                Err(e) if e.is_transient() => r.fail(
-                    "oauth",
-                    e.to_string(),
-                    "check the network; SmartThings may be down",
-                ),
-                Err(e) => r.fail(
-                    "oauth",
-                    e.to_string(),
-                    "enter the id and secret again with `thingstray setup`",
-                ),
+                Ok(()) => r.ok("oauth", format!("{} accepts the client id and secret", settings.token_url())),
+                Err(e) if e.is_transient() => {
+                    r.fail("oauth", e.to_string(), "check the network; SmartThings may be down")
+                }
+                Err(e) => r.fail("oauth", e.to_string(), "enter the id and secret again with `thingstray setup`"),
             },
             Err(e) => r.fail("oauth", e.to_string(), setup),
         }
@@ -225,23 +170,12 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         Ok(grant) => match conn.api.locations().await {
             Ok(_) => r.ok(
                 "session",
-                format!(
-                    "signed in; token accepted, valid for {}",
-                    span(grant.remaining(SystemTime::now()).as_secs())
-                ),
+                format!("signed in; token accepted, valid for {}", span(grant.remaining(SystemTime::now()).as_secs())),
             ),
-            Err(e) => r.fail(
-                "session",
-                e.to_string(),
-                "if this persists, `thingstray login` again",
-            ),
+            Err(e) => r.fail("session", e.to_string(), "if this persists, `thingstray login` again"),
         },
         Err(e) if e.needs_sign_in() => r.fail("session", e.to_string(), "run `thingstray login`"),
-        Err(e) => r.fail(
-            "session",
-            e.to_string(),
-            "check the network; ThingsTray retries by itself",
-        ),
+        Err(e) => r.fail("session", e.to_string(), "check the network; ThingsTray retries by itself"),
     }
     Ok(())
 }
@@ -249,23 +183,15 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
 /// `Sun, 06 Nov 1994 08:49:37 GMT` -> Unix secs.
 fn parse_http_date(s: &str) -> Option<u64> {
     let t = httpdate::parse_http_date(s).ok()?;
-    t.duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
+    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn http_dates() {
-        assert_eq!(
-            super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            super::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"),
-            Some(1_709_164_800)
-        );
+        assert_eq!(super::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(super::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), Some(1_709_164_800));
         assert_eq!(super::parse_http_date("yesterday"), None);
     }
 }

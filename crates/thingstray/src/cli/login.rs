@@ -58,26 +58,17 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return finish_pending(ctx, answer).await;
     }
     let conn = ctx.open().await?;
-    let loopback = if a.no_wait {
-        None
-    } else {
-        Loopback::bind(&conn.settings.redirect_uri).await?
-    };
+    let loopback = if a.no_wait { None } else { Loopback::bind(&conn.settings.redirect_uri).await? };
     // A loopback URI without a port gets the port we bound: sign in with that exact URI.
     let conn = match &loopback {
-        Some(l) if l.redirect_uri != conn.settings.redirect_uri => {
-            with_redirect(ctx, &conn, &l.redirect_uri).await?
-        }
+        Some(l) if l.redirect_uri != conn.settings.redirect_uri => with_redirect(ctx, &conn, &l.redirect_uri).await?,
         _ => conn,
     };
     let sign_in = conn.begin_sign_in();
     match conn.session.oauth().preflight(&sign_in).await {
         Ok(()) => {}
         Err(e) if e.is_transient() => {
-            eprintln!(
-                "Warning: SmartThings could not be asked first ({}); trying anyway.",
-                e.code()
-            )
+            eprintln!("Warning: SmartThings could not be asked first ({}); trying anyway.", e.code())
         }
         Err(e) => return Err(e.into()),
     }
@@ -94,9 +85,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return Ok(());
     }
 
-    eprintln!(
-        "Open this address in a browser, sign in to your Samsung account and pick the location:"
-    );
+    eprintln!("Open this address in a browser, sign in to your Samsung account and pick the location:");
     println!("{url}");
     if !a.no_browser && open_browser(&url) {
         eprintln!("(A browser window was opened. If it shows the wrong Samsung account, use a private window.)");
@@ -104,10 +93,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let (answers, mut incoming) = mpsc::unbounded_channel::<Answer>();
     let server = match loopback {
         Some(l) => {
-            eprintln!(
-                "Waiting for the browser to come back to {} ...",
-                l.redirect_uri
-            );
+            eprintln!("Waiting for the browser to come back to {} ...", l.redirect_uri);
             Some(l.serve(answers.clone()))
         }
         None => {
@@ -131,9 +117,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             Some(Answer::Browser(t, reply)) => (t, Some(reply)),
             Some(Answer::Eof) if server.is_some() => continue, // the browser will answer
             Some(Answer::Eof) | None => {
-                break Err(CliError::Failed(
-                    "No sign-in answer was given (stdin closed).".into(),
-                ))
+                break Err(CliError::Failed("No sign-in answer was given (stdin closed).".into()))
             }
         };
         let outcome = conn.finish_sign_in(&ctx.paths, &sign_in, &text).await;
@@ -155,10 +139,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     if let Some((task, stop)) = server {
         // Let the browser get its page before the process exits.
         let _ = stop.send(());
-        if tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
             tracing::debug!("the browser's connection did not close in time");
         }
     }
@@ -194,24 +175,13 @@ fn read_stdin_lines(tx: mpsc::UnboundedSender<Answer>) {
 
 /// The same connection, signing in with `redirect_uri` (the loopback URI with the port
 /// actually bound). The settings file keeps the URI as the user registered it.
-async fn with_redirect(
-    ctx: &Ctx,
-    conn: &Connection,
-    redirect_uri: &str,
-) -> Result<Connection, CliError> {
+async fn with_redirect(ctx: &Ctx, conn: &Connection, redirect_uri: &str) -> Result<Connection, CliError> {
     let mut config = Config::load(&ctx.paths)?;
     if let Some(s) = config.connections.get_mut(&conn.name) {
         s.redirect_uri = redirect_uri.to_string();
     }
     let vault = Vault::open(&config, &ctx.paths)?;
-    Ok(Connection::open_with(
-        &ctx.paths,
-        &config,
-        vault,
-        Some(&conn.name),
-        Options::default(),
-    )
-    .await?)
+    Ok(Connection::open_with(&ctx.paths, &config, vault, Some(&conn.name), Options::default()).await?)
 }
 
 struct Loopback {
@@ -223,9 +193,7 @@ struct Loopback {
 impl Loopback {
     /// Listens on the redirect URI's loopback address, if it is one.
     async fn bind(redirect_uri: &str) -> Result<Option<Loopback>, CliError> {
-        let Ok(mut url) = Url::parse(redirect_uri) else {
-            return Ok(None);
-        };
+        let Ok(mut url) = Url::parse(redirect_uri) else { return Ok(None) };
         if url.scheme() != "http" || !is_loopback_host(url.host_str()) {
             return Ok(None);
         }
@@ -242,30 +210,16 @@ impl Loopback {
             ))
         })?;
         if port == 0 {
-            let bound = listener
-                .local_addr()
-                .map_err(|e| CliError::Failed(e.to_string()))?
-                .port();
+            let bound = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?.port();
             let _ = url.set_port(Some(bound));
         }
         let path = url.path().to_string();
-        Ok(Some(Loopback {
-            listener,
-            redirect_uri: url.to_string(),
-            path,
-        }))
+        Ok(Some(Loopback { listener, redirect_uri: url.to_string(), path }))
     }
 
     /// Serves until the returned sender fires; then finishes open requests and stops.
-    fn serve(
-        self,
-        answers: mpsc::UnboundedSender<Answer>,
-    ) -> (tokio::task::JoinHandle<()>, oneshot::Sender<()>) {
-        let state = Arc::new(Catch {
-            answers,
-            redirect_uri: self.redirect_uri,
-            path: self.path,
-        });
+    fn serve(self, answers: mpsc::UnboundedSender<Answer>) -> (tokio::task::JoinHandle<()>, oneshot::Sender<()>) {
+        let state = Arc::new(Catch { answers, redirect_uri: self.redirect_uri, path: self.path });
         let app = axum::Router::new().fallback(catch).with_state(state);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -293,47 +247,26 @@ async fn catch(State(c): State<Arc<Catch>>, uri: Uri) -> Response {
     let answer = format!("{base}?{}", uri.query().unwrap_or(""));
     let (tx, rx) = oneshot::channel();
     if c.answers.send(Answer::Browser(answer, tx)).is_err() {
-        return page(
-            StatusCode::GONE,
-            "This sign-in is over",
-            "Go back to the terminal.",
-        );
+        return page(StatusCode::GONE, "This sign-in is over", "Go back to the terminal.");
     }
     match rx.await {
-        Ok(Ok(())) => page(
-            StatusCode::OK,
-            "Signed in to SmartThings",
-            "ThingsTray has the session. You can close this tab.",
-        ),
+        Ok(Ok(())) => {
+            page(StatusCode::OK, "Signed in to SmartThings", "ThingsTray has the session. You can close this tab.")
+        }
         Ok(Err(why)) => page(StatusCode::BAD_REQUEST, "Sign-in did not finish", &why),
-        Err(_) => page(
-            StatusCode::GONE,
-            "This sign-in is over",
-            "Go back to the terminal.",
-        ),
+        Err(_) => page(StatusCode::GONE, "This sign-in is over", "Go back to the terminal."),
     }
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let html = format!(
         "<!doctype html><meta charset=utf-8><title>{t}</title><body style=\"font-family:sans-serif;max-width:40em;margin:4em auto\">\
          <h1>{t}</h1><p>{x}</p></body>",
         t = esc(title),
         x = esc(text)
     );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
         .into_response()
 }
 
@@ -349,9 +282,7 @@ fn open_browser(url: &str) -> bool {
         c.arg("url.dll,FileProtocolHandler").arg(url);
         c
     } else {
-        let desktop = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        let desktop = ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
         if !desktop {
             return false;
         }
@@ -359,11 +290,7 @@ fn open_browser(url: &str) -> bool {
         c.arg(url);
         c
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .is_ok()
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().is_ok()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -377,14 +304,9 @@ fn pending_key(connection: &str) -> String {
 }
 
 async fn save_pending(vault: &Vault, connection: &str, sign_in: &SignIn) -> Result<(), CliError> {
-    let p = Pending {
-        created_at: super::now_unix(),
-        sign_in: sign_in.export().expose_secret().to_string(),
-    };
+    let p = Pending { created_at: super::now_unix(), sign_in: sign_in.export().expose_secret().to_string() };
     let json = serde_json::to_string(&p).map_err(|e| CliError::Failed(e.to_string()))?;
-    vault
-        .set(&pending_key(connection), SecretString::from(json))
-        .await?;
+    vault.set(&pending_key(connection), SecretString::from(json)).await?;
     Ok(())
 }
 
@@ -392,13 +314,9 @@ async fn finish_pending(ctx: &Ctx, answer: String) -> Result<(), CliError> {
     let conn = ctx.open().await?;
     let vault = conn.session.vault().clone();
     let key = pending_key(&conn.name);
-    let pending: Option<Pending> = vault
-        .get(&key)
-        .await?
-        .and_then(|raw| serde_json::from_str(raw.expose_secret()).ok());
-    let Some(pending) =
-        pending.filter(|p| super::now_unix() < p.created_at + PENDING_LIFETIME.as_secs())
-    else {
+    let pending: Option<Pending> =
+        vault.get(&key).await?.and_then(|raw| serde_json::from_str(raw.expose_secret()).ok());
+    let Some(pending) = pending.filter(|p| super::now_unix() < p.created_at + PENDING_LIFETIME.as_secs()) else {
         vault.delete(&key).await?;
         return Err(CliError::Failed(format!(
             "{} (`login --paste` finishes a sign-in started with `thingstray login --no-wait` in the last 30 minutes.)",
@@ -407,10 +325,7 @@ async fn finish_pending(ctx: &Ctx, answer: String) -> Result<(), CliError> {
     };
     let answer = if answer == "-" {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Failed(e.to_string()))?;
         line
     } else {
         answer
@@ -432,11 +347,7 @@ async fn finish_pending(ctx: &Ctx, answer: String) -> Result<(), CliError> {
 async fn report_signed_in(ctx: &Ctx) -> Result<(), CliError> {
     let config = Config::load(&ctx.paths)?;
     let (name, settings) = config.connection(ctx.connection.as_deref())?;
-    let place = settings
-        .location_name
-        .as_deref()
-        .map(|l| format!(" to `{l}`"))
-        .unwrap_or_default();
+    let place = settings.location_name.as_deref().map(|l| format!(" to `{l}`")).unwrap_or_default();
     println!("Signed in{place} (connection `{name}`).");
     eprintln!("Scripts can now run `thingstray token`; ThingsTray keeps the session fresh.");
     Ok(())

@@ -27,12 +27,7 @@ use thingstray::Connection;
 )]
 pub struct Cli {
     /// The connection to use (one per SmartThings location); default: the default one.
-    #[arg(
-        long,
-        global = true,
-        env = "THINGSTRAY_CONNECTION",
-        value_name = "NAME"
-    )]
+    #[arg(long, global = true, env = "THINGSTRAY_CONNECTION", value_name = "NAME")]
     pub connection: Option<String>,
 
     /// More log output on stderr (-v info, -vv debug). THINGSTRAY_LOG takes a full filter.
@@ -80,10 +75,7 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx {
-        paths: Paths::resolve()?,
-        connection: cli.connection,
-    };
+    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection };
     match cli.command {
         Command::Setup(a) => setup::run(&ctx, a).await,
         Command::Login(a) => login::run(&ctx, a).await,
@@ -167,10 +159,7 @@ impl From<thingstray::Error> for CliError {
 pub fn utc(unix: u64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
     let rfc3339 = humantime::format_rfc3339_seconds(t).to_string(); // 2024-05-18T02:40:00Z
-    format!(
-        "{} UTC",
-        rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
-    )
+    format!("{} UTC", rfc3339.trim_end_matches('Z').replacen('T', " ", 1))
 }
 
 /// `3h 12m`, `4m 5s`, `12s`.
@@ -190,15 +179,8 @@ pub fn now_unix() -> u64 {
 /// Prints rows as aligned columns (the last column is not padded).
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for r in rows {
         let mut line = String::new();
@@ -221,9 +203,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; use e.g. 90s, 5m, 2h"))?;
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration; use e.g. 90s, 5m, 2h"))?;
     let scale: u64 = match unit.trim() {
         "" | "s" | "sec" | "secs" => 1,
         "m" | "min" | "mins" => 60,
@@ -231,9 +211,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         "d" | "day" | "days" => 86_400,
         other => return Err(format!("unknown unit `{other}`; use s, m, h or d")),
     };
-    n.checked_mul(scale)
-        .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("`{s}` is far too long"))
+    n.checked_mul(scale).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{s}` is far too long"))
 }
 
 #[cfg(test)]

@@ -26,20 +26,15 @@ enum SceneAction {
 }
 
 async fn scenes(conn: &Connection) -> Result<Vec<Scene>, CliError> {
-    Ok(conn
-        .api
-        .scenes(conn.settings.location_id.as_deref())
-        .await?)
+    Ok(conn.api.scenes(conn.settings.location_id.as_deref()).await?)
 }
 
 pub async fn list(ctx: &Ctx, a: ListArgs) -> Result<(), CliError> {
     let conn = ctx.open().await?;
     let scenes = scenes(&conn).await?;
     if a.json {
-        let v: Vec<_> = scenes
-            .iter()
-            .map(|s| json!({"id": s.id, "name": s.name, "location_id": s.location_id}))
-            .collect();
+        let v: Vec<_> =
+            scenes.iter().map(|s| json!({"id": s.id, "name": s.name, "location_id": s.location_id})).collect();
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
@@ -57,10 +52,7 @@ pub async fn scene(ctx: &Ctx, a: SceneArgs) -> Result<(), CliError> {
         Some(s) => s,
         None => {
             let q = query.trim().to_lowercase();
-            let found: Vec<&Scene> = scenes
-                .iter()
-                .filter(|s| s.name.to_lowercase() == q)
-                .collect();
+            let found: Vec<&Scene> = scenes.iter().filter(|s| s.name.to_lowercase() == q).collect();
             match found.as_slice() {
                 [one] => *one,
                 [] => {
@@ -71,10 +63,7 @@ pub async fn scene(ctx: &Ctx, a: SceneArgs) -> Result<(), CliError> {
                 many => {
                     return Err(CliError::Failed(format!(
                         "Several scenes are named `{query}`; use an id: {}",
-                        many.iter()
-                            .map(|s| s.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        many.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
                     )))
                 }
             }

@@ -56,11 +56,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         tracing::warn!(connection = %conn.name, "not signed in: token requests get 503 until `thingstray login` succeeds");
     }
     let refresher = conn.session.spawn_refresher();
-    let opts = ServeOptions {
-        addrs,
-        port: a.port,
-        api_url: conn.settings.api_url.clone(),
-    };
+    let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone() };
     let server = TokenServer::start(conn.session.clone(), secret, opts).await?;
     {
         let mut out = std::io::stdout().lock();

@@ -61,9 +61,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         .or_else(|| config.default_connection.clone())
         .unwrap_or_else(|| DEFAULT_NAME.to_string());
     if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control() || c == '/') {
-        return Err(CliError::Usage(format!(
-            "`{name}` can't be a connection name: use letters, digits, - and _"
-        )));
+        return Err(CliError::Usage(format!("`{name}` can't be a connection name: use letters, digits, - and _")));
     }
 
     let mut settings = match config.connections.get(&name) {
@@ -74,11 +72,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     settings.client_id = a.client_id.trim().to_string();
     settings.redirect_uri = a.redirect_uri.trim().to_string();
     if let Some(s) = &a.scopes {
-        settings.scopes = s
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
+        settings.scopes =
+            s.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()).map(String::from).collect();
     }
     if let Some(u) = &a.api_url {
         settings.api_url = u.trim_end_matches('/').to_string();
@@ -130,22 +125,13 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     config.save(&ctx.paths)?;
     Connection::save(&ctx.paths, &vault, &name, settings.clone(), secret).await?;
 
-    println!(
-        "Saved connection `{name}` (secrets in: {}).",
-        vault.describe()
-    );
-    eprintln!(
-        "Next: `thingstray{} login` to sign in.",
-        flag(&ctx.connection)
-    );
+    println!("Saved connection `{name}` (secrets in: {}).", vault.describe());
+    eprintln!("Next: `thingstray{} login` to sign in.", flag(&ctx.connection));
     Ok(())
 }
 
 fn flag(connection: &Option<String>) -> String {
-    connection
-        .as_ref()
-        .map(|c| format!(" --connection {c}"))
-        .unwrap_or_default()
+    connection.as_ref().map(|c| format!(" --connection {c}")).unwrap_or_default()
 }
 
 /// The secret from the environment, else stdin: hidden at a terminal, else the first line
@@ -159,8 +145,7 @@ fn read_secret(have_stored: bool) -> Result<Option<SecretString>, CliError> {
         } else {
             "Client secret (input hidden): "
         };
-        rpassword::prompt_password(prompt)
-            .map_err(|e| CliError::Failed(format!("could not read the secret: {e}")))?
+        rpassword::prompt_password(prompt).map_err(|e| CliError::Failed(format!("could not read the secret: {e}")))?
     } else {
         let mut s = String::new();
         std::io::stdin()
@@ -196,17 +181,11 @@ fn read_secret(have_stored: bool) -> Result<Option<SecretString>, CliError> {
 /// Asks SmartThings: is this id+secret pair right (it refuses `client_credentials` only
 /// after authenticating the client), and does it know this redirect URI? Unreachable is
 /// a warning, not a failure: the settings may be right and the network down.
-async fn check_online(
-    settings: &ConnectionSettings,
-    secret: &SecretString,
-) -> Result<(), CliError> {
+async fn check_online(settings: &ConnectionSettings, secret: &SecretString) -> Result<(), CliError> {
     let http = thingstray::http::client(std::time::Duration::from_secs(15));
     let oauth = OAuthClient::new(settings, secret, http)?;
     let soft = |e: &Error, what: &str| {
-        eprintln!(
-            "Warning: could not {what} ({}); saved anyway. `thingstray doctor` checks again.",
-            e.code()
-        );
+        eprintln!("Warning: could not {what} ({}); saved anyway. `thingstray doctor` checks again.", e.code());
     };
     match oauth.check_client().await {
         Ok(()) => {}

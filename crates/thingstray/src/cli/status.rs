@@ -35,12 +35,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             Err(e) => return Err(e.into()),
         };
         any_needs_sign_in |= matches!(status, Status::SignedOut | Status::NeedsSignIn { .. });
-        report.push((
-            name.clone(),
-            settings.location_name.clone(),
-            default.as_deref() == Some(&name),
-            status,
-        ));
+        report.push((name.clone(), settings.location_name.clone(), default.as_deref() == Some(&name), status));
     }
     if a.json {
         let v: Vec<_> = report

@@ -26,10 +26,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let devices = conn.api.devices().await?;
     let device = find(&devices, &a.device)?;
     if !device.has_capability("switch") {
-        return Err(CliError::Failed(format!(
-            "`{}` has no on/off switch.",
-            device.label
-        )));
+        return Err(CliError::Failed(format!("`{}` has no on/off switch.", device.label)));
     }
     let on = match a.action {
         Action::On => true,
@@ -37,12 +34,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         Action::Toggle => {
             let now = match device.status.as_ref().and_then(|s| s.switch()) {
                 Some(state) => state,
-                None => conn
-                    .api
-                    .device_status(&device.id)
-                    .await?
-                    .switch()
-                    .unwrap_or(false),
+                None => conn.api.device_status(&device.id).await?.switch().unwrap_or(false),
             };
             !now
         }
@@ -60,11 +52,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             "`{}` did not switch {} (it reports {state}){}.",
             device.label,
             if on { "on" } else { "off" },
-            if offline {
-                "; it is offline"
-            } else {
-                "; it may still be on its way, check again shortly"
-            }
+            if offline { "; it is offline" } else { "; it may still be on its way, check again shortly" }
         )));
     }
     Ok(())
@@ -77,10 +65,7 @@ pub fn find<'a>(devices: &'a [Device], query: &str) -> Result<&'a Device, CliErr
         return Ok(d);
     }
     let q = query.trim().to_lowercase();
-    let matches: Vec<&Device> = devices
-        .iter()
-        .filter(|d| d.label.to_lowercase() == q)
-        .collect();
+    let matches: Vec<&Device> = devices.iter().filter(|d| d.label.to_lowercase() == q).collect();
     match matches.as_slice() {
         [one] => Ok(one),
         [] => Err(Error::DeviceNotFound {
@@ -90,10 +75,7 @@ pub fn find<'a>(devices: &'a [Device], query: &str) -> Result<&'a Device, CliErr
         .into()),
         many => Err(CliError::Failed(format!(
             "Several devices are labelled `{query}`; use an id: {}",
-            many.iter()
-                .map(|d| d.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
         ))),
     }
 }

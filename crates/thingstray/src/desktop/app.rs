@@ -161,10 +161,7 @@ impl Desktop {
         secret: SecretString,
     ) -> Result<(Arc<Desktop>, SignInStart)> {
         let paths = Paths::at(dir);
-        let config = Config {
-            vault: VaultKind::File,
-            ..Config::default()
-        };
+        let config = Config { vault: VaultKind::File, ..Config::default() };
         config.save(&paths)?;
         let vault = Vault::open(&config, &paths)?;
         let d = Desktop::with_vault(paths, vault, Options::default(), true)?;
@@ -172,12 +169,7 @@ impl Desktop {
         Ok((d, start))
     }
 
-    pub fn with_vault(
-        paths: Paths,
-        vault: Vault,
-        opts: Options,
-        demo: bool,
-    ) -> Result<Arc<Desktop>> {
+    pub fn with_vault(paths: Paths, vault: Vault, opts: Options, demo: bool) -> Result<Arc<Desktop>> {
         let settings = DesktopSettings::load(&paths)?;
         let (changed, _) = watch::channel(0u64);
         Ok(Arc::new(Desktop {
@@ -193,15 +185,7 @@ impl Desktop {
 
     async fn open_configured(&self, config: &Config) {
         for name in config.connections.keys() {
-            match Connection::open_with(
-                &self.paths,
-                config,
-                self.vault.clone(),
-                Some(name),
-                self.opts.clone(),
-            )
-            .await
-            {
+            match Connection::open_with(&self.paths, config, self.vault.clone(), Some(name), self.opts.clone()).await {
                 Ok(conn) => self.adopt(conn),
                 Err(e) => {
                     tracing::warn!(connection = %name, code = e.code(), "could not open the connection");
@@ -279,11 +263,7 @@ impl Desktop {
             Some(l) => Ok(l.conn.clone()),
             None => Err(Error::UnknownConnection {
                 name: name.to_string(),
-                known: if st.live.is_empty() {
-                    "none yet".into()
-                } else {
-                    st.live.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
+                known: if st.live.is_empty() { "none yet".into() } else { st.live.keys().cloned().collect::<Vec<_>>().join(", ") },
             }),
         }
     }
@@ -301,10 +281,7 @@ impl Desktop {
                 let status = l.status();
                 ConnectionSummary {
                     name: l.conn.name.clone(),
-                    title: l
-                        .location_name
-                        .clone()
-                        .unwrap_or_else(|| l.conn.name.clone()),
+                    title: l.location_name.clone().unwrap_or_else(|| l.conn.name.clone()),
                     location_name: l.location_name.clone(),
                     client_id: l.conn.settings.client_id.clone(),
                     redirect_uri: l.conn.settings.redirect_uri.clone(),
@@ -327,44 +304,27 @@ impl Desktop {
     /// sign-in. `name`: `None` picks `home`, `home-2`, … (one connection per location).
     pub async fn setup(&self, name: Option<&str>, form: SetupForm) -> Result<SignInStart> {
         if let Some(p) = check(&form).into_iter().next() {
-            return Err(Error::InvalidSetting {
-                field: p.field.into(),
-                why: p.message,
-            });
+            return Err(Error::InvalidSetting { field: p.field.into(), why: p.message });
         }
         let secret = SecretString::from(form.client_secret.trim().to_string());
         self.setup_with(name, form.settings(), secret).await
     }
 
-    pub async fn setup_with(
-        &self,
-        name: Option<&str>,
-        settings: ConnectionSettings,
-        secret: SecretString,
-    ) -> Result<SignInStart> {
+    pub async fn setup_with(&self, name: Option<&str>, settings: ConnectionSettings, secret: SecretString) -> Result<SignInStart> {
         let name = match name {
             Some(n) => n.to_string(),
             None => self.free_name(),
         };
         Connection::save(&self.paths, &self.vault, &name, settings, Some(secret)).await?;
         let config = Config::load(&self.paths)?;
-        let conn = Connection::open_with(
-            &self.paths,
-            &config,
-            self.vault.clone(),
-            Some(&name),
-            self.opts.clone(),
-        )
-        .await?;
+        let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(&name), self.opts.clone()).await?;
         self.adopt(conn);
         self.bump();
         self.begin_sign_in(&name)
     }
 
     fn free_name(&self) -> String {
-        let taken: HashSet<String> = Config::load(&self.paths)
-            .map(|c| c.connections.into_keys().collect())
-            .unwrap_or_default();
+        let taken: HashSet<String> = Config::load(&self.paths).map(|c| c.connections.into_keys().collect()).unwrap_or_default();
         std::iter::once("home".to_string())
             .chain((2..).map(|i| format!("home-{i}")))
             .find(|n| !taken.contains(n))
@@ -380,10 +340,7 @@ impl Desktop {
             authorize_url: sign_in.authorize_url().to_string(),
             redirect_uri: sign_in.redirect_uri().to_string(),
         };
-        self.state().pending = Some(Pending {
-            connection: conn.name.clone(),
-            sign_in,
-        });
+        self.state().pending = Some(Pending { connection: conn.name.clone(), sign_in });
         Ok(start)
     }
 
@@ -391,10 +348,7 @@ impl Desktop {
     /// progress? (Then the window cancels the navigation and hands the URL to
     /// [`Desktop::finish_sign_in`]; the code never leaves the machine.)
     pub fn is_sign_in_redirect(&self, url: &str) -> bool {
-        self.state()
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.sign_in.is_redirect(url))
+        self.state().pending.as_ref().is_some_and(|p| p.sign_in.is_redirect(url))
     }
 
     pub fn sign_in_pending(&self) -> Option<String> {
@@ -403,10 +357,7 @@ impl Desktop {
 
     /// Where the sign-in in progress starts (for the sign-in window or the browser).
     pub fn pending_authorize_url(&self) -> Option<String> {
-        self.state()
-            .pending
-            .as_ref()
-            .map(|p| p.sign_in.authorize_url().to_string())
+        self.state().pending.as_ref().map(|p| p.sign_in.authorize_url().to_string())
     }
 
     pub fn cancel_sign_in(&self) {
@@ -422,21 +373,15 @@ impl Desktop {
             Ok(c) => c,
             Err(e) => return Err(e),
         };
-        if let Err(e) = conn
-            .finish_sign_in(&self.paths, &pending.sign_in, answer)
-            .await
-        {
+        if let Err(e) = conn.finish_sign_in(&self.paths, &pending.sign_in, answer).await {
             let mut st = self.state();
             if st.pending.is_none() {
                 st.pending = Some(pending);
             }
             return Err(e);
         }
-        let location_name = Config::load(&self.paths).ok().and_then(|c| {
-            c.connections
-                .get(&conn.name)
-                .and_then(|s| s.location_name.clone())
-        });
+        let location_name =
+            Config::load(&self.paths).ok().and_then(|c| c.connections.get(&conn.name).and_then(|s| s.location_name.clone()));
         if let Some(l) = self.state().live.get_mut(&conn.name) {
             l.location_name = location_name.clone();
             l.devices = None;
@@ -444,19 +389,10 @@ impl Desktop {
         }
         self.bump();
         let device_count = match self.refresh_devices(&conn.name).await {
-            Ok(()) => self
-                .state()
-                .live
-                .get(&conn.name)
-                .and_then(|l| l.devices.as_ref().map(Vec::len))
-                .unwrap_or(0),
+            Ok(()) => self.state().live.get(&conn.name).and_then(|l| l.devices.as_ref().map(Vec::len)).unwrap_or(0),
             Err(_) => 0,
         };
-        Ok(SignedIn {
-            connection: conn.name,
-            location_name,
-            device_count,
-        })
+        Ok(SignedIn { connection: conn.name, location_name, device_count })
     }
 
     /// Forgets this connection's tokens; its settings, secret and favorites stay.
@@ -477,17 +413,9 @@ impl Desktop {
     pub async fn refresh_devices(&self, connection: &str) -> Result<()> {
         let (conn, location, places_fresh) = {
             let st = self.state();
-            let l = st
-                .live
-                .get(connection)
-                .ok_or_else(|| Error::UnknownConnection {
-                    name: connection.into(),
-                    known: String::new(),
-                })?;
+            let l = st.live.get(connection).ok_or_else(|| Error::UnknownConnection { name: connection.into(), known: String::new() })?;
             let now = self.opts.clock.now();
-            let fresh = l
-                .places_read
-                .is_some_and(|t| now.duration_since(t).unwrap_or_default() < PLACES_MAX_AGE);
+            let fresh = l.places_read.is_some_and(|t| now.duration_since(t).unwrap_or_default() < PLACES_MAX_AGE);
             (l.conn.clone(), l.conn.settings.location_id.clone(), fresh)
         };
         let result = conn.api.devices().await;
@@ -510,11 +438,7 @@ impl Desktop {
                 Some(loc) => conn.api.rooms(loc).await.unwrap_or_default(),
                 None => Vec::new(),
             };
-            let scenes = conn
-                .api
-                .scenes(location.as_deref())
-                .await
-                .unwrap_or_default();
+            let scenes = conn.api.scenes(location.as_deref()).await.unwrap_or_default();
             places = Some((rooms, scenes));
         }
         if let Some(l) = self.state().live.get_mut(connection) {
@@ -546,32 +470,15 @@ impl Desktop {
         let prefs = self.prefs().prefs(connection);
         let now = self.opts.clock.now();
         let st = self.state();
-        let l = st
-            .live
-            .get(connection)
-            .ok_or_else(|| Error::UnknownConnection {
-                name: connection.into(),
-                known: String::new(),
-            })?;
-        let list = l
-            .devices
-            .as_deref()
-            .map(|d| rows(d, &l.rooms, &prefs))
-            .unwrap_or_default();
+        let l = st.live.get(connection).ok_or_else(|| Error::UnknownConnection { name: connection.into(), known: String::new() })?;
+        let list = l.devices.as_deref().map(|d| rows(d, &l.rooms, &prefs)).unwrap_or_default();
         Ok(DeviceList {
             connection: connection.to_string(),
-            title: l
-                .location_name
-                .clone()
-                .unwrap_or_else(|| l.conn.name.clone()),
+            title: l.location_name.clone().unwrap_or_else(|| l.conn.name.clone()),
             status_line: status_line(&l.status(), now),
             rooms: group_by_room(&list),
             scenes: scene_rows(&l.scenes),
-            read_at: if l.devices.is_some() && l.last_error.is_none() {
-                l.last_read.map(secs)
-            } else {
-                None
-            },
+            read_at: if l.devices.is_some() && l.last_error.is_none() { l.last_read.map(secs) } else { None },
             error: l.last_error.clone(),
         })
     }
@@ -579,38 +486,21 @@ impl Desktop {
     fn row(&self, connection: &str, device: &str) -> Result<DeviceRow> {
         let prefs = self.prefs().prefs(connection);
         let st = self.state();
-        let l = st
-            .live
-            .get(connection)
-            .ok_or_else(|| Error::UnknownConnection {
-                name: connection.into(),
-                known: String::new(),
-            })?;
+        let l = st.live.get(connection).ok_or_else(|| Error::UnknownConnection { name: connection.into(), known: String::new() })?;
         let d = l
             .devices
             .as_ref()
             .and_then(|ds| ds.iter().find(|d| d.id == device))
-            .ok_or_else(|| Error::DeviceNotFound {
-                query: device.into(),
-                hint: Some("the device list may be out of date".into()),
-            })?;
+            .ok_or_else(|| Error::DeviceNotFound { query: device.into(), hint: Some("the device list may be out of date".into()) })?;
         Ok(DeviceRow::new(d, &l.rooms, &prefs))
     }
 
     /// Sends commands, reads the state back, and returns the device as SmartThings now
     /// reports it: the only state the tray and the window ever show. A failure leaves the
     /// last known state in place and queues a notice saying why.
-    pub async fn command(
-        &self,
-        connection: &str,
-        device: &str,
-        commands: Vec<Command>,
-    ) -> Result<DeviceRow> {
+    pub async fn command(&self, connection: &str, device: &str, commands: Vec<Command>) -> Result<DeviceRow> {
         let conn = self.connection(connection)?;
-        let label = self
-            .row(connection, device)
-            .map(|r| r.label)
-            .unwrap_or_else(|_| device.to_string());
+        let label = self.row(connection, device).map(|r| r.label).unwrap_or_else(|_| device.to_string());
         {
             let mut st = self.state();
             if let Some(l) = st.live.get_mut(connection) {
@@ -631,10 +521,7 @@ impl Desktop {
                 }
             }
             if let Err(e) = &result {
-                st.notices.push_back(Notice::CommandFailed {
-                    device: label,
-                    message: e.to_string(),
-                });
+                st.notices.push_back(Notice::CommandFailed { device: label, message: e.to_string() });
             }
         }
         self.bump();
@@ -646,41 +533,22 @@ impl Desktop {
     pub async fn toggle(&self, connection: &str, device: &str) -> Result<DeviceRow> {
         let row = self.row(connection, device)?;
         if !row.usable() {
-            return Err(Error::Api {
-                status: 409,
-                code: "DeviceOffline".into(),
-                message: format!("{} is offline", row.label),
-            });
+            return Err(Error::Api { status: 409, code: "DeviceOffline".into(), message: format!("{} is offline", row.label) });
         }
-        let cmd = row.toggle().ok_or_else(|| Error::DeviceNotFound {
-            query: row.label.clone(),
-            hint: Some("it has no switch".into()),
-        })?;
+        let cmd = row.toggle().ok_or_else(|| Error::DeviceNotFound { query: row.label.clone(), hint: Some("it has no switch".into()) })?;
         self.command(connection, device, vec![cmd]).await
     }
 
     pub async fn switch(&self, connection: &str, device: &str, on: bool) -> Result<DeviceRow> {
-        self.command(connection, device, vec![Command::switch(on)])
-            .await
+        self.command(connection, device, vec![Command::switch(on)]).await
     }
 
     pub async fn set_level(&self, connection: &str, device: &str, level: u8) -> Result<DeviceRow> {
-        self.command(connection, device, vec![Command::set_level(level)])
-            .await
+        self.command(connection, device, vec![Command::set_level(level)]).await
     }
 
-    pub async fn set_color_temperature(
-        &self,
-        connection: &str,
-        device: &str,
-        kelvin: u32,
-    ) -> Result<DeviceRow> {
-        self.command(
-            connection,
-            device,
-            vec![Command::set_color_temperature(kelvin)],
-        )
-        .await
+    pub async fn set_color_temperature(&self, connection: &str, device: &str, kelvin: u32) -> Result<DeviceRow> {
+        self.command(connection, device, vec![Command::set_color_temperature(kelvin)]).await
     }
 
     pub async fn run_scene(&self, connection: &str, scene: &str) -> Result<()> {
@@ -693,10 +561,7 @@ impl Desktop {
     pub async fn token_for_copy(&self, connection: &str) -> Result<(AccessGrant, CopiedToken)> {
         let conn = self.connection(connection)?;
         let grant = conn.session.token_valid_for(COPY_MIN_VALIDITY).await?;
-        let copied = CopiedToken {
-            connection: connection.to_string(),
-            expires_at: secs(grant.expires_at),
-        };
+        let copied = CopiedToken { connection: connection.to_string(), expires_at: secs(grant.expires_at) };
         Ok((grant, copied))
     }
 
@@ -711,10 +576,7 @@ impl Desktop {
                 name: l.conn.name.clone(),
                 location_name: l.location_name.clone(),
                 status: l.status(),
-                devices: l
-                    .devices
-                    .as_deref()
-                    .map(|d| rows(d, &l.rooms, &prefs.prefs(&l.conn.name))),
+                devices: l.devices.as_deref().map(|d| rows(d, &l.rooms, &prefs.prefs(&l.conn.name))),
                 scenes: scene_rows(&l.scenes),
                 devices_error: l.last_error.as_ref().map(short_error),
                 busy: l.busy.clone(),
@@ -735,26 +597,15 @@ impl Desktop {
     /// debounced.
     pub fn take_notices(&self) -> Vec<Notice> {
         let now = self.opts.clock.now();
-        let statuses: Vec<(String, Status)> = self
-            .state()
-            .live
-            .values()
-            .map(|l| (l.conn.name.clone(), l.status()))
-            .collect();
+        let statuses: Vec<(String, Status)> = self.state().live.values().map(|l| (l.conn.name.clone(), l.status())).collect();
         let mut st = self.state();
         let mut fresh = Vec::new();
         for (name, status) in statuses {
-            let before = st
-                .seen
-                .insert(name.clone(), status.clone())
-                .unwrap_or(Status::SignedOut);
+            let before = st.seen.insert(name.clone(), status.clone()).unwrap_or(Status::SignedOut);
             fresh.extend(notices_for(&name, &before, &status));
         }
         fresh.extend(st.notices.drain(..));
-        fresh
-            .into_iter()
-            .filter(|n| st.debounce.allow(n, now))
-            .collect()
+        fresh.into_iter().filter(|n| st.debounce.allow(n, now)).collect()
     }
 
     /// Keeps the tray's device states roughly current while no window is polling: every
@@ -769,23 +620,10 @@ impl Desktop {
             };
             let mut due = Vec::new();
             let mut wait = Duration::from_secs(60);
-            for (name, status, last, err) in self.state().live.values().map(|l| {
-                (
-                    l.conn.name.clone(),
-                    l.status(),
-                    l.last_read,
-                    l.last_error.clone(),
-                )
-            }) {
-                match next_poll(
-                    Showing::TrayOnly,
-                    &status,
-                    now,
-                    last,
-                    err.as_ref(),
-                    window,
-                    tray,
-                ) {
+            for (name, status, last, err) in
+                self.state().live.values().map(|l| (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone()))
+            {
+                match next_poll(Showing::TrayOnly, &status, now, last, err.as_ref(), window, tray) {
                     PollDecision::Now => due.push(name),
                     PollDecision::After(d) => wait = wait.min(d),
                     PollDecision::Idle => {}
@@ -806,10 +644,7 @@ impl Desktop {
         self.prefs().clone()
     }
 
-    fn change_settings(
-        &self,
-        f: impl FnOnce(&mut DesktopSettings) -> Result<()>,
-    ) -> Result<DesktopSettings> {
+    fn change_settings(&self, f: impl FnOnce(&mut DesktopSettings) -> Result<()>) -> Result<DesktopSettings> {
         let snapshot = {
             let mut p = self.prefs();
             let mut next = p.clone();
@@ -822,12 +657,7 @@ impl Desktop {
         Ok(snapshot)
     }
 
-    pub fn set_favorite(
-        &self,
-        connection: &str,
-        device: &str,
-        on: bool,
-    ) -> Result<DesktopSettings> {
+    pub fn set_favorite(&self, connection: &str, device: &str, on: bool) -> Result<DesktopSettings> {
         self.change_settings(|s| {
             s.set_favorite(connection, device, on);
             Ok(())
@@ -864,10 +694,7 @@ impl Desktop {
 /// One line for a menu: the code's wording is enough there; the window shows the message.
 fn short_error(e: &Error) -> String {
     match e {
-        Error::RateLimited { retry_after } => format!(
-            "rate limited, next try in {} s",
-            retry_after.as_secs().max(1)
-        ),
+        Error::RateLimited { retry_after } => format!("rate limited, next try in {} s", retry_after.as_secs().max(1)),
         Error::Unreachable { .. } => "SmartThings unreachable".into(),
         Error::ServerError { status } => format!("SmartThings answered HTTP {status}"),
         other => other.code().replace('_', " "),
@@ -890,38 +717,19 @@ mod tests {
     }
 
     async fn env() -> Env {
-        let sim = Sim::start(SimConfig {
-            auto_approve: true,
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
+        let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let client = sim.client().clone();
         let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
         settings.api_url = sim.api_url();
         settings.auth_url = sim.auth_url();
-        let (desktop, start) = Desktop::open_demo(
-            dir.path(),
-            settings,
-            SecretString::from(client.client_secret),
-        )
-        .await
-        .unwrap();
-        Env {
-            sim,
-            _dir: dir,
-            desktop,
-            start,
-        }
+        let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await.unwrap();
+        Env { sim, _dir: dir, desktop, start }
     }
 
     /// What the sign-in window sees: the authorize URL answers with a redirect.
     async fn redirect_of(authorize_url: &str) -> String {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let resp = http.get(authorize_url).send().await.unwrap();
         assert_eq!(resp.status(), 302);
         resp.headers()["location"].to_str().unwrap().to_string()
@@ -940,48 +748,26 @@ mod tests {
     async fn sign_in_through_the_one_handler_then_devices_in_the_tray() {
         let e = env().await;
         assert_eq!(e.desktop.tray().state, TrayState::SignIn);
-        assert!(!e
-            .desktop
-            .is_sign_in_redirect("https://example.com/callback?code=x"));
+        assert!(!e.desktop.is_sign_in_redirect("https://example.com/callback?code=x"));
         let redirect = redirect_of(&e.start.authorize_url).await;
 
         // A forged answer is refused and the sign-in stays pending.
         let forged = redirect.replace("state=", "state=x");
-        assert_eq!(
-            e.desktop.finish_sign_in(&forged).await.unwrap_err().code(),
-            "state_mismatch"
-        );
+        assert_eq!(e.desktop.finish_sign_in(&forged).await.unwrap_err().code(), "state_mismatch");
         assert_eq!(e.desktop.sign_in_pending().as_deref(), Some("demo"));
 
         let done = e.desktop.finish_sign_in(&redirect).await.unwrap();
         assert_eq!(done.connection, "demo");
         assert!(done.location_name.is_some());
         assert!(e.desktop.sign_in_pending().is_none());
-        assert_eq!(
-            e.desktop
-                .finish_sign_in(&redirect)
-                .await
-                .unwrap_err()
-                .code(),
-            "no_sign_in_pending"
-        );
+        assert_eq!(e.desktop.finish_sign_in(&redirect).await.unwrap_err().code(), "no_sign_in_pending");
 
         let tray = e.desktop.tray();
         assert_eq!(tray.state, TrayState::Connected);
-        assert!(
-            tray.tooltip.contains("Connected · token valid"),
-            "{}",
-            tray.tooltip
-        );
+        assert!(tray.tooltip.contains("Connected · token valid"), "{}", tray.tooltip);
         assert!(checks(&tray.entries).len() > 12);
         // The demo vault is a file in the throwaway directory.
-        assert!(
-            e.desktop
-                .vault_description()
-                .contains(&e._dir.path().display().to_string()),
-            "{}",
-            e.desktop.vault_description()
-        );
+        assert!(e.desktop.vault_description().contains(&e._dir.path().display().to_string()), "{}", e.desktop.vault_description());
     }
 
     #[tokio::test]
@@ -989,32 +775,15 @@ mod tests {
         let e = signed_in().await;
         let lamp = "0b5577db";
         let list = e.desktop.device_list("demo").await.unwrap();
-        let row = list
-            .rooms
-            .iter()
-            .flat_map(|r| &r.devices)
-            .find(|d| d.id.starts_with(lamp))
-            .unwrap()
-            .clone();
+        let row = list.rooms.iter().flat_map(|r| &r.devices).find(|d| d.id.starts_with(lamp)).unwrap().clone();
         let before = row.switch.unwrap();
         let after = e.desktop.toggle("demo", &row.id).await.unwrap();
         assert_eq!(after.switch, Some(!before));
-        let sim_value = e
-            .sim
-            .device_attribute(&row.id, "main", "switch", "switch")
-            .unwrap();
+        let sim_value = e.sim.device_attribute(&row.id, "main", "switch", "switch").unwrap();
         assert_eq!(sim_value, if before { "off" } else { "on" });
         // The tray's check shows the confirmed state.
-        let id = MenuAction::SwitchDevice {
-            connection: "demo".into(),
-            device: row.id.clone(),
-        }
-        .id();
-        let checked = checks(&e.desktop.tray().entries)
-            .into_iter()
-            .find(|(i, _)| *i == id)
-            .unwrap()
-            .1;
+        let id = MenuAction::SwitchDevice { connection: "demo".into(), device: row.id.clone() }.id();
+        let checked = checks(&e.desktop.tray().entries).into_iter().find(|(i, _)| *i == id).unwrap().1;
         assert_eq!(checked, !before);
 
         let dimmed = e.desktop.set_level("demo", &row.id, 25).await.unwrap();
@@ -1025,26 +794,13 @@ mod tests {
     async fn a_failed_command_keeps_the_old_state_and_says_why() {
         let e = signed_in().await;
         e.desktop.take_notices();
-        let err = e
-            .desktop
-            .switch("demo", "00000000-0000-4000-8000-000000000000", true)
-            .await
-            .unwrap_err();
+        let err = e.desktop.switch("demo", "00000000-0000-4000-8000-000000000000", true).await.unwrap_err();
         assert!(!err.code().is_empty());
         let notices = e.desktop.take_notices();
-        assert!(
-            matches!(&notices[..], [Notice::CommandFailed { .. }]),
-            "{notices:?}"
-        );
+        assert!(matches!(&notices[..], [Notice::CommandFailed { .. }]), "{notices:?}");
         // Offline devices are refused before anything is sent.
         let offline = "f3c18803-cbec-48e3-8f15-3c31f302d68b";
-        assert!(e
-            .desktop
-            .toggle("demo", offline)
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("offline"));
+        assert!(e.desktop.toggle("demo", offline).await.unwrap_err().to_string().contains("offline"));
     }
 
     #[tokio::test]
@@ -1053,18 +809,13 @@ mod tests {
         let (grant, copied) = e.desktop.token_for_copy("demo").await.unwrap();
         assert!(!grant.secret().is_empty());
         assert!(copied.expires_at > secs(SystemTime::now()) + 300);
-        assert!(!serde_json::to_string(&copied)
-            .unwrap()
-            .contains(grant.secret()));
+        assert!(!serde_json::to_string(&copied).unwrap().contains(grant.secret()));
 
         let lamp = "0b5577db-4ac9-4bdf-8c9d-5a1b2c3d4e5f";
         e.desktop.set_favorite("demo", lamp, true).unwrap();
         e.desktop.sign_out("demo").await.unwrap();
         assert_eq!(e.desktop.tray().state, TrayState::SignIn);
-        assert_eq!(
-            e.desktop.token_for_copy("demo").await.unwrap_err().code(),
-            "not_signed_in"
-        );
+        assert_eq!(e.desktop.token_for_copy("demo").await.unwrap_err().code(), "not_signed_in");
         let again = e.desktop.begin_sign_in("demo").unwrap();
         let redirect = redirect_of(&again.authorize_url).await;
         e.desktop.finish_sign_in(&redirect).await.unwrap();
@@ -1080,17 +831,10 @@ mod tests {
         // A caller wanting a longer-lived token than the current one forces a refresh,
         // which SmartThings answers with `invalid_grant`.
         let conn = e.desktop.connection("demo").unwrap();
-        let err = conn
-            .session
-            .token_valid_for(Duration::from_secs(3 * 86_400))
-            .await
-            .unwrap_err();
+        let err = conn.session.token_valid_for(Duration::from_secs(3 * 86_400)).await.unwrap_err();
         assert!(err.needs_sign_in(), "{err}");
         let notices = e.desktop.take_notices();
-        assert!(
-            matches!(&notices[..], [Notice::SignInNeeded { .. }]),
-            "{notices:?}"
-        );
+        assert!(matches!(&notices[..], [Notice::SignInNeeded { .. }]), "{notices:?}");
         assert!(e.desktop.take_notices().is_empty());
         assert_eq!(e.desktop.tray().state, TrayState::SignIn);
     }

@@ -87,8 +87,7 @@ impl DeviceRow {
     /// The command a tray click sends: the opposite of the state last read. `None` for a
     /// device without a switch.
     pub fn toggle(&self) -> Option<Command> {
-        self.can_switch
-            .then(|| Command::switch(!self.switch.unwrap_or(false)))
+        self.can_switch.then(|| Command::switch(!self.switch.unwrap_or(false)))
     }
 }
 
@@ -106,16 +105,11 @@ pub fn compare(a: &DeviceRow, b: &DeviceRow) -> Ordering {
 }
 
 fn compare_rooms(a: &str, b: &str) -> Ordering {
-    (a == NO_ROOM)
-        .cmp(&(b == NO_ROOM))
-        .then_with(|| fold(a).cmp(&fold(b)))
+    (a == NO_ROOM).cmp(&(b == NO_ROOM)).then_with(|| fold(a).cmp(&fold(b)))
 }
 
 pub fn rows(devices: &[Device], rooms: &[Room], prefs: &ConnectionPrefs) -> Vec<DeviceRow> {
-    let mut rows: Vec<DeviceRow> = devices
-        .iter()
-        .map(|d| DeviceRow::new(d, rooms, prefs))
-        .collect();
+    let mut rows: Vec<DeviceRow> = devices.iter().map(|d| DeviceRow::new(d, rooms, prefs)).collect();
     rows.sort_by(compare);
     rows
 }
@@ -126,32 +120,18 @@ pub fn group_by_room(rows: &[DeviceRow]) -> Vec<RoomGroup> {
     for r in rows {
         match groups.iter_mut().find(|g| g.name == r.room) {
             Some(g) => g.devices.push(r.clone()),
-            None => groups.push(RoomGroup {
-                id: r.room_id.clone(),
-                name: r.room.clone(),
-                devices: vec![r.clone()],
-            }),
+            None => groups.push(RoomGroup { id: r.room_id.clone(), name: r.room.clone(), devices: vec![r.clone()] }),
         }
     }
     groups.sort_by(|a, b| compare_rooms(&a.name, &b.name));
     for g in &mut groups {
-        g.devices.sort_by(|a, b| {
-            b.favorite
-                .cmp(&a.favorite)
-                .then_with(|| fold(&a.label).cmp(&fold(&b.label)))
-        });
+        g.devices.sort_by(|a, b| b.favorite.cmp(&a.favorite).then_with(|| fold(&a.label).cmp(&fold(&b.label))));
     }
     groups
 }
 
 pub fn scene_rows(scenes: &[Scene]) -> Vec<SceneRow> {
-    let mut rows: Vec<SceneRow> = scenes
-        .iter()
-        .map(|s| SceneRow {
-            id: s.id.clone(),
-            name: s.name.clone(),
-        })
-        .collect();
+    let mut rows: Vec<SceneRow> = scenes.iter().map(|s| SceneRow { id: s.id.clone(), name: s.name.clone() }).collect();
     rows.sort_by_key(|r| fold(&r.name));
     rows
 }
@@ -162,14 +142,7 @@ pub(crate) mod tests {
     use crate::api::Component;
     use serde_json::json;
 
-    pub(crate) fn device(
-        id: &str,
-        label: &str,
-        room: Option<&str>,
-        caps: &[&str],
-        on: Option<bool>,
-        online: Option<bool>,
-    ) -> Device {
+    pub(crate) fn device(id: &str, label: &str, room: Option<&str>, caps: &[&str], on: Option<bool>, online: Option<bool>) -> Device {
         let status = on.map(|on| {
             let mut m = serde_json::Map::new();
             m.insert(
@@ -184,10 +157,7 @@ pub(crate) mod tests {
             name: None,
             location_id: Some("loc".into()),
             room_id: room.map(String::from),
-            components: vec![Component {
-                id: "main".into(),
-                capabilities: caps.iter().map(|c| c.to_string()).collect(),
-            }],
+            components: vec![Component { id: "main".into(), capabilities: caps.iter().map(|c| c.to_string()).collect() }],
             status,
             online,
         }
@@ -195,47 +165,20 @@ pub(crate) mod tests {
 
     pub(crate) fn rooms() -> Vec<Room> {
         vec![
-            Room {
-                id: "k".into(),
-                location_id: None,
-                name: "Kitchen".into(),
-            },
-            Room {
-                id: "b".into(),
-                location_id: None,
-                name: "Bedroom".into(),
-            },
+            Room { id: "k".into(), location_id: None, name: "Kitchen".into() },
+            Room { id: "b".into(), location_id: None, name: "Bedroom".into() },
         ]
     }
 
     #[test]
     fn rows_read_state_and_capabilities() {
-        let d = device(
-            "1",
-            "Lamp",
-            Some("k"),
-            &["switch", "switchLevel"],
-            Some(true),
-            Some(true),
-        );
+        let d = device("1", "Lamp", Some("k"), &["switch", "switchLevel"], Some(true), Some(true));
         let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
         assert_eq!(r.room, "Kitchen");
-        assert_eq!(
-            (
-                r.switch,
-                r.level,
-                r.can_switch,
-                r.can_dim,
-                r.can_color_temperature
-            ),
-            (Some(true), Some(40), true, true, false)
-        );
+        assert_eq!((r.switch, r.level, r.can_switch, r.can_dim, r.can_color_temperature), (Some(true), Some(40), true, true, false));
         assert_eq!(r.toggle(), Some(Command::switch(false)));
-        let sensor = DeviceRow::new(
-            &device("2", "Door", None, &["contactSensor"], None, Some(false)),
-            &rooms(),
-            &ConnectionPrefs::default(),
-        );
+        let sensor =
+            DeviceRow::new(&device("2", "Door", None, &["contactSensor"], None, Some(false)), &rooms(), &ConnectionPrefs::default());
         assert_eq!(sensor.room, NO_ROOM);
         assert!(sensor.toggle().is_none());
         assert!(!sensor.usable());
@@ -245,24 +188,14 @@ pub(crate) mod tests {
     fn favorites_first_then_room_then_name() {
         let devices = vec![
             device("1", "zebra lamp", Some("k"), &["switch"], Some(false), None),
-            device(
-                "2",
-                "Apple light",
-                Some("k"),
-                &["switch"],
-                Some(false),
-                None,
-            ),
+            device("2", "Apple light", Some("k"), &["switch"], Some(false), None),
             device("3", "Bed lamp", Some("b"), &["switch"], Some(false), None),
             device("4", "Attic", None, &["switch"], Some(false), None),
             device("5", "Z fav", None, &["switch"], Some(false), None),
         ];
         let mut prefs = ConnectionPrefs::default();
         prefs.favorites.insert("5".into());
-        let ids: Vec<_> = rows(&devices, &rooms(), &prefs)
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
+        let ids: Vec<_> = rows(&devices, &rooms(), &prefs).into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["5", "3", "2", "1", "4"]);
         let groups = group_by_room(&rows(&devices, &rooms(), &prefs));
         let names: Vec<_> = groups.iter().map(|g| g.name.as_str()).collect();
@@ -274,16 +207,8 @@ pub(crate) mod tests {
     #[test]
     fn scenes_are_sorted_by_name() {
         let scenes = vec![
-            Scene {
-                id: "2".into(),
-                name: "movie night".into(),
-                location_id: None,
-            },
-            Scene {
-                id: "1".into(),
-                name: "Good Morning".into(),
-                location_id: None,
-            },
+            Scene { id: "2".into(), name: "movie night".into(), location_id: None },
+            Scene { id: "1".into(), name: "Good Morning".into(), location_id: None },
         ];
         let names: Vec<_> = scene_rows(&scenes).into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["Good Morning", "movie night"]);

@@ -15,22 +15,9 @@ use crate::session::Status;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MenuEntry {
-    Item {
-        id: String,
-        text: String,
-        enabled: bool,
-    },
-    Check {
-        id: String,
-        text: String,
-        checked: bool,
-        enabled: bool,
-    },
-    Submenu {
-        id: String,
-        text: String,
-        entries: Vec<MenuEntry>,
-    },
+    Item { id: String, text: String, enabled: bool },
+    Check { id: String, text: String, checked: bool, enabled: bool },
+    Submenu { id: String, text: String, entries: Vec<MenuEntry> },
     Separator,
 }
 
@@ -54,9 +41,7 @@ impl MenuAction {
     pub fn id(&self) -> String {
         let join = |parts: &[&str]| parts.join(&SEP.to_string());
         match self {
-            MenuAction::SwitchDevice { connection, device } => {
-                join(&["device", connection, device])
-            }
+            MenuAction::SwitchDevice { connection, device } => join(&["device", connection, device]),
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
             MenuAction::SignIn { connection } => join(&["sign-in", connection]),
@@ -71,14 +56,8 @@ impl MenuAction {
         let parts: Vec<&str> = id.split(SEP).collect();
         let s = |i: usize| parts.get(i).map(|p| p.to_string());
         Some(match (parts.first().copied()?, parts.len()) {
-            ("device", 3) => MenuAction::SwitchDevice {
-                connection: s(1)?,
-                device: s(2)?,
-            },
-            ("scene", 3) => MenuAction::RunScene {
-                connection: s(1)?,
-                scene: s(2)?,
-            },
+            ("device", 3) => MenuAction::SwitchDevice { connection: s(1)?, device: s(2)? },
+            ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
             ("sign-in", 2) => MenuAction::SignIn { connection: s(1)? },
             ("setup", 1) => MenuAction::Setup,
@@ -119,19 +98,11 @@ pub struct TrayModel {
 }
 
 fn item(action: MenuAction, text: impl Into<String>, enabled: bool) -> MenuEntry {
-    MenuEntry::Item {
-        id: action.id(),
-        text: text.into(),
-        enabled,
-    }
+    MenuEntry::Item { id: action.id(), text: text.into(), enabled }
 }
 
 fn info(id: String, text: impl Into<String>) -> MenuEntry {
-    MenuEntry::Item {
-        id,
-        text: text.into(),
-        enabled: false,
-    }
+    MenuEntry::Item { id, text: text.into(), enabled: false }
 }
 
 fn device_entry(c: &ConnectionView, d: &DeviceRow) -> MenuEntry {
@@ -143,11 +114,7 @@ fn device_entry(c: &ConnectionView, d: &DeviceRow) -> MenuEntry {
         text.push_str(" …");
     }
     MenuEntry::Check {
-        id: MenuAction::SwitchDevice {
-            connection: c.name.clone(),
-            device: d.id.clone(),
-        }
-        .id(),
+        id: MenuAction::SwitchDevice { connection: c.name.clone(), device: d.id.clone() }.id(),
         text,
         checked: d.switch.unwrap_or(false),
         enabled: d.usable() && !busy && has_token(&c.status),
@@ -164,20 +131,10 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
             entries.push(MenuEntry::Separator);
         }
         let line = status_line(&c.status, now);
-        let line = if many {
-            format!("{}: {line}", c.title())
-        } else {
-            line
-        };
+        let line = if many { format!("{}: {line}", c.title()) } else { line };
         entries.push(info(format!("status{SEP}{}", c.name), line));
         if !has_token(&c.status) {
-            entries.push(item(
-                MenuAction::SignIn {
-                    connection: c.name.clone(),
-                },
-                "Sign in again…",
-                true,
-            ));
+            entries.push(item(MenuAction::SignIn { connection: c.name.clone() }, "Sign in again…", true));
             continue;
         }
         entries.extend(device_section(c, flat_limit));
@@ -185,35 +142,12 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
             let scenes = c
                 .scenes
                 .iter()
-                .map(|s| {
-                    item(
-                        MenuAction::RunScene {
-                            connection: c.name.clone(),
-                            scene: s.id.clone(),
-                        },
-                        &s.name,
-                        true,
-                    )
-                })
+                .map(|s| item(MenuAction::RunScene { connection: c.name.clone(), scene: s.id.clone() }, &s.name, true))
                 .collect();
-            entries.push(MenuEntry::Submenu {
-                id: format!("scenes{SEP}{}", c.name),
-                text: "Scenes".into(),
-                entries: scenes,
-            });
+            entries.push(MenuEntry::Submenu { id: format!("scenes{SEP}{}", c.name), text: "Scenes".into(), entries: scenes });
         }
-        let copy = if many {
-            format!("Copy access token ({})", c.title())
-        } else {
-            "Copy access token".into()
-        };
-        entries.push(item(
-            MenuAction::CopyToken {
-                connection: c.name.clone(),
-            },
-            copy,
-            true,
-        ));
+        let copy = if many { format!("Copy access token ({})", c.title()) } else { "Copy access token".into() };
+        entries.push(item(MenuAction::CopyToken { connection: c.name.clone() }, copy, true));
     }
     if connections.is_empty() {
         entries.push(info("status".into(), "Not set up yet"));
@@ -231,17 +165,10 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
         [c] => format!("ThingsTray: {}", status_line(&c.status, now)),
         cs => format!(
             "ThingsTray: {}",
-            cs.iter()
-                .map(|c| format!("{}: {}", c.title(), status_line(&c.status, now)))
-                .collect::<Vec<_>>()
-                .join("; ")
+            cs.iter().map(|c| format!("{}: {}", c.title(), status_line(&c.status, now))).collect::<Vec<_>>().join("; ")
         ),
     };
-    TrayModel {
-        state,
-        tooltip,
-        entries,
-    }
+    TrayModel { state, tooltip, entries }
 }
 
 fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
@@ -254,20 +181,13 @@ fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
         out.push(info(format!("devices{SEP}{}", c.name), text));
         return out;
     };
-    let shown: Vec<&DeviceRow> = devices
-        .iter()
-        .filter(|d| d.can_switch && !d.hidden)
-        .collect();
+    let shown: Vec<&DeviceRow> = devices.iter().filter(|d| d.can_switch && !d.hidden).collect();
     if shown.is_empty() {
-        out.push(info(
-            format!("devices{SEP}{}", c.name),
-            "No switchable devices",
-        ));
+        out.push(info(format!("devices{SEP}{}", c.name), "No switchable devices"));
         return out;
     }
     out.push(MenuEntry::Separator);
-    let (favorites, others): (Vec<&DeviceRow>, Vec<&DeviceRow>) =
-        shown.into_iter().partition(|d| d.favorite);
+    let (favorites, others): (Vec<&DeviceRow>, Vec<&DeviceRow>) = shown.into_iter().partition(|d| d.favorite);
     out.extend(favorites.iter().map(|d| device_entry(c, d)));
     if others.len() <= flat_limit {
         let mut others = others;
@@ -278,18 +198,11 @@ fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
         for g in group_by_room(&rows) {
             let entries = g.devices.iter().map(|d| device_entry(c, d)).collect();
             let key = g.id.clone().unwrap_or_default();
-            out.push(MenuEntry::Submenu {
-                id: format!("room{SEP}{}{SEP}{key}", c.name),
-                text: g.name.clone(),
-                entries,
-            });
+            out.push(MenuEntry::Submenu { id: format!("room{SEP}{}{SEP}{key}", c.name), text: g.name.clone(), entries });
         }
     }
     if let Some(e) = &c.devices_error {
-        out.push(info(
-            format!("devices{SEP}{}", c.name),
-            format!("Not refreshed: {e}"),
-        ));
+        out.push(info(format!("devices{SEP}{}", c.name), format!("Not refreshed: {e}")));
     }
     out.push(MenuEntry::Separator);
     out
@@ -323,11 +236,7 @@ mod tests {
     }
 
     fn connected() -> Status {
-        Status::Connected {
-            expires_at: 1_000_000 + 18 * 3600,
-            next_refresh_at: 0,
-            warning: None,
-        }
+        Status::Connected { expires_at: 1_000_000 + 18 * 3600, next_refresh_at: 0, warning: None }
     }
 
     fn view(n: usize, favorites: &[&str]) -> ConnectionView {
@@ -343,14 +252,7 @@ mod tests {
                 )
             })
             .collect();
-        devices.push(device(
-            "sensor",
-            "Door",
-            None,
-            &["contactSensor"],
-            None,
-            None,
-        ));
+        devices.push(device("sensor", "Door", None, &["contactSensor"], None, None));
         let mut prefs = ConnectionPrefs::default();
         prefs.favorites = favorites.iter().map(|s| s.to_string()).collect();
         ConnectionView {
@@ -358,10 +260,7 @@ mod tests {
             location_name: Some("Home".into()),
             status: connected(),
             devices: Some(rows(&devices, &rooms(), &prefs)),
-            scenes: vec![SceneRow {
-                id: "s1".into(),
-                name: "Movie".into(),
-            }],
+            scenes: vec![SceneRow { id: "s1".into(), name: "Movie".into() }],
             devices_error: None,
             busy: HashSet::new(),
         }
@@ -371,9 +270,7 @@ mod tests {
         entries
             .iter()
             .map(|e| match e {
-                MenuEntry::Item { text, .. }
-                | MenuEntry::Check { text, .. }
-                | MenuEntry::Submenu { text, .. } => text.clone(),
+                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } | MenuEntry::Submenu { text, .. } => text.clone(),
                 MenuEntry::Separator => "-".into(),
             })
             .collect()
@@ -405,39 +302,17 @@ mod tests {
         // The sensor has no switch: not in the menu. The offline light is disabled.
         let c = checks(&m.entries);
         assert_eq!(c.len(), 3);
-        let offline = m
-            .entries
-            .iter()
-            .find(|e| matches!(e, MenuEntry::Check { text, .. } if text.contains("offline")))
-            .unwrap();
+        let offline = m.entries.iter().find(|e| matches!(e, MenuEntry::Check { text, .. } if text.contains("offline"))).unwrap();
         assert!(matches!(offline, MenuEntry::Check { enabled: false, .. }));
-        assert!(matches!(
-            &m.entries[3],
-            MenuEntry::Check {
-                checked: true,
-                enabled: true,
-                ..
-            }
-        ));
+        assert!(matches!(&m.entries[3], MenuEntry::Check { checked: true, enabled: true, .. }));
     }
 
     #[test]
     fn many_devices_go_into_rooms_with_favorites_on_top() {
         let m = build(&[view(20, &["d7"])], now(), 12);
         let t = texts(&m.entries);
-        assert_eq!(
-            &t[..5],
-            [
-                "Connected · token valid 18 h",
-                "-",
-                "Light 07",
-                "Bedroom",
-                "Kitchen"
-            ]
-        );
-        let MenuEntry::Submenu { entries, .. } = &m.entries[3] else {
-            panic!()
-        };
+        assert_eq!(&t[..5], ["Connected · token valid 18 h", "-", "Light 07", "Bedroom", "Kitchen"]);
+        let MenuEntry::Submenu { entries, .. } = &m.entries[3] else { panic!() };
         assert_eq!(entries.len(), 9); // 10 odd lights minus the favorite
         assert_eq!(checks(&m.entries).len(), 20);
     }
@@ -445,9 +320,7 @@ mod tests {
     #[test]
     fn sign_in_needed_offers_sign_in_and_no_devices() {
         let mut v = view(3, &[]);
-        v.status = Status::NeedsSignIn {
-            reason: Error::SessionEnded { detail: "x".into() },
-        };
+        v.status = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "x".into() } };
         let m = build(&[v], now(), 12);
         assert_eq!(m.state, TrayState::SignIn);
         assert_eq!(texts(&m.entries)[..2], ["Sign-in needed", "Sign in again…"]);
@@ -472,11 +345,7 @@ mod tests {
     fn nothing_set_up_offers_setup() {
         let m = build(&[], now(), 12);
         assert_eq!(m.state, TrayState::SignIn);
-        assert!(m.entries.contains(&MenuEntry::Item {
-            id: "setup".into(),
-            text: "Set up ThingsTray…".into(),
-            enabled: true
-        }));
+        assert!(m.entries.contains(&MenuEntry::Item { id: "setup".into(), text: "Set up ThingsTray…".into(), enabled: true }));
     }
 
     #[test]
@@ -493,20 +362,10 @@ mod tests {
     #[test]
     fn actions_round_trip_through_ids() {
         for a in [
-            MenuAction::SwitchDevice {
-                connection: "home|x".into(),
-                device: "abc".into(),
-            },
-            MenuAction::RunScene {
-                connection: "home".into(),
-                scene: "s".into(),
-            },
-            MenuAction::CopyToken {
-                connection: "home".into(),
-            },
-            MenuAction::SignIn {
-                connection: "home".into(),
-            },
+            MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
+            MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
+            MenuAction::CopyToken { connection: "home".into() },
+            MenuAction::SignIn { connection: "home".into() },
             MenuAction::Setup,
             MenuAction::Open,
             MenuAction::Settings,

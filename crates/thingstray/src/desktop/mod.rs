@@ -11,9 +11,7 @@ pub mod prefs;
 pub mod setup;
 pub mod status;
 
-pub use app::{
-    ConnectionSummary, CopiedToken, Desktop, DeviceList, SignInStart, SignedIn, COPY_MIN_VALIDITY,
-};
+pub use app::{ConnectionSummary, CopiedToken, Desktop, DeviceList, SignInStart, SignedIn, COPY_MIN_VALIDITY};
 pub use devices::{DeviceRow, RoomGroup, SceneRow};
 pub use menu::{ConnectionView, MenuAction, MenuEntry, TrayModel};
 pub use poll::{Notice, PollDecision, Showing};

@@ -59,9 +59,7 @@ pub fn next_poll(
         // not more often than the window would.
         interval = interval.min(window_interval.max(Duration::from_secs(30)));
     }
-    let Some(last) = last_read else {
-        return PollDecision::Now;
-    };
+    let Some(last) = last_read else { return PollDecision::Now };
     let elapsed = now.duration_since(last).unwrap_or(Duration::ZERO);
     if elapsed >= interval {
         PollDecision::Now
@@ -90,9 +88,7 @@ impl Notice {
 
     pub fn title(&self) -> String {
         match self {
-            Notice::SignInNeeded { connection, .. } => {
-                format!("ThingsTray: sign in again ({connection})")
-            }
+            Notice::SignInNeeded { connection, .. } => format!("ThingsTray: sign in again ({connection})"),
             Notice::RefreshTokenAging { .. } => "ThingsTray: sign-in expires soon".into(),
             Notice::CommandFailed { device, .. } => format!("Could not switch {device}"),
         }
@@ -100,9 +96,9 @@ impl Notice {
 
     pub fn body(&self) -> &str {
         match self {
-            Notice::SignInNeeded { message, .. }
-            | Notice::RefreshTokenAging { message, .. }
-            | Notice::CommandFailed { message, .. } => message,
+            Notice::SignInNeeded { message, .. } | Notice::RefreshTokenAging { message, .. } | Notice::CommandFailed { message, .. } => {
+                message
+            }
         }
     }
 
@@ -121,22 +117,15 @@ pub fn notices_for(connection: &str, before: &Status, after: &Status) -> Vec<Not
     let mut out = Vec::new();
     let needs = |s: &Status| matches!(s, Status::NeedsSignIn { .. });
     if needs(after) && !needs(before) {
-        let message = super::status::status_detail(after)
-            .unwrap_or_else(|| "Sign in again to reconnect.".into());
-        out.push(Notice::SignInNeeded {
-            connection: connection.into(),
-            message,
-        });
+        let message = super::status::status_detail(after).unwrap_or_else(|| "Sign in again to reconnect.".into());
+        out.push(Notice::SignInNeeded { connection: connection.into(), message });
     }
     let warning = |s: &Status| match s {
         Status::Connected { warning, .. } | Status::Retrying { warning, .. } => warning.clone(),
         _ => None,
     };
     if let (Some(w), None) = (warning(after), warning(before)) {
-        out.push(Notice::RefreshTokenAging {
-            connection: connection.into(),
-            message: w,
-        });
+        out.push(Notice::RefreshTokenAging { connection: connection.into(), message: w });
     }
     out
 }
@@ -170,130 +159,49 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(s)
     }
     fn ok() -> Status {
-        Status::Connected {
-            expires_at: 99_999,
-            next_refresh_at: 0,
-            warning: None,
-        }
+        Status::Connected { expires_at: 99_999, next_refresh_at: 0, warning: None }
     }
     const W: Duration = Duration::from_secs(30);
     const T: Duration = Duration::from_secs(300);
 
     #[test]
     fn window_polls_at_its_interval_and_tray_rarely() {
-        assert_eq!(
-            next_poll(Showing::DeviceWindow, &ok(), t(100), None, None, W, T),
-            PollDecision::Now
-        );
-        assert_eq!(
-            next_poll(
-                Showing::DeviceWindow,
-                &ok(),
-                t(100),
-                Some(t(90)),
-                None,
-                W,
-                T
-            ),
-            PollDecision::After(Duration::from_secs(20))
-        );
-        assert_eq!(
-            next_poll(
-                Showing::DeviceWindow,
-                &ok(),
-                t(130),
-                Some(t(100)),
-                None,
-                W,
-                T
-            ),
-            PollDecision::Now
-        );
-        assert_eq!(
-            next_poll(Showing::TrayOnly, &ok(), t(130), Some(t(100)), None, W, T),
-            PollDecision::After(Duration::from_secs(270))
-        );
+        assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(100), None, None, W, T), PollDecision::Now);
+        assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(100), Some(t(90)), None, W, T), PollDecision::After(Duration::from_secs(20)));
+        assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(130), Some(t(100)), None, W, T), PollDecision::Now);
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(130), Some(t(100)), None, W, T), PollDecision::After(Duration::from_secs(270)));
     }
 
     #[test]
     fn never_polls_when_nothing_is_shown_or_nobody_is_signed_in() {
-        assert_eq!(
-            next_poll(Showing::Nothing, &ok(), t(100), None, None, W, T),
-            PollDecision::Idle
-        );
-        assert_eq!(
-            next_poll(
-                Showing::DeviceWindow,
-                &Status::SignedOut,
-                t(100),
-                None,
-                None,
-                W,
-                T
-            ),
-            PollDecision::Idle
-        );
+        assert_eq!(next_poll(Showing::Nothing, &ok(), t(100), None, None, W, T), PollDecision::Idle);
+        assert_eq!(next_poll(Showing::DeviceWindow, &Status::SignedOut, t(100), None, None, W, T), PollDecision::Idle);
     }
 
     #[test]
     fn rate_limits_stretch_and_transient_errors_shorten_the_tray_wait() {
-        let limited = Error::RateLimited {
-            retry_after: Duration::from_secs(120),
-        };
+        let limited = Error::RateLimited { retry_after: Duration::from_secs(120) };
         assert_eq!(
-            next_poll(
-                Showing::DeviceWindow,
-                &ok(),
-                t(100),
-                Some(t(100)),
-                Some(&limited),
-                W,
-                T
-            ),
+            next_poll(Showing::DeviceWindow, &ok(), t(100), Some(t(100)), Some(&limited), W, T),
             PollDecision::After(Duration::from_secs(120))
         );
         let down = Error::ServerError { status: 503 };
-        assert_eq!(
-            next_poll(
-                Showing::TrayOnly,
-                &ok(),
-                t(100),
-                Some(t(100)),
-                Some(&down),
-                W,
-                T
-            ),
-            PollDecision::After(W)
-        );
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(100), Some(t(100)), Some(&down), W, T), PollDecision::After(W));
     }
 
     #[test]
     fn notices_fire_on_the_change_and_are_debounced() {
-        let ended = Status::NeedsSignIn {
-            reason: Error::SessionEnded {
-                detail: "Invalid refresh token".into(),
-            },
-        };
+        let ended = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "Invalid refresh token".into() } };
         let n = notices_for("home", &ok(), &ended);
         assert_eq!(n.len(), 1);
         assert!(n[0].body().contains("Sign in again"));
         assert!(notices_for("home", &ended, &ended).is_empty());
-        let aging = Status::Connected {
-            expires_at: 0,
-            next_refresh_at: 0,
-            warning: Some("26 days".into()),
-        };
-        assert!(matches!(
-            &notices_for("home", &ok(), &aging)[..],
-            [Notice::RefreshTokenAging { .. }]
-        ));
+        let aging = Status::Connected { expires_at: 0, next_refresh_at: 0, warning: Some("26 days".into()) };
+        assert!(matches!(&notices_for("home", &ok(), &aging)[..], [Notice::RefreshTokenAging { .. }]));
         assert!(notices_for("home", &aging, &aging).is_empty());
 
         let mut d = Debounce::default();
-        let fail = Notice::CommandFailed {
-            device: "Lamp".into(),
-            message: "offline".into(),
-        };
+        let fail = Notice::CommandFailed { device: "Lamp".into(), message: "offline".into() };
         assert!(d.allow(&fail, t(0)));
         assert!(!d.allow(&fail, t(30)));
         assert!(d.allow(&fail, t(61)));

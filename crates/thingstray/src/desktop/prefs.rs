@@ -62,34 +62,24 @@ impl DesktopSettings {
         let path = Self::file(paths);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let mut s: DesktopSettings =
-                    toml::from_str(&text).map_err(|e| Error::ConfigUnreadable {
-                        path: path.display().to_string(),
-                        detail: e.message().to_string(),
-                    })?;
+                let mut s: DesktopSettings = toml::from_str(&text)
+                    .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
                 s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
                 s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
                 Ok(s)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DesktopSettings::default()),
-            Err(e) => Err(Error::ConfigUnreadable {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
         }
     }
 
     pub fn save(&self, paths: &Paths) -> Result<()> {
-        let text =
-            toml::to_string_pretty(self).map_err(|e| Error::io("writing desktop settings", e))?;
+        let text = toml::to_string_pretty(self).map_err(|e| Error::io("writing desktop settings", e))?;
         crate::fsutil::write_atomic(&Self::file(paths), text.as_bytes(), false)
     }
 
     pub fn prefs(&self, connection: &str) -> ConnectionPrefs {
-        self.connections
-            .get(connection)
-            .cloned()
-            .unwrap_or_default()
+        self.connections.get(connection).cloned().unwrap_or_default()
     }
 
     pub fn set_favorite(&mut self, connection: &str, device: &str, on: bool) {
@@ -138,10 +128,7 @@ mod tests {
     fn round_trips_and_defaults_when_missing() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
-        assert_eq!(
-            DesktopSettings::load(&paths).unwrap(),
-            DesktopSettings::default()
-        );
+        assert_eq!(DesktopSettings::load(&paths).unwrap(), DesktopSettings::default());
         let mut s = DesktopSettings::default();
         s.set_favorite("home", "lamp", true);
         s.set_hidden("home", "hub", true);
@@ -156,22 +143,13 @@ mod tests {
     #[test]
     fn poll_interval_is_bounded() {
         let mut s = DesktopSettings::default();
-        assert_eq!(
-            s.set_poll_interval(1).unwrap_err().code(),
-            "invalid_setting"
-        );
+        assert_eq!(s.set_poll_interval(1).unwrap_err().code(), "invalid_setting");
         assert_eq!(s.poll_interval_s, 30);
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = 1").unwrap();
-        assert_eq!(
-            DesktopSettings::load(&paths).unwrap().poll_interval_s,
-            MIN_POLL_S
-        );
+        assert_eq!(DesktopSettings::load(&paths).unwrap().poll_interval_s, MIN_POLL_S);
         std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = \"x\"").unwrap();
-        assert_eq!(
-            DesktopSettings::load(&paths).unwrap_err().code(),
-            "config_unreadable"
-        );
+        assert_eq!(DesktopSettings::load(&paths).unwrap_err().code(), "config_unreadable");
     }
 }

@@ -3,10 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{
-    validate_base_url, validate_client_id, validate_redirect_uri, ConnectionSettings,
-    DEFAULT_REDIRECT_URI, DEFAULT_SCOPES,
-};
+use crate::config::{validate_base_url, validate_client_id, validate_redirect_uri, ConnectionSettings, DEFAULT_REDIRECT_URI, DEFAULT_SCOPES};
 use crate::error::Error;
 
 /// One prompt of `smartthings apps:create` and what to answer.
@@ -19,23 +16,11 @@ pub struct Answer {
 }
 
 pub fn apps_create_answers() -> Vec<Answer> {
-    let a = |prompt, answer: &str, copy| Answer {
-        prompt,
-        answer: answer.to_string(),
-        copy,
-    };
+    let a = |prompt, answer: &str, copy| Answer { prompt, answer: answer.to_string(), copy };
     vec![
-        a(
-            "What kind of app do you want to create?",
-            "OAuth-In App",
-            false,
-        ),
+        a("What kind of app do you want to create?", "OAuth-In App", false),
         a("Display Name", "ThingsTray", true),
-        a(
-            "Description",
-            "Keeps my SmartThings devices in the tray",
-            true,
-        ),
+        a("Description", "Keeps my SmartThings devices in the tray", true),
         a("Icon Image URL (optional)", "(leave empty)", false),
         a("Target URL (optional)", "(leave empty)", false),
         a("Select Scopes", &DEFAULT_SCOPES.join(" "), true),
@@ -45,11 +30,7 @@ pub fn apps_create_answers() -> Vec<Answer> {
 
 /// Redirect URIs that work, best first. All of them are caught by the sign-in window
 /// before anything is sent; the custom scheme also works from the system browser.
-pub const REDIRECT_CHOICES: &[&str] = &[
-    DEFAULT_REDIRECT_URI,
-    "https://httpbin.org/get",
-    "thingstray://oauth/callback",
-];
+pub const REDIRECT_CHOICES: &[&str] = &[DEFAULT_REDIRECT_URI, "https://httpbin.org/get", "thingstray://oauth/callback"];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SetupForm {
@@ -82,10 +63,7 @@ fn why(e: Error) -> String {
 pub fn check(form: &SetupForm) -> Vec<FieldProblem> {
     let mut out = Vec::new();
     if let Err(e) = validate_client_id(&form.client_id) {
-        out.push(FieldProblem {
-            field: "client_id",
-            message: why(e),
-        });
+        out.push(FieldProblem { field: "client_id", message: why(e) });
     }
     let secret = form.client_secret.trim();
     if secret.is_empty() {
@@ -94,31 +72,16 @@ pub fn check(form: &SetupForm) -> Vec<FieldProblem> {
             message: "it is empty; copy the OAuth Client Secret that `smartthings apps:create` printed (it is shown only once)".into(),
         });
     } else if secret == form.client_id.trim() {
-        out.push(FieldProblem {
-            field: "client_secret",
-            message: "this is the client id again; the secret is the other value".into(),
-        });
+        out.push(FieldProblem { field: "client_secret", message: "this is the client id again; the secret is the other value".into() });
     } else if secret.chars().any(char::is_whitespace) {
-        out.push(FieldProblem {
-            field: "client_secret",
-            message: "it contains spaces; copy it again without them".into(),
-        });
+        out.push(FieldProblem { field: "client_secret", message: "it contains spaces; copy it again without them".into() });
     }
     if let Err(e) = validate_redirect_uri(&form.redirect_uri) {
-        out.push(FieldProblem {
-            field: "redirect_uri",
-            message: why(e),
-        });
+        out.push(FieldProblem { field: "redirect_uri", message: why(e) });
     }
     for (field, value) in [("api_url", &form.api_url), ("auth_url", &form.auth_url)] {
-        if let Err(e) = Some(value.trim())
-            .filter(|v| !v.is_empty())
-            .map_or(Ok(()), |v| validate_base_url(field, v))
-        {
-            out.push(FieldProblem {
-                field,
-                message: why(e),
-            });
+        if let Err(e) = Some(value.trim()).filter(|v| !v.is_empty()).map_or(Ok(()), |v| validate_base_url(field, v)) {
+            out.push(FieldProblem { field, message: why(e) });
         }
     }
     out
@@ -145,12 +108,7 @@ mod tests {
     const ID: &str = "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14";
 
     fn form(id: &str, secret: &str, uri: &str) -> SetupForm {
-        SetupForm {
-            client_id: id.into(),
-            client_secret: secret.into(),
-            redirect_uri: uri.into(),
-            ..SetupForm::default()
-        }
+        SetupForm { client_id: id.into(), client_secret: secret.into(), redirect_uri: uri.into(), ..SetupForm::default() }
     }
 
     #[test]
@@ -186,21 +144,14 @@ mod tests {
         f.auth_url = "http://127.0.0.1:8080/oauth".into();
         assert!(check(&f).is_empty());
         let s = f.settings();
-        assert_eq!(
-            (s.api_url.as_str(), s.auth_url.as_str()),
-            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/oauth")
-        );
+        assert_eq!((s.api_url.as_str(), s.auth_url.as_str()), ("http://127.0.0.1:8080", "http://127.0.0.1:8080/oauth"));
     }
 
     #[test]
     fn answers_name_the_scopes_and_the_redirect_uri() {
         let a = apps_create_answers();
         assert_eq!(a[0].answer, "OAuth-In App");
-        assert!(a
-            .iter()
-            .any(|x| x.answer == "r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*"));
-        assert!(a
-            .iter()
-            .any(|x| x.answer == "https://thingstray.invalid/callback" && x.copy));
+        assert!(a.iter().any(|x| x.answer == "r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*"));
+        assert!(a.iter().any(|x| x.answer == "https://thingstray.invalid/callback" && x.copy));
     }
 }

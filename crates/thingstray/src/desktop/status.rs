@@ -42,11 +42,7 @@ impl TrayState {
     /// The state of several connections together: the one most in need of attention.
     /// No connection at all is a sign-in state too (the wizard is the next step).
     pub fn worst<'a>(statuses: impl IntoIterator<Item = &'a Status>) -> TrayState {
-        statuses
-            .into_iter()
-            .map(TrayState::of)
-            .max()
-            .unwrap_or(TrayState::SignIn)
+        statuses.into_iter().map(TrayState::of).max().unwrap_or(TrayState::SignIn)
     }
 
     /// File stem under `icons/tray/`, e.g. `retrying-dark`.
@@ -80,9 +76,7 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 fn until(at_unix_s: u64, now: SystemTime) -> Duration {
-    (UNIX_EPOCH + Duration::from_secs(at_unix_s))
-        .duration_since(now)
-        .unwrap_or(Duration::ZERO)
+    (UNIX_EPOCH + Duration::from_secs(at_unix_s)).duration_since(now).unwrap_or(Duration::ZERO)
 }
 
 fn validity(expires_at: u64, now: SystemTime) -> String {
@@ -98,11 +92,7 @@ fn validity(expires_at: u64, now: SystemTime) -> String {
 pub fn status_line(status: &Status, now: SystemTime) -> String {
     match status {
         Status::SignedOut => "Not signed in".into(),
-        Status::Connected {
-            expires_at,
-            warning,
-            ..
-        } => {
+        Status::Connected { expires_at, warning, .. } => {
             let mut s = format!("Connected · {}", validity(*expires_at, now));
             if warning.is_some() {
                 s.push_str(" · sign in again soon");
@@ -110,17 +100,9 @@ pub fn status_line(status: &Status, now: SystemTime) -> String {
             s
         }
         Status::Refreshing { .. } => "Refreshing the token…".into(),
-        Status::Retrying {
-            expires_at,
-            next_attempt_at,
-            ..
-        } => {
+        Status::Retrying { expires_at, next_attempt_at, .. } => {
             let next = until(*next_attempt_at, now);
-            let when = if next.is_zero() {
-                "now".to_string()
-            } else {
-                format!("in {}", human_duration(next))
-            };
+            let when = if next.is_zero() { "now".to_string() } else { format!("in {}", human_duration(next)) };
             format!("Retrying {when} · {}", validity(*expires_at, now))
         }
         Status::NeedsSignIn { .. } => "Sign-in needed".into(),
@@ -132,27 +114,18 @@ pub fn status_line(status: &Status, now: SystemTime) -> String {
 pub fn status_detail(status: &Status) -> Option<String> {
     match status {
         Status::NeedsSignIn { reason } => Some(reason.to_string()),
-        Status::Retrying {
-            last_error,
-            warning,
-            ..
-        } => Some(match warning {
+        Status::Retrying { last_error, warning, .. } => Some(match warning {
             Some(w) => format!("{last_error} {w}"),
             None => last_error.to_string(),
         }),
-        Status::Connected {
-            warning: Some(w), ..
-        } => Some(w.clone()),
+        Status::Connected { warning: Some(w), .. } => Some(w.clone()),
         _ => None,
     }
 }
 
 /// Whether a token can be had at all (copy button, device list).
 pub fn has_token(status: &Status) -> bool {
-    matches!(
-        status,
-        Status::Connected { .. } | Status::Refreshing { .. } | Status::Retrying { .. }
-    )
+    matches!(status, Status::Connected { .. } | Status::Refreshing { .. } | Status::Retrying { .. })
 }
 
 #[cfg(test)]
@@ -166,30 +139,12 @@ mod tests {
 
     #[test]
     fn connected_line_says_how_long_the_token_lasts() {
-        let st = Status::Connected {
-            expires_at: 1_000 + 18 * 3600 + 59,
-            next_refresh_at: 0,
-            warning: None,
-        };
+        let st = Status::Connected { expires_at: 1_000 + 18 * 3600 + 59, next_refresh_at: 0, warning: None };
         assert_eq!(status_line(&st, at(1_000)), "Connected · token valid 18 h");
-        let st = Status::Connected {
-            expires_at: 1_000 + 45 * 60,
-            next_refresh_at: 0,
-            warning: None,
-        };
-        assert_eq!(
-            status_line(&st, at(1_000)),
-            "Connected · token valid 45 min"
-        );
-        let st = Status::Connected {
-            expires_at: 1_000 + 3 * 86_400,
-            next_refresh_at: 0,
-            warning: Some("old".into()),
-        };
-        assert_eq!(
-            status_line(&st, at(1_000)),
-            "Connected · token valid 3 d · sign in again soon"
-        );
+        let st = Status::Connected { expires_at: 1_000 + 45 * 60, next_refresh_at: 0, warning: None };
+        assert_eq!(status_line(&st, at(1_000)), "Connected · token valid 45 min");
+        let st = Status::Connected { expires_at: 1_000 + 3 * 86_400, next_refresh_at: 0, warning: Some("old".into()) };
+        assert_eq!(status_line(&st, at(1_000)), "Connected · token valid 3 d · sign in again soon");
     }
 
     #[test]
@@ -201,36 +156,21 @@ mod tests {
             last_error: Error::ServerError { status: 504 },
             warning: None,
         };
-        assert_eq!(
-            status_line(&st, at(1_000)),
-            "Retrying in 40 s · token valid 2 h"
-        );
+        assert_eq!(status_line(&st, at(1_000)), "Retrying in 40 s · token valid 2 h");
         assert_eq!(status_line(&st, at(9_000)), "Retrying now · token expired");
         assert!(status_detail(&st).unwrap().contains("HTTP 504"));
     }
 
     #[test]
     fn states_map_to_icons_and_the_worst_wins() {
-        let ok = Status::Connected {
-            expires_at: 0,
-            next_refresh_at: 0,
-            warning: None,
-        };
+        let ok = Status::Connected { expires_at: 0, next_refresh_at: 0, warning: None };
         let refreshing = Status::Refreshing { expires_at: 0 };
-        let ended = Status::NeedsSignIn {
-            reason: Error::SessionEnded { detail: "x".into() },
-        };
+        let ended = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "x".into() } };
         assert_eq!(TrayState::of(&Status::SignedOut), TrayState::SignIn);
         assert_eq!(TrayState::worst([&ok, &refreshing]), TrayState::Refreshing);
-        assert_eq!(
-            TrayState::worst([&ok, &ended, &refreshing]),
-            TrayState::SignIn
-        );
+        assert_eq!(TrayState::worst([&ok, &ended, &refreshing]), TrayState::SignIn);
         assert_eq!(TrayState::worst([]), TrayState::SignIn);
-        assert_eq!(
-            TrayState::Retrying.icon_name(PanelTheme::Light),
-            "retrying-light"
-        );
+        assert_eq!(TrayState::Retrying.icon_name(PanelTheme::Light), "retrying-light");
         assert_eq!(TrayState::SignIn.icon_name(PanelTheme::Dark), "signin-dark");
         assert!(has_token(&refreshing) && !has_token(&ended));
     }

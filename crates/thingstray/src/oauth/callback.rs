@@ -11,11 +11,7 @@ pub enum Callback {
     /// A code, with the `state` that came with it (none when the user pasted a bare code).
     Code { code: String, state: Option<String> },
     /// The authorize page said no: `error=access_denied` and friends.
-    Refused {
-        error: String,
-        description: Option<String>,
-        state: Option<String>,
-    },
+    Refused { error: String, description: Option<String>, state: Option<String> },
 }
 
 const MAX_INPUT: usize = 8 * 1024;
@@ -38,11 +34,7 @@ impl Callback {
         let query = match Url::parse(input) {
             Ok(url) => {
                 // Some providers answer in the fragment; SmartThings uses the query.
-                let q = url
-                    .query()
-                    .filter(|q| !q.is_empty())
-                    .or(url.fragment())
-                    .unwrap_or("");
+                let q = url.query().filter(|q| !q.is_empty()).or(url.fragment()).unwrap_or("");
                 if q.is_empty() {
                     return Err(malformed("the address has no `code` in it"));
                 }
@@ -57,16 +49,11 @@ impl Callback {
 
 fn bare_code(input: &str) -> Result<Callback> {
     let ok = input.len() <= 512
-        && input
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
+        && input.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
     if !ok {
         return Err(malformed("it is neither an address nor a code"));
     }
-    Ok(Callback::Code {
-        code: input.to_string(),
-        state: None,
-    })
+    Ok(Callback::Code { code: input.to_string(), state: None })
 }
 
 fn from_query(query: &str) -> Result<Callback> {
@@ -93,18 +80,9 @@ fn from_query(query: &str) -> Result<Callback> {
         *slot = Some(v.into_owned());
     }
     if let Some(error) = error {
-        let error = error
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(100)
-            .collect();
-        let description =
-            description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect());
-        return Ok(Callback::Refused {
-            error,
-            description,
-            state,
-        });
+        let error = error.chars().filter(|c| !c.is_control()).take(100).collect();
+        let description = description.map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect());
+        return Ok(Callback::Refused { error, description, state });
     }
     match code {
         Some(code) if !code.is_empty() && code.len() <= 512 => Ok(Callback::Code { code, state }),
@@ -122,27 +100,12 @@ mod tests {
 
     #[test]
     fn full_url_query_and_bare_code() {
-        let want = Callback::Code {
-            code: "Ab12".into(),
-            state: Some("s1".into()),
-        };
-        assert_eq!(
-            Callback::parse("https://thingstray.invalid/callback?code=Ab12&state=s1").unwrap(),
-            want
-        );
-        assert_eq!(
-            Callback::parse("thingstray://oauth/callback?state=s1&code=Ab12").unwrap(),
-            want
-        );
+        let want = Callback::Code { code: "Ab12".into(), state: Some("s1".into()) };
+        assert_eq!(Callback::parse("https://thingstray.invalid/callback?code=Ab12&state=s1").unwrap(), want);
+        assert_eq!(Callback::parse("thingstray://oauth/callback?state=s1&code=Ab12").unwrap(), want);
         assert_eq!(Callback::parse("?code=Ab12&state=s1").unwrap(), want);
         assert_eq!(Callback::parse("code=Ab12&state=s1").unwrap(), want);
-        assert_eq!(
-            Callback::parse("  Ab12 \n").unwrap(),
-            Callback::Code {
-                code: "Ab12".into(),
-                state: None
-            }
-        );
+        assert_eq!(Callback::parse("  Ab12 \n").unwrap(), Callback::Code { code: "Ab12".into(), state: None });
     }
 
     #[test]

@@ -13,15 +13,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
-};
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -70,9 +66,7 @@ pub struct OAuthClient {
 
 impl std::fmt::Debug for OAuthClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthClient")
-            .field("client_id", &self.settings.client_id)
-            .finish_non_exhaustive()
+        f.debug_struct("OAuthClient").field("client_id", &self.settings.client_id).finish_non_exhaustive()
     }
 }
 
@@ -87,9 +81,7 @@ pub struct SignIn {
 
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignIn")
-            .field("redirect_uri", &self.redirect_uri)
-            .finish_non_exhaustive()
+        f.debug_struct("SignIn").field("redirect_uri", &self.redirect_uri).finish_non_exhaustive()
     }
 }
 
@@ -127,11 +119,7 @@ impl SignIn {
                 }
                 Ok(AuthorizationCode::new(code))
             }
-            Callback::Refused {
-                error,
-                description,
-                state,
-            } => {
+            Callback::Refused { error, description, state } => {
                 if let Some(state) = state {
                     self.check_state(&state)?;
                 }
@@ -148,8 +136,7 @@ impl SignIn {
         let want = self.state.secret().as_bytes();
         let got = got.as_bytes();
         // Constant time: the state is a CSRF secret.
-        let same = want.len() == got.len()
-            && want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        let same = want.len() == got.len() && want.iter().zip(got).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
         if same {
             Ok(())
         } else {
@@ -183,15 +170,10 @@ impl SignIn {
 
     /// The sign-in [`SignIn::export`] saved.
     pub fn import(saved: &SecretString) -> Result<SignIn> {
-        let s: SavedSignIn =
-            serde_json::from_str(saved.expose_secret()).map_err(|e| Error::VaultCorrupt {
-                key: "pending sign-in".into(),
-                detail: e.to_string(),
-            })?;
-        let url = Url::parse(&s.url).map_err(|e| Error::VaultCorrupt {
-            key: "pending sign-in".into(),
-            detail: e.to_string(),
-        })?;
+        let s: SavedSignIn = serde_json::from_str(saved.expose_secret())
+            .map_err(|e| Error::VaultCorrupt { key: "pending sign-in".into(), detail: e.to_string() })?;
+        let url = Url::parse(&s.url)
+            .map_err(|e| Error::VaultCorrupt { key: "pending sign-in".into(), detail: e.to_string() })?;
         Ok(SignIn {
             url,
             state: CsrfToken::new(s.state),
@@ -202,28 +184,14 @@ impl SignIn {
 }
 
 impl OAuthClient {
-    pub fn new(
-        settings: &ConnectionSettings,
-        client_secret: &SecretString,
-        http: reqwest::Client,
-    ) -> Result<OAuthClient> {
-        let bad = |field: &str, e: url::ParseError| Error::InvalidSetting {
-            field: field.into(),
-            why: e.to_string(),
-        };
+    pub fn new(settings: &ConnectionSettings, client_secret: &SecretString, http: reqwest::Client) -> Result<OAuthClient> {
+        let bad = |field: &str, e: url::ParseError| Error::InvalidSetting { field: field.into(), why: e.to_string() };
         let client = oauth2::Client::new(ClientId::new(settings.client_id.trim().to_string()))
             .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_string()))
             .set_auth_uri(AuthUrl::new(settings.authorize_url()).map_err(|e| bad("auth_url", e))?)
             .set_token_uri(TokenUrl::new(settings.token_url()).map_err(|e| bad("token_url", e))?)
-            .set_redirect_uri(
-                RedirectUrl::new(settings.redirect_uri.clone())
-                    .map_err(|e| bad("redirect_uri", e))?,
-            );
-        Ok(OAuthClient {
-            client,
-            http,
-            settings: settings.clone(),
-        })
+            .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| bad("redirect_uri", e))?);
+        Ok(OAuthClient { client, http, settings: settings.clone() })
     }
 
     pub fn settings(&self) -> &ConnectionSettings {
@@ -244,21 +212,11 @@ impl OAuthClient {
             None
         };
         let (url, state) = req.url();
-        SignIn {
-            url,
-            state,
-            verifier,
-            redirect_uri: self.settings.redirect_uri.clone(),
-        }
+        SignIn { url, state, verifier, redirect_uri: self.settings.redirect_uri.clone() }
     }
 
     /// Trades the code for tokens.
-    pub async fn exchange(
-        &self,
-        sign_in: &SignIn,
-        code: AuthorizationCode,
-        now: SystemTime,
-    ) -> Result<TokenSet> {
+    pub async fn exchange(&self, sign_in: &SignIn, code: AuthorizationCode, now: SystemTime) -> Result<TokenSet> {
         let sent = code.secret().clone();
         let mut req = self
             .client
@@ -267,19 +225,11 @@ impl OAuthClient {
         if let Some(v) = &sign_in.verifier {
             req = req.set_pkce_verifier(PkceCodeVerifier::new(v.secret().clone()));
         }
-        let send = Transport {
-            oauth: self,
-            grant: Grant::AuthorizationCode,
-            sent: &sent,
-        };
+        let send = Transport { oauth: self, grant: Grant::AuthorizationCode, sent: &sent };
         let answer = req.request_async(&send).await.map_err(|e| self.unwrap(e))?;
-        let refresh = answer
-            .refresh_token()
-            .cloned()
-            .ok_or_else(|| Error::BadPayload {
-                detail: "the token answer had no refresh_token, so the session could not be kept"
-                    .into(),
-            })?;
+        let refresh = answer.refresh_token().cloned().ok_or_else(|| Error::BadPayload {
+            detail: "the token answer had no refresh_token, so the session could not be kept".into(),
+        })?;
         token_set(&answer, refresh, now)
     }
 
@@ -291,17 +241,10 @@ impl OAuthClient {
             .client
             .exchange_refresh_token(refresh_token)
             .add_extra_param("client_id", self.settings.client_id.trim().to_string());
-        let send = Transport {
-            oauth: self,
-            grant: Grant::RefreshToken,
-            sent: &sent,
-        };
+        let send = Transport { oauth: self, grant: Grant::RefreshToken, sent: &sent };
         let answer = req.request_async(&send).await.map_err(|e| self.unwrap(e))?;
         // RFC 6749 lets a server keep the old refresh token; SmartThings always rotates.
-        let refresh = answer
-            .refresh_token()
-            .cloned()
-            .unwrap_or_else(|| refresh_token.clone());
+        let refresh = answer.refresh_token().cloned().unwrap_or_else(|| refresh_token.clone());
         token_set(&answer, refresh, now)
     }
 
@@ -310,11 +253,7 @@ impl OAuthClient {
     /// means the pair is right; "client rejected" means it is wrong.
     pub async fn check_client(&self) -> Result<()> {
         let req = self.client.exchange_client_credentials();
-        let send = Transport {
-            oauth: self,
-            grant: Grant::ClientCredentials,
-            sent: "",
-        };
+        let send = Transport { oauth: self, grant: Grant::ClientCredentials, sent: "" };
         match req.request_async(&send).await.map_err(|e| self.unwrap(e)) {
             Err(Error::GrantNotAllowed { .. }) | Ok(_) => Ok(()),
             Err(e) => Err(e),
@@ -326,23 +265,14 @@ impl OAuthClient {
     /// text page, which a user in a webview would otherwise have to interpret.
     pub async fn preflight(&self, sign_in: &SignIn) -> Result<()> {
         let url = sign_in.authorize_url().as_str();
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(crate::http::transport)?;
+        let resp = self.http.get(url).send().await.map_err(crate::http::transport)?;
         let reply = crate::http::read(resp, url).await?;
         let body = String::from_utf8_lossy(&reply.body);
         if reply.status.is_server_error() {
-            return Err(Error::ServerError {
-                status: reply.status.as_u16(),
-            });
+            return Err(Error::ServerError { status: reply.status.as_u16() });
         }
         if body.contains("could not be validated") {
-            return Err(Error::RedirectUriMismatch {
-                redirect_uri: self.settings.redirect_uri.clone(),
-            });
+            return Err(Error::RedirectUriMismatch { redirect_uri: self.settings.redirect_uri.clone() });
         }
         if reply.status.is_client_error() {
             return Err(Error::UnexpectedResponse {
@@ -356,12 +286,7 @@ impl OAuthClient {
 
     /// The transport handed to `oauth2`: it sends, reads at most 1 MiB, and turns every
     /// non-success into our error right here, where we still know which grant it was.
-    async fn send(
-        &self,
-        grant: Grant,
-        sent: &str,
-        req: oauth2::HttpRequest,
-    ) -> Result<oauth2::HttpResponse> {
+    async fn send(&self, grant: Grant, sent: &str, req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse> {
         let (parts, body) = req.into_parts();
         let url = parts.uri.to_string();
         let resp = self
@@ -374,48 +299,29 @@ impl OAuthClient {
             .map_err(crate::http::transport)?;
         let reply = crate::http::read(resp, &url).await?;
         if !reply.status.is_success() {
-            return Err(classify::classify(
-                grant,
-                &reply,
-                &url,
-                &self.settings.redirect_uri,
-                sent,
-                SystemTime::now(),
-            ));
+            return Err(classify::classify(grant, &reply, &url, &self.settings.redirect_uri, sent, SystemTime::now()));
         }
         let mut out = http::Response::builder().status(reply.status);
         for (k, v) in &reply.headers {
             out = out.header(k, v);
         }
-        out.body(reply.body)
-            .map_err(|e| Error::io("reading the token answer", e))
+        out.body(reply.body).map_err(|e| Error::io("reading the token answer", e))
     }
 
     fn unwrap(&self, e: RequestTokenError<Error, BasicErrorResponse>) -> Error {
         let url = self.settings.token_url();
         match e {
             RequestTokenError::Request(e) => e,
-            RequestTokenError::Parse(_, body) => Error::UnexpectedResponse {
-                status: 200,
-                what: crate::http::describe_body(&body),
-                url,
-            },
-            RequestTokenError::Other(why) if why.contains("Content-Type") => {
-                Error::UnexpectedResponse {
-                    status: 200,
-                    what: "a non-JSON answer".into(),
-                    url,
-                }
+            RequestTokenError::Parse(_, body) => {
+                Error::UnexpectedResponse { status: 200, what: crate::http::describe_body(&body), url }
             }
-            RequestTokenError::Other(why) => Error::UnexpectedResponse {
-                status: 200,
-                what: why,
-                url,
-            },
-            RequestTokenError::ServerResponse(r) => Error::OAuthRefused {
-                error: r.error().to_string(),
-                description: r.error_description().cloned(),
-            },
+            RequestTokenError::Other(why) if why.contains("Content-Type") => {
+                Error::UnexpectedResponse { status: 200, what: "a non-JSON answer".into(), url }
+            }
+            RequestTokenError::Other(why) => Error::UnexpectedResponse { status: 200, what: why, url },
+            RequestTokenError::ServerResponse(r) => {
+                Error::OAuthRefused { error: r.error().to_string(), description: r.error_description().cloned() }
+            }
         }
     }
 }
@@ -438,25 +344,14 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
     }
 }
 
-fn token_set(
-    answer: &TokenAnswer,
-    refresh_token: RefreshToken,
-    now: SystemTime,
-) -> Result<TokenSet> {
+fn token_set(answer: &TokenAnswer, refresh_token: RefreshToken, now: SystemTime) -> Result<TokenSet> {
     if !matches!(answer.token_type(), BasicTokenType::Bearer) {
-        return Err(Error::BadPayload {
-            detail: "the token answer's token_type is not bearer".into(),
-        });
+        return Err(Error::BadPayload { detail: "the token answer's token_type is not bearer".into() });
     }
     if answer.access_token().secret().is_empty() {
-        return Err(Error::BadPayload {
-            detail: "the token answer's access_token is empty".into(),
-        });
+        return Err(Error::BadPayload { detail: "the token answer's access_token is empty".into() });
     }
-    let life = answer
-        .expires_in()
-        .unwrap_or(ASSUMED_LIFETIME)
-        .min(Duration::from_secs(400 * 86_400));
+    let life = answer.expires_in().unwrap_or(ASSUMED_LIFETIME).min(Duration::from_secs(400 * 86_400));
     let issued = unix_ms(now);
     Ok(TokenSet {
         access_token: answer.access_token().clone(),
@@ -475,18 +370,12 @@ fn token_set(
 /// Parses a token endpoint success body the way [`OAuthClient`] does. Exposed for the
 /// property tests: no body, however odd, may panic.
 pub fn parse_token_answer(body: &[u8], now: SystemTime) -> Result<TokenSet> {
-    let answer: TokenAnswer =
-        serde_json::from_slice(body).map_err(|_| Error::UnexpectedResponse {
-            status: 200,
-            what: crate::http::describe_body(body),
-            url: String::new(),
-        })?;
+    let answer: TokenAnswer = serde_json::from_slice(body)
+        .map_err(|_| Error::UnexpectedResponse { status: 200, what: crate::http::describe_body(body), url: String::new() })?;
     let refresh = answer
         .refresh_token()
         .cloned()
-        .ok_or_else(|| Error::BadPayload {
-            detail: "the token answer had no refresh_token".into(),
-        })?;
+        .ok_or_else(|| Error::BadPayload { detail: "the token answer had no refresh_token".into() })?;
     token_set(&answer, refresh, now)
 }
 
@@ -495,16 +384,8 @@ mod tests {
     use super::*;
 
     fn client() -> OAuthClient {
-        let s = ConnectionSettings::new(
-            "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14",
-            "https://thingstray.invalid/callback",
-        );
-        OAuthClient::new(
-            &s,
-            &SecretString::from("s3cret".to_string()),
-            reqwest::Client::new(),
-        )
-        .unwrap()
+        let s = ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", "https://thingstray.invalid/callback");
+        OAuthClient::new(&s, &SecretString::from("s3cret".to_string()), reqwest::Client::new()).unwrap()
     }
 
     #[test]
@@ -512,20 +393,15 @@ mod tests {
         let c = client();
         let a = c.begin_sign_in();
         let b = c.begin_sign_in();
-        let q: std::collections::HashMap<_, _> =
-            a.authorize_url().query_pairs().into_owned().collect();
+        let q: std::collections::HashMap<_, _> = a.authorize_url().query_pairs().into_owned().collect();
         assert_eq!(a.authorize_url().path(), "/oauth/authorize");
         assert_eq!(q["client_id"], "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14");
         assert_eq!(q["response_type"], "code");
         assert_eq!(q["redirect_uri"], "https://thingstray.invalid/callback");
-        assert_eq!(
-            q["scope"],
-            "r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*"
-        );
+        assert_eq!(q["scope"], "r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*");
         assert_eq!(q["code_challenge_method"], "S256");
         assert!(q["state"].len() >= 16);
-        let qb: std::collections::HashMap<_, _> =
-            b.authorize_url().query_pairs().into_owned().collect();
+        let qb: std::collections::HashMap<_, _> = b.authorize_url().query_pairs().into_owned().collect();
         assert_ne!(q["state"], qb["state"], "state must be fresh per sign-in");
         assert!(!a.authorize_url().as_str().contains("s3cret"));
     }
@@ -535,31 +411,15 @@ mod tests {
         let c = client();
         let s = c.begin_sign_in();
         let state = s.state.secret().clone();
-        assert!(s
-            .accept(&format!(
-                "https://thingstray.invalid/callback?code=abc&state={state}"
-            ))
-            .is_ok());
-        let e = s
-            .accept("https://thingstray.invalid/callback?code=abc&state=forged")
-            .unwrap_err();
+        assert!(s.accept(&format!("https://thingstray.invalid/callback?code=abc&state={state}")).is_ok());
+        let e = s.accept("https://thingstray.invalid/callback?code=abc&state=forged").unwrap_err();
         assert_eq!(e.code(), "state_mismatch");
-        let e = s
-            .accept("https://thingstray.invalid/callback?code=abc")
-            .unwrap_err();
+        let e = s.accept("https://thingstray.invalid/callback?code=abc").unwrap_err();
         assert_eq!(e.code(), "state_mismatch");
         assert!(s.accept("abc").is_ok(), "a bare pasted code is accepted");
-        let e = s
-            .accept(&format!(
-                "https://thingstray.invalid/callback?error=access_denied&state={state}"
-            ))
-            .unwrap_err();
+        let e = s.accept(&format!("https://thingstray.invalid/callback?error=access_denied&state={state}")).unwrap_err();
         assert_eq!(e.code(), "sign_in_denied");
-        let e = s
-            .accept(&format!(
-                "https://thingstray.invalid/callback?error=invalid_scope&state={state}"
-            ))
-            .unwrap_err();
+        let e = s.accept(&format!("https://thingstray.invalid/callback?error=invalid_scope&state={state}")).unwrap_err();
         assert_eq!(e.code(), "sign_in_failed");
     }
 
@@ -575,22 +435,14 @@ mod tests {
     #[test]
     fn token_answers_are_read_leniently() {
         let now = SystemTime::now();
-        let t = parse_token_answer(
-            include_bytes!("../../tests/fixtures/token_response.json"),
-            now,
-        )
-        .unwrap();
+        let t = parse_token_answer(include_bytes!("../../tests/fixtures/token_response.json"), now).unwrap();
         assert_eq!(t.expires_at_ms - t.issued_at_ms, 299_000);
         assert_eq!(t.scope, "r:devices:*");
         let body = br#"{"access_token":"a","token_type":"Bearer","refresh_token":"r","expires_in":86400,
             "scope":"r:devices:* x:devices:*","access_tier":0,"installed_app_id":"ia-1","owner_account_id":"x"}"#;
         let t = parse_token_answer(body, now).unwrap();
         assert_eq!(t.installed_app_id.as_deref(), Some("ia-1"));
-        assert!(parse_token_answer(
-            br#"{"access_token":"a","token_type":"mac","refresh_token":"r"}"#,
-            now
-        )
-        .is_err());
+        assert!(parse_token_answer(br#"{"access_token":"a","token_type":"mac","refresh_token":"r"}"#, now).is_err());
         assert!(parse_token_answer(b"<html>", now).is_err());
     }
 }

@@ -26,10 +26,8 @@ pub async fn check(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         tracing::info!(method = %req.method(), path = req.uri().path(), reason = refusal.code, "request refused");
         let mut resp = error_response(refusal.status, refusal.code, refusal.message);
         if refusal.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="thingstray""#),
-            );
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="thingstray""#));
         }
         return resp;
     }
@@ -52,12 +50,7 @@ struct Refusal {
 
 fn refuse(shared: &Shared, req: &Request) -> Option<Refusal> {
     let headers = req.headers();
-    let host_ok = host_of(req).is_some_and(|h| {
-        shared
-            .allowed_hosts
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case(h))
-    });
+    let host_ok = host_of(req).is_some_and(|h| shared.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h)));
     if !host_ok {
         return Some(Refusal {
             status: StatusCode::FORBIDDEN,
@@ -78,8 +71,7 @@ fn refuse(shared: &Shared, req: &Request) -> Option<Refusal> {
         return Some(Refusal {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
-            message:
-                "Send the server secret as `Authorization: Bearer <secret>` (see `thingstray serve \
+            message: "Send the server secret as `Authorization: Bearer <secret>` (see `thingstray serve \
                       --print-secret`). It is accepted in that header only.",
         });
     }
@@ -104,13 +96,9 @@ fn host_of(req: &Request) -> Option<&str> {
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return false;
-    };
+    let (Some(value), None) = (values.next(), values.next()) else { return false };
     let bytes = value.as_bytes();
-    let Some(space) = bytes.iter().position(|b| *b == b' ') else {
-        return false;
-    };
+    let Some(space) = bytes.iter().position(|b| *b == b' ') else { return false };
     let (scheme, rest) = bytes.split_at(space);
     scheme.eq_ignore_ascii_case(b"bearer") && shared.secret.matches(rest.trim_ascii())
 }

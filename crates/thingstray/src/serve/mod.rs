@@ -33,10 +33,7 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 
 /// The addresses `serve` listens on unless told otherwise.
-pub const DEFAULT_ADDRS: [IpAddr; 2] = [
-    IpAddr::V4(Ipv4Addr::LOCALHOST),
-    IpAddr::V6(Ipv6Addr::LOCALHOST),
-];
+pub const DEFAULT_ADDRS: [IpAddr; 2] = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
 
 /// Where and for whom to serve.
 #[derive(Debug, Clone)]
@@ -89,31 +86,17 @@ pub struct TokenServer {
 impl TokenServer {
     /// Binds and starts serving `session`'s tokens. The caller keeps the session fresh
     /// (`Session::spawn_refresher`); the server only asks it for tokens.
-    pub async fn start(
-        session: Session,
-        secret: ServerSecret,
-        opts: ServeOptions,
-    ) -> Result<TokenServer> {
+    pub async fn start(session: Session, secret: ServerSecret, opts: ServeOptions) -> Result<TokenServer> {
         if opts.addrs.is_empty() {
-            return Err(Error::InvalidSetting {
-                field: "bind".into(),
-                why: "no address to listen on".into(),
-            });
+            return Err(Error::InvalidSetting { field: "bind".into(), why: "no address to listen on".into() });
         }
         for ip in &opts.addrs {
             check_loopback(*ip)?;
         }
         let listeners = bind_all(&opts.addrs, opts.port).await?;
-        let addrs: Vec<SocketAddr> = listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
+        let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
         let port = addrs[0].port();
-        let allowed_hosts = vec![
-            format!("127.0.0.1:{port}"),
-            format!("localhost:{port}"),
-            format!("[::1]:{port}"),
-        ];
+        let allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
         let shared = Arc::new(Shared {
             session,
             secret,
@@ -135,10 +118,7 @@ impl TokenServer {
                 let graceful = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(graceful)
-                    .await
-                {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
                     tracing::error!("token server stopped: {e}");
                 }
             });
@@ -163,10 +143,7 @@ impl TokenServer {
         let _ = self.stop.send(true);
         let all = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!(
-                "requests still open after {} s; closing them",
-                grace.as_secs()
-            );
+            tracing::warn!("requests still open after {} s; closing them", grace.as_secs());
             self.tasks.abort_all();
         }
         tracing::info!("token server stopped");
@@ -178,17 +155,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/token_info.json", get(token::token))
         .route("/v1/token", get(token::token))
         .route("/api/{*path}", any(proxy::forward))
-        .fallback(|| async {
-            error_response(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such path; try /v1/token",
-            )
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            guard::check,
-        ))
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path; try /v1/token") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard::check))
         .with_state(shared)
 }
 
@@ -200,14 +168,8 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
         let first = SocketAddr::new(addrs[0], port);
         let first = tokio::net::TcpListener::bind(first)
             .await
-            .map_err(|e| Error::Io {
-                what: format!("listening on {first}"),
-                detail: e.to_string(),
-            })?;
-        let chosen = first
-            .local_addr()
-            .map_err(|e| Error::io("reading the bound port", e))?
-            .port();
+            .map_err(|e| Error::Io { what: format!("listening on {first}"), detail: e.to_string() })?;
+        let chosen = first.local_addr().map_err(|e| Error::io("reading the bound port", e))?.port();
         let mut all = vec![first];
         let mut retry = false;
         for ip in &addrs[1..] {
@@ -215,18 +177,12 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
             match tokio::net::TcpListener::bind(at).await {
                 Ok(l) => all.push(l),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && port == 0 => {
-                    last_err = Some(Error::Io {
-                        what: format!("listening on {at}"),
-                        detail: e.to_string(),
-                    });
+                    last_err = Some(Error::Io { what: format!("listening on {at}"), detail: e.to_string() });
                     retry = true;
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    return Err(Error::Io {
-                        what: format!("listening on {at}"),
-                        detail: e.to_string(),
-                    });
+                    return Err(Error::Io { what: format!("listening on {at}"), detail: e.to_string() });
                 }
                 Err(e) => tracing::warn!(address = %at, "not listening there: {e}"),
             }
@@ -241,10 +197,8 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
 /// `https://api.smartthings.com/v1` -> `https://api.smartthings.com`: callers write the
 /// API's own paths (`/api/v1/devices`), as in SmartThings' documentation.
 fn api_origin(api_url: &str) -> Result<String> {
-    let u = url::Url::parse(api_url).map_err(|e| Error::InvalidSetting {
-        field: "api_url".into(),
-        why: e.to_string(),
-    })?;
+    let u =
+        url::Url::parse(api_url).map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
     let base = u.as_str().trim_end_matches('/');
     let base = base.strip_suffix("/v1").unwrap_or(base);
     Ok(base.split(['?', '#']).next().unwrap_or(base).to_string())
@@ -254,23 +208,15 @@ fn api_origin(api_url: &str) -> Result<String> {
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 /// A session or transport error, as the caller should see it: 503 while a sign-in is
 /// needed or SmartThings can't be reached, with the core's code and advice.
 pub(crate) fn core_error_response(e: &Error) -> Response {
-    let status = if e.is_transient() {
-        StatusCode::BAD_GATEWAY
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if e.is_transient() { StatusCode::BAD_GATEWAY } else { StatusCode::SERVICE_UNAVAILABLE };
     error_response(status, e.code(), &e.to_string())
 }
 
@@ -283,32 +229,15 @@ mod tests {
         for ok in ["127.0.0.1", "::1"] {
             assert!(check_loopback(ok.parse().unwrap()).is_ok(), "{ok}");
         }
-        for bad in [
-            "0.0.0.0",
-            "::",
-            "192.168.1.2",
-            "10.0.0.1",
-            "::ffff:127.0.0.1",
-            "fe80::1",
-            "127.0.0.2",
-        ] {
+        for bad in ["0.0.0.0", "::", "192.168.1.2", "10.0.0.1", "::ffff:127.0.0.1", "fe80::1", "127.0.0.2"] {
             assert!(check_loopback(bad.parse().unwrap()).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn api_origin_drops_the_version() {
-        assert_eq!(
-            api_origin("https://api.smartthings.com/v1").unwrap(),
-            "https://api.smartthings.com"
-        );
-        assert_eq!(
-            api_origin("http://127.0.0.1:8080/v1/").unwrap(),
-            "http://127.0.0.1:8080"
-        );
-        assert_eq!(
-            api_origin("https://example.com/st/v1").unwrap(),
-            "https://example.com/st"
-        );
+        assert_eq!(api_origin("https://api.smartthings.com/v1").unwrap(), "https://api.smartthings.com");
+        assert_eq!(api_origin("http://127.0.0.1:8080/v1/").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(api_origin("https://example.com/st/v1").unwrap(), "https://example.com/st");
     }
 }

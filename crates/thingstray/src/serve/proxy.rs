@@ -23,12 +23,8 @@ const MIN_VALIDITY: Duration = Duration::from_secs(60);
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
 const PASSED_REQUEST_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::ACCEPT];
-const PASSED_RESPONSE_HEADERS: [&str; 4] = [
-    "content-type",
-    "x-ratelimit-limit",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-];
+const PASSED_RESPONSE_HEADERS: [&str; 4] =
+    ["content-type", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"];
 
 pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let Some(rest) = req.uri().path().strip_prefix("/api") else {
@@ -55,13 +51,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
     }
     let body = match to_bytes(req.into_body(), MAX_REQUEST_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the request body is over 1 MiB",
-            )
-        }
+        Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is over 1 MiB"),
     };
 
     let mut grant = match shared.session.token_valid_for(MIN_VALIDITY).await {
@@ -69,11 +59,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         Err(e) => return super::core_error_response(&e),
     };
     for attempt in 0..2 {
-        let mut out = shared
-            .http
-            .request(method.clone(), &target)
-            .headers(passed.clone())
-            .bearer_auth(grant.secret());
+        let mut out = shared.http.request(method.clone(), &target).headers(passed.clone()).bearer_auth(grant.secret());
         if !body.is_empty() || !matches!(method, Method::GET | Method::HEAD) {
             out = out.body(body.clone());
         }
@@ -96,10 +82,8 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         let h = resp.headers_mut();
         for name in PASSED_RESPONSE_HEADERS {
             if let Some(v) = reply.headers.get(name) {
-                if let (Ok(n), Ok(v)) = (
-                    HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_bytes(v.as_bytes()),
-                ) {
+                if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(v.as_bytes()))
+                {
                     h.insert(n, v);
                 }
             }
@@ -132,15 +116,7 @@ mod tests {
     fn only_plain_paths_are_forwarded() {
         assert!(is_plain_path("/v1/devices"));
         assert!(is_plain_path("/v1/devices/abc/status"));
-        for bad in [
-            "",
-            "/",
-            "/v1/../oauth/token",
-            "/v1/%2e%2e/oauth",
-            "//evil.example/x",
-            "/v1/./x",
-            "/v1\\x",
-        ] {
+        for bad in ["", "/", "/v1/../oauth/token", "/v1/%2e%2e/oauth", "//evil.example/x", "/v1/./x", "/v1\\x"] {
             assert!(!is_plain_path(bad), "{bad}");
         }
     }

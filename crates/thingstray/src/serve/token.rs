@@ -46,18 +46,11 @@ pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
                 Ok(body) => {
                     let mut resp = (StatusCode::OK, body).into_response();
                     let h = resp.headers_mut();
-                    h.insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
+                    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                     resp
                 }
-                Err(_) => error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "could not encode the token",
-                ),
+                Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not encode the token"),
             }
         }
         Err(e) => {

@@ -48,10 +48,7 @@ impl RefreshLock {
             Ok(Err(e)) => Err(Error::io(what(), e)),
             Err(_) => Err(Error::io(
                 what(),
-                format!(
-                    "another ThingsTray process held it for over {} s",
-                    timeout.as_secs()
-                ),
+                format!("another ThingsTray process held it for over {} s", timeout.as_secs()),
             )),
         }
     }

@@ -102,9 +102,7 @@ enum Need {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("connection", &self.inner.connection)
-            .finish_non_exhaustive()
+        f.debug_struct("Session").field("connection", &self.inner.connection).finish_non_exhaustive()
     }
 }
 
@@ -179,10 +177,7 @@ impl Session {
         } else {
             Err(Error::NoValidToken {
                 wanted: min,
-                reason: format!(
-                    "SmartThings issued a token valid for only {} s; ask for less",
-                    left.as_secs()
-                ),
+                reason: format!("SmartThings issued a token valid for only {} s; ask for less", left.as_secs()),
             })
         }
     }
@@ -191,11 +186,7 @@ impl Session {
     /// valid (revoked, or the clock is off): refresh once, unless someone already did.
     pub async fn replace_rejected(&self, rejected: &AccessGrant) -> Result<AccessGrant> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self
-            .inner
-            .lock
-            .acquire(self.inner.opts.lock_timeout)
-            .await?;
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         let stored = self.stored_or_signed_out().await?;
         if stored.access_token.secret() != rejected.secret() {
             self.set_tokens(Some(stored.clone()));
@@ -211,15 +202,8 @@ impl Session {
     /// every setting stays as it was.
     pub async fn adopt(&self, tokens: TokenSet) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self
-            .inner
-            .lock
-            .acquire(self.inner.opts.lock_timeout)
-            .await?;
-        self.inner
-            .vault
-            .store_tokens(&self.inner.connection, &tokens)
-            .await?;
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        self.inner.vault.store_tokens(&self.inner.connection, &tokens).await?;
         *lock(&self.inner.unsaved) = None;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(Some(tokens));
@@ -232,15 +216,8 @@ impl Session {
     /// it in the app). The client secret and settings stay.
     pub async fn sign_out(&self) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self
-            .inner
-            .lock
-            .acquire(self.inner.opts.lock_timeout)
-            .await?;
-        self.inner
-            .vault
-            .delete_tokens(&self.inner.connection)
-            .await?;
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        self.inner.vault.delete_tokens(&self.inner.connection).await?;
         *lock(&self.inner.unsaved) = None;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(None);
@@ -275,9 +252,7 @@ impl Session {
                 continue;
             }
             let check = self.inner.opts.wall_clock_check;
-            let wait = due.map_or(check, |at| {
-                at.duration_since(now).unwrap_or_default().min(check)
-            });
+            let wait = due.map_or(check, |at| at.duration_since(now).unwrap_or_default().min(check));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = jumped => {}
@@ -298,11 +273,7 @@ impl Session {
         if t.ended.is_some() {
             return None;
         }
-        Some(
-            retry
-                .next_at
-                .unwrap_or_else(|| t.refresh_due(self.inner.opts.refresh_at)),
-        )
+        Some(retry.next_at.unwrap_or_else(|| t.refresh_due(self.inner.opts.refresh_at)))
     }
 
     /// Single-flight refresh. Everything after the first line runs for one caller at a
@@ -321,11 +292,7 @@ impl Session {
             }
         }
         self.save_unsaved().await?;
-        let _lock = self
-            .inner
-            .lock
-            .acquire(self.inner.opts.lock_timeout)
-            .await?;
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         // The vault is the truth: another process may have rotated the pair meanwhile.
         let stored = self.stored_or_signed_out().await?;
         if self.good_enough(&stored, need) {
@@ -346,14 +313,10 @@ impl Session {
         let Some(stored) = stored else {
             self.set_tokens(None);
             self.publish();
-            return Err(Error::NotSignedIn {
-                connection: self.inner.connection.clone(),
-            });
+            return Err(Error::NotSignedIn { connection: self.inner.connection.clone() });
         };
         if let Some(detail) = &stored.ended {
-            let e = Error::SessionEnded {
-                detail: detail.clone(),
-            };
+            let e = Error::SessionEnded { detail: detail.clone() };
             self.set_tokens(Some(stored.clone()));
             self.publish();
             return Err(e);
@@ -365,23 +328,14 @@ impl Session {
     async fn rotate(&self, current: TokenSet) -> Result<TokenSet> {
         let conn = &self.inner.connection;
         self.set_tokens(Some(current.clone()));
-        self.inner.status.send_replace(Status::Refreshing {
-            expires_at: unix_ms(current.expires_at()) / 1000,
-        });
+        self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
         tracing::info!(connection = %conn, "refreshing the access token");
-        match self
-            .inner
-            .oauth
-            .refresh(&current.refresh_token, self.now())
-            .await
-        {
+        match self.inner.oauth.refresh(&current.refresh_token, self.now()).await {
             Ok(new) => {
                 // Persist before use: from here on the old refresh token is dead.
                 if let Err(e) = self.inner.vault.store_tokens(conn, &new).await {
                     *lock(&self.inner.unsaved) = Some(new);
-                    let e = Error::VaultWriteFailed {
-                        detail: e.to_string(),
-                    };
+                    let e = Error::VaultWriteFailed { detail: e.to_string() };
                     tracing::error!(connection = %conn, code = e.code(), "{e}");
                     return Err(e);
                 }
@@ -414,20 +368,9 @@ impl Session {
     }
 
     async fn save_unsaved(&self) -> Result<()> {
-        let Some(pending) = lock(&self.inner.unsaved).clone() else {
-            return Ok(());
-        };
-        let _lock = self
-            .inner
-            .lock
-            .acquire(self.inner.opts.lock_timeout)
-            .await?;
-        match self
-            .inner
-            .vault
-            .store_tokens(&self.inner.connection, &pending)
-            .await
-        {
+        let Some(pending) = lock(&self.inner.unsaved).clone() else { return Ok(()) };
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        match self.inner.vault.store_tokens(&self.inner.connection, &pending).await {
             Ok(()) => {
                 *lock(&self.inner.unsaved) = None;
                 *lock(&self.inner.retry) = Retry::default();
@@ -435,9 +378,7 @@ impl Session {
                 self.publish();
                 Ok(())
             }
-            Err(e) => Err(Error::VaultWriteFailed {
-                detail: e.to_string(),
-            }),
+            Err(e) => Err(Error::VaultWriteFailed { detail: e.to_string() }),
         }
     }
 
@@ -467,15 +408,10 @@ impl Session {
             r.last_error = Some(e.clone());
             // A locked or absent keychain may come back by itself (the user unlocks it):
             // retry it like a network failure instead of stopping.
-            let retry = e.is_transient()
-                || matches!(e, Error::KeychainUnavailable { .. } | Error::Io { .. });
+            let retry = e.is_transient() || matches!(e, Error::KeychainUnavailable { .. } | Error::Io { .. });
             if retry {
                 r.attempt += 1;
-                let mut wait = backoff::delay(
-                    r.attempt,
-                    self.inner.opts.retry_min,
-                    self.inner.opts.retry_max,
-                );
+                let mut wait = backoff::delay(r.attempt, self.inner.opts.retry_min, self.inner.opts.retry_max);
                 if let Error::RateLimited { retry_after } = e {
                     wait = wait.max(*retry_after);
                 }
@@ -504,15 +440,9 @@ impl Session {
     }
 
     fn compute_status(&self) -> Status {
-        let Some(t) = self.cached() else {
-            return Status::SignedOut;
-        };
+        let Some(t) = self.cached() else { return Status::SignedOut };
         if let Some(detail) = &t.ended {
-            return Status::NeedsSignIn {
-                reason: Error::SessionEnded {
-                    detail: detail.clone(),
-                },
-            };
+            return Status::NeedsSignIn { reason: Error::SessionEnded { detail: detail.clone() } };
         }
         let now = self.now();
         let retry = lock(&self.inner.retry);

@@ -23,10 +23,7 @@ impl FileStore {
             path = %path.display(),
             "secrets are kept in a plain file (vault = \"file\"): anyone who can read it as your user can use your SmartThings account"
         );
-        FileStore {
-            path,
-            write: Mutex::new(()),
-        }
+        FileStore { path, write: Mutex::new(()) }
     }
 
     fn read_all(&self) -> Result<BTreeMap<String, String>> {
@@ -41,8 +38,7 @@ impl FileStore {
     }
 
     fn write_all(&self, items: &BTreeMap<String, String>) -> Result<()> {
-        let bytes =
-            serde_json::to_vec_pretty(items).map_err(|e| Error::io("encoding secrets", e))?;
+        let bytes = serde_json::to_vec_pretty(items).map_err(|e| Error::io("encoding secrets", e))?;
         crate::fsutil::write_atomic(&self.path, &bytes, true)
     }
 }
@@ -81,12 +77,8 @@ mod tests {
     fn file_is_owner_only_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("secrets.json"));
-        store
-            .set("a", &SecretString::from("one".to_string()))
-            .unwrap();
-        store
-            .set("b", &SecretString::from("two".to_string()))
-            .unwrap();
+        store.set("a", &SecretString::from("one".to_string())).unwrap();
+        store.set("b", &SecretString::from("two".to_string())).unwrap();
         assert_eq!(store.get("a").unwrap().unwrap().expose_secret(), "one");
         store.delete("a").unwrap();
         assert!(store.get("a").unwrap().is_none());
@@ -94,10 +86,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secrets.json"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join("secrets.json")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

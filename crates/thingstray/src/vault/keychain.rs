@@ -24,9 +24,7 @@ impl KeychainStore {
                 })
             }
         }
-        Ok(KeychainStore {
-            service: service.to_string(),
-        })
+        Ok(KeychainStore { service: service.to_string() })
     }
 
     fn entry(&self, key: &str) -> Result<keyring::Entry> {
@@ -35,9 +33,7 @@ impl KeychainStore {
 }
 
 fn unavailable(e: keyring::Error) -> Error {
-    Error::KeychainUnavailable {
-        detail: e.to_string(),
-    }
+    Error::KeychainUnavailable { detail: e.to_string() }
 }
 
 impl SecretStore for KeychainStore {
@@ -45,18 +41,15 @@ impl SecretStore for KeychainStore {
         match self.entry(key)?.get_password() {
             Ok(p) => Ok(Some(SecretString::from(p))),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(keyring::Error::BadEncoding(_)) => Err(Error::VaultCorrupt {
-                key: key.into(),
-                detail: "not UTF-8".into(),
-            }),
+            Err(keyring::Error::BadEncoding(_)) => {
+                Err(Error::VaultCorrupt { key: key.into(), detail: "not UTF-8".into() })
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<()> {
-        self.entry(key)?
-            .set_password(value.expose_secret())
-            .map_err(unavailable)
+        self.entry(key)?.set_password(value.expose_secret()).map_err(unavailable)
     }
 
     fn delete(&self, key: &str) -> Result<()> {

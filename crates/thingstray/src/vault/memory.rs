@@ -26,10 +26,7 @@ impl SecretStore for MemoryStore {
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        self.items
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.items.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
         Ok(())
     }
 

@@ -42,9 +42,7 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault")
-            .field("store", &self.store.describe())
-            .finish()
+        f.debug_struct("Vault").field("store", &self.store.describe()).finish()
     }
 }
 
@@ -58,10 +56,7 @@ pub const SERVER_SECRET_KEY: &str = "token-server/secret";
 
 impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Vault {
-        Vault {
-            store,
-            timeout: DEFAULT_TIMEOUT,
-        }
+        Vault { store, timeout: DEFAULT_TIMEOUT }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Vault {
@@ -95,9 +90,7 @@ impl Vault {
         match tokio::time::timeout(self.timeout, job).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) => Err(Error::io("the keychain call", join)),
-            Err(_) => Err(Error::KeychainTimeout {
-                after: self.timeout,
-            }),
+            Err(_) => Err(Error::KeychainTimeout { after: self.timeout }),
         }
     }
 
@@ -123,17 +116,13 @@ impl Vault {
             Some(raw) => serde_json::from_str(raw.expose_secret())
                 .map(Some)
                 // serde's message names the field, never the value.
-                .map_err(|e| Error::VaultCorrupt {
-                    key,
-                    detail: e.to_string(),
-                }),
+                .map_err(|e| Error::VaultCorrupt { key, detail: e.to_string() }),
         }
     }
 
     pub async fn store_tokens(&self, connection: &str, tokens: &TokenSet) -> Result<()> {
         let json = serde_json::to_string(tokens).map_err(|e| Error::io("encoding tokens", e))?;
-        self.set(&tokens_key(connection), SecretString::from(json))
-            .await
+        self.set(&tokens_key(connection), SecretString::from(json)).await
     }
 
     pub async fn delete_tokens(&self, connection: &str) -> Result<()> {
@@ -184,9 +173,7 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_token_item_is_reported_not_dropped() {
         let v = Vault::memory();
-        v.set("home/tokens", SecretString::from("{not json".to_string()))
-            .await
-            .unwrap();
+        v.set("home/tokens", SecretString::from("{not json".to_string())).await.unwrap();
         let e = v.tokens("home").await.unwrap_err();
         assert_eq!(e.code(), "vault_corrupt");
         // Reading did not delete it: nothing is lost behind the user's back.

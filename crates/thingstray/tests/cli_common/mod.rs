@@ -28,11 +28,7 @@ pub struct Out {
 
 impl Out {
     pub fn ok(&self) -> &Self {
-        assert_eq!(
-            self.code, 0,
-            "expected success; stderr: {}\nstdout: {}",
-            self.stderr, self.stdout
-        );
+        assert_eq!(self.code, 0, "expected success; stderr: {}\nstdout: {}", self.stderr, self.stdout);
         self
     }
 }
@@ -40,19 +36,12 @@ impl Out {
 impl Home {
     /// A simulator whose sign-in page approves at once (the first location, `Home`).
     pub async fn new() -> Home {
-        Home::with(SimConfig {
-            auto_approve: true,
-            ..SimConfig::default()
-        })
-        .await
+        Home::with(SimConfig { auto_approve: true, ..SimConfig::default() }).await
     }
 
     pub async fn with(config: SimConfig) -> Home {
         let sim = Sim::start(config).await.expect("simulator starts");
-        Home {
-            sim,
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Home { sim, dir: tempfile::tempdir().unwrap() }
     }
 
     /// The binary with this test's config dir and nothing from the developer's shell.
@@ -118,9 +107,7 @@ impl Home {
     }
 
     pub async fn setup(&self) -> Out {
-        let r = self
-            .setup_with("https://thingstray.invalid/callback", &[])
-            .await;
+        let r = self.setup_with("https://thingstray.invalid/callback", &[]).await;
         r.ok();
         r
     }
@@ -128,24 +115,14 @@ impl Home {
     /// `login` the way a person on a headless machine does it: read the address it
     /// prints, "open" it (the simulator approves), paste where the browser was sent.
     pub async fn login(&self) -> Out {
-        let mut child = self
-            .cmd(&["login", "--no-browser"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = self.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
         let (url, mut lines) = authorize_url(&mut child).await;
         let back = follow_authorize(&url).await;
         let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(format!("{back}\n").as_bytes())
-            .await
-            .unwrap();
+        stdin.write_all(format!("{back}\n").as_bytes()).await.unwrap();
         drop(stdin);
         let mut rest = String::new();
-        tokio::time::timeout(PATIENCE, lines.read_to_string(&mut rest))
-            .await
-            .expect("login finishes")
-            .unwrap();
+        tokio::time::timeout(PATIENCE, lines.read_to_string(&mut rest)).await.expect("login finishes").unwrap();
         let mut out = finish(child).await;
         out.stdout = format!("{url}\n{rest}");
         out
@@ -175,12 +152,7 @@ impl Home {
     }
 
     pub fn refreshes(&self) -> u64 {
-        self.sim
-            .stats()
-            .token_grants
-            .get("refresh_token")
-            .copied()
-            .unwrap_or(0)
+        self.sim.stats().token_grants.get("refresh_token").copied().unwrap_or(0)
     }
 }
 
@@ -190,10 +162,8 @@ pub async fn authorize_url(child: &mut Child) -> (String, BufReader<tokio::proce
     let mut line = String::new();
     loop {
         line.clear();
-        let n = tokio::time::timeout(PATIENCE, lines.read_line(&mut line))
-            .await
-            .expect("an address is printed")
-            .unwrap();
+        let n =
+            tokio::time::timeout(PATIENCE, lines.read_line(&mut line)).await.expect("an address is printed").unwrap();
         assert!(n > 0, "login ended before printing the sign-in address");
         if line.starts_with("http") {
             return (line.trim().to_string(), lines);
@@ -202,10 +172,7 @@ pub async fn authorize_url(child: &mut Child) -> (String, BufReader<tokio::proce
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Opens the authorize address on an auto-approving simulator; returns the redirect.
@@ -221,15 +188,8 @@ pub async fn decide(url: &str, decision: &str) -> String {
     let html = http.get(url).send().await.unwrap().text().await.unwrap();
     let request_id = attr_after(&html, "name=\"request_id\"", "value=\"").expect("a request id");
     let location = attr_after(&html, "<option", "value=\"").expect("a location");
-    let decision_url = url::Url::parse(url)
-        .unwrap()
-        .join("/oauth/authorize/decision")
-        .unwrap();
-    let form = [
-        ("request_id", request_id.as_str()),
-        ("location_id", location.as_str()),
-        ("decision", decision),
-    ];
+    let decision_url = url::Url::parse(url).unwrap().join("/oauth/authorize/decision").unwrap();
+    let form = [("request_id", request_id.as_str()), ("location_id", location.as_str()), ("decision", decision)];
     let resp = http.post(decision_url).form(&form).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     resp.headers()["location"].to_str().unwrap().to_string()
@@ -243,10 +203,7 @@ fn attr_after(html: &str, anchor: &str, attr: &str) -> Option<String> {
 }
 
 pub async fn finish(child: Child) -> Out {
-    let out = tokio::time::timeout(PATIENCE, child.wait_with_output())
-        .await
-        .expect("thingstray exits")
-        .unwrap();
+    let out = tokio::time::timeout(PATIENCE, child.wait_with_output()).await.expect("thingstray exits").unwrap();
     Out {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -255,9 +212,5 @@ pub async fn finish(child: Child) -> Out {
 }
 
 pub fn query_param(url: &str, key: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }

@@ -24,10 +24,7 @@ pub struct Env {
 }
 
 pub fn settings_for(sim: &Sim) -> ConnectionSettings {
-    let mut s = ConnectionSettings::new(
-        sim.client().client_id.clone(),
-        sim.client().redirect_uris[0].clone(),
-    );
+    let mut s = ConnectionSettings::new(sim.client().client_id.clone(), sim.client().redirect_uris[0].clone());
     s.api_url = sim.api_url();
     s.auth_url = sim.auth_url();
     s
@@ -52,13 +49,7 @@ impl Env {
         let sim = Sim::start(config).await.expect("simulator starts");
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
-        Env {
-            sim,
-            dir,
-            paths,
-            clock: ManualClock::new(),
-            vault,
-        }
+        Env { sim, dir, paths, clock: ManualClock::new(), vault }
     }
 
     /// Both clocks jump together, the way a sleeping laptop sees the world move on.
@@ -68,42 +59,22 @@ impl Env {
     }
 
     pub fn options(&self) -> Options {
-        Options {
-            clock: Arc::new(self.clock.clone()),
-            session: fast_session(),
-            request_timeout: Duration::from_secs(5),
-        }
+        Options { clock: Arc::new(self.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
     }
 
     /// Saves the simulator's demo app as connection `home` and opens it.
     pub async fn connection(&self) -> Connection {
-        self.connection_with(
-            settings_for(&self.sim),
-            &self.sim.client().client_secret.clone(),
-        )
-        .await
+        self.connection_with(settings_for(&self.sim), &self.sim.client().client_secret.clone()).await
     }
 
     pub async fn connection_with(&self, settings: ConnectionSettings, secret: &str) -> Connection {
-        Connection::save(
-            &self.paths,
-            &self.vault,
-            "home",
-            settings,
-            Some(SecretString::from(secret.to_string())),
-        )
-        .await
-        .expect("settings saved");
+        Connection::save(&self.paths, &self.vault, "home", settings, Some(SecretString::from(secret.to_string())))
+            .await
+            .expect("settings saved");
         let config = Config::load(&self.paths).unwrap();
-        Connection::open_with(
-            &self.paths,
-            &config,
-            self.vault.clone(),
-            Some("home"),
-            self.options(),
-        )
-        .await
-        .expect("connection opens")
+        Connection::open_with(&self.paths, &config, self.vault.clone(), Some("home"), self.options())
+            .await
+            .expect("connection opens")
     }
 
     /// A connection that has gone through sign-in.
@@ -111,18 +82,13 @@ impl Env {
         let conn = self.connection().await;
         let sign_in = conn.begin_sign_in();
         let answer = approve(&sign_in, None).await;
-        conn.finish_sign_in(&self.paths, &sign_in, &answer)
-            .await
-            .expect("sign-in completes");
+        conn.finish_sign_in(&self.paths, &sign_in, &answer).await.expect("sign-in completes");
         conn
     }
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Walks the simulator's sign-in page like a person: open it, pick a location, press a
@@ -133,15 +99,10 @@ pub async fn approve(sign_in: &SignIn, decision: Option<&str>) -> String {
     let page = http.get(url.clone()).send().await.unwrap();
     assert_eq!(page.status(), 200, "the sign-in page is shown");
     let html = page.text().await.unwrap();
-    let request_id =
-        attr_after(&html, "name=\"request_id\"", "value=\"").expect("the form has a request id");
+    let request_id = attr_after(&html, "name=\"request_id\"", "value=\"").expect("the form has a request id");
     let location = attr_after(&html, "<option", "value=\"").expect("the page offers a location");
     let decision_url = url.join("/oauth/authorize/decision").unwrap();
-    let form = [
-        ("request_id", request_id.as_str()),
-        ("location_id", location.as_str()),
-        ("decision", decision.unwrap_or("authorize")),
-    ];
+    let form = [("request_id", request_id.as_str()), ("location_id", location.as_str()), ("decision", decision.unwrap_or("authorize"))];
     let resp = http.post(decision_url).form(&form).send().await.unwrap();
     assert_eq!(resp.status(), 302, "the decision redirects");
     resp.headers()["location"].to_str().unwrap().to_string()
@@ -157,11 +118,7 @@ fn attr_after(html: &str, anchor: &str, attr: &str) -> Option<String> {
 
 /// The number of successful refresh grants the simulator has handed out.
 pub fn refreshes(sim: &Sim) -> u64 {
-    sim.stats()
-        .token_grants
-        .get("refresh_token")
-        .copied()
-        .unwrap_or(0)
+    sim.stats().token_grants.get("refresh_token").copied().unwrap_or(0)
 }
 
 /// Serves one canned HTTP answer per connection on 127.0.0.1, for the answers the
