@@ -63,4 +63,12 @@ export const api = {
   closeWindow: () => call('close_window'),
   /** The clipboard plugin (wizard only): copy a value the user must paste elsewhere. */
   copyText: (text) => call('plugin:clipboard-manager|write_text', { text }),
+  // Settings: rename, and the token server. The secret is returned only by
+  // revealServerSecret (an explicit "Show"); copyServerSecret copies it in Rust.
+  renameConnection: (connection, name) => call('rename_connection', { connection, name }),
+  tokenServer: () => call('token_server'),
+  setTokenServer: (on, port) => call('set_token_server', { on, port }),
+  revealServerSecret: () => call('reveal_server_secret'),
+  copyServerSecret: () => call('copy_server_secret'),
+  rotateServerSecret: () => call('rotate_server_secret'),
 };

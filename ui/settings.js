@@ -1,5 +1,6 @@
-// Settings: DOM glue only.
+// Settings: DOM glue only. Checks and wording are in lib/settings-view.js.
 import { api, listen } from './ipc.js';
+import { checkPort, checkConnectionName, serverStatusText, serverExample, secretText, rotateStep } from './lib/settings-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const fail = (e) => ($('error').textContent = e.message);
@@ -13,8 +14,65 @@ function button(text, testid, onclick, primary = false) {
   return b;
 }
 
+// --- connections ---------------------------------------------------------------------
+
+/** The connection being renamed: its form survives the re-renders "changed" causes. */
+let renaming = null;
+
+function renameForm(c, names) {
+  const id = c.name;
+  const form = document.createElement('form');
+  form.className = 'field';
+  const label = document.createElement('label');
+  label.textContent = 'New name (letters, digits, - and _)';
+  const input = document.createElement('input');
+  input.type = 'text';
+  input.value = c.name;
+  input.dataset.testid = `rename-input-${id}`;
+  label.htmlFor = input.id = `rename-${id}`;
+  const problem = document.createElement('div');
+  problem.className = 'problem';
+  problem.dataset.testid = `rename-problem-${id}`;
+  const others = names.filter((n) => n !== c.name);
+  const check = () => {
+    const p = checkConnectionName(input.value, c.name, others);
+    problem.textContent = p;
+    input.setAttribute('aria-invalid', String(Boolean(p)));
+    return !p;
+  };
+  input.addEventListener('input', check);
+  const save = button('Rename', `rename-save-${id}`, () => {}, true);
+  save.type = 'submit';
+  const cancel = button('Cancel', `rename-cancel-${id}`, () => {
+    renaming = null;
+    renderConnections().catch(fail);
+  });
+  cancel.type = 'button';
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!check()) return;
+    save.disabled = true;
+    try {
+      await api.renameConnection(c.name, input.value.trim());
+      renaming = null;
+      await renderConnections();
+      await renderServer();
+    } catch (e) {
+      problem.textContent = e.message;
+      save.disabled = false;
+    }
+  });
+  const actions = document.createElement('div');
+  actions.className = 'actions';
+  actions.append(cancel, save);
+  form.append(label, input, problem, actions);
+  queueMicrotask(() => input.focus());
+  return form;
+}
+
 async function renderConnections() {
   const list = await api.connections();
+  const names = list.map((c) => c.name);
   $('connections').replaceChildren(
     ...list.map((c) => {
       const card = document.createElement('div');
@@ -29,6 +87,10 @@ async function renderConnections() {
       title.className = 'grow';
       title.textContent = c.title;
       head.append(dot, title);
+      const name = document.createElement('div');
+      name.className = 'muted';
+      name.dataset.testid = `connection-name-${c.name}`;
+      name.textContent = `Name: ${c.name} (for thingstray --connection and the token server)`;
       const line = document.createElement('div');
       line.className = 'muted';
       line.textContent = `${c.status_line} · client ${c.client_id} · ${c.redirect_uri}`;
@@ -37,6 +99,11 @@ async function renderConnections() {
       const actions = document.createElement('div');
       actions.className = 'actions';
       actions.append(
+        button('Rename…', `rename-${c.name}`, () => {
+          renaming = c.name;
+          renderConnections().catch(fail);
+        }),
+        // Signing in again replaces only the tokens; name, favorites and settings stay.
         button('Sign in again', `sign-in-again-${c.name}`, async () => {
           try {
             await api.signInAgain(c.name);
@@ -54,13 +121,100 @@ async function renderConnections() {
           }
         }),
       );
-      card.append(head, line, detail, actions);
+      card.append(head, name, line, detail, renaming === c.name ? renameForm(c, names) : actions);
       return card;
     }),
   );
 }
 
+// --- the token server ----------------------------------------------------------------
+
+/** The secret is held here only while shown, and dropped on Hide or after a minute. */
+let shown = '';
+let hideTimer = null;
+let rotateArmed = false;
+
+function showSecret(secret) {
+  shown = secret;
+  $('token-server-secret').textContent = secretText(shown, Boolean(shown));
+  $('token-server-reveal').textContent = shown ? 'Hide' : 'Show';
+  clearTimeout(hideTimer);
+  if (shown) hideTimer = setTimeout(() => showSecret(''), 60_000);
+}
+
+function paintServer(st) {
+  $('token-server-enabled').checked = st.enabled;
+  if (document.activeElement !== $('token-server-port')) $('token-server-port').value = st.port;
+  $('token-server-status').textContent = serverStatusText(st);
+  $('token-server-status').className = st.enabled && st.error && !st.running ? 'error' : '';
+  $('token-server-example').textContent = serverExample(st.port);
+}
+
+async function renderServer() {
+  paintServer(await api.tokenServer());
+}
+
+async function applyServer() {
+  const { port, problem } = checkPort($('token-server-port').value);
+  $('token-server-port-problem').textContent = problem || '';
+  $('token-server-port').setAttribute('aria-invalid', String(Boolean(problem)));
+  if (problem) return;
+  const on = $('token-server-enabled').checked;
+  $('token-server-message').textContent = on ? 'Starting…' : '';
+  try {
+    paintServer(await api.setTokenServer(on, port));
+    $('token-server-message').textContent = '';
+  } catch (e) {
+    // A busy port: the core says which and what to do; the choice was not saved.
+    $('token-server-port-problem').textContent = e.message;
+    $('token-server-message').textContent = '';
+    await renderServer();
+  }
+}
+
+function wireServer() {
+  $('token-server-secret').style.wordBreak = 'break-all';
+  showSecret('');
+  $('token-server-enabled').addEventListener('change', applyServer);
+  $('token-server-port').addEventListener('change', applyServer);
+  $('token-server-reveal').addEventListener('click', async () => {
+    if (shown) return showSecret('');
+    try {
+      showSecret(await api.revealServerSecret());
+    } catch (e) {
+      fail(e);
+    }
+  });
+  $('token-server-copy').addEventListener('click', async () => {
+    try {
+      await api.copyServerSecret();
+      $('token-server-message').textContent = 'Secret copied.';
+    } catch (e) {
+      fail(e);
+    }
+  });
+  $('token-server-rotate').addEventListener('click', async () => {
+    if (!rotateArmed) {
+      rotateArmed = true;
+      $('token-server-rotate').textContent = rotateStep(true).text;
+      return;
+    }
+    rotateArmed = false;
+    $('token-server-rotate').textContent = rotateStep(false).text;
+    try {
+      paintServer(await api.rotateServerSecret());
+      if (shown) showSecret(await api.revealServerSecret());
+      $('token-server-message').textContent = 'New secret made; the old one no longer works.';
+    } catch (e) {
+      fail(e);
+    }
+  });
+}
+
+// --- the rest ------------------------------------------------------------------------
+
 async function main() {
+  wireServer();
   try {
     const [info, settings] = await Promise.all([api.appInfo(), api.settings()]);
     $('poll-interval').value = settings.poll_interval_s;
@@ -71,7 +225,7 @@ async function main() {
     $('tray-note').textContent = info.tray_clicks
       ? 'Click the tray icon to open the device window; right-click for the menu.'
       : 'On Linux the tray reports no clicks on the icon: its menu is the whole tray, and "Open ThingsTray" opens the device window.';
-    await renderConnections();
+    await Promise.all([renderConnections(), renderServer()]);
   } catch (e) {
     fail(e);
   }
@@ -93,7 +247,11 @@ async function main() {
     }
   });
   $('panel-theme').addEventListener('change', (e) => api.setPanelTheme(e.target.value).catch(fail));
-  await listen('changed', () => renderConnections().catch(() => {}));
+  await listen('changed', () => {
+    // Keep an open rename form as typed: re-render the list only when none is open.
+    if (!renaming) renderConnections().catch(() => {});
+    renderServer().catch(() => {});
+  });
 }
 
 main();

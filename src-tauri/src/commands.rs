@@ -1,9 +1,12 @@
 //! IPC commands: each is one call into the core. Errors reach the UI as `{code, message}`
-//! (thingstray's `Error` serializes that way). No command ever returns a token or a secret.
+//! (thingstray's `Error` serializes that way). No command returns a SmartThings token or
+//! a client secret; the token server's secret only on an explicit click on "Show"
+//! (`reveal_server_secret`, settings window only).
 
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
+use thingstray::desktop::status::TokenServerStatus;
 use thingstray::desktop::{
     ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PanelTheme, SetupForm, SignInStart,
     SignedIn,
@@ -198,4 +201,40 @@ pub fn open_window<R: Runtime>(app: AppHandle<R>, which: String) -> Res<()> {
 #[tauri::command]
 pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Res<()> {
     window.destroy().map_err(|e| shell_error("closing the window", e))
+}
+
+#[tauri::command]
+pub async fn rename_connection(shell: State<'_, Shell>, connection: String, name: String) -> Res<ConnectionSummary> {
+    shell.desktop()?.rename_connection(&connection, &name).await
+}
+
+#[tauri::command]
+pub fn token_server(shell: State<'_, Shell>) -> Res<TokenServerStatus> {
+    Ok(shell.desktop()?.token_server())
+}
+
+/// `port`: any number, so an out-of-range one gets the core's `{code, message}`.
+#[tauri::command]
+pub async fn set_token_server(shell: State<'_, Shell>, on: bool, port: u64) -> Res<TokenServerStatus> {
+    shell.desktop()?.set_token_server(on, port).await
+}
+
+/// The one command that returns a secret: the token server's, for "Show" in the settings.
+/// The page shows it and keeps it nowhere else.
+#[tauri::command]
+pub async fn reveal_server_secret(shell: State<'_, Shell>) -> Res<String> {
+    Ok(shell.desktop()?.server_secret().await?.expose().to_string())
+}
+
+/// Like `copy_token`: the secret goes to the clipboard in Rust, never over IPC.
+#[tauri::command]
+pub async fn copy_server_secret<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let secret = shell.desktop()?.server_secret().await?;
+    app.clipboard().write_text(secret.expose()).map_err(|e| shell_error("copying to the clipboard", e))
+}
+
+#[tauri::command]
+pub async fn rotate_server_secret(shell: State<'_, Shell>) -> Res<TokenServerStatus> {
+    shell.desktop()?.rotate_server_secret().await
 }

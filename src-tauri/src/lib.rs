@@ -81,6 +81,12 @@ macro_rules! handler {
             $crate::commands::set_panel_theme,
             $crate::commands::open_window,
             $crate::commands::close_window,
+            $crate::commands::rename_connection,
+            $crate::commands::token_server,
+            $crate::commands::set_token_server,
+            $crate::commands::reveal_server_secret,
+            $crate::commands::copy_server_secret,
+            $crate::commands::rotate_server_secret,
         ]
     };
 }

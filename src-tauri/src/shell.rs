@@ -52,20 +52,37 @@ impl Shell {
         self.desktop().map(|d| d.is_demo()).unwrap_or(false)
     }
 
-    /// Switches to `desktop`: stops following the previous one, follows this one.
+    /// Switches to `desktop`: stops following the previous one (and its token server),
+    /// follows this one, and starts its token server if the user left it on.
     pub fn set_desktop<R: Runtime>(&self, app: &AppHandle<R>, desktop: Arc<Desktop>, keep: Option<Box<dyn std::any::Any + Send + Sync>>) {
         self.stop();
         *self.desktop.write().unwrap_or_else(|p| p.into_inner()) = Some(desktop.clone());
         *self.startup_error.write().unwrap_or_else(|p| p.into_inner()) = None;
         *lock(&self.demo) = keep;
         let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));
-        let fresh = tauri::async_runtime::spawn(desktop.keep_tray_fresh());
-        lock(&self.tasks).extend([follower, fresh]);
+        let fresh = tauri::async_runtime::spawn(desktop.clone().keep_tray_fresh());
+        let handle = app.clone();
+        let server = tauri::async_runtime::spawn(async move {
+            if let Err(e) = desktop.resume_token_server().await {
+                notify(&handle, "ThingsTray: the token server did not start", &e.to_string());
+            }
+        });
+        lock(&self.tasks).extend([follower, fresh, server]);
     }
 
+    /// Stops following the desktop and stops its token server (open requests finish
+    /// first). Called on quit (`RunEvent::Exit`, outside the async runtime: waits there)
+    /// and when another desktop takes over (inside it: the stop runs on its own).
     pub fn stop(&self) {
         for t in lock(&self.tasks).drain(..) {
             t.abort();
+        }
+        let Some(desktop) = self.desktop.read().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let stopping = async move { desktop.stop_token_server().await };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tauri::async_runtime::spawn(stopping);
+        } else {
+            tauri::async_runtime::block_on(stopping);
         }
     }
 }

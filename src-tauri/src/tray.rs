@@ -195,6 +195,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             Ok(()) => {}
             Err(e) => shell::notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
         },
+        MenuAction::TokenServer => windows::open(&app, windows::SETTINGS),
         MenuAction::Setup => windows::open(&app, windows::WIZARD),
         MenuAction::Open => windows::open_main(&app),
         MenuAction::Settings => windows::open(&app, windows::SETTINGS),

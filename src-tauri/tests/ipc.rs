@@ -163,3 +163,35 @@ fn favorites_and_poll_interval_are_saved() {
     let s = invoke(&settings, "set_poll_interval", json!({ "seconds": 60 })).unwrap();
     assert_eq!(s["poll_interval_s"], 60);
 }
+
+#[test]
+fn the_settings_window_renames_and_runs_the_token_server() {
+    let (e, _wizard) = signed_in();
+    let devices = window(&e.app, "devices");
+    let settings = window(&e.app, "settings");
+    // Only the settings window reaches these; the secret above all.
+    for cmd in ["rename_connection", "token_server", "set_token_server", "reveal_server_secret", "copy_server_secret", "rotate_server_secret"] {
+        let r = invoke(&devices, cmd, json!({ "connection": "demo", "name": "x", "on": true, "port": 8765 }));
+        assert!(denied(r.clone()), "devices reached {cmd}: {r:?}");
+    }
+
+    let err = invoke(&settings, "rename_connection", json!({ "connection": "demo", "name": "a b" })).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    let renamed = invoke(&settings, "rename_connection", json!({ "connection": "demo", "name": "cabin" })).unwrap();
+    assert_eq!(renamed["name"], "cabin");
+    assert_eq!(e.desktop.connection_names(), ["cabin"]);
+
+    let off = invoke(&settings, "token_server", json!({})).unwrap();
+    assert_eq!(off["running"], false);
+    let err = invoke(&settings, "set_token_server", json!({ "on": true, "port": 80 })).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let on = invoke(&settings, "set_token_server", json!({ "on": true, "port": port })).unwrap();
+    assert_eq!(on["running"], true, "{on}");
+    assert_eq!(on["serving"], "cabin");
+    let secret = invoke(&settings, "reveal_server_secret", json!({})).unwrap();
+    assert_eq!(secret.as_str().unwrap().len(), 64);
+    assert!(!on.to_string().contains(secret.as_str().unwrap()));
+    let off = invoke(&settings, "set_token_server", json!({ "on": false, "port": port })).unwrap();
+    assert_eq!(off["running"], false);
+}

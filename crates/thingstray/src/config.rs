@@ -167,6 +167,20 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
     }
 }
 
+/// A connection name becomes part of vault keys (`<name>/tokens`), a lock file name and a
+/// tray menu id, so: 1–40 letters, digits, `-` and `_`.
+pub fn validate_connection_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty() && name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(invalid("name", "use 1 to 40 letters, digits, - and _ (for example home or cabin)"));
+    }
+    // Its vault items live under `token-server/`: keep that prefix for the server.
+    if name == "token-server" {
+        return Err(invalid("name", "`token-server` is reserved for the token server's secret"));
+    }
+    Ok(())
+}
+
 pub fn is_loopback_host(host: Option<&str>) -> bool {
     matches!(host, Some("127.0.0.1") | Some("localhost") | Some("[::1]"))
 }
@@ -258,6 +272,24 @@ impl Config {
         self.keychain_service.as_deref().unwrap_or("thingstray")
     }
 
+    /// Renames a connection in the settings (the default pointer follows). Only the file's
+    /// view: the caller moves the vault items and anything else keyed by the name.
+    pub fn rename_connection(&mut self, old: &str, new: &str) -> Result<()> {
+        validate_connection_name(new)?;
+        if self.connections.contains_key(new) {
+            return Err(invalid("name", format!("`{new}` is already the name of another connection")));
+        }
+        let settings = self.connections.remove(old).ok_or_else(|| Error::UnknownConnection {
+            name: old.to_string(),
+            known: self.connections.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        self.connections.insert(new.to_string(), settings);
+        if self.default_connection.as_deref() == Some(old) {
+            self.default_connection = Some(new.to_string());
+        }
+        Ok(())
+    }
+
     /// The connection to use: the one named, else the default, else the only one.
     pub fn connection(&self, name: Option<&str>) -> Result<(String, &ConnectionSettings)> {
         let name = match name.or(self.default_connection.as_deref()) {
@@ -339,6 +371,28 @@ mod tests {
         assert_eq!(back, cfg);
         let text = std::fs::read_to_string(paths.config_file()).unwrap();
         assert!(!text.contains("secret") && !text.contains("token ="));
+    }
+
+    #[test]
+    fn connection_names_are_tame_and_rename_moves_the_default() {
+        for ok in ["home", "cabin-2", "Lake_House"] {
+            assert!(validate_connection_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/b", "two words", "token-server", "ü", &"x".repeat(41)] {
+            assert_eq!(validate_connection_name(bad).unwrap_err().code(), "invalid_setting", "{bad}");
+        }
+        let mut cfg = Config::default();
+        cfg.connections.insert("home".into(), ConnectionSettings::default());
+        cfg.connections.insert("cabin".into(), ConnectionSettings::default());
+        cfg.default_connection = Some("home".into());
+        assert_eq!(cfg.rename_connection("home", "cabin").unwrap_err().code(), "invalid_setting");
+        assert_eq!(cfg.rename_connection("nope", "lake").unwrap_err().code(), "unknown_connection");
+        assert_eq!(cfg.rename_connection("home", "a b").unwrap_err().code(), "invalid_setting");
+        cfg.rename_connection("home", "main").unwrap();
+        assert_eq!(cfg.connections.keys().collect::<Vec<_>>(), ["cabin", "main"]);
+        assert_eq!(cfg.default_connection.as_deref(), Some("main"));
+        cfg.rename_connection("cabin", "lake").unwrap();
+        assert_eq!(cfg.default_connection.as_deref(), Some("main"));
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! turns each IPC call and tray click into one call here, and each change here into a
 //! menu and window update. It owns the open connections, the sign-in in progress (the one
 //! callback handler for the sign-in window, deep links and pasted addresses), the cached
-//! devices the tray shows, and the desktop settings.
+//! devices the tray shows, the desktop settings, and the token server (`app/server.rs`).
+//! Renaming a connection is in `app/rename.rs`.
+
+mod rename;
+mod server;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,6 +46,7 @@ pub struct Desktop {
     state: Mutex<State>,
     settings: Mutex<DesktopSettings>,
     changed: Arc<watch::Sender<u64>>,
+    server: server::ServerSlot,
 }
 
 #[derive(Default)]
@@ -50,6 +55,8 @@ struct State {
     pending: Option<Pending>,
     /// Connections in the config that could not be opened, and why.
     problems: Vec<(String, Error)>,
+    /// The config's default connection: the one the token server hands out.
+    default: Option<String>,
     seen: BTreeMap<String, Status>,
     notices: VecDeque<Notice>,
     debounce: Debounce,
@@ -180,10 +187,12 @@ impl Desktop {
             state: Mutex::new(State::default()),
             settings: Mutex::new(settings),
             changed: Arc::new(changed),
+            server: server::ServerSlot::default(),
         }))
     }
 
     async fn open_configured(&self, config: &Config) {
+        self.state().default = config.default_connection.clone();
         for name in config.connections.keys() {
             match Connection::open_with(&self.paths, config, self.vault.clone(), Some(name), self.opts.clone()).await {
                 Ok(conn) => self.adopt(conn),
@@ -317,6 +326,7 @@ impl Desktop {
         };
         Connection::save(&self.paths, &self.vault, &name, settings, Some(secret)).await?;
         let config = Config::load(&self.paths)?;
+        self.state().default = config.default_connection.clone();
         let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(&name), self.opts.clone()).await?;
         self.adopt(conn);
         self.bump();
@@ -586,7 +596,9 @@ impl Desktop {
 
     pub fn tray(&self) -> TrayModel {
         let limit = self.prefs().flat_menu_limit;
-        menu::build(&self.views(), self.opts.clock.now(), limit)
+        let mut model = menu::build(&self.views(), self.opts.clock.now(), limit);
+        menu::add_token_server(&mut model, self.token_server().line());
+        model
     }
 
     pub fn panel_theme(&self) -> PanelTheme {
@@ -709,14 +721,14 @@ mod tests {
     use crate::desktop::menu::{checks, MenuAction};
     use crate::desktop::status::TrayState;
 
-    struct Env {
-        sim: Sim,
-        _dir: tempfile::TempDir,
-        desktop: Arc<Desktop>,
-        start: SignInStart,
+    pub(super) struct Env {
+        pub(super) sim: Sim,
+        pub(super) _dir: tempfile::TempDir,
+        pub(super) desktop: Arc<Desktop>,
+        pub(super) start: SignInStart,
     }
 
-    async fn env() -> Env {
+    pub(super) async fn env() -> Env {
         let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let client = sim.client().clone();
@@ -728,14 +740,14 @@ mod tests {
     }
 
     /// What the sign-in window sees: the authorize URL answers with a redirect.
-    async fn redirect_of(authorize_url: &str) -> String {
+    pub(super) async fn redirect_of(authorize_url: &str) -> String {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let resp = http.get(authorize_url).send().await.unwrap();
         assert_eq!(resp.status(), 302);
         resp.headers()["location"].to_str().unwrap().to_string()
     }
 
-    async fn signed_in() -> Env {
+    pub(super) async fn signed_in() -> Env {
         let e = env().await;
         let redirect = redirect_of(&e.start.authorize_url).await;
         assert!(e.desktop.is_sign_in_redirect(&redirect));

@@ -29,6 +29,8 @@ pub enum MenuAction {
     RunScene { connection: String, scene: String },
     CopyToken { connection: String },
     SignIn { connection: String },
+    /// The token server's line: opens Settings, where it is turned off.
+    TokenServer,
     Setup,
     Open,
     Settings,
@@ -45,6 +47,7 @@ impl MenuAction {
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
             MenuAction::SignIn { connection } => join(&["sign-in", connection]),
+            MenuAction::TokenServer => "token-server".into(),
             MenuAction::Setup => "setup".into(),
             MenuAction::Open => "open".into(),
             MenuAction::Settings => "settings".into(),
@@ -60,6 +63,7 @@ impl MenuAction {
             ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
             ("sign-in", 2) => MenuAction::SignIn { connection: s(1)? },
+            ("token-server", 1) => MenuAction::TokenServer,
             ("setup", 1) => MenuAction::Setup,
             ("open", 1) => MenuAction::Open,
             ("settings", 1) => MenuAction::Settings,
@@ -171,6 +175,18 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
     TrayModel { state, tooltip, entries }
 }
 
+/// Adds the token server's line (see [`TokenServerStatus::line`]) above "Open
+/// ThingsTray", and to the tooltip.
+///
+/// [`TokenServerStatus::line`]: super::status::TokenServerStatus::line
+pub fn add_token_server(model: &mut TrayModel, line: Option<String>) {
+    let Some(line) = line else { return };
+    let open = MenuAction::Open.id();
+    let at = model.entries.iter().position(|e| matches!(e, MenuEntry::Item { id, .. } if *id == open)).unwrap_or(model.entries.len());
+    model.entries.insert(at, item(MenuAction::TokenServer, &line, true));
+    model.tooltip = format!("{} · {line}", model.tooltip);
+}
+
 fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
     let mut out = Vec::new();
     let Some(devices) = &c.devices else {
@@ -253,8 +269,7 @@ mod tests {
             })
             .collect();
         devices.push(device("sensor", "Door", None, &["contactSensor"], None, None));
-        let mut prefs = ConnectionPrefs::default();
-        prefs.favorites = favorites.iter().map(|s| s.to_string()).collect();
+        let prefs = ConnectionPrefs { favorites: favorites.iter().map(|s| s.to_string()).collect(), ..Default::default() };
         ConnectionView {
             name: "home".into(),
             location_name: Some("Home".into()),
@@ -360,12 +375,31 @@ mod tests {
     }
 
     #[test]
+    fn a_running_token_server_shows_in_menu_and_tooltip() {
+        let mut m = build(&[view(1, &[])], now(), 12);
+        let plain = m.clone();
+        add_token_server(&mut m, None);
+        assert_eq!(m, plain);
+        add_token_server(&mut m, Some("Token server on 127.0.0.1:8765".into()));
+        let t = texts(&m.entries);
+        let at = t.iter().position(|x| x == "Token server on 127.0.0.1:8765").unwrap();
+        assert_eq!(t[at + 1], "Open ThingsTray");
+        assert_eq!(m.tooltip, "ThingsTray: Connected · token valid 18 h · Token server on 127.0.0.1:8765");
+        assert!(m.entries.contains(&MenuEntry::Item {
+            id: "token-server".into(),
+            text: "Token server on 127.0.0.1:8765".into(),
+            enabled: true
+        }));
+    }
+
+    #[test]
     fn actions_round_trip_through_ids() {
         for a in [
             MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
             MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
             MenuAction::CopyToken { connection: "home".into() },
             MenuAction::SignIn { connection: "home".into() },
+            MenuAction::TokenServer,
             MenuAction::Setup,
             MenuAction::Open,
             MenuAction::Settings,

@@ -1,5 +1,6 @@
 //! The desktop app's own settings, in `desktop.toml` beside `config.toml`: favorites,
-//! hidden devices, poll interval, start at login, the panel theme. No secrets.
+//! hidden devices, poll interval, start at login, the panel theme, the token server's
+//! on/off and port. No secrets (the token server's secret is in the vault).
 //!
 //! A file of its own rather than fields in `config.toml`: the CLI rewrites `config.toml`
 //! with the fields it knows, and favorites must survive that (and a sign-in again).
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 
 pub const MIN_POLL_S: u64 = 10;
 pub const MAX_POLL_S: u64 = 3600;
+/// Below 1024 a port needs privileges on Unix; a user setting should never ask for them.
+pub const MIN_SERVER_PORT: u64 = 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -28,7 +31,33 @@ pub struct DesktopSettings {
     pub panel_theme: PanelTheme,
     /// Devices in the tray menu before rooms become submenus.
     pub flat_menu_limit: usize,
+    /// Kept here so the server comes back on the next launch.
+    pub token_server: TokenServerPrefs,
     pub connections: BTreeMap<String, ConnectionPrefs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenServerPrefs {
+    pub enabled: bool,
+    pub port: u16,
+}
+
+impl Default for TokenServerPrefs {
+    fn default() -> Self {
+        TokenServerPrefs { enabled: false, port: crate::serve::DEFAULT_PORT }
+    }
+}
+
+/// A port the user may pick for the token server: 1024–65535.
+pub fn check_server_port(port: u64) -> Result<u16> {
+    match u16::try_from(port) {
+        Ok(p) if port >= MIN_SERVER_PORT => Ok(p),
+        _ => Err(Error::InvalidSetting {
+            field: "port".into(),
+            why: format!("pick a port from {MIN_SERVER_PORT} to 65535 (the default is {})", crate::serve::DEFAULT_PORT),
+        }),
+    }
 }
 
 impl Default for DesktopSettings {
@@ -39,6 +68,7 @@ impl Default for DesktopSettings {
             start_at_login: false,
             panel_theme: PanelTheme::Dark,
             flat_menu_limit: 12,
+            token_server: TokenServerPrefs::default(),
             connections: BTreeMap::new(),
         }
     }
@@ -66,6 +96,9 @@ impl DesktopSettings {
                     .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
                 s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
                 s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
+                if check_server_port(s.token_server.port.into()).is_err() {
+                    s.token_server.port = crate::serve::DEFAULT_PORT;
+                }
                 Ok(s)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DesktopSettings::default()),
@@ -97,6 +130,13 @@ impl DesktopSettings {
             p.hidden.insert(device.to_string());
         } else {
             p.hidden.remove(device);
+        }
+    }
+
+    /// Favorites and hidden devices follow a renamed connection.
+    pub fn rename_connection(&mut self, old: &str, new: &str) {
+        if let Some(p) = self.connections.remove(old) {
+            self.connections.insert(new.to_string(), p);
         }
     }
 
@@ -138,6 +178,37 @@ mod tests {
         assert_eq!(back, s);
         assert!(back.prefs("home").favorites.contains("lamp"));
         assert!(back.prefs("other").favorites.is_empty());
+    }
+
+    #[test]
+    fn token_server_port_is_checked_and_kept() {
+        for ok in [1024, 8765, 65535] {
+            assert_eq!(check_server_port(ok).unwrap(), ok as u16);
+        }
+        for bad in [0, 80, 1023, 65536, 1 << 40] {
+            assert_eq!(check_server_port(bad).unwrap_err().code(), "invalid_setting", "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let mut s = DesktopSettings::default();
+        assert_eq!(s.token_server, TokenServerPrefs { enabled: false, port: crate::serve::DEFAULT_PORT });
+        s.token_server = TokenServerPrefs { enabled: true, port: 9000 };
+        s.save(&paths).unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().token_server, s.token_server);
+        std::fs::write(DesktopSettings::file(&paths), "[token_server]\nenabled = true\nport = 80").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().token_server.port, crate::serve::DEFAULT_PORT);
+    }
+
+    #[test]
+    fn rename_moves_favorites_and_hidden() {
+        let mut s = DesktopSettings::default();
+        s.set_favorite("home", "lamp", true);
+        s.set_hidden("home", "hub", true);
+        s.rename_connection("home", "cabin");
+        assert!(s.prefs("home").favorites.is_empty());
+        assert!(s.prefs("cabin").favorites.contains("lamp") && s.prefs("cabin").hidden.contains("hub"));
+        s.rename_connection("nowhere", "x");
+        assert!(!s.connections.contains_key("x"));
     }
 
     #[test]

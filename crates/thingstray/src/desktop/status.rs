@@ -1,10 +1,12 @@
 //! What the tray says about a session: the icon's state and the status line
-//! ("Connected · token valid 18 h").
+//! ("Connected · token valid 18 h"); and about the token server ("Token server on
+//! 127.0.0.1:8765").
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::session::Status;
 
 /// The four tray icons. A signed-out connection shows the sign-in icon: either way
@@ -123,6 +125,37 @@ pub fn status_detail(status: &Status) -> Option<String> {
     }
 }
 
+/// The desktop's token server, as the settings window and the tray show it. No secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenServerStatus {
+    /// The user's choice, kept in desktop.toml: on at the next launch too.
+    pub enabled: bool,
+    /// The port listened on while running, else the one chosen.
+    pub port: u16,
+    pub running: bool,
+    /// `http://127.0.0.1:8765` while running.
+    pub url: Option<String>,
+    /// The connection whose token it hands out now (the default one).
+    pub serving: Option<String>,
+    /// Why it is not running although it is on (a busy port at launch).
+    pub error: Option<Error>,
+}
+
+impl TokenServerStatus {
+    /// The tray's line: always there while it runs (the user must see that programs on
+    /// this machine can get their token), and when it should run but could not.
+    pub fn line(&self) -> Option<String> {
+        if self.running {
+            return Some(format!("Token server on 127.0.0.1:{}", self.port));
+        }
+        let error = self.error.as_ref().filter(|_| self.enabled)?;
+        Some(match error {
+            Error::InvalidSetting { field, .. } if field == "port" => format!("Token server off: port {} is in use", self.port),
+            _ => "Token server off: could not start".to_string(),
+        })
+    }
+}
+
 /// Whether a token can be had at all (copy button, device list).
 pub fn has_token(status: &Status) -> bool {
     matches!(status, Status::Connected { .. } | Status::Refreshing { .. } | Status::Retrying { .. })
@@ -131,7 +164,6 @@ pub fn has_token(status: &Status) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
 
     fn at(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(s)
@@ -173,6 +205,20 @@ mod tests {
         assert_eq!(TrayState::Retrying.icon_name(PanelTheme::Light), "retrying-light");
         assert_eq!(TrayState::SignIn.icon_name(PanelTheme::Dark), "signin-dark");
         assert!(has_token(&refreshing) && !has_token(&ended));
+    }
+
+    #[test]
+    fn the_token_server_line_shows_while_it_runs_or_failed() {
+        let mut st = TokenServerStatus { enabled: true, port: 8765, running: true, url: None, serving: None, error: None };
+        assert_eq!(st.line().as_deref(), Some("Token server on 127.0.0.1:8765"));
+        st.running = false;
+        assert_eq!(st.line(), None);
+        st.error = Some(Error::InvalidSetting { field: "port".into(), why: "in use".into() });
+        assert_eq!(st.line().as_deref(), Some("Token server off: port 8765 is in use"));
+        st.error = Some(Error::KeychainTimeout { after: Duration::from_secs(1) });
+        assert_eq!(st.line().as_deref(), Some("Token server off: could not start"));
+        st.enabled = false;
+        assert_eq!(st.line(), None);
     }
 
     #[test]

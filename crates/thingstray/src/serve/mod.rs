@@ -9,6 +9,10 @@
 //! - `Host` is checked (DNS rebinding), any `Origin` is refused, no CORS headers;
 //! - answers hold the access token only, valid at least 5 minutes, served from the
 //!   session's memory (the vault is read at start and after refreshes, not per request).
+//!
+//! The CLI serves one session ([`TokenServer::start`]); the desktop app serves whichever
+//! connection is its default at the moment of each request ([`TokenSource::Current`]), so
+//! a rename, a sign-in again or a re-opened session needs no restart.
 
 mod guard;
 mod proxy;
@@ -29,11 +33,25 @@ use tokio::task::JoinSet;
 pub use secret::{constant_time_eq, ServerSecret};
 pub use token::MIN_VALIDITY;
 
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::session::Session;
 
 /// The addresses `serve` listens on unless told otherwise.
 pub const DEFAULT_ADDRS: [IpAddr; 2] = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+/// The desktop app's port unless the user picks another: a setting needs a port scripts
+/// can rely on (`thingstray serve` defaults to a free one). The one docs/cli.md uses.
+pub const DEFAULT_PORT: u16 = 8765;
+
+/// Where the server's tokens come from.
+#[derive(Clone)]
+pub enum TokenSource {
+    /// `thingstray serve`: one session, for the life of the server.
+    One(Session),
+    /// The desktop app: the connection to serve, looked up per request (a map lookup and
+    /// an `Arc` clone; the token itself still comes from the session's memory).
+    Current(Arc<dyn Fn() -> Result<Connection> + Send + Sync>),
+}
 
 /// Where and for whom to serve.
 #[derive(Debug, Clone)]
@@ -67,15 +85,37 @@ pub fn check_loopback(ip: IpAddr) -> Result<()> {
 
 /// What the handlers share.
 pub(crate) struct Shared {
-    session: Session,
+    source: TokenSource,
     secret: ServerSecret,
     allowed_hosts: Vec<String>,
     http: reqwest::Client,
-    /// Scheme, host, port and any path prefix of the API, without the trailing `/v1`.
+    /// Scheme, host, port and any path prefix of the API, without the trailing `/v1`, for
+    /// [`TokenSource::One`] (a looked-up connection brings its own).
     api_origin: String,
 }
 
-/// A running server. Dropping it leaves the server running until the runtime stops; call
+impl Shared {
+    /// The session to serve now.
+    pub(crate) fn session(&self) -> Result<Session> {
+        match &self.source {
+            TokenSource::One(session) => Ok(session.clone()),
+            TokenSource::Current(lookup) => Ok(lookup()?.session),
+        }
+    }
+
+    /// The session to serve now, and its API origin, for the proxy.
+    pub(crate) fn current(&self) -> Result<(Session, std::borrow::Cow<'_, str>)> {
+        match &self.source {
+            TokenSource::One(session) => Ok((session.clone(), self.api_origin.as_str().into())),
+            TokenSource::Current(lookup) => {
+                let conn = lookup()?;
+                Ok((conn.session, api_origin(&conn.settings.api_url)?.into()))
+            }
+        }
+    }
+}
+
+/// A running server. Dropping it stops it at once (open requests are cut off); call
 /// [`TokenServer::shutdown`] for a clean stop (open requests finish first).
 pub struct TokenServer {
     addrs: Vec<SocketAddr>,
@@ -87,6 +127,12 @@ impl TokenServer {
     /// Binds and starts serving `session`'s tokens. The caller keeps the session fresh
     /// (`Session::spawn_refresher`); the server only asks it for tokens.
     pub async fn start(session: Session, secret: ServerSecret, opts: ServeOptions) -> Result<TokenServer> {
+        TokenServer::start_with(TokenSource::One(session), secret, opts).await
+    }
+
+    /// [`TokenServer::start`] for any [`TokenSource`]. With [`TokenSource::Current`],
+    /// `opts.api_url` is unused: each connection's own API is proxied.
+    pub async fn start_with(source: TokenSource, secret: ServerSecret, opts: ServeOptions) -> Result<TokenServer> {
         if opts.addrs.is_empty() {
             return Err(Error::InvalidSetting { field: "bind".into(), why: "no address to listen on".into() });
         }
@@ -98,7 +144,7 @@ impl TokenServer {
         let port = addrs[0].port();
         let allowed_hosts = vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
         let shared = Arc::new(Shared {
-            session,
+            source,
             secret,
             allowed_hosts,
             http: crate::http::client(crate::http::REQUEST_TIMEOUT),
@@ -145,6 +191,8 @@ impl TokenServer {
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("requests still open after {} s; closing them", grace.as_secs());
             self.tasks.abort_all();
+            // Wait for the aborted tasks too, so the port is free when this returns.
+            while self.tasks.join_next().await.is_some() {}
         }
         tracing::info!("token server stopped");
     }
@@ -166,9 +214,7 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
     let mut last_err = None;
     for _ in 0..5 {
         let first = SocketAddr::new(addrs[0], port);
-        let first = tokio::net::TcpListener::bind(first)
-            .await
-            .map_err(|e| Error::Io { what: format!("listening on {first}"), detail: e.to_string() })?;
+        let first = tokio::net::TcpListener::bind(first).await.map_err(|e| bind_error(first, e))?;
         let chosen = first.local_addr().map_err(|e| Error::io("reading the bound port", e))?.port();
         let mut all = vec![first];
         let mut retry = false;
@@ -181,9 +227,7 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
                     retry = true;
                     break;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    return Err(Error::Io { what: format!("listening on {at}"), detail: e.to_string() });
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(bind_error(at, e)),
                 Err(e) => tracing::warn!(address = %at, "not listening there: {e}"),
             }
         }
@@ -192,6 +236,23 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
         }
     }
     Err(last_err.unwrap_or_else(|| Error::io("listening", "no free port")))
+}
+
+/// A port someone else holds is the user's to fix, so it says how.
+fn bind_error(at: SocketAddr, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        Error::InvalidSetting {
+            field: "port".into(),
+            why: format!(
+                "port {} is already in use on {} (another program, or another `thingstray serve`, listens there). \
+                 Pick another port, or stop that program and try again.",
+                at.port(),
+                at.ip()
+            ),
+        }
+    } else {
+        Error::Io { what: format!("listening on {at}"), detail: e.to_string() }
+    }
 }
 
 /// `https://api.smartthings.com/v1` -> `https://api.smartthings.com`: callers write the

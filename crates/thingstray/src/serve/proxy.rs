@@ -37,7 +37,11 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
             "The path must be SmartThings' API path after /api, like /api/v1/devices, without `.` or `..` segments.",
         );
     }
-    let mut target = format!("{}{rest}", shared.api_origin);
+    let (session, api_origin) = match shared.current() {
+        Ok(c) => c,
+        Err(e) => return super::core_error_response(&e),
+    };
+    let mut target = format!("{api_origin}{rest}");
     if let Some(q) = req.uri().query() {
         target.push('?');
         target.push_str(q);
@@ -54,7 +58,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is over 1 MiB"),
     };
 
-    let mut grant = match shared.session.token_valid_for(MIN_VALIDITY).await {
+    let mut grant = match session.token_valid_for(MIN_VALIDITY).await {
         Ok(g) => g,
         Err(e) => return super::core_error_response(&e),
     };
@@ -72,7 +76,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         };
         if reply.status == StatusCode::UNAUTHORIZED && attempt == 0 {
             tracing::info!("SmartThings refused the access token; replacing it once and retrying");
-            grant = match shared.session.replace_rejected(&grant).await {
+            grant = match session.replace_rejected(&grant).await {
                 Ok(g) => g,
                 Err(e) => return super::core_error_response(&e),
             };

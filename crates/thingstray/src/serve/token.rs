@@ -32,9 +32,13 @@ pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
     // From memory while it is valid for long enough; otherwise this waits for the refresh
     // (ours, or one already running in this or another process) rather than serve a
     // token that is about to die.
-    match shared.session.token_valid_for(MIN_VALIDITY).await {
+    let session = match shared.session() {
+        Ok(session) => session,
+        Err(e) => return super::core_error_response(&e),
+    };
+    match session.token_valid_for(MIN_VALIDITY).await {
         Ok(grant) => {
-            let now = shared.session.now();
+            let now = session.now();
             let info = TokenInfo {
                 access_token: grant.secret(),
                 token_type: "Bearer",

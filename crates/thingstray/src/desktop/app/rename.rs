@@ -1,0 +1,289 @@
+//! Renaming a connection. Everything keyed by its name moves, in an order where a
+//! failure at any step leaves the old name whole:
+//!
+//! 1. Under the connection's refresh lock (so no refresh, here or in another process,
+//!    rotates the pair halfway), copy its vault items (`<old>/tokens`,
+//!    `<old>/client-secret`) to the new name.
+//! 2. Rename it in config.toml; the default pointer follows.
+//! 3. Rename it in desktop.toml: favorites and hidden devices.
+//! 4. Re-open its session under the new name (from the copied items), then delete the
+//!    old items.
+//!
+//! A failure in 1–3 undoes the steps before it. After 3 the rename has happened: a
+//! failure to delete an old item leaves an unused item behind, never a missing one.
+
+use super::{ConnectionSummary, Desktop, Live};
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::session::RefreshLock;
+
+impl Desktop {
+    pub async fn rename_connection(&self, old: &str, new: &str) -> Result<ConnectionSummary> {
+        let new = new.trim();
+        if new == old {
+            return self.summary(old);
+        }
+        let before = Config::load(&self.paths)?;
+        let mut after = before.clone();
+        after.rename_connection(old, new)?; // checks the name and that it is free
+
+        let _lock = RefreshLock::new(self.paths.lock_file(old)).acquire(self.opts.session.lock_timeout).await?;
+        if let Err(e) = self.copy_secrets(old, new).await {
+            self.delete_secrets(new).await;
+            return Err(e);
+        }
+        if let Err(e) = after.save(&self.paths) {
+            self.delete_secrets(new).await;
+            return Err(e);
+        }
+        let moved = self.change_settings(|s| {
+            s.rename_connection(old, new);
+            Ok(())
+        });
+        if let Err(e) = moved {
+            if let Err(undo) = before.save(&self.paths) {
+                tracing::error!(code = undo.code(), "could not restore config.toml after a failed rename");
+            }
+            self.delete_secrets(new).await;
+            return Err(e);
+        }
+
+        let reopened = Connection::open_with(&self.paths, &after, self.vault.clone(), Some(new), self.opts.clone()).await;
+        let was = self.swap_live(old, new, reopened.as_ref().err().cloned());
+        match &reopened {
+            Ok(conn) => {
+                self.adopt(conn.clone());
+                self.keep_cache(was, new);
+            }
+            Err(_) => drop(was),
+        }
+        // Only now: the old session is gone, so nothing can refresh under the old name.
+        self.delete_secrets(old).await;
+        drop(_lock);
+        self.bump();
+        reopened?;
+        self.summary(new)
+    }
+
+    async fn copy_secrets(&self, old: &str, new: &str) -> Result<()> {
+        if let Some(tokens) = self.vault.tokens(old).await? {
+            self.vault.store_tokens(new, &tokens).await?;
+        }
+        if let Some(secret) = self.vault.client_secret(old).await? {
+            self.vault.store_client_secret(new, secret).await?;
+        }
+        Ok(())
+    }
+
+    /// Best effort: what is left is unused (no connection has that name).
+    async fn delete_secrets(&self, name: &str) {
+        for done in [self.vault.delete_tokens(name).await, self.vault.delete_client_secret(name).await] {
+            if let Err(e) = done {
+                tracing::warn!(connection = name, code = e.code(), "could not delete an unused vault item");
+            }
+        }
+    }
+
+    /// Re-points everything in memory keyed by the old name. The old session stops here
+    /// (its refresher is aborted with its `Live`); its cached devices are kept aside.
+    fn swap_live(&self, old: &str, new: &str, open_error: Option<Error>) -> Option<Live> {
+        let mut st = self.state();
+        let was = st.live.remove(old);
+        if let Some(seen) = st.seen.remove(old) {
+            st.seen.insert(new.to_string(), seen);
+        }
+        if st.default.as_deref() == Some(old) {
+            st.default = Some(new.to_string());
+        }
+        if let Some(p) = st.pending.as_mut().filter(|p| p.connection == old) {
+            p.connection = new.to_string();
+        }
+        st.problems.retain(|(n, _)| n != old);
+        if let Some(e) = open_error {
+            tracing::warn!(connection = new, code = e.code(), "the renamed connection could not be opened");
+            st.problems.push((new.to_string(), e));
+        }
+        was
+    }
+
+    /// The renamed connection shows its devices at once instead of "Loading devices…".
+    fn keep_cache(&self, was: Option<Live>, new: &str) {
+        let Some(mut was) = was else { return };
+        if let Some(l) = self.state().live.get_mut(new) {
+            l.devices = was.devices.take();
+            l.rooms = std::mem::take(&mut was.rooms);
+            l.scenes = std::mem::take(&mut was.scenes);
+            l.places_read = was.places_read;
+            l.last_read = was.last_read;
+            l.location_name = was.location_name.clone().or(l.location_name.take());
+        }
+    }
+
+    fn summary(&self, name: &str) -> Result<ConnectionSummary> {
+        let known = self.connection_names().join(", ");
+        self.connections()
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::UnknownConnection { name: name.to_string(), known })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use secrecy::{ExposeSecret, SecretString};
+    use smartthings_sim::{Sim, SimConfig};
+
+    use super::super::tests::{redirect_of, signed_in};
+    use super::*;
+    use crate::config::ConnectionSettings;
+    use crate::connection::Options;
+    use crate::desktop::prefs::DesktopSettings;
+    use crate::desktop::status::TrayState;
+    use crate::vault::{MemoryStore, SecretStore, Vault};
+
+    const LAMP: &str = "0b5577db-4ac9-4bdf-8c9d-5a1b2c3d4e5f";
+
+    /// Every vault item, exposed (test only): what a rename must move and nothing else.
+    async fn items(v: &Vault, names: &[&str]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for n in names {
+            for k in ["tokens", "client-secret"] {
+                let key = format!("{n}/{k}");
+                if let Some(s) = v.get(&key).await.unwrap() {
+                    out.push((key, s.expose_secret().to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn rename_moves_settings_secrets_favorites_and_the_session() {
+        let e = signed_in().await;
+        let d = &e.desktop;
+        d.set_favorite("demo", LAMP, true).unwrap();
+        d.set_hidden("demo", "hub", true).unwrap();
+        let vault = d.vault.clone();
+        let before = items(&vault, &["demo"]).await;
+        assert_eq!(before.len(), 2);
+
+        for (bad, code) in [("a/b", "invalid_setting"), ("", "invalid_setting"), ("token-server", "invalid_setting")] {
+            assert_eq!(d.rename_connection("demo", bad).await.unwrap_err().code(), code, "{bad}");
+        }
+        assert_eq!(d.rename_connection("nope", "x").await.unwrap_err().code(), "unknown_connection");
+
+        let renamed = d.rename_connection("demo", " lake-house ").await.unwrap();
+        assert_eq!(renamed.name, "lake-house");
+        assert!(renamed.has_token, "{renamed:?}");
+
+        // Vault: the same secrets under the new name, none left under the old.
+        let after = items(&vault, &["demo", "lake-house"]).await;
+        let moved: Vec<(String, String)> = before.iter().map(|(k, v)| (k.replace("demo/", "lake-house/"), v.clone())).collect();
+        assert_eq!(after, moved);
+        // Config: the key and the default pointer.
+        let config = Config::load(&d.paths).unwrap();
+        assert_eq!(config.connections.keys().collect::<Vec<_>>(), ["lake-house"]);
+        assert_eq!(config.default_connection.as_deref(), Some("lake-house"));
+        // Desktop prefs, in memory and on disk.
+        for prefs in [d.settings(), DesktopSettings::load(&d.paths).unwrap()] {
+            assert!(prefs.prefs("lake-house").favorites.contains(LAMP) && prefs.prefs("lake-house").hidden.contains("hub"));
+            assert!(!prefs.connections.contains_key("demo"));
+        }
+        // The session runs under the new name, with the devices already known.
+        assert_eq!(d.connection_names(), ["lake-house"]);
+        assert_eq!(d.tray().state, TrayState::Connected);
+        assert!(d.cached_device_list("lake-house").unwrap().rooms.iter().any(|r| !r.devices.is_empty()));
+        d.token_for_copy("lake-house").await.unwrap();
+        assert_eq!(d.token_for_copy("demo").await.unwrap_err().code(), "unknown_connection");
+        let list = d.device_list("lake-house").await.unwrap();
+        let lamp = list.rooms.iter().flat_map(|r| &r.devices).find(|r| r.can_switch && r.usable()).unwrap();
+        assert_eq!(d.switch("lake-house", &lamp.id, true).await.unwrap().switch, Some(true));
+
+        // Signing in again under the new name replaces only the tokens.
+        let again = d.begin_sign_in("lake-house").unwrap();
+        d.finish_sign_in(&redirect_of(&again.authorize_url).await).await.unwrap();
+        assert!(d.settings().prefs("lake-house").favorites.contains(LAMP));
+        // Same name again: nothing to do.
+        assert_eq!(d.rename_connection("lake-house", "lake-house").await.unwrap().name, "lake-house");
+    }
+
+    /// A keychain that refuses writes under one name, as a locked or full one would.
+    struct Refusing {
+        inner: MemoryStore,
+        refuse: Mutex<Option<String>>,
+    }
+
+    impl SecretStore for Refusing {
+        fn get(&self, key: &str) -> Result<Option<SecretString>> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+            match &*self.refuse.lock().unwrap() {
+                Some(p) if key.starts_with(p.as_str()) => Err(Error::io("the keychain", "refused")),
+                _ => self.inner.set(key, value),
+            }
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn describe(&self) -> String {
+            "refusing".into()
+        }
+    }
+
+    async fn with_refusing_vault() -> (Sim, tempfile::TempDir, Arc<Desktop>, Arc<Refusing>) {
+        let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Refusing { inner: MemoryStore::default(), refuse: Mutex::new(None) });
+        let d = Desktop::with_vault(crate::config::Paths::at(dir.path()), Vault::new(store.clone()), Options::default(), true).unwrap();
+        let client = sim.client().clone();
+        let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
+        settings.api_url = sim.api_url();
+        settings.auth_url = sim.auth_url();
+        let start = d.setup_with(Some("demo"), settings, SecretString::from(client.client_secret)).await.unwrap();
+        d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
+        d.set_favorite("demo", LAMP, true).unwrap();
+        (sim, dir, d, store)
+    }
+
+    async fn old_state_is_whole(d: &Desktop, config_before: &Config, items_before: &[(String, String)]) {
+        assert_eq!(&Config::load(&d.paths).unwrap(), config_before);
+        assert_eq!(items(&d.vault, &["demo", "cabin"]).await, items_before);
+        assert!(DesktopSettings::load(&d.paths).unwrap().prefs("demo").favorites.contains(LAMP));
+        assert_eq!(d.connection_names(), ["demo"]);
+        d.token_for_copy("demo").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_vault_write_leaves_the_old_name_whole() {
+        let (_sim, _dir, d, store) = with_refusing_vault().await;
+        let config = Config::load(&d.paths).unwrap();
+        let before = items(&d.vault, &["demo"]).await;
+        // The first item copies, the second is refused: the copy is undone.
+        *store.refuse.lock().unwrap() = Some("cabin/client-secret".into());
+        assert_eq!(d.rename_connection("demo", "cabin").await.unwrap_err().code(), "io");
+        old_state_is_whole(&d, &config, &before).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_prefs_write_undoes_the_config_and_the_copies() {
+        let (_sim, _dir, d, _store) = with_refusing_vault().await;
+        let config = Config::load(&d.paths).unwrap();
+        let before = items(&d.vault, &["demo"]).await;
+        // desktop.toml can't be replaced while a directory sits in its place.
+        let file = DesktopSettings::file(&d.paths);
+        let saved = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir_all(file.join("blocker")).unwrap();
+        assert!(d.rename_connection("demo", "cabin").await.is_err());
+        std::fs::remove_dir_all(&file).unwrap();
+        std::fs::write(&file, saved).unwrap();
+        old_state_is_whole(&d, &config, &before).await;
+        // And with the obstacle gone it works.
+        d.rename_connection("demo", "cabin").await.unwrap();
+        assert!(d.settings().prefs("cabin").favorites.contains(LAMP));
+    }
+}
