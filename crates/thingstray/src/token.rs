@@ -42,6 +42,11 @@ impl TokenSet {
         self.expires_at().duration_since(now).unwrap_or(Duration::ZERO)
     }
 
+    /// How long the access token was issued for.
+    pub fn lifetime(&self) -> Duration {
+        Duration::from_millis(self.expires_at_ms.saturating_sub(self.issued_at_ms))
+    }
+
     /// The moment to refresh: `fraction` of the way through the token's lifetime.
     pub fn refresh_due(&self, fraction: f64) -> SystemTime {
         let life = self.expires_at_ms.saturating_sub(self.issued_at_ms);

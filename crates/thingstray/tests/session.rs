@@ -385,3 +385,15 @@ async fn a_locked_keychain_at_refresh_time_is_retried_later_not_spun_on() {
     refresher.abort();
     assert_eq!(refreshes(&env.sim), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_tokens_serve_api_calls_without_extra_refreshes() {
+    // 20 s tokens: a flat "valid for a minute" rule would refresh before every call and
+    // still fail; a quarter of the lifetime leaves the refreshing to the scheduler.
+    let env = Env::new(SimConfig { expires_in: 20, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    for _ in 0..5 {
+        conn.api.locations().await.expect("an API call with a short-lived token");
+    }
+    assert_eq!(refreshes(&env.sim), 0);
+}

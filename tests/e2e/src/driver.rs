@@ -83,6 +83,10 @@ impl Driver {
         ])
         .stdout(Stdio::null())
         .stderr(log);
+        // Its own process group: killing tauri-driver alone leaves WebKitWebDriver (and
+        // the app) running, so the journey ends the whole group.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         env.apply(&mut cmd);
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!("could not start tauri-driver ({e}); `cargo install tauri-driver --locked`")
@@ -102,6 +106,7 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -50,7 +50,7 @@ impl Api {
 
     /// Sends one request with a valid token; on 401 refreshes once and retries once.
     async fn call(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Value> {
-        let mut grant = self.session.token_valid_for(MIN_VALIDITY).await?;
+        let mut grant = self.session.token_for_request(MIN_VALIDITY).await?;
         for attempt in 0..2 {
             let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(grant.secret());
             if let Some(b) = body {

@@ -58,7 +58,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is over 1 MiB"),
     };
 
-    let mut grant = match session.token_valid_for(MIN_VALIDITY).await {
+    let mut grant = match session.token_for_request(MIN_VALIDITY).await {
         Ok(g) => g,
         Err(e) => return super::core_error_response(&e),
     };

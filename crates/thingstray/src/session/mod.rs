@@ -182,6 +182,18 @@ impl Session {
         }
     }
 
+    /// A token for one API request: valid at least `want`, or a quarter of the token's
+    /// lifetime when SmartThings issues shorter ones. The scheduler refreshes at 75%, so
+    /// requests use the token it keeps fresh and never force an extra refresh, nor fail
+    /// outright, when tokens are short-lived.
+    pub async fn token_for_request(&self, want: Duration) -> Result<AccessGrant> {
+        if self.cached().is_none() {
+            self.load().await?;
+        }
+        let min = self.cached().map_or(want, |t| want.min(t.lifetime() / 4));
+        self.token_valid_for(min).await
+    }
+
     /// For a caller whose request SmartThings refused with 401 although the token looked
     /// valid (revoked, or the clock is off): refresh once, unless someone already did.
     pub async fn replace_rejected(&self, rejected: &AccessGrant) -> Result<AccessGrant> {
