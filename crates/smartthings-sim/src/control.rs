@@ -131,3 +131,24 @@ pub(crate) async fn scene(State(st): State<Arc<AppState>>, Path(id): Path<String
         None => missing("scene"),
     }
 }
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    access_token: String,
+}
+
+/// `POST /__sim/token-expiry {"access_token": ..}`: when the simulator says that token
+/// expires (`expiresAtMs`, sim clock) and its clock now (`nowMs`), so a soak in another
+/// process can check that every token it was handed was valid at that moment. A POST
+/// body, so the token never lands in a URL or a log line.
+pub(crate) async fn token_expiry(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let q: TokenQuery = match parse(&body) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let now = st.clock.now_ms();
+    match lock(&st.oauth).access_expiry_ms(&q.access_token) {
+        Some(at) => ok(json!({"expiresAtMs": at, "nowMs": now})),
+        None => missing("access token"),
+    }
+}

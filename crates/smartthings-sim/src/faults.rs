@@ -30,6 +30,13 @@ pub struct Faults {
     pub error_5xx: f64,
     /// Share whose connection is closed without any response.
     pub drop_connection: f64,
+    /// Share held for `timeout_ms` and then closed without any response and without being
+    /// handled: a gateway timing out before the backend saw the request. (A `delay_ms`
+    /// longer than the client's timeout is the other kind: the backend acts, the client
+    /// never hears of it.)
+    pub timeout: f64,
+    /// How long a `timeout` fault holds the request; 0 means 30 000.
+    pub timeout_ms: u64,
     /// Share answered 200 with a truncated JSON body.
     pub malformed_body: f64,
     /// Delay added to `delay_share` of requests (before any other fault or handling).
@@ -43,6 +50,7 @@ pub struct Faults {
 
 enum Injected {
     Drop,
+    Timeout,
     Status(u16),
     RateLimit,
     Malformed,
@@ -67,6 +75,8 @@ pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, nex
         let delay = faults.delay_ms > 0 && roll(&mut rng, faults.delay_share);
         let injected = if roll(&mut rng, faults.drop_connection) {
             Some(Injected::Drop)
+        } else if roll(&mut rng, faults.timeout) {
+            Some(Injected::Timeout)
         } else if roll(&mut rng, faults.error_5xx) {
             Some(Injected::Status([500, 502, 504][rng.random_range(0..3)]))
         } else if roll(&mut rng, faults.rate_limit) {
@@ -86,17 +96,24 @@ pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, nex
     };
     lock(&state.stats).faults_injected += 1;
     match injected {
-        Injected::Drop => {
-            if let Some(ConnectInfo(conn)) = req.extensions().get::<ConnectInfo<ConnInfo>>() {
-                conn.kill();
-            }
-            // Never written: the killed connection fails before the first byte.
-            StatusCode::BAD_GATEWAY.into_response()
+        Injected::Drop => drop_connection(&req),
+        Injected::Timeout => {
+            let ms = if faults.timeout_ms == 0 { 30_000 } else { faults.timeout_ms };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            drop_connection(&req)
         }
         Injected::Status(code) => gateway_error(code),
         Injected::RateLimit => rate_limited(faults.rate_limit_reset_ms),
         Injected::Malformed => malformed(&path),
     }
+}
+
+fn drop_connection(req: &Request) -> Response {
+    if let Some(ConnectInfo(conn)) = req.extensions().get::<ConnectInfo<ConnInfo>>() {
+        conn.kill();
+    }
+    // Never written: the killed connection fails before the first byte.
+    StatusCode::BAD_GATEWAY.into_response()
 }
 
 fn with_type(mut resp: Response, content_type: &'static str) -> Response {

@@ -242,6 +242,17 @@ impl Sim {
         lock(&self.state.stats).clone()
     }
 
+    /// When an access token the simulator issued expires, in Unix ms on the simulator's
+    /// clock (`None`: never issued here).
+    pub fn access_token_expiry_ms(&self, token: &str) -> Option<u64> {
+        lock(&self.state.oauth).access_expiry_ms(token)
+    }
+
+    /// The simulator's clock, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.state.clock.now_ms()
+    }
+
     /// Every live refresh token dies (next use: 400 `invalid_grant`).
     pub fn revoke_refresh_tokens(&self) {
         lock(&self.state.oauth).revoke_refresh_tokens();

@@ -258,6 +258,11 @@ impl OAuthStore {
         })
     }
 
+    /// When a known access token expires (sim clock, ms), expired or not.
+    pub(crate) fn access_expiry_ms(&self, token: &str) -> Option<u64> {
+        self.access.get(token).map(|t| t.expires_ms)
+    }
+
     pub(crate) fn installed_app(&self, id: &str) -> Option<&InstalledApp> {
         self.apps.get(id)
     }

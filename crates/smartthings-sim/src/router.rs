@@ -39,6 +39,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/__sim/faults", post(control::set_faults))
         .route("/__sim/revoke", post(control::revoke))
         .route("/__sim/expires_in", post(control::expires_in))
+        .route("/__sim/token-expiry", post(control::token_expiry))
         .route("/__sim/devices/{id}", get(control::device))
         .route("/__sim/devices/{id}/health", post(control::device_health))
         .route("/__sim/scenes/{id}", get(control::scene))

@@ -178,3 +178,36 @@ async fn control_endpoints_drive_the_simulator() {
 async fn token_call(sim: &smartthings_sim::Sim, http: &reqwest::Client, rt: &str) -> StatusCode {
     refresh(sim, http, rt).await.unwrap().status()
 }
+
+#[tokio::test]
+async fn a_timeout_holds_then_drops_and_never_rotates() {
+    let sim = auto_sim().await;
+    let http = http();
+    let t = login(&sim, &http).await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    sim.set_faults(Faults { route_prefix: "/oauth/token".into(), timeout: 1.0, timeout_ms: 200, ..Faults::default() });
+    let t0 = Instant::now();
+    let e = refresh(&sim, &http, rt).await.expect_err("no answer at all");
+    assert!(t0.elapsed() >= Duration::from_millis(200), "held first: {e}");
+    assert_eq!(sim.stats().faults_injected, 1);
+    sim.set_faults(Faults::default());
+    // The held request was never handled: the refresh token still works.
+    assert_eq!(token_call(&sim, &http, rt).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn token_expiry_is_reported_without_the_token_in_a_url() {
+    let sim = auto_sim().await;
+    let http = http();
+    let t = login(&sim, &http).await;
+    let token = access(&t);
+    let at = sim.access_token_expiry_ms(&token).expect("known token");
+    assert!(at > sim.now_ms() && at <= sim.now_ms() + 86_400_000);
+    let url = format!("{}/__sim/token-expiry", sim.base_url());
+    let (status, body) = status_json(http.post(&url).json(&json!({"access_token": token})).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["expiresAtMs"], at);
+    let (status, _) = status_json(http.post(&url).json(&json!({"access_token": "nope"})).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(sim.access_token_expiry_ms("nope"), None);
+}

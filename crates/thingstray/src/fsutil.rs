@@ -29,10 +29,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     let mut f = opts.open(&tmp).map_err(|e| Error::io(what(), e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(what(), e))?;
     drop(f);
+    crate::failpoint::hit("write_atomic.before_rename");
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(what(), e)
     })?;
+    crate::failpoint::hit("write_atomic.after_rename");
     #[cfg(unix)]
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

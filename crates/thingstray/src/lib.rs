@@ -11,6 +11,7 @@ pub mod config;
 pub mod connection;
 pub mod desktop;
 pub mod error;
+mod failpoint;
 mod fsutil;
 pub mod http;
 pub mod oauth;

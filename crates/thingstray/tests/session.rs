@@ -204,6 +204,7 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
         rate_limit_reset_ms: 10,
         delay_ms: 50,
         delay_share: 0.03,
+        ..Faults::default()
     });
     let rotations = 20;
     for round in 0..rotations {

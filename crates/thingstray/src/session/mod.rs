@@ -342,8 +342,10 @@ impl Session {
         self.set_tokens(Some(current.clone()));
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
         tracing::info!(connection = %conn, "refreshing the access token");
+        crate::failpoint::hit("refresh.before_request");
         match self.inner.oauth.refresh(&current.refresh_token, self.now()).await {
             Ok(new) => {
+                crate::failpoint::hit("refresh.response");
                 // Persist before use: from here on the old refresh token is dead.
                 if let Err(e) = self.inner.vault.store_tokens(conn, &new).await {
                     *lock(&self.inner.unsaved) = Some(new);
@@ -351,6 +353,7 @@ impl Session {
                     tracing::error!(connection = %conn, code = e.code(), "{e}");
                     return Err(e);
                 }
+                crate::failpoint::hit("refresh.saved");
                 tracing::info!(connection = %conn, expires_in_s = new.remaining(self.now()).as_secs(), "token refreshed and saved");
                 *lock(&self.inner.retry) = Retry::default();
                 self.set_tokens(Some(new.clone()));

@@ -1,0 +1,70 @@
+//! Puts the output of scripts/bench-token-server (crates/thingstray/benches/token_server.rs)
+//! next to its targets. The benchmark itself is unchanged: the report reuses it.
+
+use std::path::Path;
+
+use crate::report::Section;
+
+/// The numbers after a row's label: requests/s, p50 ms, p99 ms, errors.
+fn row(text: &str, label: &str) -> Option<Vec<f64>> {
+    let line = text.lines().find(|l| l.starts_with(label))?;
+    Some(line[label.len()..].split_whitespace().filter_map(|x| x.parse().ok()).collect())
+}
+
+fn after(text: &str, prefix: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map(|s| s.trim().to_string())
+}
+
+pub fn section(file: Option<&Path>, quick: bool) -> Section {
+    let mut s = Section::new("Performance: token server and `thingstray token`");
+    let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) else {
+        let why = if quick { "quick mode: performance is measured in the full run only" } else { "no benchmark output" };
+        s.skipped("Token server vs Python http.server", why);
+        return s;
+    };
+    s.intro(
+        "`scripts/bench-token-server` (release build): a closed-loop load generator in one thread, 50 keep-alive \
+         connections, against `thingstray serve` and against Python's `http.server` serving the same JSON, all on \
+         this machine's cores at once.",
+    );
+    if let Some(m) = after(&text, "machine:") {
+        s.info("Set-up", m);
+    }
+    let ours = row(&text, "thingstray serve (/token_info.json)");
+    let py = row(&text, "python3 http.server, HTTP/1.0 (its default)");
+    let py11 = row(&text, "python3 http.server, HTTP/1.1 keep-alive");
+    let single = row(&text, "thingstray serve, 1 connection (no queueing)");
+    match (ours, py) {
+        (Some(o), Some(p)) if o.len() >= 3 && p.len() >= 3 => {
+            s.info("`thingstray serve` requests/s, 50 connections", format!("{:.0} (p50 {:.2} ms)", o[0], o[1]));
+            s.info("Python `http.server` (HTTP/1.0, its default) requests/s", format!("{:.0} (p50 {:.2} ms, p99 {:.2} ms)", p[0], p[1], p[2]));
+            if let Some(p11) = py11.filter(|v| v.len() >= 3) {
+                s.info("Python `http.server`, HTTP/1.1 keep-alive, requests/s", format!("{:.0}", p11[0]));
+            }
+            let ratio = o[0] / p[0].max(1.0);
+            s.measure("Ratio (thingstray / Python default)", format!("{ratio:.1}x"), ">= 20x", ratio >= 20.0);
+            s.measure("p99 at 50 connections", format!("{:.2} ms", o[2]), "< 1 ms", o[2] < 1.0);
+            if let Some(one) = single.filter(|v| v.len() >= 3) {
+                s.info("p50 / p99 at 1 connection (service time, no queueing)", format!("{:.3} / {:.3} ms", one[1], one[2]));
+            }
+        }
+        _ => {
+            s.skipped("Token server vs Python http.server", "the benchmark output could not be read");
+        }
+    }
+    match after(&text, "thingstray token (valid token, file vault): median ") {
+        Some(rest) => {
+            let median: f64 = rest.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(f64::MAX);
+            s.measure("`thingstray token` with a valid token, median wall time", format!("{median:.1} ms ({})", rest.split_once(", ").map_or("", |x| x.1)), "< 20 ms", median < 20.0);
+        }
+        None => {
+            s.skipped("`thingstray token` wall time", "not in the benchmark output");
+        }
+    }
+    s.note(
+        "Why p99 misses 1 ms at 50 connections here: the load generator, the server's two workers and the kernel \
+         share two cores, so a request often waits behind 49 others for a core; the 1-connection row is the service \
+         time without that queue. On a machine with spare cores for the client the p99 drops accordingly.",
+    );
+    s
+}

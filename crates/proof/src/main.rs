@@ -1,0 +1,175 @@
+//! `thingstray-proof`: the experiments behind docs/REPORT.md. `scripts/report` runs
+//! `thingstray-proof report [--quick]`, which prints the report's sections as markdown
+//! and exits 1 when an invariant is broken. The other subcommands are the pieces (and the
+//! child processes the soak and the crash test start).
+
+mod attacks;
+mod bench;
+mod clockfile;
+mod crash;
+mod desktop;
+mod fuzz;
+mod gate;
+mod report;
+mod requests;
+mod sleep;
+mod soak;
+mod soak_procs;
+mod tally;
+mod world;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::report::Section;
+
+#[derive(Parser)]
+#[command(name = "thingstray-proof", about = "Soak, crash, fuzz and performance figures for ThingsTray")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct ReportArgs {
+    /// The short CI version: a few simulated days, 10 kills, fewer cases, no performance.
+    #[arg(long)]
+    quick: bool,
+    /// The `thingstray` binary to test (release build).
+    #[arg(long)]
+    thingstray: String,
+    /// Output of scripts/bench-token-server, to put next to its targets.
+    #[arg(long)]
+    bench: Option<PathBuf>,
+    /// The desktop app's release binary, if built.
+    #[arg(long)]
+    desktop: Option<PathBuf>,
+    /// Simulated days for the soak (default: 90, quick: 3).
+    #[arg(long)]
+    days: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Every section, in order.
+    Report(ReportArgs),
+    Soak {
+        #[arg(long, default_value_t = 3)]
+        days: u64,
+    },
+    Crash {
+        #[arg(long, default_value_t = 10)]
+        kills: usize,
+    },
+    Sleep {
+        #[arg(long)]
+        thingstray: String,
+    },
+    Fuzz {
+        #[arg(long, default_value_t = 2_000)]
+        cases: u32,
+    },
+    Attacks {
+        #[arg(long)]
+        thingstray: String,
+    },
+    Requests,
+    Desktop {
+        #[arg(long)]
+        binary: PathBuf,
+        #[arg(long, default_value_t = 600)]
+        idle_secs: u64,
+    },
+    #[command(hide = true)]
+    SoakClient {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    #[command(hide = true)]
+    SoakServer {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    #[command(hide = true)]
+    CrashChild {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
+    },
+}
+
+/// Simulated seconds per real second in the soak: 90 days in 24 minutes.
+const ACCEL: u64 = 5_400;
+const SOAK_EXPIRES_IN: u64 = 6 * 3_600;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let sections: Vec<Section> = rt.block_on(async {
+        match cli.command {
+            Cmd::Report(a) => report(a).await,
+            Cmd::Soak { days } => vec![soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await],
+            Cmd::Crash { kills } => vec![crash::run(kills, 5).await],
+            Cmd::Sleep { thingstray } => vec![sleep::run(&thingstray).await],
+            Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
+            Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
+            Cmd::Requests => vec![requests::run().await],
+            Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
+            Cmd::SoakClient { dir, sim, out } => {
+                soak_procs::client(dir, sim, out, Duration::from_millis(10)).await;
+                vec![]
+            }
+            Cmd::SoakServer { dir } => {
+                soak_procs::server(&dir).await;
+                vec![]
+            }
+            Cmd::CrashChild { dir, sim } => std::process::exit(crash::child(&dir, &sim).await),
+        }
+    });
+    let mut broken = false;
+    for s in &sections {
+        print!("{}", s.markdown());
+        broken |= s.broken();
+    }
+    rt.shutdown_timeout(Duration::from_secs(1));
+    if broken {
+        eprintln!("thingstray-proof: an invariant is broken (see FAIL above)");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn report(a: ReportArgs) -> Vec<Section> {
+    let quick = a.quick;
+    let days = a.days.unwrap_or(if quick { 3 } else { 90 });
+    let mut out = Vec::new();
+    eprintln!("== soak ({days} simulated days)");
+    out.push(soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await);
+    eprintln!("== crash");
+    out.push(crash::run(if quick { 10 } else { 100 }, if quick { 5 } else { 20 }).await);
+    eprintln!("== sleep");
+    out.push(sleep::run(&a.thingstray).await);
+    eprintln!("== fuzz");
+    out.push(fuzz::run(if quick { 2_500 } else { 25_000 }));
+    eprintln!("== attacks");
+    out.push(attacks::run(&a.thingstray).await);
+    eprintln!("== requests");
+    out.push(requests::run().await);
+    out.push(bench::section(a.bench.as_deref(), quick));
+    eprintln!("== desktop");
+    out.push(if quick {
+        desktop::skipped("quick mode: the desktop app is measured in the full run only")
+    } else {
+        desktop::run(a.desktop.as_deref(), Duration::from_secs(600)).await
+    });
+    out
+}

@@ -1,0 +1,108 @@
+//! A throwaway world for one experiment: the simulator in this process, a config dir
+//! with the file vault (`vault = "file"`, so no keychain is needed), the shared clock
+//! file, and a signed-in connection `home`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use smartthings_sim::{Sim, SimConfig};
+use thingstray::config::{Config, ConnectionSettings, Paths, VaultKind};
+use thingstray::connection::Options;
+use thingstray::session::SessionOptions;
+use thingstray::vault::Vault;
+use thingstray::Connection;
+
+use crate::clockfile::FileClock;
+
+pub const CONNECTION: &str = "home";
+
+pub struct World {
+    pub sim: Sim,
+    pub dir: tempfile::TempDir,
+    pub paths: Paths,
+    pub clock: FileClock,
+}
+
+/// Where a child process finds the world: the config dir and the clock file in it.
+pub fn clock_path(dir: &Path) -> PathBuf {
+    dir.join("sim-clock")
+}
+
+/// The world as a child process opens it: same files, its own clock reader.
+pub struct Shared {
+    pub paths: Paths,
+    pub config: Config,
+    pub vault: Vault,
+    pub clock: FileClock,
+}
+
+impl Shared {
+    pub fn open(dir: &Path) -> thingstray::Result<Shared> {
+        let paths = Paths::at(dir);
+        let config = Config::load(&paths)?;
+        let vault = Vault::open(&config, &paths)?;
+        Ok(Shared { paths, config, vault, clock: FileClock::open(&clock_path(dir)) })
+    }
+
+    /// What every `thingstray` command does first, with the shared clock.
+    pub async fn connection(&self, session: SessionOptions, timeout: Duration) -> thingstray::Result<Connection> {
+        let opts = Options { clock: Arc::new(self.clock.clone()), session, request_timeout: timeout };
+        Connection::open_with(&self.paths, &self.config, self.vault.clone(), Some(CONNECTION), opts).await
+    }
+}
+
+impl World {
+    pub async fn start(config: SimConfig) -> World {
+        let sim = Sim::start(SimConfig { auto_approve: true, ..config }).await.expect("the simulator starts");
+        let dir = tempfile::Builder::new().prefix("thingstray-proof-").tempdir().expect("a temp dir");
+        let paths = Paths::at(dir.path());
+        let clock = FileClock::create(&clock_path(dir.path())).expect("the clock file");
+        Config { vault: VaultKind::File, ..Config::default() }.save(&paths).expect("config saved");
+        let vault = Vault::open(&Config::load(&paths).unwrap(), &paths).expect("the file vault");
+        let mut settings = ConnectionSettings::new(sim.client().client_id.clone(), sim.client().redirect_uris[0].clone());
+        settings.api_url = sim.api_url();
+        settings.auth_url = sim.auth_url();
+        let secret = SecretString::from(sim.client().client_secret.clone());
+        Connection::save(&paths, &vault, CONNECTION, settings, Some(secret)).await.expect("settings saved");
+        let w = World { sim, dir, paths, clock };
+        w.sign_in().await;
+        w
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn shared(&self) -> Shared {
+        Shared::open(self.dir()).expect("the world opens")
+    }
+
+    /// The browser part of sign-in, as a user whose simulator approves at once.
+    pub async fn sign_in(&self) {
+        let conn = self.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
+        let sign_in = conn.begin_sign_in();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let resp = http.get(sign_in.authorize_url().clone()).send().await.expect("authorize answers");
+        let back = resp.headers()["location"].to_str().unwrap().to_string();
+        conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
+    }
+
+    /// Moves both clocks. The file first: a process never sees a clock behind the
+    /// simulator's, so its idea of "still valid" is never more generous than the truth.
+    pub fn jump(&self, by: Duration) {
+        let ms = by.as_millis() as u64;
+        self.clock.set_offset_ms(self.clock.offset_ms() + ms).expect("clock file written");
+        self.sim.advance_clock(by);
+    }
+
+    pub fn refreshes(&self) -> u64 {
+        self.sim.stats().token_grants.get("refresh_token").copied().unwrap_or(0)
+    }
+
+    /// A token this world's simulator issued, valid at `at_ms` (sim clock)?
+    pub fn valid_at(&self, token: &str, at_ms: u64) -> bool {
+        self.sim.access_token_expiry_ms(token).is_some_and(|exp| at_ms < exp)
+    }
+}
