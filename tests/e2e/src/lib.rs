@@ -212,6 +212,13 @@ impl Journey {
         )
     }
 
+    /// Token requests that got no token: refused grants (a reused refresh token), and the
+    /// CLI's setup probe (`client_credentials`, which SmartThings refuses by design).
+    pub fn failed_token_requests(&self) -> u64 {
+        let (codes, refreshes, requests) = self.grants();
+        requests - codes - refreshes
+    }
+
     /// Whether SmartThings (the simulator) takes `token` for an API call.
     pub async fn accepts(&self, token: &str) -> bool {
         let r = reqwest::Client::new()

@@ -127,19 +127,13 @@ impl Tray {
                     .ok()?;
                 let names: Vec<String> = reply.body().deserialize().ok()?;
                 for name in names.into_iter().filter(|n| n.starts_with(':')) {
-                    let Ok(reply) = conn
-                        .call_method(
-                            Some(name.as_str()),
-                            ITEMS,
-                            Some("org.freedesktop.DBus.Introspectable"),
-                            "Introspect",
-                            &(),
-                        )
-                        .await
-                    else {
+                    // Some peers on the bus never answer calls (a connection that only
+                    // owns a name); a second each keeps one of them from hiding the tray.
+                    let call = conn.call_method(Some(name.as_str()), ITEMS, Some("org.freedesktop.DBus.Introspectable"), "Introspect", &());
+                    let Ok(Ok(reply)) = tokio::time::timeout(std::time::Duration::from_secs(1), call).await else {
                         continue;
                     };
-                    let xml: String = reply.body().deserialize().ok()?;
+                    let Ok(xml) = reply.body().deserialize::<String>() else { continue };
                     if let Some(node) = xml
                         .split("<node name=\"")
                         .nth(1)

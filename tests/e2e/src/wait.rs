@@ -5,6 +5,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 const EVERY: Duration = Duration::from_millis(100);
+/// One check may not take longer than this: a WebDriver command that never answers
+/// becomes a failed wait naming what it waited for, not a hung test.
+const ONE_CHECK: Duration = Duration::from_secs(10);
 
 /// Polls `check` until it yields `Some`, or panics naming `what` after `limit`.
 pub async fn until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
@@ -14,7 +17,7 @@ where
 {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(v) = check().await {
+        if let Ok(Some(v)) = tokio::time::timeout(ONE_CHECK, check()).await {
             return v;
         }
         if Instant::now() > deadline {
