@@ -27,6 +27,10 @@ pub struct Args {
     /// launch, in the running app). A keyboard shortcut can bind to it, and WebDriver
     /// needs a window to attach to when the app would otherwise start in the tray.
     pub open: Option<String>,
+    /// `--toggle devices|settings|wizard`: close that window if it is open, else open it;
+    /// what a global shortcut wants (press once to show, again to hide), and how the
+    /// report (crates/proof) closes the device window from outside.
+    pub toggle: Option<String>,
     /// A `thingstray://` link the system handed us.
     pub link: bool,
 }
@@ -40,6 +44,8 @@ impl Args {
                 "--demo" => a.demo = true,
                 "--open" => a.open = args.next(),
                 _ if arg.starts_with("--open=") => a.open = Some(arg["--open=".len()..].to_string()),
+                "--toggle" => a.toggle = args.next(),
+                _ if arg.starts_with("--toggle=") => a.toggle = Some(arg["--toggle=".len()..].to_string()),
                 _ if arg.starts_with("thingstray:") => a.link = true,
                 _ => {}
             }
@@ -111,11 +117,12 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
             tracing::info!(args = argv.len(), "a second launch was forwarded here");
             let again = Args::parse(argv.into_iter());
-            match again.open {
-                Some(label) => windows::open(app, &label),
+            match (again.open, again.toggle) {
+                (_, Some(label)) => windows::toggle(app, &label),
+                (Some(label), None) => windows::open(app, &label),
                 // A link is the deep-link plugin's to handle.
-                None if !again.link => windows::open_main(app),
-                None => {}
+                (None, None) if !again.link => windows::open_main(app),
+                (None, None) => {}
             }
         }))
         .plugin(tauri_plugin_deep_link::init())
@@ -132,7 +139,8 @@ pub fn run() {
             if args.demo {
                 demo::start(&handle, true)?;
             } else {
-                shell::open_real(&handle, args.open.clone())?;
+                // At start nothing is open yet, so a toggle opens.
+                shell::open_real(&handle, args.open.clone().or(args.toggle.clone()))?;
             }
             Ok(())
         })
@@ -165,6 +173,9 @@ mod tests {
         assert!(parse(&["--demo"]).demo);
         assert_eq!(parse(&["--open", "devices"]).open.as_deref(), Some("devices"));
         assert_eq!(parse(&["--open=settings"]).open.as_deref(), Some("settings"));
+        assert_eq!(parse(&["--toggle", "devices"]).toggle.as_deref(), Some("devices"));
+        assert_eq!(parse(&["--toggle=devices"]).toggle.as_deref(), Some("devices"));
+        assert!(parse(&["--toggle", "devices"]).open.is_none());
         let a = parse(&["thingstray://oauth/callback?code=x&state=y"]);
         assert!(a.link && a.open.is_none() && !a.demo);
         assert!(!parse(&[]).link);

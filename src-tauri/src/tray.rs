@@ -191,6 +191,13 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 }
             });
         }
+        MenuAction::RefreshDevices { connection } => {
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = desktop.refresh_devices(&connection).await {
+                    shell::notify(&app, "ThingsTray: could not read the devices", &e.to_string());
+                }
+            });
+        }
         MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| windows::open_sign_in(&app)) {
             Ok(()) => {}
             Err(e) => shell::notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),

@@ -53,6 +53,15 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, label: &str) {
     }
 }
 
+/// Closes the window when it is open, else opens it.
+pub fn toggle<R: Runtime>(app: &AppHandle<R>, label: &str) {
+    if app.get_webview_window(label).is_some() {
+        close(app, label);
+    } else {
+        open(app, label);
+    }
+}
+
 /// The window a tray click or a second launch opens: the devices when something is set
 /// up, else the wizard.
 pub fn open_main<R: Runtime>(app: &AppHandle<R>) {
@@ -102,3 +111,4 @@ pub fn open_sign_in<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
         .map(|_| ())
         .map_err(|e| shell_error("opening the sign-in window", e))
 }
+

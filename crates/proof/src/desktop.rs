@@ -1,10 +1,14 @@
-//! The desktop app, measured from outside: binary size, cold start of `--demo` to a tray
-//! with devices, memory (PSS of the whole process tree, WebKit helpers included), CPU and
-//! requests while idle. Needs Xvfb and dbus-run-session (scripts/setup installs them).
+//! The desktop app, measured from outside: binary size, cold start to a tray with
+//! devices, memory (PSS of the whole process tree, WebKit helpers included) in the tray
+//! alone, with the device window open and after it is closed, and CPU and requests while
+//! idle in the tray. Needs Xvfb and dbus-daemon (scripts/setup installs them).
 //!
-//! Readiness: `--demo` logs `demo mode: simulator started sim=URL` (RUST_LOG=info); the
-//! app is ready when its simulator has answered the first `GET /v1/devices`, read from
-//! the simulator's `/__sim/stats`. The tray menu is rebuilt from that answer right away.
+//! The everyday start is measured: a connection already signed in (a world from
+//! `world.rs`: the simulator in this process, the file vault), the app started on its
+//! config dir. It is ready when the simulator has answered its first `GET /v1/devices`:
+//! the tray menu is rebuilt from that answer at once. The device window is opened and
+//! closed from outside with a second launch, `--toggle devices`, as a shortcut would.
+//! The first start of `--demo` (its simulator, then the sign-in window) is measured too.
 
 use std::io::BufRead;
 use std::path::Path;
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::report::Section;
+use crate::world::World;
 
 pub fn skipped(reason: &str) -> Section {
     let mut s = Section::new("Desktop app");
@@ -115,6 +120,118 @@ impl Drop for Kill {
     }
 }
 
+/// A display and a session bus of our own, so a second launch of the app reaches the
+/// first one (tauri-plugin-single-instance talks over the session bus).
+struct Desk {
+    display: String,
+    bus: String,
+    home: tempfile::TempDir,
+    _kill: Kill,
+}
+
+fn first_line(child: &mut Child) -> Option<String> {
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take()?).read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
+}
+
+impl Desk {
+    fn start() -> Result<Desk, String> {
+        let mut kill = Kill(Vec::new());
+        let mut x = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("Xvfb: {e}"))?;
+        let display = first_line(&mut x).map(|n| format!(":{n}"));
+        kill.0.push(x);
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("dbus-daemon: {e}"))?;
+        let address = first_line(&mut bus);
+        kill.0.push(bus);
+        let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+        match (display, address) {
+            (Some(display), Some(bus)) => Ok(Desk { display, bus, home, _kill: kill }),
+            _ => Err("Xvfb or dbus-daemon did not say where it listens".into()),
+        }
+    }
+
+    fn app(&self, bin: &Path, args: &[&str], config: Option<&Path>) -> Command {
+        let mut c = Command::new(bin);
+        c.args(args)
+            .env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
+            .env("RUST_LOG", "info")
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env_remove("THINGSTRAY_CONFIG_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(dir) = config {
+            c.env("THINGSTRAY_CONFIG_DIR", dir);
+        }
+        c
+    }
+}
+
+/// The WebKit helpers under `root`, by name.
+fn webkit(root: u32) -> Vec<String> {
+    let mut names: Vec<String> = tree(root)
+        .iter()
+        // The program's file name: `comm` is cut at 15 characters.
+        .filter_map(|p| std::fs::read(format!("/proc/{p}/cmdline")).ok())
+        .filter_map(|c| {
+            let first = c.split(|b| *b == 0).next()?;
+            Some(String::from_utf8_lossy(first).rsplit('/').next()?.to_string())
+        })
+        .filter(|c| c.starts_with("WebKit"))
+        .collect();
+    names.sort();
+    names
+}
+
+fn describe(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < names.len() {
+        let n = names[i..].iter().take_while(|x| **x == names[i]).count();
+        out.push(format!("{n} {}", names[i]));
+        i += n;
+    }
+    out.join(", ")
+}
+
+/// Polls `done` every 50 ms, at most `limit`.
+async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if done() {
+            return Some(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+fn device_lists(world: &World) -> u64 {
+    world.sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0)
+}
+
+fn all_requests(world: &World) -> u64 {
+    world.sim.stats().routes.values().sum()
+}
+
 pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     let mut s = Section::new("Desktop app");
     let Some(bin) = binary.filter(|b| b.exists()) else {
@@ -127,60 +244,109 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
         format!("built {} min before this run", (thingstray::clock::unix_ms(std::time::SystemTime::now()) / 1000).saturating_sub(secs) / 60)
     });
     s.intro(format!(
-        "`{}` ({}), `--demo` (the simulator inside the app, sign-in approved at once), under Xvfb and \
-         dbus-run-session, RUST_LOG=info.",
+        "`{}` ({}), under Xvfb with a session bus of its own, RUST_LOG=info. The everyday start: a connection \
+         already signed in (file vault), the simulator on 127.0.0.1, the app started in the tray; the device window \
+         opened and closed with a second launch, `thingstray-desktop --toggle devices`. Memory is the PSS of the \
+         app's whole process tree (WebKit helpers included), read from /proc/PID/smaps_rollup.",
         bin.display(),
         built.unwrap_or_default()
     ));
     s.measure("Release binary size (desktop-release profile)", format!("{size:.1} MB"), "< 15 MB", size < 15.0);
-
-    let display = ":97";
-    let mut kill = Kill(Vec::new());
-    match Command::new("Xvfb").args([display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn() {
-        Ok(x) => kill.0.push(x),
+    let desk = match Desk::start() {
+        Ok(d) => d,
         Err(e) => {
-            s.skipped("Cold start, memory, CPU", &format!("Xvfb: {e}"));
+            s.skipped("Cold start, memory, CPU", &e);
             return s;
         }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await; // Xvfb has no readiness signal; this is pacing, not a test
-    let home = tempfile::tempdir().unwrap();
+    };
+    let world = World::start(smartthings_sim::SimConfig::default()).await;
+    let before = device_lists(&world);
     let t0 = Instant::now();
-    let mut app = Command::new("dbus-run-session")
-        .arg("--")
-        .arg(bin)
-        .arg("--demo")
-        .env("DISPLAY", display)
-        .env("RUST_LOG", "info")
-        .env("XDG_CONFIG_HOME", home.path())
-        .env("XDG_DATA_HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the app starts");
-    let stderr = app.stderr.take().unwrap();
-    let session = app.id();
-    kill.0.push(app);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            let l = strip_ansi(&l);
-            if let Some(at) = l.find("sim=") {
-                let url: String = l[at + 4..].chars().take_while(|c| !c.is_whitespace()).collect();
-                let _ = tx.send(url);
-            }
+    let app = match desk.app(bin, &[], Some(world.dir())).spawn() {
+        Ok(a) => a,
+        Err(e) => {
+            s.skipped("Cold start, memory, CPU", &format!("the app: {e}"));
+            return s;
         }
-    });
+    };
+    let root = app.id();
+    let _app = Kill(vec![app]);
+    match until(Duration::from_secs(30), || device_lists(&world) > before).await {
+        Some(_) => {
+            let t = t0.elapsed().as_secs_f64();
+            s.measure("Cold start to a tray with devices (signed in, the everyday start)", format!("{t:.2} s"), "< 1.5 s", t < 1.5)
+        }
+        None => {
+            s.measure("Cold start to a tray with devices (signed in, the everyday start)", "not ready after 30 s", "< 1.5 s", false);
+            return s;
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await; // settle (pacing, not a test)
+    let tray_pss = pss_mib(root);
+    s.info("Memory in the tray, no window ever opened", format!("{tray_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))));
+
+    let (req0, cpu0, i0) = (all_requests(&world), cpu_ticks(root), Instant::now());
+    tokio::time::sleep(idle).await;
+    let pct = 100.0 * cpu_ticks(root).saturating_sub(cpu0) as f64 / 100.0 / i0.elapsed().as_secs_f64(); // USER_HZ = 100
+    let reqs = all_requests(&world).saturating_sub(req0);
+    let span = if idle.as_secs() % 60 == 0 { format!("{} min", idle.as_secs() / 60) } else { format!("{} s", idle.as_secs()) };
+    s.measure(&format!("CPU while idle in the tray ({span}, no window)"), format!("{pct:.3}%"), "< 0.1%", pct < 0.1);
+    s.measure(&format!("Requests to SmartThings while idle in the tray ({span})"), reqs.to_string(), "0", reqs == 0);
+
+    let toggle = |what: &str| -> bool {
+        let ok = desk.app(bin, &["--toggle", "devices"], Some(world.dir())).status().is_ok_and(|st| st.success());
+        if !ok {
+            eprintln!("desktop: the second launch to {what} the device window failed");
+        }
+        ok
+    };
+    let has_web = || webkit(root).iter().any(|n| n.starts_with("WebKitWebProcess"));
+    if !toggle("open") || until(Duration::from_secs(20), has_web).await.is_none() {
+        s.skipped("Memory with the device window open, and after it is closed", "the device window did not open (no WebKitWebProcess)");
+        return s;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await; // the page loads its devices (pacing)
+    let open_pss = pss_mib(root);
+    s.info("Memory with the device window open", format!("{open_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))));
+    if !toggle("close") || until(Duration::from_secs(20), || !has_web()).await.is_none() {
+        s.skipped("Memory after the device window is closed", "the WebKitWebProcess was still running 20 s after the close");
+        return s;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await; // settle (pacing)
+    let closed_pss = pss_mib(root);
+    let left = webkit(root);
+    s.info("Memory after the device window is closed", format!("{closed_pss:.0} MiB; WebKit processes left: {}", describe(&left)));
+    let no_web = !left.iter().any(|n| n.starts_with("WebKitWebProcess"));
+    s.measure(
+        "Closed window: its WebKitWebProcess exits, the tray is well under the open figure",
+        format!("web process gone: {no_web}; {closed_pss:.0} of {open_pss:.0} MiB"),
+        "gone, and under 3/4 of the open figure",
+        no_web && closed_pss < 0.75 * open_pss,
+    );
+    drop(_app);
+
+    // The first start of `--demo`: its simulator, the sign-in window (approved at once),
+    // the exchange, then the devices.
+    let demo = desk.app(bin, &["--demo"], None).stderr(Stdio::piped()).spawn();
+    let Ok(mut demo) = demo else { return s };
+    let t0 = Instant::now();
+    let stderr = demo.stderr.take();
+    let _demo = Kill(vec![demo]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(stderr) = stderr {
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let l = strip_ansi(&l);
+                if let Some(at) = l.find("sim=") {
+                    let _ = tx.send(l[at + 4..].chars().take_while(|c| !c.is_whitespace()).collect::<String>());
+                }
+            }
+        });
+    }
     let Ok(sim) = rx.recv_timeout(Duration::from_secs(20)) else {
-        s.skipped("Cold start, memory, CPU", "the app never logged `demo mode: simulator started sim=...`");
+        s.skipped("First start of `--demo`", "the app never logged `demo mode: simulator started sim=...`");
         return s;
     };
-    // The app and its WebKit helpers; not dbus-run-session's bus and portal services.
-    let root = tree(session)
-        .into_iter()
-        .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.starts_with("thingstray-desk")))
-        .unwrap_or(session);
     let mut ready = None;
     while t0.elapsed() < Duration::from_secs(30) {
         if sim_requests(&sim).is_some_and(|(_, lists)| lists > 0) {
@@ -189,43 +355,9 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    match ready {
-        Some(t) => s.measure("Cold start to a tray with devices (`--demo`)", format!("{:.2} s", t.as_secs_f64()), "< 1.5 s", t.as_secs_f64() < 1.5),
-        None => s.measure("Cold start to a tray with devices (`--demo`)", "not ready after 30 s", "< 1.5 s", false),
-    };
-    tokio::time::sleep(Duration::from_secs(5)).await; // settle: the window finishes loading
-    s.info("Memory (PSS of the process tree), device window open", format!("{:.0} MiB", pss_mib(root)));
-    let closed = Command::new("xdotool")
-        .args(["search", "--name", "ThingsTray", "windowclose"])
-        .env("DISPLAY", display)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|st| st.success());
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    // Closed means no visible ThingsTray window is left (the app stays in the tray).
-    let visible = Command::new("xdotool")
-        .args(["search", "--onlyvisible", "--name", "ThingsTray"])
-        .env("DISPLAY", display)
-        .stderr(Stdio::null())
-        .output()
-        .map(|o| !o.stdout.is_empty())
-        .unwrap_or(true);
-    let closed = closed && !visible;
-    if closed {
-        s.info("Memory (PSS of the process tree), idle in the tray, no window", format!("{:.0} MiB", pss_mib(root)));
-    } else {
-        s.skipped("Memory, no window", "could not close the window with xdotool");
-    }
-    let (req0, _) = sim_requests(&sim).unwrap_or_default();
-    let cpu0 = cpu_ticks(root);
-    let i0 = Instant::now();
-    tokio::time::sleep(idle).await;
-    let ticks = cpu_ticks(root).saturating_sub(cpu0) as f64;
-    let hz = 100.0; // USER_HZ on Linux
-    let pct = 100.0 * ticks / hz / i0.elapsed().as_secs_f64();
-    let (req1, _) = sim_requests(&sim).unwrap_or_default();
-    let idle_label = format!("{} min, {}", idle.as_secs() / 60, if closed { "no window" } else { "device window open" });
-    s.measure(&format!("CPU while idle ({idle_label})"), format!("{pct:.3}%"), "< 0.1%", pct < 0.1);
-    s.measure(&format!("Requests while idle ({idle_label})"), format!("{}", req1.saturating_sub(req0)), "0", req1 == req0);
+    s.info(
+        "First start of `--demo` to a tray with devices (starts its simulator, signs in through the sign-in window)",
+        ready.map_or("not ready after 30 s".into(), |t| format!("{:.2} s", t.as_secs_f64())),
+    );
     s
 }

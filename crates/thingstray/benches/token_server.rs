@@ -4,7 +4,12 @@
 //! `cargo bench -p thingstray --bench token_server` (or `scripts/bench-token-server`).
 //! One run prints everything; it is a measurement, not a test: nothing here fails on a
 //! slow machine. Options (after `--`): `--seconds N` (default 5), `--connections N` (50),
-//! `--token-runs N` (30).
+//! `--token-runs N` (30), `--shared` (no core pinning).
+//!
+//! Core pinning (the default with 2 or more cores and util-linux's `taskset`): each server
+//! under test runs on core 0 and this process, the load generator, on the others. Without
+//! it the generator and the server fight for the same cores and the p99 measures the
+//! scheduler's queue, not the server. `--shared` measures that contended case.
 //!
 //! Set-up: the SmartThings simulator in this process, a fresh config dir with the file
 //! vault, sign-in via `login --no-wait` / `login --paste`, then `thingstray serve`
@@ -59,10 +64,11 @@ struct Opts {
     seconds: u64,
     connections: usize,
     token_runs: usize,
+    shared: bool,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30 };
+    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30, shared: false };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -71,6 +77,11 @@ fn opts() -> Opts {
             ("--seconds", Some(n)) => o.seconds = n,
             ("--connections", Some(n)) => o.connections = n as usize,
             ("--token-runs", Some(n)) => o.token_runs = n as usize,
+            ("--shared", _) => {
+                o.shared = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -81,19 +92,72 @@ fn opts() -> Opts {
     o
 }
 
+/// `taskset -c 0` in front of a server's command when pinning, else the command itself.
+fn on_server_core(pin: bool, program: &str) -> Command {
+    if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Moves this process (every thread; threads made later inherit it) off core 0. False
+/// when that cannot be done: one core, or no `taskset`.
+fn pin_self_off_core_0(n: usize) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let others = format!("1-{}", n - 1);
+    Command::new("taskset")
+        .args(["-a", "-p", "-c", &others, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `token_server --floor-server`: this binary re-run as the smallest axum server that
+/// answers the same bytes (no checks, no session), on the same runtime `serve` uses. It
+/// is the floor of the stack on this machine: what no handler code can beat.
+fn floor_server() {
+    let body: &'static [u8] = Box::leak(std::io::read_to_string(std::io::stdin()).unwrap().into_bytes().into_boxed_slice());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let app = axum::Router::new().route(
+            "/token_info.json",
+            axum::routing::get(move || async move { ([("content-type", "application/json")], body) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("listening on http://{}", listener.local_addr().unwrap());
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--floor-server") {
+        return floor_server();
+    }
     let o = opts();
+    let all_cores = cores(); // before pinning: afterwards this process sees fewer
+    // Before any thread starts, so the simulator's and the load generator's inherit it.
+    let pin = !o.shared && pin_self_off_core_0(all_cores);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let sim = rt.block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let thingstray = |args: &[&str]| {
-        let mut c = Command::new(BIN);
+    let thingstray_on = |pinned: bool, args: &[&str]| {
+        let mut c = on_server_core(pinned, BIN);
         c.args(args)
             .env("THINGSTRAY_CONFIG_DIR", dir.path())
             .env_remove("THINGSTRAY_LOG")
             .env_remove("THINGSTRAY_CONNECTION");
         c
     };
+    let thingstray = |args: &[&str]| thingstray_on(false, args);
     let run = |c: &mut Command| {
         let out = c.stdin(Stdio::null()).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -129,7 +193,7 @@ fn main() {
     let secret = run(&mut thingstray(&["serve", "--print-secret"])).trim().to_string();
 
     // The token server.
-    let mut server = thingstray(&["serve", "--port", "0", "--bind", "127.0.0.1"])
+    let mut server = thingstray_on(pin, &["serve", "--port", "0", "--bind", "127.0.0.1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -144,7 +208,7 @@ fn main() {
 
     // The seed's approach: Python's http.server with the same body.
     let python = |protocol: &str| {
-        let mut p = Command::new("python3")
+        let mut p = on_server_core(pin, "python3")
             .args(["-c", PYTHON_SERVER, protocol])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -157,6 +221,18 @@ fn main() {
         let port: u16 = line.trim().parse().unwrap();
         (p, SocketAddr::from(([127, 0, 0, 1], port)))
     };
+    let mut floor = on_server_core(pin, &std::env::current_exe().unwrap().to_string_lossy())
+        .arg("--floor-server")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    floor.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(floor.stdout.take().unwrap()), &mut line).unwrap();
+    let floor_addr: SocketAddr = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
+    children.0.push(floor);
     let (py10, py10_addr) = python("HTTP/1.0");
     let (py11, py11_addr) = python("HTTP/1.1");
     children.0.extend([py10, py11]);
@@ -165,9 +241,14 @@ fn main() {
     };
 
     let secs = Duration::from_secs(o.seconds);
+    let placement = if pin {
+        format!("each server pinned to core 0, the load generator to cores 1-{}", all_cores - 1)
+    } else {
+        "servers and load generator share every core".to_string()
+    };
     println!(
-        "machine: {} cores ({}); {} connections, {} s per server, closed loop",
-        cores(),
+        "machine: {} cores ({}); {} connections, {} s per server, closed loop; {placement}",
+        all_cores,
         cpu(),
         o.connections,
         o.seconds
@@ -175,12 +256,14 @@ fn main() {
     let us = load(ours, &request, o.connections, secs);
     // Service time without queueing: one connection, one request at a time.
     let single = load(ours, &request, 1, Duration::from_secs(2));
+    let bare = load(floor_addr, &py_request(floor_addr, "1.1"), o.connections, secs);
     let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, secs);
     let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, secs);
     println!();
     println!("{:<46} {:>12} {:>10} {:>10} {:>8}", "server", "requests/s", "p50 ms", "p99 ms", "errors");
     for (name, r) in [
         ("thingstray serve (/token_info.json)", &us),
+        ("axum, same bytes, no checks (the floor)", &bare),
         ("python3 http.server, HTTP/1.0 (its default)", &p10),
         ("python3 http.server, HTTP/1.1 keep-alive", &p11),
     ] {

@@ -620,9 +620,9 @@ impl Desktop {
         fresh.into_iter().filter(|n| st.debounce.allow(n, now)).collect()
     }
 
-    /// Keeps the tray's device states roughly current while no window is polling: every
-    /// `tray_refresh_s`, sooner after a passing error, never without a token. Runs until
-    /// the task is aborted.
+    /// Reads the tray's devices while no window is polling: once at start (and again
+    /// after a read that failed in passing), then every `tray_refresh_s` if the user set
+    /// one (off by default), never without a token. Runs until the task is aborted.
     pub async fn keep_tray_fresh(self: Arc<Self>) {
         loop {
             let now = self.opts.clock.now();

@@ -28,6 +28,9 @@ pub enum MenuAction {
     SwitchDevice { connection: String, device: String },
     RunScene { connection: String, scene: String },
     CopyToken { connection: String },
+    /// Re-read the devices now: on Linux the tray cannot see its menu open, and it does
+    /// not poll while nothing is shown, so this is how its states are brought up to date.
+    RefreshDevices { connection: String },
     SignIn { connection: String },
     /// The token server's line: opens Settings, where it is turned off.
     TokenServer,
@@ -46,6 +49,7 @@ impl MenuAction {
             MenuAction::SwitchDevice { connection, device } => join(&["device", connection, device]),
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
+            MenuAction::RefreshDevices { connection } => join(&["refresh", connection]),
             MenuAction::SignIn { connection } => join(&["sign-in", connection]),
             MenuAction::TokenServer => "token-server".into(),
             MenuAction::Setup => "setup".into(),
@@ -62,6 +66,7 @@ impl MenuAction {
             ("device", 3) => MenuAction::SwitchDevice { connection: s(1)?, device: s(2)? },
             ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
+            ("refresh", 2) => MenuAction::RefreshDevices { connection: s(1)? },
             ("sign-in", 2) => MenuAction::SignIn { connection: s(1)? },
             ("token-server", 1) => MenuAction::TokenServer,
             ("setup", 1) => MenuAction::Setup,
@@ -142,6 +147,8 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
             continue;
         }
         entries.extend(device_section(c, flat_limit));
+        let refresh = if many { format!("Refresh devices ({})", c.title()) } else { "Refresh devices".into() };
+        entries.push(item(MenuAction::RefreshDevices { connection: c.name.clone() }, refresh, true));
         if !c.scenes.is_empty() {
             let scenes = c
                 .scenes
@@ -305,6 +312,7 @@ mod tests {
                 "Light 00",
                 "Light 02",
                 "-",
+                "Refresh devices",
                 "Scenes",
                 "Copy access token",
                 "-",
@@ -398,6 +406,7 @@ mod tests {
             MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
             MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
             MenuAction::CopyToken { connection: "home".into() },
+            MenuAction::RefreshDevices { connection: "home".into() },
             MenuAction::SignIn { connection: "home".into() },
             MenuAction::TokenServer,
             MenuAction::Setup,

@@ -1,8 +1,10 @@
 //! When to read the devices again, and when to tell the user something.
 //!
 //! Polling is gentle (live updates need the `sse` scope user-created apps may not get):
-//! the device window polls at the configured interval while it is shown; the tray re-reads
-//! rarely, and never while nothing is signed in; a rate limit stretches the wait.
+//! the device window polls at the configured interval while it is shown; the tray alone
+//! does not poll unless the user set an interval (a machine left idle in the tray sends
+//! SmartThings nothing), and nothing polls while nothing is signed in; a rate limit
+//! stretches the wait.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -42,14 +44,21 @@ pub fn next_poll(
     last_read: Option<SystemTime>,
     last_error: Option<&Error>,
     window_interval: Duration,
-    tray_interval: Duration,
+    tray_interval: Option<Duration>,
 ) -> PollDecision {
     if !has_token(status) {
         return PollDecision::Idle;
     }
     let mut interval = match showing {
         Showing::DeviceWindow => window_interval,
-        Showing::TrayOnly => tray_interval,
+        Showing::TrayOnly => match tray_interval {
+            Some(i) => i,
+            // No tray polling: the first read after start, and retries of a read that
+            // failed in passing, then nothing.
+            None if last_read.is_none() => return PollDecision::Now,
+            None if last_error.is_some_and(Error::is_transient) => window_interval.max(Duration::from_secs(30)),
+            None => return PollDecision::Idle,
+        },
         Showing::Nothing => return PollDecision::Idle,
     };
     if let Some(Error::RateLimited { retry_after }) = last_error {
@@ -162,7 +171,7 @@ mod tests {
         Status::Connected { expires_at: 99_999, next_refresh_at: 0, warning: None }
     }
     const W: Duration = Duration::from_secs(30);
-    const T: Duration = Duration::from_secs(300);
+    const T: Option<Duration> = Some(Duration::from_secs(300));
 
     #[test]
     fn window_polls_at_its_interval_and_tray_rarely() {
@@ -176,6 +185,17 @@ mod tests {
     fn never_polls_when_nothing_is_shown_or_nobody_is_signed_in() {
         assert_eq!(next_poll(Showing::Nothing, &ok(), t(100), None, None, W, T), PollDecision::Idle);
         assert_eq!(next_poll(Showing::DeviceWindow, &Status::SignedOut, t(100), None, None, W, T), PollDecision::Idle);
+    }
+
+    #[test]
+    fn the_tray_alone_reads_once_at_start_and_then_only_retries_a_failed_read() {
+        let down = Error::ServerError { status: 503 };
+        let ended = Error::SessionEnded { detail: "x".into() };
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(100), None, None, W, None), PollDecision::Now);
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(9_999), Some(t(100)), None, W, None), PollDecision::Idle);
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&down), W, None), PollDecision::After(Duration::from_secs(20)));
+        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&ended), W, None), PollDecision::Idle);
+        assert_eq!(crate::desktop::prefs::DesktopSettings::default().tray_refresh(), None);
     }
 
     #[test]

@@ -24,8 +24,10 @@ pub const MIN_SERVER_PORT: u64 = 1024;
 pub struct DesktopSettings {
     /// How often the open device window re-reads the devices.
     pub poll_interval_s: u64,
-    /// How often the tray menu's device states are re-read while no window is open
-    /// (Linux trays report no "menu opened" event to refresh on).
+    /// How often the tray menu's device states are re-read while no window is open;
+    /// 0 (the default): never, so an idle machine sends SmartThings nothing. Linux trays
+    /// report no "menu opened" event to refresh on: the menu's "Refresh devices", any
+    /// window, and every switch's read-back bring the states up to date instead.
     pub tray_refresh_s: u64,
     pub start_at_login: bool,
     pub panel_theme: PanelTheme,
@@ -64,7 +66,7 @@ impl Default for DesktopSettings {
     fn default() -> Self {
         DesktopSettings {
             poll_interval_s: 30,
-            tray_refresh_s: 300,
+            tray_refresh_s: 0,
             start_at_login: false,
             panel_theme: PanelTheme::Dark,
             flat_menu_limit: 12,
@@ -95,7 +97,9 @@ impl DesktopSettings {
                 let mut s: DesktopSettings = toml::from_str(&text)
                     .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
                 s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
-                s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
+                if s.tray_refresh_s != 0 {
+                    s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
+                }
                 if check_server_port(s.token_server.port.into()).is_err() {
                     s.token_server.port = crate::serve::DEFAULT_PORT;
                 }
@@ -155,8 +159,9 @@ impl DesktopSettings {
         Duration::from_secs(self.poll_interval_s)
     }
 
-    pub fn tray_refresh(&self) -> Duration {
-        Duration::from_secs(self.tray_refresh_s)
+    /// `None`: the tray does not poll.
+    pub fn tray_refresh(&self) -> Option<Duration> {
+        (self.tray_refresh_s != 0).then(|| Duration::from_secs(self.tray_refresh_s))
     }
 }
 

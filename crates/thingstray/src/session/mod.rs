@@ -162,12 +162,14 @@ impl Session {
     /// A token valid for at least `min`: from memory when it is, else after a refresh
     /// (or after finding that another process already refreshed).
     pub async fn token_valid_for(&self, min: Duration) -> Result<AccessGrant> {
+        // The hot path (the token server answers from here): no vault, no clone of the pair.
+        if let Some(grant) = self.fresh_grant(min) {
+            return Ok(grant);
+        }
         if self.cached().is_none() {
             self.load().await?;
-        }
-        if let Some(t) = self.cached() {
-            if t.ended.is_none() && t.remaining(self.now()) >= min {
-                return Ok(t.grant());
+            if let Some(grant) = self.fresh_grant(min) {
+                return Ok(grant);
             }
         }
         let t = self.refresh(Need::Valid(min)).await?;
@@ -487,6 +489,13 @@ impl Session {
                 warning,
             },
         }
+    }
+
+    /// The token in memory, when it is valid for at least `min` and the pair has not ended.
+    fn fresh_grant(&self, min: Duration) -> Option<AccessGrant> {
+        let now = self.now();
+        let tokens = lock(&self.inner.tokens);
+        tokens.as_ref().filter(|t| t.ended.is_none() && t.remaining(now) >= min).map(TokenSet::grant)
     }
 
     fn cached(&self) -> Option<TokenSet> {
