@@ -289,7 +289,7 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     tokio::time::sleep(idle).await;
     let pct = 100.0 * cpu_ticks(root).saturating_sub(cpu0) as f64 / 100.0 / i0.elapsed().as_secs_f64(); // USER_HZ = 100
     let reqs = all_requests(&world).saturating_sub(req0);
-    let span = if idle.as_secs() % 60 == 0 { format!("{} min", idle.as_secs() / 60) } else { format!("{} s", idle.as_secs()) };
+    let span = if idle.as_secs().is_multiple_of(60) { format!("{} min", idle.as_secs() / 60) } else { format!("{} s", idle.as_secs()) };
     s.measure(&format!("CPU while idle in the tray ({span}, no window)"), format!("{pct:.3}%"), "< 0.1%", pct < 0.1);
     s.measure(&format!("Requests to SmartThings while idle in the tray ({span})"), reqs.to_string(), "0", reqs == 0);
 
