@@ -212,14 +212,14 @@ fn describe(names: &[String]) -> String {
     out.join(", ")
 }
 
-/// Polls `done` every 50 ms, at most `limit`.
+/// Polls `done` every 10 ms (the resolution of the start-up figures), at most `limit`.
 async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < limit {
         if done() {
             return Some(t0.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     None
 }
@@ -347,14 +347,7 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
         s.skipped("First start of `--demo`", "the app never logged `demo mode: simulator started sim=...`");
         return s;
     };
-    let mut ready = None;
-    while t0.elapsed() < Duration::from_secs(30) {
-        if sim_requests(&sim).is_some_and(|(_, lists)| lists > 0) {
-            ready = Some(t0.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let ready = until(Duration::from_secs(30), || sim_requests(&sim).is_some_and(|(_, lists)| lists > 0)).await.map(|_| t0.elapsed());
     s.info(
         "First start of `--demo` to a tray with devices (starts its simulator, signs in through the sign-in window)",
         ready.map_or("not ready after 30 s".into(), |t| format!("{:.2} s", t.as_secs_f64())),

@@ -130,7 +130,7 @@ fn floor_server() {
             axum::routing::get(move || async move { ([("content-type", "application/json")], body) }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("listening on http://{}", listener.local_addr().unwrap());
+        println!("{}", listener.local_addr().unwrap().port());
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
@@ -207,31 +207,23 @@ fn main() {
     let body = rt.block_on(async { one(ours, &request).await });
 
     // The seed's approach: Python's http.server with the same body.
-    let python = |protocol: &str| {
-        let mut p = on_server_core(pin, "python3")
-            .args(["-c", PYTHON_SERVER, protocol])
+    // A server that is handed the body on stdin and prints its port (Python, the floor).
+    let answering = |cmd: &mut Command, what: &str| {
+        let mut p = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 is installed");
+            .unwrap_or_else(|e| panic!("{what} starts: {e}"));
         p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(p.stdout.take().unwrap()), &mut line).unwrap();
         let port: u16 = line.trim().parse().unwrap();
         (p, SocketAddr::from(([127, 0, 0, 1], port)))
     };
-    let mut floor = on_server_core(pin, &std::env::current_exe().unwrap().to_string_lossy())
-        .arg("--floor-server")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    floor.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(floor.stdout.take().unwrap()), &mut line).unwrap();
-    let floor_addr: SocketAddr = line.trim().strip_prefix("listening on http://").unwrap().parse().unwrap();
+    let python = |protocol: &str| answering(on_server_core(pin, "python3").args(["-c", PYTHON_SERVER, protocol]), "python3");
+    let (floor, floor_addr) =
+        answering(on_server_core(pin, &std::env::current_exe().unwrap().to_string_lossy()).arg("--floor-server"), "the floor server");
     children.0.push(floor);
     let (py10, py10_addr) = python("HTTP/1.0");
     let (py11, py11_addr) = python("HTTP/1.1");
