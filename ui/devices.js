@@ -1,6 +1,6 @@
 // The device window: DOM glue only. Data comes from ipc.js; decisions from lib/.
 import { api, listen } from './ipc.js';
-import { sections, countShown, controls, withRow, withFlag, poller, nextIndex } from './lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex } from './lib/devices-view.js';
 import { copiedText, readText, slug } from './lib/format.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -27,6 +27,9 @@ function el(tag, attrs = {}, ...children) {
   for (const c of children) if (c) e.append(c);
   return e;
 }
+
+// What the rows on screen were built from (see listKey); null forces a rebuild.
+let shownKey = null;
 
 let toastTimer = null;
 function toast(text, kind = 'info') {
@@ -81,6 +84,8 @@ async function act(input, work, revert) {
     toast(e.message, 'error');
   } finally {
     input.removeAttribute('aria-busy');
+    // The control was changed by hand (busy, reverted): rebuild even if the data did not.
+    shownKey = null;
     render();
   }
 }
@@ -174,17 +179,21 @@ function render() {
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.testid : null;
   if (!list) {
     rooms.replaceChildren();
+    shownKey = null;
     return;
   }
   const secs = sections(list, { filter: view.filter, showHidden: view.showHidden });
+  $('empty').classList.toggle('hidden', countShown(secs) > 0 || !list.read_at);
+  const scenes = list.scenes || [];
+  $('scenes-section').classList.toggle('hidden', scenes.length === 0 || !view.hasToken);
+  const key = listKey({ connection: view.connection, hasToken: view.hasToken, secs, scenes });
+  if (key === shownKey) return;
+  shownKey = key;
   rooms.replaceChildren(
     ...secs.map((s) =>
       el('section', { 'data-testid': `room-${slug(s.title)}`, 'aria-label': s.title }, el('h2', { text: s.title }), ...s.rows.map(deviceRow)),
     ),
   );
-  $('empty').classList.toggle('hidden', countShown(secs) > 0 || !list.read_at);
-  const scenes = list.scenes || [];
-  $('scenes-section').classList.toggle('hidden', scenes.length === 0 || !view.hasToken);
   $('scenes').replaceChildren(
     ...scenes.map((s) =>
       el('button', {

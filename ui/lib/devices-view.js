@@ -30,6 +30,15 @@ export function sections(list, { filter = '', showHidden = false } = {}) {
   return favorites.length ? [{ title: FAVORITES, rows: favorites }, ...rooms] : rooms;
 }
 
+/**
+ * What the device list shows, as one comparable string. The window rebuilds the list
+ * only when this changes: a poll or a status event that changes nothing must not
+ * replace the rows under the user's pointer (a slider being dragged, a focused toggle).
+ */
+export function listKey({ connection, hasToken, secs, scenes }) {
+  return JSON.stringify([connection, hasToken, secs, scenes]);
+}
+
 /** How many devices a filter leaves, for "3 of 34 devices". */
 export function countShown(secs) {
   return secs.reduce((n, s) => n + s.rows.length, 0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { sections, countShown, controls, withRow, withFlag, poller, nextIndex, FAVORITES } from '../lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, FAVORITES } from '../lib/devices-view.js';
 
 const row = (id, label, extra = {}) => ({
   id,
@@ -71,6 +71,17 @@ test('a read-back row replaces the old one without touching the rest', () => {
   assert.equal(list.rooms[1].devices[0].switch, false);
   const fav = withFlag(list, '3', 'favorite', true);
   assert.equal(sections(fav)[0].rows.some((r) => r.id === '3'), true);
+});
+
+test('the list key changes with what is shown, and only then', () => {
+  const key = (l, extra = {}) => listKey({ connection: 'home', hasToken: true, secs: sections(l), scenes: [], ...extra });
+  // A poll that reads the same devices (a new read_at, a new object) keeps the rows.
+  assert.equal(key({ ...list, read_at: 2 }), key({ ...list, read_at: 1 }));
+  assert.notEqual(key(withRow(list, row('3', 'Kitchen lights', { switch: true }))), key(list));
+  assert.notEqual(key(withFlag(list, '2', 'favorite', true)), key(list));
+  assert.notEqual(key(list, { hasToken: false }), key(list));
+  assert.notEqual(key(list, { connection: 'cabin' }), key(list));
+  assert.notEqual(key(list, { scenes: [{ id: 's', name: 'Night' }] }), key(list));
 });
 
 function fakeTimers() {

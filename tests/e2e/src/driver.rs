@@ -160,56 +160,49 @@ impl App {
         format!("[data-testid=\"{id}\"]")
     }
 
-    pub async fn find(&self, id: &str) -> Element {
-        let css = Self::css(id);
-        match self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(&css))
-            .await
-        {
-            Ok(e) => e,
-            Err(e) => panic!(
-                "no element {css} in {:?}: {e}",
-                self.client.current_url().await.ok()
-            ),
+    /// One lookup of the element, displayed and (with `enabled`) enabled, or `None`.
+    /// Each attempt looks the element up again: the device window rebuilds its rows when
+    /// the data changes, and a handle from before is stale, not a failure of the app.
+    async fn ready(&self, id: &str, enabled: bool) -> Option<Element> {
+        let e = self.client.find(Locator::Css(&Self::css(id))).await.ok()?;
+        if !e.is_displayed().await.ok()? || (enabled && !e.is_enabled().await.ok()?) {
+            return None;
         }
+        Some(e)
     }
 
-    /// The element, once it is displayed (the app shows steps and panels by class).
-    pub async fn shown(&self, id: &str) -> Element {
-        let e = self.find(id).await;
-        until(WAIT, &format!("{id} to be displayed"), || async {
-            e.is_displayed().await.ok().filter(|d| *d).map(|_| ())
+    /// Runs `act` on a fresh lookup of the element until it succeeds (see `ready`).
+    async fn on<T, F, Fut>(&self, id: &str, what: &str, enabled: bool, act: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+    {
+        until(WAIT, &format!("{what} [data-testid=\"{id}\"]"), || async {
+            let e = self.ready(id, enabled).await?;
+            act(e).await.ok()
         })
-        .await;
-        e
+        .await
+    }
+
+    /// Waits until the element is displayed (the app shows steps and panels by class).
+    pub async fn shown(&self, id: &str) {
+        self.on(id, "to see", false, |_| async { Ok(()) }).await
     }
 
     pub async fn click(&self, id: &str) {
-        let e = self.shown(id).await;
-        until(WAIT, &format!("{id} to be enabled"), || async {
-            e.is_enabled().await.ok().filter(|d| *d).map(|_| ())
-        })
-        .await;
-        e.click()
-            .await
-            .unwrap_or_else(|err| panic!("click on {id}: {err}"));
+        self.on(id, "to click", true, |e| async move { e.click().await }).await
     }
 
     pub async fn type_into(&self, id: &str, text: &str) {
-        let e = self.shown(id).await;
-        e.clear()
-            .await
-            .unwrap_or_else(|err| panic!("clear {id}: {err}"));
-        e.send_keys(text)
-            .await
-            .unwrap_or_else(|err| panic!("type into {id}: {err}"));
+        self.on(id, "to type into", false, |e| async move {
+            e.clear().await?;
+            e.send_keys(text).await
+        })
+        .await
     }
 
     pub async fn text(&self, id: &str) -> String {
-        self.find(id).await.text().await.unwrap_or_default()
+        self.on(id, "to read the text of", false, |e| async move { e.text().await }).await
     }
 
     /// Waits until the element's text satisfies `ok`, and returns it.
@@ -229,7 +222,11 @@ impl App {
     }
 
     pub async fn attr(&self, id: &str, name: &str) -> Option<String> {
-        self.find(id).await.attr(name).await.ok().flatten()
+        let css = Self::css(id);
+        until(WAIT, &format!("the {name} of {css}"), || async {
+            self.client.find(Locator::Css(&css)).await.ok()?.attr(name).await.ok()
+        })
+        .await
     }
 
     pub async fn js(&self, script: &str) -> Value {
