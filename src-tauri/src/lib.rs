@@ -10,6 +10,7 @@
 mod commands;
 mod deep_link;
 mod demo;
+mod idle;
 mod shell;
 mod tray;
 mod windows;
@@ -151,6 +152,7 @@ pub fn run() {
         // A tray app keeps running with no window open; only Quit (an explicit exit
         // code) ends it.
         RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::WindowEvent { event: tauri::WindowEvent::Destroyed, .. } => idle::window_destroyed(app),
         RunEvent::Exit => {
             if let Some(shell) = app.try_state::<Shell>() {
                 shell.stop();
