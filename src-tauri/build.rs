@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "set_favorite",
     "set_hidden",
     "set_poll_interval",
+    "set_tray_refresh",
     "set_start_at_login",
     "set_panel_theme",
     "open_window",

@@ -57,6 +57,7 @@ export const api = {
   setFavorite: (connection, device, on) => call('set_favorite', { connection, device, on }),
   setHidden: (connection, device, on) => call('set_hidden', { connection, device, on }),
   setPollInterval: (seconds) => call('set_poll_interval', { seconds }),
+  setTrayRefresh: (seconds) => call('set_tray_refresh', { seconds }),
   setStartAtLogin: (on) => call('set_start_at_login', { on }),
   setPanelTheme: (theme) => call('set_panel_theme', { theme }),
   openWindow: (which) => call('open_window', { which }),

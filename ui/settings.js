@@ -218,6 +218,7 @@ async function main() {
   try {
     const [info, settings] = await Promise.all([api.appInfo(), api.settings()]);
     $('poll-interval').value = settings.poll_interval_s;
+    $('tray-refresh').value = Math.round(settings.tray_refresh_s / 60);
     $('start-at-login').checked = settings.start_at_login;
     $('start-at-login').disabled = info.demo;
     $('panel-theme').value = settings.panel_theme;
@@ -236,6 +237,14 @@ async function main() {
       $('poll-problem').textContent = '';
     } catch (err) {
       $('poll-problem').textContent = err.message;
+    }
+  });
+  $('tray-refresh').addEventListener('change', async (e) => {
+    try {
+      await api.setTrayRefresh(Math.round(Number(e.target.value) * 60));
+      $('tray-refresh-problem').textContent = '';
+    } catch (err) {
+      $('tray-refresh-problem').textContent = err.message;
     }
   });
   $('start-at-login').addEventListener('change', async (e) => {

@@ -173,6 +173,11 @@ pub fn set_poll_interval(shell: State<'_, Shell>, seconds: u64) -> Res<DesktopSe
     shell.desktop()?.set_poll_interval(seconds)
 }
 
+#[tauri::command]
+pub fn set_tray_refresh(shell: State<'_, Shell>, seconds: u64) -> Res<DesktopSettings> {
+    shell.desktop()?.set_tray_refresh(seconds)
+}
+
 /// Registers or removes the login item, then records the choice.
 #[tauri::command]
 pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, on: bool) -> Res<DesktopSettings> {

@@ -84,6 +84,7 @@ macro_rules! handler {
             $crate::commands::set_favorite,
             $crate::commands::set_hidden,
             $crate::commands::set_poll_interval,
+            $crate::commands::set_tray_refresh,
             $crate::commands::set_start_at_login,
             $crate::commands::set_panel_theme,
             $crate::commands::open_window,

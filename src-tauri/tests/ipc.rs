@@ -162,6 +162,12 @@ fn favorites_and_poll_interval_are_saved() {
     assert_eq!(err["code"], "invalid_setting");
     let s = invoke(&settings, "set_poll_interval", json!({ "seconds": 60 })).unwrap();
     assert_eq!(s["poll_interval_s"], 60);
+    let err = invoke(&settings, "set_tray_refresh", json!({ "seconds": 5 })).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    assert!(denied(invoke(&devices, "set_tray_refresh", json!({ "seconds": 300 }))), "the device window has no say in it");
+    let s = invoke(&settings, "set_tray_refresh", json!({ "seconds": 300 })).unwrap();
+    assert_eq!((s["tray_refresh_s"].as_u64(), s["poll_interval_s"].as_u64()), (Some(300), Some(60)));
+    assert_eq!(invoke(&settings, "set_tray_refresh", json!({ "seconds": 0 })).unwrap()["tray_refresh_s"], 0);
 }
 
 #[test]

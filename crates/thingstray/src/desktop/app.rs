@@ -687,6 +687,11 @@ impl Desktop {
         self.change_settings(|s| s.set_poll_interval(secs))
     }
 
+    /// Picked up by [`Desktop::keep_tray_fresh`] within a minute (it wakes at least that often).
+    pub fn set_tray_refresh(&self, secs: u64) -> Result<DesktopSettings> {
+        self.change_settings(|s| s.set_tray_refresh(secs))
+    }
+
     /// Records the choice; the shell registers or removes the login item.
     pub fn set_start_at_login(&self, on: bool) -> Result<DesktopSettings> {
         self.change_settings(|s| {

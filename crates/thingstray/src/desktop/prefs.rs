@@ -16,6 +16,10 @@ use crate::error::{Error, Result};
 
 pub const MIN_POLL_S: u64 = 10;
 pub const MAX_POLL_S: u64 = 3600;
+/// The tray's own re-read, when the user turns it on: gentle (SmartThings rate-limits
+/// every installed app), at most once a minute, at least once a day.
+pub const MIN_TRAY_REFRESH_S: u64 = 60;
+pub const MAX_TRAY_REFRESH_S: u64 = 24 * 3600;
 /// Below 1024 a port needs privileges on Unix; a user setting should never ask for them.
 pub const MIN_SERVER_PORT: u64 = 1024;
 
@@ -98,7 +102,7 @@ impl DesktopSettings {
                     .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
                 s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
                 if s.tray_refresh_s != 0 {
-                    s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_POLL_S, 24 * 3600);
+                    s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_TRAY_REFRESH_S, MAX_TRAY_REFRESH_S);
                 }
                 if check_server_port(s.token_server.port.into()).is_err() {
                     s.token_server.port = crate::serve::DEFAULT_PORT;
@@ -152,6 +156,22 @@ impl DesktopSettings {
             });
         }
         self.poll_interval_s = secs;
+        Ok(())
+    }
+
+    /// 0 turns the tray's own re-read off (the default).
+    pub fn set_tray_refresh(&mut self, secs: u64) -> Result<()> {
+        if secs != 0 && !(MIN_TRAY_REFRESH_S..=MAX_TRAY_REFRESH_S).contains(&secs) {
+            return Err(Error::InvalidSetting {
+                field: "tray_refresh_s".into(),
+                why: format!(
+                    "pick 0 (off: the menu's Refresh devices and the device window read them) or from {} minute to {} hours",
+                    MIN_TRAY_REFRESH_S / 60,
+                    MAX_TRAY_REFRESH_S / 3600
+                ),
+            });
+        }
+        self.tray_refresh_s = secs;
         Ok(())
     }
 
@@ -227,5 +247,22 @@ mod tests {
         assert_eq!(DesktopSettings::load(&paths).unwrap().poll_interval_s, MIN_POLL_S);
         std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = \"x\"").unwrap();
         assert_eq!(DesktopSettings::load(&paths).unwrap_err().code(), "config_unreadable");
+    }
+
+    #[test]
+    fn tray_refresh_is_off_or_gentle() {
+        let mut s = DesktopSettings::default();
+        assert_eq!(s.tray_refresh(), None);
+        for bad in [1, 59, 24 * 3600 + 1] {
+            assert_eq!(s.set_tray_refresh(bad).unwrap_err().code(), "invalid_setting", "{bad}");
+        }
+        s.set_tray_refresh(300).unwrap();
+        assert_eq!(s.tray_refresh(), Some(Duration::from_secs(300)));
+        s.set_tray_refresh(0).unwrap();
+        assert_eq!(s.tray_refresh(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        std::fs::write(DesktopSettings::file(&paths), "tray_refresh_s = 5").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().tray_refresh_s, MIN_TRAY_REFRESH_S);
     }
 }
