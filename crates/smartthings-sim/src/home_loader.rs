@@ -320,6 +320,19 @@ fn default_capability_status(cap: &str, ts: &Value) -> Value {
     }
 }
 
+/// Drops the first location's devices after its first `n` (the other locations keep theirs).
+pub(crate) fn keep_first_devices(home: &mut Home, n: usize) {
+    let Some(loc) = home.locations.first().map(|l| l.id.clone()) else { return };
+    let mut kept = 0;
+    home.devices.retain(|d| {
+        if d.location_id != loc {
+            return true;
+        }
+        kept += 1;
+        kept <= n
+    });
+}
+
 /// Adds `n` simple switches and dimmers to the first location, with stable ids so
 /// benchmarks and pagination tests can name them across runs.
 pub(crate) fn add_extra_devices(home: &mut Home, n: usize, now_ms: u64) {
@@ -414,6 +427,17 @@ mod tests {
         assert_eq!(d.attribute("main", "switchLevel", "level"), Some(json!(50)));
         assert_eq!(home.locations[0].name, "Home");
         assert_eq!(home.rooms[0].json["name"], "Room 1");
+    }
+
+    #[test]
+    fn a_home_of_an_exact_size() {
+        let mut w = Vec::new();
+        let mut home = build(&embedded_files(), 0, &mut w);
+        let loc = home.locations[0].id.clone();
+        let others = home.devices.iter().filter(|d| d.location_id != loc).count();
+        keep_first_devices(&mut home, 10);
+        assert_eq!(home.devices.iter().filter(|d| d.location_id == loc).count(), 10);
+        assert_eq!(home.devices.iter().filter(|d| d.location_id != loc).count(), others);
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct SimConfig {
     /// Extra simple switches/dimmers added to the first location (ids
     /// `e0000000-0000-4000-8000-<12 hex digits of n>`, n from 1).
     pub extra_devices: usize,
+    /// Keep only the first N devices of the first location (after the extra ones are
+    /// added): a home of an exact size, for request counts at N = 10.
+    pub first_location_devices: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -89,6 +92,7 @@ impl Default for SimConfig {
             code_lifetime: 300,
             client: SimClient::default(),
             extra_devices: 0,
+            first_location_devices: None,
         }
     }
 }
@@ -154,6 +158,9 @@ impl Sim {
         };
         let mut home = home_loader::build(&files, now, &mut warnings);
         home_loader::add_extra_devices(&mut home, config.extra_devices, now);
+        if let Some(n) = config.first_location_devices {
+            home_loader::keep_first_devices(&mut home, n);
+        }
         for w in &warnings {
             tracing::warn!("home: {w}");
         }

@@ -102,6 +102,7 @@ async fn main() -> ExitCode {
         code_lifetime: args.code_lifetime,
         client,
         extra_devices: args.extra_devices,
+        first_location_devices: None,
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
