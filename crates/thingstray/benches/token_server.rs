@@ -4,7 +4,7 @@
 //! `cargo bench -p thingstray --bench token_server` (or `scripts/bench-token-server`).
 //! One run prints everything; it is a measurement, not a test: nothing here fails on a
 //! slow machine. Options (after `--`): `--seconds N` (default 5), `--connections N` (50),
-//! `--token-runs N` (30), `--shared` (no core pinning).
+//! `--token-runs N` (30), `--rate N` (20000), `--shared` (no core pinning).
 //!
 //! Core pinning (the default with 2 or more cores and util-linux's `taskset`): each server
 //! under test runs on core 0 and this process, the load generator, on the others. Without
@@ -17,6 +17,14 @@
 //! each sending its next request when the previous answer is complete, with keep-alive
 //! where the server allows it (Python's default HTTP/1.0 closes every connection, so
 //! there each request includes a connect, as it does for the seed's users).
+//!
+//! A closed loop at 50 connections measures the most the server can do, and its p99 then
+//! measures the queue: with 50 requests always in flight the mean latency is 50 divided
+//! by the throughput (Little's law). So the latency the server's users see is measured
+//! too, open loop, the way wrk2 does: the same 50 connections send `--rate` requests/s in
+//! all on a fixed schedule, and each latency counts from when the request was due (a
+//! request the server made late counts its wait; one this generator's 1 ms timer woke
+//! late for does not).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -64,11 +72,12 @@ struct Opts {
     seconds: u64,
     connections: usize,
     token_runs: usize,
+    rate: u64,
     shared: bool,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30, shared: false };
+    let mut o = Opts { seconds: 5, connections: 50, token_runs: 30, rate: 20_000, shared: false };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -77,6 +86,7 @@ fn opts() -> Opts {
             ("--seconds", Some(n)) => o.seconds = n,
             ("--connections", Some(n)) => o.connections = n as usize,
             ("--token-runs", Some(n)) => o.token_runs = n as usize,
+            ("--rate", Some(n)) => o.rate = n.max(1),
             ("--shared", _) => {
                 o.shared = true;
                 i += 1;
@@ -248,6 +258,7 @@ fn main() {
     let us = load(ours, &request, o.connections, secs);
     // Service time without queueing: one connection, one request at a time.
     let single = load(ours, &request, 1, Duration::from_secs(2));
+    let paced = load_at(ours, &request, o.connections, o.rate, secs);
     let bare = load(floor_addr, &py_request(floor_addr, "1.1"), o.connections, secs);
     let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, secs);
     let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, secs);
@@ -264,6 +275,14 @@ fn main() {
     println!(
         "{:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}",
         "thingstray serve, 1 connection (no queueing)", single.rps, single.p50_ms, single.p99_ms, single.errors
+    );
+    println!(
+        "{:<46} {:>12.0} {:>10.3} {:>10.3} {:>8}",
+        format!("thingstray serve, {} requests/s offered", o.rate),
+        paced.rps,
+        paced.p50_ms,
+        paced.p99_ms,
+        paced.errors
     );
     println!("ratio thingstray / python default: {:.1}x", us.rps / p10.rps);
     println!("ratio thingstray / python keep-alive: {:.1}x", us.rps / p11.rps);
@@ -324,6 +343,88 @@ fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measure
     })
     .join()
     .unwrap()
+}
+
+/// Drives `conns` connections for `dur` (after a 1 s warm-up) at `rate` requests/s in
+/// all, open loop: each connection has its own fixed schedule, offset from the others.
+fn load_at(addr: SocketAddr, request: &str, conns: usize, rate: u64, dur: Duration) -> Measured {
+    let request = request.to_string();
+    let every = Duration::from_secs_f64(conns as f64 / rate as f64);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let t0 = Instant::now();
+            let warm = t0 + Duration::from_secs(1);
+            let end = warm + dur;
+            let tasks: Vec<_> = (0..conns)
+                .map(|i| {
+                    let req = request.clone();
+                    let first = t0 + every.mul_f64(i as f64 / conns as f64);
+                    tokio::spawn(async move { paced_loop(addr, &req, first, every, warm, end).await })
+                })
+                .collect();
+            let (mut all, mut errors) = (Vec::new(), 0);
+            for t in tasks {
+                let (lat, err) = t.await.unwrap();
+                all.extend(lat);
+                errors += err;
+            }
+            all.sort_unstable();
+            let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(f64::NAN, |v| *v as f64 / 1000.0);
+            Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// One connection of [`load_at`]: a request due every `every` from `first`. A request
+/// that is due while the previous answer is still out waits for it, and that wait is
+/// part of its latency (no coordinated omission).
+async fn paced_loop(
+    addr: SocketAddr,
+    request: &str,
+    first: Instant,
+    every: Duration,
+    warm: Instant,
+    end: Instant,
+) -> (Vec<u32>, u64) {
+    let mut lat = Vec::with_capacity(200_000);
+    let mut errors = 0;
+    let mut conn: Option<TcpStream> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    let (mut due, mut last_done) = (first, first);
+    while due < end {
+        tokio::time::sleep_until(due.into()).await;
+        let sent = Instant::now();
+        // Late because the server was (the previous answer came after `due`): count from
+        // `due`. Late because the timer woke after `due`: count from the send.
+        let from = if last_done > due { due } else { sent };
+        let limit = end.saturating_duration_since(sent) + Duration::from_millis(200);
+        let outcome = match tokio::time::timeout(limit, exchange(&mut conn, addr, request.as_bytes(), &mut buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        last_done = Instant::now();
+        match outcome {
+            Ok(close) => {
+                if due >= warm && last_done <= end {
+                    lat.push(last_done.duration_since(from).as_micros() as u32);
+                }
+                if close {
+                    conn = None;
+                }
+            }
+            Err(_) => {
+                conn = None;
+                if due >= warm {
+                    errors += 1;
+                }
+            }
+        }
+        due += every;
+    }
+    (lat, errors)
 }
 
 /// Latencies (µs) of the requests that started after `warm` and ended before `end`, and

@@ -12,34 +12,64 @@
 //!
 //! Refusals are logged with the reason, never with the presented values.
 
+use std::convert::Infallible;
+use std::future::{ready, Ready};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::future::Either;
 
 use super::{error_response, Shared};
 
-pub async fn check(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    if let Some(refusal) = refuse(&shared, &req) {
-        tracing::info!(method = %req.method(), path = req.uri().path(), reason = refusal.code, "request refused");
-        let mut resp = error_response(refusal.status, refusal.code, refusal.message);
-        if refusal.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="thingstray""#));
+/// The checks as a tower layer around every route and the fallback. A plain `Service`
+/// rather than `axum::middleware::from_fn`: that one clones the inner route and boxes a
+/// future per request, which the token server's one-core throughput notices.
+#[derive(Clone)]
+pub struct GuardLayer(pub Arc<Shared>);
+
+impl<S> tower_layer::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard { shared: self.0.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guard<S> {
+    shared: Arc<Shared>,
+    inner: S,
+}
+
+impl<S> tower_service::Service<Request> for Guard<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if let Some(refusal) = refuse(&self.shared, &req) {
+            tracing::info!(method = %req.method(), path = req.uri().path(), reason = refusal.code, "request refused");
+            let mut resp = error_response(refusal.status, refusal.code, refusal.message);
+            if refusal.status == StatusCode::UNAUTHORIZED {
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="thingstray""#));
+            }
+            return Either::Left(ready(Ok(resp)));
         }
-        return resp;
+        // The path only: a query string could hold anything, including a misplaced secret.
+        tracing::debug!(method = %req.method(), path = req.uri().path(), "serving");
+        Either::Right(self.inner.call(req))
     }
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(req).await; // the hot path: nothing to copy for a log line
-    }
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let resp = next.run(req).await;
-    // The path only: a query string could hold anything, including a misplaced secret.
-    tracing::debug!(%method, path, status = resp.status().as_u16(), "served");
-    resp
 }
 
 struct Refusal {

@@ -204,7 +204,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/token", get(token::token))
         .route("/api/{*path}", any(proxy::forward))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path; try /v1/token") })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard::check))
+        .layer(guard::GuardLayer(shared.clone()))
         .with_state(shared)
 }
 

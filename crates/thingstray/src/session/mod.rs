@@ -492,6 +492,14 @@ impl Session {
     }
 
     /// The token in memory, when it is valid for at least `min` and the pair has not ended.
+    /// `f` of the in-memory pair when it is valid for at least `min`, under the lock and
+    /// without a copy of it: the token server's hot path builds its answer here.
+    pub(crate) fn with_fresh<T>(&self, min: Duration, f: impl FnOnce(&TokenSet, SystemTime) -> T) -> Option<T> {
+        let now = self.now();
+        let tokens = lock(&self.inner.tokens);
+        tokens.as_ref().filter(|t| t.ended.is_none() && t.remaining(now) >= min).map(|t| f(t, now))
+    }
+
     fn fresh_grant(&self, min: Duration) -> Option<AccessGrant> {
         let now = self.now();
         let tokens = lock(&self.inner.tokens);
