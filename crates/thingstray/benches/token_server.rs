@@ -255,13 +255,13 @@ fn main() {
         o.connections,
         o.seconds
     );
-    let us = load(ours, &request, o.connections, secs);
+    let us = load(ours, &request, o.connections, None, secs);
     // Service time without queueing: one connection, one request at a time.
-    let single = load(ours, &request, 1, Duration::from_secs(2));
-    let paced = load_at(ours, &request, o.connections, o.rate, secs);
-    let bare = load(floor_addr, &py_request(floor_addr, "1.1"), o.connections, secs);
-    let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, secs);
-    let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, secs);
+    let single = load(ours, &request, 1, None, Duration::from_secs(2));
+    let paced = load(ours, &request, o.connections, Some(o.rate), secs);
+    let bare = load(floor_addr, &py_request(floor_addr, "1.1"), o.connections, None, secs);
+    let p10 = load(py10_addr, &py_request(py10_addr, "1.0"), o.connections, None, secs);
+    let p11 = load(py11_addr, &py_request(py11_addr, "1.1"), o.connections, None, secs);
     println!();
     println!("{:<46} {:>12} {:>10} {:>10} {:>8}", "server", "requests/s", "p50 ms", "p99 ms", "errors");
     for (name, r) in [
@@ -316,40 +316,12 @@ struct Measured {
     p99_ms: f64,
 }
 
-/// Drives `conns` connections for `dur` (after a 1 s warm-up) from one thread.
-fn load(addr: SocketAddr, request: &str, conns: usize, dur: Duration) -> Measured {
+/// Drives `conns` connections for `dur` (after a 1 s warm-up) from one thread: closed
+/// loop with `rate` None (each connection sends when its answer is in), else open loop at
+/// `rate` requests/s in all, each connection on its own schedule, offset from the others.
+fn load(addr: SocketAddr, request: &str, conns: usize, rate: Option<u64>, dur: Duration) -> Measured {
     let request = request.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let warm = Instant::now() + Duration::from_secs(1);
-            let end = warm + dur;
-            let tasks: Vec<_> = (0..conns)
-                .map(|_| {
-                    let req = request.clone();
-                    tokio::spawn(async move { client_loop(addr, &req, warm, end).await })
-                })
-                .collect();
-            let (mut all, mut errors) = (Vec::new(), 0);
-            for t in tasks {
-                let (lat, err) = t.await.unwrap();
-                all.extend(lat);
-                errors += err;
-            }
-            all.sort_unstable();
-            let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)] as f64 / 1000.0;
-            Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
-        })
-    })
-    .join()
-    .unwrap()
-}
-
-/// Drives `conns` connections for `dur` (after a 1 s warm-up) at `rate` requests/s in
-/// all, open loop: each connection has its own fixed schedule, offset from the others.
-fn load_at(addr: SocketAddr, request: &str, conns: usize, rate: u64, dur: Duration) -> Measured {
-    let request = request.to_string();
-    let every = Duration::from_secs_f64(conns as f64 / rate as f64);
+    let every = rate.map(|r| Duration::from_secs_f64(conns as f64 / r as f64));
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
@@ -359,8 +331,8 @@ fn load_at(addr: SocketAddr, request: &str, conns: usize, rate: u64, dur: Durati
             let tasks: Vec<_> = (0..conns)
                 .map(|i| {
                     let req = request.clone();
-                    let first = t0 + every.mul_f64(i as f64 / conns as f64);
-                    tokio::spawn(async move { paced_loop(addr, &req, first, every, warm, end).await })
+                    let first = t0 + every.unwrap_or_default().mul_f64(i as f64 / conns as f64);
+                    tokio::spawn(async move { client_loop(addr, &req, first, every, warm, end).await })
                 })
                 .collect();
             let (mut all, mut errors) = (Vec::new(), 0);
@@ -370,7 +342,9 @@ fn load_at(addr: SocketAddr, request: &str, conns: usize, rate: u64, dur: Durati
                 errors += err;
             }
             all.sort_unstable();
-            let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(f64::NAN, |v| *v as f64 / 1000.0);
+            let pct = |p: f64| {
+                all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(f64::NAN, |v| *v as f64 / 1000.0)
+            };
             Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
         })
     })
@@ -378,28 +352,37 @@ fn load_at(addr: SocketAddr, request: &str, conns: usize, rate: u64, dur: Durati
     .unwrap()
 }
 
-/// One connection of [`load_at`]: a request due every `every` from `first`. A request
-/// that is due while the previous answer is still out waits for it, and that wait is
-/// part of its latency (no coordinated omission).
-async fn paced_loop(
+/// One connection: latencies (µs) of the requests due after `warm` and answered before
+/// `end`, and how many failed (a reset or refused connection; counted, then reconnected).
+/// Open loop (`every`), a request due while the previous answer is still out waits for
+/// it, and that wait is part of its latency (no coordinated omission).
+async fn client_loop(
     addr: SocketAddr,
     request: &str,
     first: Instant,
-    every: Duration,
+    every: Option<Duration>,
     warm: Instant,
     end: Instant,
 ) -> (Vec<u32>, u64) {
-    let mut lat = Vec::with_capacity(200_000);
+    let mut lat = Vec::with_capacity(400_000);
     let mut errors = 0;
     let mut conn: Option<TcpStream> = None;
     let mut buf = vec![0u8; 16 * 1024];
-    let (mut due, mut last_done) = (first, first);
-    while due < end {
-        tokio::time::sleep_until(due.into()).await;
+    let (mut next, mut last_done) = (first, first);
+    loop {
+        let due = if every.is_some() { next } else { Instant::now() };
+        if due >= end {
+            return (lat, errors);
+        }
+        if every.is_some() {
+            tokio::time::sleep_until(due.into()).await;
+        }
         let sent = Instant::now();
         // Late because the server was (the previous answer came after `due`): count from
         // `due`. Late because the timer woke after `due`: count from the send.
         let from = if last_done > due { due } else { sent };
+        // A connect whose SYN was dropped (a full listen backlog) is retried by the kernel
+        // for minutes; give up on it at the end of the run and count it as an error.
         let limit = end.saturating_duration_since(sent) + Duration::from_millis(200);
         let outcome = match tokio::time::timeout(limit, exchange(&mut conn, addr, request.as_bytes(), &mut buf)).await {
             Ok(r) => r,
@@ -422,47 +405,7 @@ async fn paced_loop(
                 }
             }
         }
-        due += every;
-    }
-    (lat, errors)
-}
-
-/// Latencies (µs) of the requests that started after `warm` and ended before `end`, and
-/// how many requests failed (a reset or refused connection; counted, then reconnected).
-async fn client_loop(addr: SocketAddr, request: &str, warm: Instant, end: Instant) -> (Vec<u32>, u64) {
-    let mut lat = Vec::with_capacity(400_000);
-    let mut errors = 0;
-    let mut conn: Option<TcpStream> = None;
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let start = Instant::now();
-        if start >= end {
-            return (lat, errors);
-        }
-        // A connect whose SYN was dropped (a full listen backlog) is retried by the kernel
-        // for minutes; give up on it at the end of the run and count it as an error.
-        let limit = end.saturating_duration_since(start) + Duration::from_millis(200);
-        let outcome = match tokio::time::timeout(limit, exchange(&mut conn, addr, request.as_bytes(), &mut buf)).await {
-            Ok(r) => r,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        };
-        match outcome {
-            Ok(close) => {
-                let done = Instant::now();
-                if start >= warm && done <= end {
-                    lat.push(done.duration_since(start).as_micros() as u32);
-                }
-                if close {
-                    conn = None;
-                }
-            }
-            Err(_) => {
-                conn = None;
-                if start >= warm {
-                    errors += 1;
-                }
-            }
-        }
+        next += every.unwrap_or_default();
     }
 }
 
