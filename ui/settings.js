@@ -241,6 +241,8 @@ async function main() {
   });
   $('tray-refresh').addEventListener('change', async (e) => {
     try {
+      // An emptied field is not a choice of "off": leave the setting as it was.
+      if (e.target.value.trim() === '') return;
       await api.setTrayRefresh(Math.round(Number(e.target.value) * 60));
       $('tray-refresh-problem').textContent = '';
     } catch (err) {

@@ -8,9 +8,12 @@
 //! own network processes. WebKit treats that as a network process that went away with no
 //! page to reload, and starts a new one when the next window needs it.
 //!
-//! The pause is the only guard against a window opened at that very moment; `release`
-//! checks again for windows just before it signals.
+//! "A short while" is counted from the last window event: every window opened or
+//! destroyed bumps a counter, and the release goes ahead only if the counter has not moved
+//! for 3 s and no window is listed. Both are checked on the main thread, where windows are
+//! made, so a window cannot be half-built while its network process is signalled.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tauri::{AppHandle, Manager, Runtime};
@@ -18,15 +21,28 @@ use tauri::{AppHandle, Manager, Runtime};
 /// How long the app must have had no window before the network processes are ended.
 const AFTER: Duration = Duration::from_secs(3);
 
-/// Call when a window was destroyed: if none is left a moment later, releases the web
-/// helpers. (The window may still be listed while its own Destroyed event runs.)
+/// Bumped by every window opened or destroyed.
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Call before a window is built.
+pub fn window_opening() {
+    EVENTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Call when a window was destroyed: if no window event follows for [`AFTER`] and none
+/// is open then, releases the web helpers. (The window may still be listed while its own
+/// Destroyed event runs.)
 pub fn window_destroyed<R: Runtime>(app: &AppHandle<R>) {
+    let seen = EVENTS.fetch_add(1, Ordering::SeqCst) + 1;
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         tokio::time::sleep(AFTER).await;
-        if app.webview_windows().is_empty() {
-            release();
-        }
+        let handle = app.clone();
+        let _ = app.run_on_main_thread(move || {
+            if EVENTS.load(Ordering::SeqCst) == seen && handle.webview_windows().is_empty() {
+                release();
+            }
+        });
     });
 }
 

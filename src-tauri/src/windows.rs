@@ -37,6 +37,7 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
         return Ok(());
     }
     let s = spec(label).ok_or_else(|| Error::InvalidSetting { field: "window".into(), why: format!("there is no `{label}` window") })?;
+    crate::idle::window_opening();
     WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
         .title(s.title)
         .inner_size(s.size.0, s.size.1)
@@ -85,6 +86,7 @@ pub fn open_sign_in<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
     let url = url::Url::parse(&url).map_err(|e| shell_error("opening the sign-in page", e))?;
     close(app, SIGN_IN);
+    crate::idle::window_opening();
     let handle = app.clone();
     WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
         .title("Sign in to SmartThings")

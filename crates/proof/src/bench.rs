@@ -35,7 +35,7 @@ pub fn section(file: Option<&Path>, quick: bool) -> Section {
          connections, against `thingstray serve`, against Python's `http.server` serving the same JSON, and against \
          the smallest axum server answering the same bytes (the floor of the stack `serve` is built on). Each server \
          is pinned to core 0 and the load generator to the other cores (`--shared` turns that off). Then the same \
-         50 connections open loop at a fixed rate (as wrk2 does), for the latency at a load below the maximum.",
+         50 connections open loop at a fixed rate (much as wrk2 does), for the latency at a load below the maximum.",
     );
     if let Some(m) = after(&text, "machine:") {
         s.info("Set-up", m);

@@ -21,7 +21,7 @@
 //! A closed loop at 50 connections measures the most the server can do, and its p99 then
 //! measures the queue: with 50 requests always in flight the mean latency is 50 divided
 //! by the throughput (Little's law). So the latency the server's users see is measured
-//! too, open loop, the way wrk2 does: the same 50 connections send `--rate` requests/s in
+//! too, open loop, much as wrk2 does: the same 50 connections send `--rate` requests/s in
 //! all on a fixed schedule, and each latency counts from when the request was due (a
 //! request the server made late counts its wait; one this generator's 1 ms timer woke
 //! late for does not).

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -171,15 +172,22 @@ impl App {
         Some(e)
     }
 
-    /// Runs `act` on a fresh lookup of the element until it succeeds (see `ready`).
+    /// Runs `act` on a fresh lookup of the element until it succeeds (see `ready`). Only
+    /// an element that went away or was covered is tried again: any other error fails at
+    /// once, so a click that did happen is never sent twice.
     async fn on<T, F, Fut>(&self, id: &str, what: &str, enabled: bool, act: F) -> T
     where
         F: Fn(Element) -> Fut,
-        Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+        Fut: std::future::Future<Output = Result<T, CmdError>>,
     {
-        until(WAIT, &format!("{what} [data-testid=\"{id}\"]"), || async {
+        let what = format!("{what} [data-testid=\"{id}\"]");
+        until(WAIT, &what, || async {
             let e = self.ready(id, enabled).await?;
-            act(e).await.ok()
+            match act(e).await {
+                Ok(v) => Some(v),
+                Err(err) if moved(&err) => None,
+                Err(err) => panic!("{what}: {err}"),
+            }
         })
         .await
     }
@@ -279,6 +287,14 @@ impl App {
     pub async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// The element was re-rendered, is not there yet, or is covered for a moment.
+fn moved(e: &CmdError) -> bool {
+    e.is_stale_element_reference()
+        || e.is_no_such_element()
+        || e.is_element_not_interactable()
+        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
 }
 
 impl SessionEnv {

@@ -491,7 +491,6 @@ impl Session {
         }
     }
 
-    /// The token in memory, when it is valid for at least `min` and the pair has not ended.
     /// `f` of the in-memory pair when it is valid for at least `min`, under the lock and
     /// without a copy of it: the token server's hot path builds its answer here.
     pub(crate) fn with_fresh<T>(&self, min: Duration, f: impl FnOnce(&TokenSet, SystemTime) -> T) -> Option<T> {
@@ -500,6 +499,7 @@ impl Session {
         tokens.as_ref().filter(|t| t.ended.is_none() && t.remaining(now) >= min).map(|t| f(t, now))
     }
 
+    /// The token in memory, when it is valid for at least `min` and the pair has not ended.
     fn fresh_grant(&self, min: Duration) -> Option<AccessGrant> {
         let now = self.now();
         let tokens = lock(&self.inner.tokens);
