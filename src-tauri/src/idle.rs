@@ -109,10 +109,22 @@ mod linux {
     mod tests {
         #[test]
         fn a_child_process_is_found_by_its_program_name() {
-            let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+            use std::io::BufRead;
+            use std::process::{Command, Stdio};
+            // The child says when it runs: right after spawn its exec may not be done and
+            // /proc/PID/cmdline can still be empty.
+            let mut child = Command::new("sh")
+                .args(["-c", "echo ready; read x"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "ready");
             let found = super::descendants(std::process::id());
             assert!(found.contains(&child.id()), "{found:?}");
-            assert_eq!(super::program(child.id()).as_deref(), Some("sleep"));
+            assert_eq!(super::program(child.id()).as_deref(), Some("sh"));
             assert!(super::terminate(child.id()));
             let status = child.wait().unwrap();
             assert!(!status.success(), "ended by the signal");
