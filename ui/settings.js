@@ -213,6 +213,18 @@ function wireServer() {
 
 // --- the rest ------------------------------------------------------------------------
 
+/** Sends a number field's value on change; the core's refusal shows under the field. */
+function numberField(id, problemId, send) {
+  $(id).addEventListener('change', async (e) => {
+    try {
+      await send(e.target.value);
+      $(problemId).textContent = '';
+    } catch (err) {
+      $(problemId).textContent = err.message;
+    }
+  });
+}
+
 async function main() {
   wireServer();
   try {
@@ -231,24 +243,10 @@ async function main() {
     fail(e);
   }
   $('add-location').addEventListener('click', () => api.openWindow('wizard').catch(fail));
-  $('poll-interval').addEventListener('change', async (e) => {
-    try {
-      await api.setPollInterval(Number(e.target.value));
-      $('poll-problem').textContent = '';
-    } catch (err) {
-      $('poll-problem').textContent = err.message;
-    }
-  });
-  $('tray-refresh').addEventListener('change', async (e) => {
-    try {
-      // An emptied field is not a choice of "off": leave the setting as it was.
-      if (e.target.value.trim() === '') return;
-      await api.setTrayRefresh(Math.round(Number(e.target.value) * 60));
-      $('tray-refresh-problem').textContent = '';
-    } catch (err) {
-      $('tray-refresh-problem').textContent = err.message;
-    }
-  });
+  numberField('poll-interval', 'poll-problem', (v) => api.setPollInterval(Number(v)));
+  // Minutes here, seconds in the core. An emptied field is not a choice of "off": leave
+  // the setting as it was.
+  numberField('tray-refresh', 'tray-refresh-problem', (v) => (v.trim() === '' ? null : api.setTrayRefresh(Math.round(Number(v) * 60))));
   $('start-at-login').addEventListener('change', async (e) => {
     try {
       await api.setStartAtLogin(e.target.checked);

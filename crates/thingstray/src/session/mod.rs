@@ -501,9 +501,7 @@ impl Session {
 
     /// The token in memory, when it is valid for at least `min` and the pair has not ended.
     fn fresh_grant(&self, min: Duration) -> Option<AccessGrant> {
-        let now = self.now();
-        let tokens = lock(&self.inner.tokens);
-        tokens.as_ref().filter(|t| t.ended.is_none() && t.remaining(now) >= min).map(TokenSet::grant)
+        self.with_fresh(min, |t, _| t.grant())
     }
 
     fn cached(&self) -> Option<TokenSet> {
