@@ -178,6 +178,25 @@ pub enum Error {
 
     #[error("No device matches `{query}`{}.", describe(.hint))]
     DeviceNotFound { query: String, hint: Option<String> },
+
+    // --- devices: refused before SmartThings is asked ---------------------------------
+    #[error(
+        "{device} is offline, so nothing was sent to it. Check that it has power and is in \
+         reach of its hub; it comes back on its own once SmartThings sees it again."
+    )]
+    DeviceOffline { device: String },
+
+    #[error("{device} has no switch, so it cannot be turned on or off.")]
+    NotSwitchable { device: String },
+
+    // --- the app itself -----------------------------------------------------------------
+    #[error("ThingsTray is still starting (reading its settings and keychain). Try again in a moment.")]
+    Starting,
+
+    /// The desktop shell's own trouble: a window that would not open, the clipboard, the
+    /// login item, the browser. Never retried by the session (unlike `Io`).
+    #[error("{what} failed: {detail}")]
+    Shell { what: String, detail: String },
 }
 
 fn describe(d: &Option<String>) -> String {
@@ -221,6 +240,10 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::BadPayload { .. } => "bad_payload",
             Error::DeviceNotFound { .. } => "device_not_found",
+            Error::DeviceOffline { .. } => "device_offline",
+            Error::NotSwitchable { .. } => "not_switchable",
+            Error::Starting => "starting",
+            Error::Shell { .. } => "shell",
         }
     }
 
@@ -243,6 +266,11 @@ impl Error {
     /// Only a new sign-in can fix this.
     pub fn needs_sign_in(&self) -> bool {
         matches!(self, Error::SessionEnded { .. } | Error::NotSignedIn { .. })
+    }
+
+    /// An error of the desktop shell (window, clipboard, login item, browser).
+    pub fn shell(what: impl Into<String>, err: impl std::fmt::Display) -> Error {
+        Error::Shell { what: what.into(), detail: err.to_string() }
     }
 
     pub(crate) fn io(what: impl Into<String>, err: impl std::fmt::Display) -> Error {

@@ -543,9 +543,9 @@ impl Desktop {
     pub async fn toggle(&self, connection: &str, device: &str) -> Result<DeviceRow> {
         let row = self.row(connection, device)?;
         if !row.usable() {
-            return Err(Error::Api { status: 409, code: "DeviceOffline".into(), message: format!("{} is offline", row.label) });
+            return Err(Error::DeviceOffline { device: row.label.clone() });
         }
-        let cmd = row.toggle().ok_or_else(|| Error::DeviceNotFound { query: row.label.clone(), hint: Some("it has no switch".into()) })?;
+        let cmd = row.toggle().ok_or_else(|| Error::NotSwitchable { device: row.label.clone() })?;
         self.command(connection, device, vec![cmd]).await
     }
 
