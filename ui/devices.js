@@ -312,8 +312,11 @@ async function main() {
   try {
     view.info = await api.appInfo();
     const settings = await api.settings().catch(() => ({ poll_interval_s: 30 }));
+    // When to read next comes with each answer (the core's policy); the setting is the
+    // fallback for when there is no answer.
     const poll = poller(() => readDevices().catch((e) => toast(e.message, 'error')), settings.poll_interval_s * 1000, {
       visible: () => !document.hidden,
+      nextMs: () => (view.list && view.list.connection === view.connection ? view.list.next_read_ms : null),
     });
     wire(poll);
     await listen('changed', onChanged);

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
-use thingstray::desktop::status::TokenServerStatus;
+use thingstray::desktop::indicator::TokenServerStatus;
 use thingstray::desktop::{
     ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PanelTheme, SetupForm, SignInStart,
     SignedIn,

@@ -7,7 +7,7 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
-use thingstray::desktop::status::human_duration;
+use thingstray::desktop::indicator::human_duration;
 use thingstray::desktop::{menu, Desktop, MenuAction, MenuEntry, PanelTheme, TrayModel, TrayState};
 
 use crate::shell::{self, Shell};

@@ -72,12 +72,18 @@ export function withFlag(list, id, flag, on) {
   };
 }
 
+/** The shortest wait between two reads, whatever the core says (a guard, not a policy). */
+export const MIN_POLL_MS = 1000;
+
 /**
- * Polls `run` every `intervalMs` while `visible()` says the window is shown; stops
- * scheduling while hidden and resumes (at once) when shown again. Timers are injectable
- * for tests. Returns { stop, kick, visibilityChanged }.
+ * Polls `run` while `visible()` says the window is shown; stops scheduling while hidden
+ * and resumes (at once) when shown again. When to read next is the core's decision:
+ * `nextMs()` returns the last answer's `next_read_ms` (the poll interval, stretched to a
+ * rate limit's reset); `intervalMs` is only the fallback when there is no answer (a failed
+ * call, nobody signed in). Timers are injectable for tests. Returns { stop, kick,
+ * visibilityChanged }.
  */
-export function poller(run, intervalMs, { visible = () => true, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+export function poller(run, intervalMs, { visible = () => true, nextMs = () => null, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
   let timer = null;
   let stopped = false;
   let running = false;
@@ -98,7 +104,8 @@ export function poller(run, intervalMs, { visible = () => true, setTimer = setTi
     } finally {
       running = false;
     }
-    schedule(intervalMs);
+    const next = nextMs();
+    schedule(Number.isFinite(next) ? Math.max(next, MIN_POLL_MS) : intervalMs);
   };
   return {
     stop() {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, FAVORITES } from '../lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, FAVORITES, MIN_POLL_MS } from '../lib/devices-view.js';
 
 const row = (id, label, extra = {}) => ({
   id,
@@ -134,6 +134,25 @@ test('a failing read keeps the poller going', async () => {
   p.kick();
   await t.fire();
   assert.equal(t.pending()[0].ms, 1000);
+  p.stop();
+});
+
+test('the core decides when to read next; the interval is only the fallback', async () => {
+  const t = fakeTimers();
+  let answer = { next_read_ms: 600000 };
+  const p = poller(async () => {}, 30000, { nextMs: () => answer && answer.next_read_ms, ...t });
+  p.kick();
+  await t.fire();
+  assert.equal(t.pending()[0].ms, 600000, 'a rate limit stretches the wait to its reset');
+  answer = { next_read_ms: 0 };
+  await t.fire();
+  assert.equal(t.pending()[0].ms, MIN_POLL_MS, 'never a tight loop');
+  answer = { next_read_ms: null };
+  await t.fire();
+  assert.equal(t.pending()[0].ms, 30000, 'no answer: the configured interval');
+  answer = null;
+  await t.fire();
+  assert.equal(t.pending()[0].ms, 30000);
   p.stop();
 });
 

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use super::prefs::ConnectionPrefs;
+use super::settings::ConnectionPrefs;
 use crate::api::{Command, Device, DeviceStatus, Room, Scene};
 
 pub const NO_ROOM: &str = "No room";

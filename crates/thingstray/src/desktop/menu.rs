@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::devices::{group_by_room, DeviceRow, SceneRow};
-use super::status::{has_token, status_line, TrayState};
+use super::indicator::{has_token, status_line, TrayState};
 use crate::session::Status;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -185,7 +185,7 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
 /// Adds the token server's line (see [`TokenServerStatus::line`]) above "Open
 /// ThingsTray", and to the tooltip.
 ///
-/// [`TokenServerStatus::line`]: super::status::TokenServerStatus::line
+/// [`TokenServerStatus::line`]: super::indicator::TokenServerStatus::line
 pub fn add_token_server(model: &mut TrayModel, line: Option<String>) {
     let Some(line) = line else { return };
     let open = MenuAction::Open.id();
@@ -251,7 +251,7 @@ mod tests {
     use super::*;
     use crate::desktop::devices::rows;
     use crate::desktop::devices::tests::{device, rooms};
-    use crate::desktop::prefs::ConnectionPrefs;
+    use crate::desktop::settings::ConnectionPrefs;
     use crate::error::Error;
 
     fn now() -> SystemTime {

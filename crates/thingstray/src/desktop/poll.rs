@@ -1,28 +1,27 @@
-//! When to read the devices again, and when to tell the user something.
+//! When to read the devices again: the one polling policy, for the tray and the device
+//! window alike (the window does not keep its own timer policy: each `devices` answer
+//! carries `next_read_ms`, decided here).
 //!
 //! Polling is gentle (live updates need the `sse` scope user-created apps may not get):
-//! the device window polls at the configured interval while it is shown; the tray alone
+//! the device window reads at the configured interval while it is shown; the tray alone
 //! does not poll unless the user set an interval (a machine left idle in the tray sends
-//! SmartThings nothing), and nothing polls while nothing is signed in; a rate limit
-//! stretches the wait.
+//! SmartThings nothing), and nothing polls while nothing is signed in. A rate limit is
+//! honoured by both: nobody reads before its reset, the cached list is served meanwhile.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
 use crate::session::Status;
 
-use super::status::has_token;
+use super::indicator::has_token;
 
-/// What is on screen right now.
+/// Who is reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Showing {
-    /// The device window is open and visible.
+    /// The device window is open (it stops asking while the page is hidden).
     DeviceWindow,
     /// Only the tray icon (its menu cannot be observed opening on Linux).
     TrayOnly,
-    /// The device window is open but hidden or minimised.
-    Nothing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +30,26 @@ pub enum PollDecision {
     Now,
     /// Read after this long.
     After(Duration),
-    /// Do not schedule anything: nothing shown, or nothing to read with.
+    /// Do not schedule anything: nothing to read with, or nothing asked for.
     Idle,
+}
+
+impl PollDecision {
+    /// For the device window: milliseconds until the next read, `None` for none.
+    pub fn millis(self) -> Option<u64> {
+        match self {
+            PollDecision::Now => Some(0),
+            PollDecision::After(d) => Some(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            PollDecision::Idle => None,
+        }
+    }
+}
+
+/// How long a rate limit SmartThings answered still holds, if one does.
+pub fn rate_limit_left(now: SystemTime, last_read: Option<SystemTime>, last_error: Option<&Error>) -> Option<Duration> {
+    let (Some(Error::RateLimited { retry_after }), Some(last)) = (last_error, last_read) else { return None };
+    let elapsed = now.duration_since(last).unwrap_or(Duration::ZERO);
+    retry_after.checked_sub(elapsed).filter(|left| !left.is_zero())
 }
 
 /// Decides the next device read.
@@ -59,7 +76,6 @@ pub fn next_poll(
             None if last_error.is_some_and(Error::is_transient) => window_interval.max(Duration::from_secs(30)),
             None => return PollDecision::Idle,
         },
-        Showing::Nothing => return PollDecision::Idle,
     };
     if let Some(Error::RateLimited { retry_after }) = last_error {
         interval = interval.max(*retry_after);
@@ -74,87 +90,6 @@ pub fn next_poll(
         PollDecision::Now
     } else {
         PollDecision::After(interval - elapsed)
-    }
-}
-
-/// Things worth a desktop notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    SignInNeeded { connection: String, message: String },
-    RefreshTokenAging { connection: String, message: String },
-    CommandFailed { device: String, message: String },
-}
-
-impl Notice {
-    /// Notices with the same key are debounced together.
-    pub fn key(&self) -> String {
-        match self {
-            Notice::SignInNeeded { connection, .. } => format!("sign-in/{connection}"),
-            Notice::RefreshTokenAging { connection, .. } => format!("aging/{connection}"),
-            Notice::CommandFailed { device, .. } => format!("command/{device}"),
-        }
-    }
-
-    pub fn title(&self) -> String {
-        match self {
-            Notice::SignInNeeded { connection, .. } => format!("ThingsTray: sign in again ({connection})"),
-            Notice::RefreshTokenAging { .. } => "ThingsTray: sign-in expires soon".into(),
-            Notice::CommandFailed { device, .. } => format!("Could not switch {device}"),
-        }
-    }
-
-    pub fn body(&self) -> &str {
-        match self {
-            Notice::SignInNeeded { message, .. } | Notice::RefreshTokenAging { message, .. } | Notice::CommandFailed { message, .. } => {
-                message
-            }
-        }
-    }
-
-    fn min_gap(&self) -> Duration {
-        match self {
-            Notice::SignInNeeded { .. } => Duration::from_secs(6 * 3600),
-            Notice::RefreshTokenAging { .. } => Duration::from_secs(24 * 3600),
-            Notice::CommandFailed { .. } => Duration::from_secs(60),
-        }
-    }
-}
-
-/// What a status change is worth telling: entering "needs sign-in", or the first time
-/// the 30-day warning appears.
-pub fn notices_for(connection: &str, before: &Status, after: &Status) -> Vec<Notice> {
-    let mut out = Vec::new();
-    let needs = |s: &Status| matches!(s, Status::NeedsSignIn { .. });
-    if needs(after) && !needs(before) {
-        let message = super::status::status_detail(after).unwrap_or_else(|| "Sign in again to reconnect.".into());
-        out.push(Notice::SignInNeeded { connection: connection.into(), message });
-    }
-    let warning = |s: &Status| match s {
-        Status::Connected { warning, .. } | Status::Retrying { warning, .. } => warning.clone(),
-        _ => None,
-    };
-    if let (Some(w), None) = (warning(after), warning(before)) {
-        out.push(Notice::RefreshTokenAging { connection: connection.into(), message: w });
-    }
-    out
-}
-
-/// Lets a notice through at most once per its gap, per key.
-#[derive(Debug, Default)]
-pub struct Debounce {
-    last: HashMap<String, SystemTime>,
-}
-
-impl Debounce {
-    pub fn allow(&mut self, notice: &Notice, now: SystemTime) -> bool {
-        let key = notice.key();
-        if let Some(prev) = self.last.get(&key) {
-            if now.duration_since(*prev).unwrap_or(Duration::ZERO) < notice.min_gap() {
-                return false;
-            }
-        }
-        self.last.insert(key, now);
-        true
     }
 }
 
@@ -182,8 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn never_polls_when_nothing_is_shown_or_nobody_is_signed_in() {
-        assert_eq!(next_poll(Showing::Nothing, &ok(), t(100), None, None, W, T), PollDecision::Idle);
+    fn never_polls_when_nobody_is_signed_in() {
         assert_eq!(next_poll(Showing::DeviceWindow, &Status::SignedOut, t(100), None, None, W, T), PollDecision::Idle);
     }
 
@@ -195,7 +129,7 @@ mod tests {
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(9_999), Some(t(100)), None, W, None), PollDecision::Idle);
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&down), W, None), PollDecision::After(Duration::from_secs(20)));
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&ended), W, None), PollDecision::Idle);
-        assert_eq!(crate::desktop::prefs::DesktopSettings::default().tray_refresh(), None);
+        assert_eq!(crate::desktop::settings::DesktopSettings::default().tray_refresh(), None);
     }
 
     #[test]
@@ -210,22 +144,15 @@ mod tests {
     }
 
     #[test]
-    fn notices_fire_on_the_change_and_are_debounced() {
-        let ended = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "Invalid refresh token".into() } };
-        let n = notices_for("home", &ok(), &ended);
-        assert_eq!(n.len(), 1);
-        assert!(n[0].body().contains("Sign in again"));
-        assert!(notices_for("home", &ended, &ended).is_empty());
-        let aging = Status::Connected { expires_at: 0, next_refresh_at: 0, warning: Some("26 days".into()) };
-        assert!(matches!(&notices_for("home", &ok(), &aging)[..], [Notice::RefreshTokenAging { .. }]));
-        assert!(notices_for("home", &aging, &aging).is_empty());
-
-        let mut d = Debounce::default();
-        let fail = Notice::CommandFailed { device: "Lamp".into(), message: "offline".into() };
-        assert!(d.allow(&fail, t(0)));
-        assert!(!d.allow(&fail, t(30)));
-        assert!(d.allow(&fail, t(61)));
-        assert!(d.allow(&n[0], t(61)));
-        assert!(!d.allow(&n[0], t(3600)));
+    fn a_rate_limit_holds_until_its_reset_and_the_window_is_told_when_to_read() {
+        let limited = Error::RateLimited { retry_after: Duration::from_secs(40) };
+        assert_eq!(rate_limit_left(t(110), Some(t(100)), Some(&limited)), Some(Duration::from_secs(30)));
+        assert_eq!(rate_limit_left(t(140), Some(t(100)), Some(&limited)), None);
+        assert_eq!(rate_limit_left(t(110), Some(t(100)), Some(&Error::ServerError { status: 503 })), None);
+        assert_eq!(rate_limit_left(t(110), None, Some(&limited)), None);
+        let next = next_poll(Showing::DeviceWindow, &ok(), t(110), Some(t(100)), Some(&limited), W, None);
+        assert_eq!(next.millis(), Some(30_000));
+        assert_eq!(PollDecision::Idle.millis(), None);
+        assert_eq!(PollDecision::Now.millis(), Some(0));
     }
 }

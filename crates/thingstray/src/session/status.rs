@@ -1,7 +1,11 @@
 //! What the session tells the tray, the UI and `thingstray status`.
 
+use std::time::SystemTime;
+
 use serde::Serialize;
 
+use super::{lock, Session};
+use crate::clock::unix_ms;
 use crate::error::Error;
 
 /// Times are Unix seconds (UTC), the unit scripts expect.
@@ -42,6 +46,60 @@ impl Status {
             Status::Refreshing { .. } => "refreshing",
             Status::Retrying { .. } => "retrying",
             Status::NeedsSignIn { .. } => "needs sign-in",
+        }
+    }
+}
+
+/// The status is derived, never set: from the tokens and the retry state, in one place, so
+/// the tray, the UI and the CLI can never disagree.
+impl Session {
+    /// Derives the status from the tokens and the retry state; one place, so the tray, the
+    /// UI and the CLI can never disagree.
+    pub(super) fn publish(&self) {
+        let status = self.compute_status();
+        self.inner.status.send_if_modified(|s| {
+            if *s != status {
+                tracing::debug!(connection = %self.inner.connection, state = status.label(), "status");
+                *s = status;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub(super) fn compute_status(&self) -> Status {
+        let Some(t) = self.cached() else { return Status::SignedOut };
+        if let Some(detail) = &t.ended {
+            return Status::NeedsSignIn { reason: Error::SessionEnded { detail: detail.clone() } };
+        }
+        let now = self.now();
+        let retry = lock(&self.inner.retry);
+        if let Some(e) = &retry.halted {
+            return Status::NeedsSignIn { reason: e.clone() };
+        }
+        let secs = |t: SystemTime| unix_ms(t) / 1000;
+        let age = now.duration_since(t.issued_at()).unwrap_or_default();
+        let warning = (age >= self.inner.opts.warn_after).then(|| {
+            format!(
+                "The last successful refresh was {} days ago; SmartThings ends a session whose refresh token reaches 30 days. \
+                 Check the network, or sign in again before then.",
+                age.as_secs() / 86_400
+            )
+        });
+        match (&retry.last_error, retry.next_at) {
+            (Some(e), Some(next)) => Status::Retrying {
+                expires_at: secs(t.expires_at()),
+                next_attempt_at: secs(next),
+                attempt: retry.attempt,
+                last_error: e.clone(),
+                warning,
+            },
+            _ => Status::Connected {
+                expires_at: secs(t.expires_at()),
+                next_refresh_at: secs(t.refresh_due(self.inner.opts.refresh_at)),
+                warning,
+            },
         }
     }
 }

@@ -121,11 +121,7 @@ impl Desktop {
     }
 
     fn summary(&self, name: &str) -> Result<ConnectionSummary> {
-        let known = self.connection_names().join(", ");
-        self.connections()
-            .into_iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| Error::UnknownConnection { name: name.to_string(), known })
+        self.connections().into_iter().find(|c| c.name == name).ok_or_else(|| self.state().unknown(name))
     }
 }
 
@@ -140,8 +136,8 @@ mod tests {
     use super::*;
     use crate::config::ConnectionSettings;
     use crate::connection::Options;
-    use crate::desktop::prefs::DesktopSettings;
-    use crate::desktop::status::TrayState;
+    use crate::desktop::settings::DesktopSettings;
+    use crate::desktop::indicator::TrayState;
     use crate::vault::{MemoryStore, SecretStore, Vault};
 
     const LAMP: &str = "0b5577db-4ac9-4bdf-8c9d-5a1b2c3d4e5f";

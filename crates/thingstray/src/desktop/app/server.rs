@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::Desktop;
 use crate::connection::Connection;
-use crate::desktop::prefs::{check_server_port, TokenServerPrefs};
-use crate::desktop::status::TokenServerStatus;
+use crate::desktop::settings::{check_server_port, TokenServerPrefs};
+use crate::desktop::indicator::TokenServerStatus;
 use crate::error::{Error, Result};
 use crate::serve::{ServeOptions, ServerSecret, TokenServer, TokenSource, DEFAULT_ADDRS};
 
@@ -34,7 +34,7 @@ struct Seen {
 
 impl Desktop {
     pub fn token_server(&self) -> TokenServerStatus {
-        let prefs = self.prefs().token_server.clone();
+        let prefs = self.locked_settings().token_server.clone();
         let seen = self.server.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
         TokenServerStatus {
             enabled: prefs.enabled,
@@ -89,7 +89,7 @@ impl Desktop {
     /// At launch: starts the server if the user left it on. A failure (a busy port) is
     /// kept for the tray and the settings window, and the choice stays on for next time.
     pub async fn resume_token_server(self: &Arc<Self>) -> Result<()> {
-        let prefs = self.prefs().token_server.clone();
+        let prefs = self.locked_settings().token_server.clone();
         let mut running = self.server.running.lock().await;
         if !prefs.enabled || running.is_some() {
             return Ok(());
@@ -169,7 +169,7 @@ mod tests {
     use super::*;
     use crate::config::Paths;
     use crate::connection::Options;
-    use crate::desktop::prefs::DesktopSettings;
+    use crate::desktop::settings::DesktopSettings;
 
     fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::status::PanelTheme;
+use super::indicator::PanelTheme;
 use crate::config::Paths;
 use crate::error::{Error, Result};
 

@@ -1,0 +1,205 @@
+//! The devices a connection shows: reading them into the cache, the device window's list,
+//! and commands whose result is the state read back.
+
+use serde::Serialize;
+
+use super::{secs, Desktop, COPY_MIN_VALIDITY, PLACES_MAX_AGE};
+use crate::api::Command;
+use crate::desktop::devices::{group_by_room, rows, scene_rows, DeviceRow, RoomGroup, SceneRow};
+use crate::desktop::indicator::status_line;
+use crate::desktop::notices::Notice;
+use crate::desktop::poll::{next_poll, rate_limit_left, Showing};
+use crate::error::{Error, Result};
+use crate::token::AccessGrant;
+
+/// What the device window shows for one connection.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceList {
+    pub connection: String,
+    pub title: String,
+    pub status_line: String,
+    pub rooms: Vec<RoomGroup>,
+    pub scenes: Vec<SceneRow>,
+    /// Unix seconds of the last successful read.
+    pub read_at: Option<u64>,
+    pub error: Option<Error>,
+    /// When the window should read again, in milliseconds (the core's one polling policy:
+    /// the configured interval, stretched to a rate limit's reset); `None`: not until
+    /// something changes (nobody signed in).
+    pub next_read_ms: Option<u64>,
+}
+
+/// Said when a token was copied; never contains the token.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopiedToken {
+    pub connection: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+impl Desktop {
+    /// Reads the devices (and, when stale, rooms and scenes) into the cache. While a rate
+    /// limit SmartThings answered still holds, nothing is sent: the cache stays as it is.
+    pub async fn refresh_devices(&self, connection: &str) -> Result<()> {
+        let (conn, location, places_fresh) = {
+            let st = self.state();
+            let l = st.live(connection)?;
+            let now = self.opts.clock.now();
+            if let Some(left) = rate_limit_left(now, l.last_read, l.last_error.as_ref()) {
+                return Err(Error::RateLimited { retry_after: left });
+            }
+            let fresh = l.places_read.is_some_and(|t| now.duration_since(t).unwrap_or_default() < PLACES_MAX_AGE);
+            (l.conn.clone(), l.conn.settings.location_id.clone(), fresh)
+        };
+        let result = conn.api.devices().await;
+        let now = self.opts.clock.now();
+        let devices = match result {
+            Ok(d) => d,
+            Err(e) => {
+                if let Some(l) = self.state().live.get_mut(connection) {
+                    l.last_read = Some(now);
+                    l.last_error = Some(e.clone());
+                }
+                self.bump();
+                return Err(e);
+            }
+        };
+        let mut places = None;
+        if !places_fresh {
+            let location = location.or_else(|| devices.iter().find_map(|d| d.location_id.clone()));
+            let rooms = match &location {
+                Some(loc) => conn.api.rooms(loc).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let scenes = conn.api.scenes(location.as_deref()).await.unwrap_or_default();
+            places = Some((rooms, scenes));
+        }
+        if let Some(l) = self.state().live.get_mut(connection) {
+            l.devices = Some(devices);
+            l.last_read = Some(now);
+            l.last_error = None;
+            if let Some((rooms, scenes)) = places {
+                l.rooms = rooms;
+                l.scenes = scenes;
+                l.places_read = Some(now);
+            }
+        }
+        self.bump();
+        Ok(())
+    }
+
+    /// Reads the devices now and returns them as the device window shows them. A failed
+    /// read still returns the last known list, with the error.
+    pub async fn device_list(&self, connection: &str) -> Result<DeviceList> {
+        if let Err(e) = self.refresh_devices(connection).await {
+            if matches!(e, Error::UnknownConnection { .. }) || e.needs_sign_in() {
+                return Err(e);
+            }
+        }
+        self.cached_device_list(connection)
+    }
+
+    pub fn cached_device_list(&self, connection: &str) -> Result<DeviceList> {
+        let (prefs, interval) = {
+            let s = self.locked_settings();
+            (s.prefs(connection), s.poll_interval())
+        };
+        let now = self.opts.clock.now();
+        let st = self.state();
+        let l = st.live(connection)?;
+        let status = l.status();
+        let list = l.devices.as_deref().map(|d| rows(d, &l.rooms, &prefs)).unwrap_or_default();
+        Ok(DeviceList {
+            connection: connection.to_string(),
+            title: l.location_name.clone().unwrap_or_else(|| l.conn.name.clone()),
+            status_line: status_line(&status, now),
+            rooms: group_by_room(&list),
+            scenes: scene_rows(&l.scenes),
+            read_at: if l.devices.is_some() && l.last_error.is_none() { l.last_read.map(secs) } else { None },
+            error: l.last_error.clone(),
+            next_read_ms: next_poll(Showing::DeviceWindow, &status, now, l.last_read, l.last_error.as_ref(), interval, None).millis(),
+        })
+    }
+
+    fn row(&self, connection: &str, device: &str) -> Result<DeviceRow> {
+        let prefs = self.locked_settings().prefs(connection);
+        let st = self.state();
+        let l = st.live(connection)?;
+        let d = l
+            .devices
+            .as_ref()
+            .and_then(|ds| ds.iter().find(|d| d.id == device))
+            .ok_or_else(|| Error::DeviceNotFound { query: device.into(), hint: Some("the device list may be out of date".into()) })?;
+        Ok(DeviceRow::new(d, &l.rooms, &prefs))
+    }
+
+    /// Sends commands, reads the state back, and returns the device as SmartThings now
+    /// reports it: the only state the tray and the window ever show. A failure leaves the
+    /// last known state in place and queues a notice saying why.
+    pub async fn command(&self, connection: &str, device: &str, commands: Vec<Command>) -> Result<DeviceRow> {
+        let conn = self.connection(connection)?;
+        let label = self.row(connection, device).map(|r| r.label).unwrap_or_else(|_| device.to_string());
+        {
+            let mut st = self.state();
+            if let Some(l) = st.live.get_mut(connection) {
+                l.busy.insert(device.to_string());
+            }
+        }
+        self.bump();
+        let result = conn.api.command(device, &commands).await;
+        {
+            let mut st = self.state();
+            if let Some(l) = st.live.get_mut(connection) {
+                l.busy.remove(device);
+                if let (Ok(status), Some(ds)) = (&result, l.devices.as_mut()) {
+                    if let Some(d) = ds.iter_mut().find(|d| d.id == device) {
+                        d.status = Some(status.clone());
+                        d.online = Some(true);
+                    }
+                }
+            }
+            if let Err(e) = &result {
+                st.notices.push_back(Notice::CommandFailed { device: label, message: e.to_string() });
+            }
+        }
+        self.bump();
+        result?;
+        self.row(connection, device)
+    }
+
+    /// A tray click: switch to the opposite of the last state read.
+    pub async fn toggle(&self, connection: &str, device: &str) -> Result<DeviceRow> {
+        let row = self.row(connection, device)?;
+        if !row.usable() {
+            return Err(Error::DeviceOffline { device: row.label.clone() });
+        }
+        let cmd = row.toggle().ok_or_else(|| Error::NotSwitchable { device: row.label.clone() })?;
+        self.command(connection, device, vec![cmd]).await
+    }
+
+    pub async fn switch(&self, connection: &str, device: &str, on: bool) -> Result<DeviceRow> {
+        self.command(connection, device, vec![Command::switch(on)]).await
+    }
+
+    pub async fn set_level(&self, connection: &str, device: &str, level: u8) -> Result<DeviceRow> {
+        self.command(connection, device, vec![Command::set_level(level)]).await
+    }
+
+    pub async fn set_color_temperature(&self, connection: &str, device: &str, kelvin: u32) -> Result<DeviceRow> {
+        self.command(connection, device, vec![Command::set_color_temperature(kelvin)]).await
+    }
+
+    pub async fn run_scene(&self, connection: &str, scene: &str) -> Result<()> {
+        let conn = self.connection(connection)?;
+        conn.api.execute_scene(scene).await
+    }
+
+    /// A token valid for at least five minutes, for the clipboard. The caller puts it
+    /// there and tells the user until when it is valid; nobody logs it.
+    pub async fn token_for_copy(&self, connection: &str) -> Result<(AccessGrant, CopiedToken)> {
+        let conn = self.connection(connection)?;
+        let grant = conn.session.token_valid_for(COPY_MIN_VALIDITY).await?;
+        let copied = CopiedToken { connection: connection.to_string(), expires_at: secs(grant.expires_at) };
+        Ok((grant, copied))
+    }
+}

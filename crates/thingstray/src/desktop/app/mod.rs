@@ -1,0 +1,282 @@
+//! [`Desktop`]: everything the desktop app does, without the window. The Tauri shell
+//! turns each IPC call and tray click into one call here, and each change here into a
+//! menu and window update. It owns the open connections, the sign-in in progress (the one
+//! callback handler for the sign-in window, deep links and pasted addresses), the cached
+//! devices the tray shows, the desktop settings, and the token server (`app/server.rs`).
+//! Renaming a connection is in `app/rename.rs`.
+
+mod devices;
+mod rename;
+mod server;
+mod settings;
+mod sign_in;
+mod tray;
+
+pub use devices::{CopiedToken, DeviceList};
+pub use sign_in::{SignInStart, SignedIn};
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use secrecy::SecretString;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::indicator::{has_token, status_detail, status_line};
+use super::notices::{Debounce, Notice};
+use super::settings::DesktopSettings;
+use crate::api::{Device, Room, Scene};
+use crate::clock::unix_ms;
+use crate::config::{Config, ConnectionSettings, Paths, VaultKind};
+use crate::connection::{Connection, Options};
+use crate::error::{Error, Result};
+use crate::oauth::SignIn;
+use crate::session::Status;
+use crate::vault::Vault;
+
+/// A copied token must stay good at least this long (`az account get-access-token`'s promise).
+pub const COPY_MIN_VALIDITY: Duration = Duration::from_secs(5 * 60);
+/// Rooms and scenes change rarely: re-read them at most this often.
+const PLACES_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+
+pub struct Desktop {
+    paths: Paths,
+    vault: Vault,
+    opts: Options,
+    demo: bool,
+    state: Mutex<State>,
+    settings: Mutex<DesktopSettings>,
+    changed: Arc<watch::Sender<u64>>,
+    server: server::ServerSlot,
+}
+
+#[derive(Default)]
+struct State {
+    live: BTreeMap<String, Live>,
+    pending: Option<Pending>,
+    /// Connections in the config that could not be opened, and why.
+    problems: Vec<(String, Error)>,
+    /// The config's default connection: the one the token server hands out.
+    default: Option<String>,
+    seen: BTreeMap<String, Status>,
+    notices: VecDeque<Notice>,
+    debounce: Debounce,
+}
+
+impl State {
+    /// The one lookup by name: an unknown name says which ones exist.
+    fn live(&self, name: &str) -> Result<&Live> {
+        self.live.get(name).ok_or_else(|| self.unknown(name))
+    }
+
+    fn unknown(&self, name: &str) -> Error {
+        let known = if self.live.is_empty() { "none yet".into() } else { self.live.keys().cloned().collect::<Vec<_>>().join(", ") };
+        Error::UnknownConnection { name: name.to_string(), known }
+    }
+}
+
+struct Pending {
+    connection: String,
+    sign_in: SignIn,
+}
+
+struct Live {
+    conn: Connection,
+    location_name: Option<String>,
+    devices: Option<Vec<Device>>,
+    rooms: Vec<Room>,
+    scenes: Vec<Scene>,
+    places_read: Option<SystemTime>,
+    last_read: Option<SystemTime>,
+    last_error: Option<Error>,
+    busy: HashSet<String>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Live {
+    fn status(&self) -> Status {
+        self.conn.session.status().borrow().clone()
+    }
+}
+
+/// A connection as the settings and the device window's header show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionSummary {
+    pub name: String,
+    pub title: String,
+    pub location_name: Option<String>,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub status: Status,
+    pub status_line: String,
+    pub status_detail: Option<String>,
+    pub has_token: bool,
+}
+
+fn secs(t: SystemTime) -> u64 {
+    unix_ms(t) / 1000
+}
+
+impl Desktop {
+    /// The real app: the settings in `paths`, the vault they ask for (the OS keychain
+    /// unless the user chose the file), every configured connection opened and kept fresh.
+    /// A connection that cannot be opened is listed in [`Desktop::problems`], not fatal.
+    pub async fn open(paths: Paths, opts: Options) -> Result<Arc<Desktop>> {
+        let config = Config::load(&paths)?;
+        let vault = Vault::open(&config, &paths)?;
+        let d = Desktop::with_vault(paths, vault, opts, false)?;
+        d.open_configured(&config).await;
+        Ok(d)
+    }
+
+    /// The demo: a throwaway settings directory whose vault is a file in that directory
+    /// (fine for the simulator's tokens, never for real ones), and one connection to the
+    /// simulator, its sign-in started.
+    pub async fn open_demo(
+        dir: &std::path::Path,
+        settings: ConnectionSettings,
+        secret: SecretString,
+    ) -> Result<(Arc<Desktop>, SignInStart)> {
+        let paths = Paths::at(dir);
+        let config = Config { vault: VaultKind::File, ..Config::default() };
+        config.save(&paths)?;
+        let vault = Vault::open(&config, &paths)?;
+        let d = Desktop::with_vault(paths, vault, Options::default(), true)?;
+        let start = d.setup_with(Some("demo"), settings, secret).await?;
+        Ok((d, start))
+    }
+
+    pub fn with_vault(paths: Paths, vault: Vault, opts: Options, demo: bool) -> Result<Arc<Desktop>> {
+        let settings = DesktopSettings::load(&paths)?;
+        let (changed, _) = watch::channel(0u64);
+        Ok(Arc::new(Desktop {
+            paths,
+            vault,
+            opts,
+            demo,
+            state: Mutex::new(State::default()),
+            settings: Mutex::new(settings),
+            changed: Arc::new(changed),
+            server: server::ServerSlot::default(),
+        }))
+    }
+
+    async fn open_configured(&self, config: &Config) {
+        self.state().default = config.default_connection.clone();
+        for name in config.connections.keys() {
+            match Connection::open_with(&self.paths, config, self.vault.clone(), Some(name), self.opts.clone()).await {
+                Ok(conn) => self.adopt(conn),
+                Err(e) => {
+                    tracing::warn!(connection = %name, code = e.code(), "could not open the connection");
+                    self.state().problems.push((name.clone(), e));
+                }
+            }
+        }
+        self.bump();
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The desktop settings under their lock (`settings()` hands out a copy).
+    fn locked_settings(&self) -> MutexGuard<'_, DesktopSettings> {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever anything the tray or a window shows may have changed.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.demo
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Where secrets are kept, in words (for the settings window).
+    pub fn vault_description(&self) -> String {
+        self.vault.describe()
+    }
+
+    pub fn problems(&self) -> Vec<(String, Error)> {
+        self.state().problems.clone()
+    }
+
+    /// Starts keeping `conn` fresh and following its status; replaces one of the same name.
+    fn adopt(&self, conn: Connection) {
+        let refresher = conn.session.spawn_refresher();
+        let mut rx = conn.session.status();
+        let changed = self.changed.clone();
+        let follower = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                changed.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        });
+        let live = Live {
+            location_name: conn.settings.location_name.clone(),
+            conn,
+            devices: None,
+            rooms: Vec::new(),
+            scenes: Vec::new(),
+            places_read: None,
+            last_read: None,
+            last_error: None,
+            busy: HashSet::new(),
+            tasks: vec![refresher, follower],
+        };
+        let mut st = self.state();
+        st.problems.retain(|(n, _)| n != &live.conn.name);
+        st.live.insert(live.conn.name.clone(), live);
+    }
+
+    fn connection(&self, name: &str) -> Result<Connection> {
+        Ok(self.state().live(name)?.conn.clone())
+    }
+
+    pub fn connection_names(&self) -> Vec<String> {
+        self.state().live.keys().cloned().collect()
+    }
+
+    pub fn connections(&self) -> Vec<ConnectionSummary> {
+        let now = self.opts.clock.now();
+        self.state()
+            .live
+            .values()
+            .map(|l| {
+                let status = l.status();
+                ConnectionSummary {
+                    name: l.conn.name.clone(),
+                    title: l.location_name.clone().unwrap_or_else(|| l.conn.name.clone()),
+                    location_name: l.location_name.clone(),
+                    client_id: l.conn.settings.client_id.clone(),
+                    redirect_uri: l.conn.settings.redirect_uri.clone(),
+                    status_line: status_line(&status, now),
+                    status_detail: status_detail(&status),
+                    has_token: has_token(&status),
+                    status,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! Setup and sign-in: saving a new connection, and the ONE callback handler every sign-in
+//! answer goes through (the sign-in window, a `thingstray://` deep link, a pasted address).
+
+use std::collections::HashSet;
+
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::{Desktop, Pending};
+use crate::config::{Config, ConnectionSettings};
+use crate::connection::Connection;
+use crate::desktop::setup::{check, FieldProblem, SetupForm};
+use crate::error::{Error, Result};
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInStart {
+    pub connection: String,
+    pub authorize_url: String,
+    pub redirect_uri: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedIn {
+    pub connection: String,
+    pub location_name: Option<String>,
+    pub device_count: usize,
+}
+
+impl Desktop {
+
+    pub fn check_setup(form: &SetupForm) -> Vec<FieldProblem> {
+        check(form)
+    }
+
+    /// Saves a new connection (settings to the file, secret to the vault) and starts its
+    /// sign-in. `name`: `None` picks `home`, `home-2`, … (one connection per location).
+    pub async fn setup(&self, name: Option<&str>, form: SetupForm) -> Result<SignInStart> {
+        if let Some(p) = check(&form).into_iter().next() {
+            return Err(Error::InvalidSetting { field: p.field.into(), why: p.message });
+        }
+        let secret = SecretString::from(form.client_secret.trim().to_string());
+        self.setup_with(name, form.settings(), secret).await
+    }
+
+    pub async fn setup_with(&self, name: Option<&str>, settings: ConnectionSettings, secret: SecretString) -> Result<SignInStart> {
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => self.free_name(),
+        };
+        Connection::save(&self.paths, &self.vault, &name, settings, Some(secret)).await?;
+        let config = Config::load(&self.paths)?;
+        self.state().default = config.default_connection.clone();
+        let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(&name), self.opts.clone()).await?;
+        self.adopt(conn);
+        self.bump();
+        self.begin_sign_in(&name)
+    }
+
+    fn free_name(&self) -> String {
+        let taken: HashSet<String> = Config::load(&self.paths).map(|c| c.connections.into_keys().collect()).unwrap_or_default();
+        std::iter::once("home".to_string())
+            .chain((2..).map(|i| format!("home-{i}")))
+            .find(|n| !taken.contains(n))
+            .unwrap_or_else(|| "home".into())
+    }
+
+    /// Starts (or restarts) a sign-in. Signing in again replaces only the tokens.
+    pub fn begin_sign_in(&self, connection: &str) -> Result<SignInStart> {
+        let conn = self.connection(connection)?;
+        let sign_in = conn.begin_sign_in();
+        let start = SignInStart {
+            connection: conn.name.clone(),
+            authorize_url: sign_in.authorize_url().to_string(),
+            redirect_uri: sign_in.redirect_uri().to_string(),
+        };
+        self.state().pending = Some(Pending { connection: conn.name.clone(), sign_in });
+        Ok(start)
+    }
+
+    /// For the sign-in window's navigation hook: is this the redirect of the sign-in in
+    /// progress? (Then the window cancels the navigation and hands the URL to
+    /// [`Desktop::finish_sign_in`]; the code never leaves the machine.)
+    pub fn is_sign_in_redirect(&self, url: &str) -> bool {
+        self.state().pending.as_ref().is_some_and(|p| p.sign_in.is_redirect(url))
+    }
+
+    pub fn sign_in_pending(&self) -> Option<String> {
+        self.state().pending.as_ref().map(|p| p.connection.clone())
+    }
+
+    /// Where the sign-in in progress starts (for the sign-in window or the browser).
+    pub fn pending_authorize_url(&self) -> Option<String> {
+        self.state().pending.as_ref().map(|p| p.sign_in.authorize_url().to_string())
+    }
+
+    pub fn cancel_sign_in(&self) {
+        self.state().pending = None;
+    }
+
+    /// The one callback handler: a redirect caught in the sign-in window, a
+    /// `thingstray://` deep link, a pasted address or a bare code. A refused answer leaves
+    /// the sign-in pending, so a stray or forged callback changes nothing.
+    pub async fn finish_sign_in(&self, answer: &str) -> Result<SignedIn> {
+        let pending = self.state().pending.take().ok_or(Error::NoSignInPending)?;
+        let conn = match self.connection(&pending.connection) {
+            Ok(c) => c,
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = conn.finish_sign_in(&self.paths, &pending.sign_in, answer).await {
+            let mut st = self.state();
+            if st.pending.is_none() {
+                st.pending = Some(pending);
+            }
+            return Err(e);
+        }
+        let location_name =
+            Config::load(&self.paths).ok().and_then(|c| c.connections.get(&conn.name).and_then(|s| s.location_name.clone()));
+        if let Some(l) = self.state().live.get_mut(&conn.name) {
+            l.location_name = location_name.clone();
+            l.devices = None;
+            l.places_read = None;
+        }
+        self.bump();
+        let device_count = match self.refresh_devices(&conn.name).await {
+            Ok(()) => self.state().live.get(&conn.name).and_then(|l| l.devices.as_ref().map(Vec::len)).unwrap_or(0),
+            Err(_) => 0,
+        };
+        Ok(SignedIn { connection: conn.name, location_name, device_count })
+    }
+
+    /// Forgets this connection's tokens; its settings, secret and favorites stay.
+    pub async fn sign_out(&self, connection: &str) -> Result<()> {
+        let conn = self.connection(connection)?;
+        conn.session.sign_out().await?;
+        if let Some(l) = self.state().live.get_mut(connection) {
+            l.devices = None;
+            l.last_read = None;
+        }
+        self.bump();
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! The desktop's tests over the simulator; `env()` and `signed_in()` serve the other modules' tests too.
+
+use smartthings_sim::{Sim, SimConfig};
+
+use super::*;
+use crate::desktop::menu::{checks, MenuAction};
+use crate::desktop::indicator::TrayState;
+use crate::desktop::Notice;
+
+pub(super) struct Env {
+    pub(super) sim: Sim,
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) desktop: Arc<Desktop>,
+    pub(super) start: SignInStart,
+}
+
+pub(super) async fn env() -> Env {
+    let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let client = sim.client().clone();
+    let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
+    settings.api_url = sim.api_url();
+    settings.auth_url = sim.auth_url();
+    let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await.unwrap();
+    Env { sim, _dir: dir, desktop, start }
+}
+
+/// What the sign-in window sees: the authorize URL answers with a redirect.
+pub(super) async fn redirect_of(authorize_url: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(resp.status(), 302);
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+pub(super) async fn signed_in() -> Env {
+    let e = env().await;
+    let redirect = redirect_of(&e.start.authorize_url).await;
+    assert!(e.desktop.is_sign_in_redirect(&redirect));
+    let done = e.desktop.finish_sign_in(&redirect).await.unwrap();
+    assert!(done.device_count >= 10, "{done:?}");
+    e
+}
+
+#[tokio::test]
+async fn sign_in_through_the_one_handler_then_devices_in_the_tray() {
+    let e = env().await;
+    assert_eq!(e.desktop.tray().state, TrayState::SignIn);
+    assert!(!e.desktop.is_sign_in_redirect("https://example.com/callback?code=x"));
+    let redirect = redirect_of(&e.start.authorize_url).await;
+
+    // A forged answer is refused and the sign-in stays pending.
+    let forged = redirect.replace("state=", "state=x");
+    assert_eq!(e.desktop.finish_sign_in(&forged).await.unwrap_err().code(), "state_mismatch");
+    assert_eq!(e.desktop.sign_in_pending().as_deref(), Some("demo"));
+
+    let done = e.desktop.finish_sign_in(&redirect).await.unwrap();
+    assert_eq!(done.connection, "demo");
+    assert!(done.location_name.is_some());
+    assert!(e.desktop.sign_in_pending().is_none());
+    assert_eq!(e.desktop.finish_sign_in(&redirect).await.unwrap_err().code(), "no_sign_in_pending");
+
+    let tray = e.desktop.tray();
+    assert_eq!(tray.state, TrayState::Connected);
+    assert!(tray.tooltip.contains("Connected · token valid"), "{}", tray.tooltip);
+    assert!(checks(&tray.entries).len() > 12);
+    // The demo vault is a file in the throwaway directory.
+    assert!(e.desktop.vault_description().contains(&e._dir.path().display().to_string()), "{}", e.desktop.vault_description());
+}
+
+#[tokio::test]
+async fn a_click_shows_only_the_state_read_back() {
+    let e = signed_in().await;
+    let lamp = "0b5577db";
+    let list = e.desktop.device_list("demo").await.unwrap();
+    let row = list.rooms.iter().flat_map(|r| &r.devices).find(|d| d.id.starts_with(lamp)).unwrap().clone();
+    let before = row.switch.unwrap();
+    let after = e.desktop.toggle("demo", &row.id).await.unwrap();
+    assert_eq!(after.switch, Some(!before));
+    let sim_value = e.sim.device_attribute(&row.id, "main", "switch", "switch").unwrap();
+    assert_eq!(sim_value, if before { "off" } else { "on" });
+    // The tray's check shows the confirmed state.
+    let id = MenuAction::SwitchDevice { connection: "demo".into(), device: row.id.clone() }.id();
+    let checked = checks(&e.desktop.tray().entries).into_iter().find(|(i, _)| *i == id).unwrap().1;
+    assert_eq!(checked, !before);
+
+    let dimmed = e.desktop.set_level("demo", &row.id, 25).await.unwrap();
+    assert_eq!(dimmed.level, Some(25));
+}
+
+#[tokio::test]
+async fn a_failed_command_keeps_the_old_state_and_says_why() {
+    let e = signed_in().await;
+    e.desktop.take_notices();
+    let err = e.desktop.switch("demo", "00000000-0000-4000-8000-000000000000", true).await.unwrap_err();
+    assert!(!err.code().is_empty());
+    let notices = e.desktop.take_notices();
+    assert!(matches!(&notices[..], [Notice::CommandFailed { .. }]), "{notices:?}");
+    // Offline devices are refused before anything is sent.
+    let offline = "f3c18803-cbec-48e3-8f15-3c31f302d68b";
+    assert!(e.desktop.toggle("demo", offline).await.unwrap_err().to_string().contains("offline"));
+}
+
+#[tokio::test]
+async fn copy_token_gives_a_token_valid_five_minutes_and_favorites_survive_sign_out() {
+    let e = signed_in().await;
+    let (grant, copied) = e.desktop.token_for_copy("demo").await.unwrap();
+    assert!(!grant.secret().is_empty());
+    assert!(copied.expires_at > secs(SystemTime::now()) + 300);
+    assert!(!serde_json::to_string(&copied).unwrap().contains(grant.secret()));
+
+    let lamp = "0b5577db-4ac9-4bdf-8c9d-5a1b2c3d4e5f";
+    e.desktop.set_favorite("demo", lamp, true).unwrap();
+    e.desktop.sign_out("demo").await.unwrap();
+    assert_eq!(e.desktop.tray().state, TrayState::SignIn);
+    assert_eq!(e.desktop.token_for_copy("demo").await.unwrap_err().code(), "not_signed_in");
+    let again = e.desktop.begin_sign_in("demo").unwrap();
+    let redirect = redirect_of(&again.authorize_url).await;
+    e.desktop.finish_sign_in(&redirect).await.unwrap();
+    assert!(e.desktop.settings().prefs("demo").favorites.contains(lamp));
+}
+
+#[tokio::test]
+async fn session_end_is_noticed_once() {
+    let e = signed_in().await;
+    e.desktop.take_notices();
+    e.sim.revoke_refresh_tokens();
+    e.sim.advance_clock(Duration::from_secs(2 * 86_400));
+    // A caller wanting a longer-lived token than the current one forces a refresh,
+    // which SmartThings answers with `invalid_grant`.
+    let conn = e.desktop.connection("demo").unwrap();
+    let err = conn.session.token_valid_for(Duration::from_secs(3 * 86_400)).await.unwrap_err();
+    assert!(err.needs_sign_in(), "{err}");
+    let notices = e.desktop.take_notices();
+    assert!(matches!(&notices[..], [Notice::SignInNeeded { .. }]), "{notices:?}");
+    assert!(e.desktop.take_notices().is_empty());
+    assert_eq!(e.desktop.tray().state, TrayState::SignIn);
+}
+
+#[tokio::test]
+async fn an_unknown_connection_names_the_known_ones_on_every_path() {
+    let e = signed_in().await;
+    let messages = [
+        e.desktop.device_list("cabin").await.unwrap_err().to_string(),
+        e.desktop.cached_device_list("cabin").unwrap_err().to_string(),
+        e.desktop.refresh_devices("cabin").await.unwrap_err().to_string(),
+        e.desktop.begin_sign_in("cabin").unwrap_err().to_string(),
+    ];
+    for m in messages {
+        assert!(m.ends_with("Known connections: demo."), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn the_window_is_told_when_to_read_and_a_rate_limit_is_honoured_until_its_reset() {
+    let e = signed_in().await;
+    let list = e.desktop.device_list("demo").await.unwrap();
+    let interval_ms = e.desktop.settings().poll_interval().as_millis() as u64;
+    let next = list.next_read_ms.unwrap();
+    assert!(next <= interval_ms && next + 5_000 > interval_ms, "{next} vs {interval_ms}");
+
+    let reads = |sim: &Sim| sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0);
+    e.sim.set_faults(smartthings_sim::Faults { route_prefix: "/v1/devices".into(), rate_limit: 1.0, rate_limit_reset_ms: 600_000, ..Default::default() });
+    let limited = e.desktop.device_list("demo").await.unwrap();
+    assert_eq!(limited.error.as_ref().map(Error::code), Some("rate_limited"));
+    assert!(!limited.rooms.is_empty(), "the cached devices are still shown");
+    assert!(limited.next_read_ms.unwrap() > 590_000, "{:?}", limited.next_read_ms);
+    let before = reads(&e.sim);
+    e.sim.set_faults(smartthings_sim::Faults::default());
+    // The window (and the tray's Refresh) ask again before the reset: nothing is sent.
+    let again = e.desktop.device_list("demo").await.unwrap();
+    assert_eq!(again.error.as_ref().map(Error::code), Some("rate_limited"));
+    assert_eq!(e.desktop.refresh_devices("demo").await.unwrap_err().code(), "rate_limited");
+    assert_eq!(reads(&e.sim), before, "no request during the rate limit");
+}

@@ -1,0 +1,161 @@
+//! Spending a refresh token: the single-flight refresh (an async mutex in the process, the
+//! file lock across processes, the vault re-read inside it), persist-before-use, the
+//! unsaved pair, and how each failure schedules the next attempt.
+
+use super::{backoff, lock, Need, Retry, Session, Status};
+use crate::clock::unix_ms;
+use crate::error::{Error, Result};
+use crate::token::TokenSet;
+
+impl Session {
+    /// Single-flight refresh. Everything after the first line runs for one caller at a
+    /// time in this process, and everything after the file lock for one process at a time.
+    pub(super) async fn refresh(&self, need: Need) -> Result<TokenSet> {
+        let result = self.refresh_once(need).await;
+        self.record(&result);
+        result
+    }
+
+    pub(super) async fn refresh_once(&self, need: Need) -> Result<TokenSet> {
+        let _flight = self.inner.flight.lock().await;
+        if let Some(t) = self.cached() {
+            if self.good_enough(&t, need) && lock(&self.inner.unsaved).is_none() {
+                return Ok(t);
+            }
+        }
+        self.save_unsaved().await?;
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        // The vault is the truth: another process may have rotated the pair meanwhile.
+        let stored = self.stored_or_signed_out().await?;
+        if self.good_enough(&stored, need) {
+            let newer = self.cached().is_none_or(|c| !c.is_same_pair(&stored));
+            self.set_tokens(Some(stored.clone()));
+            if newer {
+                *lock(&self.inner.retry) = Retry::default();
+            }
+            self.publish();
+            return Ok(stored);
+        }
+        self.rotate(stored).await
+    }
+
+    /// Reads the vault inside the lock; a missing or ended pair stops here.
+    pub(super) async fn stored_or_signed_out(&self) -> Result<TokenSet> {
+        let stored = self.inner.vault.tokens(&self.inner.connection).await?;
+        let Some(stored) = stored else {
+            self.set_tokens(None);
+            self.publish();
+            return Err(Error::NotSignedIn { connection: self.inner.connection.clone() });
+        };
+        if let Some(detail) = &stored.ended {
+            let e = Error::SessionEnded { detail: detail.clone() };
+            self.set_tokens(Some(stored.clone()));
+            self.publish();
+            return Err(e);
+        }
+        Ok(stored)
+    }
+
+    /// Spends `current`'s refresh token. Caller holds both locks.
+    pub(super) async fn rotate(&self, current: TokenSet) -> Result<TokenSet> {
+        let conn = &self.inner.connection;
+        self.set_tokens(Some(current.clone()));
+        self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
+        tracing::info!(connection = %conn, "refreshing the access token");
+        crate::failpoint::hit("refresh.before_request");
+        match self.inner.oauth.refresh(&current.refresh_token, self.now()).await {
+            Ok(new) => {
+                crate::failpoint::hit("refresh.response");
+                // Persist before use: from here on the old refresh token is dead.
+                if let Err(e) = self.inner.vault.store_tokens(conn, &new).await {
+                    *lock(&self.inner.unsaved) = Some(new);
+                    let e = Error::VaultWriteFailed { detail: e.to_string() };
+                    tracing::error!(connection = %conn, code = e.code(), "{e}");
+                    return Err(e);
+                }
+                crate::failpoint::hit("refresh.saved");
+                tracing::info!(connection = %conn, expires_in_s = new.remaining(self.now()).as_secs(), "token refreshed and saved");
+                *lock(&self.inner.retry) = Retry::default();
+                self.set_tokens(Some(new.clone()));
+                self.publish();
+                Ok(new)
+            }
+            Err(e @ Error::SessionEnded { .. }) => {
+                tracing::warn!(connection = %conn, code = e.code(), "the session ended; sign-in needed");
+                let mut ended = current;
+                ended.ended = Some(match &e {
+                    Error::SessionEnded { detail } => detail.clone(),
+                    _ => String::new(),
+                });
+                // Tell other processes too, so none of them asks again with a dead token.
+                if let Err(w) = self.inner.vault.store_tokens(conn, &ended).await {
+                    tracing::warn!(connection = %conn, code = w.code(), "could not mark the session as ended");
+                }
+                self.set_tokens(Some(ended));
+                self.publish();
+                Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(connection = %conn, code = e.code(), "refresh failed: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    pub(super) async fn save_unsaved(&self) -> Result<()> {
+        let Some(pending) = lock(&self.inner.unsaved).clone() else { return Ok(()) };
+        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        match self.inner.vault.store_tokens(&self.inner.connection, &pending).await {
+            Ok(()) => {
+                *lock(&self.inner.unsaved) = None;
+                *lock(&self.inner.retry) = Retry::default();
+                self.set_tokens(Some(pending));
+                self.publish();
+                Ok(())
+            }
+            Err(e) => Err(Error::VaultWriteFailed { detail: e.to_string() }),
+        }
+    }
+
+    pub(super) fn good_enough(&self, t: &TokenSet, need: Need) -> bool {
+        let now = self.now();
+        t.ended.is_none()
+            && match need {
+                Need::Valid(min) => t.remaining(now) >= min,
+                Need::Scheduled => now < t.refresh_due(self.inner.opts.refresh_at),
+            }
+    }
+
+    /// Every failed attempt, whoever made it, lands here, so the scheduler always has a
+    /// next attempt time (or knows to stop) and can never spin on a fast failure.
+    pub(super) fn record<T>(&self, result: &Result<T>) {
+        match result {
+            Ok(_) => {}
+            // Already reflected in the status by the tokens themselves.
+            Err(Error::SessionEnded { .. } | Error::NotSignedIn { .. }) => {}
+            Err(e) => self.note_failure(e),
+        }
+    }
+
+    pub(super) fn note_failure(&self, e: &Error) {
+        {
+            let mut r = lock(&self.inner.retry);
+            r.last_error = Some(e.clone());
+            // A locked or absent keychain may come back by itself (the user unlocks it):
+            // retry it like a network failure instead of stopping.
+            let retry = e.is_transient() || matches!(e, Error::KeychainUnavailable { .. } | Error::Io { .. });
+            if retry {
+                r.attempt += 1;
+                let mut wait = backoff::delay(r.attempt, self.inner.opts.retry_min, self.inner.opts.retry_max);
+                if let Error::RateLimited { retry_after } = e {
+                    wait = wait.max(*retry_after);
+                }
+                r.next_at = Some(self.now() + wait);
+            } else {
+                r.halted = Some(e.clone());
+                r.next_at = None;
+            }
+        }
+        self.publish();
+    }
+}
