@@ -61,6 +61,13 @@ impl Default for SessionOptions {
     }
 }
 
+/// The shortest time between a pair's issue and its scheduled refresh. SmartThings issues
+/// day-long tokens; an `expires_in` of 0 or a few seconds (a misbehaving proxy, a test
+/// server) would otherwise make the refresher spin, rotating as fast as the network allows.
+/// Five seconds keeps every real lifetime (and the 8-second tokens of the end-to-end
+/// journeys) on its 75% schedule and bounds a zero lifetime to 720 refreshes an hour.
+pub const MIN_REFRESH_GAP: Duration = Duration::from_secs(5);
+
 /// Cheap to clone; all clones are the same session.
 #[derive(Clone)]
 pub struct Session {
@@ -202,6 +209,8 @@ impl Session {
     /// valid (revoked, or the clock is off): refresh once, unless someone already did.
     pub async fn replace_rejected(&self, rejected: &AccessGrant) -> Result<AccessGrant> {
         let _flight = self.inner.flight.lock().await;
+        // An unsaved pair first: the vault may still hold its spent predecessor.
+        self.save_unsaved().await?;
         let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         let stored = self.stored_or_signed_out().await?;
         if stored.access_token.secret() != rejected.secret() {
@@ -261,6 +270,12 @@ impl Session {
 
     fn set_tokens(&self, t: Option<TokenSet>) {
         *lock(&self.inner.tokens) = t;
+    }
+
+    /// When the scheduler refreshes `t`: at `refresh_at` of its lifetime, but never sooner
+    /// than [`MIN_REFRESH_GAP`] after it was issued.
+    fn refresh_point(&self, t: &TokenSet) -> SystemTime {
+        t.refresh_due(self.inner.opts.refresh_at).max(t.issued_at() + MIN_REFRESH_GAP)
     }
 
     /// The session's clock (the real one outside tests).

@@ -55,6 +55,6 @@ impl Session {
         if t.ended.is_some() {
             return None;
         }
-        Some(retry.next_at.unwrap_or_else(|| t.refresh_due(self.inner.opts.refresh_at)))
+        Some(retry.next_at.unwrap_or_else(|| self.refresh_point(&t)))
     }
 }

@@ -122,7 +122,7 @@ impl Session {
         t.ended.is_none()
             && match need {
                 Need::Valid(min) => t.remaining(now) >= min,
-                Need::Scheduled => now < t.refresh_due(self.inner.opts.refresh_at),
+                Need::Scheduled => now < self.refresh_point(&t),
             }
     }
 

@@ -97,7 +97,7 @@ impl Session {
             },
             _ => Status::Connected {
                 expires_at: secs(t.expires_at()),
-                next_refresh_at: secs(t.refresh_due(self.inner.opts.refresh_at)),
+                next_refresh_at: secs(self.refresh_point(&t)),
                 warning,
             },
         }

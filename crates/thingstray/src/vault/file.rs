@@ -12,8 +12,11 @@ use crate::error::{Error, Result};
 
 pub struct FileStore {
     path: PathBuf,
-    /// Serializes read-modify-write inside this process; across processes the session's
-    /// refresh lock already serializes token writes.
+    /// `secrets.json.lock`: every read-modify-write of the file holds it, across processes.
+    /// The session's refresh lock is per connection, so without this two processes
+    /// refreshing two connections would each write back the other's old pair.
+    lock: PathBuf,
+    /// The same within this process (flock is per open file, so threads need their own).
     write: Mutex<()>,
 }
 
@@ -23,7 +26,9 @@ impl FileStore {
             path = %path.display(),
             "secrets are kept in a plain file (vault = \"file\"): anyone who can read it as your user can use your SmartThings account"
         );
-        FileStore { path, write: Mutex::new(()) }
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        FileStore { path, lock: PathBuf::from(lock), write: Mutex::new(()) }
     }
 
     fn read_all(&self) -> Result<BTreeMap<String, String>> {
@@ -35,6 +40,17 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(Error::io(format!("reading {}", self.path.display()), e)),
         }
+    }
+
+    /// Runs `f` on the whole map under both locks and writes the result if `f` changed it.
+    fn update(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<()> {
+        let _g = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let _file = crate::fsutil::lock_exclusive(&self.lock)?;
+        let mut items = self.read_all()?;
+        if f(&mut items) {
+            self.write_all(&items)?;
+        }
+        Ok(())
     }
 
     fn write_all(&self, items: &BTreeMap<String, String>) -> Result<()> {
@@ -49,19 +65,14 @@ impl SecretStore for FileStore {
     }
 
     fn set(&self, key: &str, value: &SecretString) -> Result<()> {
-        let _g = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let mut items = self.read_all()?;
-        items.insert(key.to_string(), value.expose_secret().to_string());
-        self.write_all(&items)
+        self.update(|items| {
+            items.insert(key.to_string(), value.expose_secret().to_string());
+            true
+        })
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        let _g = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let mut items = self.read_all()?;
-        if items.remove(key).is_some() {
-            self.write_all(&items)?;
-        }
-        Ok(())
+        self.update(|items| items.remove(key).is_some())
     }
 
     fn describe(&self) -> String {
@@ -72,6 +83,31 @@ impl SecretStore for FileStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two stores on one file behave like two processes (neither sees the other's mutex):
+    /// each writes its own keys, and every last write must survive.
+    #[test]
+    fn two_writers_of_different_keys_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        let writers: Vec<_> = ["home", "cabin"]
+            .into_iter()
+            .map(|conn| {
+                let store = FileStore::new(path.clone());
+                std::thread::spawn(move || {
+                    for i in 0..150 {
+                        store.set(&format!("{conn}/tokens"), &SecretString::from(format!("{conn}-{i}"))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let store = FileStore::new(path);
+        assert_eq!(store.get("home/tokens").unwrap().unwrap().expose_secret(), "home-149");
+        assert_eq!(store.get("cabin/tokens").unwrap().unwrap().expose_secret(), "cabin-149");
+    }
 
     #[test]
     fn file_is_owner_only_and_round_trips() {
