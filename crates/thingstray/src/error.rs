@@ -163,6 +163,13 @@ pub enum Error {
     #[error("{what} failed: {detail}")]
     Io { what: String, detail: String },
 
+    #[error(
+        "The default connection `{connection}` is not open ({why}), so no token is handed out \
+         rather than another connection's. ThingsTray retries it; fix what the reason says, or \
+         choose another default connection in the settings."
+    )]
+    DefaultUnavailable { connection: String, why: String },
+
     // --- the REST API -------------------------------------------------------------------
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -236,6 +243,7 @@ impl Error {
             Error::ConfigUnreadable { .. } => "config_unreadable",
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Io { .. } => "io",
+            Error::DefaultUnavailable { .. } => "default_unavailable",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
             Error::BadPayload { .. } => "bad_payload",

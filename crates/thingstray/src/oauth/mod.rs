@@ -72,6 +72,11 @@ impl std::fmt::Debug for OAuthClient {
 
 /// A sign-in in progress: the authorize URL to open and what the answer must match.
 /// It stays pending when an answer is refused, so a stray or forged callback changes nothing.
+/// How long a started sign-in can be finished (the desktop's sign-in window, `thingstray
+/// login --no-wait`): SmartThings' codes last minutes, its sign-in page a little longer. An
+/// older state and PKCE verifier are dropped, so a forgotten sign-in cannot be finished later.
+pub const SIGN_IN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 pub struct SignIn {
     url: Url,
     state: CsrfToken,
@@ -120,9 +125,9 @@ impl SignIn {
                 Ok(AuthorizationCode::new(code))
             }
             Callback::Refused { error, description, state } => {
-                if let Some(state) = state {
-                    self.check_state(&state)?;
-                }
+                // We always send a state, and SmartThings returns it with a refusal too
+                // (RFC 6749 4.1.2.1): one without it was not sent by SmartThings for us.
+                self.check_state(state.as_deref().ok_or(Error::StateMismatch)?)?;
                 Err(if error == "access_denied" {
                     Error::SignInDenied { description }
                 } else {
@@ -421,6 +426,23 @@ mod tests {
         assert_eq!(e.code(), "sign_in_denied");
         let e = s.accept(&format!("https://thingstray.invalid/callback?error=invalid_scope&state={state}")).unwrap_err();
         assert_eq!(e.code(), "sign_in_failed");
+    }
+
+    /// Any page can load `http://127.0.0.1:PORT/callback?error=x` or open a
+    /// `thingstray://…?error=…&error_description=<text>` link: a refusal that does not carry
+    /// this sign-in's state is not ours, changes nothing, and puts no foreign text on screen.
+    #[test]
+    fn a_refusal_without_our_state_is_ignored() {
+        let s = client().begin_sign_in();
+        for forged in [
+            "http://127.0.0.1:8765/callback?error=access_denied",
+            "thingstray://oauth/callback?error=server_error&error_description=Call+1-800-SCAM",
+            "https://thingstray.invalid/callback?error=access_denied&state=forged",
+        ] {
+            let e = s.accept(forged).unwrap_err();
+            assert_eq!(e.code(), "state_mismatch", "{forged}");
+            assert!(!e.to_string().contains("SCAM"), "{e}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::clock::unix_ms;
 use crate::config::{Config, ConnectionSettings, Paths, VaultKind};
 use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
-use crate::oauth::SignIn;
+use crate::oauth::{SignIn, SIGN_IN_LIFETIME};
 use crate::session::Status;
 use crate::vault::Vault;
 
@@ -66,6 +66,16 @@ struct State {
 }
 
 impl State {
+    /// The sign-in in progress, unless it is older than [`SIGN_IN_LIFETIME`] (then it is
+    /// dropped: its state and verifier must not be usable later).
+    fn pending(&mut self, now: SystemTime) -> Option<&Pending> {
+        if self.pending.as_ref().is_some_and(|p| now.duration_since(p.started).unwrap_or_default() >= SIGN_IN_LIFETIME) {
+            tracing::info!("a sign-in older than 30 minutes was dropped");
+            self.pending = None;
+        }
+        self.pending.as_ref()
+    }
+
     /// The one lookup by name: an unknown name says which ones exist.
     fn live(&self, name: &str) -> Result<&Live> {
         self.live.get(name).ok_or_else(|| self.unknown(name))
@@ -80,6 +90,7 @@ impl State {
 struct Pending {
     connection: String,
     sign_in: SignIn,
+    started: SystemTime,
 }
 
 struct Live {

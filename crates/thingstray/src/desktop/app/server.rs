@@ -155,10 +155,21 @@ impl Desktop {
         TokenServer::start_with(source, secret, opts).await
     }
 
-    /// The connection the server hands out: the default one, else the first open one.
+    /// The connection the server hands out: the default one; the first open one only when
+    /// no default is set. A default that failed to open is an error (503 with the reason),
+    /// never a silent switch: a script meant for `home` must not get `cabin`'s token.
     fn served(&self) -> Result<Connection> {
         let st = self.state();
-        let chosen = st.default.as_ref().and_then(|d| st.live.get(d)).or_else(|| st.live.values().next());
+        let chosen = match &st.default {
+            Some(name) => match st.live.get(name) {
+                Some(l) => Some(l),
+                None => {
+                    let why = st.problems.iter().find(|(n, _)| n == name).map_or_else(|| "it is not set up".to_string(), |(_, e)| e.to_string());
+                    return Err(Error::DefaultUnavailable { connection: name.clone(), why });
+                }
+            },
+            None => st.live.values().next(),
+        };
         chosen.map(|l| l.conn.clone()).ok_or_else(|| Error::NotSignedIn { connection: "(none set up)".into() })
     }
 }
@@ -167,6 +178,25 @@ impl Desktop {
 mod tests {
     use super::super::tests::signed_in;
     use super::*;
+
+    #[tokio::test]
+    async fn a_default_that_failed_to_open_is_a_503_not_another_connections_token() {
+        let e = signed_in().await;
+        assert_eq!(e.desktop.served().unwrap().name, "demo");
+        {
+            let mut st = e.desktop.state();
+            st.default = Some("home".into());
+            st.problems.push(("home".into(), Error::KeychainTimeout { after: std::time::Duration::from_secs(20) }));
+        }
+        let err = e.desktop.served().unwrap_err();
+        assert_eq!(err.code(), "default_unavailable");
+        assert!(err.to_string().contains("did not answer within 20 s"), "{err}");
+        let resp = crate::serve::core_error_response(&err);
+        assert_eq!(resp.status(), 503);
+        // No default at all: the one open connection is served.
+        e.desktop.state().default = None;
+        assert_eq!(e.desktop.served().unwrap().name, "demo");
+    }
     use crate::config::Paths;
     use crate::connection::Options;
     use crate::desktop::settings::DesktopSettings;

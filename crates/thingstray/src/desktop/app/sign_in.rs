@@ -72,7 +72,7 @@ impl Desktop {
             authorize_url: sign_in.authorize_url().to_string(),
             redirect_uri: sign_in.redirect_uri().to_string(),
         };
-        self.state().pending = Some(Pending { connection: conn.name.clone(), sign_in });
+        self.state().pending = Some(Pending { connection: conn.name.clone(), sign_in, started: self.opts.clock.now() });
         Ok(start)
     }
 
@@ -80,16 +80,16 @@ impl Desktop {
     /// progress? (Then the window cancels the navigation and hands the URL to
     /// [`Desktop::finish_sign_in`]; the code never leaves the machine.)
     pub fn is_sign_in_redirect(&self, url: &str) -> bool {
-        self.state().pending.as_ref().is_some_and(|p| p.sign_in.is_redirect(url))
+        self.state().pending(self.opts.clock.now()).is_some_and(|p| p.sign_in.is_redirect(url))
     }
 
     pub fn sign_in_pending(&self) -> Option<String> {
-        self.state().pending.as_ref().map(|p| p.connection.clone())
+        self.state().pending(self.opts.clock.now()).map(|p| p.connection.clone())
     }
 
     /// Where the sign-in in progress starts (for the sign-in window or the browser).
     pub fn pending_authorize_url(&self) -> Option<String> {
-        self.state().pending.as_ref().map(|p| p.sign_in.authorize_url().to_string())
+        self.state().pending(self.opts.clock.now()).map(|p| p.sign_in.authorize_url().to_string())
     }
 
     pub fn cancel_sign_in(&self) {
@@ -100,7 +100,11 @@ impl Desktop {
     /// `thingstray://` deep link, a pasted address or a bare code. A refused answer leaves
     /// the sign-in pending, so a stray or forged callback changes nothing.
     pub async fn finish_sign_in(&self, answer: &str) -> Result<SignedIn> {
-        let pending = self.state().pending.take().ok_or(Error::NoSignInPending)?;
+        let pending = {
+            let mut st = self.state();
+            st.pending(self.opts.clock.now());
+            st.pending.take().ok_or(Error::NoSignInPending)?
+        };
         let conn = match self.connection(&pending.connection) {
             Ok(c) => c,
             Err(e) => return Err(e),

@@ -173,3 +173,17 @@ async fn the_window_is_told_when_to_read_and_a_rate_limit_is_honoured_until_its_
     assert_eq!(e.desktop.refresh_devices("demo").await.unwrap_err().code(), "rate_limited");
     assert_eq!(reads(&e.sim), before, "no request during the rate limit");
 }
+
+#[tokio::test]
+async fn a_sign_in_left_for_half_an_hour_cannot_be_finished() {
+    let e = env().await;
+    let redirect = redirect_of(&e.start.authorize_url).await;
+    e.desktop.state().pending.as_mut().unwrap().started -= crate::oauth::SIGN_IN_LIFETIME;
+    assert!(!e.desktop.is_sign_in_redirect(&redirect));
+    assert_eq!(e.desktop.finish_sign_in(&redirect).await.unwrap_err().code(), "no_sign_in_pending");
+    assert_eq!(e.desktop.sign_in_pending(), None);
+    // A fresh start works as before.
+    let again = e.desktop.begin_sign_in("demo").unwrap();
+    let redirect = redirect_of(&again.authorize_url).await;
+    e.desktop.finish_sign_in(&redirect).await.unwrap();
+}
