@@ -325,8 +325,15 @@ impl Default for ConnectionSettings {
     }
 }
 
+/// Creates `path` and its missing parents owner-only (0700 on Unix): the settings
+/// directory holds lock files and, with the file vault, secrets. An existing directory is
+/// left as it is (it may be one the user shares on purpose).
 pub(crate) fn ensure_dir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
 
 #[cfg(test)]

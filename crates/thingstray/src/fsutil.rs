@@ -48,22 +48,61 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     Ok(())
 }
 
-/// Holds an exclusive advisory lock on `path` (created owner-only) until dropped: for a
-/// read-modify-write of a shared file that other processes also rewrite. Blocking: call it
-/// off the async runtime (the vault's calls run on the blocking pool).
-pub fn lock_exclusive(path: &Path) -> Result<File> {
+/// Opens (creating) a lock file readable and writable by its owner only. flock needs no
+/// write access, so a lock file other users can open is one they can hold forever, stalling
+/// every refresh: an existing one from an older version (0644) is tightened too.
+pub fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         crate::config::ensure_dir(dir)?;
     }
-    let what = || format!("locking {}", path.display());
+    let what = || format!("opening {}", path.display());
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).truncate(false).write(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         opts.mode(0o600);
+        let file = opts.open(path).map_err(|e| Error::io(what(), e))?;
+        let mode = file.metadata().map_err(|e| Error::io(what(), e))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(|e| Error::io(what(), e))?;
+        }
+        Ok(file)
     }
-    let file = opts.open(path).map_err(|e| Error::io(what(), e))?;
-    file.lock().map_err(|e| Error::io(what(), e))?;
+    #[cfg(not(unix))]
+    opts.open(path).map_err(|e| Error::io(what(), e))
+}
+
+/// Holds an exclusive advisory lock on `path` until dropped: for a read-modify-write of a
+/// shared file that other processes also rewrite. Blocking: call it off the async runtime
+/// (the vault's calls run on the blocking pool).
+pub fn lock_exclusive(path: &Path) -> Result<File> {
+    let file = open_lock_file(path)?;
+    file.lock().map_err(|e| Error::io(format!("locking {}", path.display()), e))?;
     Ok(file)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn lock_files_and_new_directories_are_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("thingstray/locks/home.lock");
+        drop(open_lock_file(&lock).unwrap());
+        assert_eq!(mode(&lock), 0o600);
+        assert_eq!(mode(lock.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("thingstray")), 0o700);
+        // A lock file an older version left world-readable is tightened when next used.
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(lock_exclusive(&lock).unwrap());
+        assert_eq!(mode(&lock), 0o600);
+    }
 }

@@ -6,7 +6,7 @@
 //!
 //! The OS drops the lock when its holder dies, so a crashed process never wedges it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,16 +29,8 @@ impl RefreshLock {
     }
 
     pub async fn acquire(&self, timeout: Duration) -> Result<LockGuard> {
-        if let Some(dir) = self.path.parent() {
-            crate::config::ensure_dir(dir)?;
-        }
         let what = || format!("locking {}", self.path.display());
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.path)
-            .map_err(|e| Error::io(what(), e))?;
+        let file = crate::fsutil::open_lock_file(&self.path)?;
         // A blocking lock on the blocking pool wakes the moment the holder lets go. If we
         // give up waiting, the detached job still finishes and drops the file, unlocking.
         let job = tokio::task::spawn_blocking(move || file.lock().map(|_| file));
