@@ -235,6 +235,9 @@ impl Paths {
     pub fn config_file(&self) -> PathBuf {
         self.dir.join("config.toml")
     }
+    pub fn config_lock_file(&self) -> PathBuf {
+        self.dir.join("config.toml.lock")
+    }
     pub fn lock_file(&self, connection: &str) -> PathBuf {
         self.dir.join("locks").join(format!("{}.lock", file_safe(connection)))
     }
@@ -261,6 +264,18 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
         }
+    }
+
+    /// Read-modify-write under `config.toml.lock`: the desktop app, `login` and `setup` may
+    /// each change the file at the same moment, and an unlocked load-then-save writes back
+    /// the other's old view (a connection or a location lost). Blocks briefly (a few ms
+    /// while another process holds it).
+    pub fn update<T>(paths: &Paths, f: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
+        let _lock = crate::fsutil::lock_exclusive(&paths.config_lock_file())?;
+        let mut config = Config::load(paths)?;
+        let out = f(&mut config)?;
+        config.save(paths)?;
+        Ok(out)
     }
 
     pub fn save(&self, paths: &Paths) -> Result<()> {

@@ -77,12 +77,13 @@ impl Connection {
         if let Some(secret) = secret {
             vault.store_client_secret(name, secret).await?;
         }
-        let mut config = Config::load(paths)?;
-        if config.connections.is_empty() && config.default_connection.is_none() {
-            config.default_connection = Some(name.to_string());
-        }
-        config.connections.insert(name.to_string(), settings);
-        config.save(paths)
+        Config::update(paths, |config| {
+            if config.connections.is_empty() && config.default_connection.is_none() {
+                config.default_connection = Some(name.to_string());
+            }
+            config.connections.insert(name.to_string(), settings);
+            Ok(())
+        })
     }
 
     pub fn begin_sign_in(&self) -> SignIn {
@@ -111,16 +112,48 @@ impl Connection {
             Some(id) => locations.into_iter().find(|l| &l.id == id),
             None => locations.into_iter().next(),
         };
-        let Ok(mut config) = Config::load(paths) else { return };
-        if let Some(c) = config.connections.get_mut(&self.name) {
-            c.installed_app_id = installed_app_id;
-            if let Some(l) = location {
-                c.location_id = Some(l.id);
-                c.location_name = Some(l.name);
+        let recorded = Config::update(paths, |config| {
+            if let Some(c) = config.connections.get_mut(&self.name) {
+                c.installed_app_id = installed_app_id;
+                if let Some(l) = location {
+                    c.location_id = Some(l.id);
+                    c.location_name = Some(l.name);
+                }
             }
-            if let Err(e) = config.save(paths) {
-                tracing::warn!(code = e.code(), "could not record the location in the settings");
-            }
+            Ok(())
+        });
+        if let Err(e) = recorded {
+            tracing::warn!(code = e.code(), "could not record the location in the settings");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two writers of the settings at once (the desktop and `thingstray setup`, say), each
+    /// adding its own connections: none is lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_saves_lose_no_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let vault = Vault::memory();
+        let writers: Vec<_> = ["home", "cabin"]
+            .into_iter()
+            .map(|prefix| {
+                let (paths, vault) = (paths.clone(), vault.clone());
+                tokio::spawn(async move {
+                    for i in 0..40 {
+                        let settings = ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", crate::config::DEFAULT_REDIRECT_URI);
+                        Connection::save(&paths, &vault, &format!("{prefix}-{i}"), settings, None).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        assert_eq!(Config::load(&paths).unwrap().connections.len(), 80);
     }
 }
