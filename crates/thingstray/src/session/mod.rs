@@ -160,10 +160,19 @@ impl Session {
         self.inner.status.subscribe()
     }
 
-    /// Reads the stored pair (no lock needed: writers replace it whole).
+    /// Reads the stored pair (no lock needed: writers replace it whole). An unreadable
+    /// pair opens as "needs sign-in" rather than failing: the connection must stay usable
+    /// for the one thing that mends it, a sign-in that overwrites the item.
     pub async fn load(&self) -> Result<()> {
-        let stored = self.inner.vault.tokens(&self.inner.connection).await?;
-        self.set_tokens(stored);
+        match self.inner.vault.tokens(&self.inner.connection).await {
+            Ok(stored) => self.set_tokens(stored),
+            Err(e @ Error::VaultCorrupt { .. }) => {
+                tracing::warn!(connection = %self.inner.connection, code = e.code(), "the stored tokens are unreadable; sign-in needed");
+                self.set_tokens(None);
+                lock(&self.inner.retry).halted = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
         self.publish();
         Ok(())
     }

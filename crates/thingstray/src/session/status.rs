@@ -69,12 +69,15 @@ impl Session {
     }
 
     pub(super) fn compute_status(&self) -> Status {
-        let Some(t) = self.cached() else { return Status::SignedOut };
+        let retry = lock(&self.inner.retry);
+        let Some(t) = self.cached() else {
+            // No pair, and a failure only the user can fix (an unreadable stored pair).
+            return retry.halted.clone().map_or(Status::SignedOut, |reason| Status::NeedsSignIn { reason });
+        };
         if let Some(detail) = &t.ended {
             return Status::NeedsSignIn { reason: Error::SessionEnded { detail: detail.clone() } };
         }
         let now = self.now();
-        let retry = lock(&self.inner.retry);
         if let Some(e) = &retry.halted {
             return Status::NeedsSignIn { reason: e.clone() };
         }

@@ -187,3 +187,21 @@ async fn a_sign_in_left_for_half_an_hour_cannot_be_finished() {
     let redirect = redirect_of(&again.authorize_url).await;
     e.desktop.finish_sign_in(&redirect).await.unwrap();
 }
+
+/// An unreadable token item must not block the one thing that mends it: the connection
+/// opens as "needs sign-in", and signing in again overwrites the item.
+#[tokio::test]
+async fn a_corrupt_token_item_opens_as_needs_sign_in_and_a_sign_in_mends_it() {
+    use crate::vault::SecretStore;
+    let e = signed_in().await;
+    let paths = e.desktop.paths().clone();
+    crate::vault::FileStore::new(paths.file_vault()).set("demo/tokens", &SecretString::from("{not json".to_string())).unwrap();
+    let d = Desktop::open(paths, Options::default()).await.unwrap();
+    assert!(d.problems().is_empty(), "{:?}", d.problems());
+    let summary = d.connections().into_iter().next().unwrap();
+    assert!(matches!(&summary.status, Status::NeedsSignIn { reason } if reason.code() == "vault_corrupt"), "{:?}", summary.status);
+    assert_eq!(d.tray().state, TrayState::SignIn);
+    let start = d.begin_sign_in("demo").unwrap();
+    d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
+    assert!(matches!(d.connections()[0].status, Status::Connected { .. }), "{:?}", d.connections()[0].status);
+}
