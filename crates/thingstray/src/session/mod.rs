@@ -13,7 +13,7 @@
 //!   honoured) while the still-valid token keeps being served.
 //! - `invalid_grant` ends the session: "needs sign-in", no more retries, settings kept.
 
-mod backoff;
+pub(crate) mod backoff;
 mod lock;
 mod refresher;
 mod rotate;

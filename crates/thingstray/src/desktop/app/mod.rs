@@ -16,7 +16,7 @@ pub use devices::{CopiedToken, DeviceList};
 pub use sign_in::{SignInStart, SignedIn};
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
@@ -33,6 +33,7 @@ use crate::config::{Config, ConnectionSettings, Paths, VaultKind};
 use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
 use crate::oauth::{SignIn, SIGN_IN_LIFETIME};
+use crate::session::backoff;
 use crate::session::Status;
 use crate::vault::Vault;
 
@@ -134,6 +135,40 @@ pub struct ConnectionSummary {
     pub has_token: bool,
 }
 
+/// Failures that may pass by themselves: worth opening the connection again later.
+fn reopenable(e: &Error) -> bool {
+    e.is_transient() || matches!(e, Error::KeychainUnavailable { .. } | Error::KeychainTimeout { .. } | Error::Io { .. })
+}
+
+/// Opens the connections that failed in passing, with the session's backoff, until none
+/// is left or the desktop is gone.
+async fn reopen(desktop: Weak<Desktop>) {
+    for attempt in 1.. {
+        let Some(wait) = desktop.upgrade().map(|d| backoff::delay(attempt, d.opts.session.retry_min, d.opts.session.retry_max)) else { return };
+        tokio::time::sleep(wait).await;
+        let Some(d) = desktop.upgrade() else { return };
+        let names: Vec<String> = d.state().problems.iter().filter(|(_, e)| reopenable(e)).map(|(n, _)| n.clone()).collect();
+        if names.is_empty() {
+            return;
+        }
+        let Ok(config) = Config::load(&d.paths) else { continue };
+        for name in names {
+            match Connection::open_with(&d.paths, &config, d.vault.clone(), Some(&name), d.opts.clone()).await {
+                Ok(conn) => {
+                    tracing::info!(connection = %name, attempt, "the connection opened on a later try");
+                    d.adopt(conn);
+                    d.bump();
+                }
+                Err(e) => {
+                    if let Some(p) = d.state().problems.iter_mut().find(|(n, _)| *n == name) {
+                        p.1 = e;
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn secs(t: SystemTime) -> u64 {
     unix_ms(t) / 1000
 }
@@ -145,8 +180,18 @@ impl Desktop {
     pub async fn open(paths: Paths, opts: Options) -> Result<Arc<Desktop>> {
         let config = Config::load(&paths)?;
         let vault = Vault::open(&config, &paths)?;
+        Desktop::open_with(paths, &config, vault, opts).await
+    }
+
+    /// [`Desktop::open`] with the vault given. Connections that failed for a reason that
+    /// passes (a keychain still locked or slow at login) are opened again in the
+    /// background, with backoff, until they open: no restart needed.
+    pub async fn open_with(paths: Paths, config: &Config, vault: Vault, opts: Options) -> Result<Arc<Desktop>> {
         let d = Desktop::with_vault(paths, vault, opts, false)?;
-        d.open_configured(&config).await;
+        d.open_configured(config).await;
+        if d.state().problems.iter().any(|(_, e)| reopenable(e)) {
+            tokio::spawn(reopen(Arc::downgrade(&d)));
+        }
         Ok(d)
     }
 
@@ -194,6 +239,13 @@ impl Desktop {
             }
         }
         self.bump();
+    }
+
+    /// Nothing is set up yet: decided from the settings, not from what opened (a locked
+    /// keychain at login must not look like a first run and lead to a duplicate `home-2`).
+    pub fn is_first_run(&self) -> bool {
+        let st = self.state();
+        st.live.is_empty() && st.problems.is_empty()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -205,3 +205,56 @@ async fn a_corrupt_token_item_opens_as_needs_sign_in_and_a_sign_in_mends_it() {
     d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
     assert!(matches!(d.connections()[0].status, Status::Connected { .. }), "{:?}", d.connections()[0].status);
 }
+
+/// A keychain that is locked at login, then unlocked: opening reads it, fails, and keeps
+/// trying in the background; once unlocked the connection opens with no restart.
+#[tokio::test]
+async fn a_keychain_locked_at_login_is_retried_until_it_opens() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::vault::{FileStore, SecretStore};
+
+    struct Locked {
+        inner: FileStore,
+        locked: AtomicBool,
+    }
+    impl SecretStore for Locked {
+        fn get(&self, key: &str) -> Result<Option<SecretString>> {
+            if self.locked.load(Ordering::SeqCst) {
+                return Err(Error::KeychainUnavailable { detail: "locked, says the test".into() });
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn describe(&self) -> String {
+            "a keychain locked by the test".into()
+        }
+    }
+
+    let e = signed_in().await;
+    let paths = e.desktop.paths().clone();
+    let store = Arc::new(Locked { inner: FileStore::new(paths.file_vault()), locked: AtomicBool::new(true) });
+    let mut opts = Options::default();
+    opts.session.retry_min = Duration::from_millis(20);
+    opts.session.retry_max = Duration::from_millis(200);
+    let config = Config::load(&paths).unwrap();
+    let d = Desktop::open_with(paths, &config, Vault::new(store.clone()), opts).await.unwrap();
+    assert_eq!(d.problems().len(), 1);
+    assert!(!d.is_first_run(), "a configured connection that did not open is not a first run");
+
+    let mut changed = d.subscribe();
+    store.locked.store(false, Ordering::SeqCst);
+    let opened = async {
+        while d.connection_names().is_empty() {
+            changed.changed().await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), opened).await.expect("the connection opened once the keychain was unlocked");
+    assert!(d.problems().is_empty());
+    assert!(matches!(d.connections()[0].status, Status::Connected { .. }), "{:?}", d.connections()[0].status);
+}
