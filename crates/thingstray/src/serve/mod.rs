@@ -15,6 +15,7 @@
 //! a rename, a sign-in again or a re-opened session needs no restart.
 
 mod guard;
+mod listen;
 mod proxy;
 mod secret;
 mod token;
@@ -30,6 +31,7 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use listen::Limits;
 pub use secret::{constant_time_eq, ServerSecret};
 pub use token::MIN_VALIDITY;
 
@@ -133,6 +135,11 @@ impl TokenServer {
     /// [`TokenServer::start`] for any [`TokenSource`]. With [`TokenSource::Current`],
     /// `opts.api_url` is unused: each connection's own API is proxied.
     pub async fn start_with(source: TokenSource, secret: ServerSecret, opts: ServeOptions) -> Result<TokenServer> {
+        TokenServer::start_limited(source, secret, opts, Limits::default()).await
+    }
+
+    /// [`TokenServer::start_with`] with other [`Limits`] (tests use small ones).
+    pub async fn start_limited(source: TokenSource, secret: ServerSecret, opts: ServeOptions, limits: Limits) -> Result<TokenServer> {
         if opts.addrs.is_empty() {
             return Err(Error::InvalidSetting { field: "bind".into(), why: "no address to listen on".into() });
         }
@@ -154,20 +161,7 @@ impl TokenServer {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         for listener in listeners {
-            let app = app.clone();
-            let mut stopped = stopped.clone();
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                // Small answers, sent at once: no Nagle delay.
-                let _ = tcp.set_nodelay(true);
-            });
-            tasks.spawn(async move {
-                let graceful = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(graceful).await {
-                    tracing::error!("token server stopped: {e}");
-                }
-            });
+            tasks.spawn(listen::serve(listener, app.clone(), limits, stopped.clone()));
         }
         for a in &addrs {
             tracing::info!(address = %a, "token server listening");
