@@ -1,4 +1,4 @@
-//! Puts the output of scripts/bench-token-server (crates/thingstray/benches/token_server.rs)
+//! Puts the output of scripts/bench-token-server (crates/thingstray-cli/benches/token_server.rs)
 //! next to its targets. The benchmark itself is unchanged: the report reuses it.
 
 use std::path::Path;

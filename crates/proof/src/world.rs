@@ -61,9 +61,8 @@ impl World {
         let clock = FileClock::create(&clock_path(dir.path())).expect("the clock file");
         Config { vault: VaultKind::File, ..Config::default() }.save(&paths).expect("config saved");
         let vault = Vault::open(&Config::load(&paths).unwrap(), &paths).expect("the file vault");
-        let mut settings = ConnectionSettings::new(sim.client().client_id.clone(), sim.client().redirect_uris[0].clone());
-        settings.api_url = sim.api_url();
-        settings.auth_url = sim.auth_url();
+        let c = sim.client();
+        let settings = ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], sim.api_url(), sim.auth_url());
         let secret = SecretString::from(sim.client().client_secret.clone());
         Connection::save(&paths, &vault, CONNECTION, settings, Some(secret)).await.expect("settings saved");
         let w = World { sim, dir, paths, clock };
@@ -83,9 +82,7 @@ impl World {
     pub async fn sign_in(&self) {
         let conn = self.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
         let sign_in = conn.begin_sign_in();
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let resp = http.get(sign_in.authorize_url().clone()).send().await.expect("authorize answers");
-        let back = resp.headers()["location"].to_str().unwrap().to_string();
+        let back = smartthings_sim::browser::approve(sign_in.authorize_url().as_str()).await;
         conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
     }
 

@@ -24,6 +24,7 @@ mod api_auth;
 mod api_devices;
 mod api_places;
 mod authorize;
+pub mod browser;
 mod clock;
 mod commands;
 mod conn;
@@ -224,6 +225,27 @@ impl Sim {
     /// `base_url + "/oauth"`: authorize is `auth_url()/authorize`, token `auth_url()/token`.
     pub fn auth_url(&self) -> String {
         format!("{}/oauth", self.state.base_url)
+    }
+
+    /// The flags `thingstray setup` takes to point a connection at this simulator (the
+    /// client secret goes on stdin or in `THINGSTRAY_CLIENT_SECRET`, never in argv).
+    pub fn setup_args(&self) -> Vec<String> {
+        let c = &self.state.client;
+        ["--client-id", &c.client_id, "--redirect-uri", &c.redirect_uris[0], "--api-url", &self.api_url(), "--auth-url", &self.auth_url()]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// Whether SmartThings (the simulator) takes `token` for an API call, asked over HTTP
+    /// as any client would.
+    pub async fn accepts(&self, token: &str) -> bool {
+        let r = reqwest::Client::new()
+            .get(format!("{}/locations", self.api_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("the simulator answers");
+        r.status() == 200
     }
 
     pub fn client(&self) -> &SimClient {

@@ -100,6 +100,17 @@ impl ConnectionSettings {
         }
     }
 
+    /// Settings for an app whose service is not at SmartThings' addresses: the simulator
+    /// (the demo, the tests, the proof, the benchmark), with its `api_url()` and `auth_url()`.
+    pub fn at(
+        client_id: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        api_url: impl Into<String>,
+        auth_url: impl Into<String>,
+    ) -> Self {
+        ConnectionSettings { api_url: api_url.into(), auth_url: auth_url.into(), ..ConnectionSettings::new(client_id, redirect_uri) }
+    }
+
     pub fn authorize_url(&self) -> String {
         format!("{}/authorize", self.auth_url.trim_end_matches('/'))
     }

@@ -30,7 +30,7 @@ pub fn bin(name: &str, env_override: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let p = dir.join(name);
-    assert!(p.exists(), "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray)", p.display());
+    assert!(p.exists(), "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray-cli)", p.display());
     p
 }
 

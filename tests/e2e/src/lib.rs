@@ -141,22 +141,9 @@ impl Journey {
     /// Sign-in the CLI way (setup + login, real keychain), for journeys that start from
     /// an account that is already connected.
     pub async fn connect_with_cli(&self) {
-        let (id, api, auth) = (
-            self.sim.client().client_id.clone(),
-            self.sim.api_url(),
-            self.sim.auth_url(),
-        );
-        let args = [
-            "setup",
-            "--client-id",
-            &id,
-            "--redirect-uri",
-            "https://thingstray.invalid/callback",
-            "--api-url",
-            &api,
-            "--auth-url",
-            &auth,
-        ];
+        let mut args = vec!["setup".to_string()];
+        args.extend(self.sim.setup_args());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self.cli(
             &args,
             Some(&format!("{}\n", self.sim.client().client_secret)),
@@ -219,16 +206,6 @@ impl Journey {
         requests - codes - refreshes
     }
 
-    /// Whether SmartThings (the simulator) takes `token` for an API call.
-    pub async fn accepts(&self, token: &str) -> bool {
-        let r = reqwest::Client::new()
-            .get(format!("{}/locations", self.sim.api_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        r.status() == 200
-    }
 }
 
 impl Drop for Journey {
@@ -240,17 +217,8 @@ impl Drop for Journey {
     }
 }
 
-/// Opens an authorize address on the auto-approving simulator, as a browser would, and
-/// returns where it was sent (the redirect URI with `code` and `state`).
-pub async fn approve(url: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = http.get(url).send().await.unwrap();
-    assert_eq!(resp.status(), 302, "the simulator approves at once");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
+/// The browser part of sign-in: the simulator's page, approved at once.
+pub use smartthings_sim::browser::approve;
 
 /// Device ids from the UI (`device-<id>` test ids).
 pub fn device_id(testid: &str) -> &str {

@@ -82,7 +82,7 @@ async fn first_run() {
         .as_str()
         .expect("a refresh token")
         .to_string();
-    assert!(j.accepts(&access).await, "the stored token works");
+    assert!(j.sim.accepts(&access).await, "the stored token works");
     let secret = j
         .keychain("home/client-secret")
         .expect("the client secret in the keychain");
@@ -179,7 +179,7 @@ async fn copy_token() {
     let clip = j.command("xclip").args(["-selection", "clipboard", "-o"]).output().expect("xclip");
     let copied = String::from_utf8(clip.stdout).unwrap();
     assert!(!copied.is_empty(), "the clipboard holds a token ({said})");
-    assert!(j.accepts(&copied).await, "the simulator takes the copied token");
+    assert!(j.sim.accepts(&copied).await, "the simulator takes the copied token");
     let stored = j.stored_tokens();
     assert_eq!(stored["access_token"].as_str(), Some(copied.as_str()), "it is the session's current token");
     let expires = stored["expires_at_ms"].as_u64().expect("expiry");
@@ -200,7 +200,7 @@ async fn background_refresh() {
     assert!(state == "connected" || state == "refreshing", "the window stays connected: {state}\n{}", j.log());
     let menu = tray.menu().await;
     assert!(!menu.top().iter().any(|l| l.starts_with("Sign in again")), "tray: {:?}", menu.top());
-    assert!(j.accepts(j.stored_tokens()["access_token"].as_str().unwrap()).await);
+    assert!(j.sim.accepts(j.stored_tokens()["access_token"].as_str().unwrap()).await);
     app.shot("still-connected").await;
     app.close().await;
 }
@@ -323,7 +323,7 @@ async fn cli_and_app_together() {
         assert!(expires_at * 1000 >= at + 3_000, "a token with less than the asked validity was handed out");
     }
     let last = &handed.last().unwrap().0;
-    assert!(j.accepts(last).await);
+    assert!(j.sim.accepts(last).await);
     let refreshes = j.grants().1;
     assert_eq!(j.failed_token_requests(), failed_before, "no second refresh with a used refresh token");
     let elapsed = start.elapsed().as_secs();

@@ -236,9 +236,7 @@ mod tests {
         let store = Arc::new(Refusing { inner: MemoryStore::default(), refuse: Mutex::new(None) });
         let d = Desktop::with_vault(crate::config::Paths::at(dir.path()), Vault::new(store.clone()), Options::default(), true).unwrap();
         let client = sim.client().clone();
-        let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
-        settings.api_url = sim.api_url();
-        settings.auth_url = sim.auth_url();
+        let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
         let start = d.setup_with(Some("demo"), settings, SecretString::from(client.client_secret)).await.unwrap();
         d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
         d.set_favorite("demo", LAMP, true).unwrap();

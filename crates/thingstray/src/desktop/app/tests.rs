@@ -18,9 +18,7 @@ pub(super) async fn env() -> Env {
     let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
-    let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
-    settings.api_url = sim.api_url();
-    settings.auth_url = sim.auth_url();
+    let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
     let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await.unwrap();
     Env { sim, _dir: dir, desktop, start }
 }

@@ -1,7 +1,6 @@
 //! Shared set-up for the tests that run the real `thingstray` binary: a simulator in this
 //! process, a config directory of its own per test (file vault, so no keychain is
 //! needed), and helpers to drive sign-in the way a person would.
-#![allow(dead_code)]
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -85,25 +84,19 @@ impl Home {
 
     /// `setup --vault file` for the simulator's app, with `redirect_uri`.
     pub async fn setup_with(&self, redirect_uri: &str, extra: &[&str]) -> Out {
-        let api = self.sim.api_url();
-        let auth = self.sim.auth_url();
-        let id = self.sim.client().client_id.clone();
-        let mut args = vec![
-            "setup",
-            "--vault",
-            "file",
-            "--client-id",
-            &id,
-            "--redirect-uri",
-            redirect_uri,
-            "--api-url",
-            &api,
-            "--auth-url",
-            &auth,
-        ];
-        args.extend_from_slice(extra);
+        let mut args = self.setup_args();
+        set_flag(&mut args, "--redirect-uri", redirect_uri);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let secret = format!("{}\n", self.secret());
         self.run_with_stdin(&args, Some(&secret)).await
+    }
+
+    /// `setup --vault file` and the flags that point it at this test's simulator.
+    pub fn setup_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["setup", "--vault", "file"].map(String::from).to_vec();
+        args.extend(self.sim.setup_args());
+        args
     }
 
     pub async fn setup(&self) -> Out {
@@ -117,7 +110,7 @@ impl Home {
     pub async fn login(&self) -> Out {
         let mut child = self.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
         let (url, mut lines) = authorize_url(&mut child).await;
-        let back = follow_authorize(&url).await;
+        let back = approve(&url).await;
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(format!("{back}\n").as_bytes()).await.unwrap();
         drop(stdin);
@@ -131,17 +124,6 @@ impl Home {
     pub async fn signed_in(&self) {
         self.setup().await;
         self.login().await.ok();
-    }
-
-    /// Whether SmartThings (the simulator) takes `token` for an API call.
-    pub async fn accepts(&self, token: &str) -> bool {
-        let r = reqwest::Client::new()
-            .get(format!("{}/locations", self.sim.api_url()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        r.status() == 200
     }
 
     pub fn secrets_file(&self) -> serde_json::Value {
@@ -171,35 +153,12 @@ pub async fn authorize_url(child: &mut Child) -> (String, BufReader<tokio::proce
     }
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
+pub use smartthings_sim::browser::{approve, decide};
 
-/// Opens the authorize address on an auto-approving simulator; returns the redirect.
-pub async fn follow_authorize(url: &str) -> String {
-    let resp = no_redirects().get(url).send().await.unwrap();
-    assert_eq!(resp.status(), 302, "the simulator approves at once");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// Walks the simulator's sign-in page and presses `decision` (authorize / deny).
-pub async fn decide(url: &str, decision: &str) -> String {
-    let http = no_redirects();
-    let html = http.get(url).send().await.unwrap().text().await.unwrap();
-    let request_id = attr_after(&html, "name=\"request_id\"", "value=\"").expect("a request id");
-    let location = attr_after(&html, "<option", "value=\"").expect("a location");
-    let decision_url = url::Url::parse(url).unwrap().join("/oauth/authorize/decision").unwrap();
-    let form = [("request_id", request_id.as_str()), ("location_id", location.as_str()), ("decision", decision)];
-    let resp = http.post(decision_url).form(&form).send().await.unwrap();
-    assert_eq!(resp.status(), 302);
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
-fn attr_after(html: &str, anchor: &str, attr: &str) -> Option<String> {
-    let rest = &html[html.find(anchor)?..];
-    let v = rest.find(attr)? + attr.len();
-    let end = rest[v..].find('"')?;
-    Some(rest[v..v + end].replace("&amp;", "&"))
+/// Gives `flag` (already in `args`) another value.
+pub fn set_flag(args: &mut [String], flag: &str, value: &str) {
+    let at = args.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} is in {args:?}")) + 1;
+    args[at] = value.to_string();
 }
 
 pub async fn finish(child: Child) -> Out {

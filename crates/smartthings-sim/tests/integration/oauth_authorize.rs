@@ -1,8 +1,6 @@
 //! `/oauth/authorize`: validation order, the sign-in page, decisions and auto-approve.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use smartthings_sim::{SimClient, SimConfig};
 

@@ -1,13 +1,11 @@
 //! The session against the simulator over real HTTP: rotation, single-flight inside and
 //! across processes, faults, sleep, and the end of a session.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{refreshes, Env};
+use crate::common::{refreshes, Env};
 use secrecy::{ExposeSecret, SecretString};
 use smartthings_sim::{Faults, SimConfig};
 use thingstray::clock::{Clock, ManualClock};
@@ -150,7 +148,7 @@ async fn two_processes_asking_at_once_cause_one_refresh() {
     let mut children: Vec<_> = (0..2)
         .map(|_| {
             tokio::process::Command::new(std::env::current_exe().unwrap())
-                .args(["helper_child_process", "--exact", "--nocapture", "--test-threads=1"])
+                .args(["session::helper_child_process", "--exact", "--nocapture", "--test-threads=1"])
                 .env("THINGSTRAY_TEST_CHILD_DIR", dir.path())
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
@@ -320,7 +318,7 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     assert_eq!(std::fs::read_to_string(env.paths.config_file()).unwrap(), settings_before);
     assert!(env.vault.client_secret("home").await.unwrap().is_some());
     let sign_in = other.begin_sign_in();
-    let answer = common::approve(&sign_in, None).await;
+    let answer = crate::common::approve(&sign_in, None).await;
     other.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
     assert!(matches!(*other.session.status().borrow(), Status::Connected { .. }));
     other.session.token_valid_for(MIN).await.unwrap();

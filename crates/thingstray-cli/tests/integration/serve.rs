@@ -2,12 +2,10 @@
 //! valid request getting a token SmartThings (the simulator) accepts, the API proxy and
 //! its one retry on 401, and a clean stop on SIGTERM with nothing secret in the logs.
 
-mod cli_common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use cli_common::{Home, PATIENCE};
+use crate::common::{Home, PATIENCE};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::Child;
@@ -172,7 +170,7 @@ async fn a_valid_request_gets_a_token_smartthings_accepts() {
     assert_eq!(v["token_type"], "Bearer");
     assert!(v["expires_in"].as_u64().unwrap() > 86_000);
     let token = v["access_token"].as_str().unwrap();
-    assert!(h.accepts(token).await);
+    assert!(h.sim.accepts(token).await);
     let stored: serde_json::Value = serde_json::from_str(h.secrets_file()["home/tokens"].as_str().unwrap()).unwrap();
     assert!(!r.body.contains(stored["refresh_token"].as_str().unwrap()), "never the refresh token");
 
@@ -215,7 +213,7 @@ async fn tokens_come_from_memory_and_are_never_close_to_expiry() {
     let new = answers[0]["access_token"].as_str().unwrap().to_string();
     assert_ne!(new, old["access_token"].as_str().unwrap(), "not the token with 2 minutes left");
     assert!(answers.iter().all(|a| a["access_token"] == new.as_str() && a["expires_in"].as_u64().unwrap() >= 300));
-    assert!(h.accepts(&new).await);
+    assert!(h.sim.accepts(&new).await);
 
     // From memory: with the vault file gone, the server still answers.
     std::fs::remove_file(h.dir.path().join("secrets.json")).unwrap();
@@ -346,5 +344,5 @@ async fn a_server_started_before_sign_in_picks_up_the_login() {
     let r = client.get(&url).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 200, "no restart needed");
     let v: serde_json::Value = r.json().await.unwrap();
-    assert!(h.accepts(v["access_token"].as_str().unwrap()).await);
+    assert!(h.sim.accepts(v["access_token"].as_str().unwrap()).await);
 }

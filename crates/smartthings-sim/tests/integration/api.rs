@@ -1,11 +1,9 @@
 //! The REST API: authentication, pagination, inline status, isolation, commands, scenes.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smartthings_sim::{SimClient, SimConfig};

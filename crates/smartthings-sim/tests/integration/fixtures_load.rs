@@ -4,12 +4,10 @@
 //! The fixtures are the repository's copy in `crates/thingstray/tests/fixtures` (Apache-2.0,
 //! see its NOTICE.md); `$SMARTTHINGS_FIXTURES` points elsewhere.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smartthings_sim::SimConfig;

@@ -4,12 +4,10 @@
 //! These tests run when `THINGSTRAY_TEST_SECRET_SERVICE=1` says a Secret Service is up
 //! (scripts/test and CI set it); a plain `cargo test` without one says it skipped them.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Env;
+use crate::common::Env;
 use secrecy::{ExposeSecret, SecretString};
 use smartthings_sim::SimConfig;
 use thingstray::vault::{KeychainStore, SecretStore, Vault};

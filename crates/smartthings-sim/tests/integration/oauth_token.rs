@@ -1,11 +1,9 @@
 //! `/oauth/token`: Spring Security OAuth2's client authentication, grants and errors.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::Digest as _;

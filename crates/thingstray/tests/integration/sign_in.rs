@@ -1,11 +1,9 @@
 //! Sign-in over real HTTP against the simulator, and every trap of the token endpoint
 //! ending in its own error.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{approve, raw_server, settings_for, Env};
+use crate::common::{approve, raw_server, settings_for, Env};
 use secrecy::SecretString;
 use smartthings_sim::{Faults, SimConfig};
 use thingstray::config::Config;

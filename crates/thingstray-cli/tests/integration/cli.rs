@@ -2,11 +2,9 @@
 //! traps on the way, tokens in every format (and exit 4 once the session is over),
 //! devices, switches, scenes, logout and doctor.
 
-mod cli_common;
-
 use std::process::Stdio;
 
-use cli_common::{authorize_url, decide, follow_authorize, query_param, Home};
+use crate::common::{approve, authorize_url, decide, query_param, set_flag, Home};
 use smartthings_sim::SimConfig;
 use tokio::io::AsyncWriteExt;
 
@@ -16,21 +14,11 @@ const KITCHEN_LIGHTS: &str = "c1107a0c-fa71-43c5-8ff9-a128ea6c4f20";
 async fn setup_checks_each_field_and_keeps_the_secret_out_of_the_config() {
     let h = Home::new().await;
     let id = h.sim.client().client_id.clone();
-    let (api, auth) = (h.sim.api_url(), h.sim.auth_url());
     let base = |client_id: &str, redirect: &str| {
-        vec![
-            "setup".to_string(),
-            "--vault".into(),
-            "file".into(),
-            "--client-id".into(),
-            client_id.into(),
-            "--redirect-uri".into(),
-            redirect.into(),
-            "--api-url".into(),
-            api.clone(),
-            "--auth-url".into(),
-            auth.clone(),
-        ]
+        let mut args = h.setup_args();
+        set_flag(&mut args, "--client-id", client_id);
+        set_flag(&mut args, "--redirect-uri", redirect);
+        args
     };
     let run = |args: Vec<String>, stdin: Option<String>| {
         let h = &h;
@@ -71,7 +59,7 @@ async fn setup_checks_each_field_and_keeps_the_secret_out_of_the_config() {
     // The secret from the environment works too; it lands in the vault only.
     let mut c = h.cmd(&base(&id, "https://thingstray.invalid/callback").iter().map(String::as_str).collect::<Vec<_>>());
     c.env("THINGSTRAY_CLIENT_SECRET", h.secret());
-    let r = cli_common::finish(c.spawn().unwrap()).await;
+    let r = crate::common::finish(c.spawn().unwrap()).await;
     r.ok();
     assert!(
         r.stderr.contains("plain file") || r.stderr.contains("vault = \"file\""),
@@ -107,7 +95,7 @@ async fn login_by_paste_then_token_in_every_format() {
     bare.ok();
     let token = bare.stdout.trim().to_string();
     assert!(!token.is_empty() && !token.contains(' '));
-    assert!(h.accepts(&token).await, "the simulator accepts the token");
+    assert!(h.sim.accepts(&token).await, "the simulator accepts the token");
 
     let header = h.run(&["token", "--format", "header"]).await;
     assert_eq!(header.ok().stdout.trim(), format!("Authorization: Bearer {token}"));
@@ -146,12 +134,12 @@ async fn a_pasted_answer_that_is_not_ours_is_refused_and_the_wait_goes_on() {
     h.setup().await;
     let mut child = h.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
-    let back = follow_authorize(&url).await;
+    let back = approve(&url).await;
     let forged = back.replace(&query_param(&back, "state").unwrap(), "forged-state");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{forged}\nhello world\n{back}\n").as_bytes()).await.unwrap();
     drop(stdin);
-    let r = cli_common::finish(child).await;
+    let r = crate::common::finish(child).await;
     r.ok();
     assert!(r.stderr.contains("does not belong to the sign-in in progress"), "{}", r.stderr);
     assert!(r.stderr.contains("not a SmartThings sign-in answer"), "{}", r.stderr);
@@ -169,19 +157,19 @@ async fn login_traps_end_in_their_explained_errors() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(format!("{back}\n").as_bytes()).await.unwrap();
     drop(stdin);
-    let r = cli_common::finish(child).await;
+    let r = crate::common::finish(child).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("cancelled or denied") && r.stderr.contains("press Authorize"), "{}", r.stderr);
 
     // A code used twice (a second paste of the same address, in a second login).
     let mut child = h.cmd(&["login", "--no-browser", "--no-wait"]).spawn().unwrap();
     let (url, _rest) = authorize_url(&mut child).await;
-    cli_common::finish(child).await.ok();
+    crate::common::finish(child).await.ok();
     let back = decide(&url, "authorize").await;
     h.run(&["login", "--paste", &back]).await.ok();
     let mut child = h.cmd(&["login", "--no-browser", "--no-wait"]).spawn().unwrap();
     let (_url2, _rest) = authorize_url(&mut child).await;
-    cli_common::finish(child).await.ok();
+    crate::common::finish(child).await.ok();
     // Same code, state from the first sign-in: refused without spending anything.
     let r = h.run(&["login", "--paste", &back]).await;
     assert_eq!(r.code, 1);
@@ -210,13 +198,13 @@ async fn login_in_two_steps_for_machines_without_a_terminal() {
     r.ok();
     let url = r.stdout.lines().find(|l| l.starts_with("http")).unwrap().to_string();
     assert!(r.stderr.contains("login --paste"));
-    let back = follow_authorize(&url).await;
+    let back = approve(&url).await;
     let r = h.run(&["login", "--paste", &back]).await;
     r.ok();
     assert!(r.stdout.contains("Signed in"));
     assert!(h.secrets_file().get("home/pending-sign-in").is_none(), "the pending sign-in is gone");
     let token = h.run(&["token"]).await;
-    assert!(h.accepts(token.ok().stdout.trim()).await);
+    assert!(h.sim.accepts(token.ok().stdout.trim()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +216,7 @@ async fn login_on_a_loopback_redirect_uri_catches_the_browser() {
     let (url, _rest) = authorize_url(&mut child).await;
     let redirect = query_param(&url, "redirect_uri").unwrap();
     assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"), "{redirect}");
-    let back = follow_authorize(&url).await;
+    let back = approve(&url).await;
     assert!(back.starts_with(&redirect));
     // A forged answer to the listener is refused, and the listener keeps waiting.
     let forged = back.replace(&query_param(&back, "state").unwrap(), "forged");
@@ -239,10 +227,10 @@ async fn login_on_a_loopback_redirect_uri_catches_the_browser() {
     let page = reqwest::get(&back).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Signed in"));
-    let r = cli_common::finish(child).await;
+    let r = crate::common::finish(child).await;
     r.ok();
     let token = h.run(&["token"]).await;
-    assert!(h.accepts(token.ok().stdout.trim()).await);
+    assert!(h.sim.accepts(token.ok().stdout.trim()).await);
     let config = std::fs::read_to_string(h.dir.path().join("config.toml")).unwrap();
     assert!(config.contains("redirect_uri = \"http://127.0.0.1/callback\""), "the setting keeps the URI as registered");
 }
@@ -260,7 +248,7 @@ async fn token_refreshes_when_too_close_to_expiry() {
     assert_eq!(h.refreshes(), 1, "the token was refreshed first");
     let (a, b) = (first.ok().stdout.trim().to_string(), second.ok().stdout.trim().to_string());
     assert_ne!(a, b);
-    assert!(h.accepts(&b).await);
+    assert!(h.sim.accepts(&b).await);
     // Asking for more than SmartThings gives is an error, not a short-lived token.
     let r = h.run(&["token", "--min-valid", "2d"]).await;
     assert_eq!(r.code, 1);
@@ -393,33 +381,16 @@ async fn several_connections_one_per_location() {
     let h = Home::new().await;
     h.setup().await;
     h.login().await.ok();
-    let id = h.sim.client().client_id.clone();
-    let (api, auth) = (h.sim.api_url(), h.sim.auth_url());
     let secret = format!("{}\n", h.secret());
-    h.run_with_stdin(
-        &[
-            "--connection",
-            "cabin",
-            "setup",
-            "--client-id",
-            &id,
-            "--redirect-uri",
-            "https://thingstray.invalid/callback",
-            "--api-url",
-            &api,
-            "--auth-url",
-            &auth,
-        ],
-        Some(&secret),
-    )
-    .await
-    .ok();
+    let mut args = vec!["--connection".to_string(), "cabin".into(), "setup".into()];
+    args.extend(h.sim.setup_args());
+    h.run_with_stdin(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&secret)).await.ok();
     let r = h.run(&["--connection", "cabin", "token"]).await;
     assert_eq!(r.code, 4, "the second connection is not signed in yet: {}", r.stderr);
     h.run(&["token"]).await.ok(); // the default one is
     let mut c = h.cmd(&["token"]);
     c.env("THINGSTRAY_CONNECTION", "nowhere");
-    let r = cli_common::finish(c.spawn().unwrap()).await;
+    let r = crate::common::finish(c.spawn().unwrap()).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("no connection named `nowhere`") && r.stderr.contains("cabin, home"), "{}", r.stderr);
 }

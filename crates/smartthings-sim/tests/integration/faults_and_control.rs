@@ -1,11 +1,9 @@
 //! Injected faults (decided before handling, so they never change state), stats, and
 //! the `/__sim` control endpoints.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smartthings_sim::Faults;

@@ -1,7 +1,7 @@
 //! The token server's throughput and latency next to the seed's approach (a Python
 //! `http.server` answering the same JSON), and the wall time of `thingstray token`.
 //!
-//! `cargo bench -p thingstray --bench token_server` (or `scripts/bench-token-server`).
+//! `cargo bench -p thingstray-cli --bench token_server` (or `scripts/bench-token-server`).
 //! One run prints everything; it is a measurement, not a test: nothing here fails on a
 //! slow machine. Options (after `--`): `--seconds N` (default 5), `--connections N` (50),
 //! `--token-runs N` (30), `--rate N` (20000), `--shared` (no core pinning).
@@ -175,30 +175,14 @@ fn main() {
     };
 
     // Set up and sign in, the way a headless user would.
-    let client = sim.client().clone();
-    let (api, auth) = (sim.api_url(), sim.auth_url());
-    run(thingstray(&[
-        "setup",
-        "--vault",
-        "file",
-        "--client-id",
-        &client.client_id,
-        "--redirect-uri",
-        &client.redirect_uris[0],
-        "--api-url",
-        &api,
-        "--auth-url",
-        &auth,
-    ])
-    .env("THINGSTRAY_CLIENT_SECRET", &client.client_secret)
-    .stderr(Stdio::null()));
+    let mut setup: Vec<String> = ["setup", "--vault", "file"].map(String::from).to_vec();
+    setup.extend(sim.setup_args());
+    run(thingstray(&setup.iter().map(String::as_str).collect::<Vec<_>>())
+        .env("THINGSTRAY_CLIENT_SECRET", &sim.client().client_secret)
+        .stderr(Stdio::null()));
     let url = run(&mut thingstray(&["login", "--no-wait"]));
     let url = url.lines().find(|l| l.starts_with("http")).unwrap().to_string();
-    let back = rt.block_on(async {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let r = http.get(&url).send().await.unwrap();
-        r.headers()["location"].to_str().unwrap().to_string()
-    });
+    let back = rt.block_on(smartthings_sim::browser::approve(&url));
     run(&mut thingstray(&["login", "--paste", &back]));
     let secret = run(&mut thingstray(&["serve", "--print-secret"])).trim().to_string();
 

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: a redirect-less HTTP client, sign-in via
 //! auto-approve, token requests with HTTP Basic, and API calls with a bearer token.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 

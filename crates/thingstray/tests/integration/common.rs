@@ -1,6 +1,5 @@
 //! Shared set-up for the integration tests: a simulator on 127.0.0.1, an isolated config
 //! directory, a clock the test moves in step with the simulator's.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,17 +16,16 @@ use thingstray::Connection;
 
 pub struct Env {
     pub sim: Sim,
-    pub dir: tempfile::TempDir,
+    /// The settings folder `paths` points into; removed when the test ends.
+    _dir: tempfile::TempDir,
     pub paths: Paths,
     pub clock: ManualClock,
     pub vault: Vault,
 }
 
 pub fn settings_for(sim: &Sim) -> ConnectionSettings {
-    let mut s = ConnectionSettings::new(sim.client().client_id.clone(), sim.client().redirect_uris[0].clone());
-    s.api_url = sim.api_url();
-    s.auth_url = sim.auth_url();
-    s
+    let c = sim.client();
+    ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], sim.api_url(), sim.auth_url())
 }
 
 /// Session tuning for tests: retries in milliseconds rather than seconds.
@@ -49,7 +47,7 @@ impl Env {
         let sim = Sim::start(config).await.expect("simulator starts");
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
-        Env { sim, dir, paths, clock: ManualClock::new(), vault }
+        Env { sim, _dir: dir, paths, clock: ManualClock::new(), vault }
     }
 
     /// Both clocks jump together, the way a sleeping laptop sees the world move on.
@@ -87,33 +85,10 @@ impl Env {
     }
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
 /// Walks the simulator's sign-in page like a person: open it, pick a location, press a
 /// button; returns where the browser was sent (the redirect URI with code and state).
 pub async fn approve(sign_in: &SignIn, decision: Option<&str>) -> String {
-    let http = no_redirects();
-    let url = sign_in.authorize_url().clone();
-    let page = http.get(url.clone()).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the sign-in page is shown");
-    let html = page.text().await.unwrap();
-    let request_id = attr_after(&html, "name=\"request_id\"", "value=\"").expect("the form has a request id");
-    let location = attr_after(&html, "<option", "value=\"").expect("the page offers a location");
-    let decision_url = url.join("/oauth/authorize/decision").unwrap();
-    let form = [("request_id", request_id.as_str()), ("location_id", location.as_str()), ("decision", decision.unwrap_or("authorize"))];
-    let resp = http.post(decision_url).form(&form).send().await.unwrap();
-    assert_eq!(resp.status(), 302, "the decision redirects");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
-
-fn attr_after(html: &str, anchor: &str, attr: &str) -> Option<String> {
-    let at = html.find(anchor)?;
-    let rest = &html[at..];
-    let v = rest.find(attr)? + attr.len();
-    let end = rest[v..].find('"')?;
-    Some(rest[v..v + end].replace("&amp;", "&"))
+    smartthings_sim::browser::decide(sign_in.authorize_url().as_str(), decision.unwrap_or("authorize")).await
 }
 
 /// The number of successful refresh grants the simulator has handed out.

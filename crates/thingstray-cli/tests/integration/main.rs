@@ -1,0 +1,8 @@
+//! The real `thingstray` binary against the simulator, in one test binary: the commands
+//! (`cli`) and the token server (`serve`).
+//!
+//! `cargo test -p thingstray-cli --test integration serve::` runs one module.
+
+mod cli;
+mod common;
+mod serve;

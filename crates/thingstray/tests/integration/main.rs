@@ -1,0 +1,12 @@
+//! The core's integration tests, in one binary (as ripgrep does): the simulator over real
+//! HTTP on 127.0.0.1, the real Secret Service where one is up. One binary links axum,
+//! reqwest and tokio once instead of once per file.
+//!
+//! `cargo test -p thingstray --test integration session::` runs one module.
+
+mod common;
+mod keychain;
+mod logs;
+mod payloads;
+mod session;
+mod sign_in;
