@@ -162,7 +162,7 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
             return Err(());
         }
     };
-    if matches!(*conn.session.status().borrow(), Status::SignedOut) {
+    if matches!(conn.session.status(), Status::SignedOut) {
         r.fail("session", "signed out", "run `thingstray login`");
         return Err(());
     }

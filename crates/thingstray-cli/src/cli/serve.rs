@@ -52,7 +52,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
 
     let conn = ctx.open().await?;
     let secret = ServerSecret::load_or_create(conn.session.vault()).await?;
-    if let Status::SignedOut | Status::NeedsSignIn { .. } = *conn.session.status().borrow() {
+    if let Status::SignedOut | Status::NeedsSignIn { .. } = conn.session.status() {
         tracing::warn!(connection = %conn.name, "not signed in: token requests get 503 until `thingstray login` succeeds");
     }
     let refresher = conn.session.spawn_refresher();

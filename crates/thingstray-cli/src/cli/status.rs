@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     for name in names {
         let settings = &config.connections[&name];
         let status = match Connection::open(&ctx.paths, Some(&name)).await {
-            Ok(c) => c.session.status().borrow().clone(),
+            Ok(c) => c.session.status(),
             Err(e) if e.needs_sign_in() => Status::NeedsSignIn { reason: e },
             Err(e) => return Err(e.into()),
         };

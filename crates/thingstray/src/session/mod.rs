@@ -155,8 +155,14 @@ impl Session {
         &self.inner.vault
     }
 
-    /// Follow the session's state. The receiver always holds the latest value.
-    pub fn status(&self) -> watch::Receiver<Status> {
+    /// The session's state now.
+    pub fn status(&self) -> Status {
+        self.inner.status.borrow().clone()
+    }
+
+    /// Follow the session's state: the receiver always holds the latest value and wakes
+    /// its owner on each change.
+    pub fn watch_status(&self) -> watch::Receiver<Status> {
         self.inner.status.subscribe()
     }
 

@@ -192,7 +192,7 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
     let env = Env::new(SimConfig { expires_in: 3600, ..SimConfig::default() }).await;
     let conn = env.signed_in().await;
     let refresher = conn.session.spawn_refresher();
-    let mut status = conn.session.status();
+    let mut status = conn.session.watch_status();
     env.sim.set_faults(Faults {
         route_prefix: "/oauth/token".into(),
         error_5xx: 0.12,
@@ -218,7 +218,7 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
             status.wait_for(|s| matches!(s, Status::Connected { expires_at, .. } if *expires_at > before)),
         )
         .await
-        .unwrap_or_else(|_| panic!("round {round}: no recovery, status {:?}", *conn.session.status().borrow()))
+        .unwrap_or_else(|_| panic!("round {round}: no recovery, status {:?}", conn.session.status()))
         .unwrap()
         .clone();
         assert!(matches!(st, Status::Connected { .. }));
@@ -257,7 +257,7 @@ async fn waking_past_expiry_refreshes_at_once() {
     opts.session.wall_clock_check = Duration::from_millis(20);
     let config = Config::load(&env.paths).unwrap();
     let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
-    let mut status = conn.session.status();
+    let mut status = conn.session.watch_status();
     let before = current_expiry(&status.borrow());
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(86_400 + 3_600)); // asleep for a day and an hour
@@ -280,7 +280,7 @@ async fn a_clock_jump_wakes_the_scheduler_immediately() {
     opts.session.wall_clock_check = Duration::from_secs(3600); // only the jump can wake it
     let config = Config::load(&env.paths).unwrap();
     let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
-    let mut status = conn.session.status();
+    let mut status = conn.session.watch_status();
     let before = current_expiry(&status.borrow());
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(86_400 + 60));
@@ -304,13 +304,13 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "session_ended");
     assert!(e.to_string().contains("Sign in again"));
-    assert!(matches!(*conn.session.status().borrow(), Status::NeedsSignIn { .. }));
+    assert!(matches!(conn.session.status(), Status::NeedsSignIn { .. }));
 
     // Another process (or a restart) learns it from the vault without asking SmartThings.
     let asked = env.sim.stats().token_requests;
     let config = Config::load(&env.paths).unwrap();
     let other = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
-    assert!(matches!(*other.session.status().borrow(), Status::NeedsSignIn { .. }));
+    assert!(matches!(other.session.status(), Status::NeedsSignIn { .. }));
     assert_eq!(other.session.token_valid_for(MIN).await.unwrap_err().code(), "session_ended");
     assert_eq!(env.sim.stats().token_requests, asked, "no request with a dead token");
 
@@ -320,7 +320,7 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     let sign_in = other.begin_sign_in();
     let answer = crate::common::approve(&sign_in, None).await;
     other.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
-    assert!(matches!(*other.session.status().borrow(), Status::Connected { .. }));
+    assert!(matches!(other.session.status(), Status::Connected { .. }));
     other.session.token_valid_for(MIN).await.unwrap();
 }
 
@@ -343,7 +343,7 @@ async fn failing_refreshes_warn_before_the_thirty_day_limit() {
     // The access token expired long ago: no token, a clear transient error, and a warning.
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "server_error");
-    match &*conn.session.status().borrow() {
+    match &conn.session.status() {
         Status::Retrying { warning: Some(w), last_error, .. } => {
             assert!(w.contains("30 days"), "{w}");
             assert_eq!(last_error.code(), "server_error");
@@ -361,7 +361,7 @@ async fn a_locked_keychain_at_refresh_time_is_retried_later_not_spun_on() {
     env.signed_in().await;
     let config = Config::load(&env.paths).unwrap();
     let conn = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
-    let mut status = conn.session.status();
+    let mut status = conn.session.watch_status();
     rec.refuse_reads.store(true, Ordering::SeqCst);
     let refresher = conn.session.spawn_refresher();
     env.advance(Duration::from_secs(20 * 3600)); // past the refresh point, token still valid

@@ -117,7 +117,7 @@ impl Drop for Live {
 
 impl Live {
     fn status(&self) -> Status {
-        self.conn.session.status().borrow().clone()
+        self.conn.session.status()
     }
 }
 
@@ -286,7 +286,7 @@ impl Desktop {
     /// Starts keeping `conn` fresh and following its status; replaces one of the same name.
     fn adopt(&self, conn: Connection) {
         let refresher = conn.session.spawn_refresher();
-        let mut rx = conn.session.status();
+        let mut rx = conn.session.watch_status();
         let changed = self.changed.clone();
         let follower = tokio::spawn(async move {
             while rx.changed().await.is_ok() {
