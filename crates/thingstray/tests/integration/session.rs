@@ -97,6 +97,42 @@ async fn a_pair_the_vault_refuses_is_never_handed_out_and_never_lost() {
     assert!(!conn.api.devices().await.unwrap().is_empty());
 }
 
+/// Issue 10, item 2c: a 401 on the old token while the new pair is only in memory. The
+/// vault still holds the spent pair; rotating it would end the session.
+#[tokio::test]
+async fn a_401_while_the_new_pair_is_unsaved_saves_it_instead_of_spending_the_old_one() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    let old = conn.session.token_valid_for(MIN).await.unwrap();
+    env.advance(Duration::from_secs(601));
+    rec.refuse.store(true, Ordering::SeqCst);
+    assert_eq!(conn.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
+    rec.refuse.store(false, Ordering::SeqCst);
+    // A caller that still held the old token was refused by SmartThings.
+    let grant = conn.session.replace_rejected(&old).await.expect("the kept pair is saved and handed out");
+    assert_ne!(grant.secret(), old.secret());
+    assert_eq!(rec.saved_access.lock().unwrap().last().unwrap(), grant.secret(), "saved before handed out");
+    assert_eq!(refreshes(&env.sim), 1, "no second refresh, and no spent refresh token sent");
+    assert!(matches!(conn.session.status(), Status::Connected { .. }), "{:?}", conn.session.status());
+}
+
+/// Issue 10, item 6: an `expires_in` of a few seconds (or 0) must not make the refresher
+/// spin on the token endpoint: the next refresh is never sooner than 5 s after the pair.
+#[tokio::test]
+async fn a_tiny_expires_in_schedules_the_refresh_no_sooner_than_five_seconds_on() {
+    let env = Env::new(SimConfig { expires_in: 2, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    let now = env.clock.now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    match conn.session.status() {
+        Status::Connected { next_refresh_at, .. } => assert!(
+            next_refresh_at >= now + thingstray::session::MIN_REFRESH_GAP.as_secs(),
+            "next refresh {}s after the pair",
+            next_refresh_at as i64 - now as i64
+        ),
+        other => panic!("connected, not {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;
