@@ -7,7 +7,7 @@
 //! The OS drops the lock when its holder dies, so a crashed process never wedges it.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -30,20 +30,44 @@ impl RefreshLock {
 
     pub async fn acquire(&self, timeout: Duration) -> Result<LockGuard> {
         let what = || format!("locking {}", self.path.display());
-        let file = crate::fsutil::open_lock_file(&self.path)?;
-        // A blocking lock on the blocking pool wakes the moment the holder lets go. If we
-        // give up waiting, the detached job still finishes and drops the file, unlocking.
-        let job = tokio::task::spawn_blocking(move || file.lock().map(|_| file));
-        match tokio::time::timeout(timeout, job).await {
-            Ok(Ok(Ok(file))) => Ok(LockGuard { _file: file }),
-            Ok(Ok(Err(e))) => Err(Error::io(what(), e)),
-            Ok(Err(e)) => Err(Error::io(what(), e)),
-            Err(_) => Err(Error::io(
-                what(),
-                format!("another ThingsTray process held it for over {} s", timeout.as_secs()),
-            )),
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let file = crate::fsutil::open_lock_file(&self.path)?;
+            // A blocking lock on the blocking pool wakes the moment the holder lets go. If we
+            // give up waiting, the detached job still finishes and drops the file, unlocking.
+            let job = tokio::task::spawn_blocking(move || file.lock().map(|_| file));
+            match tokio::time::timeout_at(deadline, job).await {
+                Ok(Ok(Ok(file))) if still_at(&file, &self.path) => return Ok(LockGuard { _file: file }),
+                // The file we waited on was deleted or replaced meanwhile (a cleaner, a user):
+                // whoever locks the one at the path now would hold "the lock" too. Again.
+                Ok(Ok(Ok(_stale))) => tracing::debug!(path = %self.path.display(), "lock file replaced while waiting; locking again"),
+                Ok(Ok(Err(e))) => return Err(Error::io(what(), e)),
+                Ok(Err(e)) => return Err(Error::io(what(), e)),
+                Err(_) => {
+                    return Err(Error::io(
+                        what(),
+                        format!("another ThingsTray process held it for over {} s", timeout.as_secs()),
+                    ))
+                }
+            }
         }
     }
+}
+
+/// Whether `file` is still the file at `path` (same device and inode).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Windows does not delete a file another process has open, so the file is still there.
+#[cfg(not(unix))]
+fn still_at(_file: &File, _path: &Path) -> bool {
+    true
 }
 
 #[cfg(test)]
@@ -58,6 +82,33 @@ mod tests {
         let e = lock.acquire(Duration::from_millis(100)).await.unwrap_err();
         assert_eq!(e.code(), "io");
         drop(first);
+        lock.acquire(Duration::from_secs(5)).await.unwrap();
+    }
+
+    /// Issue 10, item 3: a waiter that opened the lock file before it was deleted and made
+    /// again must not come back holding the deleted file while another process holds the
+    /// new one: that is two refreshes at once, and one of them spends a dead token.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_waiter_on_a_deleted_lock_file_locks_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("home.lock");
+        let lock = RefreshLock::new(path.clone());
+        let first = lock.acquire(Duration::from_secs(5)).await.unwrap();
+        use std::future::Future;
+        // The waiter's first poll opens the file (the old one) and starts waiting on it.
+        let mut waiter = Box::pin(lock.acquire(Duration::from_millis(300)));
+        std::future::poll_fn(|cx| {
+            assert!(waiter.as_mut().poll(cx).is_pending(), "the first holder still holds it");
+            std::task::Poll::Ready(())
+        })
+        .await;
+        std::fs::remove_file(&path).unwrap();
+        let third = lock.acquire(Duration::from_secs(5)).await.expect("the new file is free");
+        drop(first);
+        let e = waiter.await.expect_err("the new file is held by the third");
+        assert_eq!(e.code(), "io");
+        drop(third);
         lock.acquire(Duration::from_secs(5)).await.unwrap();
     }
 }

@@ -81,6 +81,20 @@ impl Session {
                 Ok(new)
             }
             Err(e @ Error::SessionEnded { .. }) => {
+                // The vault is the truth here too: if it no longer holds the refresh token
+                // SmartThings refused, another process rotated it (a lock that did not hold:
+                // its file deleted, a second config dir on the same vault). Its pair is good;
+                // marking "ended" over it would throw the session away.
+                match self.inner.vault.tokens(conn).await {
+                    Ok(Some(stored)) if !stored.is_same_pair(&current) && stored.ended.is_none() => {
+                        tracing::warn!(connection = %conn, "a refresh token was refused after another process had replaced it; using the stored pair");
+                        *lock(&self.inner.retry) = Retry::default();
+                        self.set_tokens(Some(stored.clone()));
+                        self.publish();
+                        return Ok(stored);
+                    }
+                    _ => {}
+                }
                 tracing::warn!(connection = %conn, code = e.code(), "the session ended; sign-in needed");
                 let mut ended = current;
                 ended.ended = Some(match &e {

@@ -23,12 +23,20 @@ struct Recorder {
     saved_access: Mutex<Vec<String>>,
     refuse: AtomicBool,
     refuse_reads: AtomicBool,
+    /// Handed out once by the next read of a token pair: what a process read just before
+    /// another one replaced it.
+    stale_once: Mutex<Option<SecretString>>,
 }
 
 impl SecretStore for Recorder {
     fn get(&self, key: &str) -> thingstray::Result<Option<SecretString>> {
         if self.refuse_reads.load(Ordering::SeqCst) {
             return Err(thingstray::Error::KeychainUnavailable { detail: "locked, says the test".into() });
+        }
+        if key.ends_with("/tokens") {
+            if let Some(stale) = self.stale_once.lock().unwrap().take() {
+                return Ok(Some(stale));
+            }
         }
         self.inner.get(key)
     }
@@ -131,6 +139,27 @@ async fn a_tiny_expires_in_schedules_the_refresh_no_sooner_than_five_seconds_on(
         ),
         other => panic!("connected, not {other:?}"),
     }
+}
+
+/// Issue 10, item 3: a process whose lock did not hold (its file deleted while held) read
+/// the pair just before another process rotated it, and spends the dead refresh token.
+/// SmartThings says invalid_grant; marking "ended" then would overwrite the good new pair.
+#[tokio::test]
+async fn a_refused_refresh_token_that_was_already_replaced_never_ends_the_session() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let first = env.signed_in().await;
+    let old_pair = rec.inner.get("home/tokens").unwrap();
+    let config = Config::load(&env.paths).unwrap();
+    let second = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    env.advance(Duration::from_secs(601));
+    let new = second.session.token_valid_for(MIN).await.unwrap();
+    *rec.stale_once.lock().unwrap() = old_pair;
+    let got = first.session.token_valid_for(MIN).await.expect("the other process's pair is used");
+    assert_eq!(got.secret(), new.secret());
+    let stored: serde_json::Value = serde_json::from_str(rec.inner.get("home/tokens").unwrap().unwrap().expose_secret()).unwrap();
+    assert_eq!(stored["access_token"], new.secret(), "the good pair is still stored");
+    assert!(stored.get("ended").is_none_or(|e| e.is_null()), "not marked ended: {stored}");
+    assert!(matches!(first.session.status(), Status::Connected { .. }), "{:?}", first.session.status());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
