@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Notify};
 
+use lock::LockGuard;
 pub use lock::RefreshLock;
 pub use status::Status;
 
@@ -84,11 +85,19 @@ struct Inner {
     /// The pair callers are served from.
     tokens: Mutex<Option<TokenSet>>,
     /// A rotated pair the vault refused to store: the only copy of a live refresh token.
-    unsaved: Mutex<Option<TokenSet>>,
+    unsaved: Mutex<Option<Unsaved>>,
     retry: Mutex<Retry>,
     flight: tokio::sync::Mutex<()>,
     status: watch::Sender<Status>,
     wake: Notify,
+}
+
+/// The unsaved pair keeps the cross-process lock until it is saved: the vault still holds
+/// its spent predecessor, which another process would otherwise read and spend, ending
+/// the session for everyone.
+struct Unsaved {
+    pair: TokenSet,
+    lock: LockGuard,
 }
 
 #[derive(Default)]
@@ -226,14 +235,14 @@ impl Session {
         let _flight = self.inner.flight.lock().await;
         // An unsaved pair first: the vault may still hold its spent predecessor.
         self.save_unsaved().await?;
-        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         let stored = self.stored_or_signed_out().await?;
         if stored.access_token.secret() != rejected.secret() {
             self.set_tokens(Some(stored.clone()));
             self.publish();
             return Ok(stored.grant());
         }
-        let result = self.rotate(stored).await;
+        let result = self.rotate(stored, guard).await;
         self.record(&result);
         result.map(|t| t.grant())
     }
@@ -242,9 +251,8 @@ impl Session {
     /// every setting stays as it was.
     pub async fn adopt(&self, tokens: TokenSet) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let _lock = self.discard_unsaved_and_lock().await?;
         self.inner.vault.store_tokens(&self.inner.connection, &tokens).await?;
-        *lock(&self.inner.unsaved) = None;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(Some(tokens));
         self.publish();
@@ -256,9 +264,8 @@ impl Session {
     /// it in the app). The client secret and settings stay.
     pub async fn sign_out(&self) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let _lock = self.discard_unsaved_and_lock().await?;
         self.inner.vault.delete_tokens(&self.inner.connection).await?;
-        *lock(&self.inner.unsaved) = None;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(None);
         self.publish();
@@ -277,6 +284,17 @@ impl Session {
     /// The token in memory, when it is valid for at least `min` and the pair has not ended.
     fn fresh_grant(&self, min: Duration) -> Option<AccessGrant> {
         self.with_fresh(min, |t, _| t.grant())
+    }
+
+    /// For a new pair that replaces whatever came before (a sign-in, a sign-out): an
+    /// unsaved pair is obsolete, and the lock it held is ours to use (taking it again from
+    /// this process would wait on ourselves).
+    async fn discard_unsaved_and_lock(&self) -> Result<LockGuard> {
+        let held = lock(&self.inner.unsaved).take();
+        match held {
+            Some(u) => Ok(u.lock),
+            None => self.inner.lock.acquire(self.inner.opts.lock_timeout).await,
+        }
     }
 
     fn cached(&self) -> Option<TokenSet> {

@@ -2,7 +2,7 @@
 //! file lock across processes, the vault re-read inside it), persist-before-use, the
 //! unsaved pair, and how each failure schedules the next attempt.
 
-use super::{backoff, lock, Need, Retry, Session, Status};
+use super::{backoff, lock, LockGuard, Need, Retry, Session, Status, Unsaved};
 use crate::clock::unix_ms;
 use crate::error::{Error, Result};
 use crate::token::TokenSet;
@@ -24,7 +24,7 @@ impl Session {
             }
         }
         self.save_unsaved().await?;
-        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         // The vault is the truth: another process may have rotated the pair meanwhile.
         let stored = self.stored_or_signed_out().await?;
         if self.good_enough(&stored, need) {
@@ -36,7 +36,7 @@ impl Session {
             self.publish();
             return Ok(stored);
         }
-        self.rotate(stored).await
+        self.rotate(stored, guard).await
     }
 
     /// Reads the vault inside the lock; a missing or ended pair stops here.
@@ -56,8 +56,9 @@ impl Session {
         Ok(stored)
     }
 
-    /// Spends `current`'s refresh token. Caller holds both locks.
-    pub(super) async fn rotate(&self, current: TokenSet) -> Result<TokenSet> {
+    /// Spends `current`'s refresh token. The caller holds the flight mutex and hands over
+    /// the cross-process lock, which an unsaved new pair keeps.
+    pub(super) async fn rotate(&self, current: TokenSet, guard: LockGuard) -> Result<TokenSet> {
         let conn = &self.inner.connection;
         self.set_tokens(Some(current.clone()));
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
@@ -68,7 +69,7 @@ impl Session {
                 crate::failpoint::hit("refresh.response");
                 // Persist before use: from here on the old refresh token is dead.
                 if let Err(e) = self.inner.vault.store_tokens(conn, &new).await {
-                    *lock(&self.inner.unsaved) = Some(new);
+                    *lock(&self.inner.unsaved) = Some(Unsaved { pair: new, lock: guard });
                     let e = Error::VaultWriteFailed { detail: e.to_string() };
                     tracing::error!(connection = %conn, code = e.code(), "{e}");
                     return Err(e);
@@ -116,18 +117,21 @@ impl Session {
         }
     }
 
+    /// Stores the unsaved pair, under the lock it kept. On failure it stays, lock and all.
     pub(super) async fn save_unsaved(&self) -> Result<()> {
-        let Some(pending) = lock(&self.inner.unsaved).clone() else { return Ok(()) };
-        let _lock = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
-        match self.inner.vault.store_tokens(&self.inner.connection, &pending).await {
+        let Some(Unsaved { pair, lock: guard }) = lock(&self.inner.unsaved).take() else { return Ok(()) };
+        match self.inner.vault.store_tokens(&self.inner.connection, &pair).await {
             Ok(()) => {
-                *lock(&self.inner.unsaved) = None;
+                drop(guard);
                 *lock(&self.inner.retry) = Retry::default();
-                self.set_tokens(Some(pending));
+                self.set_tokens(Some(pair));
                 self.publish();
                 Ok(())
             }
-            Err(e) => Err(Error::VaultWriteFailed { detail: e.to_string() }),
+            Err(e) => {
+                *lock(&self.inner.unsaved) = Some(Unsaved { pair, lock: guard });
+                Err(Error::VaultWriteFailed { detail: e.to_string() })
+            }
         }
     }
 

@@ -57,26 +57,32 @@ impl SecretStore for Witness {
     }
 }
 
+thread_local! {
+    /// Set on the threads of this test's runtime: the capture takes their events only.
+    static OURS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// The capture is this test's own: every thread of its runtime (workers and blocking
-/// threads, where hyper and the keychain run) logs into it, and nothing else does. A
-/// global subscriber would also log every other test of the binary at TRACE.
+/// threads, where hyper and the keychain run) logs into it at TRACE, and no other test's
+/// thread does. The subscriber is global (a scoped one can miss events whose callsite
+/// another test's thread registered first); a per-event filter picks our threads.
 #[test]
 fn no_secret_appears_in_any_log_line() {
+    use tracing_subscriber::layer::SubscriberExt;
     let capture = Capture::default();
     let writer = capture.clone();
-    let dispatch: tracing::Dispatch = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish()
-        .into();
-    let _main = tracing::dispatcher::set_default(&dispatch);
-    let on_start = dispatch.clone();
+        .with(tracing_subscriber::filter::filter_fn(|_| OURS.with(|o| o.get())));
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber of this binary");
+    OURS.with(|o| o.set(true));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        // The guard lives as long as the thread: these threads are this runtime's alone.
-        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&on_start)))
+        .on_thread_start(|| OURS.with(|o| o.set(true)))
         .build()
         .unwrap();
     runtime.block_on(run_and_search(capture));

@@ -162,6 +162,32 @@ async fn a_refused_refresh_token_that_was_already_replaced_never_ends_the_sessio
     assert!(matches!(first.session.status(), Status::Connected { .. }), "{:?}", first.session.status());
 }
 
+/// Issue 10, item 2b: while the new pair is only in this process's memory, the vault still
+/// holds the spent one. Another process must not read it and spend it: the unsaved pair
+/// keeps the refresh lock until it is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_pair_is_unsaved_no_other_process_spends_the_old_one() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let first = env.signed_in().await;
+    let config = Config::load(&env.paths).unwrap();
+    let mut opts = env.options();
+    opts.session.lock_timeout = Duration::from_millis(200);
+    let second = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
+    env.advance(Duration::from_secs(601));
+    rec.refuse.store(true, Ordering::SeqCst);
+    assert_eq!(first.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
+    let e = second.session.token_valid_for(MIN).await.unwrap_err();
+    assert_ne!(e.code(), "session_ended", "{e}");
+    let stats = env.sim.stats();
+    assert_eq!(stats.token_requests, stats.token_grants.values().sum::<u64>(), "the spent refresh token was never sent");
+    // The vault comes back: the first process saves its pair, the second one reads it.
+    rec.refuse.store(false, Ordering::SeqCst);
+    let a = first.session.token_valid_for(MIN).await.unwrap();
+    let b = second.session.token_valid_for(MIN).await.unwrap();
+    assert_eq!(a.secret(), b.secret());
+    assert_eq!(refreshes(&env.sim), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;
