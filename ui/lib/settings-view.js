@@ -39,9 +39,10 @@ export function serverStatusText(st) {
   return 'Off';
 }
 
-/** The curl line a script would use; the secret stays a shell variable. */
+/** The curl line a script would use. The secret stays a shell variable and reaches curl
+ *  through a pipe (printf is a shell builtin): never in argv, which any local user reads. */
 export function serverExample(port) {
-  return `curl -H "Authorization: Bearer $THINGSTRAY_SECRET" http://127.0.0.1:${port}/v1/token`;
+  return `printf 'Authorization: Bearer %s\\n' "$THINGSTRAY_SECRET" | curl -H @- http://127.0.0.1:${port}/v1/token`;
 }
 
 /** What the secret field shows: the secret only while revealed. */

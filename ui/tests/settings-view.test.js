@@ -38,7 +38,8 @@ test('the secret shows only when revealed and the example never holds it', () =>
   assert.equal(secretText('abc', false), '•'.repeat(16));
   assert.equal(secretText('abc', true), 'abc');
   assert.equal(secretText('', true), '•'.repeat(16));
-  assert.equal(serverExample(9000), 'curl -H "Authorization: Bearer $THINGSTRAY_SECRET" http://127.0.0.1:9000/v1/token');
+  assert.equal(serverExample(9000), `printf 'Authorization: Bearer %s\\n' "$THINGSTRAY_SECRET" | curl -H @- http://127.0.0.1:9000/v1/token`);
+  assert.doesNotMatch(serverExample(9000), /curl[^|]*\$THINGSTRAY_SECRET/, 'the secret is not in curl\'s argv');
   assert.equal(rotateStep(false).armed, false);
   assert.match(rotateStep(true).text, /stop working/);
 });

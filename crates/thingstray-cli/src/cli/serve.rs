@@ -66,7 +66,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         let _ = out.flush();
     }
     eprintln!(
-        "Try: curl -H \"Authorization: Bearer $(thingstray serve --print-secret)\" http://127.0.0.1:{}/v1/token",
+        // The secret goes through a pipe, not curl's argv (which every local user can read).
+        "Try: printf 'Authorization: Bearer %s\\n' \"$(thingstray serve --print-secret)\" | curl -H @- http://127.0.0.1:{}/v1/token",
         server.port()
     );
     stop_signal().await;
