@@ -16,6 +16,9 @@ use std::fmt;
 
 use clap::{Parser, Subcommand};
 use thingstray::config::{Config, Paths};
+use thingstray::connection::Options;
+use thingstray::session::SessionOptions;
+use thingstray::vault::Vault;
 use thingstray::Connection;
 
 #[derive(Parser, Debug)]
@@ -98,13 +101,27 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The connection asked for (or the default one), with its tokens loaded.
+    /// The connection asked for (or the default one), with its tokens loaded, for a
+    /// command that exits when done: it spends a refresh token only after the vault has
+    /// taken a write, since a new pair it could not save would die with the process.
     pub async fn open(&self) -> Result<Connection, CliError> {
+        self.open_with(SessionOptions { probe_vault: true, ..SessionOptions::default() }).await
+    }
+
+    /// As [`Ctx::open`], for `serve`: it lives on, keeps an unsaved pair in memory, tries
+    /// again to store it, and flushes it before exiting.
+    pub async fn open_long_lived(&self) -> Result<Connection, CliError> {
+        self.open_with(SessionOptions::default()).await
+    }
+
+    async fn open_with(&self, session: SessionOptions) -> Result<Connection, CliError> {
         let config = Config::load(&self.paths)?;
         if config.connections.is_empty() {
             return Err(CliError::NeedsSetup);
         }
-        Ok(Connection::open(&self.paths, self.connection.as_deref()).await?)
+        let vault = Vault::open(&config, &self.paths)?;
+        let opts = Options { session, ..Options::default() };
+        Ok(Connection::open_with(&self.paths, &config, vault, self.connection.as_deref(), opts).await?)
     }
 }
 

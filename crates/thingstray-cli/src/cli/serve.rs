@@ -50,7 +50,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return Ok(());
     }
 
-    let conn = ctx.open().await?;
+    let conn = ctx.open_long_lived().await?;
     let secret = ServerSecret::load_or_create(conn.session.vault()).await?;
     if let Status::SignedOut | Status::NeedsSignIn { .. } = conn.session.status() {
         tracing::warn!(connection = %conn.name, "not signed in: token requests get 503 until `thingstray login` succeeds");
@@ -74,6 +74,11 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     tracing::info!("stopping");
     server.shutdown(Duration::from_secs(5)).await;
     refresher.abort();
+    // A pair the vault refused is the only live refresh token: store it before exiting.
+    if let Err(e) = conn.session.flush(Duration::from_secs(10)).await {
+        eprintln!("thingstray: the new sign-in could not be saved ({e}); run `thingstray login` once the keychain works");
+        return Err(e.into());
+    }
     Ok(())
 }
 

@@ -47,6 +47,10 @@ pub struct SessionOptions {
     /// Warn when the last successful refresh is this old: SmartThings' refresh tokens live
     /// 30 days (absolute or sliding is undocumented).
     pub warn_after: Duration,
+    /// Before spending a refresh token, write the current pair back, to learn that the
+    /// vault takes writes. For one-shot processes (`thingstray token`): a new pair the
+    /// vault then refuses lives only in memory, and is gone when the process exits.
+    pub probe_vault: bool,
 }
 
 impl Default for SessionOptions {
@@ -58,6 +62,7 @@ impl Default for SessionOptions {
             wall_clock_check: Duration::from_secs(15),
             lock_timeout: Duration::from_secs(60),
             warn_after: Duration::from_secs(25 * 86_400),
+            probe_vault: false,
         }
     }
 }
@@ -245,6 +250,29 @@ impl Session {
         let result = self.rotate(stored, guard).await;
         self.record(&result);
         result.map(|t| t.grant())
+    }
+
+    /// Before exit: stores a pair the vault refused earlier, trying again with backoff for
+    /// up to `within`. Nothing to do (`Ok`) when every pair is saved. An error means the
+    /// only copy of the live refresh token dies with this process.
+    pub async fn flush(&self, within: Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let attempt = {
+                let _flight = self.inner.flight.lock().await;
+                self.save_unsaved().await
+            };
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() + pause >= deadline => return Err(e),
+                Err(e) => {
+                    tracing::warn!(connection = %self.inner.connection, code = e.code(), "the new token pair is not saved yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
     }
 
     /// Installs a freshly signed-in pair: vault first, then memory. Replaces only tokens;

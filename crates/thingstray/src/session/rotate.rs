@@ -62,6 +62,14 @@ impl Session {
         let conn = &self.inner.connection;
         self.set_tokens(Some(current.clone()));
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
+        if self.inner.opts.probe_vault {
+            // The same pair, written again: if the vault refuses now, nothing is spent.
+            if let Err(e) = self.inner.vault.store_tokens(conn, &current).await {
+                let e = Error::VaultWriteFailed { detail: e.to_string() };
+                tracing::warn!(connection = %conn, code = e.code(), "not refreshing: the vault refuses writes");
+                return Err(e);
+            }
+        }
         tracing::info!(connection = %conn, "refreshing the access token");
         crate::failpoint::hit("refresh.before_request");
         match self.inner.oauth.refresh(&current.refresh_token, self.now()).await {

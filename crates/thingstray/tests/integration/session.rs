@@ -188,6 +188,46 @@ async fn while_a_pair_is_unsaved_no_other_process_spends_the_old_one() {
     assert_eq!(refreshes(&env.sim), 1);
 }
 
+/// Issue 10, item 2a: a one-shot process (`thingstray token`) spends a refresh token only
+/// after the vault has taken a write: if it refused the new pair, the pair would die with
+/// the process, and the session with it.
+#[tokio::test]
+async fn a_one_shot_process_spends_nothing_while_the_vault_refuses_writes() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    env.signed_in().await;
+    let config = Config::load(&env.paths).unwrap();
+    let mut opts = env.options();
+    opts.session.probe_vault = true;
+    let one_shot = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
+    env.advance(Duration::from_secs(601));
+    rec.refuse.store(true, Ordering::SeqCst);
+    assert_eq!(one_shot.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
+    assert_eq!(env.sim.stats().token_requests, 1, "only the sign-in: no refresh token was spent");
+    drop(one_shot); // the process exits: nothing was only in its memory
+    rec.refuse.store(false, Ordering::SeqCst);
+    let next = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    next.session.token_valid_for(MIN).await.expect("the stored pair still refreshes");
+    assert_eq!(refreshes(&env.sim), 1);
+}
+
+/// Issue 10, item 2a: at exit (`serve` on SIGTERM, Quit in the desktop) a pair the vault
+/// refused is stored once the vault takes writes again, without another refresh.
+#[tokio::test]
+async fn flush_stores_the_unsaved_pair_before_exit() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    env.advance(Duration::from_secs(601));
+    rec.refuse.store(true, Ordering::SeqCst);
+    assert_eq!(conn.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
+    assert_eq!(conn.session.flush(Duration::ZERO).await.unwrap_err().code(), "vault_write_failed", "still refused: said so");
+    rec.refuse.store(false, Ordering::SeqCst);
+    conn.session.flush(Duration::from_secs(5)).await.expect("saved");
+    let saved = rec.saved_access.lock().unwrap().last().unwrap().clone();
+    assert_eq!(conn.session.token_valid_for(MIN).await.unwrap().secret(), saved);
+    assert_eq!(refreshes(&env.sim), 1);
+    conn.session.flush(Duration::ZERO).await.expect("nothing left to save");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;

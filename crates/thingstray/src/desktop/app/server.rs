@@ -108,7 +108,23 @@ impl Desktop {
         }
     }
 
-    /// At quit: stops accepting, lets open requests finish. The choice stays as it is.
+    /// At quit: stops the token server, then stores any token pair the vault refused
+    /// earlier (the only copy of a live refresh token), trying for a few seconds. Returns
+    /// the connections whose pair could not be saved.
+    pub async fn shutdown(&self) -> Vec<(String, Error)> {
+        self.stop_token_server().await;
+        let sessions: Vec<_> = self.state().live.values().map(|l| l.conn.session.clone()).collect();
+        let mut lost = Vec::new();
+        for s in sessions {
+            if let Err(e) = s.flush(Duration::from_secs(5)).await {
+                tracing::error!(connection = %s.connection(), code = e.code(), "a new token pair could not be saved before quitting");
+                lost.push((s.connection().to_string(), e));
+            }
+        }
+        lost
+    }
+
+    /// Stops accepting, lets open requests finish. The choice stays as it is.
     pub async fn stop_token_server(&self) {
         let old = self.server.running.lock().await.take();
         if let Some(old) = old {
