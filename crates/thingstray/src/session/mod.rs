@@ -242,6 +242,7 @@ impl Session {
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         let stored = self.stored_or_signed_out().await?;
+        let stored = self.not_older_than_ours(stored).await?;
         if stored.access_token.secret() != rejected.secret() {
             self.set_tokens(Some(stored.clone()));
             self.publish();

@@ -27,6 +27,7 @@ impl Session {
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         // The vault is the truth: another process may have rotated the pair meanwhile.
         let stored = self.stored_or_signed_out().await?;
+        let stored = self.not_older_than_ours(stored).await?;
         if self.good_enough(&stored, need) {
             let newer = self.cached().is_none_or(|c| !c.is_same_pair(&stored));
             self.set_tokens(Some(stored.clone()));
@@ -141,6 +142,24 @@ impl Session {
                 Err(Error::VaultWriteFailed { detail: e.to_string() })
             }
         }
+    }
+
+    /// The backstop: the vault must never hold an older pair than this process does. If
+    /// it does, an old copy was written back over ours (a lost update, a restored backup);
+    /// its refresh token is spent and rotating it would end the session. Ours is the live
+    /// one: it goes back into the vault.
+    pub(super) async fn not_older_than_ours(&self, stored: TokenSet) -> Result<TokenSet> {
+        let Some(mine) = self.cached() else { return Ok(stored) };
+        if mine.ended.is_some() || mine.is_same_pair(&stored) || mine.issued_at() <= stored.issued_at() {
+            return Ok(stored);
+        }
+        tracing::warn!(connection = %self.inner.connection, "the vault held an older token pair than this process; putting ours back");
+        self.inner
+            .vault
+            .store_tokens(&self.inner.connection, &mine)
+            .await
+            .map_err(|e| Error::VaultWriteFailed { detail: e.to_string() })?;
+        Ok(mine)
     }
 
     pub(super) fn good_enough(&self, t: &TokenSet, need: Need) -> bool {

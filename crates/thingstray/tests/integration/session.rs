@@ -228,6 +228,25 @@ async fn flush_stores_the_unsaved_pair_before_exit() {
     conn.session.flush(Duration::ZERO).await.expect("nothing left to save");
 }
 
+/// Issue 10, item 1 (the backstop): an older pair written back over ours (a lost update, a
+/// restored backup) is never rotated: its refresh token is spent. Ours goes back instead.
+#[tokio::test]
+async fn an_older_pair_written_over_ours_is_never_rotated() {
+    let (env, rec) = recorded_env(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    let first_pair = rec.inner.get("home/tokens").unwrap().unwrap();
+    env.advance(Duration::from_secs(601));
+    let second = conn.session.token_valid_for(MIN).await.unwrap();
+    rec.inner.set("home/tokens", &first_pair).unwrap(); // someone writes the old copy back
+    env.advance(Duration::from_secs(601));
+    let third = conn.session.token_valid_for(MIN).await.expect("still connected");
+    assert_ne!(third.secret(), second.secret());
+    assert_eq!(refreshes(&env.sim), 2, "two rotations, none of them refused");
+    let stats = env.sim.stats();
+    assert_eq!(stats.token_requests, stats.token_grants.values().sum::<u64>(), "the spent refresh token was never sent");
+    assert_eq!(rec.saved_access.lock().unwrap().last().unwrap(), third.secret());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;
