@@ -26,6 +26,11 @@ pub struct TokenSet {
     /// then knows, without asking SmartThings again, that only a new sign-in helps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<String>,
+    /// Whether this pair came from a refresh (not a sign-in): its lifetime is then what
+    /// SmartThings gives a refresh, and refreshing again for a longer one would only
+    /// spend a refresh token for the same answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_refresh: bool,
 }
 
 impl TokenSet {
@@ -107,6 +112,7 @@ mod tests {
             scope: "r:devices:*".into(),
             installed_app_id: None,
             ended: None,
+            from_refresh: false,
         };
         let dbg = format!("{t:?} {:?}", t.grant());
         assert!(!dbg.contains("acc-123") && !dbg.contains("ref-456"), "{dbg}");
@@ -122,6 +128,7 @@ mod tests {
             scope: String::new(),
             installed_app_id: None,
             ended: None,
+            from_refresh: false,
         };
         assert_eq!(unix_ms(t.refresh_due(0.75)), 1_000 + 64_800_000);
     }

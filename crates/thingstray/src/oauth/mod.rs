@@ -250,7 +250,7 @@ impl OAuthClient {
         let answer = req.request_async(&send).await.map_err(|e| self.unwrap(e))?;
         // RFC 6749 lets a server keep the old refresh token; SmartThings always rotates.
         let refresh = answer.refresh_token().cloned().unwrap_or_else(|| refresh_token.clone());
-        token_set(&answer, refresh, now)
+        Ok(TokenSet { from_refresh: true, ..token_set(&answer, refresh, now)? })
     }
 
     /// Checks the client id and secret without a user: SmartThings authenticates the
@@ -369,6 +369,7 @@ fn token_set(answer: &TokenAnswer, refresh_token: RefreshToken, now: SystemTime)
             .unwrap_or_default(),
         installed_app_id: answer.extra_fields().installed_app_id.clone(),
         ended: None,
+        from_refresh: false,
     })
 }
 

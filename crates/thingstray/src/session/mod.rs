@@ -114,6 +114,10 @@ struct Retry {
     halted: Option<Error>,
 }
 
+fn short_lived(t: &TokenSet) -> String {
+    format!("SmartThings issues tokens valid for {} s; ask for at most that", t.lifetime().as_secs())
+}
+
 /// Why a refresh is being considered; decides whether a stored pair is good enough.
 #[derive(Debug, Clone, Copy)]
 enum Need {
@@ -210,6 +214,14 @@ impl Session {
                 return Ok(grant);
             }
         }
+        if let Some(t) = self.cached().filter(|t| t.from_refresh && t.ended.is_none()) {
+            // The token a refresh gives lives `lifetime`; while this one is valid, another
+            // refresh would spend a refresh token for the same answer (a script asking
+            // for more than that on every call would rotate on every call).
+            if t.lifetime() < min && t.remaining(self.now()) > Duration::ZERO {
+                return Err(Error::NoValidToken { wanted: min, reason: short_lived(&t) });
+            }
+        }
         let t = self.refresh(Need::Valid(min)).await?;
         let left = t.remaining(self.now());
         if left >= min {
@@ -217,7 +229,7 @@ impl Session {
         } else {
             Err(Error::NoValidToken {
                 wanted: min,
-                reason: format!("SmartThings issued a token valid for only {} s; ask for less", left.as_secs()),
+                reason: short_lived(&t),
             })
         }
     }

@@ -247,6 +247,25 @@ async fn an_older_pair_written_over_ours_is_never_rotated() {
     assert_eq!(rec.saved_access.lock().unwrap().last().unwrap(), third.secret());
 }
 
+/// Issue 10, item 4: asking for longer than SmartThings' tokens live (`thingstray token
+/// --min-valid 25h` in a script's loop) fails without a refresh once a refresh has shown
+/// the lifetime, instead of spending a refresh token on every call.
+#[tokio::test]
+async fn asking_for_more_than_a_token_lives_refreshes_once_then_fails_fast() {
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    env.advance(Duration::from_secs(601));
+    let too_long = Duration::from_secs(3600);
+    for call in 0..5 {
+        let e = conn.session.token_valid_for(too_long).await.unwrap_err();
+        assert_eq!(e.code(), "no_valid_token", "call {call}: {e}");
+        assert!(e.to_string().contains("600 s"), "says the lifetime: {e}");
+    }
+    assert_eq!(refreshes(&env.sim), 1, "one refresh learnt the lifetime; none after it");
+    conn.session.token_valid_for(MIN).await.expect("a fitting ask still works");
+    assert_eq!(refreshes(&env.sim), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;
