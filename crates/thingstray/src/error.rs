@@ -180,6 +180,15 @@ pub enum Error {
     )]
     Unauthorized,
 
+    #[error(
+        "SmartThings refused the access token again (HTTP 401), {minutes} min after ThingsTray \
+         replaced it for the same reason. A new token would most likely be refused too, so \
+         ThingsTray waits 5 minutes before asking for one: check the API address in the \
+         settings (and, through the token server, the path after /api). If SmartThings keeps \
+         refusing, sign in again."
+    )]
+    TokenRefused { minutes: u64 },
+
     #[error("SmartThings answered with data ThingsTray could not read: {detail}")]
     BadPayload { detail: String },
 
@@ -246,6 +255,7 @@ impl Error {
             Error::DefaultUnavailable { .. } => "default_unavailable",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
+            Error::TokenRefused { .. } => "token_refused",
             Error::BadPayload { .. } => "bad_payload",
             Error::DeviceNotFound { .. } => "device_not_found",
             Error::DeviceOffline { .. } => "device_offline",

@@ -269,13 +269,16 @@ async fn the_proxy_injects_the_token_and_retries_once_on_401() {
     assert_eq!(h.refreshes(), refreshes + 1, "exactly one refresh");
     assert_eq!(count(), 3, "the refused request and its one retry");
 
-    // When even the new token is refused (the session is over), the caller learns why.
+    // When the new token is refused too, minutes later, the caller learns why, and no
+    // second refresh is spent (issue 10, item 5: a 401 a new token does not fix would
+    // otherwise rotate once per request).
     h.sim.advance_clock(Duration::from_secs(25 * 3600));
     h.sim.revoke_refresh_tokens();
     let r = client.get(format!("{base}/api/v1/devices")).bearer_auth(&s.secret).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "session_ended");
+    assert_eq!(v["error"]["code"], "token_refused");
+    assert_eq!(h.refreshes(), refreshes + 1, "no second refresh");
     assert_eq!(count(), 4, "no retry loop");
 
     // Paths that try to leave the API are refused before anything is sent.

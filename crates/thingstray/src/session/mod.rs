@@ -74,6 +74,11 @@ impl Default for SessionOptions {
 /// journeys) on its 75% schedule and bounds a zero lifetime to 720 refreshes an hour.
 pub const MIN_REFRESH_GAP: Duration = Duration::from_secs(5);
 
+/// A 401 replaces the token at most this often. A 401 that a new token does not fix (a
+/// wrong API address, a proxied path that answers 401) would otherwise rotate once per
+/// request: every 10 s while the device window polls.
+pub const REJECTED_REFRESH_GAP: Duration = Duration::from_secs(5 * 60);
+
 /// Cheap to clone; all clones are the same session.
 #[derive(Clone)]
 pub struct Session {
@@ -91,6 +96,8 @@ struct Inner {
     tokens: Mutex<Option<TokenSet>>,
     /// A rotated pair the vault refused to store: the only copy of a live refresh token.
     unsaved: Mutex<Option<Unsaved>>,
+    /// When a 401 last made us replace the token.
+    last_rejected: Mutex<Option<SystemTime>>,
     retry: Mutex<Retry>,
     flight: tokio::sync::Mutex<()>,
     status: watch::Sender<Status>,
@@ -153,6 +160,7 @@ impl Session {
                 opts,
                 tokens: Mutex::new(None),
                 unsaved: Mutex::new(None),
+                last_rejected: Mutex::new(None),
                 retry: Mutex::new(Retry::default()),
                 flight: tokio::sync::Mutex::new(()),
                 status,
@@ -260,6 +268,14 @@ impl Session {
             self.publish();
             return Ok(stored.grant());
         }
+        let now = self.now();
+        let last = *lock(&self.inner.last_rejected);
+        if let Some(since) = last.and_then(|at| now.duration_since(at).ok()).filter(|s| *s < REJECTED_REFRESH_GAP) {
+            let e = Error::TokenRefused { minutes: since.as_secs().div_ceil(60).max(1) };
+            tracing::warn!(connection = %self.inner.connection, code = e.code(), "a replaced token was refused too; not replacing it again yet");
+            return Err(e);
+        }
+        *lock(&self.inner.last_rejected) = Some(now);
         let result = self.rotate(stored, guard).await;
         self.record(&result);
         result.map(|t| t.grant())

@@ -266,6 +266,33 @@ async fn asking_for_more_than_a_token_lives_refreshes_once_then_fails_fast() {
     assert_eq!(refreshes(&env.sim), 1);
 }
 
+/// Issue 10, item 5: a 401 that a new token does not fix (here an API address that answers
+/// 401 to everything) replaces the token once, then says what is wrong instead of
+/// rotating on every request; after 5 minutes it may try once more.
+#[tokio::test]
+async fn a_401_a_new_token_does_not_fix_rotates_once_per_five_minutes() {
+    let env = Env::new(SimConfig { expires_in: 86_400, ..SimConfig::default() }).await;
+    let refuses = crate::common::raw_server(
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_vec(),
+    )
+    .await;
+    let c = env.sim.client();
+    let settings = thingstray::config::ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], format!("{refuses}/v1"), env.sim.auth_url());
+    let conn = env.connection_with(settings, &c.client_secret.clone()).await;
+    let sign_in = conn.begin_sign_in();
+    let back = crate::common::approve(&sign_in, None).await;
+    conn.finish_sign_in(&env.paths, &sign_in, &back).await.unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        codes.push(conn.api.devices().await.unwrap_err().code());
+    }
+    assert_eq!(refreshes(&env.sim), 1, "one replacement for six refused requests: {codes:?}");
+    assert!(codes[1..].iter().all(|c| *c == "token_refused"), "each later one says why: {codes:?}");
+    env.advance(thingstray::session::REJECTED_REFRESH_GAP);
+    conn.api.devices().await.unwrap_err();
+    assert_eq!(refreshes(&env.sim), 2, "after 5 minutes, one more try");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_callers_at_expiry_cause_one_refresh() {
     let env = Env::new(SimConfig::default()).await;
