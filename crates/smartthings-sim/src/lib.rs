@@ -80,6 +80,10 @@ pub struct SimConfig {
     /// Keep only the first N devices of the first location (after the extra ones are
     /// added): a home of an exact size, for request counts at N = 10.
     pub first_location_devices: Option<usize>,
+    /// SmartThings keeps one sign-in per (OAuth client, location): a new one ends the
+    /// older one's refresh token at its code exchange. On by default; off only for a test
+    /// that needs the lenient world on purpose.
+    pub one_sign_in_per_location: bool,
 }
 
 impl Default for SimConfig {
@@ -94,6 +98,7 @@ impl Default for SimConfig {
             client: SimClient::default(),
             extra_devices: 0,
             first_location_devices: None,
+            one_sign_in_per_location: true,
         }
     }
 }
@@ -189,7 +194,7 @@ impl Sim {
             code_lifetime: config.code_lifetime,
             app_id: ids::uuid(),
             home: Mutex::new(home),
-            oauth: Mutex::new(oauth_store::OAuthStore::default()),
+            oauth: Mutex::new(oauth_store::OAuthStore::new(config.one_sign_in_per_location)),
             faults: Mutex::new(Faults::default()),
             stats: Mutex::new(Stats::default()),
         });

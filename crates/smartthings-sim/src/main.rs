@@ -34,6 +34,10 @@ struct Args {
     /// Authorization-code lifetime in seconds.
     #[arg(long, default_value_t = 300)]
     code_lifetime: u64,
+    /// Keep every sign-in alive, even several for one (client, location). SmartThings does
+    /// not: by default a new sign-in ends the older one's refresh token.
+    #[arg(long)]
+    many_sign_ins_per_location: bool,
     /// Add this many simple switches/dimmers to the first location.
     #[arg(long, default_value_t = 0)]
     extra_devices: usize,
@@ -103,6 +107,7 @@ async fn main() -> ExitCode {
         client,
         extra_devices: args.extra_devices,
         first_location_devices: None,
+        one_sign_in_per_location: !args.many_sign_ins_per_location,
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,

@@ -67,6 +67,7 @@ pub(crate) struct Issued {
     pub expires_in: u64,
     pub scopes: Vec<String>,
     pub installed_app_id: String,
+    pub location_id: String,
 }
 
 /// An OAuth error as Spring writes it: status, `error`, `error_description`.
@@ -93,6 +94,10 @@ pub(crate) struct Caller {
 
 #[derive(Debug, Default)]
 pub(crate) struct OAuthStore {
+    /// SmartThings' rule: one installed app per (client, location). A new sign-in for the
+    /// pair reuses it, and its code exchange kills the older sign-in's refresh tokens
+    /// (their access tokens work until they expire). Off: every sign-in is its own.
+    pub one_sign_in_per_location: bool,
     pending: HashMap<String, PendingAuth>,
     codes: HashMap<String, CodeGrant>,
     apps: HashMap<String, InstalledApp>,
@@ -106,6 +111,10 @@ pub(crate) fn s256(verifier: &str) -> String {
 }
 
 impl OAuthStore {
+    pub(crate) fn new(one_sign_in_per_location: bool) -> OAuthStore {
+        OAuthStore { one_sign_in_per_location, ..OAuthStore::default() }
+    }
+
     /// Remembers a sign-in page; returns its opaque id.
     pub(crate) fn add_pending(&mut self, mut pending: PendingAuth, now_ms: u64) -> String {
         self.pending.retain(|_, p| p.expires_ms > now_ms);
@@ -122,8 +131,13 @@ impl OAuthStore {
 
     /// The user approved: creates the installed app and a code bound to everything.
     pub(crate) fn issue_code(&mut self, p: &PendingAuth, location_id: &str, now_ms: u64, lifetime_s: u64) -> String {
+        let existing = self
+            .apps
+            .values()
+            .find(|a| self.one_sign_in_per_location && a.client_id == p.client_id && a.location_id == location_id)
+            .map(|a| a.id.clone());
         let app = InstalledApp {
-            id: uuid(),
+            id: existing.unwrap_or_else(uuid),
             client_id: p.client_id.clone(),
             location_id: location_id.to_string(),
             scopes: p.scopes.clone(),
@@ -149,6 +163,7 @@ impl OAuthStore {
     }
 
     fn issue_tokens(&mut self, app_id: &str, scopes: Vec<String>, now_ms: u64, expires_in: u64) -> Issued {
+        let location_id = self.apps.get(app_id).map(|a| a.location_id.clone()).unwrap_or_default();
         let access_token = uuid();
         let refresh_token = uuid();
         self.access.insert(
@@ -163,7 +178,7 @@ impl OAuthStore {
             refresh_token.clone(),
             RefreshToken { installed_app_id: app_id.to_string(), issued_ms: now_ms },
         );
-        Issued { access_token, refresh_token, expires_in, scopes, installed_app_id: app_id.to_string() }
+        Issued { access_token, refresh_token, expires_in, scopes, installed_app_id: app_id.to_string(), location_id }
     }
 
     /// `grant_type=authorization_code`, after client authentication.
@@ -197,6 +212,11 @@ impl OAuthStore {
             }
         }
         let scopes = self.apps.get(&grant.installed_app_id).map(|a| a.scopes.clone()).unwrap_or_default();
+        if self.one_sign_in_per_location {
+            // Only the newest sign-in lives: the older one's refresh token dies now, and
+            // its holder finds out when its access token expires (a day later, typically).
+            self.refresh.retain(|_, rt| rt.installed_app_id != grant.installed_app_id);
+        }
         Ok(self.issue_tokens(&grant.installed_app_id, scopes, now_ms, expires_in))
     }
 

@@ -21,6 +21,9 @@ pub struct Stats {
     pub routes: BTreeMap<String, u64>,
     /// Successful grants by `grant_type` (`authorization_code`, `refresh_token`).
     pub token_grants: BTreeMap<String, u64>,
+    /// Successful sign-ins (code exchanges) per `"CLIENT_ID/LOCATION_ID"`: more than one
+    /// for a pair means an older sign-in was ended (see `SimConfig::one_sign_in_per_location`).
+    pub sign_ins: BTreeMap<String, u64>,
     /// Every request that reached the token endpoint, whatever its outcome.
     pub token_requests: u64,
     /// Requests answered by an injected failure (5xx, dropped connection, 429, garbage).

@@ -180,7 +180,12 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, heade
     };
     match result {
         Ok(issued) => {
-            *lock(&st.stats).token_grants.entry(grant_type.to_string()).or_default() += 1;
+            let mut stats = lock(&st.stats);
+            *stats.token_grants.entry(grant_type.to_string()).or_default() += 1;
+            if grant_type == "authorization_code" {
+                *stats.sign_ins.entry(format!("{client_id}/{}", issued.location_id)).or_default() += 1;
+            }
+            drop(stats);
             tracing::info!("token: {grant_type} grant succeeded for installed app {}", issued.installed_app_id);
             success(&issued)
         }

@@ -329,7 +329,8 @@ async fn installed_apps_of_other_authorizations_are_forbidden() {
     let sim = auto_sim().await;
     let http = http();
     let a = login(&sim, &http).await;
-    let b = login(&sim, &http).await;
+    // Another location: a second sign-in for the same one would be the same installed app.
+    let b = login_at(&sim, &http, Some(TEST_HOME)).await;
     let (status, _) = api_get(&sim, &http, &access(&a), &format!("/installedapps/{}", b["installed_app_id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = api_get(&sim, &http, &access(&a), "/installedapps/00000000-0000-4000-8000-000000000000").await;

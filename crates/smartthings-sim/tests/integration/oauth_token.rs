@@ -301,3 +301,43 @@ async fn two_racing_refreshes_with_one_token_have_exactly_one_winner() {
     codes.sort();
     assert_eq!(codes, [200, 400]);
 }
+
+async fn refresh_with(sim: &smartthings_sim::Sim, http: &reqwest::Client, tokens: &serde_json::Value) -> StatusCode {
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    token(sim, http, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await.status()
+}
+
+/// SmartThings keeps one sign-in per (client, location): the same app signed in again for
+/// the same location (a second computer, a second tool) ends the first sign-in's refresh
+/// token at the second code exchange, while its access token works until it expires.
+#[tokio::test]
+async fn a_second_sign_in_for_the_same_location_ends_the_first() {
+    let sim = auto_sim().await;
+    let http = http();
+    let first = login(&sim, &http).await;
+    let second = login(&sim, &http).await;
+    assert_eq!(first["installed_app_id"], second["installed_app_id"], "one installed app per client and location");
+    assert_eq!(api_get(&sim, &http, &access(&first), "/locations").await.0, StatusCode::OK, "the old access token lives on");
+    assert_eq!(refresh_with(&sim, &http, &first).await, StatusCode::BAD_REQUEST, "the old refresh token is dead");
+    assert_eq!(refresh_with(&sim, &http, &second).await, StatusCode::OK, "the newest sign-in lives");
+    let key = format!("{}/{}", sim.client().client_id, HOME);
+    assert_eq!(sim.stats().sign_ins.get(&key), Some(&2), "{:?}", sim.stats().sign_ins);
+    // Another location is another installed app: both live.
+    let cabin = login_at(&sim, &http, Some(TEST_HOME)).await;
+    assert_ne!(cabin["installed_app_id"], second["installed_app_id"]);
+    let newest = login(&sim, &http).await;
+    assert_eq!(refresh_with(&sim, &http, &cabin).await, StatusCode::OK, "a sign-in elsewhere ends nothing here");
+    assert_eq!(refresh_with(&sim, &http, &newest).await, StatusCode::OK);
+}
+
+/// The rule can be turned off (`--many-sign-ins-per-location`) for a lenient world.
+#[tokio::test]
+async fn with_the_rule_off_every_sign_in_lives() {
+    let sim = start(SimConfig { auto_approve: true, one_sign_in_per_location: false, ..SimConfig::default() }).await;
+    let http = http();
+    let first = login(&sim, &http).await;
+    let second = login(&sim, &http).await;
+    assert_ne!(first["installed_app_id"], second["installed_app_id"]);
+    assert_eq!(refresh_with(&sim, &http, &first).await, StatusCode::OK);
+    assert_eq!(refresh_with(&sim, &http, &second).await, StatusCode::OK);
+}
