@@ -96,9 +96,29 @@ impl Connection {
         let code = sign_in.accept(answer)?;
         let tokens = self.session.oauth().exchange(sign_in, code, self.session.now()).await?;
         let installed_app_id = tokens.installed_app_id.clone();
+        if let Some(holder) = self.other_holder(paths, installed_app_id.as_deref()) {
+            // SmartThings has just ended the holder's refresh token in favour of this pair
+            // (one sign-in per app and location). The pair goes to the holder, which lives
+            // on; this connection stays as it was.
+            self.session.vault().store_tokens(&holder, &tokens).await?;
+            tracing::warn!(connection = %self.name, %holder, "this sign-in is another connection's; handed to it");
+            return Err(Error::AlreadyConnected { connection: self.name.clone(), holder });
+        }
         self.session.adopt(tokens).await?;
         self.remember_location(paths, installed_app_id).await;
         Ok(())
+    }
+
+    /// Another connection of these settings that holds this sign-in (the same installed
+    /// app: SmartThings gives one per app and location).
+    fn other_holder(&self, paths: &Paths, installed_app_id: Option<&str>) -> Option<String> {
+        let installed_app_id = installed_app_id?;
+        let config = Config::load(paths).ok()?;
+        config
+            .connections
+            .iter()
+            .find(|(name, s)| *name != &self.name && s.installed_app_id.as_deref() == Some(installed_app_id))
+            .map(|(name, _)| name.clone())
     }
 
     /// Best effort: the location's id and name make the UI friendlier, nothing depends on it.

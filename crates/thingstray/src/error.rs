@@ -170,6 +170,16 @@ pub enum Error {
     )]
     DefaultUnavailable { connection: String, why: String },
 
+    #[error(
+        "This sign-in is the one `{holder}` already has: SmartThings keeps one sign-in per app \
+         and location, so connecting `{connection}` to it would end `{holder}`'s session. \
+         `{holder}` keeps working and now holds this newest sign-in; `{connection}` was not \
+         signed in. For another location, sign `{connection}` in again and choose that \
+         location on the SmartThings page; for this location on another computer, share \
+         the connection instead of signing in there too."
+    )]
+    AlreadyConnected { connection: String, holder: String },
+
     // --- the REST API -------------------------------------------------------------------
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -253,6 +263,7 @@ impl Error {
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Io { .. } => "io",
             Error::DefaultUnavailable { .. } => "default_unavailable",
+            Error::AlreadyConnected { .. } => "already_connected",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
             Error::TokenRefused { .. } => "token_refused",

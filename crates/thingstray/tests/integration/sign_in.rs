@@ -261,3 +261,29 @@ async fn html_pages_and_huge_bodies_are_refused() {
     let e = client_for(&raw_server(undeclared).await).refresh(&refresh, std::time::SystemTime::now()).await.unwrap_err();
     assert_eq!(e.code(), "response_too_large");
 }
+
+/// Issue 11: SmartThings keeps one sign-in per app and location. A second connection on
+/// this computer signed in to the location `home` holds would end `home`'s session a day
+/// later; instead it is refused, names `home`, and `home` lives on with the new sign-in.
+#[tokio::test]
+async fn a_second_connection_for_the_same_location_is_refused_and_the_first_lives_on() {
+    let env = Env::new(SimConfig::default()).await;
+    let home = env.signed_in().await;
+    let c = env.sim.client().clone();
+    thingstray::Connection::save(&env.paths, &env.vault, "cabin", settings_for(&env.sim), Some(SecretString::from(c.client_secret)))
+        .await
+        .unwrap();
+    let config = Config::load(&env.paths).unwrap();
+    let cabin = thingstray::Connection::open_with(&env.paths, &config, env.vault.clone(), Some("cabin"), env.options()).await.unwrap();
+    let sign_in = cabin.begin_sign_in();
+    let answer = approve(&sign_in, None).await; // the same (first) location
+    let e = cabin.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap_err();
+    assert_eq!(e.code(), "already_connected", "{e}");
+    assert!(e.to_string().contains("`home`"), "names the holder: {e}");
+    assert!(env.vault.tokens("cabin").await.unwrap().is_none(), "cabin was not signed in");
+    assert!(Config::load(&env.paths).unwrap().connections.contains_key("cabin"), "cabin's settings are kept");
+    // A day later home's old refresh token would be dead: it lives on the new sign-in.
+    env.advance(Duration::from_secs(86_401));
+    home.session.token_valid_for(Duration::from_secs(60)).await.expect("home is still connected");
+    home.api.devices().await.expect("and works");
+}
