@@ -45,7 +45,11 @@ pub enum Error {
 
     #[error(
         "SmartThings ended this session: the refresh token is no longer valid ({detail}). \
-         Sign in again; your settings and favorites are kept."
+         The usual causes: this app was signed in for the same location somewhere else \
+         (another computer or tool: SmartThings keeps only the newest sign-in per app and \
+         location, so share this connection with that computer instead, or give it its own \
+         OAuth-In app), or ThingsTray was removed in the SmartThings app under Linked \
+         Services. Sign in again; your settings and favorites are kept."
     )]
     SessionEnded { detail: String },
 
@@ -327,6 +331,15 @@ mod tests {
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["code"], "session_ended");
         assert!(v["message"].as_str().unwrap().contains("Sign in again"));
+    }
+
+    /// Issue 11: every surface (tray, window, `thingstray status`, exit 4) shows this text,
+    /// so it names the two usual causes a user can act on.
+    #[test]
+    fn an_ended_session_names_its_likely_causes() {
+        let m = Error::SessionEnded { detail: "Invalid refresh token".into() }.to_string();
+        assert!(m.contains("same location somewhere else") && m.contains("share this connection"), "{m}");
+        assert!(m.contains("Linked Services"), "{m}");
     }
 
     #[test]

@@ -270,6 +270,8 @@ async fn token_exits_4_once_smartthings_ends_the_session() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stdout.is_empty(), "no token, not even the still-valid short one");
     assert!(r.stderr.contains("ended this session") && r.stderr.contains("Sign in again"), "{}", r.stderr);
+    // Issue 11: the likely causes, in plain words.
+    assert!(r.stderr.contains("same location somewhere else") && r.stderr.contains("Linked Services"), "{}", r.stderr);
     assert_eq!(h.sim.stats().token_requests, before + 1, "it really tried to refresh");
     // Every later run knows without asking SmartThings again.
     let r = h.run(&["token", "--format", "json"]).await;
