@@ -10,7 +10,9 @@ use tauri::{AppHandle, Manager, Runtime};
 use thingstray::desktop::indicator::human_duration;
 use thingstray::desktop::{menu, Desktop, MenuAction, MenuEntry, PanelTheme, TrayModel, TrayState};
 
-use crate::shell::{self, Shell};
+use crate::notify::notify;
+use crate::sign_in;
+use crate::state::{lock, Shell};
 use crate::windows;
 
 pub const TRAY_ID: &str = "thingstray";
@@ -20,10 +22,6 @@ pub const TRAY_ID: &str = "thingstray";
 struct TrayItems<R: Runtime> {
     checks: Mutex<HashMap<String, CheckMenuItem<R>>>,
     last: Mutex<Option<(TrayModel, PanelTheme)>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub fn icon(state: TrayState, theme: PanelTheme) -> Image<'static> {
@@ -161,7 +159,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         MenuAction::SwitchDevice { connection, device } => {
             restore_check(&app, &id);
             tauri::async_runtime::spawn(async move {
-                // A failure queues a notice (shown by the shell) and leaves the confirmed
+                // A failure queues a notice (shown by `lifecycle`) and leaves the confirmed
                 // state; success changes the model. Either way the menu is rebuilt.
                 if let Err(e) = desktop.toggle(&connection, &device).await {
                     tracing::info!(code = e.code(), "a switch from the tray failed");
@@ -172,7 +170,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         MenuAction::RunScene { connection, scene } => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = desktop.run_scene(&connection, &scene).await {
-                    shell::notify(&app, "ThingsTray: the scene did not run", &e.to_string());
+                    notify(&app, "ThingsTray: the scene did not run", &e.to_string());
                 }
             });
         }
@@ -183,24 +181,24 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                     Ok((grant, _)) => {
                         let left = grant.expires_at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                         match app.clipboard().write_text(grant.secret()) {
-                            Ok(()) => shell::notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
-                            Err(e) => shell::notify(&app, "ThingsTray: could not copy", &e.to_string()),
+                            Ok(()) => notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
+                            Err(e) => notify(&app, "ThingsTray: could not copy", &e.to_string()),
                         }
                     }
-                    Err(e) => shell::notify(&app, "ThingsTray: no token to copy", &e.to_string()),
+                    Err(e) => notify(&app, "ThingsTray: no token to copy", &e.to_string()),
                 }
             });
         }
         MenuAction::RefreshDevices { connection } => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = desktop.refresh_devices(&connection).await {
-                    shell::notify(&app, "ThingsTray: could not read the devices", &e.to_string());
+                    notify(&app, "ThingsTray: could not read the devices", &e.to_string());
                 }
             });
         }
-        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| windows::open_sign_in(&app)) {
+        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| sign_in::open_window(&app)) {
             Ok(()) => {}
-            Err(e) => shell::notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
+            Err(e) => notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
         },
         MenuAction::TokenServer => windows::open(&app, windows::SETTINGS),
         MenuAction::Setup => windows::open(&app, windows::WIZARD),

@@ -10,7 +10,7 @@ use smartthings_sim::{Sim, SimConfig};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 use thingstray::config::ConnectionSettings;
 use thingstray::desktop::{Desktop, SignInStart};
 use thingstray_desktop::Shell;
@@ -35,7 +35,7 @@ fn env() -> Env {
     settings.auth_url = sim.auth_url();
     let (desktop, start) =
         tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
-    app.state::<Shell>().set_desktop(app.handle(), desktop.clone(), None);
+    thingstray_desktop::set_desktop(app.handle(), desktop.clone(), None);
     Env { app, _sim: sim, _dir: dir, desktop, start }
 }
 
