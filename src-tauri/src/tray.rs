@@ -24,23 +24,30 @@ struct TrayItems<R: Runtime> {
     last: Mutex<Option<(TrayModel, PanelTheme)>>,
 }
 
+/// The icon for a state on a panel. Exhaustive over both enums: a new state or theme
+/// does not compile until it has its icon (the files are `scripts/make-icons.py`'s).
 pub fn icon(state: TrayState, theme: PanelTheme) -> Image<'static> {
+    Image::from_bytes(icon_png(state, theme)).expect("the tray icons are valid PNGs")
+}
+
+fn icon_png(state: TrayState, theme: PanelTheme) -> &'static [u8] {
+    use PanelTheme::{Dark, Light};
+    use TrayState::{Connected, Refreshing, Retrying, SignIn};
     macro_rules! png {
         ($name:literal) => {
             include_bytes!(concat!("../../icons/tray/", $name, "@2x.png")).as_slice()
         };
     }
-    let bytes: &[u8] = match state.icon_name(theme).as_str() {
-        "connected-light" => png!("connected-light"),
-        "connected-dark" => png!("connected-dark"),
-        "refreshing-light" => png!("refreshing-light"),
-        "refreshing-dark" => png!("refreshing-dark"),
-        "retrying-light" => png!("retrying-light"),
-        "retrying-dark" => png!("retrying-dark"),
-        "signin-light" => png!("signin-light"),
-        _ => png!("signin-dark"),
-    };
-    Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
+    match (state, theme) {
+        (Connected, Light) => png!("connected-light"),
+        (Connected, Dark) => png!("connected-dark"),
+        (Refreshing, Light) => png!("refreshing-light"),
+        (Refreshing, Dark) => png!("refreshing-dark"),
+        (Retrying, Light) => png!("retrying-light"),
+        (Retrying, Dark) => png!("retrying-dark"),
+        (SignIn, Light) => png!("signin-light"),
+        (SignIn, Dark) => png!("signin-dark"),
+    }
 }
 
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -205,5 +212,28 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         MenuAction::Open => windows::open_main(&app),
         MenuAction::Settings => windows::open(&app, windows::SETTINGS),
         MenuAction::Quit => app.exit(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use thingstray::desktop::{PanelTheme, TrayState};
+
+    /// Each pair gets the file the core names for it (`TrayState::icon_name`), and no two
+    /// pairs share an icon.
+    #[test]
+    fn each_state_and_theme_has_the_icon_the_core_names() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons/tray");
+        let mut seen = vec![];
+        for state in [TrayState::Connected, TrayState::Refreshing, TrayState::Retrying, TrayState::SignIn] {
+            for theme in [PanelTheme::Light, PanelTheme::Dark] {
+                let file = dir.join(format!("{}@2x.png", state.icon_name(theme)));
+                let png = super::icon_png(state, theme);
+                assert!(std::fs::read(&file).unwrap() == png, "{state:?} on {theme:?} is not {}", file.display());
+                assert!(!seen.contains(&png), "{state:?} on {theme:?} shares its icon");
+                seen.push(png);
+                super::icon(state, theme);
+            }
+        }
     }
 }
