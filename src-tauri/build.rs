@@ -1,5 +1,16 @@
-//! Generates an `allow-<command>` permission for each IPC command, so the capabilities in
-//! `capabilities/` can grant each window exactly the commands it uses.
+//! THE list of IPC commands, and everything made from it:
+//!
+//! - `$OUT_DIR/handler.rs`: `tauri::generate_handler![…]` over `commands::<name>` for
+//!   each, include!d by `lib.rs` (a listed name without its command fails to compile);
+//! - an `allow-<command>` (and `deny-<command>`) permission for each, through tauri-build's
+//!   app manifest, which the capabilities in `capabilities/` grant per window;
+//! - `$OUT_DIR/commands.rs`: `pub const COMMANDS`, exported by the crate, so the tests can
+//!   check the capabilities, `commands.rs` and `ui/ipc.js` against this list.
+//!
+//! A new command: write it in `src/commands.rs`, add its name here, grant
+//! `allow-<name>` to the windows that use it, and call it from `ui/ipc.js`.
+
+use std::path::Path;
 
 const COMMANDS: &[&str] = &[
     "app_info",
@@ -30,9 +41,36 @@ const COMMANDS: &[&str] = &[
     "set_panel_theme",
     "open_window",
     "close_window",
+    "rename_connection",
+    "token_server",
+    "set_token_server",
+    "reveal_server_secret",
+    "copy_server_secret",
+    "rotate_server_secret",
 ];
 
+/// Writes only a changed file, so an unchanged list does not rebuild the crate.
+fn write(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    }
+}
+
 fn main() {
+    let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let out = Path::new(&out);
+    let paths: Vec<String> = COMMANDS.iter().map(|c| format!("crate::commands::{c}")).collect();
+    write(out, "handler.rs", &format!("::tauri::generate_handler![\n    {},\n]\n", paths.join(",\n    ")));
+    let names: Vec<String> = COMMANDS.iter().map(|c| format!("{c:?}")).collect();
+    write(
+        out,
+        "commands.rs",
+        &format!(
+            "/// Every IPC command, as build.rs lists them (the one list).\npub const COMMANDS: &[&str] = &[\n    {},\n];\n",
+            names.join(",\n    ")
+        ),
+    );
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)))
         .expect("tauri-build failed");
 }

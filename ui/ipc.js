@@ -1,6 +1,9 @@
 // The ONE module that talks to the Rust side. Every other module gets data from here,
 // so tests can replace it and nothing else knows about Tauri.
 //
+// Command names: the one list is COMMANDS in src-tauri/build.rs; tests check that
+// `api` calls exactly those (src-tauri/tests/ipc.rs, tests/ipc.test.js).
+//
 // Errors arrive as {code, message} (the core's Error); anything else is normalised to
 // that shape.
 

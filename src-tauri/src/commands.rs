@@ -13,8 +13,8 @@ use thingstray::desktop::{
 };
 use thingstray::Error;
 
-use crate::shell::{self, shell_error, Shell};
-use crate::{demo, windows};
+use crate::state::Shell;
+use crate::{demo, sign_in, windows};
 
 type Res<T> = Result<T, Error>;
 
@@ -77,30 +77,22 @@ pub fn sign_in_again(shell: State<'_, Shell>, connection: String) -> Res<SignInS
 
 #[tauri::command]
 pub fn open_sign_in_window<R: Runtime>(app: AppHandle<R>) -> Res<()> {
-    windows::open_sign_in(&app)
+    sign_in::open_window(&app)
 }
 
 #[tauri::command]
-pub fn open_sign_in_in_browser<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
-    use tauri_plugin_opener::OpenerExt;
-    let url = shell.desktop()?.pending_authorize_url().ok_or(Error::NoSignInPending)?;
-    // The opener's error repeats the URL, whose `state` is a CSRF secret: keep it out.
-    app.opener().open_url(url.clone(), None::<&str>).map_err(|e| {
-        let why = e.to_string().replace(&url, "<the sign-in address>");
-        shell_error("opening the browser", format!("{why}. Use the sign-in window, or set a default browser"))
-    })
+pub fn open_sign_in_in_browser<R: Runtime>(app: AppHandle<R>) -> Res<()> {
+    sign_in::open_in_browser(&app)
 }
 
 #[tauri::command]
 pub async fn finish_sign_in<R: Runtime>(app: AppHandle<R>, answer: String) -> Res<SignedIn> {
-    shell::finish_sign_in(&app, answer).await
+    sign_in::finish(&app, answer).await
 }
 
 #[tauri::command]
-pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
-    windows::close(&app, windows::SIGN_IN);
-    shell.desktop()?.cancel_sign_in();
-    Ok(())
+pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>) -> Res<()> {
+    sign_in::cancel(&app)
 }
 
 #[tauri::command]
@@ -144,7 +136,7 @@ pub async fn run_scene(shell: State<'_, Shell>, connection: String, scene: Strin
 pub async fn copy_token<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, connection: String) -> Res<CopiedToken> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
     let (grant, copied) = shell.desktop()?.token_for_copy(&connection).await?;
-    app.clipboard().write_text(grant.secret()).map_err(|e| shell_error("copying to the clipboard", e))?;
+    app.clipboard().write_text(grant.secret()).map_err(|e| Error::shell("copying to the clipboard", e))?;
     Ok(copied)
 }
 
@@ -188,7 +180,7 @@ pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>
     }
     let launcher = app.autolaunch();
     let done = if on { launcher.enable() } else { launcher.disable() };
-    done.map_err(|e| shell_error("changing the login item", e))?;
+    done.map_err(|e| Error::shell("changing the login item", e))?;
     desktop.set_start_at_login(on)
 }
 
@@ -205,7 +197,7 @@ pub fn open_window<R: Runtime>(app: AppHandle<R>, which: String) -> Res<()> {
 /// Closes (destroys) the calling window.
 #[tauri::command]
 pub fn close_window<R: Runtime>(window: WebviewWindow<R>) -> Res<()> {
-    window.destroy().map_err(|e| shell_error("closing the window", e))
+    window.destroy().map_err(|e| Error::shell("closing the window", e))
 }
 
 #[tauri::command]
@@ -236,7 +228,7 @@ pub async fn reveal_server_secret(shell: State<'_, Shell>) -> Res<String> {
 pub async fn copy_server_secret<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
     let secret = shell.desktop()?.server_secret().await?;
-    app.clipboard().write_text(secret.expose()).map_err(|e| shell_error("copying to the clipboard", e))
+    app.clipboard().write_text(secret.expose()).map_err(|e| Error::shell("copying to the clipboard", e))
 }
 
 #[tauri::command]

@@ -6,7 +6,7 @@
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::shell;
+use crate::sign_in;
 
 pub fn install<R: Runtime>(app: &AppHandle<R>, register: bool) {
     // Linux: writes a .desktop handler and calls xdg-mime / update-desktop-database,
@@ -42,6 +42,6 @@ fn forward<R: Runtime>(app: &AppHandle<R>, url: url::Url) {
     tracing::info!(host = url.host_str().unwrap_or(""), path = url.path(), "a thingstray:// link arrived");
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let _ = shell::finish_sign_in(&app, url.to_string()).await;
+        let _ = sign_in::finish(&app, url.to_string()).await;
     });
 }

@@ -4,13 +4,14 @@
 
 use secrecy::SecretString;
 use smartthings_sim::{Sim, SimConfig};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 use thingstray::config::ConnectionSettings;
 use thingstray::desktop::{Desktop, SignInStart};
 use thingstray::Error;
 
-use crate::shell::{shell_error, Shell};
-use crate::windows;
+use crate::lifecycle::set_desktop;
+use crate::notify::notify;
+use crate::sign_in;
 
 struct DemoRun {
     _sim: Sim,
@@ -23,15 +24,15 @@ struct DemoRun {
 pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result<SignInStart, Error> {
     let sim = Sim::start(SimConfig { auto_approve, ..SimConfig::default() })
         .await
-        .map_err(|e| shell_error("starting the SmartThings simulator", e))?;
-    let dir = tempfile::Builder::new().prefix("thingstray-demo-").tempdir().map_err(|e| shell_error("creating the demo settings", e))?;
+        .map_err(|e| Error::shell("starting the SmartThings simulator", e))?;
+    let dir = tempfile::Builder::new().prefix("thingstray-demo-").tempdir().map_err(|e| Error::shell("creating the demo settings", e))?;
     let client = sim.client().clone();
     let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
     settings.api_url = sim.api_url();
     settings.auth_url = sim.auth_url();
     let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await?;
     tracing::info!(sim = %sim.base_url(), settings = %dir.path().display(), "demo mode: simulator started");
-    app.state::<Shell>().set_desktop(app, desktop, Some(Box::new(DemoRun { _sim: sim, _dir: dir })));
+    set_desktop(app, desktop, Some(Box::new(DemoRun { _sim: sim, _dir: dir })));
     Ok(start)
 }
 
@@ -39,10 +40,10 @@ pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result
 pub fn start<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> tauri::Result<()> {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let started = begin(&app, auto_approve).await.and_then(|_| windows::open_sign_in(&app));
+        let started = begin(&app, auto_approve).await.and_then(|_| sign_in::open_window(&app));
         if let Err(e) = started {
             tracing::error!(code = e.code(), "the demo could not start: {e}");
-            crate::shell::notify(&app, "ThingsTray demo could not start", &e.to_string());
+            notify(&app, "ThingsTray demo could not start", &e.to_string());
         }
     });
     Ok(())

@@ -10,7 +10,9 @@ use tauri::{AppHandle, Manager, Runtime};
 use thingstray::desktop::indicator::human_duration;
 use thingstray::desktop::{menu, Desktop, MenuAction, MenuEntry, PanelTheme, TrayModel, TrayState};
 
-use crate::shell::{self, Shell};
+use crate::notify::notify;
+use crate::sign_in;
+use crate::state::{lock, Shell};
 use crate::windows;
 
 pub const TRAY_ID: &str = "thingstray";
@@ -22,27 +24,30 @@ struct TrayItems<R: Runtime> {
     last: Mutex<Option<(TrayModel, PanelTheme)>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// The icon for a state on a panel. Exhaustive over both enums: a new state or theme
+/// does not compile until it has its icon (the files are `scripts/make-icons.py`'s).
+pub fn icon(state: TrayState, theme: PanelTheme) -> Image<'static> {
+    Image::from_bytes(icon_png(state, theme)).expect("the tray icons are valid PNGs")
 }
 
-pub fn icon(state: TrayState, theme: PanelTheme) -> Image<'static> {
+fn icon_png(state: TrayState, theme: PanelTheme) -> &'static [u8] {
+    use PanelTheme::{Dark, Light};
+    use TrayState::{Connected, Refreshing, Retrying, SignIn};
     macro_rules! png {
         ($name:literal) => {
             include_bytes!(concat!("../../icons/tray/", $name, "@2x.png")).as_slice()
         };
     }
-    let bytes: &[u8] = match state.icon_name(theme).as_str() {
-        "connected-light" => png!("connected-light"),
-        "connected-dark" => png!("connected-dark"),
-        "refreshing-light" => png!("refreshing-light"),
-        "refreshing-dark" => png!("refreshing-dark"),
-        "retrying-light" => png!("retrying-light"),
-        "retrying-dark" => png!("retrying-dark"),
-        "signin-light" => png!("signin-light"),
-        _ => png!("signin-dark"),
-    };
-    Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
+    match (state, theme) {
+        (Connected, Light) => png!("connected-light"),
+        (Connected, Dark) => png!("connected-dark"),
+        (Refreshing, Light) => png!("refreshing-light"),
+        (Refreshing, Dark) => png!("refreshing-dark"),
+        (Retrying, Light) => png!("retrying-light"),
+        (Retrying, Dark) => png!("retrying-dark"),
+        (SignIn, Light) => png!("signin-light"),
+        (SignIn, Dark) => png!("signin-dark"),
+    }
 }
 
 pub fn install<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
@@ -161,7 +166,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         MenuAction::SwitchDevice { connection, device } => {
             restore_check(&app, &id);
             tauri::async_runtime::spawn(async move {
-                // A failure queues a notice (shown by the shell) and leaves the confirmed
+                // A failure queues a notice (shown by `lifecycle`) and leaves the confirmed
                 // state; success changes the model. Either way the menu is rebuilt.
                 if let Err(e) = desktop.toggle(&connection, &device).await {
                     tracing::info!(code = e.code(), "a switch from the tray failed");
@@ -172,7 +177,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         MenuAction::RunScene { connection, scene } => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = desktop.run_scene(&connection, &scene).await {
-                    shell::notify(&app, "ThingsTray: the scene did not run", &e.to_string());
+                    notify(&app, "ThingsTray: the scene did not run", &e.to_string());
                 }
             });
         }
@@ -183,29 +188,52 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                     Ok((grant, _)) => {
                         let left = grant.expires_at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                         match app.clipboard().write_text(grant.secret()) {
-                            Ok(()) => shell::notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
-                            Err(e) => shell::notify(&app, "ThingsTray: could not copy", &e.to_string()),
+                            Ok(()) => notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
+                            Err(e) => notify(&app, "ThingsTray: could not copy", &e.to_string()),
                         }
                     }
-                    Err(e) => shell::notify(&app, "ThingsTray: no token to copy", &e.to_string()),
+                    Err(e) => notify(&app, "ThingsTray: no token to copy", &e.to_string()),
                 }
             });
         }
         MenuAction::RefreshDevices { connection } => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = desktop.refresh_devices(&connection).await {
-                    shell::notify(&app, "ThingsTray: could not read the devices", &e.to_string());
+                    notify(&app, "ThingsTray: could not read the devices", &e.to_string());
                 }
             });
         }
-        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| windows::open_sign_in(&app)) {
+        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| sign_in::open_window(&app)) {
             Ok(()) => {}
-            Err(e) => shell::notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
+            Err(e) => notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
         },
         MenuAction::TokenServer => windows::open(&app, windows::SETTINGS),
         MenuAction::Setup => windows::open(&app, windows::WIZARD),
         MenuAction::Open => windows::open_main(&app),
         MenuAction::Settings => windows::open(&app, windows::SETTINGS),
         MenuAction::Quit => app.exit(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use thingstray::desktop::{PanelTheme, TrayState};
+
+    /// Each pair gets the file the core names for it (`TrayState::icon_name`), and no two
+    /// pairs share an icon.
+    #[test]
+    fn each_state_and_theme_has_the_icon_the_core_names() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons/tray");
+        let mut seen = vec![];
+        for state in [TrayState::Connected, TrayState::Refreshing, TrayState::Retrying, TrayState::SignIn] {
+            for theme in [PanelTheme::Light, PanelTheme::Dark] {
+                let file = dir.join(format!("{}@2x.png", state.icon_name(theme)));
+                let png = super::icon_png(state, theme);
+                assert!(std::fs::read(&file).unwrap() == png, "{state:?} on {theme:?} is not {}", file.display());
+                assert!(!seen.contains(&png), "{state:?} on {theme:?} shares its icon");
+                seen.push(png);
+                super::icon(state, theme);
+            }
+        }
     }
 }

@@ -1,15 +1,18 @@
 //! The app's windows. Each is created when asked for and destroyed when closed (never
-//! hidden), so no web process lingers while only the tray is shown.
+//! hidden), so no web process lingers while only the tray is shown. This module only
+//! opens and closes them; the sign-in window, whose navigation hook answers the sign-in,
+//! is `sign_in`'s.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use thingstray::Error;
 
-use crate::shell::{self, shell_error, Shell};
+use crate::idle;
+use crate::state::Shell;
 
 pub const DEVICES: &str = "devices";
 pub const WIZARD: &str = "wizard";
 pub const SETTINGS: &str = "settings";
-/// The sign-in webview: SmartThings' pages, no IPC capability at all.
+/// The sign-in webview (`sign_in`): SmartThings' pages, no IPC capability at all.
 pub const SIGN_IN: &str = "signin";
 
 struct Spec {
@@ -37,7 +40,7 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
         return Ok(());
     }
     let s = spec(label).ok_or_else(|| Error::InvalidSetting { field: "window".into(), why: format!("there is no `{label}` window") })?;
-    crate::idle::window_opening();
+    idle::window_opening();
     WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
         .title(s.title)
         .inner_size(s.size.0, s.size.1)
@@ -45,7 +48,7 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
         .center()
         .build()
         .map(|_| ())
-        .map_err(|e| shell_error("opening a window", e))
+        .map_err(|e| Error::shell("opening a window", e))
 }
 
 pub fn open<R: Runtime>(app: &AppHandle<R>, label: &str) {
@@ -77,40 +80,3 @@ pub fn close<R: Runtime>(app: &AppHandle<R>, label: &str) {
         }
     }
 }
-
-/// The sign-in webview: a fresh, non-persistent data store (a stale Samsung session or
-/// the wrong account never sticks), and a navigation hook that catches the redirect to
-/// the redirect URI, whatever it is, before the request leaves the machine.
-pub fn open_sign_in<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
-    let desktop = app.state::<Shell>().desktop()?;
-    let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
-    let url = url::Url::parse(&url).map_err(|e| shell_error("opening the sign-in page", e))?;
-    close(app, SIGN_IN);
-    crate::idle::window_opening();
-    let handle = app.clone();
-    WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
-        .title("Sign in to SmartThings")
-        .inner_size(520.0, 760.0)
-        .center()
-        .incognito(true)
-        // A context of its own. WebKitGTK's incognito webview runs on an ephemeral context,
-        // but Tauri records the app's `tauri:`/`ipc:` schemes as registered on the shared
-        // one; had the sign-in window come first (`--demo`), every app window opened later
-        // would show "The URL can't be shown". With its own key the shared context stays clean.
-        .data_directory(std::env::temp_dir().join("thingstray-sign-in"))
-        .on_navigation(move |url| {
-            if !desktop.is_sign_in_redirect(url.as_str()) {
-                return true;
-            }
-            let answer = url.to_string();
-            let app = handle.clone();
-            tauri::async_runtime::spawn(async move {
-                let _ = shell::finish_sign_in(&app, answer).await;
-            });
-            false
-        })
-        .build()
-        .map(|_| ())
-        .map_err(|e| shell_error("opening the sign-in window", e))
-}
-

@@ -10,7 +10,7 @@ use smartthings_sim::{Sim, SimConfig};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 use thingstray::config::ConnectionSettings;
 use thingstray::desktop::{Desktop, SignInStart};
 use thingstray_desktop::Shell;
@@ -35,7 +35,7 @@ fn env() -> Env {
     settings.auth_url = sim.auth_url();
     let (desktop, start) =
         tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
-    app.state::<Shell>().set_desktop(app.handle(), desktop.clone(), None);
+    thingstray_desktop::set_desktop(app.handle(), desktop.clone(), None);
     Env { app, _sim: sim, _dir: dir, desktop, start }
 }
 
@@ -200,4 +200,91 @@ fn the_settings_window_renames_and_runs_the_token_server() {
     assert!(!on.to_string().contains(secret.as_str().unwrap()));
     let off = invoke(&settings, "set_token_server", json!({ "on": false, "port": port })).unwrap();
     assert_eq!(off["running"], false);
+}
+
+// --- The one list of commands (build.rs) against everything else that names them ------
+
+use thingstray_desktop::COMMANDS;
+
+fn source(path: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn sorted<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = names.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+/// Every `'…'` that directly follows `marker` in `text`.
+fn quoted_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.match_indices(marker).filter_map(|(at, _)| text[at + marker.len()..].split('\'').next()).collect()
+}
+
+#[test]
+fn the_command_list_names_each_command_once() {
+    assert!(COMMANDS.len() >= 30, "{COMMANDS:?}");
+    let unique = sorted(COMMANDS.iter().copied());
+    let mut deduped = unique.clone();
+    deduped.dedup();
+    assert_eq!(unique, deduped, "a command is listed twice in build.rs");
+    for c in COMMANDS {
+        assert!(!c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c:?} is not a command name");
+    }
+}
+
+/// The handler is generated from the list, so a listed name without its fn fails to
+/// compile; this is the other way: no command fn left out of the list (and the handler).
+#[test]
+fn commands_rs_defines_exactly_the_listed_commands() {
+    let code = source("src/commands.rs");
+    let defined: Vec<&str> = code
+        .split("#[tauri::command]")
+        .skip(1)
+        .map(|after| {
+            let sig = after.trim_start().trim_start_matches("pub ").trim_start_matches("async ");
+            let name = sig.strip_prefix("fn ").expect("#[tauri::command] on a `pub fn`");
+            &name[..name.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap()]
+        })
+        .collect();
+    assert_eq!(sorted(defined), sorted(COMMANDS.iter().copied()));
+}
+
+/// Every `allow-…` a window is granted is one of the listed commands' (a typo or a
+/// command removed from the list would otherwise fail only at build time, if at all),
+/// and every listed command is granted to some window (else nothing can call it).
+#[test]
+fn the_capabilities_grant_only_listed_commands_and_each_to_some_window() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
+    let mut granted = vec![];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let cap: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for p in cap["permissions"].as_array().unwrap() {
+            let id = p.as_str().or_else(|| p["identifier"].as_str()).unwrap();
+            if id.contains(':') {
+                continue; // a plugin's (core:event, clipboard-manager)
+            }
+            let cmd = id.strip_prefix("allow-").unwrap_or_else(|| panic!("{}: {id} is not an allow-<command>", path.display()));
+            let cmd = cmd.replace('-', "_");
+            assert!(COMMANDS.contains(&cmd.as_str()), "{} grants {id}, but build.rs does not list {cmd}", path.display());
+            granted.push(cmd);
+        }
+    }
+    for c in COMMANDS {
+        assert!(granted.iter().any(|g| g == c), "no window is granted allow-{}", c.replace('_', "-"));
+    }
+}
+
+/// ui/ipc.js, the one module of the UI that calls Rust, calls each listed command and
+/// nothing else (besides the plugins' `plugin:…|…`).
+#[test]
+fn ui_ipc_js_calls_exactly_the_listed_commands() {
+    let js = source("../ui/ipc.js");
+    let called: Vec<&str> = quoted_after(&js, "call('").into_iter().filter(|c| !c.starts_with("plugin:")).collect();
+    let mut unique = sorted(called);
+    unique.dedup();
+    assert_eq!(unique, sorted(COMMANDS.iter().copied()));
+    assert_eq!(quoted_after("a call('x', {}) b call('plugin:y|z')", "call('"), ["x", "plugin:y|z"]);
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import { api, toError } from '../ipc.js';
 
@@ -31,4 +32,21 @@ test('calls go to the Rust commands with their argument names', async () => {
   } finally {
     delete globalThis.window;
   }
+});
+
+test('every api call goes to a command in the one list (src-tauri/build.rs)', async () => {
+  const build = readFileSync(new URL('../../src-tauri/build.rs', import.meta.url), 'utf8');
+  const list = build.slice(build.indexOf('const COMMANDS'), build.indexOf('];'));
+  const listed = new Set([...list.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]));
+  assert.ok(listed.size >= 30, `read ${listed.size} commands from build.rs`);
+  const called = new Set();
+  globalThis.window = { __TAURI_INTERNALS__: { invoke: async (cmd) => (called.add(cmd), null) } };
+  try {
+    for (const fn of Object.values(api)) await fn('x', 'y', true);
+  } finally {
+    delete globalThis.window;
+  }
+  const commands = [...called].filter((c) => !c.startsWith('plugin:'));
+  assert.deepEqual(commands.filter((c) => !listed.has(c)), [], 'called but not listed in build.rs');
+  assert.deepEqual([...listed].filter((c) => !called.has(c)), [], 'listed in build.rs but no api function calls it');
 });

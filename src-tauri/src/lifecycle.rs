@@ -1,0 +1,184 @@
+//! The app's life: what it opens at start, what a second launch asks of it, the desktop it
+//! follows, and quit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime};
+use thingstray::config::Paths;
+use thingstray::connection::Options;
+use thingstray::desktop::Desktop;
+
+use crate::notify::notify;
+use crate::state::{Keep, Shell};
+use crate::{deep_link, idle, tray, windows};
+
+/// Command-line switches the desktop app understands.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    /// Run against the SmartThings simulator, in-process, with throwaway settings.
+    pub demo: bool,
+    /// `--open devices|settings|wizard`: show that window at start (or, on a second
+    /// launch, in the running app). A keyboard shortcut can bind to it, and WebDriver
+    /// needs a window to attach to when the app would otherwise start in the tray.
+    pub open: Option<String>,
+    /// `--toggle devices|settings|wizard`: close that window if it is open, else open it;
+    /// what a global shortcut wants (press once to show, again to hide), and how the
+    /// report (crates/proof) closes the device window from outside.
+    pub toggle: Option<String>,
+    /// A `thingstray://` link the system handed us.
+    pub link: bool,
+}
+
+impl Args {
+    pub fn parse(args: impl Iterator<Item = String>) -> Args {
+        let mut a = Args::default();
+        let mut args = args.skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--demo" => a.demo = true,
+                "--open" => a.open = args.next(),
+                _ if arg.starts_with("--open=") => a.open = Some(arg["--open=".len()..].to_string()),
+                "--toggle" => a.toggle = args.next(),
+                _ if arg.starts_with("--toggle=") => a.toggle = Some(arg["--toggle=".len()..].to_string()),
+                _ if arg.starts_with("thingstray:") => a.link = true,
+                _ => {}
+            }
+        }
+        a
+    }
+}
+
+/// Start-up: the tray, the `thingstray://` links, and (unless `--demo`, whose desktop
+/// `demo` opens) the user's settings.
+pub fn start_up<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()> {
+    tray::install(app)?;
+    deep_link::install(app, !args.demo);
+    if !args.demo {
+        // At start nothing is open yet, so a toggle opens.
+        open_real(app, args.open.clone().or(args.toggle.clone()))?;
+    }
+    Ok(())
+}
+
+/// A second launch handed its arguments over (then exited): open or toggle the window
+/// it names, or the main one.
+pub fn reopen<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
+    tracing::info!(args = argv.len(), "a second launch was forwarded here");
+    let again = Args::parse(argv.into_iter());
+    match (again.open, again.toggle) {
+        (_, Some(label)) => windows::toggle(app, &label),
+        (Some(label), None) => windows::open(app, &label),
+        // A link is the deep-link plugin's to handle.
+        (None, None) if !again.link => windows::open_main(app),
+        (None, None) => {}
+    }
+}
+
+/// The run loop's events: a tray app keeps running with no window open; only Quit (an
+/// explicit exit code) ends it, and then the desktop is stopped.
+pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
+    match event {
+        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        RunEvent::WindowEvent { event: tauri::WindowEvent::Destroyed, .. } => idle::window_destroyed(app),
+        RunEvent::Exit => {
+            if let Some(shell) = app.try_state::<Shell>() {
+                shell.stop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Opens the user's settings and connections. First run (nothing set up): the wizard;
+/// otherwise the tray only, or the window `--open` asked for.
+pub fn open_real<R: Runtime>(app: &AppHandle<R>, open: Option<String>) -> tauri::Result<()> {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let opened = match Paths::resolve() {
+            Ok(paths) => Desktop::open(paths, Options::default()).await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(desktop) => {
+                for (name, e) in desktop.problems() {
+                    notify(&app, &format!("ThingsTray: {name} could not be opened"), &e.to_string());
+                }
+                let first_run = desktop.is_first_run();
+                set_desktop(&app, desktop, None);
+                if first_run {
+                    windows::open(&app, windows::WIZARD);
+                } else if let Some(label) = open {
+                    windows::open(&app, &label);
+                }
+            }
+            Err(e) => {
+                tracing::error!(code = e.code(), "could not open the settings: {e}");
+                notify(&app, "ThingsTray could not start", &e.to_string());
+                app.state::<Shell>().set_startup_error(e);
+                tray::show_error(&app);
+                windows::open(&app, windows::WIZARD);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Switches to `desktop`: stops following the previous one (and its token server),
+/// follows this one, and starts its token server if the user left it on. `keep` lives as
+/// long as this desktop is the current one (the demo's simulator and settings).
+pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: Option<Keep>) {
+    let shell = app.state::<Shell>();
+    shell.stop();
+    shell.replace(desktop.clone(), keep);
+    let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));
+    let fresh = tauri::async_runtime::spawn(desktop.clone().keep_tray_fresh());
+    let handle = app.clone();
+    let server = tauri::async_runtime::spawn(async move {
+        if let Err(e) = desktop.resume_token_server().await {
+            notify(&handle, "ThingsTray: the token server did not start", &e.to_string());
+        }
+    });
+    shell.add_tasks([follower, fresh, server]);
+}
+
+/// Mirrors the desktop's changes: tray menu and icon, windows ("changed" event),
+/// notifications. Also ticks once a minute so "token valid 18 h" stays true.
+async fn follow<R: Runtime>(app: AppHandle<R>, desktop: Arc<Desktop>) {
+    let mut rx = desktop.subscribe();
+    loop {
+        tray::refresh(&app, &desktop);
+        for n in desktop.take_notices() {
+            notify(&app, &n.title(), n.body());
+        }
+        let _ = app.emit("changed", ());
+        tokio::select! {
+            r = rx.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        // Let a burst of changes (a command: busy, then done) settle into one update.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Args;
+
+    fn parse(args: &[&str]) -> Args {
+        Args::parse(std::iter::once("thingstray-desktop").chain(args.iter().copied()).map(String::from))
+    }
+
+    #[test]
+    fn switches_and_links_are_told_apart() {
+        assert!(parse(&["--demo"]).demo);
+        assert_eq!(parse(&["--open", "devices"]).open.as_deref(), Some("devices"));
+        assert_eq!(parse(&["--open=settings"]).open.as_deref(), Some("settings"));
+        assert_eq!(parse(&["--toggle", "devices"]).toggle.as_deref(), Some("devices"));
+        assert_eq!(parse(&["--toggle=devices"]).toggle.as_deref(), Some("devices"));
+        assert!(parse(&["--toggle", "devices"]).open.is_none());
+        let a = parse(&["thingstray://oauth/callback?code=x&state=y"]);
+        assert!(a.link && a.open.is_none() && !a.demo);
+        assert!(!parse(&[]).link);
+    }
+}
