@@ -27,9 +27,7 @@ pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result
         .map_err(|e| Error::shell("starting the SmartThings simulator", e))?;
     let dir = tempfile::Builder::new().prefix("thingstray-demo-").tempdir().map_err(|e| Error::shell("creating the demo settings", e))?;
     let client = sim.client().clone();
-    let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
-    settings.api_url = sim.api_url();
-    settings.auth_url = sim.auth_url();
+    let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
     let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await?;
     tracing::info!(sim = %sim.base_url(), settings = %dir.path().display(), "demo mode: simulator started");
     set_desktop(app, desktop, Some(Box::new(DemoRun { _sim: sim, _dir: dir })));

@@ -20,7 +20,9 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     windows::close(app, SIGN_IN);
     idle::window_opening();
     let handle = app.clone();
-    WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
+    let shown = url.to_string();
+    let on_close = desktop.clone();
+    let window = WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
         .title("Sign in to SmartThings")
         .inner_size(520.0, 760.0)
         .center()
@@ -42,8 +44,14 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
             false
         })
         .build()
-        .map(|_| ())
-        .map_err(|e| Error::shell("opening the sign-in window", e))
+        .map_err(|e| Error::shell("opening the sign-in window", e))?;
+    // Closed, by the user or after the answer: this sign-in is over (issue 10, item 12).
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::Destroyed = event {
+            on_close.sign_in_window_closed(&shown);
+        }
+    });
+    Ok(())
 }
 
 /// "Use my browser instead": the pending sign-in in the system browser.

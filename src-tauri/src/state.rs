@@ -30,10 +30,7 @@ impl Shell {
         if let Some(d) = self.desktop.read().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(d);
         }
-        Err(self.startup_error().unwrap_or(Error::Io {
-            what: "starting ThingsTray".into(),
-            detail: "the settings are still being read; try again in a moment".into(),
-        }))
+        Err(self.startup_error().unwrap_or(Error::Starting))
     }
 
     pub fn startup_error(&self) -> Option<Error> {
@@ -62,15 +59,19 @@ impl Shell {
         lock(&self.tasks).extend(tasks);
     }
 
-    /// Stops following the desktop and stops its token server (open requests finish
-    /// first). Called on quit (`RunEvent::Exit`, outside the async runtime: waits there)
+    /// Stops following the desktop, stops its token server (open requests finish first)
+    /// and saves any pair the vault refused. Called on quit (`RunEvent::Exit`, outside the async runtime: waits there)
     /// and when another desktop takes over (inside it: the stop runs on its own).
     pub fn stop(&self) {
         for t in lock(&self.tasks).drain(..) {
             t.abort();
         }
         let Some(desktop) = self.desktop.read().unwrap_or_else(|p| p.into_inner()).clone() else { return };
-        let stopping = async move { desktop.stop_token_server().await };
+        // Stops the token server, and stores any token pair the vault refused earlier:
+        // the only copy of a live refresh token must not die with the app.
+        let stopping = async move {
+            desktop.shutdown().await;
+        };
         if tokio::runtime::Handle::try_current().is_ok() {
             tauri::async_runtime::spawn(stopping);
         } else {

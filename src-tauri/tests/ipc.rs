@@ -30,9 +30,7 @@ fn env() -> Env {
     let sim = tauri::async_runtime::block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
-    let mut settings = ConnectionSettings::new(&client.client_id, &client.redirect_uris[0]);
-    settings.api_url = sim.api_url();
-    settings.auth_url = sim.auth_url();
+    let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
     let (desktop, start) =
         tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
     thingstray_desktop::set_desktop(app.handle(), desktop.clone(), None);

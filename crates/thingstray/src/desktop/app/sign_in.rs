@@ -96,6 +96,16 @@ impl Desktop {
         self.state().pending = None;
     }
 
+    /// The sign-in window showing `authorize_url` closed: that sign-in is over (its state
+    /// and PKCE verifier need not wait 30 minutes for a callback that cannot come). A
+    /// newer sign-in, started meanwhile, is not touched.
+    pub fn sign_in_window_closed(&self, authorize_url: &str) {
+        let mut st = self.state();
+        if st.pending.as_ref().is_some_and(|p| p.sign_in.authorize_url().as_str() == authorize_url) {
+            st.pending = None;
+        }
+    }
+
     /// The one callback handler: a redirect caught in the sign-in window, a
     /// `thingstray://` deep link, a pasted address or a bare code. A refused answer leaves
     /// the sign-in pending, so a stray or forged callback changes nothing.

@@ -186,6 +186,21 @@ async fn a_sign_in_left_for_half_an_hour_cannot_be_finished() {
     e.desktop.finish_sign_in(&redirect).await.unwrap();
 }
 
+/// Issue 10, item 12: closing the sign-in window ends its sign-in; closing an older window
+/// after a new sign-in began leaves the new one alone.
+#[tokio::test]
+async fn closing_the_sign_in_window_ends_its_sign_in_only() {
+    let e = env().await;
+    let first = e.start.authorize_url.clone();
+    e.desktop.sign_in_window_closed(&first);
+    assert_eq!(e.desktop.sign_in_pending(), None);
+    let second = e.desktop.begin_sign_in("demo").unwrap().authorize_url;
+    e.desktop.sign_in_window_closed(&first);
+    assert!(e.desktop.sign_in_pending().is_some(), "the newer sign-in stays");
+    let redirect = redirect_of(&second).await;
+    e.desktop.finish_sign_in(&redirect).await.unwrap();
+}
+
 /// An unreadable token item must not block the one thing that mends it: the connection
 /// opens as "needs sign-in", and signing in again overwrites the item.
 #[tokio::test]
