@@ -304,6 +304,16 @@ async fn devices_switch_and_scenes() {
     assert_eq!(d["room"], "Kitchen");
     assert_eq!(d["online"], true);
     assert!(d["switch"] == "on" || d["switch"] == "off");
+    // Issue 12: what each device is doing, the tray's short line and the readings.
+    assert!(d["state"] == "On" || d["state"] == "Off" || d["state"].as_str().is_some_and(|s| s.starts_with("O")), "{d}");
+    let lock = v.as_array().unwrap().iter().find(|d| d["label"] == "Front Door Lock").expect("the lock is listed");
+    let state = lock["state"].as_str().expect("a lock says what it is doing");
+    assert!(state.starts_with("Locked") || state.starts_with("Unlocked"), "{lock}");
+    let reading = lock["readings"].as_array().unwrap().iter().find(|r| r["capability"] == "lock").expect("the lock reading");
+    assert_eq!(reading["attribute"], "lock");
+    assert!(reading["value"].is_string() && reading.get("unit").is_some(), "{reading}");
+    let table = h.run(&["devices"]).await;
+    assert!(table.stdout.lines().next().unwrap().contains("STATE"), "{}", table.stdout);
     assert!(
         v.as_array().unwrap().iter().all(|d| d["id"] != "1a987293-0962-4447-99d4-aa82655ffb55"),
         "one location only"
