@@ -86,6 +86,8 @@ fn real_devices_say_what_they_are_doing() {
     ] {
         assert_eq!(lines.get(file).map(String::as_str), Some(want), "{file}; all: {lines:#?}");
     }
+    // The figure for the report and the closing note (`--nocapture` shows it).
+    println!("{} of {total} fixture devices show a state line", lines.len());
     assert!(lines.len() * 10 >= total * 8, "{} of {total} fixture devices show a state line: {lines:#?}", lines.len());
 }
 
