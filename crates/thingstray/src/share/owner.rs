@@ -202,7 +202,8 @@ fn refuse(status: StatusCode, e: &Error) -> Response {
     let mut resp = error_response(status, e.code(), &e.to_string());
     match e {
         Error::ShareRateLimited { retry_after, .. } => {
-            let secs = retry_after.as_secs().max(1).to_string();
+            // Rounded up: waiting the whole number of seconds said must be enough.
+            let secs = retry_after.as_millis().div_ceil(1000).max(1).to_string();
             if let Ok(v) = HeaderValue::from_str(&secs) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
