@@ -47,6 +47,9 @@ pub const MAX_REQUEST_BODY: usize = 4096;
 const MAX_MIN_VALID: Duration = Duration::from_secs(24 * 3600);
 
 /// Which connection is shared.
+// Made once per listener and cloned per request only as the small variant's `Arc`: the
+// size difference costs nothing worth a `Box` in every caller.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum ShareSource {
     /// `thingstray serve --share`: one connection for the life of the listener.
