@@ -333,3 +333,95 @@ impl ServerCertVerifier for Pinned {
         self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::share::identity::Identity;
+
+    /// A pinned owner that answers every request with `answer`: what a broken or hostile
+    /// owner could send once the handshake succeeded.
+    async fn owner_answering(answer: Vec<u8>) -> (ShareClient, Credentials) {
+        let identity = Identity::generate().unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let at = listener.local_addr().unwrap().to_string();
+        let answer = Arc::new(answer);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, answer) = (acceptor.clone(), answer.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let _ = tls.read(&mut buf).await;
+                    let _ = tls.write_all(&answer).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        let creds = Credentials {
+            owner: "owner-pc".into(),
+            at: at.clone(),
+            fingerprint: identity.fingerprint().clone(),
+            id: "abc".into(),
+            secret: SecretString::from("def".to_string()),
+        };
+        (ShareClient::for_credentials(&creds).unwrap(), creds)
+    }
+
+    fn http(status: &str, body: &str) -> Vec<u8> {
+        format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+            .into_bytes()
+    }
+
+    async fn token_error(answer: Vec<u8>) -> Error {
+        let (client, creds) = owner_answering(answer).await;
+        client.token(&creds, Duration::from_secs(60)).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn huge_malformed_and_odd_answers_are_clear_errors() {
+        let valid = r#"{"access_token":"t","token_type":"Bearer","expires_at":4000000000,"scope":"s","api_url":"https://api.smartthings.com/v1"}"#;
+        let (client, creds) = owner_answering(http("200 OK", valid)).await;
+        let t = client.token(&creds, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(t.grant.secret(), "t");
+
+        let huge = "x".repeat(MAX_ANSWER + 1);
+        let chunked = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{huge}\r\n0\r\n\r\n", huge.len());
+        let cases: Vec<(Vec<u8>, &str, &str)> = vec![
+            (http("200 OK", &huge), "share_protocol", "over 64 KiB"),
+            (chunked.into_bytes(), "share_protocol", "over 64 KiB"),
+            (http("200 OK", "{\"access_token\": \"secret-tok"), "share_protocol", "malformed JSON"),
+            (http("200 OK", r#"{"access_token":"secret-tok"}"#), "share_protocol", "malformed JSON"),
+            (http("200 OK", &valid.replace("Bearer", "MAC")), "share_protocol", "no usable bearer"),
+            (http("200 OK", &valid.replace("https://api.smartthings.com", "http://evil.example")), "share_protocol", "API address"),
+            (http("500 Internal Server Error", "<html>oops</html>"), "share_protocol", "HTTP 500 with an HTML page"),
+            (
+                http("503 Service Unavailable", r#"{"error":{"code":"no_valid_token","message":"No token valid for 90000 s"}}"#),
+                "share_owner_error",
+                "No token valid",
+            ),
+            (b"\x00\x01garbage\r\n\r\n".to_vec(), "share_unreachable", "owner-pc"),
+        ];
+        for (answer, code, needle) in cases {
+            let e = token_error(answer).await;
+            assert_eq!(e.code(), code, "{e}");
+            assert!(e.to_string().contains(needle), "{needle}: {e}");
+            assert!(!e.to_string().contains("secret-tok"), "a token in an error: {e}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_show_their_secret() {
+        let c = Credentials {
+            owner: "o".into(),
+            at: "h:1".into(),
+            fingerprint: Fingerprint::of(b"x"),
+            id: "abc".into(),
+            secret: SecretString::from("supersecret".to_string()),
+        };
+        assert!(!format!("{c:?}").contains("supersecret"));
+    }
+}
