@@ -1,17 +1,18 @@
 //! Shared set-up for the integration tests: a simulator on 127.0.0.1, an isolated config
 //! directory, a clock the test moves in step with the simulator's.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use smartthings_sim::{Sim, SimConfig};
 use thingstray::clock::ManualClock;
 use thingstray::config::{Config, ConnectionSettings, Paths};
 use thingstray::connection::Options;
 use thingstray::oauth::SignIn;
 use thingstray::session::SessionOptions;
-use thingstray::vault::Vault;
+use thingstray::vault::{MemoryStore, SecretStore, Vault};
 use thingstray::Connection;
 
 pub struct Env {
@@ -131,4 +132,52 @@ pub async fn share(env: &Env, conn: thingstray::Connection) -> thingstray::share
     ShareServer::start(ShareSource::One(conn), &identity, registry, Arc::new(env.clock.clone()), opts)
         .await
         .expect("the share listener starts")
+}
+
+/// A vault that remembers every token pair written to it, and can be made to refuse writes.
+#[derive(Default)]
+pub struct Recorder {
+    pub inner: MemoryStore,
+    pub saved_access: Mutex<Vec<String>>,
+    pub refuse: AtomicBool,
+    pub refuse_reads: AtomicBool,
+    /// Handed out once by the next read of a token pair: what a process read just before
+    /// another one replaced it.
+    pub stale_once: Mutex<Option<SecretString>>,
+}
+
+impl SecretStore for Recorder {
+    fn get(&self, key: &str) -> thingstray::Result<Option<SecretString>> {
+        if self.refuse_reads.load(Ordering::SeqCst) {
+            return Err(thingstray::Error::KeychainUnavailable { detail: "locked, says the test".into() });
+        }
+        if key.ends_with("/tokens") {
+            if let Some(stale) = self.stale_once.lock().unwrap().take() {
+                return Ok(Some(stale));
+            }
+        }
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &SecretString) -> thingstray::Result<()> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(thingstray::Error::KeychainUnavailable { detail: "refused by the test".into() });
+        }
+        if key.ends_with("/tokens") {
+            let v: serde_json::Value = serde_json::from_str(value.expose_secret()).unwrap();
+            self.saved_access.lock().unwrap().push(v["access_token"].as_str().unwrap().to_string());
+        }
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> thingstray::Result<()> {
+        self.inner.delete(key)
+    }
+    fn describe(&self) -> String {
+        "recorder".into()
+    }
+}
+
+pub async fn recorded_env(config: SimConfig) -> (Env, Arc<Recorder>) {
+    let rec = Arc::new(Recorder::default());
+    let env = Env::with_vault(config, Vault::new(rec.clone())).await;
+    (env, rec)
 }

@@ -11,3 +11,5 @@ mod payloads;
 mod session;
 mod share;
 mod sign_in;
+mod storms;
+mod vault_trouble;
