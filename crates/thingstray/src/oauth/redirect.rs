@@ -79,17 +79,25 @@ fn starts_with_word_scheme(input: &str) -> bool {
 /// Why `apps:create` could not have registered a redirect URI, and what to use instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unregistrable {
-    /// "`smartthings apps:create` could not have registered `…`: …"
+    /// "`smartthings apps:create` could not have registered `…`: it takes …"
     pub why: String,
-    /// "register and enter … instead …"
+    /// The redirect URI to register and enter instead.
     pub instead: String,
+    /// Why that one works, or empty.
+    pub note: &'static str,
 }
 
 impl std::fmt::Display for Unregistrable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}. Unless you registered it some other way, SmartThings will refuse the sign-in: {}.", self.why, self.instead)
+        write!(
+            f,
+            "{}. Unless you registered it some other way, SmartThings will refuse the sign-in: register and enter {} instead{}.",
+            self.why, self.instead, self.note
+        )
     }
 }
+
+const RECOMMENDED_NOTE: &str = " (the sign-in window catches it; in a browser, you paste back the address it ends on)";
 
 /// `None` when `apps:create` accepts `uri` (see [`apps_create_accepts`]); otherwise why
 /// not, and what to register instead. Pass the URI as it is saved (trimmed).
@@ -98,20 +106,18 @@ pub fn unregistrable(uri: &str) -> Option<Unregistrable> {
         return None;
     }
     let cli = "`smartthings apps:create` could not have registered";
-    let recommended = format!(
-        "register and enter {RECOMMENDED} instead (the sign-in window catches it; \
-         in a browser, you paste back the address it ends on)"
-    );
+    let recommended = |why: String| Unregistrable { why, instead: RECOMMENDED.to_string(), note: RECOMMENDED_NOTE };
     let parsed = Url::parse(uri).ok().filter(|_| starts_with_word_scheme(uri));
     let Some(url) = parsed else {
-        return Some(Unregistrable { why: format!("{cli} `{uri}`: it takes only a full address such as {RECOMMENDED}"), instead: recommended });
+        return Some(recommended(format!("{cli} `{uri}`: it takes only a full address such as {RECOMMENDED}")));
     };
     if url.port() == Some(0) {
         let mut fixed = url.clone();
         let _ = fixed.set_port(None);
         return Some(Unregistrable {
             why: format!("{cli} `{uri}`: it takes ports 1 to 65535 only"),
-            instead: format!("register and enter `{fixed}` (no port) or one with a real port instead"),
+            instead: fixed.to_string(),
+            note: " (or give it a real port)",
         });
     }
     if url.scheme() == "http" {
@@ -120,17 +126,14 @@ pub fn unregistrable(uri: &str) -> Option<Unregistrable> {
         if crate::config::is_loopback_host(Some(host)) || host.starts_with("127.") {
             let mut fixed = url.clone();
             let _ = fixed.set_host(Some("127.0.0.1"));
-            return Some(Unregistrable { why, instead: format!("register and enter `{fixed}` instead") });
+            return Some(Unregistrable { why, instead: fixed.to_string(), note: "" });
         }
-        return Some(Unregistrable { why, instead: recommended });
+        return Some(recommended(why));
     }
-    Some(Unregistrable {
-        why: format!(
-            "{cli} `{uri}`: it takes only https redirect URIs, or http on localhost or 127.0.0.1, so not a `{}:` link",
-            url.scheme()
-        ),
-        instead: recommended,
-    })
+    Some(recommended(format!(
+        "{cli} `{uri}`: it takes only https redirect URIs, or http on localhost or 127.0.0.1, so not a `{}:` link",
+        url.scheme()
+    )))
 }
 
 #[cfg(test)]
@@ -192,19 +195,23 @@ mod tests {
     fn each_warning_says_what_to_use_instead() {
         let w = unregistrable("thingstray://oauth/callback").unwrap();
         assert!(w.why.contains("`smartthings apps:create` could not have registered `thingstray://oauth/callback`"), "{w}");
-        assert!(w.why.contains("https"), "{w}");
-        assert!(w.instead.contains(RECOMMENDED), "{w}");
+        assert!(w.why.contains("only https"), "{w}");
+        assert_eq!(w.instead, RECOMMENDED);
         assert!(w.to_string().contains("Unless you registered it some other way"), "{w}");
+        assert!(w.to_string().contains("register and enter https://thingstray.invalid/callback instead (the sign-in window"), "{w}");
 
         let w = unregistrable("http://[::1]:8765/callback").unwrap();
         assert!(w.why.contains("not `[::1]`"), "{w}");
-        assert!(w.instead.contains("`http://127.0.0.1:8765/callback`"), "{w}");
-        let w = unregistrable("http://example.com/cb").unwrap();
-        assert!(w.instead.contains(RECOMMENDED), "{w}");
-        let w = unregistrable("https://example.com:0/cb").unwrap();
-        assert!(w.instead.contains("`https://example.com/cb`"), "{w}");
-        let w = unregistrable("nonsense").unwrap();
-        assert!(w.instead.contains(RECOMMENDED), "{w}");
+        assert_eq!(w.instead, "http://127.0.0.1:8765/callback");
+        assert_eq!(unregistrable("http://example.com/cb").unwrap().instead, RECOMMENDED);
+        assert_eq!(unregistrable("https://example.com:0/cb").unwrap().instead, "https://example.com/cb");
+        assert_eq!(unregistrable("nonsense").unwrap().instead, RECOMMENDED);
         assert!(unregistrable(RECOMMENDED).is_none());
+        // What to use instead is always a URI apps:create takes.
+        for (uri, _) in CLI_DECIDES {
+            if let Some(w) = unregistrable(uri) {
+                assert!(apps_create_accepts(&w.instead), "{uri:?} -> {}", w.instead);
+            }
+        }
     }
 }
