@@ -76,6 +76,8 @@ async function renderAnswers() {
       how.textContent = a.how;
       v.append(how);
     }
+    const c = document.createElement('td');
+    c.className = 'copy';
     if (a.copy) {
       const b = document.createElement('button');
       b.textContent = 'Copy';
@@ -90,9 +92,9 @@ async function renderAnswers() {
           b.textContent = 'Select and copy';
         }
       });
-      v.append(' ', b);
+      c.append(b);
     }
-    tr.append(q, v);
+    tr.append(q, v, c);
     return tr;
   });
   $('answers').replaceChildren(...rows);

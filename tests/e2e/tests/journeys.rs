@@ -96,6 +96,8 @@ async fn first_run() {
         assert!(!page.contains(never), "page 1 offers {never}: {page}");
     }
     app.shot("wizard").await;
+    app.js("document.querySelector('[data-testid=\"next-create\"]').scrollIntoView({ block: 'end' })").await;
+    app.shot("wizard-end").await;
 
     // Page 2: a redirect URI apps:create could not have registered is warned about,
     // with what to use instead, and does not block Save.

@@ -43,7 +43,7 @@ pub fn apps_create_answers() -> Vec<Answer> {
         other(
             "Add or edit Redirect URIs.",
             "Add Redirect URI.",
-            "a menu: move to it with the arrow keys, then Enter (Enter alone would finish with none)",
+            "a menu: arrow up to it, then Enter (Enter alone would add none)",
         ),
         typed("Redirect URI (? for help)", RECOMMENDED),
         other("Add or edit Redirect URIs.", "Finish editing Redirect URIs.", "the same menu again: already selected, press Enter"),
