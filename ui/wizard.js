@@ -1,6 +1,6 @@
 // The setup wizard: DOM glue only. Checks come from the core (check_setup); steps from lib/.
 import { api, listen } from './ipc.js';
-import { initial, reduce, visibleProblems, canContinue, doneText, cleanPaste, STEPS, FIELDS } from './lib/wizard-view.js';
+import { initial, reduce, visibleProblems, visibleWarnings, blocking, canContinue, doneText, cleanPaste, browserHint, STEPS, FIELDS } from './lib/wizard-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 let state = initial();
@@ -21,10 +21,14 @@ function render() {
   });
   document.querySelectorAll('[data-step-panel]').forEach((p) => p.classList.toggle('hidden', p.dataset.stepPanel !== state.step));
   const shown = visibleProblems(state);
+  const warned = visibleWarnings(state);
   for (const field of FIELDS) {
-    $(`problem-${field}`).textContent = shown[field] || '';
+    const box = $(`problem-${field}`);
+    box.textContent = shown[field] || warned[field] || '';
+    box.classList.toggle('warning', !shown[field] && Boolean(warned[field]));
     document.getElementById(field).setAttribute('aria-invalid', String(Boolean(shown[field])));
   }
+  $('browser-hint').textContent = browserHint(state.redirectUri || state.form.redirect_uri);
   $('save-credentials').disabled = !canContinue(state);
   const err = state.error ? state.error.message : '';
   $('credentials-error').textContent = state.step === 'credentials' ? err : '';
@@ -66,6 +70,14 @@ async function renderAnswers() {
     const code = document.createElement('code');
     code.textContent = a.answer;
     v.append(code);
+    if (a.how) {
+      const how = document.createElement('div');
+      how.className = 'muted how';
+      how.textContent = a.how;
+      v.append(how);
+    }
+    const c = document.createElement('td');
+    c.className = 'copy';
     if (a.copy) {
       const b = document.createElement('button');
       b.textContent = 'Copy';
@@ -80,19 +92,13 @@ async function renderAnswers() {
           b.textContent = 'Select and copy';
         }
       });
-      v.append(' ', b);
+      c.append(b);
     }
-    tr.append(q, v);
+    tr.append(q, v, c);
     return tr;
   });
   $('answers').replaceChildren(...rows);
-  $('redirect-choices').replaceChildren(
-    ...redirect_choices.flatMap((c, i) => {
-      const code = document.createElement('code');
-      code.textContent = c;
-      return i ? [', ', code] : [code];
-    }),
-  );
+  $('redirect-recommended').textContent = redirect_choices[0] || '';
   document.getElementById('redirects').replaceChildren(
     ...redirect_choices.map((c) => {
       const o = document.createElement('option');
@@ -117,7 +123,8 @@ function wire() {
   $('try-demo').addEventListener('click', async () => {
     dispatch({ type: 'busy', busy: true });
     try {
-      await api.startDemo();
+      const start = await api.startDemo();
+      dispatch({ type: 'started', redirectUri: start && start.redirect_uri });
       dispatch({ type: 'demo' });
       await openSignIn();
     } catch (e) {
@@ -136,7 +143,8 @@ function wire() {
     e.preventDefault();
     const problems = await api.checkSetup(state.form).catch(() => []);
     dispatch({ type: 'problems', problems });
-    if (problems.length) {
+    // Warnings stay under their fields; only errors keep the form from being saved.
+    if (blocking(problems).length) {
       state = { ...state, touched: Object.fromEntries(FIELDS.map((f) => [f, true])) };
       if (problems.some((p) => p.field === 'api_url' || p.field === 'auth_url')) $('advanced').open = true;
       render();
@@ -144,7 +152,8 @@ function wire() {
     }
     dispatch({ type: 'busy', busy: true });
     try {
-      await api.startSetup(state.form);
+      const start = await api.startSetup(state.form);
+      dispatch({ type: 'started', redirectUri: start && start.redirect_uri });
       dispatch({ type: 'busy', busy: false });
       go('sign-in');
     } catch (err) {

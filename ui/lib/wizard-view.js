@@ -17,14 +17,31 @@ export function initial() {
     error: null,
     signedIn: null,
     demo: false,
+    // The redirect URI of the sign-in under way (from start_setup or start_demo).
+    redirectUri: null,
   };
 }
 
-/** Problems to show per field: only for fields the user has touched (or all, on submit). */
+/** The problems that stop the form; a warning (`warning: true`) never does. */
+export function blocking(problems) {
+  return problems.filter((p) => !p.warning);
+}
+
+/** Errors to show per field: only for fields the user has touched (or all, on submit). */
 export function visibleProblems(state, all = false) {
   const out = {};
-  for (const p of state.problems) {
+  for (const p of blocking(state.problems)) {
     if (all || state.touched[p.field]) out[p.field] = p.message;
+  }
+  return out;
+}
+
+/** Warnings to show per field, under the same rule; a field with an error shows that instead. */
+export function visibleWarnings(state, all = false) {
+  const errors = visibleProblems(state, all);
+  const out = {};
+  for (const p of state.problems) {
+    if (p.warning && !errors[p.field] && (all || state.touched[p.field])) out[p.field] = p.message;
   }
   return out;
 }
@@ -34,7 +51,7 @@ export function canContinue(state) {
     case 'create':
       return true;
     case 'credentials':
-      return !state.busy && state.problems.length === 0 && REQUIRED.every((f) => state.form[f].trim() !== '');
+      return !state.busy && blocking(state.problems).length === 0 && REQUIRED.every((f) => state.form[f].trim() !== '');
     default:
       return false;
   }
@@ -58,6 +75,8 @@ export function reduce(state, action) {
       return { ...state, busy: action.busy };
     case 'error':
       return { ...state, busy: false, error: action.error };
+    case 'started':
+      return { ...state, redirectUri: action.redirectUri };
     case 'demo':
       return { ...state, demo: true, step: 'sign-in', busy: false, error: null };
     case 'signed-in':
@@ -78,4 +97,25 @@ export function doneText(signedIn) {
 /** Trims what people paste: spaces, quotes, a trailing newline. */
 export function cleanPaste(text) {
   return String(text).trim().replace(/^["'<]+|["'>]+$/g, '');
+}
+
+/**
+ * What "Use my browser instead" leads to with this redirect URI, said as it is: SmartThings
+ * sends the browser to the redirect URI, and only a `thingstray://` link or a page that
+ * forwards to one (docs/callback.html) comes back to ThingsTray by itself.
+ */
+export function browserHint(redirectUri) {
+  let url = null;
+  try {
+    url = new URL(String(redirectUri || '').trim());
+  } catch {
+    url = null;
+  }
+  if (url && url.protocol === 'thingstray:') {
+    return 'After you sign in, the browser hands the answer to ThingsTray through a thingstray:// link (it may ask whether to open ThingsTray). If nothing happens, paste the address it was sent to below.';
+  }
+  if (url && /(^|\.)invalid$/.test(url.hostname)) {
+    return `After you sign in, the browser ends on an error page such as “This site can’t be reached” (Chrome, Edge) or “Hmm. We’re having trouble finding that site.” (Firefox): ${url.hostname} never exists, so this is expected. Copy the whole address from its address bar (${url.origin}${url.pathname}?code=…&state=…) and paste it below.`;
+  }
+  return 'After you sign in, the browser goes to your redirect URI. If that page is your copy of ThingsTray\'s callback page (docs/callback.html), it sends you back to ThingsTray; otherwise copy the address the browser ends on and paste it below.';
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { initial, reduce, visibleProblems, canContinue, doneText, cleanPaste } from '../lib/wizard-view.js';
+import { initial, reduce, visibleProblems, visibleWarnings, blocking, canContinue, doneText, cleanPaste, browserHint } from '../lib/wizard-view.js';
 
 const problems = [
   { field: 'client_id', message: 'looks like a UUID' },
@@ -57,4 +57,55 @@ test('the advanced addresses are optional: empty ones do not block the step', ()
   assert.equal(canContinue(s), true);
   s = reduce(s, { type: 'edit', field: 'client_secret', value: ' ' });
   assert.equal(canContinue(s), false);
+});
+
+test('a redirect URI warning shows under its field but never blocks Save', () => {
+  const warning = {
+    field: 'redirect_uri',
+    warning: true,
+    message: '`smartthings apps:create` could not have registered `thingstray://oauth/callback`: …',
+  };
+  let s = reduce(initial(), { type: 'go', step: 'credentials' });
+  s = reduce(s, { type: 'edit', field: 'client_id', value: '8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14' });
+  s = reduce(s, { type: 'edit', field: 'client_secret', value: 'secret' });
+  s = reduce(s, { type: 'edit', field: 'redirect_uri', value: 'thingstray://oauth/callback' });
+  s = reduce(s, { type: 'problems', problems: [warning] });
+  assert.deepEqual(visibleProblems(s), {}, 'not shown as an error');
+  assert.deepEqual(visibleWarnings(s), { redirect_uri: warning.message });
+  assert.deepEqual(blocking(s.problems), []);
+  assert.equal(canContinue(s), true);
+  // An error on another field still blocks; one on the same field replaces the warning.
+  assert.equal(canContinue(reduce(s, { type: 'problems', problems: [warning, problems[0]] })), false);
+  const both = reduce(s, { type: 'problems', problems: [warning, { field: 'redirect_uri', message: 'not a URL' }] });
+  assert.deepEqual(visibleWarnings(both), {});
+  assert.deepEqual(visibleProblems(both), { redirect_uri: 'not a URL' });
+  // Untouched fields show nothing until submit.
+  const fresh = reduce(initial(), { type: 'problems', problems: [warning] });
+  assert.deepEqual(visibleWarnings(fresh), {});
+  assert.deepEqual(visibleWarnings(fresh, true), { redirect_uri: warning.message });
+});
+
+test('the browser path is described as it really goes for each redirect URI', () => {
+  const invalid = browserHint('https://thingstray.invalid/callback');
+  assert.match(invalid, /ends on an error page/);
+  assert.match(invalid, /“This site can’t be reached”/);
+  assert.match(invalid, /thingstray\.invalid never exists/);
+  assert.match(invalid, /Copy the whole address from its address bar \(https:\/\/thingstray\.invalid\/callback\?code=…&state=…\) and paste it below/);
+  assert.doesNotMatch(invalid, /thingstray:\/\//);
+
+  const link = browserHint('thingstray://oauth/callback');
+  assert.match(link, /thingstray:\/\/ link/);
+
+  const hosted = browserHint('https://me.github.io/thingstray/callback.html');
+  assert.match(hosted, /docs\/callback\.html/);
+  assert.match(hosted, /paste it below/);
+  assert.equal(browserHint('not a url'), hosted);
+});
+
+test('the sign-in under way decides the browser hint, the form is the fallback', () => {
+  let s = initial();
+  assert.equal(s.redirectUri, null);
+  assert.equal(s.form.redirect_uri, 'https://thingstray.invalid/callback');
+  s = reduce(s, { type: 'started', redirectUri: 'thingstray://oauth/callback' });
+  assert.equal(s.redirectUri, 'thingstray://oauth/callback');
 });

@@ -173,7 +173,7 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
         "thingstray" => Ok(()),
         other => Err(invalid(
             "redirect_uri",
-            format!("the `{other}:` scheme cannot be caught; use https (e.g. {DEFAULT_REDIRECT_URI}) or thingstray://oauth/callback"),
+            format!("the `{other}:` scheme cannot be caught; use https (e.g. {DEFAULT_REDIRECT_URI})"),
         )),
     }
 }

@@ -278,6 +278,11 @@ impl App {
     pub async fn shot(&self, name: &str) {
         let n = self.shot_no.get() + 1;
         self.shot_no.set(n);
+        // WebKit's screenshot is its last painted frame, which can be older than the DOM
+        // just read (a first run showed page 1 without its answer table): wait for two
+        // frames first. Failure here (no frame within the script timeout) only costs that.
+        let frames = "return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))";
+        let _ = self.client.execute(frames, vec![]).await;
         if let Ok(png) = self.client.screenshot().await {
             let _ = std::fs::write(self.shots.join(format!("{n:02}-{name}.png")), png);
         }

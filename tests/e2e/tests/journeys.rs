@@ -37,8 +37,8 @@ fn switch_in_sim(j: &Journey, id: &str) -> Option<bool> {
     j.sim.device_attribute(id, "main", "switch", "switch").map(|v| v == "on")
 }
 
-/// Wizard steps 2 and 3 with the simulator's app: keys, the "Advanced" addresses, save.
-async fn enter_keys(j: &Journey, app: &App, redirect_uri: &str) {
+/// Wizard step 2 with the simulator's app: keys and the "Advanced" addresses, not saved.
+async fn fill_keys(j: &Journey, app: &App, redirect_uri: &str) {
     app.click("next-create").await;
     app.type_into("client-id", &j.sim.client().client_id).await;
     app.type_into("client-secret", &j.sim.client().client_secret)
@@ -47,18 +47,78 @@ async fn enter_keys(j: &Journey, app: &App, redirect_uri: &str) {
     app.click("advanced").await;
     app.type_into("api-url", &j.sim.api_url()).await;
     app.type_into("auth-url", &j.sim.auth_url()).await;
+}
+
+/// Wizard steps 2 and 3: keys, the "Advanced" addresses, save.
+async fn enter_keys(j: &Journey, app: &App, redirect_uri: &str) {
+    fill_keys(j, app, redirect_uri).await;
+    save_keys(app).await;
+}
+
+async fn save_keys(app: &App) {
     app.shot("credentials").await;
     app.click("save-credentials").await;
     app.shown("open-sign-in").await;
 }
+
+/// What `smartthings apps:create` asks, in its order (smartthings-cli's
+/// apps-user-input-create.ts and apps-input-primitives.ts), as page 1 must list it.
+const APPS_CREATE_PROMPTS: [&str; 10] = [
+    "What kind of app do you want to create? (Currently, only OAuth-In apps are supported.)",
+    "Display Name",
+    "Description",
+    "Icon Image URL (optional)",
+    "Target URL (optional)",
+    "Select Scopes.",
+    "Add or edit Redirect URIs.",
+    "Redirect URI (? for help)",
+    "Add or edit Redirect URIs.",
+    "Choose an action.",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run() {
     let j = Journey::start("first_run", SimConfig::default()).await;
     let app = j.launch(&[]).await;
     app.shown("step-create").await;
+    // Page 1: apps:create's prompts in its order, and one redirect URI to register.
+    let rows = app
+        .js("return [...document.querySelectorAll('[data-testid=\"answers\"] tr')].map(tr => [...tr.cells].map(td => td.textContent))")
+        .await;
+    let rows: Vec<Vec<String>> = serde_json::from_value(rows).unwrap();
+    let prompts: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(prompts, APPS_CREATE_PROMPTS);
+    assert!(rows[5][1].starts_with("r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*"), "{:?}", rows[5]);
+    assert!(rows[7][1].starts_with("https://thingstray.invalid/callback"), "{:?}", rows[7]);
+    let page = app.text("step-create").await;
+    assert!(page.contains("register exactly https://thingstray.invalid/callback"), "{page}");
+    for never in ["httpbin", "thingstray://", "Any of these"] {
+        assert!(!page.contains(never), "page 1 offers {never}: {page}");
+    }
     app.shot("wizard").await;
-    enter_keys(&j, &app, "https://thingstray.invalid/callback").await;
+    app.js("document.querySelector('[data-testid=\"next-create\"]').scrollIntoView({ block: 'end' })").await;
+    app.shot("wizard-end").await;
+
+    // Page 2: a redirect URI apps:create could not have registered is warned about,
+    // with what to use instead, and does not block Save.
+    fill_keys(&j, &app, "thingstray://oauth/callback").await;
+    let warning = app
+        .text_until("problem-redirect_uri", "the redirect URI warning", |t| t.contains("could not have registered"))
+        .await;
+    assert!(warning.contains("register and enter https://thingstray.invalid/callback instead"), "{warning}");
+    assert_eq!(app.attr("problem-redirect_uri", "class").await.as_deref(), Some("problem warning"));
+    let save_disabled = app.js("return document.querySelector('[data-testid=\"save-credentials\"]').disabled").await;
+    assert_eq!(save_disabled, false, "a warning does not block Save");
+    app.shot("redirect-warning").await;
+    app.type_into("redirect-uri", "https://thingstray.invalid/callback").await;
+    app.text_until("problem-redirect_uri", "the warning to go", str::is_empty).await;
+    save_keys(&app).await;
+
+    // Page 3: the browser path, as it goes with the .invalid address.
+    app.click("other-ways").await;
+    let hint = app.text_until("browser-hint", "the browser hint", |t| !t.is_empty()).await;
+    assert!(hint.contains("ends on an error page") && hint.contains("thingstray.invalid never exists"), "{hint}");
+    assert!(hint.contains("Copy the whole address") && hint.contains("paste it below"), "{hint}");
     app.shot("sign-in").await;
     app.click("open-sign-in").await;
     // The sign-in window's navigation handler must catch the redirect to the .invalid

@@ -72,6 +72,13 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         return Err(());
     }
     r.ok("settings", format!("{} valid, connection `{name}`", ctx.paths.config_file().display()));
+    if let Some(w) = thingstray::oauth::redirect::unregistrable(&settings.redirect_uri) {
+        let fix = format!(
+            "register {} with `smartthings apps:oauth:update <app-id>`, then `thingstray setup --redirect-uri {}`",
+            w.instead, w.instead
+        );
+        r.warn("redirect", w.why, fix);
+    }
 
     // The vault.
     let vault = match Vault::open(&config, &ctx.paths) {

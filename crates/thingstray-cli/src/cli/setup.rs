@@ -86,6 +86,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     config::validate_redirect_uri(&settings.redirect_uri)?;
     config::validate_scopes(&settings.scopes)?;
     settings.validate()?;
+    if let Some(w) = thingstray::oauth::redirect::unregistrable(&settings.redirect_uri) {
+        eprintln!("Warning: {w}");
+    }
 
     if let Some(v) = a.vault {
         let kind = match v {

@@ -70,6 +70,15 @@ async fn setup_checks_each_field_and_keeps_the_secret_out_of_the_config() {
     assert!(config.contains("vault = \"file\"") && config.contains(&id));
     assert!(!config.contains(&h.secret()));
     assert_eq!(h.secrets_file()["home/client-secret"], h.secret());
+
+    // A redirect URI apps:create could not have registered is saved with a warning saying
+    // what to use instead, and doctor repeats it.
+    let r = run(base(&id, "thingstray://oauth/callback"), secret.clone()).await;
+    r.ok();
+    assert!(r.stderr.contains("Warning: `smartthings apps:create` could not have registered"), "{}", r.stderr);
+    assert!(r.stderr.contains("https://thingstray.invalid/callback instead"), "{}", r.stderr);
+    let r = h.run(&["doctor"]).await;
+    assert!(r.stdout.contains("warn  redirect") && r.stdout.contains("apps:oauth:update"), "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,6 +396,7 @@ async fn doctor_checks_everything_and_says_how_to_fix_it() {
     for check in ["settings", "vault", "api", "clock", "oauth", "session"] {
         assert!(r.stdout.lines().any(|l| l.starts_with("ok") && l.contains(check)), "{check}: {}", r.stdout);
     }
+    assert!(!r.stdout.contains("warn"), "the recommended redirect URI is not warned about: {}", r.stdout);
 
     h.run(&["logout"]).await.ok();
     let r = h.run(&["doctor"]).await;

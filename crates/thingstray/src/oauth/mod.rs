@@ -8,6 +8,7 @@
 
 mod callback;
 mod classify;
+pub mod redirect;
 
 use std::future::Future;
 use std::pin::Pin;

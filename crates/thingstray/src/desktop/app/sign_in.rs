@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{Desktop, Pending};
 use crate::config::{Config, ConnectionSettings};
 use crate::connection::Connection;
-use crate::desktop::setup::{check, FieldProblem, SetupForm};
+use crate::desktop::setup::{check, errors, FieldProblem, SetupForm};
 use crate::error::{Error, Result};
 #[derive(Debug, Clone, Serialize)]
 pub struct SignInStart {
@@ -33,8 +33,10 @@ impl Desktop {
 
     /// Saves a new connection (settings to the file, secret to the vault) and starts its
     /// sign-in. `name`: `None` picks `home`, `home-2`, … (one connection per location).
+    /// Only errors refuse the form; a warning (a redirect URI `apps:create` could not
+    /// have registered) was shown under its field and does not stop the save.
     pub async fn setup(&self, name: Option<&str>, form: SetupForm) -> Result<SignInStart> {
-        if let Some(p) = check(&form).into_iter().next() {
+        if let Some(p) = errors(check(&form)).next() {
             return Err(Error::InvalidSetting { field: p.field.into(), why: p.message });
         }
         let secret = SecretString::from(form.client_secret.trim().to_string());

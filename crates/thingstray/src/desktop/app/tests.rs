@@ -172,6 +172,32 @@ async fn the_window_is_told_when_to_read_and_a_rate_limit_is_honoured_until_its_
     assert_eq!(reads(&e.sim), before, "no request during the rate limit");
 }
 
+/// A redirect URI `apps:create` could not have registered is only warned about: the core
+/// saves it and signs in with it, whatever the window does with the warning.
+#[tokio::test]
+async fn a_warned_redirect_uri_is_saved_and_signs_in_an_error_is_not() {
+    let e = env().await;
+    let client = e.sim.client().clone();
+    let form = |redirect_uri: &str| crate::desktop::SetupForm {
+        client_id: client.client_id.clone(),
+        client_secret: client.client_secret.clone(),
+        redirect_uri: redirect_uri.into(),
+        api_url: e.sim.api_url(),
+        auth_url: e.sim.auth_url(),
+    };
+    let warned = crate::desktop::setup::check(&form("thingstray://oauth/callback"));
+    assert!(warned.len() == 1 && warned[0].warning, "{warned:?}");
+    let start = e.desktop.setup(Some("cabin"), form("thingstray://oauth/callback")).await.unwrap();
+    assert_eq!(start.redirect_uri, "thingstray://oauth/callback");
+    let redirect = redirect_of(&start.authorize_url).await;
+    assert!(redirect.starts_with("thingstray://oauth/callback?"), "{redirect}");
+    assert_eq!(e.desktop.finish_sign_in(&redirect).await.unwrap().connection, "cabin");
+
+    let err = e.desktop.setup(Some("attic"), form("http://example.com/cb")).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_setting");
+    assert!(!Config::load(e.desktop.paths()).unwrap().connections.contains_key("attic"), "nothing saved");
+}
+
 #[tokio::test]
 async fn a_sign_in_left_for_half_an_hour_cannot_be_finished() {
     let e = env().await;
