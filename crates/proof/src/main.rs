@@ -15,6 +15,7 @@ mod requests;
 mod sleep;
 mod soak;
 mod soak_procs;
+mod soak_report;
 mod tally;
 mod world;
 
@@ -87,6 +88,7 @@ enum Cmd {
     SoakClient {
         #[arg(long)]
         dir: PathBuf,
+        /// `home=URL,cabin=URL`: each connection's simulator (a bare URL: `home` alone).
         #[arg(long)]
         sim: String,
         #[arg(long)]
@@ -124,7 +126,7 @@ fn main() -> ExitCode {
             Cmd::Requests => vec![requests::run().await],
             Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
             Cmd::SoakClient { dir, sim, out } => {
-                soak_procs::client(dir, sim, out, Duration::from_millis(10)).await;
+                soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
                 vec![]
             }
             Cmd::SoakServer { dir } => {
