@@ -16,6 +16,7 @@ mod sleep;
 mod soak;
 mod soak_procs;
 mod soak_report;
+mod storms;
 mod tally;
 mod world;
 
@@ -78,6 +79,10 @@ enum Cmd {
         thingstray: String,
     },
     Requests,
+    Storms {
+        #[arg(long)]
+        quick: bool,
+    },
     Desktop {
         #[arg(long)]
         binary: PathBuf,
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
+            Cmd::Storms { quick } => vec![storms::run(quick).await],
             Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
