@@ -18,6 +18,8 @@ mod soak_procs;
 mod soak_report;
 mod storms;
 mod tally;
+mod vault_full;
+mod vault_full_procs;
 mod world;
 
 use std::path::PathBuf;
@@ -83,6 +85,12 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    VaultFull {
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        #[arg(long, default_value_t = 3)]
+        one_shots: usize,
+    },
     Desktop {
         #[arg(long)]
         binary: PathBuf,
@@ -103,6 +111,22 @@ enum Cmd {
     SoakServer {
         #[arg(long)]
         dir: PathBuf,
+    },
+    #[command(hide = true)]
+    VaultOneShot {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
+        #[arg(long)]
+        lock_wait_ms: u64,
+    },
+    #[command(hide = true)]
+    VaultHolder {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
     },
     #[command(hide = true)]
     CrashChild {
@@ -130,6 +154,14 @@ fn main() -> ExitCode {
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
+            Cmd::VaultFull { rounds, one_shots } => vec![vault_full::run(rounds, one_shots).await],
+            // Exits at once: a lock wait that timed out leaves a blocking thread behind,
+            // which the runtime's shutdown would otherwise wait for.
+            Cmd::VaultOneShot { dir, sim, lock_wait_ms } => {
+                vault_full_procs::one_shot(&dir, &sim, Duration::from_millis(lock_wait_ms)).await;
+                std::process::exit(0)
+            }
+            Cmd::VaultHolder { dir, sim } => std::process::exit(vault_full_procs::holder(&dir, &sim).await),
             Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
