@@ -10,6 +10,7 @@ mod crash;
 mod desktop;
 mod fuzz;
 mod gate;
+mod keychain_locked;
 mod report;
 mod requests;
 mod sleep;
@@ -39,7 +40,8 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct ReportArgs {
-    /// The short CI version: a few simulated days, 10 kills, fewer cases, no performance.
+    /// The short CI version: a few simulated days, 10 kills, one round of each vault
+    /// refusal, shorter storms, fewer cases, no performance.
     #[arg(long)]
     quick: bool,
     /// The `thingstray` binary to test (release build).
@@ -84,6 +86,10 @@ enum Cmd {
     Storms {
         #[arg(long)]
         quick: bool,
+    },
+    KeychainLocked {
+        #[arg(long, default_value_t = 1)]
+        tries: u64,
     },
     VaultFull {
         #[arg(long, default_value_t = 1)]
@@ -154,6 +160,7 @@ fn main() -> ExitCode {
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
+            Cmd::KeychainLocked { tries } => vec![keychain_locked::run(tries).await],
             Cmd::VaultFull { rounds, one_shots } => vec![vault_full::run(rounds, one_shots).await],
             // Exits at once: a lock wait that timed out leaves a blocking thread behind,
             // which the runtime's shutdown would otherwise wait for.
@@ -196,6 +203,12 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await);
     eprintln!("== crash");
     out.push(crash::run(if quick { 10 } else { 100 }, if quick { 5 } else { 20 }).await);
+    eprintln!("== vault refuses writes");
+    out.push(if quick { vault_full::run(1, 3).await } else { vault_full::run(5, 5).await });
+    eprintln!("== keychain locked at login");
+    out.push(keychain_locked::run(if quick { 1 } else { 3 }).await);
+    eprintln!("== storms");
+    out.push(storms::run(quick).await);
     eprintln!("== sleep");
     out.push(sleep::run(&a.thingstray).await);
     eprintln!("== fuzz");
