@@ -133,3 +133,17 @@ pub fn parse_sims(arg: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sims;
+
+    #[test]
+    fn sims_are_named_or_home_alone() {
+        assert_eq!(parse_sims("http://a"), vec![("home".to_string(), "http://a".to_string())]);
+        assert_eq!(
+            parse_sims("home=http://a,cabin=http://b"),
+            vec![("home".to_string(), "http://a".to_string()), ("cabin".to_string(), "http://b".to_string())]
+        );
+    }
+}

@@ -325,3 +325,15 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn a_child_line_splits_into_its_outcome_and_the_rest() {
+        assert_eq!(parse("ok abc\n"), ("ok".into(), "abc".into()));
+        assert_eq!(parse("err vault_write_failed The new tokens could not be saved"), ("vault_write_failed".into(), "The new tokens could not be saved".into()));
+        assert_eq!(parse(""), ("".into(), "".into()));
+    }
+}

@@ -159,3 +159,31 @@ pub async fn holder(dir: &Path, sim: &str) -> i32 {
     }
     0
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn the_switch_refuses_writes_for_every_store_on_the_dir_and_reads_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = |d: &Path| {
+            let file = d.join("secrets.json");
+            Refusing { inner: FileStore::new(file.clone()), file, switch: switch_path(d) }
+        };
+        let (a, b) = (store(dir.path()), store(dir.path()));
+        a.set("home/tokens", &SecretString::from("one".to_string())).unwrap();
+        refuse(dir.path(), "full");
+        let e = b.set("home/tokens", &SecretString::from("two".to_string())).unwrap_err();
+        assert_eq!(e.code(), "io");
+        assert!(e.to_string().contains("no storage space"), "{e}");
+        refuse(dir.path(), "read-only");
+        assert!(a.delete("home/tokens").unwrap_err().to_string().contains("read-only"));
+        assert_eq!(b.get("home/tokens").unwrap().unwrap().expose_secret(), "one", "reads pass, nothing was written");
+        allow(dir.path());
+        b.set("home/tokens", &SecretString::from("two".to_string())).unwrap();
+        assert_eq!(a.get("home/tokens").unwrap().unwrap().expose_secret(), "two");
+    }
+}
