@@ -265,7 +265,7 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     let endings = [Ending::SavedWhileAlive, Ending::FlushedAtExit, Ending::DiedRefusing];
     for r in 0..rounds {
         for (i, ending) in endings.iter().enumerate() {
-            let how = if (r * endings.len() + i) % 2 == 0 { "full" } else { "read-only" };
+            let how = if (r * endings.len() + i).is_multiple_of(2) { "full" } else { "read-only" };
             round(&w, *ending, how, n, &mut c).await;
         }
     }
