@@ -1,6 +1,6 @@
 // The device window: DOM glue only. Data comes from ipc.js; decisions from lib/.
 import { api, listen } from './ipc.js';
-import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex } from './lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, subtitle } from './lib/devices-view.js';
 import { copiedText, readText, slug } from './lib/format.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -94,7 +94,7 @@ function deviceRow(row) {
   const c = controls(row, view.hasToken);
   const conn = view.connection;
   const id = row.id;
-  const sub = c.state === 'offline' ? 'Offline' : row.level != null && c.level ? `${row.switch ? 'On' : 'Off'} · ${row.level}%` : c.toggle ? (row.switch ? 'On' : 'Off') : '';
+  const sub = subtitle(row, c);
   const fav = el('button', {
     class: 'fav',
     'data-testid': `favorite-${id}`,

@@ -209,7 +209,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         },
         MenuAction::TokenServer => windows::open(&app, windows::SETTINGS),
         MenuAction::Setup => windows::open(&app, windows::WIZARD),
-        MenuAction::Open => windows::open_main(&app),
+        MenuAction::Open | MenuAction::ShowDevice { .. } => windows::open_main(&app),
         MenuAction::Settings => windows::open(&app, windows::SETTINGS),
         MenuAction::Quit => app.exit(0),
     }

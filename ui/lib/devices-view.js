@@ -56,6 +56,15 @@ export function controls(row, hasToken) {
   };
 }
 
+/** The line under a device's name: offline; a switch's on/off and level; else what the
+ *  device is doing, as the core's readings catalogue says it ("Open · 21 °C"). */
+export function subtitle(row, c = controls(row, true)) {
+  if (c.state === 'offline') return 'Offline';
+  if (row.level != null && c.level) return `${row.switch ? 'On' : 'Off'} · ${row.level}%`;
+  if (c.toggle) return row.switch ? 'On' : 'Off';
+  return row.state ?? '';
+}
+
 /** Replaces one row (as read back after a command) in a device list, immutably. */
 export function withRow(list, row) {
   return {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, FAVORITES, MIN_POLL_MS } from '../lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, subtitle, FAVORITES, MIN_POLL_MS } from '../lib/devices-view.js';
 
 const row = (id, label, extra = {}) => ({
   id,
@@ -164,4 +164,13 @@ test('arrow keys move between rows', () => {
   assert.equal(nextIndex('Home', 2, 3), 0);
   assert.equal(nextIndex('x', 0, 3), null);
   assert.equal(nextIndex('ArrowDown', 0, 0), null);
+});
+
+test('the line under a name: offline, the switch and level, else what the device is doing', () => {
+  const base = { online: true, can_switch: false, can_dim: false, can_color_temperature: false, switch: null, level: null, state: null };
+  assert.equal(subtitle({ ...base, state: 'Open · 21 °C' }), 'Open · 21 °C', 'a sensor says what it reads');
+  assert.equal(subtitle({ ...base }), '', 'nothing known, nothing said');
+  assert.equal(subtitle({ ...base, online: false, state: 'Open' }), 'Offline');
+  assert.equal(subtitle({ ...base, can_switch: true, switch: true, state: 'On · 12 W' }), 'On');
+  assert.equal(subtitle({ ...base, can_switch: true, can_dim: true, switch: false, level: 40 }), 'Off · 40%');
 });

@@ -255,6 +255,14 @@ impl Paths {
     pub fn file_vault(&self) -> PathBuf {
         self.dir.join("secrets.json")
     }
+    /// The computers paired with this one and its open invites (share/registry.rs):
+    /// hashes of their secrets and codes only, never the secrets.
+    pub fn share_registry(&self) -> PathBuf {
+        self.dir.join("share.json")
+    }
+    pub fn share_lock_file(&self) -> PathBuf {
+        self.dir.join("share.json.lock")
+    }
 }
 
 /// Connection names become file names; keep them tame.

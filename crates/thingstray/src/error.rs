@@ -184,6 +184,69 @@ pub enum Error {
     )]
     AlreadyConnected { connection: String, holder: String },
 
+    // --- sharing one connection with other computers (share/) ---------------------------
+    #[error(
+        "{owner}, the computer this one gets its SmartThings tokens from, could not be reached \
+         ({detail}). Check that it is on, on this network, and still sharing the connection; \
+         a token already fetched stays usable until it expires."
+    )]
+    ShareUnreachable { owner: String, detail: String },
+
+    #[error("This computer's access was revoked on {owner}: ask for a new invite.")]
+    ShareRevoked { owner: String },
+
+    #[error(
+        "{owner} does not know this computer (no such pairing, or a wrong secret). Pair it \
+         again with a new invite from {owner}."
+    )]
+    ShareUnauthorized { owner: String },
+
+    #[error(
+        "Refused to connect to {at}: it did not show the certificate of {owner} this computer \
+         was paired with, so something else may be impersonating {owner}. Nothing was sent. \
+         If {owner} was reinstalled (it then has a new certificate), pair again with a new \
+         invite from it."
+    )]
+    ShareFingerprintMismatch { owner: String, at: String },
+
+    #[error(
+        "That invite is not valid: {why}. Copy the whole line the sharing computer shows \
+         (it starts with thingstray://pair?)."
+    )]
+    InviteInvalid { why: String },
+
+    #[error(
+        "This invite has expired or was already used: an invite works once, within 10 \
+         minutes. Make a new one on {owner}."
+    )]
+    InviteExpired { owner: String },
+
+    #[error(
+        "{owner} refuses pairing attempts for {} s after too many wrong invite codes. Wait, \
+         then try again with a fresh invite.",
+        .retry_after.as_secs().max(1)
+    )]
+    ShareRateLimited { owner: String, retry_after: Duration },
+
+    #[error(
+        "The SmartThings session on {owner}, which this computer shares, has ended, so there \
+         is no token to hand out. Sign in again on {owner}; this computer then gets tokens \
+         again by itself."
+    )]
+    OwnerSessionEnded { owner: String },
+
+    #[error("{owner} could not hand out a token right now ({code}): {message}")]
+    ShareOwnerError { owner: String, code: String, message: String },
+
+    #[error(
+        "{owner} answered in a way ThingsTray did not expect ({detail}). Check that both \
+         computers run the same ThingsTray version."
+    )]
+    ShareProtocol { owner: String, detail: String },
+
+    #[error("No computer named `{name}` is paired with this one. Paired: {known}.")]
+    UnknownPairedComputer { name: String, known: String },
+
     // --- the REST API -------------------------------------------------------------------
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -268,6 +331,17 @@ impl Error {
             Error::Io { .. } => "io",
             Error::DefaultUnavailable { .. } => "default_unavailable",
             Error::AlreadyConnected { .. } => "already_connected",
+            Error::ShareUnreachable { .. } => "share_unreachable",
+            Error::ShareRevoked { .. } => "share_revoked",
+            Error::ShareUnauthorized { .. } => "share_unauthorized",
+            Error::ShareFingerprintMismatch { .. } => "share_fingerprint_mismatch",
+            Error::InviteInvalid { .. } => "invite_invalid",
+            Error::InviteExpired { .. } => "invite_expired",
+            Error::ShareRateLimited { .. } => "share_rate_limited",
+            Error::OwnerSessionEnded { .. } => "owner_session_ended",
+            Error::ShareOwnerError { .. } => "share_owner_error",
+            Error::ShareProtocol { .. } => "share_protocol",
+            Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
             Error::TokenRefused { .. } => "token_refused",
@@ -293,6 +367,7 @@ impl Error {
                 | Error::ResponseTooLarge { .. }
                 | Error::KeychainTimeout { .. }
                 | Error::VaultWriteFailed { .. }
+                | Error::ShareUnreachable { .. }
         )
     }
 

@@ -35,16 +35,21 @@ pub struct Reply {
 }
 
 /// Reads the whole body, refusing (without reading on) anything over [`MAX_BODY`].
-pub async fn read(mut resp: reqwest::Response, url: &str) -> Result<Reply> {
-    let too_large = || Error::ResponseTooLarge { limit: MAX_BODY, url: url.to_string() };
-    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+pub async fn read(resp: reqwest::Response, url: &str) -> Result<Reply> {
+    read_capped(resp, url, MAX_BODY).await
+}
+
+/// [`read`] with another cap (the share client expects answers of a few hundred bytes).
+pub async fn read_capped(mut resp: reqwest::Response, url: &str, limit: usize) -> Result<Reply> {
+    let too_large = || Error::ResponseTooLarge { limit, url: url.to_string() };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let status = resp.status();
     let headers = resp.headers().clone();
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_BODY {
+        if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);

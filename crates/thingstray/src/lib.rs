@@ -16,6 +16,7 @@ mod fsutil;
 pub mod http;
 pub mod oauth;
 pub mod serve;
+pub mod share;
 pub mod session;
 pub mod token;
 pub mod vault;

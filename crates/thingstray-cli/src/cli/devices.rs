@@ -1,5 +1,6 @@
-//! `thingstray devices`: the location's devices with their room and switch state, from
-//! one `GET /devices?includeStatus=true` per 200 devices plus the rooms.
+//! `thingstray devices`: the location's devices with their room, switch and what each is
+//! doing (the core's readings catalogue: the same short line the tray shows), from one
+//! `GET /devices?includeStatus=true` per 200 devices plus the rooms.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -11,7 +12,8 @@ use super::{table, CliError, Ctx};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A JSON array: id, label, room, online, switch ("on"/"off"/null).
+    /// A JSON array: id, label, room, online, switch ("on"/"off"/null), state (the short
+    /// line the tray shows, or null) and readings ([{capability, attribute, value, unit}]).
     #[arg(long)]
     json: bool,
 }
@@ -21,6 +23,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let devices = conn.api.devices().await?;
     let rooms = room_names(&conn, &devices).await;
     let room = |d: &Device| d.room_id.as_ref().and_then(|r| rooms.get(r)).cloned();
+    let now = std::time::SystemTime::now();
     if a.json {
         let v: Vec<_> = devices
             .iter()
@@ -31,13 +34,15 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
                     "room": room(d),
                     "online": d.online,
                     "switch": switch_state(d),
+                    "state": d.state_line(now),
+                    "readings": d.readings(),
                 })
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    let mut rows = vec![vec!["LABEL".into(), "ROOM".into(), "ONLINE".into(), "SWITCH".into(), "ID".into()]];
+    let mut rows = vec![vec!["LABEL".into(), "ROOM".into(), "ONLINE".into(), "SWITCH".into(), "STATE".into(), "ID".into()]];
     for d in &devices {
         rows.push(vec![
             d.label.clone(),
@@ -48,6 +53,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
                 None => "?".into(),
             },
             switch_state(d).unwrap_or("-").into(),
+            d.state_line(now).unwrap_or_else(|| "-".into()),
             d.id.clone(),
         ]);
     }

@@ -1,6 +1,7 @@
 //! The commands, one module each. Each parses its flags, calls the core, and prints:
 //! answers on stdout, guidance and errors on stderr.
 
+mod command;
 mod devices;
 mod doctor;
 mod login;
@@ -53,10 +54,13 @@ pub enum Command {
     /// Show each connection's state: signed in, when the token expires, what is wrong
     /// (exit 4 when one needs sign-in).
     Status(status::Args),
-    /// List the devices: label, room, id, online, switch state.
+    /// List the devices: label, room, id, online, switch state, what each is doing.
     Devices(devices::Args),
     /// Turn a device on or off, or toggle it; prints the state read back.
     Switch(switch::Args),
+    /// Send any command to a device (`command "Front Door Lock" lock lock`); prints the
+    /// state read back.
+    Command(command::Args),
     /// List the scenes.
     Scenes(scenes::ListArgs),
     /// Run a scene: `thingstray scene run NAME|ID`.
@@ -86,6 +90,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status(a) => status::run(&ctx, a).await,
         Command::Devices(a) => devices::run(&ctx, a).await,
         Command::Switch(a) => switch::run(&ctx, a).await,
+        Command::Command(a) => command::run(&ctx, a).await,
         Command::Scenes(a) => scenes::list(&ctx, a).await,
         Command::Scene(a) => scenes::scene(&ctx, a).await,
         Command::Logout => logout::run(&ctx).await,

@@ -12,6 +12,9 @@ pub struct Args {
     /// The device's id, or its label (exact, ignoring case, and unique).
     device: String,
     action: Action,
+    /// Print {id, label, switch, state} as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -45,7 +48,12 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         Some(false) => "off",
         None => "unknown",
     };
-    println!("{}: {state}", device.label);
+    if a.json {
+        let line = status.state_line(std::time::SystemTime::now());
+        println!("{}", serde_json::json!({"id": device.id, "label": device.label, "switch": state, "state": line}));
+    } else {
+        println!("{}: {state}", device.label);
+    }
     if status.switch() != Some(on) {
         let offline = device.online == Some(false);
         return Err(CliError::Failed(format!(

@@ -304,10 +304,38 @@ async fn devices_switch_and_scenes() {
     assert_eq!(d["room"], "Kitchen");
     assert_eq!(d["online"], true);
     assert!(d["switch"] == "on" || d["switch"] == "off");
+    // Issue 12: what each device is doing, the tray's short line and the readings.
+    assert!(d["state"] == "On" || d["state"] == "Off" || d["state"].as_str().is_some_and(|s| s.starts_with("O")), "{d}");
+    let lock = v.as_array().unwrap().iter().find(|d| d["label"] == "Front Door Lock").expect("the lock is listed");
+    let state = lock["state"].as_str().expect("a lock says what it is doing");
+    assert!(state.starts_with("Locked") || state.starts_with("Unlocked"), "{lock}");
+    let reading = lock["readings"].as_array().unwrap().iter().find(|r| r["capability"] == "lock").expect("the lock reading");
+    assert_eq!(reading["attribute"], "lock");
+    assert!(reading["value"].is_string() && reading.get("unit").is_some(), "{reading}");
+    let table = h.run(&["devices"]).await;
+    assert!(table.stdout.lines().next().unwrap().contains("STATE"), "{}", table.stdout);
     assert!(
         v.as_array().unwrap().iter().all(|d| d["id"] != "1a987293-0962-4447-99d4-aa82655ffb55"),
         "one location only"
     );
+
+    // Issue 12: any command, the state read back in the tray's words; --json on it and on switch.
+    let lock = |v: &str| h.sim.device_attribute("a9f587c5-5d8b-4273-8907-e7f609af5158", "main", "lock", "lock").unwrap() == v;
+    let r = h.run(&["command", "Front Door Lock", "lock", "unlock"]).await;
+    assert!(r.ok().stdout.trim().starts_with("Front Door Lock: Unlocked"), "{}", r.stdout);
+    assert!(lock("unlocked"));
+    let r = h.run(&["command", "front door lock", "lock", "lock", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
+    assert!(v["state"].as_str().unwrap().starts_with("Locked"), "{v}");
+    assert!(lock("locked"));
+    let r = h.run(&["command", "Front Door Lock", "windowShade", "open"]).await;
+    assert_eq!(r.code, 2, "a capability the device lacks is a usage error: {}", r.stderr);
+    assert!(r.stderr.contains("has no `windowShade` capability") && r.stderr.contains("lock"), "{}", r.stderr);
+    let r = h.run(&["command", "Front Door Lock", "lock", "explode"]).await;
+    assert_eq!(r.code, 1, "SmartThings refuses an unknown command: {}", r.stderr);
+    let r = h.run(&["switch", "Kitchen Lights", "on", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
+    assert!(v["switch"] == "on" && v["state"].as_str().is_some_and(|s| s.starts_with("On")), "{v}");
 
     let read = || h.sim.device_attribute(KITCHEN_LIGHTS, "main", "switch", "switch").unwrap();
     let r = h.run(&["switch", "kitchen lights", "on"]).await;

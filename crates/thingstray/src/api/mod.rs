@@ -3,6 +3,7 @@
 //! on SmartThings' own origin; a 401 triggers one refresh and one retry.
 
 mod model;
+mod readings;
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Room, Scene};
+pub use readings::Reading;
 
 use crate::error::{Error, Result};
 use crate::http::{describe_body, rate_limit_wait, read, transport};

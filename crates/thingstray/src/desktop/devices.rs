@@ -23,6 +23,9 @@ pub struct DeviceRow {
     pub switch: Option<bool>,
     pub level: Option<u8>,
     pub color_temperature: Option<u32>,
+    /// What the device is doing, in a few words ("Open · 21 °C"): the core's readings
+    /// catalogue, the same line the tray and `thingstray devices` show.
+    pub state: Option<String>,
     pub can_switch: bool,
     pub can_dim: bool,
     pub can_color_temperature: bool,
@@ -60,6 +63,7 @@ impl DeviceRow {
             switch: None,
             level: None,
             color_temperature: None,
+            state: None,
             can_switch: d.has_capability("switch"),
             can_dim: d.has_capability("switchLevel"),
             can_color_temperature: d.has_capability("colorTemperature"),
@@ -77,6 +81,7 @@ impl DeviceRow {
         self.switch = status.switch();
         self.level = status.level();
         self.color_temperature = status.color_temperature();
+        self.state = status.state_line(std::time::SystemTime::now());
     }
 
     /// Offline devices cannot be switched; unknown health is given the benefit of the doubt.

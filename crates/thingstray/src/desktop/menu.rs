@@ -26,6 +26,9 @@ pub enum MenuEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MenuAction {
     SwitchDevice { connection: String, device: String },
+    /// A device without a switch (a sensor, a lock): the tray shows what it is doing;
+    /// a click opens the device window.
+    ShowDevice { connection: String, device: String },
     RunScene { connection: String, scene: String },
     CopyToken { connection: String },
     /// Re-read the devices now: on Linux the tray cannot see its menu open, and it does
@@ -47,6 +50,7 @@ impl MenuAction {
         let join = |parts: &[&str]| parts.join(&SEP.to_string());
         match self {
             MenuAction::SwitchDevice { connection, device } => join(&["device", connection, device]),
+            MenuAction::ShowDevice { connection, device } => join(&["show-device", connection, device]),
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
             MenuAction::RefreshDevices { connection } => join(&["refresh", connection]),
@@ -64,6 +68,7 @@ impl MenuAction {
         let s = |i: usize| parts.get(i).map(|p| p.to_string());
         Some(match (parts.first().copied()?, parts.len()) {
             ("device", 3) => MenuAction::SwitchDevice { connection: s(1)?, device: s(2)? },
+            ("show-device", 3) => MenuAction::ShowDevice { connection: s(1)?, device: s(2)? },
             ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
             ("refresh", 2) => MenuAction::RefreshDevices { connection: s(1)? },
@@ -115,6 +120,15 @@ fn info(id: String, text: impl Into<String>) -> MenuEntry {
 }
 
 fn device_entry(c: &ConnectionView, d: &DeviceRow) -> MenuEntry {
+    if !d.can_switch {
+        // "Front Door · Open": what it is doing, at a glance; a click opens the window.
+        let text = match (&d.state, d.online) {
+            (_, Some(false)) => format!("{} (offline)", d.label),
+            (Some(state), _) => format!("{} · {state}", d.label),
+            (None, _) => d.label.clone(),
+        };
+        return item(MenuAction::ShowDevice { connection: c.name.clone(), device: d.id.clone() }, text, true);
+    }
     let busy = c.busy.contains(&d.id);
     let mut text = d.label.clone();
     if d.online == Some(false) {
@@ -204,9 +218,10 @@ fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
         out.push(info(format!("devices{SEP}{}", c.name), text));
         return out;
     };
-    let shown: Vec<&DeviceRow> = devices.iter().filter(|d| d.can_switch && !d.hidden).collect();
+    // Switches, and every other device that says what it is doing.
+    let shown: Vec<&DeviceRow> = devices.iter().filter(|d| (d.can_switch || d.state.is_some()) && !d.hidden).collect();
     if shown.is_empty() {
-        out.push(info(format!("devices{SEP}{}", c.name), "No switchable devices"));
+        out.push(info(format!("devices{SEP}{}", c.name), "No devices to show"));
         return out;
     }
     out.push(MenuEntry::Separator);
@@ -330,6 +345,36 @@ mod tests {
         assert!(matches!(&m.entries[3], MenuEntry::Check { checked: true, enabled: true, .. }));
     }
 
+    /// Issue 12: a device without a switch shows what it is doing; a click opens the window.
+    #[test]
+    fn sensors_say_what_they_are_doing() {
+        let mut v = view(3, &[]);
+        let mut door = device("door", "Front Door", Some("k"), &["contactSensor", "temperatureMeasurement"], None, Some(true));
+        door.status = crate::api::DeviceStatus::from_status_body(&serde_json::json!({"components": {"main": {
+            "contactSensor": {"contact": {"value": "open"}},
+            "temperatureMeasurement": {"temperature": {"value": 21.5, "unit": "C"}},
+        }}}));
+        let mut all = vec![door];
+        all.extend((0..3).map(|i| device(&format!("d{i}"), &format!("Light {i:02}"), Some("k"), &["switch"], Some(true), Some(true))));
+        v.devices = Some(rows(&all, &rooms(), &ConnectionPrefs::default()));
+        let m = build(&[v], now(), 12);
+        let door = m
+            .entries
+            .iter()
+            .find_map(|e| match e {
+                MenuEntry::Item { id, text, enabled } if text.starts_with("Front Door") => Some((id.clone(), text.clone(), *enabled)),
+                _ => None,
+            })
+            .expect("the door is in the menu");
+        assert_eq!(door.1, "Front Door · Open · 21.5 °C");
+        assert!(door.2);
+        assert_eq!(
+            MenuAction::parse(&door.0),
+            Some(MenuAction::ShowDevice { connection: "home".into(), device: "door".into() })
+        );
+        assert_eq!(checks(&m.entries).len(), 3, "switches stay check items");
+    }
+
     #[test]
     fn many_devices_go_into_rooms_with_favorites_on_top() {
         let m = build(&[view(20, &["d7"])], now(), 12);
@@ -404,6 +449,7 @@ mod tests {
     fn actions_round_trip_through_ids() {
         for a in [
             MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
+            MenuAction::ShowDevice { connection: "home".into(), device: "door".into() },
             MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
             MenuAction::CopyToken { connection: "home".into() },
             MenuAction::RefreshDevices { connection: "home".into() },

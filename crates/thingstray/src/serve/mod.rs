@@ -15,7 +15,7 @@
 //! a rename, a sign-in again or a re-opened session needs no restart.
 
 mod guard;
-mod listen;
+pub(crate) mod listen;
 mod proxy;
 mod secret;
 mod token;
@@ -233,7 +233,7 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
 }
 
 /// A port someone else holds is the user's to fix, so it says how.
-fn bind_error(at: SocketAddr, e: std::io::Error) -> Error {
+pub(crate) fn bind_error(at: SocketAddr, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::AddrInUse {
         Error::InvalidSetting {
             field: "port".into(),

@@ -226,7 +226,9 @@ impl Session {
             // The token a refresh gives lives `lifetime`; while this one is valid, another
             // refresh would spend a refresh token for the same answer (a script asking
             // for more than that on every call would rotate on every call).
-            if t.lifetime() < min && t.remaining(self.now()) > Duration::ZERO {
+            // For as long as the token lives, and at least MIN_REFRESH_GAP (a token that
+            // lives 0 s would otherwise be refreshed by every call of a script's loop).
+            if t.lifetime() < min && self.now() < t.issued_at() + t.lifetime().max(MIN_REFRESH_GAP) {
                 return Err(Error::NoValidToken { wanted: min, reason: short_lived(&t) });
             }
         }

@@ -53,6 +53,9 @@ fn client_secret_key(connection: &str) -> String {
     format!("{connection}/client-secret")
 }
 pub const SERVER_SECRET_KEY: &str = "token-server/secret";
+/// The share listener's certificate and private key (share/identity.rs): its fingerprint
+/// is this computer's identity to the computers paired with it.
+pub const SHARE_IDENTITY_KEY: &str = "share/identity";
 
 impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Vault {

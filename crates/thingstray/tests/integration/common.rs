@@ -116,3 +116,19 @@ pub async fn raw_server(response: Vec<u8>) -> String {
     });
     format!("http://{addr}")
 }
+
+/// An owner sharing `conn` on 127.0.0.1 (a free port), with the certificate in `env`'s
+/// vault and the registry in its settings folder, on the test's clock.
+pub async fn share(env: &Env, conn: thingstray::Connection) -> thingstray::share::ShareServer {
+    use thingstray::share::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+    let identity = Identity::load_or_create(&env.vault).await.expect("the owner's certificate");
+    let registry = Arc::new(Registry::open(&env.paths));
+    let opts = ShareOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        owner_name: "owner-pc".into(),
+        limits: thingstray::serve::Limits::default(),
+    };
+    ShareServer::start(ShareSource::One(conn), &identity, registry, Arc::new(env.clock.clone()), opts)
+        .await
+        .expect("the share listener starts")
+}

@@ -9,4 +9,5 @@ mod keychain;
 mod logs;
 mod payloads;
 mod session;
+mod share;
 mod sign_in;

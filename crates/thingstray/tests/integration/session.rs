@@ -266,6 +266,21 @@ async fn asking_for_more_than_a_token_lives_refreshes_once_then_fails_fast() {
     assert_eq!(refreshes(&env.sim), 1);
 }
 
+/// The same for tokens that live 0 s (a broken server): a loop of one-shot asks refreshes
+/// at most once per 5 s, not once per call.
+#[tokio::test]
+async fn zero_second_tokens_are_refreshed_at_most_once_per_five_seconds_by_asks() {
+    let env = Env::new(SimConfig { expires_in: 0, ..SimConfig::default() }).await;
+    let conn = env.signed_in().await;
+    for _ in 0..5 {
+        assert_eq!(conn.session.token_valid_for(MIN).await.unwrap_err().code(), "no_valid_token");
+    }
+    assert_eq!(refreshes(&env.sim), 1);
+    env.advance(thingstray::session::MIN_REFRESH_GAP);
+    let _ = conn.session.token_valid_for(MIN).await;
+    assert_eq!(refreshes(&env.sim), 2, "5 s later, one more try");
+}
+
 /// Issue 10, item 5: a 401 that a new token does not fix (here an API address that answers
 /// 401 to everything) replaces the token once, then says what is wrong instead of
 /// rotating on every request; after 5 minutes it may try once more.
