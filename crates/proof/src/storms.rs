@@ -202,7 +202,7 @@ pub async fn run(quick: bool) -> Section {
         let bound = allowed(span, gap);
         s.check(
             &format!("(a) {who}, tokens of 0s"),
-            format!("{} calls ({}); answers: {}", a.calls, rate(a.calls, span), answers(&a)),
+            format!("{} ({}); answers: {}", calls_text(a.calls), rate(a.calls, span), answers(&a)),
             &format!("≥ 1 and ≤ {bound} (one per {} s: ≤ {}/h)", gap.as_secs(), allowed(HOUR, gap)),
             a.calls >= 1 && a.calls <= bound && !a.answers.contains_key("ok"),
         );
@@ -225,7 +225,7 @@ pub async fn run(quick: bool) -> Section {
                 human(span.as_secs()),
                 human(expires_in)
             ),
-            format!("{} calls ({}); answers: {}", a.calls, rate(a.calls, span), answers(&a)),
+            format!("{} ({}); answers: {}", calls_text(a.calls), rate(a.calls, span), answers(&a)),
             &format!("≤ {bound}: one per token lifetime (at least {} s)", gap.as_secs()),
             a.calls >= 1 && a.calls <= bound && !a.answers.contains_key("ok"),
         );
@@ -237,7 +237,7 @@ pub async fn run(quick: bool) -> Section {
     let bound = allowed(span_c, REJECTED_REFRESH_GAP);
     s.check(
         &format!("(c) an API answering 401 to everything, polled every {} for {}", human(every.as_secs()), human(span_c.as_secs())),
-        format!("{} calls ({}); answers: {}", c.calls, rate(c.calls, span_c), answers(&c)),
+        format!("{} ({}); answers: {}", calls_text(c.calls), rate(c.calls, span_c), answers(&c)),
         &format!("≤ {bound}: one per {} min (≤ {}/h)", REJECTED_REFRESH_GAP.as_secs() / 60, allowed(HOUR, REJECTED_REFRESH_GAP)),
         c.calls <= bound && c.answers.contains_key("token_refused"),
     );
@@ -245,7 +245,14 @@ pub async fn run(quick: bool) -> Section {
 }
 
 fn rate(calls: u64, span: Duration) -> String {
-    format!("{:.1}/h", per_hour(calls, span))
+    match per_hour(calls, span) {
+        r if r < 1.0 => format!("{:.2}/h", r),
+        r => format!("{r:.1}/h"),
+    }
+}
+
+fn calls_text(n: u64) -> String {
+    if n == 1 { "1 call".into() } else { format!("{n} calls") }
 }
 
 fn human(secs: u64) -> String {

@@ -292,7 +292,7 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     );
     let max_flush = c.flush_ms.iter().max().copied().unwrap_or(0);
     s.check(
-        "The holder told to exit while the vault refuses; it frees up during the flush",
+        "The holder told to exit while the vault refuses, which frees up as the flush (up to 10 s) begins",
         format!("{}/{r}: stored at exit (longest exit {max_flush} ms); the next process gets the pair, no second rotation", c.flushed),
         "0 sessions lost",
         c.flushed == r,
