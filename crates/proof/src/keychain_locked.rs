@@ -81,7 +81,7 @@ pub async fn run(tries: u64) -> Section {
          keychain that refuses every call (`keychain_unavailable`, as a locked Secret Service collection does), and the \
          stored token expired meanwhile (the machine was off). The app's own tuning: it opens the connection again in \
          the background with the session's backoff ({} s, doubling, with jitter, at most {} min). The user unlocks the \
-         keychain right after the app's first {} in the background {} failed; the next try must open the connection \
+         keychain right after the app's {} in the background {} failed; the next try must open the connection \
          and its refresher must refresh, with no restart. Times are real time.",
         opts.retry_min.as_secs(),
         opts.retry_max.as_secs() / 60,
