@@ -10,12 +10,17 @@ mod crash;
 mod desktop;
 mod fuzz;
 mod gate;
+mod keychain_locked;
 mod report;
 mod requests;
 mod sleep;
 mod soak;
 mod soak_procs;
+mod soak_report;
+mod storms;
 mod tally;
+mod vault_full;
+mod vault_full_procs;
 mod world;
 
 use std::path::PathBuf;
@@ -35,7 +40,8 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct ReportArgs {
-    /// The short CI version: a few simulated days, 10 kills, fewer cases, no performance.
+    /// The short CI version: a few simulated days, 10 kills, one round of each vault
+    /// refusal, shorter storms, fewer cases, no performance.
     #[arg(long)]
     quick: bool,
     /// The `thingstray` binary to test (release build).
@@ -77,6 +83,20 @@ enum Cmd {
         thingstray: String,
     },
     Requests,
+    Storms {
+        #[arg(long)]
+        quick: bool,
+    },
+    KeychainLocked {
+        #[arg(long, default_value_t = 1)]
+        tries: u64,
+    },
+    VaultFull {
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        #[arg(long, default_value_t = 3)]
+        one_shots: usize,
+    },
     Desktop {
         #[arg(long)]
         binary: PathBuf,
@@ -87,6 +107,7 @@ enum Cmd {
     SoakClient {
         #[arg(long)]
         dir: PathBuf,
+        /// `home=URL,cabin=URL`: each connection's simulator (a bare URL: `home` alone).
         #[arg(long)]
         sim: String,
         #[arg(long)]
@@ -96,6 +117,22 @@ enum Cmd {
     SoakServer {
         #[arg(long)]
         dir: PathBuf,
+    },
+    #[command(hide = true)]
+    VaultOneShot {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
+        #[arg(long)]
+        lock_wait_ms: u64,
+    },
+    #[command(hide = true)]
+    VaultHolder {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        sim: String,
     },
     #[command(hide = true)]
     CrashChild {
@@ -122,9 +159,19 @@ fn main() -> ExitCode {
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
+            Cmd::Storms { quick } => vec![storms::run(quick).await],
+            Cmd::KeychainLocked { tries } => vec![keychain_locked::run(tries).await],
+            Cmd::VaultFull { rounds, one_shots } => vec![vault_full::run(rounds, one_shots).await],
+            // Exits at once: a lock wait that timed out leaves a blocking thread behind,
+            // which the runtime's shutdown would otherwise wait for.
+            Cmd::VaultOneShot { dir, sim, lock_wait_ms } => {
+                vault_full_procs::one_shot(&dir, &sim, Duration::from_millis(lock_wait_ms)).await;
+                std::process::exit(0)
+            }
+            Cmd::VaultHolder { dir, sim } => std::process::exit(vault_full_procs::holder(&dir, &sim).await),
             Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
             Cmd::SoakClient { dir, sim, out } => {
-                soak_procs::client(dir, sim, out, Duration::from_millis(10)).await;
+                soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
                 vec![]
             }
             Cmd::SoakServer { dir } => {
@@ -156,6 +203,12 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await);
     eprintln!("== crash");
     out.push(crash::run(if quick { 10 } else { 100 }, if quick { 5 } else { 20 }).await);
+    eprintln!("== vault refuses writes");
+    out.push(if quick { vault_full::run(1, 3).await } else { vault_full::run(5, 5).await });
+    eprintln!("== keychain locked at login");
+    out.push(keychain_locked::run(if quick { 1 } else { 3 }).await);
+    eprintln!("== storms");
+    out.push(storms::run(quick).await);
     eprintln!("== sleep");
     out.push(sleep::run(&a.thingstray).await);
     eprintln!("== fuzz");

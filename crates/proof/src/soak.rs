@@ -1,6 +1,7 @@
-//! The fault-injection soak: months of simulated time through one session shared by
-//! three OS processes, over real HTTP to the simulator, with 30% of token requests
-//! failing in every way the simulator knows.
+//! The fault-injection soak: months of simulated time through two connections (`home`
+//! and `cabin`, one simulator each) shared by three OS processes on one file vault, over
+//! real HTTP to the simulators, with 30% of token requests failing in every way the
+//! simulator knows.
 //!
 //! Time: the driver moves the simulator's clock (and the shared clock file) forward every
 //! few milliseconds, `accel` simulated seconds per real second. Tokens live 6 simulated
@@ -8,6 +9,7 @@
 //! seconds would make every answer an error); at 5,400x that is 4 real seconds, so the
 //! session rotates every 3 real seconds, and 90 days take 24 minutes.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,10 +21,10 @@ use thingstray::session::RefreshLock;
 use thingstray::Connection;
 
 use crate::gate::Gate;
-use crate::report::{thousands, Section};
+use crate::report::Section;
 use crate::soak_procs::{soak_session, MIN_VALID, REQUEST_TIMEOUT};
 use crate::tally::{Expiries, Tally};
-use crate::world::{World, CONNECTION};
+use crate::world::{World, CABIN, CONNECTION};
 
 pub struct Params {
     pub days: u64,
@@ -31,7 +33,7 @@ pub struct Params {
     pub expires_in: u64,
 }
 
-const TICK: Duration = Duration::from_millis(10);
+pub(crate) const TICK: Duration = Duration::from_millis(10);
 const DAY_MS: u64 = 86_400_000;
 /// Once a simulated day the clock jumps this far at once: a laptop asleep overnight.
 /// Longer than a token's life, so every process finds the token expired together.
@@ -81,16 +83,19 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
 }
 
 pub async fn run(p: Params) -> Section {
-    let w = World::start(SimConfig { expires_in: p.expires_in, ..SimConfig::default() }).await;
+    let w = World::start_two(SimConfig { expires_in: p.expires_in, ..SimConfig::default() }).await;
     let vault = w.shared().vault;
     let secret = ServerSecret::load_or_create(&vault).await.expect("server secret");
-    w.sim.set_faults(faults());
+    for (_, sim) in w.sims() {
+        sim.set_faults(faults());
+    }
     let sim_url = w.sim.base_url();
+    let sims: Vec<String> = w.sims().iter().map(|(n, s)| format!("{n}={}", s.base_url())).collect();
 
     let mut procs = Procs(Vec::new());
     for i in 0..2 {
         let out = w.dir().join(format!("client-{i}.json"));
-        procs.0.push(spawn(w.dir(), &["soak-client", "--sim", &sim_url, "--out", out.to_str().unwrap()]));
+        procs.0.push(spawn(w.dir(), &["soak-client", "--sim", &sims.join(","), "--out", out.to_str().unwrap()]));
     }
     let mut server = spawn(w.dir(), &["soak-server"]);
     let mut line = String::new();
@@ -127,25 +132,35 @@ pub async fn run(p: Params) -> Section {
     let wall = started.elapsed();
     std::fs::write(w.dir().join("stop"), b"").unwrap();
     let server_tally = poller.await.unwrap();
-    let mut clients = Tally::default();
+    // Per connection: what the loop clients saw.
+    let mut clients: BTreeMap<String, Tally> = BTreeMap::new();
     for (i, c) in procs.0.iter_mut().take(2).enumerate() {
         let _ = c.wait();
         let raw = std::fs::read(w.dir().join(format!("client-{i}.json"))).unwrap_or_default();
-        let t: Tally = serde_json::from_slice(&raw).unwrap_or_else(|_| Tally { lost: 1, ..Tally::default() });
-        clients.merge(&t);
+        let lost = || [CONNECTION, CABIN].map(|n| (n.to_string(), Tally { lost: 1, ..Tally::default() })).into();
+        let t: BTreeMap<String, Tally> = serde_json::from_slice(&raw).unwrap_or_else(|_| lost());
+        for (name, t) in t {
+            clients.entry(name).or_default().merge(&t);
+        }
     }
     drop(procs);
-    w.sim.set_faults(Faults::default());
-    let survived = final_check(&w).await;
-    summarize(&w, &p, wall, &clients, &server_tally, survived)
+    let mut survived = BTreeMap::new();
+    for (name, sim) in w.sims() {
+        sim.set_faults(Faults::default());
+        survived.insert(name.to_string(), final_check(&w, name).await);
+    }
+    crate::soak_report::summarize(&w, &p, wall, &clients, &server_tally, &survived)
 }
 
 /// The overnight jump, with no ask and no refresh in progress (see gate.rs).
 async fn night(w: &World, gate: &Gate) {
     let g = gate.clone();
     let closed = tokio::task::spawn_blocking(move || g.close()).await.expect("the gate");
-    let refresh_lock = RefreshLock::new(w.paths.lock_file(CONNECTION));
-    let held = refresh_lock.acquire(Duration::from_secs(60)).await.expect("the refresh lock");
+    let mut held = Vec::new();
+    for (name, _) in w.sims() {
+        let refresh_lock = RefreshLock::new(w.paths.lock_file(name));
+        held.push(refresh_lock.acquire(Duration::from_secs(60)).await.expect("the refresh lock"));
+    }
     w.jump(Duration::from_millis(NIGHT_MS));
     drop(held);
     drop(closed);
@@ -204,102 +219,14 @@ async fn poll(addr: String, secret: String, sim: String, stop: std::path::PathBu
 
 /// After the soak: a fresh process-like connection still gets a token the simulator
 /// accepts, with no faults in the way.
-async fn final_check(w: &World) -> bool {
+async fn final_check(w: &World, name: &str) -> bool {
     let shared = w.shared();
-    let Ok(conn): thingstray::Result<Connection> = shared.connection(soak_session(), REQUEST_TIMEOUT).await else {
+    let Ok(conn): thingstray::Result<Connection> = shared.connection_to(name, soak_session(), REQUEST_TIMEOUT).await else {
         return false;
     };
+    let sim = w.sim_of(name);
     match conn.session.token_valid_for(MIN_VALID).await {
-        Ok(g) => w.valid_at(g.secret(), w.sim.now_ms()),
+        Ok(g) => sim.access_token_expiry_ms(g.secret()).is_some_and(|exp| sim.now_ms() < exp),
         Err(_) => false,
     }
-}
-
-fn summarize(w: &World, p: &Params, wall: Duration, clients: &Tally, server: &Tally, survived: bool) -> Section {
-    let stats = w.sim.stats();
-    let rotations = stats.token_grants.get("refresh_token").copied().unwrap_or(0);
-    let codes = stats.token_grants.get("authorization_code").copied().unwrap_or(0);
-    let faulted = stats.faults_injected;
-    let answered = stats.token_requests - faulted - codes;
-    let mut all = clients.clone();
-    all.merge(server);
-    let days = w.clock.offset_ms() as f64 / DAY_MS as f64;
-    let lost = all.lost + u64::from(!survived);
-
-    let mut s = Section::new(&format!("Soak: {} simulated days, 30% faults, three processes", p.days));
-    s.intro(format!(
-        "One session shared by three OS processes over real HTTP on 127.0.0.1: two loops that each ask for a token \
-         the way `thingstray token` does (a fresh connection per ask: config, file vault and session opened anew) and \
-         one token server (the core's `TokenServer` with its background refresher, as `thingstray serve` runs it) that \
-         this driver polls. One config dir, one file vault (`vault = \"file\"`), one refresh lock. The simulator's clock \
-         runs {}x real time (1 real second = {:.1} simulated hours), moved every {} ms; each process reads the same \
-         clock from a shared file (the CLI binary only knows the system clock). Access tokens live {} simulated hours \
-         ({:.1} real seconds); refresh tokens die after 30 simulated days, enforced by the simulator. Every ask demands \
-         5 minutes of validity (`--min-valid 5m`). Once per simulated day the clock jumps 7 hours at once (a \
-         laptop asleep overnight), so all three processes find the token expired together and race to refresh it; \
-         that jump waits until no ask and no refresh is in progress (gate.rs), so it never falls between the \
-         session's validity check and the caller noting the time of handout. Each token handed out is checked against the simulator's own expiry \
-         for it at the moment of handout. (Why 6-hour tokens and not a few seconds: the token server promises 5 \
-         minutes of validity on every answer, so shorter tokens would make it answer nothing but errors; the \
-         acceleration gives the same pace, a rotation every 3 real seconds.)",
-        p.accel,
-        p.accel as f64 / 3600.0,
-        TICK.as_millis(),
-        p.expires_in / 3600,
-        p.expires_in as f64 / p.accel as f64
-    ));
-    s.intro(format!(
-        "Faults on `/oauth/token`: 12% 500/502/504 with gateway bodies, 6% dropped connections, 5% timeouts (held \
-         1.5 s, past the clients' 1 s timeout, then dropped unhandled), 10% 429 with `x-ratelimit-*` headers, and 10% \
-         of answers delayed 200 ms. Measured: {} of {} token requests faulted ({:.1}%).",
-        thousands(faulted),
-        thousands(stats.token_requests),
-        100.0 * faulted as f64 / stats.token_requests.max(1) as f64
-    ));
-    s.info("Simulated time", format!("{days:.1} days in {:.1} min wall", wall.as_secs_f64() / 60.0));
-    s.check("Sessions lost", lost.to_string(), "0", lost == 0);
-    s.check(
-        "Expired tokens handed out",
-        format!("{} of {} handouts", all.expired, thousands(all.handouts)),
-        "0",
-        all.expired == 0 && all.handouts > 0,
-    );
-    s.check("Tokens handed out that the simulator never issued", all.unknown.to_string(), "0", all.unknown == 0);
-    s.info(
-        "Least validity left at a handout (simulated)",
-        all.min_left_ms.map_or("none".into(), |ms| format!("{:.1} min", ms as f64 / 60_000.0)),
-    );
-    s.check(
-        "Token-endpoint calls per rotation (answered, not faulted)",
-        format!("{} / {} = {:.3}", thousands(answered), thousands(rotations), answered as f64 / rotations.max(1) as f64),
-        "exactly 1",
-        answered == rotations && rotations > 0,
-    );
-    s.info("Faulted token-endpoint attempts (retried)", thousands(faulted));
-    s.check(
-        "Rotations vs simulated days",
-        format!("{} rotations in {days:.1} days", thousands(rotations)),
-        "the session outlives the 30-day refresh-token lifetime",
-        survived && days >= p.days as f64 - 0.01,
-    );
-    s.info(
-        "Handouts: loop clients / token server",
-        format!("{} / {}", thousands(clients.handouts), thousands(server.handouts)),
-    );
-    s.info(
-        "Longest a caller waited (real time)",
-        format!(
-            "{} ms (= {:.1} simulated min); p99 {} ms, p50 {} ms",
-            all.wait_quantile(1.0),
-            all.wait_quantile(1.0) as f64 * p.accel as f64 / 60_000.0,
-            all.wait_quantile(0.99),
-            all.wait_quantile(0.5)
-        ),
-    );
-    let errs: Vec<String> = all.errors.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    s.info(
-        "Asks answered with a passing error, then asked again",
-        if errs.is_empty() { "none".into() } else { errs.join(", ") },
-    );
-    s
 }

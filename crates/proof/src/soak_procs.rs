@@ -1,8 +1,12 @@
 //! The soak's other processes: a loop that asks for a token the way a script runs
 //! `thingstray token` (a fresh connection per ask: config, vault and session opened
 //! anew), and the token server as `thingstray serve` runs it. Both use the shared
-//! simulated clock (see clockfile.rs) and the shared config dir and file vault.
+//! simulated clock (see clockfile.rs) and the shared config dir and file vault, and both
+//! work on both connections, `home` and `cabin`: the file vault holds both pairs in one
+//! file, so every process rewrites the other connection's pair too (the lost update that
+//! `secrets.json.lock` prevents).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,7 +16,7 @@ use thingstray::session::SessionOptions;
 
 use crate::gate::Gate;
 use crate::tally::{Expiries, Tally};
-use crate::world::Shared;
+use crate::world::{Shared, CABIN, CONNECTION};
 
 /// Session tuning for a clock running `accel` times faster than real time. Every time
 /// in the session is simulated time except two, which tokio counts in real time: how
@@ -35,18 +39,25 @@ pub async fn expiry(http: &reqwest::Client, sim: &str, token: &str) -> Option<u6
     resp.json::<Value>().await.ok()?.get("expiresAtMs")?.as_u64()
 }
 
-pub async fn client(dir: PathBuf, sim: String, out: PathBuf, pace: Duration) {
+/// The loop client: asks alternate between the connections (`sims`: each connection's
+/// simulator, for the expiry check), one tally per connection, written to `out` as JSON.
+pub async fn client(dir: PathBuf, sims: Vec<(String, String)>, out: PathBuf, pace: Duration) {
     let shared = Shared::open(&dir).expect("the world opens");
     let http = reqwest::Client::new();
-    let mut tally = Tally::default();
-    let mut seen = Expiries::default();
+    let mut tallies: BTreeMap<String, Tally> = sims.iter().map(|(n, _)| (n.clone(), Tally::default())).collect();
+    let mut seen: BTreeMap<String, Expiries> = sims.iter().map(|(n, _)| (n.clone(), Expiries::default())).collect();
     let stop = dir.join("stop");
     let gate = Gate::new(&dir);
-    'asks: while !stop.exists() {
+    'asks: for ask in 0.. {
+        if stop.exists() {
+            break;
+        }
+        let (name, sim) = &sims[ask % sims.len()];
+        let tally = tallies.get_mut(name).expect("a tally per connection");
         let started = Instant::now();
         let (grant, at) = loop {
             let held = gate.enter_async().await;
-            let result = match shared.connection(soak_session(), REQUEST_TIMEOUT).await {
+            let result = match shared.connection_to(name, soak_session(), REQUEST_TIMEOUT).await {
                 Ok(conn) => conn.session.token_valid_for(MIN_VALID).await,
                 Err(e) => Err(e),
             };
@@ -69,28 +80,34 @@ pub async fn client(dir: PathBuf, sim: String, out: PathBuf, pace: Duration) {
             }
         };
         let wait = started.elapsed().as_millis() as u64;
+        let seen = seen.get_mut(name).expect("expiries per connection");
         let exp = match seen.known(grant.secret()) {
             Some(e) => e,
             None => {
-                let e = expiry(&http, &sim, grant.secret()).await;
+                let e = expiry(&http, sim, grant.secret()).await;
                 seen.insert(grant.secret(), e);
                 e
             }
         };
         tally.handout(exp, at, wait);
+        tally.distinct_tokens = seen.len();
         tokio::time::sleep(pace).await;
     }
-    tally.distinct_tokens = seen.len();
-    std::fs::write(&out, serde_json::to_vec(&tally).unwrap()).expect("results written");
+    std::fs::write(&out, serde_json::to_vec(&tallies).unwrap()).expect("results written");
 }
 
 /// `thingstray serve` with the shared clock: background refresher plus token server on
-/// 127.0.0.1, until SIGTERM.
+/// 127.0.0.1 for `home`, until SIGTERM; and, as the tray app keeps every connection
+/// fresh, a background refresher for `cabin` when the world has it.
 pub async fn server(dir: &Path) {
     let shared = Shared::open(dir).expect("the world opens");
     let conn = shared.connection(soak_session(), REQUEST_TIMEOUT).await.expect("the connection opens");
     let secret = ServerSecret::load_or_create(conn.session.vault()).await.expect("the server secret");
     let refresher = conn.session.spawn_refresher();
+    let cabin = match shared.config.connections.contains_key(CABIN) {
+        true => Some(shared.connection_to(CABIN, soak_session(), REQUEST_TIMEOUT).await.expect("cabin opens").session.spawn_refresher()),
+        false => None,
+    };
     let opts = ServeOptions {
         addrs: vec![std::net::Ipv4Addr::LOCALHOST.into()],
         port: 0,
@@ -102,4 +119,31 @@ pub async fn server(dir: &Path) {
     term.recv().await;
     server.shutdown(Duration::from_secs(5)).await;
     refresher.abort();
+    if let Some(r) = cabin {
+        r.abort();
+    }
+}
+
+/// `home=URL,cabin=URL` (the client's `--sims`), or a bare URL for `home` alone.
+pub fn parse_sims(arg: &str) -> Vec<(String, String)> {
+    arg.split(',')
+        .map(|e| match e.split_once('=') {
+            Some((name, url)) => (name.to_string(), url.to_string()),
+            None => (CONNECTION.to_string(), e.to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_sims;
+
+    #[test]
+    fn sims_are_named_or_home_alone() {
+        assert_eq!(parse_sims("http://a"), vec![("home".to_string(), "http://a".to_string())]);
+        assert_eq!(
+            parse_sims("home=http://a,cabin=http://b"),
+            vec![("home".to_string(), "http://a".to_string()), ("cabin".to_string(), "http://b".to_string())]
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! A throwaway world for one experiment: the simulator in this process, a config dir
 //! with the file vault (`vault = "file"`, so no keychain is needed), the shared clock
-//! file, and a signed-in connection `home`.
+//! file, and a signed-in connection `home`; optionally a second connection `cabin` on a
+//! simulator of its own (so each connection's token calls are counted apart).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,9 +18,13 @@ use thingstray::Connection;
 use crate::clockfile::FileClock;
 
 pub const CONNECTION: &str = "home";
+/// The second connection of [`World::start_two`].
+pub const CABIN: &str = "cabin";
 
 pub struct World {
     pub sim: Sim,
+    /// `cabin`'s simulator, when there is one: its clock moves with `sim`'s.
+    pub cabin: Option<Sim>,
     pub dir: tempfile::TempDir,
     pub paths: Paths,
     pub clock: FileClock,
@@ -48,8 +53,13 @@ impl Shared {
 
     /// What every `thingstray` command does first, with the shared clock.
     pub async fn connection(&self, session: SessionOptions, timeout: Duration) -> thingstray::Result<Connection> {
+        self.connection_to(CONNECTION, session, timeout).await
+    }
+
+    /// As [`Shared::connection`], for the connection `name` (`thingstray -c NAME`).
+    pub async fn connection_to(&self, name: &str, session: SessionOptions, timeout: Duration) -> thingstray::Result<Connection> {
         let opts = Options { clock: Arc::new(self.clock.clone()), session, request_timeout: timeout };
-        Connection::open_with(&self.paths, &self.config, self.vault.clone(), Some(CONNECTION), opts).await
+        Connection::open_with(&self.paths, &self.config, self.vault.clone(), Some(name), opts).await
     }
 }
 
@@ -60,14 +70,36 @@ impl World {
         let paths = Paths::at(dir.path());
         let clock = FileClock::create(&clock_path(dir.path())).expect("the clock file");
         Config { vault: VaultKind::File, ..Config::default() }.save(&paths).expect("config saved");
-        let vault = Vault::open(&Config::load(&paths).unwrap(), &paths).expect("the file vault");
-        let c = sim.client();
-        let settings = ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], sim.api_url(), sim.auth_url());
-        let secret = SecretString::from(sim.client().client_secret.clone());
-        Connection::save(&paths, &vault, CONNECTION, settings, Some(secret)).await.expect("settings saved");
-        let w = World { sim, dir, paths, clock };
+        save_connection(&paths, &sim, CONNECTION).await;
+        let w = World { sim, cabin: None, dir, paths, clock };
         w.sign_in().await;
         w
+    }
+
+    /// Two connections in one config dir and one file vault: `home` on `sim` and `cabin`
+    /// on a second simulator with the same settings, both signed in.
+    pub async fn start_two(config: SimConfig) -> World {
+        let cabin = Sim::start(SimConfig { auto_approve: true, ..config.clone() }).await.expect("the second simulator starts");
+        let mut w = World::start(config).await;
+        save_connection(&w.paths, &cabin, CABIN).await;
+        w.cabin = Some(cabin);
+        w.sign_in_to(CABIN).await;
+        w
+    }
+
+    /// The simulator behind connection `name`.
+    pub fn sim_of(&self, name: &str) -> &Sim {
+        match (name, &self.cabin) {
+            (CABIN, Some(cabin)) => cabin,
+            _ => &self.sim,
+        }
+    }
+
+    /// Every simulator of this world, with its connection's name.
+    pub fn sims(&self) -> Vec<(&'static str, &Sim)> {
+        let mut all = vec![(CONNECTION, &self.sim)];
+        all.extend(self.cabin.as_ref().map(|c| (CABIN, c)));
+        all
     }
 
     pub fn dir(&self) -> &Path {
@@ -80,7 +112,11 @@ impl World {
 
     /// The browser part of sign-in, as a user whose simulator approves at once.
     pub async fn sign_in(&self) {
-        let conn = self.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
+        self.sign_in_to(CONNECTION).await;
+    }
+
+    pub async fn sign_in_to(&self, name: &str) {
+        let conn = self.shared().connection_to(name, SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
         let sign_in = conn.begin_sign_in();
         let back = smartthings_sim::browser::approve(sign_in.authorize_url().as_str()).await;
         conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
@@ -92,6 +128,9 @@ impl World {
         let ms = by.as_millis() as u64;
         self.clock.set_offset_ms(self.clock.offset_ms() + ms).expect("clock file written");
         self.sim.advance_clock(by);
+        if let Some(cabin) = &self.cabin {
+            cabin.advance_clock(by);
+        }
     }
 
     pub fn refreshes(&self) -> u64 {
@@ -102,4 +141,13 @@ impl World {
     pub fn valid_at(&self, token: &str, at_ms: u64) -> bool {
         self.sim.access_token_expiry_ms(token).is_some_and(|exp| at_ms < exp)
     }
+}
+
+/// A connection's settings (pointing at `sim`) and client secret, as `thingstray setup` saves them.
+async fn save_connection(paths: &Paths, sim: &Sim, name: &str) {
+    let vault = Vault::open(&Config::load(paths).unwrap(), paths).expect("the file vault");
+    let c = sim.client();
+    let settings = ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], sim.api_url(), sim.auth_url());
+    let secret = SecretString::from(c.client_secret.clone());
+    Connection::save(paths, &vault, name, settings, Some(secret)).await.expect("settings saved");
 }
