@@ -312,9 +312,7 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     let dir = w.dir().display().to_string();
     let plain = |m: &str| m.replace(&dir, "CONFIG_DIR");
     s.note(format!(
-        "What a one-shot says while the vault refuses (`vault_write_failed`): \"{}\" The wording is the long-running \
-         process's: a one-shot that the probe stopped has rotated nothing and keeps nothing, so \"nothing was spent; \
-         try again once the vault takes writes\" would be the exact message (the core's, not changed here).",
+        "What a one-shot says while the vault refuses (`vault_write_failed`): \"{}\"",
         plain(&message)
     ));
     if let Some(m) = &c.waiting_message {

@@ -154,6 +154,15 @@ pub enum Error {
     )]
     VaultWriteFailed { detail: String },
 
+    /// The same code as `VaultWriteFailed` (scripts branch on the code), for a one-shot
+    /// command that checked first: nothing was rotated and nothing is kept.
+    #[error(
+        "The keychain or the settings folder refuses writes ({detail}), so the token was not \
+         refreshed: a new one that could not be saved would be lost when this command exits. \
+         Free some disk space or unlock the keychain, then run it again."
+    )]
+    VaultRefusesWrites { detail: String },
+
     // --- settings -----------------------------------------------------------------------
     #[error("The setting `{field}` is not valid: {why}")]
     InvalidSetting { field: String, why: String },
@@ -324,7 +333,7 @@ impl Error {
             Error::KeychainUnavailable { .. } => "keychain_unavailable",
             Error::KeychainTimeout { .. } => "keychain_timeout",
             Error::VaultCorrupt { .. } => "vault_corrupt",
-            Error::VaultWriteFailed { .. } => "vault_write_failed",
+            Error::VaultWriteFailed { .. } | Error::VaultRefusesWrites { .. } => "vault_write_failed",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::ConfigUnreadable { .. } => "config_unreadable",
             Error::UnknownConnection { .. } => "unknown_connection",
@@ -367,6 +376,7 @@ impl Error {
                 | Error::ResponseTooLarge { .. }
                 | Error::KeychainTimeout { .. }
                 | Error::VaultWriteFailed { .. }
+                | Error::VaultRefusesWrites { .. }
                 | Error::ShareUnreachable { .. }
         )
     }

@@ -66,7 +66,7 @@ impl Session {
         if self.inner.opts.probe_vault {
             // The same pair, written again: if the vault refuses now, nothing is spent.
             if let Err(e) = self.inner.vault.store_tokens(conn, &current).await {
-                let e = Error::VaultWriteFailed { detail: e.to_string() };
+                let e = Error::VaultRefusesWrites { detail: e.to_string() };
                 tracing::warn!(connection = %conn, code = e.code(), "not refreshing: the vault refuses writes");
                 return Err(e);
             }

@@ -112,7 +112,9 @@ async fn a_one_shot_process_spends_nothing_while_the_vault_refuses_writes() {
     let one_shot = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), opts).await.unwrap();
     env.advance(Duration::from_secs(601));
     rec.refuse.store(true, Ordering::SeqCst);
-    assert_eq!(one_shot.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
+    let e = one_shot.session.token_valid_for(MIN).await.unwrap_err();
+    assert_eq!(e.code(), "vault_write_failed");
+    assert!(e.to_string().contains("was not refreshed"), "says nothing was spent: {e}");
     assert_eq!(env.sim.stats().token_requests, 1, "only the sign-in: no refresh token was spent");
     drop(one_shot); // the process exits: nothing was only in its memory
     rec.refuse.store(false, Ordering::SeqCst);
