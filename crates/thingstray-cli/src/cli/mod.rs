@@ -39,11 +39,11 @@ pub struct Cli {
     pub verbose: u8,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub enum Cmd {
     /// Save a SmartThings OAuth-In app's client id, redirect URI and scopes (the client
     /// secret is read from stdin or THINGSTRAY_CLIENT_SECRET, never from the command line).
     Setup(setup::Args),
@@ -77,25 +77,25 @@ pub enum Command {
 
 impl Cli {
     pub fn is_server(&self) -> bool {
-        matches!(&self.command, Command::Serve(a) if !a.is_one_shot())
+        matches!(&self.command, Cmd::Serve(a) if !a.is_one_shot())
     }
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection };
     match cli.command {
-        Command::Setup(a) => setup::run(&ctx, a).await,
-        Command::Login(a) => login::run(&ctx, a).await,
-        Command::Token(a) => token::run(&ctx, a).await,
-        Command::Status(a) => status::run(&ctx, a).await,
-        Command::Devices(a) => devices::run(&ctx, a).await,
-        Command::Switch(a) => switch::run(&ctx, a).await,
-        Command::Command(a) => command::run(&ctx, a).await,
-        Command::Scenes(a) => scenes::list(&ctx, a).await,
-        Command::Scene(a) => scenes::scene(&ctx, a).await,
-        Command::Logout => logout::run(&ctx).await,
-        Command::Doctor => doctor::run(&ctx).await,
-        Command::Serve(a) => serve::run(&ctx, a).await,
+        Cmd::Setup(a) => setup::run(&ctx, a).await,
+        Cmd::Login(a) => login::run(&ctx, a).await,
+        Cmd::Token(a) => token::run(&ctx, a).await,
+        Cmd::Status(a) => status::run(&ctx, a).await,
+        Cmd::Devices(a) => devices::run(&ctx, a).await,
+        Cmd::Switch(a) => switch::run(&ctx, a).await,
+        Cmd::Command(a) => command::run(&ctx, a).await,
+        Cmd::Scenes(a) => scenes::list(&ctx, a).await,
+        Cmd::Scene(a) => scenes::scene(&ctx, a).await,
+        Cmd::Logout => logout::run(&ctx).await,
+        Cmd::Doctor => doctor::run(&ctx).await,
+        Cmd::Serve(a) => serve::run(&ctx, a).await,
     }
 }
 

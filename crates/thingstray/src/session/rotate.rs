@@ -167,7 +167,7 @@ impl Session {
         t.ended.is_none()
             && match need {
                 Need::Valid(min) => t.remaining(now) >= min,
-                Need::Scheduled => now < self.refresh_point(&t),
+                Need::Scheduled => now < self.refresh_point(t),
             }
     }
 
