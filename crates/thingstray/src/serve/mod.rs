@@ -259,6 +259,21 @@ fn api_origin(api_url: &str) -> Result<String> {
     Ok(base.split(['?', '#']).next().unwrap_or(base).to_string())
 }
 
+/// A 200 JSON answer that no cache keeps (it carries a token): the token server's and
+/// the share listener's.
+pub(crate) fn json_no_store<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => {
+            let mut resp = (StatusCode::OK, body).into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not encode the answer"),
+    }
+}
+
 /// `{"error": {"code", "message"}}`, the shape SmartThings' own errors have.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });

@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
-use super::{error_response, Shared};
+use super::Shared;
 
 /// What every answer promises, as `az account get-access-token` does: a script that got
 /// a token can use it for five minutes without checking anything.
@@ -64,14 +63,5 @@ pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 fn encode(info: TokenInfo<'_>) -> Response {
-    match serde_json::to_vec(&info) {
-        Ok(body) => {
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not encode the token"),
-    }
+    super::json_no_store(&info)
 }

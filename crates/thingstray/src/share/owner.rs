@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use secrecy::ExposeSecret;
@@ -39,7 +39,7 @@ use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::serve::listen::{self, Handshake, Limits};
-use crate::serve::{error_response, MIN_VALIDITY};
+use crate::serve::{error_response, json_no_store as json, MIN_VALIDITY};
 
 /// The largest request body accepted: a pairing request is under 200 bytes.
 pub const MAX_REQUEST_BODY: usize = 4096;
@@ -357,18 +357,6 @@ async fn read_body(req: Request) -> std::result::Result<Bytes, Response> {
     axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY).await.map_err(|_| too_large())
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(body) => {
-            let mut resp = (StatusCode::OK, body).into_response();
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not encode the answer"),
-    }
-}
 
 fn internal(e: &Error) -> Response {
     tracing::warn!(code = e.code(), "share request failed: {e}");
