@@ -174,6 +174,14 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 }
             });
         }
+        MenuAction::LockDevice { connection, device } => {
+            tauri::async_runtime::spawn(async move {
+                // The model changes either way (read back, or a notice saying why).
+                if let Err(e) = desktop.lock(&connection, &device).await {
+                    tracing::info!(code = e.code(), "locking from the tray failed");
+                }
+            });
+        }
         MenuAction::RunScene { connection, scene } => {
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = desktop.run_scene(&connection, &scene).await {

@@ -291,6 +291,12 @@ pub enum Error {
     #[error("{device} has no switch, so it cannot be turned on or off.")]
     NotSwitchable { device: String },
 
+    #[error(
+        "{device} took the command but reports \"{reported}\", not \"{wanted}\". Check it on \
+         the spot; a lock or a door is never shown as {wanted} until it says so."
+    )]
+    NotConfirmed { device: String, wanted: String, reported: String },
+
     // --- the app itself -----------------------------------------------------------------
     #[error("ThingsTray is still starting (reading its settings and keychain). Try again in a moment.")]
     Starting,
@@ -358,6 +364,7 @@ impl Error {
             Error::DeviceNotFound { .. } => "device_not_found",
             Error::DeviceOffline { .. } => "device_offline",
             Error::NotSwitchable { .. } => "not_switchable",
+            Error::NotConfirmed { .. } => "not_confirmed",
             Error::Starting => "starting",
             Error::Shell { .. } => "shell",
         }

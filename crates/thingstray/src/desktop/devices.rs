@@ -26,7 +26,11 @@ pub struct DeviceRow {
     /// What the device is doing, in a few words ("Open · 21 °C"): the core's readings
     /// catalogue, the same line the tray and `thingstray devices` show.
     pub state: Option<String>,
+    /// `Some(true)` only when SmartThings says "locked"; unknown, jammed or stale is `None`,
+    /// never locked.
+    pub locked: Option<bool>,
     pub can_switch: bool,
+    pub can_lock: bool,
     pub can_dim: bool,
     pub can_color_temperature: bool,
     pub favorite: bool,
@@ -64,7 +68,9 @@ impl DeviceRow {
             level: None,
             color_temperature: None,
             state: None,
+            locked: None,
             can_switch: d.has_capability("switch"),
+            can_lock: d.has_capability("lock"),
             can_dim: d.has_capability("switchLevel"),
             can_color_temperature: d.has_capability("colorTemperature"),
             favorite: prefs.favorites.contains(&d.id),
@@ -82,6 +88,11 @@ impl DeviceRow {
         self.level = status.level();
         self.color_temperature = status.color_temperature();
         self.state = status.state_line(std::time::SystemTime::now());
+        self.locked = match status.value("main", "lock", "lock").and_then(|v| v.as_str()) {
+            Some("locked") => Some(true),
+            Some("unlocked") | Some("unlocked with timeout") => Some(false),
+            _ => None,
+        };
     }
 
     /// Offline devices cannot be switched; unknown health is given the benefit of the doubt.

@@ -29,6 +29,9 @@ pub enum MenuAction {
     /// A device without a switch (a sensor, a lock): the tray shows what it is doing;
     /// a click opens the device window.
     ShowDevice { connection: String, device: String },
+    /// An unlocked lock: a click locks it. Unlocking is only offered in the window, where
+    /// it asks first.
+    LockDevice { connection: String, device: String },
     RunScene { connection: String, scene: String },
     CopyToken { connection: String },
     /// Re-read the devices now: on Linux the tray cannot see its menu open, and it does
@@ -51,6 +54,7 @@ impl MenuAction {
         match self {
             MenuAction::SwitchDevice { connection, device } => join(&["device", connection, device]),
             MenuAction::ShowDevice { connection, device } => join(&["show-device", connection, device]),
+            MenuAction::LockDevice { connection, device } => join(&["lock", connection, device]),
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
             MenuAction::RefreshDevices { connection } => join(&["refresh", connection]),
@@ -69,6 +73,7 @@ impl MenuAction {
         Some(match (parts.first().copied()?, parts.len()) {
             ("device", 3) => MenuAction::SwitchDevice { connection: s(1)?, device: s(2)? },
             ("show-device", 3) => MenuAction::ShowDevice { connection: s(1)?, device: s(2)? },
+            ("lock", 3) => MenuAction::LockDevice { connection: s(1)?, device: s(2)? },
             ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
             ("refresh", 2) => MenuAction::RefreshDevices { connection: s(1)? },
@@ -127,7 +132,13 @@ fn device_entry(c: &ConnectionView, d: &DeviceRow) -> MenuEntry {
             (Some(state), _) => format!("{} · {state}", d.label),
             (None, _) => d.label.clone(),
         };
-        return item(MenuAction::ShowDevice { connection: c.name.clone(), device: d.id.clone() }, text, true);
+        let (connection, device) = (c.name.clone(), d.id.clone());
+        if d.can_lock && d.locked == Some(false) && d.usable() {
+            let busy = c.busy.contains(&d.id);
+            let text = if busy { format!("{text} …") } else { format!("{text} — click to lock") };
+            return item(MenuAction::LockDevice { connection, device }, text, !busy && has_token(&c.status));
+        }
+        return item(MenuAction::ShowDevice { connection, device }, text, true);
     }
     let busy = c.busy.contains(&d.id);
     let mut text = d.label.clone();
@@ -450,6 +461,7 @@ mod tests {
         for a in [
             MenuAction::SwitchDevice { connection: "home|x".into(), device: "abc".into() },
             MenuAction::ShowDevice { connection: "home".into(), device: "door".into() },
+            MenuAction::LockDevice { connection: "home".into(), device: "door".into() },
             MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
             MenuAction::CopyToken { connection: "home".into() },
             MenuAction::RefreshDevices { connection: "home".into() },

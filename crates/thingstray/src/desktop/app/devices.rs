@@ -177,6 +177,27 @@ impl Desktop {
         self.command(connection, device, vec![cmd]).await
     }
 
+    /// A tray click on an unlocked lock. Only locking: unlocking asks first, in the window.
+    /// The result is the state read back; a lock that does not say "locked" is an error.
+    pub async fn lock(&self, connection: &str, device: &str) -> Result<DeviceRow> {
+        let row = self.row(connection, device)?;
+        if !row.usable() {
+            return Err(Error::DeviceOffline { device: row.label.clone() });
+        }
+        if !row.can_lock {
+            return Err(Error::InvalidSetting { field: "device".into(), why: format!("{} is not a lock", row.label) });
+        }
+        let after = self.command(connection, device, vec![Command::new("lock", "lock", vec![])]).await?;
+        match after.locked {
+            Some(true) => Ok(after),
+            _ => Err(Error::NotConfirmed {
+                device: after.label.clone(),
+                wanted: "locked".into(),
+                reported: after.state.clone().unwrap_or_else(|| "nothing".into()),
+            }),
+        }
+    }
+
     pub async fn switch(&self, connection: &str, device: &str, on: bool) -> Result<DeviceRow> {
         self.command(connection, device, vec![Command::switch(on)]).await
     }

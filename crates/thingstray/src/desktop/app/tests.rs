@@ -86,6 +86,35 @@ async fn a_click_shows_only_the_state_read_back() {
     assert_eq!(dimmed.level, Some(25));
 }
 
+/// Issue 12: an unlocked lock in the tray locks on a click; the state shown is the one
+/// read back; a locked one offers nothing but the window.
+#[tokio::test]
+async fn an_unlocked_lock_locks_from_the_tray() {
+    let e = signed_in().await;
+    let lock = "a9f587c5-5d8b-4273-8907-e7f609af5158";
+    e.desktop.command("demo", lock, vec![crate::api::Command::new("lock", "unlock", vec![])]).await.unwrap();
+    let entry = |e: &Env| {
+        use crate::desktop::MenuEntry;
+        fn find(entries: &[MenuEntry], lock: &str) -> Option<(String, String)> {
+            entries.iter().find_map(|x| match x {
+                MenuEntry::Item { id, text, .. } if id.ends_with(lock) => Some((id.clone(), text.clone())),
+                MenuEntry::Submenu { entries, .. } => find(entries, lock),
+                _ => None,
+            })
+        }
+        find(&e.desktop.tray().entries, lock).expect("the lock is in the tray")
+    };
+    let (id, text) = entry(&e);
+    assert_eq!(MenuAction::parse(&id), Some(MenuAction::LockDevice { connection: "demo".into(), device: lock.into() }));
+    assert!(text.contains("Unlocked") && text.ends_with("click to lock"), "{text}");
+    let after = e.desktop.lock("demo", lock).await.unwrap();
+    assert_eq!(after.locked, Some(true));
+    assert_eq!(e.sim.device_attribute(lock, "main", "lock", "lock").unwrap(), "locked");
+    let (id, text) = entry(&e);
+    assert!(matches!(MenuAction::parse(&id), Some(MenuAction::ShowDevice { .. })), "locked: nothing to do but look");
+    assert!(text.contains("Locked"), "{text}");
+}
+
 #[tokio::test]
 async fn a_failed_command_keeps_the_old_state_and_says_why() {
     let e = signed_in().await;
