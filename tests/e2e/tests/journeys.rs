@@ -81,7 +81,9 @@ async fn first_run() {
     let j = Journey::start("first_run", SimConfig::default()).await;
     let app = j.launch(&[]).await;
     app.shown("step-create").await;
-    // Page 1: apps:create's prompts in its order, and one redirect URI to register.
+    // Page 1: apps:create's prompts in its order, and one redirect URI to register. The
+    // table is filled from the core (an IPC call) after the page shows: wait for its last row.
+    app.text_until("answers", "the apps:create answers", |t| t.contains(APPS_CREATE_PROMPTS[9])).await;
     let rows = app
         .js("return [...document.querySelectorAll('[data-testid=\"answers\"] tr')].map(tr => [...tr.cells].map(td => td.textContent))")
         .await;
