@@ -47,6 +47,15 @@ impl DeviceStatus {
         }
     }
 
+    /// `Some(true)` only when SmartThings says "locked"; unknown or jammed is `None`.
+    pub fn locked(&self) -> Option<bool> {
+        match self.value("main", "lock", "lock")?.as_str()? {
+            "locked" => Some(true),
+            "unlocked" | "unlocked with timeout" => Some(false),
+            _ => None,
+        }
+    }
+
     pub fn level(&self) -> Option<u8> {
         let v = self.value("main", "switchLevel", "level")?.as_f64()?;
         Some(v.clamp(0.0, 100.0).round() as u8)

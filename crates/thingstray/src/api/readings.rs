@@ -147,27 +147,24 @@ impl Device {
 impl DeviceStatus {
     /// Every catalogued reading on the main component, catalogue order.
     pub fn readings(&self) -> Vec<Reading> {
-        let status = self;
-        CATALOGUE
-            .iter()
-            .filter_map(|e| {
-                let attr = status.0.get("main")?.get(e.capability)?.get(e.attribute)?;
-                let value = attr.get("value").filter(|v| v.is_string() || v.is_number())?.clone();
-                let unit = attr.get("unit").and_then(Value::as_str).map(String::from);
-                Some(Reading { capability: e.capability, attribute: e.attribute, value, unit })
-            })
-            .collect()
+        self.catalogued().map(|(_, r)| r).collect()
+    }
+
+    /// Each reading with the catalogue row that found it, catalogue order.
+    fn catalogued(&self) -> impl Iterator<Item = (&'static Entry, Reading)> + '_ {
+        CATALOGUE.iter().filter_map(|e| {
+            let attr = self.0.get("main")?.get(e.capability)?.get(e.attribute)?;
+            let value = attr.get("value").filter(|v| v.is_string() || v.is_number())?.clone();
+            let unit = attr.get("unit").and_then(Value::as_str).map(String::from);
+            Some((e, Reading { capability: e.capability, attribute: e.attribute, value, unit }))
+        })
     }
 
     /// What the device is doing, in a few plain words: "Open · 59 °F · Battery 100 %",
     /// "Running, 35 min left". `None` when it reports nothing the catalogue knows.
     pub fn state_line(&self, now: SystemTime) -> Option<String> {
-        let readings = self.readings();
         let mut parts: Vec<String> = Vec::new();
-        for r in &readings {
-            let Some(entry) = CATALOGUE.iter().find(|e| e.capability == r.capability && e.attribute == r.attribute) else {
-                continue;
-            };
+        for (entry, r) in self.catalogued() {
             let part = match entry.show {
                 Show::Hidden => None,
                 Show::Words(words) => r.value.as_str().map(|v| {
@@ -196,7 +193,7 @@ impl DeviceStatus {
     /// "35 min left" from a machine's `completionTime`, while it is in the future.
     fn time_left(&self, capability: &str, now: SystemTime) -> Option<String> {
         let at = self.value("main", capability, "completionTime")?.as_str()?;
-        let at = httpdate_rfc3339(at)?;
+        let at = rfc3339(at)?;
         let left = at.duration_since(now).ok()?.as_secs();
         Some(match left {
             0..=59 => "under a minute left".to_string(),
@@ -220,7 +217,7 @@ fn number(v: &Value, unit: Option<&str>) -> Option<String> {
 
 /// SmartThings' timestamps: `2025-02-07T03:54:45Z` or with milliseconds. UTC only, as
 /// SmartThings sends them; anything else is not a time we show.
-fn httpdate_rfc3339(s: &str) -> Option<SystemTime> {
+fn rfc3339(s: &str) -> Option<SystemTime> {
     humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()
 }
 
@@ -236,7 +233,7 @@ mod tests {
     }
 
     fn at(s: &str) -> SystemTime {
-        httpdate_rfc3339(s).unwrap()
+        rfc3339(s).unwrap()
     }
 
     #[test]

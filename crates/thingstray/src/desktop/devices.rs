@@ -88,11 +88,7 @@ impl DeviceRow {
         self.level = status.level();
         self.color_temperature = status.color_temperature();
         self.state = status.state_line(std::time::SystemTime::now());
-        self.locked = match status.value("main", "lock", "lock").and_then(|v| v.as_str()) {
-            Some("locked") => Some(true),
-            Some("unlocked") | Some("unlocked with timeout") => Some(false),
-            _ => None,
-        };
+        self.locked = status.locked();
     }
 
     /// Offline devices cannot be switched; unknown health is given the benefit of the doubt.
