@@ -223,11 +223,9 @@ impl Session {
             }
         }
         if let Some(t) = self.cached().filter(|t| t.from_refresh && t.ended.is_none()) {
-            // The token a refresh gives lives `lifetime`; while this one is valid, another
-            // refresh would spend a refresh token for the same answer (a script asking
-            // for more than that on every call would rotate on every call).
-            // For as long as the token lives, and at least MIN_REFRESH_GAP (a token that
-            // lives 0 s would otherwise be refreshed by every call of a script's loop).
+            // A refresh gives tokens that live `lifetime`: asking again within it (and
+            // within MIN_REFRESH_GAP, for tokens that live 0 s) would spend a refresh
+            // token for the same answer, once per call of a script's loop.
             if t.lifetime() < min && self.now() < t.issued_at() + t.lifetime().max(MIN_REFRESH_GAP) {
                 return Err(Error::NoValidToken { wanted: min, reason: short_lived(&t) });
             }
@@ -288,19 +286,20 @@ impl Session {
     /// only copy of the live refresh token dies with this process.
     pub async fn flush(&self, within: Duration) -> Result<()> {
         let deadline = tokio::time::Instant::now() + within;
-        let mut pause = Duration::from_millis(100);
+        let mut attempt = 0;
         loop {
-            let attempt = {
+            attempt += 1;
+            let saved = {
                 let _flight = self.inner.flight.lock().await;
                 self.save_unsaved().await
             };
-            match attempt {
+            let pause = backoff::delay(attempt, Duration::from_millis(100), Duration::from_secs(2));
+            match saved {
                 Ok(()) => return Ok(()),
                 Err(e) if tokio::time::Instant::now() + pause >= deadline => return Err(e),
                 Err(e) => {
                     tracing::warn!(connection = %self.inner.connection, code = e.code(), "the new token pair is not saved yet; trying again");
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
                 }
             }
         }
