@@ -77,7 +77,7 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("ThingsTray could not start");
 
-    app.run(|app, event| lifecycle::on_event(app, event));
+    app.run(lifecycle::on_event);
 }
 
 /// The house rules of this crate, checked on its source.

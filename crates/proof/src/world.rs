@@ -117,7 +117,7 @@ impl World {
 
     pub async fn sign_in_to(&self, name: &str) {
         let conn = self.shared().connection_to(name, SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
-        let sign_in = conn.begin_sign_in();
+        let sign_in = conn.begin_sign_in().unwrap();
         let back = smartthings_sim::browser::approve(sign_in.authorize_url().as_str()).await;
         conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
     }

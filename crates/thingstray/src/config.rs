@@ -46,7 +46,10 @@ pub struct Config {
 /// homes has two connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionSettings {
+    /// Empty (and not written) for a paired connection: its owner holds the app.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub redirect_uri: String,
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
@@ -69,6 +72,24 @@ pub struct ConnectionSettings {
     pub location_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_app_id: Option<String>,
+    /// Set for a connection of kind "paired": another computer holds the sign-in and this
+    /// one asks it for access tokens (share/). The OAuth fields above are then unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<PairedWith>,
+}
+
+/// Where a paired connection gets its tokens: the owner's share listener, pinned to its
+/// certificate. This computer's secret for it is in the vault, not here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairedWith {
+    /// The owner's display name, for messages ("revoked on NAME").
+    pub owner: String,
+    /// `HOST:PORT` of its share listener.
+    pub at: String,
+    /// The SHA-256 of its certificate, the only one accepted.
+    pub fingerprint: String,
+    /// This computer's id on the owner.
+    pub id: String,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -97,7 +118,24 @@ impl ConnectionSettings {
             location_id: None,
             location_name: None,
             installed_app_id: None,
+            paired: None,
         }
+    }
+
+    /// A connection of kind "paired", whose tokens come from `with`'s owner.
+    pub fn paired(with: PairedWith, api_url: impl Into<String>) -> Self {
+        ConnectionSettings {
+            client_id: String::new(),
+            redirect_uri: String::new(),
+            api_url: api_url.into(),
+            paired: Some(with),
+            ..ConnectionSettings::new("", "")
+        }
+    }
+
+    /// The owner's name, for a paired connection.
+    pub fn owner(&self) -> Option<&str> {
+        self.paired.as_ref().map(|p| p.owner.as_str())
     }
 
     /// Settings for an app whose service is not at SmartThings' addresses: the simulator
@@ -124,6 +162,15 @@ impl ConnectionSettings {
 
     /// Checks every field and says what is wrong with the first bad one.
     pub fn validate(&self) -> Result<()> {
+        if let Some(p) = &self.paired {
+            validate_base_url("api_url", &self.api_url)?;
+            crate::share::Fingerprint::parse(&p.fingerprint).map_err(|_| invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite"))?;
+            let ok = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok(&p.id) || p.at.is_empty() {
+                return Err(invalid("paired", "the pairing is incomplete; pair again with a new invite"));
+            }
+            return Ok(());
+        }
         validate_client_id(&self.client_id)?;
         validate_redirect_uri(&self.redirect_uri)?;
         validate_scopes(&self.scopes)?;
@@ -263,6 +310,10 @@ impl Paths {
     pub fn share_lock_file(&self) -> PathBuf {
         self.dir.join("share.json.lock")
     }
+    /// Where the running share listener is (share/listening.rs).
+    pub fn share_listener(&self) -> PathBuf {
+        self.dir.join("share-listener.json")
+    }
 }
 
 /// Connection names become file names; keep them tame.
@@ -271,6 +322,15 @@ fn file_safe(name: &str) -> String {
 }
 
 impl Config {
+    /// A name for a new connection: `home`, else `home-2`, `home-3`, ... (the desktop
+    /// wizard and `thingstray connect` pick the same).
+    pub fn free_name(&self) -> String {
+        std::iter::once("home".to_string())
+            .chain((2..).map(|i| format!("home-{i}")))
+            .find(|n| !self.connections.contains_key(n))
+            .unwrap_or_else(|| "home".into())
+    }
+
     /// A missing file is an empty config (first run), a broken one is an error: never
     /// overwrite settings we could not read.
     pub fn load(paths: &Paths) -> Result<Config> {

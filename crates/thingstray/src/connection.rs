@@ -12,6 +12,7 @@ use crate::config::{Config, ConnectionSettings, Paths};
 use crate::error::{Error, Result};
 use crate::oauth::{OAuthClient, SignIn};
 use crate::session::{RefreshLock, Session, SessionOptions};
+use crate::share::{Credentials, ShareClient};
 use crate::vault::Vault;
 
 #[derive(Clone, Debug)]
@@ -47,6 +48,10 @@ impl Connection {
 
     pub async fn open_with(paths: &Paths, config: &Config, vault: Vault, name: Option<&str>, opts: Options) -> Result<Connection> {
         let (name, settings) = config.connection(name)?;
+        if let Some(with) = &settings.paired {
+            let creds = crate::share::pairing::credentials(&vault, &name, with).await?;
+            return Connection::assemble_paired(paths, name, settings.clone(), creds, vault, opts).await;
+        }
         let secret = vault.client_secret(&name).await?.ok_or_else(|| Error::InvalidSetting {
             field: "client_secret".into(),
             why: format!("no client secret is stored for `{name}`; run `thingstray setup` again"),
@@ -70,6 +75,22 @@ impl Connection {
         Ok(Connection { name, settings, session, api })
     }
 
+    async fn assemble_paired(
+        paths: &Paths,
+        name: String,
+        settings: ConnectionSettings,
+        creds: Credentials,
+        vault: Vault,
+        opts: Options,
+    ) -> Result<Connection> {
+        let client = ShareClient::for_credentials(&creds)?;
+        let lock = RefreshLock::new(paths.lock_file(&name));
+        let session = Session::paired(name.clone(), client, creds, vault, lock, opts.clock, opts.session);
+        session.load().await?;
+        let api = Api::new(session.clone(), crate::http::client(opts.request_timeout), &settings.api_url)?;
+        Ok(Connection { name, settings, session, api })
+    }
+
     /// Saves a new or changed connection: settings to the config file, the secret to the
     /// vault. Tokens and other connections are untouched.
     pub async fn save(paths: &Paths, vault: &Vault, name: &str, settings: ConnectionSettings, secret: Option<SecretString>) -> Result<()> {
@@ -86,15 +107,21 @@ impl Connection {
         })
     }
 
-    pub fn begin_sign_in(&self) -> SignIn {
-        self.session.oauth().begin_sign_in()
+    /// The owner's name when this connection is paired with another computer.
+    pub fn owner(&self) -> Option<&str> {
+        self.settings.owner()
+    }
+
+    /// Starts a sign-in; a paired connection has none of its own (its owner signs in).
+    pub fn begin_sign_in(&self) -> Result<SignIn> {
+        Ok(self.session.oauth()?.begin_sign_in())
     }
 
     /// Finishes a sign-in with whatever came back (URL, query, bare code): checks it,
     /// exchanges the code, stores the tokens, and records the location in the settings.
     pub async fn finish_sign_in(&self, paths: &Paths, sign_in: &SignIn, answer: &str) -> Result<()> {
         let code = sign_in.accept(answer)?;
-        let tokens = self.session.oauth().exchange(sign_in, code, self.session.now()).await?;
+        let tokens = self.session.oauth()?.exchange(sign_in, code, self.session.now()).await?;
         let installed_app_id = tokens.installed_app_id.clone();
         if let Some(holder) = self.other_holder(paths, installed_app_id.as_deref()) {
             // SmartThings has just ended the holder's refresh token in favour of this pair
@@ -122,7 +149,7 @@ impl Connection {
     }
 
     /// Best effort: the location's id and name make the UI friendlier, nothing depends on it.
-    async fn remember_location(&self, paths: &Paths, installed_app_id: Option<String>) {
+    pub(crate) async fn remember_location(&self, paths: &Paths, installed_app_id: Option<String>) {
         let mut location_id = None;
         if let Some(ia) = &installed_app_id {
             location_id = self.api.installed_app_location(ia).await.ok().flatten();

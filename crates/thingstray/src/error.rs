@@ -253,6 +253,20 @@ pub enum Error {
     )]
     ShareProtocol { owner: String, detail: String },
 
+    #[error(
+        "`{connection}` gets its tokens from {owner}, which holds the SmartThings sign-in: \
+         sign in again there (this computer follows by itself). To sign in here instead, \
+         remove `{connection}` and add a connection with its own OAuth-In app."
+    )]
+    PairedConnection { connection: String, owner: String },
+
+    #[error(
+        "This computer is not sharing its connection right now, so an invite would lead \
+         nowhere. Start `thingstray serve --share`, or turn on Settings -> Other computers in \
+         the desktop app, then make the invite."
+    )]
+    NotSharing,
+
     #[error("No computer named `{name}` is paired with this one. Paired: {known}.")]
     UnknownPairedComputer { name: String, known: String },
 
@@ -356,6 +370,8 @@ impl Error {
             Error::OwnerSessionEnded { .. } => "owner_session_ended",
             Error::ShareOwnerError { .. } => "share_owner_error",
             Error::ShareProtocol { .. } => "share_protocol",
+            Error::PairedConnection { .. } => "paired_connection",
+            Error::NotSharing => "not_sharing",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
@@ -385,7 +401,23 @@ impl Error {
                 | Error::VaultWriteFailed { .. }
                 | Error::VaultRefusesWrites { .. }
                 | Error::ShareUnreachable { .. }
+                // The owner may sign in again, or get its own refresh through.
+                | Error::OwnerSessionEnded { .. }
+                | Error::ShareOwnerError { .. }
         )
+    }
+
+    /// The user must act before this connection has tokens again: a sign-in, or for a
+    /// paired computer a new invite or the owner's sign-in. `thingstray` exits 4.
+    pub fn ends_access(&self) -> bool {
+        self.needs_sign_in()
+            || matches!(
+                self,
+                Error::ShareRevoked { .. }
+                    | Error::ShareUnauthorized { .. }
+                    | Error::ShareFingerprintMismatch { .. }
+                    | Error::OwnerSessionEnded { .. }
+            )
     }
 
     /// Only a new sign-in can fix this.

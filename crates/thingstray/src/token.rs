@@ -12,6 +12,9 @@ use crate::clock::{from_unix_ms, unix_ms};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TokenSet {
     pub access_token: AccessToken,
+    /// Empty (and not written) for a paired connection's token: its owner keeps the
+    /// refresh token, which never leaves that computer.
+    #[serde(default = "no_refresh_token", skip_serializing_if = "is_empty")]
     pub refresh_token: RefreshToken,
     /// When the access token expires (Unix ms).
     pub expires_at_ms: u64,
@@ -31,6 +34,14 @@ pub struct TokenSet {
     /// spend a refresh token for the same answer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_refresh: bool,
+}
+
+fn no_refresh_token() -> RefreshToken {
+    RefreshToken::new(String::new())
+}
+
+fn is_empty(t: &RefreshToken) -> bool {
+    t.secret().is_empty()
 }
 
 impl TokenSet {
@@ -68,8 +79,9 @@ impl TokenSet {
         }
     }
 
+    /// Both tokens: a paired computer's tokens have no refresh token to tell them apart.
     pub(crate) fn is_same_pair(&self, other: &TokenSet) -> bool {
-        self.refresh_token.secret() == other.refresh_token.secret()
+        self.refresh_token.secret() == other.refresh_token.secret() && self.access_token.secret() == other.access_token.secret()
     }
 }
 

@@ -64,8 +64,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         Some(l) if l.redirect_uri != conn.settings.redirect_uri => with_redirect(ctx, &conn, &l.redirect_uri).await?,
         _ => conn,
     };
-    let sign_in = conn.begin_sign_in();
-    match conn.session.oauth().preflight(&sign_in).await {
+    let sign_in = conn.begin_sign_in()?;
+    match conn.session.oauth()?.preflight(&sign_in).await {
         Ok(()) => {}
         Err(e) if e.is_transient() => {
             eprintln!("Warning: SmartThings could not be asked first ({}); trying anyway.", e.code())

@@ -2,6 +2,7 @@
 //! answers on stdout, guidance and errors on stderr.
 
 mod command;
+mod connect;
 mod devices;
 mod doctor;
 mod login;
@@ -9,6 +10,7 @@ mod logout;
 mod scenes;
 mod serve;
 mod setup;
+mod share;
 mod status;
 mod switch;
 mod token;
@@ -27,7 +29,7 @@ use thingstray::Connection;
     name = "thingstray",
     version,
     about = "Keeps a SmartThings account connected: a token that is always valid, for scripts and servers",
-    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 4 sign-in needed."
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 4 sign-in needed (or, on a paired computer, a new invite)."
 )]
 pub struct Cli {
     /// The connection to use (one per SmartThings location); default: the default one.
@@ -73,6 +75,12 @@ pub enum Cmd {
     /// Serve the token (and an API proxy) on 127.0.0.1 to local programs holding the
     /// server secret.
     Serve(serve::Args),
+    /// Share this computer's connection with others (run `serve --share` first): invite,
+    /// list, revoke.
+    Share(share::Args),
+    /// Pair this computer with the one that holds the SmartThings sign-in, using the
+    /// invite it made (`thingstray share invite` there).
+    Connect(connect::Args),
 }
 
 impl Cli {
@@ -96,6 +104,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Logout => logout::run(&ctx).await,
         Cmd::Doctor => doctor::run(&ctx).await,
         Cmd::Serve(a) => serve::run(&ctx, a).await,
+        Cmd::Share(a) => share::run(&ctx, a).await,
+        Cmd::Connect(a) => connect::run(&ctx, a).await,
     }
 }
 
@@ -147,7 +157,7 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Core(e) if e.needs_sign_in() => 4,
+            CliError::Core(e) if e.ends_access() => 4,
             CliError::NeedsSetup => 4,
             CliError::Usage(_) => 2,
             CliError::Core(_) | CliError::Failed(_) => 1,

@@ -2,13 +2,20 @@
 //! until SIGTERM or Ctrl-C. `--print-secret` shows the secret scripts must send.
 
 use std::io::Write;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thingstray::config::Config;
 use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer, DEFAULT_ADDRS};
 use thingstray::session::Status;
+use thingstray::clock::{Clock, SystemClock};
+use thingstray::serve::Limits;
+use thingstray::share::listening::Listening;
+use thingstray::share::pairing::this_computer;
+use thingstray::share::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
 use thingstray::vault::Vault;
+use thingstray::Connection;
 
 use super::{CliError, Ctx};
 
@@ -28,6 +35,18 @@ pub struct Args {
     /// once the server restarts.
     #[arg(long, conflicts_with = "print_secret")]
     rotate_secret: bool,
+    /// Also share this connection with other computers (TLS only; they pair with
+    /// `thingstray share invite` here and `thingstray connect` there).
+    #[arg(long)]
+    share: bool,
+    /// Where the share listener listens (default 0.0.0.0:8766: every interface, so the
+    /// other computers on this network reach it).
+    #[arg(long, value_name = "ADDR:PORT", requires = "share")]
+    listen: Option<SocketAddr>,
+    /// The address invites name (HOST or HOST:PORT), when the one ThingsTray finds is not
+    /// the one the other computers reach (NAT, a DNS name).
+    #[arg(long, value_name = "HOST[:PORT]", requires = "share")]
+    advertise: Option<String>,
 }
 
 impl Args {
@@ -65,6 +84,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         }
         let _ = out.flush();
     }
+    let share = if a.share { Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?) } else { None };
     eprintln!(
         // The secret goes through a pipe, not curl's argv (which every local user can read).
         "Try: printf 'Authorization: Bearer %s\\n' \"$(thingstray serve --print-secret)\" | curl -H @- http://127.0.0.1:{}/v1/token",
@@ -72,6 +92,10 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     );
     stop_signal().await;
     tracing::info!("stopping");
+    if let Some(share) = share {
+        Listening::remove(&ctx.paths);
+        share.shutdown(Duration::from_secs(5)).await;
+    }
     server.shutdown(Duration::from_secs(5)).await;
     refresher.abort();
     // A pair the vault refused is the only live refresh token: store it before exiting.
@@ -80,6 +104,21 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return Err(e.into());
     }
     Ok(())
+}
+
+/// The share listener beside the token server: the same session, a TLS port of its own.
+async fn start_sharing(ctx: &Ctx, conn: &Connection, listen: Option<SocketAddr>, advertise: Option<&str>) -> Result<ShareServer, CliError> {
+    let identity = Identity::load_or_create(conn.session.vault()).await?;
+    let registry = Arc::new(Registry::open(&ctx.paths));
+    let addr = listen.unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), DEFAULT_PORT));
+    let opts = ShareOptions { addr, owner_name: this_computer(), limits: Limits::default() };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server = ShareServer::start(ShareSource::One(conn.clone()), &identity, registry, clock, opts).await?;
+    let listening = Listening::new(server.addr(), advertise);
+    listening.write(&ctx.paths)?;
+    println!("sharing on {} as {} (fingerprint {})", listening.at, server.owner_name(), identity.fingerprint().short());
+    eprintln!("Invite another computer: thingstray share invite");
+    Ok(server)
 }
 
 fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {

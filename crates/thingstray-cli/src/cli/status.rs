@@ -34,24 +34,44 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             Err(e) if e.needs_sign_in() => Status::NeedsSignIn { reason: e },
             Err(e) => return Err(e.into()),
         };
-        any_needs_sign_in |= matches!(status, Status::SignedOut | Status::NeedsSignIn { .. });
-        report.push((name.clone(), settings.location_name.clone(), default.as_deref() == Some(&name), status));
+        // A paired computer without a token yet fetches one when asked: nothing to do.
+        any_needs_sign_in |= match status {
+            Status::SignedOut => settings.paired.is_none(),
+            Status::NeedsSignIn { .. } => true,
+            _ => false,
+        };
+        report.push(Row {
+            name: name.clone(),
+            location: settings.location_name.clone(),
+            is_default: default.as_deref() == Some(&name),
+            owner: settings.owner().map(str::to_string),
+            status,
+        });
     }
     if a.json {
         let v: Vec<_> = report
             .iter()
-            .map(|(name, location, is_default, status)| {
-                json!({ "connection": name, "location": location, "default": is_default, "status": status })
+            .map(|r| {
+                json!({
+                    "connection": r.name,
+                    "location": r.location,
+                    "default": r.is_default,
+                    "paired_with": r.owner,
+                    "status": r.status,
+                })
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
     } else {
-        for (name, location, is_default, status) in &report {
-            let mut head = format!("{name}{}", if *is_default { " (default)" } else { "" });
-            if let Some(l) = location {
+        for r in &report {
+            let mut head = format!("{}{}", r.name, if r.is_default { " (default)" } else { "" });
+            if let Some(l) = &r.location {
                 head.push_str(&format!(", location `{l}`"));
             }
-            println!("{head}: {}", describe(status));
+            if let Some(o) = &r.owner {
+                head.push_str(&format!(", paired with {o}"));
+            }
+            println!("{head}: {}", describe(&r.status, r.owner.as_deref()));
         }
     }
     // Scripts can branch on the exit code as with `token`.
@@ -61,10 +81,20 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn describe(s: &Status) -> String {
+struct Row {
+    name: String,
+    location: Option<String>,
+    is_default: bool,
+    /// The computer it gets its tokens from, for a paired connection.
+    owner: Option<String>,
+    status: Status,
+}
+
+fn describe(s: &Status, owner: Option<&str>) -> String {
     let now = now_unix();
     let until = |t: u64| format!("{} (in {})", utc(t), span(t.saturating_sub(now)));
     match s {
+        Status::SignedOut if owner.is_some() => "no token yet; it is fetched from the owner when needed.".into(),
         Status::SignedOut => "signed out. Run `thingstray login`.".into(),
         Status::Connected { expires_at, next_refresh_at, warning } => {
             let mut out = format!(
@@ -83,6 +113,7 @@ fn describe(s: &Status) -> String {
             utc(*next_attempt_at),
             until(*expires_at)
         ),
+        Status::NeedsSignIn { reason } if owner.is_some() => format!("no tokens: {reason}"),
         Status::NeedsSignIn { reason } => format!("needs sign-in: {reason}"),
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod backoff;
 mod lock;
 mod refresher;
 mod rotate;
+mod source;
 mod status;
 
 use std::sync::{Arc, Mutex};
@@ -25,12 +26,14 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
 
 use lock::LockGuard;
+use source::{Paired, Source};
 pub use lock::RefreshLock;
 pub use status::Status;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::oauth::OAuthClient;
+use crate::share::{Credentials, ShareClient};
 use crate::token::{AccessGrant, TokenSet};
 use crate::vault::Vault;
 
@@ -87,7 +90,7 @@ pub struct Session {
 
 struct Inner {
     connection: String,
-    oauth: OAuthClient,
+    source: Source,
     vault: Vault,
     lock: RefreshLock,
     clock: Arc<dyn Clock>,
@@ -149,11 +152,29 @@ impl Session {
         clock: Arc<dyn Clock>,
         opts: SessionOptions,
     ) -> Session {
+        Session::with_source(connection.into(), Source::SignIn(oauth), vault, lock, clock, opts)
+    }
+
+    /// A session of kind "paired": its tokens come from the owner `creds` names, through
+    /// `client` (pinned to the owner's certificate).
+    pub fn paired(
+        connection: impl Into<String>,
+        client: ShareClient,
+        creds: Credentials,
+        vault: Vault,
+        lock: RefreshLock,
+        clock: Arc<dyn Clock>,
+        opts: SessionOptions,
+    ) -> Session {
+        Session::with_source(connection.into(), Source::Paired(Paired { client, creds }), vault, lock, clock, opts)
+    }
+
+    fn with_source(connection: String, source: Source, vault: Vault, lock: RefreshLock, clock: Arc<dyn Clock>, opts: SessionOptions) -> Session {
         let (status, _) = watch::channel(Status::SignedOut);
         Session {
             inner: Arc::new(Inner {
-                connection: connection.into(),
-                oauth,
+                connection,
+                source,
                 vault,
                 lock,
                 clock,
@@ -171,10 +192,6 @@ impl Session {
 
     pub fn connection(&self) -> &str {
         &self.inner.connection
-    }
-
-    pub fn oauth(&self) -> &OAuthClient {
-        &self.inner.oauth
     }
 
     pub fn vault(&self) -> &Vault {

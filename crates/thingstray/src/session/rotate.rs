@@ -2,6 +2,7 @@
 //! file lock across processes, the vault re-read inside it), persist-before-use, the
 //! unsaved pair, and how each failure schedules the next attempt.
 
+use super::source::Source;
 use super::{backoff, lock, LockGuard, Need, Retry, Session, Status, Unsaved};
 use crate::clock::unix_ms;
 use crate::error::{Error, Result};
@@ -25,6 +26,11 @@ impl Session {
         }
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        if let Source::Paired(p) = &self.inner.source {
+            let t = self.fetch_from_owner(p, need).await;
+            drop(guard);
+            return t;
+        }
         // The vault is the truth: another process may have rotated the pair meanwhile.
         let stored = self.stored_or_signed_out().await?;
         let stored = self.not_older_than_ours(stored).await?;
@@ -61,6 +67,11 @@ impl Session {
     /// the cross-process lock, which an unsaved new pair keeps.
     pub(super) async fn rotate(&self, current: TokenSet, guard: LockGuard) -> Result<TokenSet> {
         let conn = &self.inner.connection;
+        let oauth = match &self.inner.source {
+            Source::SignIn(oauth) => oauth,
+            // A token SmartThings refused (replace_rejected): the owner may hold a newer one.
+            Source::Paired(p) => return self.ask_owner(p, std::time::Duration::from_secs(1)).await,
+        };
         self.set_tokens(Some(current.clone()));
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
         if self.inner.opts.probe_vault {
@@ -73,7 +84,7 @@ impl Session {
         }
         tracing::info!(connection = %conn, "refreshing the access token");
         crate::failpoint::hit("refresh.before_request");
-        match self.inner.oauth.refresh(&current.refresh_token, self.now()).await {
+        match oauth.refresh(&current.refresh_token, self.now()).await {
             Ok(new) => {
                 crate::failpoint::hit("refresh.response");
                 // Persist before use: from here on the old refresh token is dead.

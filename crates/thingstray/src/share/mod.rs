@@ -13,6 +13,8 @@
 //! - [`owner`]: the share listener: TLS only, pairing and access tokens, nothing else (no
 //!   refresh token, no client secret, no API proxy).
 //! - [`client`]: the paired computer's side, accepting exactly the pinned certificate.
+//! - [`listening`]: where the running listener is, for an invite made in another process.
+//! - [`pairing`]: a connection of kind "paired": an invite redeemed into one.
 //!
 //! The protocol, over HTTP/1.1 in TLS 1.3:
 //! - `POST /share/v1/pair` `{code, name}` -> `{id, secret, owner}`;
@@ -26,7 +28,9 @@
 pub mod client;
 pub mod identity;
 pub mod invite;
+pub mod listening;
 pub mod owner;
+pub mod pairing;
 pub mod registry;
 
 use std::sync::Arc;

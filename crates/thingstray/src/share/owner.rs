@@ -80,8 +80,15 @@ pub struct ShareOptions {
 /// Makes an invite for the owner at `at` (what the other computer dials): a fresh code in
 /// the registry, with the owner's fingerprint. For `thingstray share invite` as well as
 /// the running listener: the listener reads codes from the registry file.
-pub fn make_invite(registry: &Registry, fingerprint: &Fingerprint, at: &str, owner: &str, now: SystemTime) -> Result<Invite> {
-    let code = registry.issue_code(now)?;
+pub fn make_invite(
+    registry: &Registry,
+    fingerprint: &Fingerprint,
+    at: &str,
+    owner: &str,
+    for_name: Option<&str>,
+    now: SystemTime,
+) -> Result<Invite> {
+    let code = registry.issue_code_for(now, for_name)?;
     let line = Invite { at: at.to_string(), fingerprint: fingerprint.clone(), code, owner: clean_name(owner) }.to_line();
     // Through the parser, so an invite the other side cannot read is refused here.
     Invite::parse(&line)
@@ -187,7 +194,7 @@ impl ShareServer {
 
     /// An invite telling the other computer to dial `at` (`HOST:PORT`).
     pub fn invite_at(&self, at: &str) -> Result<Invite> {
-        make_invite(&self.owner.registry, &self.fingerprint, at, &self.owner.name, self.owner.clock.now())
+        make_invite(&self.owner.registry, &self.fingerprint, at, &self.owner.name, None, self.owner.clock.now())
     }
 
     /// Stops accepting, lets requests in progress finish (at most `grace`), then returns.

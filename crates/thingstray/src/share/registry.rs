@@ -58,6 +58,10 @@ struct OpenInvite {
     expires_ms: u64,
     #[serde(default)]
     used: bool,
+    /// The name the owner chose for the computer it invites (`share invite --name`);
+    /// otherwise the computer names itself when it pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -112,12 +116,19 @@ impl Registry {
     /// Makes an invite code, valid [`INVITE_VALIDITY`] from `now`. The code itself is
     /// returned once and only its hash is stored.
     pub fn issue_code(&self, now: SystemTime) -> Result<String> {
+        self.issue_code_for(now, None)
+    }
+
+    /// As [`Registry::issue_code`], for a computer the owner names: the code pairs it
+    /// under `name`, whatever it calls itself.
+    pub fn issue_code_for(&self, now: SystemTime, name: Option<&str>) -> Result<String> {
+        let name = name.map(super::invite::clean_name).filter(|n| !n.is_empty());
         let code = new_code();
         let hash = sha256_hex(code.as_bytes());
         self.update(|book| {
             let remember = unix_ms(now).saturating_sub(REMEMBER_INVITES.as_millis() as u64);
             book.invites.retain(|i| i.expires_ms > remember);
-            book.invites.push(OpenInvite { code_sha256: hash, expires_ms: unix_ms(now + INVITE_VALIDITY), used: false });
+            book.invites.push(OpenInvite { code_sha256: hash, expires_ms: unix_ms(now + INVITE_VALIDITY), used: false, name });
             Ok(())
         })?;
         Ok(code)
@@ -138,6 +149,8 @@ impl Registry {
                 return Ok(Err(Refusal::ExpiredCode));
             }
             invite.used = true;
+            let name = invite.name.clone().unwrap_or_else(|| name.to_string());
+            let name = name.as_str();
             for old in book.computers.iter_mut().filter(|c| c.name == name && !c.is_revoked()) {
                 old.revoked_ms = Some(now_ms);
             }

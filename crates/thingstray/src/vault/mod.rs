@@ -52,6 +52,10 @@ fn tokens_key(connection: &str) -> String {
 fn client_secret_key(connection: &str) -> String {
     format!("{connection}/client-secret")
 }
+/// A paired connection's secret for its owner (share/client.rs): not a SmartThings secret.
+fn pairing_secret_key(connection: &str) -> String {
+    format!("{connection}/pairing-secret")
+}
 pub const SERVER_SECRET_KEY: &str = "token-server/secret";
 /// The share listener's certificate and private key (share/identity.rs): its fingerprint
 /// is this computer's identity to the computers paired with it.
@@ -142,6 +146,18 @@ impl Vault {
 
     pub async fn delete_client_secret(&self, connection: &str) -> Result<()> {
         self.delete(&client_secret_key(connection)).await
+    }
+
+    pub async fn pairing_secret(&self, connection: &str) -> Result<Option<SecretString>> {
+        self.get(&pairing_secret_key(connection)).await
+    }
+
+    pub async fn store_pairing_secret(&self, connection: &str, secret: SecretString) -> Result<()> {
+        self.set(&pairing_secret_key(connection), secret).await
+    }
+
+    pub async fn delete_pairing_secret(&self, connection: &str) -> Result<()> {
+        self.delete(&pairing_secret_key(connection)).await
     }
 }
 

@@ -79,7 +79,7 @@ impl Env {
     /// A connection that has gone through sign-in.
     pub async fn signed_in(&self) -> Connection {
         let conn = self.connection().await;
-        let sign_in = conn.begin_sign_in();
+        let sign_in = conn.begin_sign_in().unwrap();
         let answer = approve(&sign_in, None).await;
         conn.finish_sign_in(&self.paths, &sign_in, &answer).await.expect("sign-in completes");
         conn

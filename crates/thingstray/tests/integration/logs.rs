@@ -92,7 +92,7 @@ async fn run_and_search(capture: Capture) {
     let witness = Arc::new(Witness::default());
     let env = Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(witness.clone())).await;
     let conn = env.connection().await;
-    let sign_in = conn.begin_sign_in();
+    let sign_in = conn.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await;
     let code = url::Url::parse(&answer).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
     conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();

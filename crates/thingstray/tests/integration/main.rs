@@ -7,6 +7,7 @@
 mod common;
 mod keychain;
 mod logs;
+mod paired;
 mod payloads;
 mod session;
 mod share;

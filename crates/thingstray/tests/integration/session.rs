@@ -258,7 +258,7 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     // Settings and the client secret are intact; signing in again restores everything.
     assert_eq!(std::fs::read_to_string(env.paths.config_file()).unwrap(), settings_before);
     assert!(env.vault.client_secret("home").await.unwrap().is_some());
-    let sign_in = other.begin_sign_in();
+    let sign_in = other.begin_sign_in().unwrap();
     let answer = crate::common::approve(&sign_in, None).await;
     other.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
     assert!(matches!(other.session.status(), Status::Connected { .. }));

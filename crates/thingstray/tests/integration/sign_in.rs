@@ -14,7 +14,7 @@ use thingstray::oauth::{classify, Grant, OAuthClient};
 async fn full_sign_in_ends_with_tokens_in_the_vault_and_a_device_list() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.connection().await;
-    let sign_in = conn.begin_sign_in();
+    let sign_in = conn.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await;
     assert!(answer.starts_with(&env.sim.client().redirect_uris[0]), "{answer}");
     conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
@@ -41,7 +41,7 @@ async fn the_answer_is_accepted_as_a_url_a_query_or_a_bare_code() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.connection().await;
     for shape in ["url", "query", "code"] {
-        let sign_in = conn.begin_sign_in();
+        let sign_in = conn.begin_sign_in().unwrap();
         let answer = approve(&sign_in, None).await;
         let url = url::Url::parse(&answer).unwrap();
         let input = match shape {
@@ -59,13 +59,13 @@ async fn a_forged_or_denied_answer_changes_nothing() {
     let conn = env.signed_in().await;
     let before = env.vault.tokens("home").await.unwrap().unwrap();
 
-    let sign_in = conn.begin_sign_in();
+    let sign_in = conn.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await;
     let forged = answer.replace("state=", "state=x");
     let e = conn.finish_sign_in(&env.paths, &sign_in, &forged).await.unwrap_err();
     assert_eq!(e.code(), "state_mismatch");
 
-    let other = conn.begin_sign_in();
+    let other = conn.begin_sign_in().unwrap();
     let denied = approve(&other, Some("deny")).await;
     let e = conn.finish_sign_in(&env.paths, &other, &denied).await.unwrap_err();
     assert_eq!(e.code(), "sign_in_denied");
@@ -84,14 +84,14 @@ async fn a_forged_or_denied_answer_changes_nothing() {
 async fn a_used_or_expired_code_is_explained() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.connection().await;
-    let sign_in = conn.begin_sign_in();
+    let sign_in = conn.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await;
     conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap();
     let e = conn.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap_err();
     assert_eq!(e.code(), "code_rejected");
     assert!(e.to_string().contains("works once"), "{e}");
 
-    let late = conn.begin_sign_in();
+    let late = conn.begin_sign_in().unwrap();
     let answer = approve(&late, None).await;
     env.advance(Duration::from_secs(30 * 60));
     let e = conn.finish_sign_in(&env.paths, &late, &answer).await.unwrap_err();
@@ -195,7 +195,7 @@ async fn a_redirect_uri_mismatch_is_explained_at_authorize_and_at_exchange() {
 async fn server_trouble_is_transient_and_explained() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.signed_in().await;
-    let oauth = conn.session.oauth();
+    let oauth = conn.session.oauth().unwrap();
     let stored = env.vault.tokens("home").await.unwrap().unwrap();
     let now = std::time::SystemTime::now();
     let token_faults = |f: Faults| Faults { route_prefix: "/oauth/token".into(), ..f };
@@ -275,7 +275,7 @@ async fn a_second_connection_for_the_same_location_is_refused_and_the_first_live
         .unwrap();
     let config = Config::load(&env.paths).unwrap();
     let cabin = thingstray::Connection::open_with(&env.paths, &config, env.vault.clone(), Some("cabin"), env.options()).await.unwrap();
-    let sign_in = cabin.begin_sign_in();
+    let sign_in = cabin.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await; // the same (first) location
     let e = cabin.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap_err();
     assert_eq!(e.code(), "already_connected", "{e}");

@@ -1,7 +1,6 @@
 //! Setup and sign-in: saving a new connection, and the ONE callback handler every sign-in
 //! answer goes through (the sign-in window, a `thingstray://` deep link, a pasted address).
 
-use std::collections::HashSet;
 
 use secrecy::SecretString;
 use serde::Serialize;
@@ -58,17 +57,13 @@ impl Desktop {
     }
 
     fn free_name(&self) -> String {
-        let taken: HashSet<String> = Config::load(&self.paths).map(|c| c.connections.into_keys().collect()).unwrap_or_default();
-        std::iter::once("home".to_string())
-            .chain((2..).map(|i| format!("home-{i}")))
-            .find(|n| !taken.contains(n))
-            .unwrap_or_else(|| "home".into())
+        Config::load(&self.paths).unwrap_or_default().free_name()
     }
 
     /// Starts (or restarts) a sign-in. Signing in again replaces only the tokens.
     pub fn begin_sign_in(&self, connection: &str) -> Result<SignInStart> {
         let conn = self.connection(connection)?;
-        let sign_in = conn.begin_sign_in();
+        let sign_in = conn.begin_sign_in()?;
         let start = SignInStart {
             connection: conn.name.clone(),
             authorize_url: sign_in.authorize_url().to_string(),

@@ -1,0 +1,35 @@
+//! `thingstray connect INVITE`: pair this computer with the one that owns the SmartThings
+//! sign-in, instead of signing the same app in here too (which would end the owner's
+//! session: SmartThings keeps one sign-in per app and location).
+
+use thingstray::config::Config;
+use thingstray::connection::Options;
+use thingstray::share::pairing::{connect, this_computer};
+use thingstray::share::Invite;
+use thingstray::vault::Vault;
+
+use super::{CliError, Ctx};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The line `thingstray share invite` printed on the owner (thingstray://pair?...).
+    invite: String,
+    /// The name the owner lists this computer under (default: its host name).
+    #[arg(long, value_name = "NAME")]
+    computer_name: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    let invite = Invite::parse(a.invite.trim())?;
+    let config = Config::load(&ctx.paths)?;
+    let vault = Vault::open(&config, &ctx.paths)?;
+    let name = ctx.connection.clone().unwrap_or_else(|| config.free_name());
+    let computer = a.computer_name.unwrap_or_else(this_computer);
+    let conn = connect(&ctx.paths, &vault, &invite, &name, &computer, Options::default()).await?;
+    let location = conn.settings.location_name.as_deref().map(|l| format!(" (location `{l}`)")).unwrap_or_default();
+    println!(
+        "Connected `{}`{location} through {}: tokens come from it, devices are reached directly. Try `thingstray devices`.",
+        conn.name, invite.owner
+    );
+    Ok(())
+}

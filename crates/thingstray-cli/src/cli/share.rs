@@ -1,0 +1,93 @@
+//! `thingstray share ...` on the computer that owns the sign-in (the one running
+//! `thingstray serve --share` or the desktop app with sharing on): invite a computer, list
+//! the paired ones, revoke one.
+
+use std::time::SystemTime;
+
+use serde_json::json;
+use thingstray::config::Config;
+use thingstray::share::listening::Listening;
+use thingstray::share::owner::make_invite;
+use thingstray::share::pairing::this_computer;
+use thingstray::share::{Identity, Registry};
+use thingstray::vault::Vault;
+
+use super::{utc, CliError, Ctx};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    cmd: ShareCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum ShareCmd {
+    /// Make a one-time invite (valid 10 minutes) for another computer; the invite is the
+    /// last line of the output (`thingstray share invite | tail -1`).
+    Invite {
+        /// List the invited computer under this name (default: the name it gives itself).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The computers paired with this one: name, paired since, last seen, revoked.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop giving tokens to the computer NAME; it is told it was revoked.
+    Revoke { name: String },
+}
+
+pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    let registry = Registry::open(&ctx.paths);
+    match a.cmd {
+        ShareCmd::Invite { name } => {
+            let listening = Listening::find(&ctx.paths)?;
+            let config = Config::load(&ctx.paths)?;
+            let vault = Vault::open(&config, &ctx.paths)?;
+            let identity = Identity::load_or_create(&vault).await?;
+            let invite =
+                make_invite(&registry, identity.fingerprint(), &listening.at, &this_computer(), name.as_deref(), SystemTime::now())?;
+            eprintln!("On the other computer, within 10 minutes, run:");
+            eprintln!("  thingstray connect '<the invite below>'");
+            eprintln!("or paste it into ThingsTray's first-run window. It works once.");
+            eprintln!("This computer's fingerprint: {}", identity.fingerprint().short());
+            println!("{}", invite.to_line());
+        }
+        ShareCmd::List { json } => {
+            let computers = registry.list()?;
+            let secs = |ms: u64| ms / 1000;
+            if json {
+                let v: Vec<_> = computers
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "name": c.name,
+                            "paired_at": secs(c.created_ms),
+                            "last_seen_at": c.last_seen_ms.map(secs),
+                            "revoked_at": c.revoked_ms.map(secs),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else if computers.is_empty() {
+                println!("No computer is paired with this one. Make an invite with `thingstray share invite`.");
+            } else {
+                println!("{:<24} {:<24} {:<24} STATE", "NAME", "PAIRED", "LAST SEEN");
+                for c in &computers {
+                    let seen = c.last_seen_ms.map_or("never".to_string(), |ms| utc(secs(ms)));
+                    let state = match c.revoked_ms {
+                        Some(ms) => format!("revoked {}", utc(secs(ms))),
+                        None => "paired".into(),
+                    };
+                    println!("{:<24} {:<24} {:<24} {state}", c.name, utc(secs(c.created_ms)), seen);
+                }
+            }
+        }
+        ShareCmd::Revoke { name } => {
+            registry.revoke(&name, SystemTime::now())?;
+            println!("Revoked `{name}`: its next request for a token is refused.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! A connection of kind "paired" (issue 11): a second computer, with its own settings
+//! folder and its own vault (a file vault, so every byte it keeps can be searched), gets
+//! its tokens from the owner's share listener over TLS on 127.0.0.1 and calls SmartThings
+//! directly. The clock is the manual one, moved with the simulator's: no sleeps.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::{fast_session, refreshes, share, Env};
+use smartthings_sim::SimConfig;
+use thingstray::config::{Config, Paths};
+use thingstray::connection::Options;
+use thingstray::session::Status;
+use thingstray::share::pairing::connect;
+use thingstray::share::Registry;
+use thingstray::vault::{FileStore, Vault};
+use thingstray::Connection;
+
+const MIN: Duration = Duration::from_secs(60);
+
+/// The other computer: a settings folder and a file vault of its own, the test's clock.
+struct Laptop {
+    dir: tempfile::TempDir,
+    paths: Paths,
+    vault: Vault,
+}
+
+impl Laptop {
+    fn new() -> Laptop {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let vault = Vault::new(Arc::new(FileStore::new(paths.file_vault())));
+        Laptop { dir, paths, vault }
+    }
+
+    fn options(&self, env: &Env) -> Options {
+        Options { clock: Arc::new(env.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
+    }
+
+    async fn pair(&self, env: &Env, server: &thingstray::share::ShareServer) -> Connection {
+        let invite = server.invite().unwrap();
+        connect(&self.paths, &self.vault, &invite, "home", "laptop", self.options(env)).await.expect("pairing works")
+    }
+
+    /// Everything this computer wrote, as text.
+    fn everything(&self) -> String {
+        fn walk(dir: &Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+}
+
+async fn owner_refresh_token(env: &Env) -> String {
+    env.vault.tokens("home").await.unwrap().unwrap().refresh_token.secret().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_computer_follows_the_owner_over_five_rotations_and_keeps_no_smartthings_secret() {
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    env.signed_in().await;
+    // As `thingstray serve --share` opens it: after the sign-in, the location known.
+    let config = Config::load(&env.paths).unwrap();
+    let owner = Connection::open_with(&env.paths, &config, env.vault.clone(), None, env.options()).await.unwrap();
+    let server = share(&env, owner.clone()).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    assert_eq!(paired.owner(), Some("owner-pc"));
+    assert!(paired.settings.location_id.is_some(), "the location comes with the first token");
+    let mut forbidden = vec![env.sim.client().client_secret.clone(), owner_refresh_token(&env).await];
+
+    let base = refreshes(&env.sim);
+    for rotation in 1..=5u64 {
+        env.advance(Duration::from_secs(601));
+        let t = paired.session.token_valid_for(MIN).await.unwrap_or_else(|e| panic!("rotation {rotation}: {e}"));
+        assert!(env.sim.accepts(t.secret()).await, "rotation {rotation}");
+        // Devices come straight from SmartThings with that token.
+        assert!(!paired.api.devices().await.unwrap().is_empty(), "rotation {rotation}");
+        // The owner, asked after, has the same token: one refresh served both.
+        assert_eq!(owner.session.token_valid_for(MIN).await.unwrap().secret(), t.secret(), "rotation {rotation}");
+        assert_eq!(refreshes(&env.sim), base + rotation, "rotation {rotation}: one token call per rotation");
+        forbidden.push(owner_refresh_token(&env).await);
+    }
+    assert_eq!(env.sim.stats().sign_ins.values().sum::<u64>(), 1, "one sign-in, on the owner");
+
+    let kept = laptop.everything();
+    assert!(kept.contains("paired"), "the settings name the owner: {kept}");
+    for secret in &forbidden {
+        assert!(!kept.contains(secret.as_str()), "the paired computer keeps a SmartThings secret");
+    }
+    assert!(!kept.contains("refresh_token") && !kept.contains("client_id"), "{kept}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_owner_leaves_the_cached_token_in_use_and_says_until_when() {
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let server = share(&env, env.signed_in().await).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    drop(server);
+
+    // Within what the cached token has left: answered here, the owner not needed.
+    assert!(paired.session.token_valid_for(MIN).await.is_ok());
+    assert!(!paired.api.devices().await.unwrap().is_empty(), "device calls go on with the cached token");
+    // More than that: the owner would be needed.
+    let e = paired.session.token_valid_for(Duration::from_secs(700)).await.unwrap_err();
+    assert_eq!(e.code(), "share_unreachable");
+    let msg = e.to_string();
+    assert!(msg.contains("owner-pc") && msg.contains("valid for 9 more min"), "{msg}");
+    // A new process (`thingstray token`) finds the cached token in the vault.
+    let config = Config::load(&laptop.paths).unwrap();
+    let again = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), None, laptop.options(&env)).await.unwrap();
+    assert!(again.session.token_valid_for(MIN).await.is_ok());
+
+    env.advance(Duration::from_secs(601));
+    let e = paired.session.token_valid_for(MIN).await.unwrap_err();
+    assert_eq!(e.code(), "share_unreachable");
+    assert!(e.to_string().contains("holds no valid token"), "{e}");
+    assert!(matches!(paired.session.status(), Status::Retrying { .. }), "{:?}", paired.session.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_and_ended_reach_the_paired_computer_with_what_to_do() {
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let owner = env.signed_in().await;
+    let server = share(&env, owner).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+
+    // The owner's session ends (removed in Linked Services, or signed in elsewhere).
+    env.sim.revoke_refresh_tokens();
+    env.advance(Duration::from_secs(601));
+    let e = paired.session.token_valid_for(MIN).await.unwrap_err();
+    assert_eq!(e.code(), "owner_session_ended", "{e}");
+    assert!(e.to_string().contains("Sign in again on owner-pc"), "{e}");
+
+    Registry::open(&env.paths).revoke("laptop", thingstray::clock::Clock::now(&env.clock)).unwrap();
+    let e = paired.session.token_valid_for(MIN).await.unwrap_err();
+    assert_eq!(e.code(), "share_revoked", "{e}");
+    assert!(e.ends_access(), "`thingstray` exits 4");
+    assert!(matches!(paired.session.status(), Status::NeedsSignIn { .. }), "{:?}", paired.session.status());
+    // Nothing is thrown away: the connection is there for a new invite.
+    assert!(Config::load(&laptop.paths).unwrap().connections["home"].paired.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_connection_does_not_sign_in_and_a_held_location_is_not_paired_again() {
+    let env = Env::new(SimConfig::default()).await;
+    let server = share(&env, env.signed_in().await).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    let e = paired.begin_sign_in().unwrap_err();
+    assert_eq!(e.code(), "paired_connection");
+    assert!(e.to_string().contains("owner-pc"), "{e}");
+
+    // On the owner itself, pairing its own location into a second connection.
+    let invite = server.invite().unwrap();
+    let e = connect(&env.paths, &env.vault, &invite, "cabin", "self", env.options()).await.unwrap_err();
+    assert_eq!(e.code(), "already_connected", "{e}");
+    assert!(!Config::load(&env.paths).unwrap().connections.contains_key("cabin"));
+    // Nor does a pairing replace a connection that holds its own sign-in.
+    let invite = server.invite().unwrap();
+    let e = connect(&env.paths, &env.vault, &invite, "home", "self", env.options()).await.unwrap_err();
+    assert_eq!(e.code(), "invalid_setting", "{e}");
+}
