@@ -1,0 +1,200 @@
+//! Two computers on one machine (issue 11), each the real `thingstray` binary: the owner
+//! (`serve --share` on 127.0.0.1, signed in to the simulator) and a paired computer with
+//! its own settings folder and its own Secret Service (GNOME Keyring on a D-Bus session
+//! bus of its own, so its keychain is not the owner's). Checked: pairing by invite, tokens
+//! SmartThings accepts, devices read directly, nothing of SmartThings' secrets in the
+//! paired computer's keychain, files or output, the owner gone (the cached token still
+//! used, the owner named) and revocation (exit 4, "revoked").
+
+use std::process::Stdio;
+
+use crate::common::{finish, Home, Out, BIN, PATIENCE};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The other computer: a settings folder, a HOME and a keyring of its own.
+struct Computer {
+    dir: tempfile::TempDir,
+    /// `dbus-run-session` holding the bus open; killed with the test.
+    _bus: Child,
+    bus_address: String,
+}
+
+impl Computer {
+    /// None (and the test says SKIPPED) where GNOME Keyring is not installed.
+    async fn start() -> Option<Computer> {
+        let present = |bin: &str| std::process::Command::new("sh").args(["-c", &format!("command -v {bin}")]).output().is_ok_and(|o| o.status.success());
+        if !["dbus-run-session", "gnome-keyring-daemon", "secret-tool"].into_iter().all(present) {
+            eprintln!("SKIPPED: no GNOME Keyring; scripts/setup installs it");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // The bus address is printed once the keyring is unlocked and serving: the line
+        // is the signal to go on, nothing waits on time.
+        let script = "printf 'laptop-keyring' | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+                      echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 3600";
+        let mut bus = Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", script])
+            .env("XDG_DATA_HOME", &data)
+            .env("HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dbus-run-session starts");
+        let mut line = String::new();
+        let mut out = BufReader::new(bus.stdout.take().unwrap());
+        tokio::time::timeout(PATIENCE, out.read_line(&mut line)).await.expect("the keyring starts").unwrap();
+        let bus_address = line.trim().to_string();
+        assert!(bus_address.contains("unix:"), "a bus address: {line:?}");
+        Some(Computer { dir, _bus: bus, bus_address })
+    }
+
+    fn config_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("config")
+    }
+
+    fn cmd(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .env("THINGSTRAY_CONFIG_DIR", self.config_dir())
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env_remove("THINGSTRAY_CONNECTION")
+            .env_remove("THINGSTRAY_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> Out {
+        finish(self.cmd(BIN, args).spawn().unwrap()).await
+    }
+
+    /// Every secret this computer's keychain holds, as `secret-tool` prints them.
+    async fn keychain(&self) -> String {
+        let out = finish(self.cmd("secret-tool", &["search", "--all", "--unlock", "service", "thingstray"]).spawn().unwrap()).await;
+        format!("{}{}", out.stdout, out.stderr)
+    }
+
+    /// Every file this computer wrote, as text.
+    fn files(&self) -> String {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    // The keyring file is encrypted: searching it proves nothing, the
+                    // keychain is searched through the Secret Service instead.
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(&self.config_dir(), &mut out);
+        out
+    }
+}
+
+/// `serve --share` on `listen` (a free port for `127.0.0.1:0`); returns it and the
+/// address it shares on.
+async fn sharing(owner: &Home, listen: &str) -> (Child, String) {
+    let mut child = owner.cmd(&["serve", "--share", "--listen", listen, "--port", "0"]).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(PATIENCE, out.read_line(&mut line)).await.expect("the owner starts").unwrap();
+        assert!(n > 0, "serve --share ended before sharing");
+        if let Some(rest) = line.strip_prefix("sharing on ") {
+            let at = rest.split_whitespace().next().unwrap().to_string();
+            // Keep reading stdout so the server never blocks on a full pipe.
+            tokio::spawn(async move { while out.read_line(&mut String::new()).await.is_ok_and(|n| n > 0) {} });
+            return (child, at);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_computer_with_its_own_keychain_gets_tokens_and_keeps_no_smartthings_secret() {
+    let Some(laptop) = Computer::start().await else { return };
+    let owner = Home::new().await;
+    owner.signed_in().await;
+    let (mut server, at) = sharing(&owner, "127.0.0.1:0").await;
+    assert!(at.starts_with("127.0.0.1:"), "{at}");
+
+    let invite = owner.run(&["share", "invite", "--name", "laptop"]).await;
+    invite.ok();
+    let line = invite.stdout.lines().last().unwrap().to_string();
+    assert!(line.starts_with("thingstray://pair?"), "the invite is the last line: {}", invite.stdout);
+
+    let paired = laptop.run(&["connect", &line]).await;
+    paired.ok();
+    assert!(paired.stdout.contains("Connected `home`"), "{}", paired.stdout);
+    let listed = owner.run(&["share", "list", "--json"]).await;
+    let listed: serde_json::Value = serde_json::from_str(&listed.ok().stdout).unwrap();
+    assert_eq!(listed[0]["name"], "laptop");
+    assert!(listed[0]["revoked_at"].is_null());
+
+    let token = laptop.run(&["-vv", "token"]).await;
+    token.ok();
+    let logs = token.stderr.clone();
+    let token = token.stdout.trim().to_string();
+    assert!(!logs.contains(&token) && !logs.contains(&line), "a secret in the paired computer's logs: {logs}");
+    assert!(owner.sim.accepts(&token).await, "the paired computer's token works at SmartThings");
+    let devices = laptop.run(&["devices", "--json"]).await;
+    assert!(devices.ok().stdout.contains("Kitchen"), "devices are read directly");
+    let status = laptop.run(&["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
+    assert_eq!(status[0]["paired_with"], serde_json::Value::String(this_host()));
+    assert_eq!(status[0]["status"]["state"], "connected");
+
+    // What the paired computer holds: its pairing secret and an access token, nothing more.
+    let keychain = laptop.keychain().await;
+    assert!(keychain.contains("pairing-secret") && keychain.contains(&token), "{keychain}");
+    let refresh = owner.secrets_file()["home/tokens"].as_str().map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap());
+    let refresh = refresh.expect("the owner's tokens")["refresh_token"].as_str().unwrap().to_string();
+    for (what, text) in [("keychain", keychain.as_str()), ("files", laptop.files().as_str())] {
+        assert!(!text.contains(&refresh), "the owner's refresh token in the paired computer's {what}");
+        assert!(!text.contains(&owner.secret()), "the client secret in the paired computer's {what}");
+        assert!(!text.contains("refresh_token"), "a refresh token field in the paired computer's {what}: {text}");
+    }
+    assert_eq!(owner.sim.stats().sign_ins.values().sum::<u64>(), 1, "one sign-in, on the owner");
+
+    // The owner stops: the cached token is still handed out; asking for more than it has
+    // names the owner and says how long the cached token lasts.
+    server.kill().await.unwrap();
+    laptop.run(&["token", "--min-valid", "1m"]).await.ok();
+    let more = laptop.run(&["token", "--min-valid", "24h"]).await;
+    assert_eq!(more.code, 1, "{more:?}");
+    assert!(more.stderr.contains("could not be reached") && more.stderr.contains("more min"), "{}", more.stderr);
+
+    // Revoked on the owner: the next request for a token is refused, exit 4.
+    // Back on the same address, as an owner with its fixed port (8766) comes back.
+    let (_server, _) = sharing(&owner, &at).await;
+    owner.run(&["share", "revoke", "laptop"]).await.ok();
+    let revoked = laptop.run(&["token", "--min-valid", "24h"]).await;
+    assert_eq!(revoked.code, 4, "{revoked:?}");
+    assert!(revoked.stderr.contains("access was revoked"), "{}", revoked.stderr);
+}
+
+#[tokio::test]
+async fn an_invite_without_a_running_listener_says_how_to_start_one() {
+    let owner = Home::new().await;
+    owner.signed_in().await;
+    let out = owner.run(&["share", "invite"]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("thingstray serve --share"), "{}", out.stderr);
+    let bad = owner.run(&["connect", "thingstray://pair?at=nowhere"]).await;
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("not valid"), "{}", bad.stderr);
+}
+
+fn this_host() -> String {
+    thingstray::share::pairing::this_computer()
+}
