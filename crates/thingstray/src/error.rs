@@ -267,6 +267,20 @@ pub enum Error {
     )]
     NotSharing,
 
+    #[error(
+        "This computer handed its SmartThings session over to {to}, which owns it now. \
+         Restart ThingsTray here (the app, or `thingstray serve`): this computer is paired \
+         with {to} and gets its tokens from it."
+    )]
+    HandedOver { to: String },
+
+    #[error(
+        "{owner} has not offered its session to this computer. On {owner}, run `thingstray \
+         share hand-over NAME` (NAME: this computer as `thingstray share list` shows it), \
+         then take it over here within 10 minutes."
+    )]
+    HandOverNotOffered { owner: String },
+
     #[error("No computer named `{name}` is paired with this one. Paired: {known}.")]
     UnknownPairedComputer { name: String, known: String },
 
@@ -372,6 +386,8 @@ impl Error {
             Error::ShareProtocol { .. } => "share_protocol",
             Error::PairedConnection { .. } => "paired_connection",
             Error::NotSharing => "not_sharing",
+            Error::HandedOver { .. } => "handed_over",
+            Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",

@@ -6,6 +6,8 @@ use std::time::SystemTime;
 
 use serde_json::json;
 use thingstray::config::Config;
+use thingstray::connection::Options;
+use thingstray::share::handover::take_over;
 use thingstray::share::listening::Listening;
 use thingstray::share::owner::make_invite;
 use thingstray::share::pairing::this_computer;
@@ -36,6 +38,17 @@ enum ShareCmd {
     },
     /// Stop giving tokens to the computer NAME; it is told it was revoked.
     Revoke { name: String },
+    /// Offer this computer's session to the paired computer NAME (for 10 minutes): it
+    /// becomes the owner with `thingstray share take-over`, and this one is paired with it.
+    HandOver { name: String },
+    /// On a paired computer: take the session over from its owner (which offered it with
+    /// `share hand-over`), without a new sign-in. Then run `thingstray serve --share` here.
+    TakeOver {
+        /// Where the old owner will reach this computer's share listener (HOST or
+        /// HOST:PORT; default: this computer's outward address, port 8766).
+        #[arg(long, value_name = "HOST[:PORT]")]
+        advertise: Option<String>,
+    },
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
@@ -87,6 +100,20 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         ShareCmd::Revoke { name } => {
             registry.revoke(&name, SystemTime::now())?;
             println!("Revoked `{name}`: its next request for a token is refused.");
+        }
+        ShareCmd::HandOver { name } => {
+            Listening::find(&ctx.paths)?;
+            registry.offer_hand_over(&name, SystemTime::now())?;
+            println!("Offered this computer's session to `{name}`. On {name}, within 10 minutes, run: thingstray share take-over");
+        }
+        ShareCmd::TakeOver { advertise } => {
+            let config = Config::load(&ctx.paths)?;
+            let vault = Vault::open(&config, &ctx.paths)?;
+            let conn = take_over(&ctx.paths, &vault, ctx.connection.as_deref(), advertise.as_deref(), Options::default()).await?;
+            println!(
+                "`{}` is this computer's own now. Start `thingstray serve --share` here: the old owner and the other computers get their tokens from it.",
+                conn.name
+            );
         }
     }
     Ok(())

@@ -198,3 +198,42 @@ async fn an_invite_without_a_running_listener_says_how_to_start_one() {
 fn this_host() -> String {
     thingstray::share::pairing::this_computer()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() {
+    let owner = Home::new().await;
+    owner.signed_in().await;
+    let (_server, _) = sharing(&owner, "127.0.0.1:0").await;
+    // The other computer, on a file vault (the keychain case is the test above).
+    let laptop = tempfile::tempdir().unwrap();
+    std::fs::write(laptop.path().join("config.toml"), "vault = \"file\"\n").unwrap();
+    let on_laptop = |args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args).env("THINGSTRAY_CONFIG_DIR", laptop.path()).env_remove("THINGSTRAY_CONNECTION").stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        c
+    };
+    let invite = owner.run(&["share", "invite"]).await;
+    let line = invite.ok().stdout.lines().last().unwrap().to_string();
+    finish(on_laptop(&["connect", &line, "--computer-name", "laptop"]).spawn().unwrap()).await.ok();
+
+    let early = finish(on_laptop(&["share", "take-over", "--advertise", "127.0.0.1:1"]).spawn().unwrap()).await;
+    assert_eq!(early.code, 1, "{early:?}");
+    assert!(early.stderr.contains("share hand-over"), "{}", early.stderr);
+
+    owner.run(&["share", "hand-over", "laptop"]).await.ok();
+    let took = finish(on_laptop(&["share", "take-over", "--advertise", "127.0.0.1:1"]).spawn().unwrap()).await;
+    took.ok();
+    let token = finish(on_laptop(&["token"]).spawn().unwrap()).await;
+    assert!(owner.sim.accepts(token.ok().stdout.trim()).await);
+    let status = finish(on_laptop(&["status", "--json"]).spawn().unwrap()).await;
+    let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
+    assert!(status[0]["paired_with"].is_null(), "the laptop owns the session: {status}");
+
+    // The old owner is paired with the laptop and keeps neither secret.
+    let status = owner.run(&["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
+    assert!(status[0]["paired_with"].is_string(), "{status}");
+    let secrets = owner.secrets_file().to_string();
+    assert!(!secrets.contains("refresh_token") && !secrets.contains(&owner.secret()), "{secrets}");
+    assert_eq!(owner.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
+}

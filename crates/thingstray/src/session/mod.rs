@@ -14,6 +14,7 @@
 //! - `invalid_grant` ends the session: "needs sign-in", no more retries, settings kept.
 
 pub(crate) mod backoff;
+mod handover;
 mod lock;
 mod refresher;
 mod rotate;
@@ -27,6 +28,7 @@ use tokio::sync::{watch, Notify};
 
 use lock::LockGuard;
 use source::{Paired, Source};
+pub use handover::Hold;
 pub use lock::RefreshLock;
 pub use status::Status;
 
@@ -102,6 +104,8 @@ struct Inner {
     /// When a 401 last made us replace the token.
     last_rejected: Mutex<Option<SystemTime>>,
     retry: Mutex<Retry>,
+    /// Set once the session was handed to another computer: never refresh again.
+    retired: Mutex<Option<Error>>,
     flight: tokio::sync::Mutex<()>,
     status: watch::Sender<Status>,
     wake: Notify,
@@ -183,6 +187,7 @@ impl Session {
                 unsaved: Mutex::new(None),
                 last_rejected: Mutex::new(None),
                 retry: Mutex::new(Retry::default()),
+                retired: Mutex::new(None),
                 flight: tokio::sync::Mutex::new(()),
                 status,
                 wake: Notify::new(),
@@ -275,6 +280,9 @@ impl Session {
     /// valid (revoked, or the clock is off): refresh once, unless someone already did.
     pub async fn replace_rejected(&self, rejected: &AccessGrant) -> Result<AccessGrant> {
         let _flight = self.inner.flight.lock().await;
+        if let Some(e) = self.retired() {
+            return Err(e);
+        }
         // An unsaved pair first: the vault may still hold its spent predecessor.
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;

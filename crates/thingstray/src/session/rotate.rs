@@ -19,6 +19,9 @@ impl Session {
 
     pub(super) async fn refresh_once(&self, need: Need) -> Result<TokenSet> {
         let _flight = self.inner.flight.lock().await;
+        if let Some(e) = self.retired() {
+            return Err(e);
+        }
         if let Some(t) = self.cached() {
             if self.good_enough(&t, need) && lock(&self.inner.unsaved).is_none() {
                 return Ok(t);

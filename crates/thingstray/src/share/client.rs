@@ -157,7 +157,7 @@ impl ShareClient {
             .http
             .get(&url)
             .query(&[("min_valid", min_valid.as_secs().to_string())])
-            .bearer_auth(format!("{}.{}", creds.id, creds.secret.expose_secret()));
+            .bearer_auth(bearer(creds));
         let body = self.send(req, &url).await?;
         let a: TokenAnswer = self.parse(&body)?;
         if a.access_token.is_empty() || !a.token_type.eq_ignore_ascii_case("bearer") || a.expires_at == 0 {
@@ -177,6 +177,21 @@ impl ShareClient {
             location_id: a.location_id,
             api_url: a.api_url,
         })
+    }
+
+    /// Step 1 of a hand-over (share/handover.rs): the session, if the owner offered it.
+    pub(crate) async fn hand_over(&self, creds: &Credentials, request: &super::handover::HandOverRequest) -> Result<super::handover::HandOverBundle> {
+        let url = self.url(super::HAND_OVER_PATH);
+        let req = self.http.post(&url).bearer_auth(bearer(creds)).json(request);
+        let body = self.send(req, &url).await?;
+        self.parse(&body)
+    }
+
+    /// Step 2: the pair is stored here; the owner may let go of it.
+    pub(crate) async fn confirm_hand_over(&self, creds: &Credentials) -> Result<()> {
+        let url = self.url(super::HAND_OVER_CONFIRM_PATH);
+        let req = self.http.post(&url).bearer_auth(bearer(creds)).json(&serde_json::json!({}));
+        self.send(req, &url).await.map(|_| ())
     }
 
     /// Sends, reads at most [`MAX_ANSWER`], and turns refusals into the core's errors.
@@ -249,6 +264,7 @@ impl ShareClient {
                 Error::ShareRateLimited { owner, retry_after: Duration::from_secs(secs) }
             }
             "owner_session_ended" => Error::OwnerSessionEnded { owner },
+            "hand_over_not_offered" => Error::HandOverNotOffered { owner },
             code => Error::ShareOwnerError {
                 owner,
                 code: short(code, 64),
@@ -268,6 +284,10 @@ impl ShareClient {
     fn protocol(&self, detail: &str) -> Error {
         Error::ShareProtocol { owner: self.owner.clone(), detail: detail.to_string() }
     }
+}
+
+fn bearer(creds: &Credentials) -> String {
+    format!("{}.{}", creds.id, creds.secret.expose_secret())
 }
 
 /// What an owner says is printed to the user: bounded, and without control characters.

@@ -13,6 +13,7 @@
 //! - [`owner`]: the share listener: TLS only, pairing and access tokens, nothing else (no
 //!   refresh token, no client secret, no API proxy).
 //! - [`client`]: the paired computer's side, accepting exactly the pinned certificate.
+//! - [`handover`]: moving the session itself to a paired computer, in two steps.
 //! - [`listening`]: where the running listener is, for an invite made in another process.
 //! - [`pairing`]: a connection of kind "paired": an invite redeemed into one.
 //!
@@ -20,12 +21,15 @@
 //! - `POST /share/v1/pair` `{code, name}` -> `{id, secret, owner}`;
 //! - `GET /share/v1/token?min_valid=SECS` with `Authorization: Bearer ID.SECRET` ->
 //!   [`TokenAnswer`];
+//! - `POST /share/v1/hand-over` (an offered computer only) -> the session itself, held
+//!   until `POST /share/v1/hand-over/confirm` (see [`handover`]);
 //! - refusals are `{"error": {"code", "message"}}` with the core's error codes
 //!   (`share_revoked`, `invite_expired`, ...), so the client rebuilds the same [`Error`].
 //!
 //! [`Error`]: crate::Error
 
 pub mod client;
+pub mod handover;
 pub mod identity;
 pub mod invite;
 pub mod listening;
@@ -45,6 +49,8 @@ pub use registry::{PairedComputer, Registry};
 
 pub const PAIR_PATH: &str = "/share/v1/pair";
 pub const TOKEN_PATH: &str = "/share/v1/token";
+pub const HAND_OVER_PATH: &str = "/share/v1/hand-over";
+pub const HAND_OVER_CONFIRM_PATH: &str = "/share/v1/hand-over/confirm";
 /// The port the owner listens on unless told otherwise (the token server's is 8765).
 pub const DEFAULT_PORT: u16 = 8766;
 

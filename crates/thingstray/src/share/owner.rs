@@ -34,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use super::identity::{Fingerprint, Identity};
 use super::invite::{clean_name, AttemptLimit, Invite};
 use super::registry::{Refusal, Registry};
-use super::{PairAnswer, PairRequest, TokenAnswer, PAIR_PATH, TOKEN_PATH};
+use super::{PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH};
 use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -60,7 +60,7 @@ pub enum ShareSource {
 }
 
 impl ShareSource {
-    fn connection(&self) -> Result<Connection> {
+    pub(super) fn connection(&self) -> Result<Connection> {
         match self {
             ShareSource::One(c) => Ok(c.clone()),
             ShareSource::Current(lookup) => lookup(),
@@ -94,12 +94,14 @@ pub fn make_invite(
     Invite::parse(&line)
 }
 
-struct Owner {
-    source: ShareSource,
-    registry: Arc<Registry>,
-    clock: Arc<dyn Clock>,
-    name: String,
+pub(super) struct Owner {
+    pub(super) source: ShareSource,
+    pub(super) registry: Arc<Registry>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) name: String,
     attempts: Mutex<AttemptLimit>,
+    /// A hand-over between its two requests (share/handover.rs).
+    pub(super) hand_over: super::handover::Slot,
 }
 
 /// A running share listener. Dropping it stops it at once; [`ShareServer::shutdown`] lets
@@ -147,10 +149,13 @@ impl ShareServer {
             clock,
             name: if name.is_empty() { "the sharing computer".into() } else { name },
             attempts: Mutex::new(AttemptLimit::default()),
+            hand_over: Default::default(),
         });
         let app = Router::new()
             .route(PAIR_PATH, post(pair))
             .route(TOKEN_PATH, get(token))
+            .route(HAND_OVER_PATH, post(super::handover::offer))
+            .route(HAND_OVER_CONFIRM_PATH, post(super::handover::confirm))
             .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path") })
             .with_state(owner.clone());
         let (stop, stopped) = watch::channel(false);
@@ -208,7 +213,7 @@ impl ShareServer {
 }
 
 /// The core's error as a refusal: its code and message, for the client to rebuild.
-fn refuse(status: StatusCode, e: &Error) -> Response {
+pub(super) fn refuse(status: StatusCode, e: &Error) -> Response {
     let mut resp = error_response(status, e.code(), &e.to_string());
     match e {
         Error::ShareRateLimited { retry_after, .. } => {
@@ -269,27 +274,13 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
 }
 
 async fn token(State(owner): State<Arc<Owner>>, req: Request) -> Response {
-    let now = owner.clock.now();
-    let Some((id, secret)) = bearer(req.headers()) else {
-        return refuse(StatusCode::UNAUTHORIZED, &Error::ShareUnauthorized { owner: owner.name.clone() });
-    };
     let min_valid = match min_valid(req.uri().query()) {
         Ok(d) => d,
         Err(why) => return error_response(StatusCode::BAD_REQUEST, "bad_request", &why),
     };
-    let registry = owner.registry.clone();
-    let computer = match tokio::task::spawn_blocking(move || registry.authenticate(&id, &secret, now)).await {
-        Ok(Ok(Ok(name))) => name,
-        Ok(Ok(Err(Refusal::Revoked))) => {
-            tracing::info!("token refused: the computer was revoked");
-            return refuse(StatusCode::UNAUTHORIZED, &Error::ShareRevoked { owner: owner.name.clone() });
-        }
-        Ok(Ok(Err(_))) => {
-            tracing::info!("token refused: unknown computer or wrong secret");
-            return refuse(StatusCode::UNAUTHORIZED, &Error::ShareUnauthorized { owner: owner.name.clone() });
-        }
-        Ok(Err(e)) => return internal(&e),
-        Err(e) => return internal(&Error::io("checking the computer", e)),
+    let (_, computer) = match caller(&owner, req.headers()).await {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
     };
     let grant = match owner.source.connection() {
         Ok(conn) => conn.session.token_valid_for(min_valid).await.map(|g| (g, conn.settings)),
@@ -316,6 +307,29 @@ async fn token(State(owner): State<Arc<Owner>>, req: Request) -> Response {
             tracing::warn!(%computer, code = e.code(), "no token to share");
             crate::serve::core_error_response(&e)
         }
+    }
+}
+
+/// The paired computer making this request (its id and name), or the refusal to send.
+pub(super) async fn caller(owner: &Owner, headers: &HeaderMap) -> std::result::Result<(String, String), Response> {
+    let now = owner.clock.now();
+    let Some((id, secret)) = bearer(headers) else {
+        return Err(refuse(StatusCode::UNAUTHORIZED, &Error::ShareUnauthorized { owner: owner.name.clone() }));
+    };
+    let registry = owner.registry.clone();
+    let who = id.clone();
+    match tokio::task::spawn_blocking(move || registry.authenticate(&who, &secret, now)).await {
+        Ok(Ok(Ok(name))) => Ok((id, name)),
+        Ok(Ok(Err(Refusal::Revoked))) => {
+            tracing::info!("refused: the computer was revoked");
+            Err(refuse(StatusCode::UNAUTHORIZED, &Error::ShareRevoked { owner: owner.name.clone() }))
+        }
+        Ok(Ok(Err(_))) => {
+            tracing::info!("refused: unknown computer or wrong secret");
+            Err(refuse(StatusCode::UNAUTHORIZED, &Error::ShareUnauthorized { owner: owner.name.clone() }))
+        }
+        Ok(Err(e)) => Err(internal(&e)),
+        Err(e) => Err(internal(&Error::io("checking the computer", e))),
     }
 }
 
@@ -349,7 +363,7 @@ fn min_valid(query: Option<&str>) -> std::result::Result<Duration, String> {
 }
 
 /// The body, refused (413) past [`MAX_REQUEST_BODY`] without reading the rest.
-async fn read_body(req: Request) -> std::result::Result<Bytes, Response> {
+pub(super) async fn read_body(req: Request) -> std::result::Result<Bytes, Response> {
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -365,7 +379,7 @@ async fn read_body(req: Request) -> std::result::Result<Bytes, Response> {
 }
 
 
-fn internal(e: &Error) -> Response {
+pub(super) fn internal(e: &Error) -> Response {
     tracing::warn!(code = e.code(), "share request failed: {e}");
     error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), &e.to_string())
 }

@@ -43,6 +43,9 @@ pub struct PairedComputer {
     /// Set when revoked; the entry stays so the computer is told "revoked", not "unknown".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_ms: Option<u64>,
+    /// Until when (Unix ms) this computer may take the session over (`share hand-over`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_over_until_ms: Option<u64>,
     secret_sha256: String,
 }
 
@@ -97,6 +100,8 @@ pub enum Refusal {
 type Stamp = Option<(SystemTime, u64, u64)>;
 
 pub struct Registry {
+    /// The settings folder it lives in (a hand-over rewrites the settings beside it).
+    paths: Paths,
     path: PathBuf,
     lock_path: PathBuf,
     cache: Mutex<(Stamp, Book)>,
@@ -110,7 +115,69 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     pub fn open(paths: &Paths) -> Registry {
-        Registry { path: paths.share_registry(), lock_path: paths.share_lock_file(), cache: Mutex::new((None, Book::default())) }
+        Registry {
+            paths: paths.clone(),
+            path: paths.share_registry(),
+            lock_path: paths.share_lock_file(),
+            cache: Mutex::new((None, Book::default())),
+        }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Pairs a computer without an invite: the old owner, at a hand-over, made paired
+    /// with the computer that takes the session over (its secret travels in the
+    /// hand-over request, over the pinned TLS connection).
+    pub fn enroll(&self, name: &str, now: SystemTime) -> Result<Issued> {
+        let now_ms = unix_ms(now);
+        let name = super::invite::clean_name(name);
+        self.update(|book| {
+            for old in book.computers.iter_mut().filter(|c| c.name == name && !c.is_revoked()) {
+                old.revoked_ms = Some(now_ms);
+            }
+            Ok(Self::add(book, &name, now_ms))
+        })
+    }
+
+    /// Lets the computer `name` take the session over within [`INVITE_VALIDITY`].
+    pub fn offer_hand_over(&self, name: &str, now: SystemTime) -> Result<()> {
+        let until = unix_ms(now + INVITE_VALIDITY);
+        self.update(|book| {
+            let live = book.computers.iter_mut().rev().find(|c| c.name == name && !c.is_revoked());
+            match live {
+                Some(c) => {
+                    c.hand_over_until_ms = Some(until);
+                    Ok(())
+                }
+                None => Err(unknown(book, name)),
+            }
+        })
+    }
+
+    /// Whether the computer `id` may take the session over now; the offer is used up.
+    pub fn take_hand_over(&self, id: &str, now: SystemTime) -> Result<bool> {
+        let now_ms = unix_ms(now);
+        self.update(|book| {
+            let Some(c) = book.computers.iter_mut().find(|c| c.id == id && !c.is_revoked()) else { return Ok(false) };
+            let offered = c.hand_over_until_ms.take().is_some_and(|until| until > now_ms);
+            Ok(offered)
+        })
+    }
+
+    fn add(book: &mut Book, name: &str, now_ms: u64) -> Issued {
+        let issued = Issued { id: random_hex(8), secret: SecretString::from(random_hex(32)) };
+        book.computers.push(PairedComputer {
+            id: issued.id.clone(),
+            name: name.to_string(),
+            created_ms: now_ms,
+            last_seen_ms: Some(now_ms),
+            revoked_ms: None,
+            hand_over_until_ms: None,
+            secret_sha256: sha256_hex(issued.secret.expose_secret().as_bytes()),
+        });
+        issued
     }
 
     /// Makes an invite code, valid [`INVITE_VALIDITY`] from `now`. The code itself is
@@ -154,16 +221,7 @@ impl Registry {
             for old in book.computers.iter_mut().filter(|c| c.name == name && !c.is_revoked()) {
                 old.revoked_ms = Some(now_ms);
             }
-            let issued = Issued { id: random_hex(8), secret: SecretString::from(random_hex(32)) };
-            book.computers.push(PairedComputer {
-                id: issued.id.clone(),
-                name: name.to_string(),
-                created_ms: now_ms,
-                last_seen_ms: Some(now_ms),
-                revoked_ms: None,
-                secret_sha256: sha256_hex(issued.secret.expose_secret().as_bytes()),
-            });
-            Ok(Ok(issued))
+            Ok(Ok(Self::add(book, name, now_ms)))
         })
     }
 
@@ -219,11 +277,7 @@ impl Registry {
             if found {
                 return Ok(());
             }
-            let known: Vec<&str> = book.computers.iter().filter(|c| !c.is_revoked()).map(|c| c.name.as_str()).collect();
-            Err(Error::UnknownPairedComputer {
-                name: name.to_string(),
-                known: if known.is_empty() { "none".into() } else { known.join(", ") },
-            })
+            Err(unknown(book, name))
         })
     }
 
@@ -249,6 +303,11 @@ impl Registry {
         *cache = (stamp(&self.path), book);
         Ok(out)
     }
+}
+
+fn unknown(book: &Book, name: &str) -> Error {
+    let known: Vec<&str> = book.computers.iter().filter(|c| !c.is_revoked()).map(|c| c.name.as_str()).collect();
+    Error::UnknownPairedComputer { name: name.to_string(), known: if known.is_empty() { "none".into() } else { known.join(", ") } }
 }
 
 fn read(path: &Path) -> Result<Book> {

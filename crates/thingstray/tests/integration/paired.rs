@@ -173,3 +173,63 @@ async fn a_paired_connection_does_not_sign_in_and_a_held_location_is_not_paired_
     let e = connect(&env.paths, &env.vault, &invite, "home", "self", env.options()).await.unwrap_err();
     assert_eq!(e.code(), "invalid_setting", "{e}");
 }
+
+/// The laptop's own share listener on a free port of 127.0.0.1, as `serve --share` on it.
+async fn laptop_listener(env: &Env, laptop: &Laptop, conn: Connection, port: u16) -> thingstray::share::ShareServer {
+    use thingstray::share::{Identity, ShareOptions, ShareServer, ShareSource};
+    let identity = Identity::load_or_create(&laptop.vault).await.unwrap();
+    let opts = ShareOptions {
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        owner_name: "laptop-pc".into(),
+        limits: thingstray::serve::Limits::default(),
+    };
+    ShareServer::start(ShareSource::One(conn), &identity, Arc::new(Registry::open(&laptop.paths)), Arc::new(env.clock.clone()), opts)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follows() {
+    use thingstray::share::handover::take_over;
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let owner = env.signed_in().await;
+    let server = share(&env, owner.clone()).await;
+    let laptop = Laptop::new();
+    laptop.pair(&env, &server).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let advertise = format!("127.0.0.1:{port}");
+
+    // Not offered: refused, and nothing changes on either side.
+    let e = take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env)).await.unwrap_err();
+    assert_eq!(e.code(), "hand_over_not_offered", "{e}");
+    assert!(Config::load(&laptop.paths).unwrap().connections["home"].paired.is_some());
+    assert!(env.vault.client_secret("home").await.unwrap().is_some());
+
+    let registry = Registry::open(&env.paths);
+    registry.offer_hand_over("laptop", thingstray::clock::Clock::now(&env.clock)).unwrap();
+    let base = refreshes(&env.sim);
+    let new_owner = take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env)).await.unwrap();
+    assert!(new_owner.owner().is_none(), "the laptop holds the sign-in now");
+    assert!(laptop.vault.client_secret("home").await.unwrap().is_some());
+
+    // The old owner: paired with the laptop, no refresh token, no client secret; its
+    // running session never refreshes again.
+    let old = &Config::load(&env.paths).unwrap().connections["home"];
+    assert_eq!(old.paired.as_ref().map(|p| p.at.as_str()), Some(advertise.as_str()));
+    assert!(env.vault.client_secret("home").await.unwrap().is_none());
+    assert!(env.vault.tokens("home").await.unwrap().unwrap().refresh_token.secret().is_empty());
+    env.advance(Duration::from_secs(601));
+    let e = owner.session.token_valid_for(MIN).await.unwrap_err();
+    assert_eq!(e.code(), "handed_over", "{e}");
+
+    // The laptop refreshes by itself, and serves the old owner, which reopens as paired.
+    let t = new_owner.session.token_valid_for(MIN).await.unwrap();
+    assert!(env.sim.accepts(t.secret()).await);
+    assert_eq!(refreshes(&env.sim), base + 1, "the laptop's refresh, nobody else's");
+    let _listener = laptop_listener(&env, &laptop, new_owner.clone(), port).await;
+    let config = Config::load(&env.paths).unwrap();
+    let follower = Connection::open_with(&env.paths, &config, env.vault.clone(), None, env.options()).await.unwrap();
+    assert_eq!(follower.session.token_valid_for(MIN).await.unwrap().secret(), t.secret());
+    assert_eq!(env.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
+    assert_eq!(refreshes(&env.sim), base + 1);
+}

@@ -1,0 +1,285 @@
+//! Moving the owner role to a paired computer without a new sign-in (`thingstray share
+//! hand-over NAME` on the owner, then `thingstray share take-over` on NAME): for a laptop
+//! that retires the role to the home server.
+//!
+//! The one moment a refresh token leaves its computer, so it is done in two steps over the
+//! pinned TLS connection, and only for a computer the owner offered it to (within 10
+//! minutes, once):
+//! 1. `POST /share/v1/hand-over`: the new owner says how the old one will reach it (its
+//!    address, fingerprint, and an id and secret it enrolled for the old owner). The old
+//!    owner answers with the session (settings, client secret, token pair) and keeps its
+//!    refresh lock, so nothing here spends the pair meanwhile (for at most [`CONFIRM_WITHIN`]).
+//! 2. The new owner stores the pair, then `POST /share/v1/hand-over/confirm`: the old
+//!    owner becomes paired with it (no refresh token, no client secret left) and its
+//!    session retires. Confirming twice is answered the same, so a lost answer is retried.
+//!
+//! If step 2 never comes, the old owner stays the owner and the new one discards the pair:
+//! never two holders of one refresh token. Other computers paired with the old owner pair
+//! again with the new one (its certificate is another).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::listening::Listening;
+use super::owner::{caller, internal, read_body, refuse, Owner};
+use super::pairing::{credentials, this_computer};
+use super::{Identity, Registry, ShareClient, DEFAULT_PORT};
+use crate::config::{Config, ConnectionSettings, PairedWith, Paths};
+use crate::connection::{Connection, Options};
+use crate::error::{Error, Result};
+use crate::serve::{error_response, json_no_store as json};
+use crate::session::Hold;
+use crate::token::{RefreshToken, TokenSet};
+use crate::vault::Vault;
+
+/// How long the old owner holds its refresh lock waiting for the confirmation.
+pub const CONFIRM_WITHIN: Duration = Duration::from_secs(60);
+
+/// What the new owner sends: how the old owner will reach it once paired.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct HandOverRequest {
+    pub owner: String,
+    pub at: String,
+    pub fingerprint: String,
+    pub id: String,
+    pub secret: String,
+}
+
+/// The session itself. Only ever sent in answer to an offered, authenticated computer.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct HandOverBundle {
+    pub settings: ConnectionSettings,
+    pub client_secret: String,
+    pub tokens: TokenSet,
+}
+
+/// The old owner's side between the two steps.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pending: Mutex<Option<Pending>>,
+    /// The computer the session went to, to answer a repeated confirmation.
+    done: Mutex<Option<String>>,
+}
+
+struct Pending {
+    id: String,
+    to: PairedWith,
+    secret: SecretString,
+    conn: Connection,
+    hold: Hold,
+    until: SystemTime,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Step 1, on the old owner.
+pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Response {
+    let (id, name) = match caller(&owner, req.headers()).await {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
+    };
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(resp) => return resp,
+    };
+    let Ok(r) = serde_json::from_slice::<HandOverRequest>(&body) else {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {owner, at, fingerprint, id, secret}");
+    };
+    let now = owner.clock.now();
+    let registry = owner.registry.clone();
+    let who = id.clone();
+    match tokio::task::spawn_blocking(move || registry.take_hand_over(&who, now)).await {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            tracing::info!(computer = %name, "hand-over refused: not offered to this computer");
+            return refuse(StatusCode::FORBIDDEN, &Error::HandOverNotOffered { owner: owner.name.clone() });
+        }
+        Ok(Err(e)) => return internal(&e),
+        Err(e) => return internal(&Error::io("checking the hand-over", e)),
+    }
+    let to = PairedWith { owner: r.owner, at: r.at, fingerprint: r.fingerprint, id: r.id };
+    if let Err(e) = ConnectionSettings::paired(to.clone(), crate::config::DEFAULT_API_URL).validate() {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
+    }
+    let answer = async {
+        let conn = owner.source.connection()?;
+        let hold = conn.session.hold_for_hand_over().await?;
+        let client_secret = conn.session.vault().client_secret(&conn.name).await?.ok_or_else(|| Error::InvalidSetting {
+            field: "client_secret".into(),
+            why: format!("no client secret is stored for `{}`", conn.name),
+        })?;
+        let settings = Config::load(owner.registry.paths())?.connections.remove(&conn.name).unwrap_or_else(|| conn.settings.clone());
+        let bundle = HandOverBundle {
+            settings,
+            client_secret: client_secret.expose_secret().to_string(),
+            tokens: hold.pair().clone(),
+        };
+        Ok::<_, Error>((bundle, conn, hold))
+    }
+    .await;
+    let (bundle, conn, hold) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(computer = %name, code = e.code(), "hand-over failed: {e}");
+            return crate::serve::core_error_response(&e);
+        }
+    };
+    let until = now + CONFIRM_WITHIN;
+    *lock(&owner.hand_over.pending) =
+        Some(Pending { id: id.clone(), to, secret: SecretString::from(r.secret), conn, hold, until });
+    // Give the lock back if the confirmation never comes: the owner stays the owner.
+    let waiting = owner.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(CONFIRM_WITHIN).await;
+        let mut pending = lock(&waiting.hand_over.pending);
+        if pending.as_ref().is_some_and(|p| p.id == id) {
+            tracing::warn!("the hand-over was not confirmed in time; this computer keeps the session");
+            *pending = None;
+        }
+    });
+    tracing::info!(computer = %name, "handing the session over; waiting for the confirmation");
+    json(&bundle)
+}
+
+/// Step 2, on the old owner: it becomes paired with the new one.
+pub(super) async fn confirm(State(owner): State<Arc<Owner>>, req: Request) -> Response {
+    let (id, name) = match caller(&owner, req.headers()).await {
+        Ok(who) => who,
+        Err(refusal) => return refusal,
+    };
+    if lock(&owner.hand_over.done).as_deref() == Some(id.as_str()) {
+        return json(&serde_json::json!({ "handed_over": true }));
+    }
+    let pending = {
+        let mut slot = lock(&owner.hand_over.pending);
+        match slot.take() {
+            Some(p) if p.id == id && owner.clock.now() < p.until => p,
+            other => {
+                *slot = other.filter(|p| p.id != id);
+                return refuse(StatusCode::FORBIDDEN, &Error::HandOverNotOffered { owner: owner.name.clone() });
+            }
+        }
+    };
+    let conn = pending.conn.clone();
+    if let Err(e) = become_paired(owner.registry.paths(), &conn, &pending).await {
+        tracing::error!(computer = %name, code = e.code(), "could not become paired after the hand-over: {e}");
+        return internal(&e);
+    }
+    conn.session.retire(Error::HandedOver { to: pending.to.owner.clone() });
+    drop(pending);
+    *lock(&owner.hand_over.done) = Some(id);
+    tracing::info!(computer = %name, "handed the session over; this computer is now paired with it");
+    json(&serde_json::json!({ "handed_over": true }))
+}
+
+/// The old owner's connection, rewritten as paired with the new owner: its pairing secret
+/// first, then the settings, then the access token alone, and the client secret removed.
+async fn become_paired(paths: &Paths, conn: &Connection, p: &Pending) -> Result<()> {
+    let vault = conn.session.vault();
+    vault.store_pairing_secret(&conn.name, p.secret.clone()).await?;
+    Config::update(paths, |config| {
+        let old = config.connections.get(&conn.name).cloned().unwrap_or_else(|| conn.settings.clone());
+        let mut settings = ConnectionSettings::paired(p.to.clone(), old.api_url.clone());
+        settings.location_id = old.location_id;
+        settings.location_name = old.location_name;
+        settings.installed_app_id = old.installed_app_id;
+        config.connections.insert(conn.name.clone(), settings);
+        Ok(())
+    })?;
+    let access_only = TokenSet { refresh_token: RefreshToken::new(String::new()), from_refresh: false, ..p.hold.pair().clone() };
+    if let Err(e) = vault.store_tokens(&conn.name, &access_only).await {
+        tracing::warn!(code = e.code(), "could not keep the access token after the hand-over");
+    }
+    if let Err(e) = vault.delete_client_secret(&conn.name).await {
+        tracing::warn!(code = e.code(), "could not remove the client secret after the hand-over");
+    }
+    Ok(())
+}
+
+/// On the paired computer: takes the session of the connection `name` (else the default)
+/// over from its owner, which must have offered it. `advertise` is where the old owner
+/// will reach this computer's share listener (default: this computer's outward address,
+/// port 8766); start it (`thingstray serve --share`) for the old owner to get tokens.
+pub async fn take_over(paths: &Paths, vault: &Vault, name: Option<&str>, advertise: Option<&str>, opts: Options) -> Result<Connection> {
+    let config = Config::load(paths)?;
+    let (name, settings) = config.connection(name)?;
+    let Some(with) = settings.paired.clone() else {
+        return Err(Error::InvalidSetting {
+            field: "connection".into(),
+            why: format!("`{name}` holds its own sign-in here: there is nothing to take over"),
+        });
+    };
+    let creds = credentials(vault, &name, &with).await?;
+    let client = ShareClient::for_credentials(&creds)?;
+    let identity = Identity::load_or_create(vault).await?;
+    let registry = Registry::open(paths);
+    let now = opts.clock.now();
+    let at = Listening::new(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), DEFAULT_PORT), advertise).at;
+    let enrolled = registry.enroll(&creds.owner, now)?;
+    let request = HandOverRequest {
+        owner: this_computer(),
+        at,
+        fingerprint: identity.fingerprint().as_str().to_string(),
+        id: enrolled.id.clone(),
+        secret: enrolled.secret.expose_secret().to_string(),
+    };
+    let forget_enrolled = || {
+        if let Err(e) = registry.revoke(&creds.owner, now) {
+            tracing::warn!(code = e.code(), "could not forget the pairing made for the hand-over");
+        }
+    };
+    let bundle = match client.hand_over(&creds, &request).await {
+        Ok(b) => b,
+        Err(e) => {
+            forget_enrolled();
+            return Err(e);
+        }
+    };
+    let usable = bundle.settings.paired.is_none()
+        && bundle.settings.validate().is_ok()
+        && !bundle.tokens.refresh_token.secret().is_empty()
+        && !bundle.client_secret.is_empty();
+    if !usable {
+        // Not confirmed: the old owner keeps the session when its wait runs out.
+        forget_enrolled();
+        return Err(Error::ShareProtocol { owner: creds.owner.clone(), detail: "the hand-over held no usable session".into() });
+    }
+    // The pair is kept before the confirmation: from then on, this is its only home.
+    vault.store_client_secret(&name, SecretString::from(bundle.client_secret.clone())).await?;
+    vault.store_tokens(&name, &bundle.tokens).await?;
+    let mut confirmed = client.confirm_hand_over(&creds).await;
+    for _ in 0..2 {
+        match &confirmed {
+            Err(Error::ShareUnreachable { .. }) => confirmed = client.confirm_hand_over(&creds).await,
+            _ => break,
+        }
+    }
+    if let Err(e) = confirmed {
+        tracing::warn!(code = e.code(), "the hand-over was not confirmed; discarding the session received");
+        let _ = vault.delete_client_secret(&name).await;
+        let _ = vault.delete_tokens(&name).await;
+        forget_enrolled();
+        return Err(e);
+    }
+    let own = ConnectionSettings { location_id: settings.location_id.clone().or(bundle.settings.location_id.clone()), ..bundle.settings };
+    Config::update(paths, |config| {
+        config.connections.insert(name.clone(), own);
+        Ok(())
+    })?;
+    if let Err(e) = vault.delete_pairing_secret(&name).await {
+        tracing::warn!(code = e.code(), "could not remove the old pairing secret");
+    }
+    tracing::info!(connection = %name, from = %creds.owner, "took the session over");
+    let config = Config::load(paths)?;
+    Connection::open_with(paths, &config, vault.clone(), Some(&name), opts).await
+}
+
