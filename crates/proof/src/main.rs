@@ -13,6 +13,7 @@ mod gate;
 mod keychain_locked;
 mod report;
 mod requests;
+mod share;
 mod sleep;
 mod soak;
 mod soak_procs;
@@ -83,6 +84,11 @@ enum Cmd {
         thingstray: String,
     },
     Requests,
+    Share {
+        /// The `thingstray` binary (release build), for its `token` on a paired computer.
+        #[arg(long)]
+        thingstray: Option<String>,
+    },
     Storms {
         #[arg(long)]
         quick: bool,
@@ -159,6 +165,7 @@ fn main() -> ExitCode {
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
+            Cmd::Share { thingstray } => vec![share::run(thingstray.as_deref()).await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
             Cmd::KeychainLocked { tries } => vec![keychain_locked::run(tries).await],
             Cmd::VaultFull { rounds, one_shots } => vec![vault_full::run(rounds, one_shots).await],
@@ -215,6 +222,8 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(fuzz::run(if quick { 2_500 } else { 25_000 }));
     eprintln!("== attacks");
     out.push(attacks::run(&a.thingstray).await);
+    eprintln!("== sharing");
+    out.push(share::run(Some(&a.thingstray)).await);
     eprintln!("== requests");
     out.push(requests::run().await);
     out.push(bench::section(a.bench.as_deref(), quick));
