@@ -108,6 +108,14 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
 
 /// The share listener beside the token server: the same session, a TLS port of its own.
 async fn start_sharing(ctx: &Ctx, conn: &Connection, listen: Option<SocketAddr>, advertise: Option<&str>) -> Result<ShareServer, CliError> {
+    if let Some(owner) = conn.owner() {
+        // A chain of owners would hand out tokens no one here can refresh or revoke.
+        return Err(CliError::Failed(format!(
+            "`{}` is paired with {owner}, which holds the sign-in: make the invite on {owner} instead, or move the \
+             sign-in here first (`thingstray share hand-over` there, `thingstray share take-over` here).",
+            conn.name
+        )));
+    }
     let identity = Identity::load_or_create(conn.session.vault()).await?;
     let registry = Arc::new(Registry::open(&ctx.paths));
     let addr = listen.unwrap_or(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), DEFAULT_PORT));

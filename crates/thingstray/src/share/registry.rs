@@ -31,6 +31,10 @@ const LAST_SEEN_EVERY: Duration = Duration::from_secs(10 * 60);
 /// or expired" rather than "wrong code".
 const REMEMBER_INVITES: Duration = Duration::from_secs(24 * 3600);
 
+/// Revoked computers are remembered this long, so they are told "revoked" rather than
+/// "unknown"; after that the entry goes, and the file does not grow forever.
+const REMEMBER_REVOKED: Duration = Duration::from_secs(90 * 86_400);
+
 /// A paired computer as the owner lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairedComputer {
@@ -195,6 +199,7 @@ impl Registry {
         self.update(|book| {
             let remember = unix_ms(now).saturating_sub(REMEMBER_INVITES.as_millis() as u64);
             book.invites.retain(|i| i.expires_ms > remember);
+            prune(book, unix_ms(now));
             book.invites.push(OpenInvite { code_sha256: hash, expires_ms: unix_ms(now + INVITE_VALIDITY), used: false, name });
             Ok(())
         })?;
@@ -303,6 +308,12 @@ impl Registry {
         *cache = (stamp(&self.path), book);
         Ok(out)
     }
+}
+
+/// Forgets computers revoked more than [`REMEMBER_REVOKED`] before `now_ms`.
+fn prune(book: &mut Book, now_ms: u64) {
+    let before = now_ms.saturating_sub(REMEMBER_REVOKED.as_millis() as u64);
+    book.computers.retain(|c| c.revoked_ms.is_none_or(|at| at >= before));
 }
 
 fn unknown(book: &Book, name: &str) -> Error {
@@ -425,5 +436,18 @@ mod tests {
         assert_eq!(other.list().unwrap()[0].last_seen_ms, Some(T0));
         r.authenticate(&a.id, a.secret.expose_secret(), at_ms(T0 + 700_000)).unwrap().unwrap();
         assert_eq!(other.list().unwrap()[0].last_seen_ms, Some(T0 + 700_000));
+    }
+
+    #[test]
+    fn revoked_computers_are_forgotten_after_ninety_days() {
+        let (_d, r) = registry();
+        let old = r.redeem(&r.issue_code(at_ms(T0)).unwrap(), "old", at_ms(T0)).unwrap().unwrap();
+        r.redeem(&r.issue_code(at_ms(T0)).unwrap(), "kept", at_ms(T0)).unwrap().unwrap();
+        r.revoke("old", at_ms(T0)).unwrap();
+        r.issue_code(at_ms(T0 + 89 * 86_400_000)).unwrap();
+        assert_eq!(r.authenticate(&old.id, old.secret.expose_secret(), at_ms(T0)).unwrap(), Err(Refusal::Revoked));
+        r.issue_code(at_ms(T0 + 91 * 86_400_000)).unwrap();
+        let names: Vec<String> = r.list().unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["kept"], "the revoked one is gone, the paired one stays");
     }
 }
