@@ -72,7 +72,9 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         return Err(());
     }
     r.ok("settings", format!("{} valid, connection `{name}`", ctx.paths.config_file().display()));
-    if let Some(w) = thingstray::oauth::redirect::unregistrable(&settings.redirect_uri) {
+    // A paired connection has no redirect URI of its own (its owner signs in).
+    let own_redirect = settings.paired.is_none().then_some(settings.redirect_uri.as_str());
+    if let Some(w) = own_redirect.and_then(thingstray::oauth::redirect::unregistrable) {
         let fix = format!(
             "register {} with `smartthings apps:oauth:update <app-id>`, then `thingstray setup --redirect-uri {}`",
             w.instead, w.instead
@@ -88,6 +90,9 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
             return Err(());
         }
     };
+    if let Some(with) = &settings.paired {
+        return paired(r, &ctx.paths, &vault, &name, with).await;
+    }
     let secret = match vault.client_secret(&name).await {
         Ok(Some(s)) => {
             r.ok("vault", format!("{} reachable; client secret stored", vault.describe()));
@@ -183,6 +188,43 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
         },
         Err(e) if e.needs_sign_in() => r.fail("session", e.to_string(), "run `thingstray login`"),
         Err(e) => r.fail("session", e.to_string(), "check the network; ThingsTray retries by itself"),
+    }
+    Ok(())
+}
+
+/// A paired connection has no OAuth app here: its checks are the pairing secret, the
+/// owner (reached, with the pinned certificate, and handing out a token), and the token
+/// working at SmartThings.
+async fn paired(r: &mut Report, paths: &thingstray::config::Paths, vault: &Vault, name: &str, with: &thingstray::config::PairedWith) -> Result<(), ()> {
+    let again = format!("pair again: `thingstray share invite` on {}, then `thingstray connect INVITE` here", with.owner);
+    let creds = match thingstray::share::pairing::credentials(vault, name, with).await {
+        Ok(c) => {
+            r.ok("vault", format!("{} reachable; pairing secret stored", vault.describe()));
+            c
+        }
+        Err(e) => {
+            r.fail("vault", e.to_string(), &again);
+            return Err(());
+        }
+    };
+    match thingstray::share::client::token(&creds, Duration::from_secs(60)).await {
+        Ok(t) => r.ok("owner", format!("{} at {} (fingerprint {}) handed out a token valid for {}", with.owner, with.at, creds.fingerprint.short(), span(t.grant.remaining(SystemTime::now()).as_secs()))),
+        Err(e) if e.is_transient() => r.fail("owner", e.to_string(), format!("start `thingstray serve --share` (or sharing in the app) on {}", with.owner)),
+        Err(e) => r.fail("owner", e.to_string(), &again),
+    }
+    let conn = match Connection::open(paths, Some(name)).await {
+        Ok(c) => c,
+        Err(e) => {
+            r.fail("session", e.to_string(), &again);
+            return Err(());
+        }
+    };
+    match conn.session.token_valid_for(Duration::from_secs(60)).await {
+        Ok(_) => match conn.api.locations().await {
+            Ok(_) => r.ok("session", format!("paired with {}; SmartThings accepts its token", with.owner)),
+            Err(e) => r.fail("session", e.to_string(), format!("check the session on {}", with.owner)),
+        },
+        Err(e) => r.fail("session", e.to_string(), "see the message above"),
     }
     Ok(())
 }

@@ -154,6 +154,10 @@ async fn a_paired_computer_with_its_own_keychain_gets_tokens_and_keeps_no_smartt
     assert_eq!(status[0]["paired_with"], serde_json::Value::String(this_host()));
     assert_eq!(status[0]["status"]["state"], "connected");
 
+    let doctor = laptop.run(&["doctor"]).await;
+    doctor.ok();
+    assert!(doctor.stdout.contains("ok    owner") && !doctor.stdout.contains("FAIL"), "{}", doctor.stdout);
+
     // What the paired computer holds: its pairing secret and an access token, nothing more.
     let keychain = laptop.keychain().await;
     assert!(keychain.contains("pairing-secret") && keychain.contains(&token), "{keychain}");
