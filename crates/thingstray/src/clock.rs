@@ -29,6 +29,23 @@ pub fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
+/// `1716000000` -> `2024-05-18 02:40:00 UTC`.
+pub fn utc(unix: u64) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(unix);
+    let rfc3339 = humantime::format_rfc3339_seconds(t).to_string(); // 2024-05-18T02:40:00Z
+    format!("{} UTC", rfc3339.trim_end_matches('Z').replacen('T', " ", 1))
+}
+
+/// `3h 12m`, `4m 5s`, `12s`.
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 

@@ -5,6 +5,7 @@
 //! No Tauri, no webkit: the desktop app, the CLI and the token server are thin shells
 //! over this crate, and its tests build in seconds on a machine with no GUI libraries.
 
+pub mod agent;
 pub mod api;
 pub mod clock;
 pub mod config;

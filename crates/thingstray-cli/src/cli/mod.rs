@@ -40,6 +40,11 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// Do not ask the running app or `thingstray serve` (the agent): read the vault. For
+    /// `serve`: do not be the agent.
+    #[arg(long, global = true)]
+    pub no_agent: bool,
+
     #[command(subcommand)]
     pub command: Cmd,
 }
@@ -90,7 +95,7 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection };
+    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection, no_agent: cli.no_agent };
     match cli.command {
         Cmd::Setup(a) => setup::run(&ctx, a).await,
         Cmd::Login(a) => login::run(&ctx, a).await,
@@ -113,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub struct Ctx {
     pub paths: Paths,
     pub connection: Option<String>,
+    pub no_agent: bool,
 }
 
 impl Ctx {
@@ -187,22 +193,7 @@ impl From<thingstray::Error> for CliError {
     }
 }
 
-/// `1716000000` -> `2024-05-18 02:40:00 UTC`.
-pub fn utc(unix: u64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix);
-    let rfc3339 = humantime::format_rfc3339_seconds(t).to_string(); // 2024-05-18T02:40:00Z
-    format!("{} UTC", rfc3339.trim_end_matches('Z').replacen('T', " ", 1))
-}
-
-/// `3h 12m`, `4m 5s`, `12s`.
-pub fn span(secs: u64) -> String {
-    match secs {
-        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
-        s => format!("{s}s"),
-    }
-}
+pub use thingstray::clock::{span, utc};
 
 pub fn now_unix() -> u64 {
     thingstray::clock::unix_ms(std::time::SystemTime::now()) / 1000

@@ -75,6 +75,19 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         tracing::warn!(connection = %conn.name, "not signed in: token requests get 503 until `thingstray login` succeeds");
     }
     let refresher = conn.session.spawn_refresher();
+    // The CLI on this machine asks this process first (agent/): no keychain read per call.
+    #[cfg(unix)]
+    let _agent = if ctx.no_agent {
+        None
+    } else {
+        match thingstray::agent::server::Agent::start(&ctx.paths, thingstray::agent::AgentSource::one(conn.clone())).await {
+            Ok(agent) => Some(agent),
+            Err(e) => {
+                tracing::warn!("no agent: {e}");
+                None
+            }
+        }
+    };
     let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone() };
     let server = TokenServer::start(conn.session.clone(), secret, opts).await?;
     {

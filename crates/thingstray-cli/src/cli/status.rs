@@ -5,7 +5,7 @@ use thingstray::config::Config;
 use thingstray::session::Status;
 use thingstray::Connection;
 
-use super::{now_unix, span, utc, CliError, Ctx};
+use super::{now_unix, CliError, Ctx};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,27 +25,45 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         None => config.connections.keys().cloned().collect(),
     };
     let default = config.connection(None).ok().map(|(n, _)| n);
+    // What the running app or `serve` holds, live (its retry state included); the rest
+    // from the vault.
+    let mut live = std::collections::HashMap::new();
+    #[cfg(unix)]
+    if !ctx.no_agent {
+        match thingstray::agent::client::status(&ctx.paths, thingstray::agent::client::TIMEOUT).await {
+            Ok(rows) => {
+                tracing::info!(connections = rows.len(), "status from the agent");
+                live.extend(rows.into_iter().map(|r| (r.connection.clone(), r)));
+            }
+            Err(why) => tracing::info!("status from the vault: {why}"),
+        }
+    }
     let mut report = Vec::new();
     let mut any_needs_sign_in = false;
     for name in names {
         let settings = &config.connections[&name];
-        let status = match Connection::open(&ctx.paths, Some(&name)).await {
-            Ok(c) => c.session.status(),
-            Err(e) if e.needs_sign_in() => Status::NeedsSignIn { reason: e },
-            Err(e) => return Err(e.into()),
+        let owner = settings.owner().map(str::to_string);
+        let (status, text, needs_action) = match live.remove(&name) {
+            Some(r) => (r.status, r.text, r.needs_action),
+            None => {
+                let status = match Connection::open(&ctx.paths, Some(&name)).await {
+                    Ok(c) => c.session.status(),
+                    Err(e) if e.needs_sign_in() => Status::NeedsSignIn { reason: e },
+                    Err(e) => return Err(e.into()),
+                };
+                let text = status.describe(now_unix(), owner.as_deref());
+                let needs = status.needs_action(owner.is_some());
+                (serde_json::to_value(&status).unwrap_or_default(), text, needs)
+            }
         };
-        // A paired computer without a token yet fetches one when asked: nothing to do.
-        any_needs_sign_in |= match status {
-            Status::SignedOut => settings.paired.is_none(),
-            Status::NeedsSignIn { .. } => true,
-            _ => false,
-        };
+        any_needs_sign_in |= needs_action;
         report.push(Row {
             name: name.clone(),
             location: settings.location_name.clone(),
             is_default: default.as_deref() == Some(&name),
-            owner: settings.owner().map(str::to_string),
+            owner,
             status,
+            text,
         });
     }
     if a.json {
@@ -71,7 +89,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             if let Some(o) = &r.owner {
                 head.push_str(&format!(", paired with {o}"));
             }
-            println!("{head}: {}", describe(&r.status, r.owner.as_deref()));
+            println!("{head}: {}", r.text);
         }
     }
     // Scripts can branch on the exit code as with `token`.
@@ -87,33 +105,7 @@ struct Row {
     is_default: bool,
     /// The computer it gets its tokens from, for a paired connection.
     owner: Option<String>,
-    status: Status,
-}
-
-fn describe(s: &Status, owner: Option<&str>) -> String {
-    let now = now_unix();
-    let until = |t: u64| format!("{} (in {})", utc(t), span(t.saturating_sub(now)));
-    match s {
-        Status::SignedOut if owner.is_some() => "no token yet; it is fetched from the owner when needed.".into(),
-        Status::SignedOut => "signed out. Run `thingstray login`.".into(),
-        Status::Connected { expires_at, next_refresh_at, warning } => {
-            let mut out = format!(
-                "connected; token valid until {}; next refresh at {}",
-                until(*expires_at),
-                utc(*next_refresh_at)
-            );
-            if let Some(w) = warning {
-                out.push_str(&format!("\n  warning: {w}"));
-            }
-            out
-        }
-        Status::Refreshing { expires_at } => format!("refreshing; current token valid until {}", until(*expires_at)),
-        Status::Retrying { expires_at, next_attempt_at, attempt, last_error, .. } => format!(
-            "retrying (attempt {attempt}, next at {}); current token valid until {}. Last error: {last_error}",
-            utc(*next_attempt_at),
-            until(*expires_at)
-        ),
-        Status::NeedsSignIn { reason } if owner.is_some() => format!("no tokens: {reason}"),
-        Status::NeedsSignIn { reason } => format!("needs sign-in: {reason}"),
-    }
+    /// The session's status object, as `--json` prints it.
+    status: serde_json::Value,
+    text: String,
 }

@@ -29,24 +29,38 @@ enum Format {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    // The running app or `serve` first: a socket round trip, no keychain read.
+    #[cfg(unix)]
+    if !ctx.no_agent {
+        let timeout = thingstray::agent::client::TIMEOUT;
+        match thingstray::agent::client::token(&ctx.paths, ctx.connection.as_deref(), a.min_valid, timeout).await {
+            Ok(t) => {
+                tracing::info!(connection = %t.connection, "token from the agent");
+                print(a.format, &t.access_token, t.expires_at, &t.scope, t.installed_app_id.as_deref());
+                return Ok(());
+            }
+            Err(why) => tracing::info!("token from the vault: {why}"),
+        }
+    }
     let conn = ctx.open().await?;
     let grant = conn.session.token_valid_for(a.min_valid).await?;
-    let out = match a.format {
-        Format::Bare => grant.secret().to_string(),
-        Format::Header => format!("Authorization: Bearer {}", grant.secret()),
-        Format::Json => {
-            let now = conn.session.now();
-            json!({
-                "access_token": grant.secret(),
-                "token_type": "Bearer",
-                "expires_at": grant.expires_at_unix(),
-                "expires_in": grant.remaining(now).as_secs(),
-                "scope": grant.scope,
-                "installed_app_id": grant.installed_app_id,
-            })
-            .to_string()
-        }
+    print(a.format, grant.secret(), grant.expires_at_unix(), &grant.scope, grant.installed_app_id.as_deref());
+    Ok(())
+}
+
+fn print(format: Format, token: &str, expires_at: u64, scope: &str, installed_app_id: Option<&str>) {
+    let out = match format {
+        Format::Bare => token.to_string(),
+        Format::Header => format!("Authorization: Bearer {token}"),
+        Format::Json => json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_at": expires_at,
+            "expires_in": expires_at.saturating_sub(super::now_unix()),
+            "scope": scope,
+            "installed_app_id": installed_app_id,
+        })
+        .to_string(),
     };
     println!("{out}");
-    Ok(())
 }

@@ -3,6 +3,8 @@
 //!
 //! `cargo test -p thingstray-cli --test integration serve::` runs one module.
 
+#[cfg(unix)]
+mod agent;
 mod cli;
 mod common;
 mod serve;

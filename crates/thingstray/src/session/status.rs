@@ -39,6 +39,43 @@ pub enum Status {
 }
 
 impl Status {
+    /// One line for people (`thingstray status`): the state, until when, what to do.
+    /// `owner` names the computer a paired connection gets its tokens from.
+    pub fn describe(&self, now_unix: u64, owner: Option<&str>) -> String {
+        use crate::clock::{span, utc};
+        let until = |t: u64| format!("{} (in {})", utc(t), span(t.saturating_sub(now_unix)));
+        match self {
+            Status::SignedOut if owner.is_some() => "no token yet; it is fetched from the owner when needed.".into(),
+            Status::SignedOut => "signed out. Run `thingstray login`.".into(),
+            Status::Connected { expires_at, next_refresh_at, warning } => {
+                let mut out = format!("connected; token valid until {}; next refresh at {}", until(*expires_at), utc(*next_refresh_at));
+                if let Some(w) = warning {
+                    out.push_str(&format!("\n  warning: {w}"));
+                }
+                out
+            }
+            Status::Refreshing { expires_at } => format!("refreshing; current token valid until {}", until(*expires_at)),
+            Status::Retrying { expires_at, next_attempt_at, attempt, last_error, .. } => format!(
+                "retrying (attempt {attempt}, next at {}); current token valid until {}. Last error: {last_error}",
+                utc(*next_attempt_at),
+                until(*expires_at)
+            ),
+            Status::NeedsSignIn { reason } if owner.is_some() => format!("no tokens: {reason}"),
+            Status::NeedsSignIn { reason } => format!("needs sign-in: {reason}"),
+        }
+    }
+
+    /// Only the user can fix it (a sign-in; for a paired connection a new invite or the
+    /// owner's sign-in): `thingstray status` exits 4. A paired connection without a token
+    /// yet fetches one when asked: nothing to do.
+    pub fn needs_action(&self, paired: bool) -> bool {
+        match self {
+            Status::SignedOut => !paired,
+            Status::NeedsSignIn { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             Status::SignedOut => "signed out",

@@ -1,0 +1,103 @@
+//! The agent: the running desktop app or `thingstray serve` answers the CLI's questions
+//! (a token valid for at least N, each connection's status) from memory over a Unix
+//! socket, the way ssh-agent and gpg-agent serve their clients (issue 16). A `thingstray
+//! token` then costs a socket round trip instead of a keychain read: no keychain prompt
+//! on macOS, no wait on a locked keychain, no Secret Service round trips.
+//!
+//! - Where: `$XDG_RUNTIME_DIR/thingstray/agent.sock`; with `THINGSTRAY_CONFIG_DIR` set (a
+//!   portable install, a test) or no runtime dir, `agent.sock` in the settings folder, so
+//!   each settings folder has its own agent. The folder is 0700, the socket 0600.
+//! - Who: only peers of this user's uid, checked with `SO_PEERCRED` on every connection,
+//!   not only by file modes.
+//! - What: one JSON line in, one JSON line out. Never the refresh token or the client
+//!   secret: answers are built from an [`crate::token::AccessGrant`] and a status.
+//! - One agent per socket: `agent.lock` beside it is held for the agent's life; a socket
+//!   file left by a crash is replaced by the next agent.
+//!
+//! The client falls back to the vault whenever the agent is absent, slow or says no: the
+//! agent is a fast path, never a new way to fail. Windows (a named pipe) is not written:
+//! there the CLI always reads the vault.
+
+#[cfg(unix)]
+pub mod client;
+#[cfg(unix)]
+pub mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Paths, ENV_CONFIG_DIR};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+
+pub const SOCKET: &str = "agent.sock";
+/// A request is a few dozen bytes.
+pub const MAX_REQUEST: usize = 4096;
+/// Status answers grow with the connections; tokens are about a kilobyte.
+pub const MAX_ANSWER: usize = 256 * 1024;
+
+/// Where this settings folder's agent listens.
+pub fn socket_path(paths: &Paths) -> PathBuf {
+    let portable = std::env::var_os(ENV_CONFIG_DIR).is_some_and(|d| !d.is_empty());
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && !portable) {
+        Some(runtime) => PathBuf::from(runtime).join("thingstray").join(SOCKET),
+        None => paths.dir.join(SOCKET),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// A token valid at least `min_valid_secs`, for `connection` (else the default).
+    Token { connection: Option<String>, min_valid_secs: u64 },
+    /// The status of each connection the agent holds.
+    Status,
+}
+
+/// A token as the agent hands it out: no refresh token, ever.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenReply {
+    pub connection: String,
+    pub access_token: String,
+    /// UTC, Unix seconds.
+    pub expires_at: u64,
+    pub scope: String,
+    pub installed_app_id: Option<String>,
+}
+
+/// One connection's status, as `thingstray status` prints it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusReply {
+    pub connection: String,
+    /// The session's status object (`state`, `expires_at`, ...).
+    pub status: serde_json::Value,
+    /// The same, in words.
+    pub text: String,
+    /// Only the user can fix it (a sign-in, a new invite): `thingstray status` exits 4.
+    pub needs_action: bool,
+}
+
+/// What the agent serves from.
+#[derive(Clone)]
+pub struct AgentSource {
+    /// The connection `name` (else the default one), live.
+    pub find: Arc<dyn Fn(Option<&str>) -> Result<Connection> + Send + Sync>,
+    /// Every connection held live, for `status`.
+    pub all: Arc<dyn Fn() -> Vec<Connection> + Send + Sync>,
+}
+
+impl AgentSource {
+    /// `thingstray serve`: its one connection.
+    pub fn one(conn: Connection) -> AgentSource {
+        let all = conn.clone();
+        let find = move |name: Option<&str>| match name {
+            Some(n) if n != conn.name => {
+                Err(Error::UnknownConnection { name: n.to_string(), known: format!("{} (this agent's only one)", conn.name) })
+            }
+            _ => Ok(conn.clone()),
+        };
+        AgentSource { find: Arc::new(find), all: Arc::new(move || vec![all.clone()]) }
+    }
+}

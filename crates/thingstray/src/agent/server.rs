@@ -1,0 +1,160 @@
+//! The agent's listener (see the module docs): the socket, the lock, the peer check.
+
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+use super::{socket_path, AgentSource, Request, StatusReply, TokenReply, MAX_REQUEST};
+use crate::config::Paths;
+use crate::error::{Error, Result};
+
+/// A request must arrive within this; a client that connects and says nothing is cut.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A running agent. Dropping it stops it and removes its socket.
+pub struct Agent {
+    path: PathBuf,
+    task: JoinHandle<()>,
+    /// Held for the agent's life: a second app finds it taken and serves no agent.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The folder for the socket: made 0700, or refused when someone else could reach into it.
+fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io("making the agent's folder", e))?;
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io("reading the agent's folder", e))?;
+    if meta.uid() != uid() || meta.permissions().mode() & 0o022 != 0 {
+        return Err(Error::io(
+            "checking the agent's folder",
+            format!("{} is not this user's alone (owner uid {}, mode {:o})", dir.display(), meta.uid(), meta.permissions().mode() & 0o777),
+        ));
+    }
+    Ok(())
+}
+
+impl Agent {
+    /// Listens on this settings folder's socket. `Err` when another agent already serves
+    /// it (or the folder is unsafe): the caller runs on without an agent.
+    pub async fn start(paths: &Paths, source: AgentSource) -> Result<Agent> {
+        let path = socket_path(paths);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        private_dir(&dir)?;
+        let lock = crate::fsutil::open_lock_file(&dir.join("agent.lock"))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::io("starting the agent", format!("another ThingsTray process serves {}", path.display())));
+        }
+        // Ours now: whatever socket file is there was left by a process that is gone.
+        match std::fs::remove_file(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "replaced a stale agent socket"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("removing a stale agent socket", e)),
+        }
+        let listener = UnixListener::bind(&path).map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("securing the agent socket", e))?;
+        let task = tokio::spawn(accept(listener, source));
+        tracing::info!(path = %path.display(), "agent listening");
+        Ok(Agent { path, task, _lock: lock })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+async fn accept(listener: UnixListener, source: AgentSource) {
+    let me = uid();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {
+                tokio::spawn(serve_one(stream, source.clone()));
+            }
+            Ok(cred) => tracing::warn!(uid = cred.uid(), "agent: refused a process of another user"),
+            Err(e) => tracing::warn!("agent: refused a peer whose user is unknown: {e}"),
+        }
+    }
+}
+
+async fn serve_one(stream: UnixStream, source: AgentSource) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut capped = BufReader::new(read.take(MAX_REQUEST as u64));
+    let read = tokio::time::timeout(READ_TIMEOUT, capped.read_line(&mut line)).await;
+    if !matches!(read, Ok(Ok(n)) if n > 0) {
+        return;
+    }
+    let answer = match serde_json::from_str::<Request>(line.trim()) {
+        Ok(req) => answer(req, &source).await,
+        Err(_) => Err(Error::InvalidSetting { field: "request".into(), why: "not an agent request".into() }),
+    };
+    let mut out = match answer {
+        Ok(v) => serde_json::json!({ "ok": v }),
+        Err(e) => serde_json::json!({ "error": e }),
+    }
+    .to_string();
+    out.push('\n');
+    let _ = write.write_all(out.as_bytes()).await;
+    let _ = write.shutdown().await;
+}
+
+async fn answer(req: Request, source: &AgentSource) -> Result<serde_json::Value> {
+    match req {
+        Request::Token { connection, min_valid_secs } => {
+            let conn = (source.find)(connection.as_deref())?;
+            let grant = conn.session.token_valid_for(Duration::from_secs(min_valid_secs)).await?;
+            tracing::debug!(connection = %conn.name, "agent: handed out a token");
+            Ok(to_json(&TokenReply {
+                connection: conn.name.clone(),
+                access_token: grant.secret().to_string(),
+                expires_at: grant.expires_at_unix(),
+                scope: grant.scope.clone(),
+                installed_app_id: grant.installed_app_id.clone(),
+            }))
+        }
+        Request::Status => {
+            let now = crate::clock::unix_ms(std::time::SystemTime::now()) / 1000;
+            let rows: Vec<StatusReply> = (source.all)()
+                .into_iter()
+                .map(|c| {
+                    let status = c.session.status();
+                    let needs_action = status.needs_action(c.owner().is_some());
+                    StatusReply {
+                        connection: c.name.clone(),
+                        status: serde_json::to_value(&status).unwrap_or_default(),
+                        text: status.describe(now, c.owner()),
+                        needs_action,
+                    }
+                })
+                .collect();
+            Ok(to_json(&rows))
+        }
+    }
+}
+
+/// Our own reply types always serialise.
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
