@@ -111,6 +111,9 @@ export function wireShare() {
       say(e.message);
     }
   });
+  // Pairings (through the listener) and `thingstray share revoke` change the list without
+  // a "changed" event, and "last seen" moves on: read it again while the window is open.
+  setInterval(() => renderPaired().catch(() => {}), 5000);
   $('copy-invite').addEventListener('click', async () => {
     try {
       await api.copyText($('invite-line').textContent);
