@@ -469,11 +469,16 @@ async fn revoke_from_settings() {
     app.window("settings.html").await;
     app.shown("share").await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    // Where it listens, chosen before the switch (the checkbox is what the test clicks).
+    // Where it listens, chosen before the switch as a user would: each change is saved
+    // (off) at once; then the checkbox.
     app.js(&format!(
-        "document.querySelector('[data-testid=\"share-address\"]').value='127.0.0.1'; document.querySelector('[data-testid=\"share-port\"]').value='{port}';"
+        "document.querySelector('[data-testid=\"share-address\"]').value='127.0.0.1'; const p=document.querySelector('[data-testid=\"share-port\"]'); p.value='{port}'; p.dispatchEvent(new Event('change'));"
     ))
     .await;
+    let prefs = j.env.config_dir().join("desktop.toml");
+    thingstray_e2e::wait::poll_blocking(WAIT, "the address and port to be saved", || {
+        std::fs::read_to_string(&prefs).is_ok_and(|t| t.contains(&format!("port = {port}")) && t.contains("address = \"127.0.0.1\""))
+    });
     app.click("share-enabled").await;
     let status = app.text_until("share-status", "sharing to start", |t| t.starts_with("Sharing on")).await;
     assert!(status.contains(&format!("127.0.0.1:{port}")) && status.contains("shares home"), "{status}");
