@@ -47,6 +47,12 @@ const COMMANDS: &[&str] = &[
     "reveal_server_secret",
     "copy_server_secret",
     "rotate_server_secret",
+    "share_status",
+    "set_sharing",
+    "share_invite",
+    "paired_computers",
+    "revoke_computer",
+    "connect_invite",
 ];
 
 /// Writes only a changed file, so an unchanged list does not rebuild the crate.

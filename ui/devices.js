@@ -63,6 +63,9 @@ function renderHeader() {
   const needs = !s.has_token;
   $('sign-in-needed').classList.toggle('hidden', !needs);
   $('sign-in-reason').textContent = s.status_detail || 'Sign in to see your devices.';
+  // A paired connection's fix is on its owner or a new invite (the reason says which):
+  // a sign-in here would only be refused.
+  $('sign-in-again').classList.toggle('hidden', Boolean(s.owner));
 }
 
 function renderFooter() {

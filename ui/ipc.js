@@ -65,7 +65,7 @@ export const api = {
   setPanelTheme: (theme) => call('set_panel_theme', { theme }),
   openWindow: (which) => call('open_window', { which }),
   closeWindow: () => call('close_window'),
-  /** The clipboard plugin (wizard only): copy a value the user must paste elsewhere. */
+  /** The clipboard plugin (wizard and settings): copy a value the user must paste elsewhere. */
   copyText: (text) => call('plugin:clipboard-manager|write_text', { text }),
   // Settings: rename, and the token server. The secret is returned only by
   // revealServerSecret (an explicit "Show"); copyServerSecret copies it in Rust.
@@ -75,4 +75,13 @@ export const api = {
   revealServerSecret: () => call('reveal_server_secret'),
   copyServerSecret: () => call('copy_server_secret'),
   rotateServerSecret: () => call('rotate_server_secret'),
+  // Settings -> Other computers. shareInvite returns a one-time invite line, shown and
+  // copied in the window that asked; nothing keeps it.
+  shareStatus: () => call('share_status'),
+  setSharing: (on, address, port) => call('set_sharing', { on, address, port }),
+  shareInvite: (name) => call('share_invite', { name: name || null }),
+  pairedComputers: () => call('paired_computers'),
+  revokeComputer: (name) => call('revoke_computer', { name }),
+  // The wizard's other way in: pair with the computer that holds the sign-in.
+  connectInvite: (invite, computerName) => call('connect_invite', { invite, computerName: computerName || null }),
 };

@@ -1,6 +1,7 @@
 // Settings: DOM glue only. Checks and wording are in lib/settings-view.js.
 import { api, listen } from './ipc.js';
 import { checkPort, checkConnectionName, serverStatusText, serverExample, secretText, rotateStep } from './lib/settings-view.js';
+import { wireShare, renderShare } from './settings-share.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const fail = (e) => ($('error').textContent = e.message);
@@ -227,6 +228,7 @@ function numberField(id, problemId, send) {
 
 async function main() {
   wireServer();
+  wireShare();
   try {
     const [info, settings] = await Promise.all([api.appInfo(), api.settings()]);
     $('poll-interval').value = settings.poll_interval_s;
@@ -238,7 +240,7 @@ async function main() {
     $('tray-note').textContent = info.tray_clicks
       ? 'Click the tray icon to open the device window; right-click for the menu.'
       : 'On Linux the tray reports no clicks on the icon: its menu is the whole tray, and "Open ThingsTray" opens the device window.';
-    await Promise.all([renderConnections(), renderServer()]);
+    await Promise.all([renderConnections(), renderServer(), renderShare()]);
   } catch (e) {
     fail(e);
   }
@@ -260,6 +262,7 @@ async function main() {
     // Keep an open rename form as typed: re-render the list only when none is open.
     if (!renaming) renderConnections().catch(() => {});
     renderServer().catch(() => {});
+    renderShare().catch(() => {});
   });
 }
 

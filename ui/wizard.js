@@ -1,5 +1,6 @@
 // The setup wizard: DOM glue only. Checks come from the core (check_setup); steps from lib/.
 import { api, listen } from './ipc.js';
+import { cleanInvite, inviteProblem } from './lib/share-view.js';
 import { initial, reduce, visibleProblems, visibleWarnings, blocking, canContinue, doneText, cleanPaste, browserHint, STEPS, FIELDS } from './lib/wizard-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -158,6 +159,27 @@ function wire() {
       go('sign-in');
     } catch (err) {
       dispatch({ type: 'error', error: err });
+    }
+  });
+  // The other way in: pair with the computer that holds the sign-in. A problem the page
+  // can see says so at once; the rest is the core's {code, message}.
+  const inviteInput = $('invite-input');
+  inviteInput.addEventListener('input', () => ($('invite-problem').textContent = inviteProblem(inviteInput.value)));
+  $('connect-invite').addEventListener('click', async () => {
+    const problem = inviteProblem(inviteInput.value) || (cleanInvite(inviteInput.value) ? '' : 'Paste the invite first.');
+    $('invite-problem').textContent = problem;
+    if (problem) return;
+    $('connect-invite').disabled = true;
+    $('invite-problem').textContent = 'Connecting…';
+    try {
+      const signedIn = await api.connectInvite(cleanInvite(inviteInput.value), $('computer-name').value.trim());
+      inviteInput.value = '';
+      $('invite-problem').textContent = '';
+      dispatch({ type: 'signed-in', signedIn });
+    } catch (e) {
+      $('invite-problem').textContent = e.message;
+    } finally {
+      $('connect-invite').disabled = false;
     }
   });
   $('open-sign-in').addEventListener('click', openSignIn);

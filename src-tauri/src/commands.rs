@@ -1,15 +1,16 @@
 //! IPC commands: each is one call into the core. Errors reach the UI as `{code, message}`
 //! (thingstray's `Error` serializes that way). No command returns a SmartThings token or
 //! a client secret; the token server's secret only on an explicit click on "Show"
-//! (`reveal_server_secret`, settings window only).
+//! (`reveal_server_secret`, settings window only). `share_invite` returns a one-time
+//! invite to the settings window that asked for it (made to be shown and copied).
 
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::indicator::TokenServerStatus;
 use thingstray::desktop::{
-    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PanelTheme, SetupForm, SignInStart,
-    SignedIn,
+    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PairedView, PanelTheme, SetupForm,
+    ShareStatus, SignInStart, SignedIn,
 };
 use thingstray::Error;
 
@@ -234,4 +235,37 @@ pub async fn copy_server_secret<R: Runtime>(app: AppHandle<R>, shell: State<'_, 
 #[tauri::command]
 pub async fn rotate_server_secret(shell: State<'_, Shell>) -> Res<TokenServerStatus> {
     shell.desktop()?.rotate_server_secret().await
+}
+
+#[tauri::command]
+pub fn share_status(shell: State<'_, Shell>) -> Res<ShareStatus> {
+    Ok(shell.desktop()?.share_status())
+}
+
+/// `address` and `port` as typed, so a bad one gets the core's `{code, message}`.
+#[tauri::command]
+pub async fn set_sharing(shell: State<'_, Shell>, on: bool, address: String, port: u64) -> Res<ShareStatus> {
+    shell.desktop()?.set_sharing(on, &address, port).await
+}
+
+#[tauri::command]
+pub fn share_invite(shell: State<'_, Shell>, name: Option<String>) -> Res<String> {
+    shell.desktop()?.share_invite(name)
+}
+
+#[tauri::command]
+pub fn paired_computers(shell: State<'_, Shell>) -> Res<Vec<PairedView>> {
+    shell.desktop()?.paired_computers()
+}
+
+#[tauri::command]
+pub fn revoke_computer(shell: State<'_, Shell>, name: String) -> Res<Vec<PairedView>> {
+    shell.desktop()?.revoke_computer(&name)
+}
+
+/// The wizard's "already connected on another computer": the invite is parsed and used
+/// in the core, never logged.
+#[tauri::command]
+pub async fn connect_invite(shell: State<'_, Shell>, invite: String, computer_name: Option<String>) -> Res<SignedIn> {
+    shell.desktop()?.connect_invite(&invite, computer_name).await
 }

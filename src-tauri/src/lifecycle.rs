@@ -125,8 +125,9 @@ pub fn open_real<R: Runtime>(app: &AppHandle<R>, open: Option<String>) -> tauri:
 }
 
 /// Switches to `desktop`: stops following the previous one (and its token server),
-/// follows this one, and starts its token server if the user left it on. `keep` lives as
-/// long as this desktop is the current one (the demo's simulator and settings).
+/// follows this one, and starts its token server and share listener if the user left
+/// them on. `keep` lives as long as this desktop is the current one (the demo's
+/// simulator and settings).
 pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: Option<Keep>) {
     let shell = app.state::<Shell>();
     shell.stop();
@@ -137,6 +138,9 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
     let server = tauri::async_runtime::spawn(async move {
         if let Err(e) = desktop.resume_token_server().await {
             notify(&handle, "ThingsTray: the token server did not start", &e.to_string());
+        }
+        if let Err(e) = desktop.resume_sharing().await {
+            notify(&handle, "ThingsTray: sharing with other computers did not start", &e.to_string());
         }
     });
     shell.add_tasks([follower, fresh, server]);

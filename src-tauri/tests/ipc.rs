@@ -200,6 +200,39 @@ fn the_settings_window_renames_and_runs_the_token_server() {
     assert_eq!(off["running"], false);
 }
 
+#[test]
+fn other_computers_are_reached_from_the_settings_and_the_wizard_only() {
+    let (e, wizard) = signed_in();
+    let devices = window(&e.app, "devices");
+    let settings = window(&e.app, "settings");
+    let args = json!({ "on": true, "address": "127.0.0.1", "port": 8766, "name": "x", "invite": "x" });
+    for cmd in ["share_status", "set_sharing", "share_invite", "paired_computers", "revoke_computer", "connect_invite"] {
+        assert!(denied(invoke(&devices, cmd, args.clone())), "devices reached {cmd}");
+    }
+    // Sharing is the owner's business (settings); pairing this computer is the wizard's.
+    for cmd in ["set_sharing", "share_invite", "revoke_computer"] {
+        assert!(denied(invoke(&wizard, cmd, args.clone())), "the wizard reached {cmd}");
+    }
+    assert!(denied(invoke(&settings, "connect_invite", args.clone())));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = invoke(&settings, "set_sharing", json!({ "on": true, "address": "my laptop", "port": port })).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    let on = invoke(&settings, "set_sharing", json!({ "on": true, "address": "127.0.0.1", "port": port })).unwrap();
+    assert_eq!(on["running"], true, "{on}");
+    assert_eq!(on["at"], format!("127.0.0.1:{port}"));
+    let line = invoke(&settings, "share_invite", json!({ "name": null })).unwrap();
+    assert!(line.as_str().unwrap().starts_with("thingstray://pair?"), "{line}");
+    assert_eq!(invoke(&settings, "paired_computers", json!({})).unwrap(), json!([]));
+    let err = invoke(&settings, "revoke_computer", json!({ "name": "nope" })).unwrap_err();
+    assert_eq!(err["code"], "unknown_paired_computer");
+    let err = invoke(&wizard, "connect_invite", json!({ "invite": "https://example.com", "computerName": null })).unwrap_err();
+    assert_eq!(err["code"], "invite_invalid");
+    assert!(err["message"].as_str().unwrap().contains("thingstray://pair?"), "{err}");
+    let off = invoke(&settings, "set_sharing", json!({ "on": false, "address": "127.0.0.1", "port": port })).unwrap();
+    assert_eq!(off["running"], false);
+}
+
 // --- The one list of commands (build.rs) against everything else that names them ------
 
 use thingstray_desktop::COMMANDS;

@@ -11,8 +11,9 @@ pub mod session_env;
 pub mod tray;
 pub mod wait;
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 use smartthings_sim::{Sim, SimConfig};
 
@@ -100,7 +101,14 @@ impl Journey {
 
     /// `thingstray ARGS`, with `stdin` if given.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut c = self.command(driver::cli_bin());
+        self.cli_in(None, args, stdin)
+    }
+
+    /// `thingstray` as it would run on another computer: the settings folder `dir` (which
+    /// must choose the file vault: the keychain is this session's, shared with the app).
+    /// `None`: the app's folder.
+    pub fn cli_in(&self, dir: Option<&Path>, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.cli_command(dir);
         c.args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,6 +125,43 @@ impl Journey {
         }
         drop(child.stdin.take());
         child.wait_with_output().expect("thingstray CLI")
+    }
+
+    fn cli_command(&self, dir: Option<&Path>) -> Command {
+        let mut c = self.command(driver::cli_bin());
+        if let Some(dir) = dir {
+            c.env("THINGSTRAY_CONFIG_DIR", dir);
+        }
+        c
+    }
+
+    /// Another computer that holds the sign-in and shares it: its own settings folder and
+    /// file vault, set up and signed in with the CLI, then `thingstray serve --share` on
+    /// 127.0.0.1 (a free port) until the returned [`Owner`] is dropped.
+    pub async fn owner(&self) -> Owner {
+        let dir = self.env.path("owner");
+        std::fs::create_dir_all(&dir).unwrap();
+        self.connect_with_cli_in(Some(&dir), &["--vault", "file"]).await;
+        let log = std::fs::File::create(self.env.path("owner.log")).unwrap();
+        let mut serve = self
+            .cli_command(Some(&dir))
+            .args(["serve", "--share", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("thingstray serve --share");
+        let mut stdout = std::io::BufReader::new(serve.stdout.take().unwrap());
+        // It says where it shares once the listener is up (and share-listener.json written).
+        loop {
+            let mut line = String::new();
+            let read = stdout.read_line(&mut line).unwrap();
+            assert!(read > 0, "serve --share ended: {}", std::fs::read_to_string(self.env.path("owner.log")).unwrap_or_default());
+            if line.starts_with("sharing on ") {
+                break;
+            }
+        }
+        Owner { dir, serve, _stdout: stdout }
     }
 
     /// A secret as the Secret Service holds it (read with `secret-tool`, not the app).
@@ -141,10 +186,17 @@ impl Journey {
     /// Sign-in the CLI way (setup + login, real keychain), for journeys that start from
     /// an account that is already connected.
     pub async fn connect_with_cli(&self) {
+        self.connect_with_cli_in(None, &[]).await
+    }
+
+    /// [`Journey::connect_with_cli`] in the settings folder `dir`, `setup` given `extra`.
+    pub async fn connect_with_cli_in(&self, dir: Option<&Path>, extra: &[&str]) {
         let mut args = vec!["setup".to_string()];
         args.extend(self.sim.setup_args());
+        args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.cli(
+        let out = self.cli_in(
+            dir,
             &args,
             Some(&format!("{}\n", self.sim.client().client_secret)),
         );
@@ -154,7 +206,7 @@ impl Journey {
             String::from_utf8_lossy(&out.stderr)
         );
         // login: read the address it prints, "open" it, paste where the browser was sent.
-        let mut c = self.command(driver::cli_bin());
+        let mut c = self.cli_command(dir);
         c.args(["login", "--no-browser"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -163,7 +215,6 @@ impl Journey {
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let url = loop {
             let mut line = String::new();
-            use std::io::BufRead;
             assert!(
                 stdout.read_line(&mut line).unwrap() > 0,
                 "login printed no sign-in address"
@@ -211,9 +262,35 @@ impl Journey {
 impl Drop for Journey {
     /// The logs stay beside the screenshots, for a journey that failed in CI.
     fn drop(&mut self) {
-        for log in ["app.log", "driver.log"] {
+        for log in ["app.log", "driver.log", "owner.log"] {
             let _ = std::fs::copy(self.env.path(log), self.shots.join(log));
         }
+    }
+}
+
+/// The computer that owns the sign-in, sharing it (see [`Journey::owner`]). Dropping it
+/// stops its `thingstray serve` (the process this harness started, by its handle).
+pub struct Owner {
+    pub dir: PathBuf,
+    serve: Child,
+    /// Kept open: `serve` must never write to a closed pipe.
+    _stdout: std::io::BufReader<ChildStdout>,
+}
+
+impl Owner {
+    /// `thingstray share invite` there: the invite is alone on the last line.
+    pub fn invite(&self, j: &Journey) -> String {
+        let out = j.cli_in(Some(&self.dir), &["share", "invite"], None);
+        assert!(out.status.success(), "share invite: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout.lines().last().expect("an invite line").trim().to_string()
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.serve.kill();
+        let _ = self.serve.wait();
     }
 }
 

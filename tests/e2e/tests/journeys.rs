@@ -1,4 +1,4 @@
-//! The eight journeys of a new user, on the real app. See the crate docs for the harness.
+//! The journeys of a new user (and of one with two computers), on the real app. See the crate docs for the harness.
 //! Multi-threaded runtimes: the simulator runs in this process and must keep answering
 //! while a journey waits on the CLI or a second launch.
 
@@ -395,3 +395,7 @@ async fn cli_and_app_together() {
     println!("cli_and_app: {} tokens handed out, {refreshes} refreshes in {elapsed} s", handed.len());
     app.close().await;
 }
+
+/// Two computers, one sign-in (issue 11): `paired_from_wizard`, `revoke_from_settings`.
+#[path = "journeys/other_computers.rs"]
+mod other_computers;

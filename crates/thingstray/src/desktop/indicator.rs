@@ -111,6 +111,30 @@ pub fn status_line(status: &Status, now: SystemTime) -> String {
     }
 }
 
+/// Why a paired connection has no token, in a few words per error code: "Sign-in
+/// needed" would be wrong there (no sign-in on this computer can fix it). The full
+/// message, with what to do, is [`status_detail`]'s.
+const PAIRED_ENDS: &[(&str, &str)] = &[
+    ("share_revoked", "Access revoked on {owner}"),
+    ("owner_session_ended", "Signed out on {owner}"),
+    ("share_unauthorized", "Not paired with {owner} any more"),
+    ("share_fingerprint_mismatch", "{owner} did not prove who it is"),
+];
+
+/// The line for a connection; a paired one names its owner ("Connected · token valid
+/// 18 h · via laptop") and says why it has no token instead of asking for a sign-in.
+pub fn connection_line(status: &Status, owner: Option<&str>, now: SystemTime) -> String {
+    let line = status_line(status, now);
+    let Some(owner) = owner else { return line };
+    match status {
+        Status::NeedsSignIn { reason } => {
+            let short = PAIRED_ENDS.iter().find(|(code, _)| *code == reason.code()).map_or("No token from {owner}", |(_, s)| s);
+            short.replace("{owner}", owner)
+        }
+        _ => format!("{line} · via {owner}"),
+    }
+}
+
 /// What to tell the user about a status beyond the line: the reason sign-in is needed,
 /// the last error while retrying, the 30-day warning.
 pub fn status_detail(status: &Status) -> Option<String> {
@@ -228,5 +252,24 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(7199)), "119 min");
         assert_eq!(human_duration(Duration::from_secs(86_400)), "24 h");
         assert_eq!(human_duration(Duration::from_secs(30 * 86_400)), "30 d");
+    }
+
+    #[test]
+    fn a_paired_line_names_its_owner_and_never_asks_for_a_sign_in() {
+        let ok = Status::Connected { expires_at: 1_000 + 2 * 3600 + 5, next_refresh_at: 0, warning: None };
+        assert_eq!(connection_line(&ok, Some("laptop"), at(1_000)), "Connected · token valid 2 h · via laptop");
+        assert_eq!(connection_line(&ok, None, at(1_000)), "Connected · token valid 2 h");
+        let ended = |reason| Status::NeedsSignIn { reason };
+        let cases = [
+            (Error::ShareRevoked { owner: "laptop".into() }, "Access revoked on laptop"),
+            (Error::OwnerSessionEnded { owner: "laptop".into() }, "Signed out on laptop"),
+            (Error::ShareProtocol { owner: "laptop".into(), detail: "x".into() }, "No token from laptop"),
+        ];
+        for (reason, want) in cases {
+            let st = ended(reason);
+            assert_eq!(connection_line(&st, Some("laptop"), at(1_000)), want);
+            assert!(status_detail(&st).is_some_and(|d| d.contains("laptop")), "the whole message stays in the detail");
+        }
+        assert_eq!(connection_line(&ended(Error::NotSignedIn { connection: "home".into() }), None, at(1_000)), "Sign-in needed");
     }
 }

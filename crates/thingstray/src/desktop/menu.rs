@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::devices::{group_by_room, DeviceRow, SceneRow};
-use super::indicator::{has_token, status_line, TrayState};
+use super::indicator::{connection_line, has_token, TrayState};
 use crate::session::Status;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,11 +101,17 @@ pub struct ConnectionView {
     pub devices_error: Option<String>,
     /// Devices with a command in flight: shown with an ellipsis, not clickable twice.
     pub busy: HashSet<String>,
+    /// The computer it gets its tokens from, for a connection of kind "paired".
+    pub owner: Option<String>,
 }
 
 impl ConnectionView {
     pub fn title(&self) -> &str {
         self.location_name.as_deref().unwrap_or(&self.name)
+    }
+
+    fn line(&self, now: SystemTime) -> String {
+        connection_line(&self.status, self.owner.as_deref(), now)
     }
 }
 
@@ -164,11 +170,15 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
         if i > 0 {
             entries.push(MenuEntry::Separator);
         }
-        let line = status_line(&c.status, now);
+        let line = c.line(now);
         let line = if many { format!("{}: {line}", c.title()) } else { line };
         entries.push(info(format!("status{SEP}{}", c.name), line));
         if !has_token(&c.status) {
-            entries.push(item(MenuAction::SignIn { connection: c.name.clone() }, "Sign in again…", true));
+            // A paired connection's fix is on its owner or a new invite (the window says
+            // which): a sign-in here would only be refused.
+            if c.owner.is_none() {
+                entries.push(item(MenuAction::SignIn { connection: c.name.clone() }, "Sign in again…", true));
+            }
             continue;
         }
         entries.extend(device_section(c, flat_limit));
@@ -198,10 +208,10 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
     let state = TrayState::worst(connections.iter().map(|c| &c.status));
     let tooltip = match connections {
         [] => "ThingsTray: not set up".to_string(),
-        [c] => format!("ThingsTray: {}", status_line(&c.status, now)),
+        [c] => format!("ThingsTray: {}", c.line(now)),
         cs => format!(
             "ThingsTray: {}",
-            cs.iter().map(|c| format!("{}: {}", c.title(), status_line(&c.status, now))).collect::<Vec<_>>().join("; ")
+            cs.iter().map(|c| format!("{}: {}", c.title(), c.line(now))).collect::<Vec<_>>().join("; ")
         ),
     };
     TrayModel { state, tooltip, entries }
@@ -311,6 +321,7 @@ mod tests {
             scenes: vec![SceneRow { id: "s1".into(), name: "Movie".into() }],
             devices_error: None,
             busy: HashSet::new(),
+            owner: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The desktop app's own settings, in `desktop.toml` beside `config.toml`: favorites,
 //! hidden devices, poll interval, start at login, the panel theme, the token server's
-//! on/off and port. No secrets (the token server's secret is in the vault).
+//! on/off and port, the share listener's. No secrets (the token server's secret is in the vault).
 //!
 //! A file of its own rather than fields in `config.toml`: the CLI rewrites `config.toml`
 //! with the fields it knows, and favorites must survive that (and a sign-in again).
@@ -39,6 +39,8 @@ pub struct DesktopSettings {
     pub flat_menu_limit: usize,
     /// Kept here so the server comes back on the next launch.
     pub token_server: TokenServerPrefs,
+    /// The share listener (Settings -> Other computers), kept so it comes back at launch.
+    pub share: SharePrefs,
     pub connections: BTreeMap<String, ConnectionPrefs>,
 }
 
@@ -52,6 +54,22 @@ pub struct TokenServerPrefs {
 impl Default for TokenServerPrefs {
     fn default() -> Self {
         TokenServerPrefs { enabled: false, port: crate::serve::DEFAULT_PORT }
+    }
+}
+
+/// The desktop's share listener: on/off, where it listens. Every interface by default:
+/// the point of sharing is that the other computers on this network reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SharePrefs {
+    pub enabled: bool,
+    pub address: std::net::IpAddr,
+    pub port: u16,
+}
+
+impl Default for SharePrefs {
+    fn default() -> Self {
+        SharePrefs { enabled: false, address: std::net::Ipv4Addr::UNSPECIFIED.into(), port: crate::share::DEFAULT_PORT }
     }
 }
 
@@ -75,6 +93,7 @@ impl Default for DesktopSettings {
             panel_theme: PanelTheme::Dark,
             flat_menu_limit: 12,
             token_server: TokenServerPrefs::default(),
+            share: SharePrefs::default(),
             connections: BTreeMap::new(),
         }
     }
@@ -106,6 +125,9 @@ impl DesktopSettings {
                 }
                 if check_server_port(s.token_server.port.into()).is_err() {
                     s.token_server.port = crate::serve::DEFAULT_PORT;
+                }
+                if check_server_port(s.share.port.into()).is_err() {
+                    s.share.port = crate::share::DEFAULT_PORT;
                 }
                 Ok(s)
             }

@@ -2,17 +2,20 @@
 //! turns each IPC call and tray click into one call here, and each change here into a
 //! menu and window update. It owns the open connections, the sign-in in progress (the one
 //! callback handler for the sign-in window, deep links and pasted addresses), the cached
-//! devices the tray shows, the desktop settings, and the token server (`app/server.rs`).
+//! devices the tray shows, the desktop settings, the token server (`app/server.rs`) and
+//! the other computers it shares with or gets its tokens from (`app/share.rs`).
 //! Renaming a connection is in `app/rename.rs`.
 
 mod devices;
 mod rename;
 mod server;
 mod settings;
+mod share;
 mod sign_in;
 mod tray;
 
 pub use devices::{CopiedToken, DeviceList};
+pub use share::{PairedView, ShareStatus};
 pub use sign_in::{SignInStart, SignedIn};
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -24,7 +27,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::indicator::{has_token, status_detail, status_line};
+use super::indicator::{connection_line, has_token, status_detail};
 use super::notices::{Debounce, Notice};
 use super::settings::DesktopSettings;
 use crate::api::{Device, Room, Scene};
@@ -51,6 +54,7 @@ pub struct Desktop {
     settings: Mutex<DesktopSettings>,
     changed: Arc<watch::Sender<u64>>,
     server: server::ServerSlot,
+    share: share::ShareSlot,
 }
 
 #[derive(Default)]
@@ -133,6 +137,8 @@ pub struct ConnectionSummary {
     pub status_line: String,
     pub status_detail: Option<String>,
     pub has_token: bool,
+    /// The computer this connection gets its tokens from (kind "paired"), else `None`.
+    pub owner: Option<String>,
 }
 
 /// Failures that may pass by themselves: worth opening the connection again later.
@@ -215,6 +221,7 @@ impl Desktop {
     pub fn with_vault(paths: Paths, vault: Vault, opts: Options, demo: bool) -> Result<Arc<Desktop>> {
         let settings = DesktopSettings::load(&paths)?;
         let (changed, _) = watch::channel(0u64);
+        let share = share::ShareSlot::new(&paths);
         Ok(Arc::new(Desktop {
             paths,
             vault,
@@ -224,6 +231,7 @@ impl Desktop {
             settings: Mutex::new(settings),
             changed: Arc::new(changed),
             server: server::ServerSlot::default(),
+            share,
         }))
     }
 
@@ -331,9 +339,10 @@ impl Desktop {
                     location_name: l.location_name.clone(),
                     client_id: l.conn.settings.client_id.clone(),
                     redirect_uri: l.conn.settings.redirect_uri.clone(),
-                    status_line: status_line(&status, now),
+                    status_line: connection_line(&status, l.conn.owner(), now),
                     status_detail: status_detail(&status),
                     has_token: has_token(&status),
+                    owner: l.conn.owner().map(str::to_string),
                     status,
                 }
             })

@@ -108,11 +108,12 @@ impl Desktop {
         }
     }
 
-    /// At quit: stops the token server, then stores any token pair the vault refused
+    /// At quit: stops the token server and the share listener, then stores any token pair the vault refused
     /// earlier (the only copy of a live refresh token), trying for a few seconds. Returns
     /// the connections whose pair could not be saved.
     pub async fn shutdown(&self) -> Vec<(String, Error)> {
         self.stop_token_server().await;
+        self.stop_sharing().await;
         let sessions: Vec<_> = self.state().live.values().map(|l| l.conn.session.clone()).collect();
         let mut lost = Vec::new();
         for s in sessions {
@@ -174,7 +175,7 @@ impl Desktop {
     /// The connection the server hands out: the default one; the first open one only when
     /// no default is set. A default that failed to open is an error (503 with the reason),
     /// never a silent switch: a script meant for `home` must not get `cabin`'s token.
-    fn served(&self) -> Result<Connection> {
+    pub(super) fn served(&self) -> Result<Connection> {
         let st = self.state();
         let chosen = match &st.default {
             Some(name) => match st.live.get(name) {

@@ -56,7 +56,7 @@ impl Desktop {
         self.begin_sign_in(&name)
     }
 
-    fn free_name(&self) -> String {
+    pub(super) fn free_name(&self) -> String {
         Config::load(&self.paths).unwrap_or_default().free_name()
     }
 
