@@ -132,6 +132,8 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
     let shell = app.state::<Shell>();
     shell.stop();
     shell.replace(desktop.clone(), keep);
+    #[cfg(unix)]
+    let for_agent = desktop.clone();
     let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));
     let fresh = tauri::async_runtime::spawn(desktop.clone().keep_tray_fresh());
     let handle = app.clone();
@@ -143,7 +145,20 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
             notify(&handle, "ThingsTray: sharing with other computers did not start", &e.to_string());
         }
     });
+    // The CLI's agent (thingstray token / status answered from this app's memory): it
+    // lives as long as this task, which the shell aborts when it switches desktops.
+    #[cfg(unix)]
+    let agent = {
+        tauri::async_runtime::spawn(async move {
+            match for_agent.start_agent().await {
+                Ok(_agent) => std::future::pending::<()>().await,
+                Err(e) => tracing::warn!("no agent for the CLI: {e}"),
+            }
+        })
+    };
     shell.add_tasks([follower, fresh, server]);
+    #[cfg(unix)]
+    shell.add_tasks([agent]);
 }
 
 /// Mirrors the desktop's changes: tray menu and icon, windows ("changed" event),

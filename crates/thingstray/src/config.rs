@@ -281,9 +281,19 @@ impl Paths {
         if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
             return Ok(Paths { dir: PathBuf::from(dir) });
         }
-        let dirs = directories::ProjectDirs::from("com", "thingstray", "ThingsTray")
-            .ok_or_else(|| Error::io("finding the home directory", "no home directory is set"))?;
-        Ok(Paths { dir: dirs.config_dir().to_path_buf() })
+        Paths::os_default().ok_or_else(|| Error::io("finding the home directory", "no home directory is set"))
+    }
+
+    /// The OS's settings folder for ThingsTray (`~/.config/thingstray` on Linux).
+    fn os_default() -> Option<Paths> {
+        let dirs = directories::ProjectDirs::from("com", "thingstray", "ThingsTray")?;
+        Some(Paths { dir: dirs.config_dir().to_path_buf() })
+    }
+
+    /// Whether this is the user's own settings folder (not `THINGSTRAY_CONFIG_DIR`, a
+    /// test's, or the demo's): the agent's socket goes in the runtime dir only for it.
+    pub fn is_os_default(&self) -> bool {
+        std::env::var_os(ENV_CONFIG_DIR).is_none_or(|d| d.is_empty()) && Paths::os_default().is_some_and(|p| p.dir == self.dir)
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> Paths {

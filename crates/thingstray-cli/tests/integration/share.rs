@@ -233,8 +233,12 @@ async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() 
     let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
     assert!(status[0]["paired_with"].is_null(), "the laptop owns the session: {status}");
 
-    // The old owner is paired with the laptop and keeps neither secret.
-    let status = owner.run(&["status", "--json"]).await;
+    // The old owner's running server says it handed the session over (exit 4: restart);
+    // its settings are paired with the laptop and keep neither secret.
+    let live = owner.run(&["status"]).await;
+    assert_eq!(live.code, 4, "{live:?}");
+    assert!(live.stdout.contains("handed its SmartThings session over"), "{}", live.stdout);
+    let status = owner.run(&["--no-agent", "status", "--json"]).await;
     let status: serde_json::Value = serde_json::from_str(&status.ok().stdout).unwrap();
     assert!(status[0]["paired_with"].is_string(), "{status}");
     let secrets = owner.secrets_file().to_string();

@@ -4,9 +4,10 @@
 //! token` then costs a socket round trip instead of a keychain read: no keychain prompt
 //! on macOS, no wait on a locked keychain, no Secret Service round trips.
 //!
-//! - Where: `$XDG_RUNTIME_DIR/thingstray/agent.sock`; with `THINGSTRAY_CONFIG_DIR` set (a
-//!   portable install, a test) or no runtime dir, `agent.sock` in the settings folder, so
-//!   each settings folder has its own agent. The folder is 0700, the socket 0600.
+//! - Where: `$XDG_RUNTIME_DIR/thingstray/agent.sock` for the user's own settings folder;
+//!   for any other (`THINGSTRAY_CONFIG_DIR`, a test's, the demo's) or without a runtime
+//!   dir, `agent.sock` in the settings folder, so each settings folder has its own agent
+//!   and the demo never answers for the real account. The folder is 0700, the socket 0600.
 //! - Who: only peers of this user's uid, checked with `SO_PEERCRED` on every connection,
 //!   not only by file modes.
 //! - What: one JSON line in, one JSON line out. Never the refresh token or the client
@@ -28,7 +29,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Paths, ENV_CONFIG_DIR};
+use crate::config::Paths;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 
@@ -40,8 +41,7 @@ pub const MAX_ANSWER: usize = 256 * 1024;
 
 /// Where this settings folder's agent listens.
 pub fn socket_path(paths: &Paths) -> PathBuf {
-    let portable = std::env::var_os(ENV_CONFIG_DIR).is_some_and(|d| !d.is_empty());
-    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && !portable) {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && paths.is_os_default()) {
         Some(runtime) => PathBuf::from(runtime).join("thingstray").join(SOCKET),
         None => paths.dir.join(SOCKET),
     }

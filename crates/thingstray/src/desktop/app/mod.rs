@@ -6,6 +6,8 @@
 //! the other computers it shares with or gets its tokens from (`app/share.rs`).
 //! Renaming a connection is in `app/rename.rs`.
 
+#[cfg(unix)]
+mod agent;
 mod devices;
 mod rename;
 mod server;
