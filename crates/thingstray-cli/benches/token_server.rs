@@ -316,7 +316,10 @@ fn main() {
 /// The keychain paths, when a Secret Service answers (`scripts/with-keyring` gives one):
 /// `thingstray token` reading the keychain (no agent), and a bare `secret-tool lookup` of
 /// the same item.
-fn keychain_paths(sim: &Sim, rt: &tokio::runtime::Runtime, wall: &dyn Fn(&str, &dyn Fn() -> Command) -> Option<f64>) {
+/// Times a command: its median wall time in ms, or None when it failed.
+type Wall<'a> = dyn Fn(&str, &dyn Fn() -> Command) -> Option<f64> + 'a;
+
+fn keychain_paths(sim: &Sim, rt: &tokio::runtime::Runtime, wall: &Wall) {
     let service = format!("thingstray-bench-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("config.toml"), format!("vault = \"keychain\"\nkeychain_service = \"{service}\"\n")).unwrap();

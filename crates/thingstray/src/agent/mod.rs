@@ -79,13 +79,16 @@ pub struct StatusReply {
     pub needs_action: bool,
 }
 
+/// The connection `name` (else the default one), live.
+pub type Find = Arc<dyn Fn(Option<&str>) -> Result<Connection> + Send + Sync>;
+/// Every connection held live, for `status`.
+pub type All = Arc<dyn Fn() -> Vec<Connection> + Send + Sync>;
+
 /// What the agent serves from.
 #[derive(Clone)]
 pub struct AgentSource {
-    /// The connection `name` (else the default one), live.
-    pub find: Arc<dyn Fn(Option<&str>) -> Result<Connection> + Send + Sync>,
-    /// Every connection held live, for `status`.
-    pub all: Arc<dyn Fn() -> Vec<Connection> + Send + Sync>,
+    pub find: Find,
+    pub all: All,
 }
 
 impl AgentSource {
