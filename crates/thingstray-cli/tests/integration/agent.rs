@@ -141,3 +141,29 @@ except (ConnectionResetError, BrokenPipeError):
     let other = crate::common::finish(ask(Some("65534")).spawn().unwrap()).await;
     assert!(other.stdout.contains("(closed)") && !other.stdout.contains("access_token"), "another uid is refused: {other:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_keychain_daemon_gone_the_cli_still_gets_its_token_from_the_agent() {
+    let Some(keyring) = crate::common::Computer::start().await else { return };
+    let mut h = Home::new().await;
+    h.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), keyring.bus_address.clone()));
+    // The keychain vault this time (setup without --vault file), on that bus.
+    let mut setup = vec!["setup".to_string()];
+    setup.extend(h.sim.setup_args());
+    let args: Vec<&str> = setup.iter().map(String::as_str).collect();
+    h.run_with_stdin(&args, Some(&format!("{}\n", h.secret()))).await.ok();
+    h.login().await.ok();
+    let (_server, seen) = serve(&h).await;
+    assert!(seen.contains("agent listening"), "{seen}");
+
+    let pid = keyring.keyring_pid().await.expect("the Secret Service's pid");
+    // SAFETY: a plain kill(2) of a process this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    let (t, logs) = token(&h, &[]).await;
+    assert!(logs.contains("token from the agent"), "{logs}");
+    assert!(h.sim.accepts(&t).await);
+    // Without the agent the same command has no keychain to read: the agent made the
+    // difference.
+    let alone = h.run(&["--no-agent", "token"]).await;
+    assert_ne!(alone.code, 0, "{alone:?}");
+}

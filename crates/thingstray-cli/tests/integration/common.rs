@@ -16,6 +16,8 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 pub struct Home {
     pub sim: Sim,
     pub dir: tempfile::TempDir,
+    /// Set for every command (a test's own D-Bus bus, say).
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -40,7 +42,7 @@ impl Home {
 
     pub async fn with(config: SimConfig) -> Home {
         let sim = Sim::start(config).await.expect("simulator starts");
-        Home { sim, dir: tempfile::tempdir().unwrap() }
+        Home { sim, dir: tempfile::tempdir().unwrap(), env: Vec::new() }
     }
 
     /// The binary with this test's config dir and nothing from the developer's shell.
@@ -57,6 +59,7 @@ impl Home {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -177,3 +180,107 @@ pub async fn finish(child: Child) -> Out {
 pub fn query_param(url: &str, key: &str) -> Option<String> {
     url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
+
+/// A second computer on this machine (issue 11), for tests that need its own keychain.
+pub struct Computer {
+    pub dir: tempfile::TempDir,
+    /// `dbus-run-session` holding the bus open; killed with the test.
+    _bus: Child,
+    pub bus_address: String,
+}
+
+impl Computer {
+    /// None (and the test says SKIPPED) where GNOME Keyring is not installed.
+    pub async fn start() -> Option<Computer> {
+        let present = |bin: &str| std::process::Command::new("sh").args(["-c", &format!("command -v {bin}")]).output().is_ok_and(|o| o.status.success());
+        if !["dbus-run-session", "gnome-keyring-daemon", "secret-tool"].into_iter().all(present) {
+            eprintln!("SKIPPED: no GNOME Keyring; scripts/setup installs it");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        // The bus address is printed once the keyring is unlocked and serving: the line
+        // is the signal to go on, nothing waits on time.
+        let script = "printf 'laptop-keyring' | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+                      echo \"$DBUS_SESSION_BUS_ADDRESS\"; exec sleep 3600";
+        let mut bus = Command::new("dbus-run-session")
+            .args(["--", "sh", "-c", script])
+            .env("XDG_DATA_HOME", &data)
+            .env("HOME", dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dbus-run-session starts");
+        let mut line = String::new();
+        let mut out = BufReader::new(bus.stdout.take().unwrap());
+        tokio::time::timeout(PATIENCE, out.read_line(&mut line)).await.expect("the keyring starts").unwrap();
+        let bus_address = line.trim().to_string();
+        assert!(bus_address.contains("unix:"), "a bus address: {line:?}");
+        Some(Computer { dir, _bus: bus, bus_address })
+    }
+
+    /// The Secret Service's process (gnome-keyring-daemon), as the bus knows it.
+    pub async fn keyring_pid(&self) -> Option<u32> {
+        let args = [
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ];
+        let out = finish(self.cmd("dbus-send", &args).spawn().ok()?).await;
+        out.stdout.split_whitespace().skip_while(|w| *w != "uint32").nth(1)?.parse().ok()
+    }
+
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn cmd(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
+        c.args(args)
+            .env("THINGSTRAY_CONFIG_DIR", self.config_dir())
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env_remove("THINGSTRAY_CONNECTION")
+            .env_remove("THINGSTRAY_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        c
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Out {
+        finish(self.cmd(BIN, args).spawn().unwrap()).await
+    }
+
+    /// Every secret this computer's keychain holds, as `secret-tool` prints them.
+    pub async fn keychain(&self) -> String {
+        let out = finish(self.cmd("secret-tool", &["search", "--all", "--unlock", "service", "thingstray"]).spawn().unwrap()).await;
+        format!("{}{}", out.stdout, out.stderr)
+    }
+
+    /// Every file this computer wrote, as text.
+    pub fn files(&self) -> String {
+        fn walk(dir: &std::path::Path, out: &mut String) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    // The keyring file is encrypted: searching it proves nothing, the
+                    // keychain is searched through the Secret Service instead.
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
+        let mut out = String::new();
+        walk(&self.config_dir(), &mut out);
+        out
+    }
+}
+
