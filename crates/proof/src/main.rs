@@ -84,6 +84,11 @@ enum Cmd {
         thingstray: String,
     },
     Requests,
+    /// The performance section alone, from scripts/bench-token-server's output.
+    Bench {
+        #[arg(long)]
+        output: PathBuf,
+    },
     Share {
         /// The `thingstray` binary (release build), for its `token` on a paired computer.
         #[arg(long)]
@@ -165,6 +170,7 @@ fn main() -> ExitCode {
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
+            Cmd::Bench { output } => vec![bench::section(Some(&output), false)],
             Cmd::Share { thingstray } => vec![share::run(thingstray.as_deref()).await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
             Cmd::KeychainLocked { tries } => vec![keychain_locked::run(tries).await],
