@@ -79,6 +79,10 @@ impl Default for SessionOptions {
 /// journeys) on its 75% schedule and bounds a zero lifetime to 720 refreshes an hour.
 pub const MIN_REFRESH_GAP: Duration = Duration::from_secs(5);
 
+/// The least validity a paired computer's cached token is still used with for an API
+/// request while its owner cannot be reached.
+const LAST_SECONDS: Duration = Duration::from_secs(5);
+
 /// A 401 replaces the token at most this often. A 401 that a new token does not fix (a
 /// wrong API address, a proxied path that answers 401) would otherwise rotate once per
 /// request: every 10 s while the device window polls.
@@ -273,7 +277,12 @@ impl Session {
             self.load().await?;
         }
         let min = self.cached().map_or(want, |t| want.min(t.lifetime() / 4));
-        self.token_valid_for(min).await
+        match self.token_valid_for(min).await {
+            // A paired computer whose owner is away: a request takes seconds, so the
+            // cached token serves until its last few (the owner is asked again next time).
+            Err(e @ Error::ShareUnreachable { .. }) => self.fresh_grant(LAST_SECONDS).ok_or(e),
+            other => other,
+        }
     }
 
     /// For a caller whose request SmartThings refused with 401 although the token looked

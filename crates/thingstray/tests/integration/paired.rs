@@ -122,10 +122,14 @@ async fn an_unreachable_owner_leaves_the_cached_token_in_use_and_says_until_when
     let again = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), None, laptop.options(&env)).await.unwrap();
     assert!(again.session.token_valid_for(MIN).await.is_ok());
 
-    env.advance(Duration::from_secs(601));
+    // Down to its last 20 s, below what a request asks for: still used for devices.
+    env.advance(Duration::from_secs(580));
+    assert!(!paired.api.devices().await.unwrap().is_empty(), "the cached token serves until it expires");
+    env.advance(Duration::from_secs(21));
     let e = paired.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "share_unreachable");
     assert!(e.to_string().contains("holds no valid token"), "{e}");
+    assert_eq!(paired.api.devices().await.unwrap_err().code(), "share_unreachable");
     assert!(matches!(paired.session.status(), Status::Retrying { .. }), "{:?}", paired.session.status());
 }
 
