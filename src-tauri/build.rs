@@ -53,6 +53,8 @@ const COMMANDS: &[&str] = &[
     "paired_computers",
     "revoke_computer",
     "connect_invite",
+    "offer_hand_over",
+    "take_sign_in_over",
 ];
 
 /// Writes only a changed file, so an unchanged list does not rebuild the crate.

@@ -82,6 +82,9 @@ export const api = {
   shareInvite: (name) => call('share_invite', { name: name || null }),
   pairedComputers: () => call('paired_computers'),
   revokeComputer: (name) => call('revoke_computer', { name }),
+  // Moving the sign-in: offered on the owner, taken on the paired computer.
+  offerHandOver: (name) => call('offer_hand_over', { name }),
+  takeSignInOver: () => call('take_sign_in_over'),
   // The wizard's other way in: pair with the computer that holds the sign-in.
   connectInvite: (invite, computerName) => call('connect_invite', { invite, computerName: computerName || null }),
 };

@@ -3,7 +3,7 @@
 // request, and dropped from the page when it expires.
 import { api } from './ipc.js';
 import { checkPort } from './lib/settings-view.js';
-import { pairedRows, shareStatusText, revokeStep, SHARE_ADDRESSES, INVITE_NOTE } from './lib/share-view.js';
+import { pairedRows, shareStatusText, revokeStep, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES, INVITE_NOTE } from './lib/share-view.js';
 import { slug } from './lib/format.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -12,6 +12,8 @@ const INVITE_LIFETIME_MS = 10 * 60 * 1000;
 
 /** The computer whose Revoke was clicked once: the next click revokes. */
 let armed = null;
+/** The computer whose Hand over was clicked once: the next click offers the sign-in. */
+let handArmed = null;
 let inviteTimer = null;
 
 function el(tag, props = {}, ...children) {
@@ -32,6 +34,8 @@ function paint(st) {
   $('share-status').textContent = shareStatusText(st);
   $('share-status').className = st.enabled && st.error && !st.running ? 'error' : '';
   $('make-invite').disabled = !st.running;
+  $('paired-with').textContent = pairedText(st.paired_with);
+  $('paired-box').classList.toggle('hidden', !st.paired_with);
   if (!st.running) showInvite('');
 }
 
@@ -58,7 +62,9 @@ async function renderPaired() {
       if (!r.revoked) {
         const b = el('button', { 'data-testid': `revoke-${id}`, text: revokeStep(armed === r.name, r.name) });
         b.addEventListener('click', () => revoke(r.name).catch((e) => say(e.message)));
-        line.append(b);
+        const h = el('button', { 'data-testid': `hand-over-${id}`, text: handOverStep(handArmed === r.name, r.name) });
+        h.addEventListener('click', () => handOver(r.name).catch((e) => say(e.message)));
+        line.append(h, b);
       }
       return line;
     }),
@@ -73,6 +79,17 @@ async function revoke(name) {
   armed = null;
   await api.revokeComputer(name);
   say(`${name} was revoked: its next request for a token is refused.`);
+  await renderPaired();
+}
+
+async function handOver(name) {
+  if (handArmed !== name) {
+    handArmed = name;
+    return renderPaired();
+  }
+  handArmed = null;
+  await api.offerHandOver(name);
+  say(handOverOffered(name));
   await renderPaired();
 }
 
@@ -114,6 +131,15 @@ export function wireShare() {
   // Pairings (through the listener) and `thingstray share revoke` change the list without
   // a "changed" event, and "last seen" moves on: read it again while the window is open.
   setInterval(() => renderPaired().catch(() => {}), 5000);
+  $('take-over').addEventListener('click', async () => {
+    say('Taking the sign-in over…');
+    try {
+      paint(await api.takeSignInOver());
+      say('The sign-in is on this computer now, and shared from here.');
+    } catch (e) {
+      say(e.message);
+    }
+  });
   $('copy-invite').addEventListener('click', async () => {
     try {
       await api.copyText($('invite-line').textContent);

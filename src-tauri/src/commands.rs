@@ -263,6 +263,16 @@ pub fn revoke_computer(shell: State<'_, Shell>, name: String) -> Res<Vec<PairedV
     shell.desktop()?.revoke_computer(&name)
 }
 
+#[tauri::command]
+pub fn offer_hand_over(shell: State<'_, Shell>, name: String) -> Res<Vec<PairedView>> {
+    shell.desktop()?.offer_hand_over(&name)
+}
+
+#[tauri::command]
+pub async fn take_sign_in_over(shell: State<'_, Shell>) -> Res<ShareStatus> {
+    shell.desktop()?.take_sign_in_over().await
+}
+
 /// The wizard's "already connected on another computer": the invite is parsed and used
 /// in the core, never logged.
 #[tauri::command]

@@ -136,6 +136,8 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
     let for_agent = desktop.clone();
     let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));
     let fresh = tauri::async_runtime::spawn(desktop.clone().keep_tray_fresh());
+    // After this computer handed its sign-in over, it follows the new owner by itself.
+    let handed = tauri::async_runtime::spawn(desktop.clone().follow_hand_overs());
     let handle = app.clone();
     let server = tauri::async_runtime::spawn(async move {
         if let Err(e) = desktop.resume_token_server().await {
@@ -156,7 +158,7 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
             }
         })
     };
-    shell.add_tasks([follower, fresh, server]);
+    shell.add_tasks([follower, fresh, handed, server]);
     #[cfg(unix)]
     shell.add_tasks([agent]);
 }

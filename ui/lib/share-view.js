@@ -75,5 +75,20 @@ export function revokeStep(armed, name) {
   return armed ? `Click again to revoke ${name}` : 'Revoke…';
 }
 
+/** The hand-over button asks twice too: the sign-in itself moves to that computer. */
+export function handOverStep(armed, name) {
+  return armed ? `Click again to offer the sign-in to ${name}` : 'Hand over…';
+}
+
+/** What to tell the owner once a hand-over is offered. */
+export function handOverOffered(name) {
+  return `Offered to ${name} for 10 minutes. On ${name}: Settings -> Other computers -> Take the sign-in over (or thingstray share take-over). This computer then gets its tokens from ${name}.`;
+}
+
+/** On a paired computer: where its tokens come from, and what it may do about it. */
+export function pairedText(owner) {
+  return owner ? `This computer gets its tokens from ${owner}, which holds the SmartThings sign-in.` : '';
+}
+
 /** What to say beside a fresh invite. */
 export const INVITE_NOTE = 'Paste it into ThingsTray on the other computer (first window: "already connected on another computer"), or run thingstray connect there. It works once, within 10 minutes.';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { cleanInvite, inviteProblem, lastSeenText, pairedRows, shareStatusText, revokeStep, SHARE_ADDRESSES } from '../lib/share-view.js';
+import { cleanInvite, inviteProblem, lastSeenText, pairedRows, shareStatusText, revokeStep, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES } from '../lib/share-view.js';
 
 const LINE = 'thingstray://pair?at=192.168.1.5%3A8766&fp=ab12&code=K7QX-2M9P&owner=laptop';
 
@@ -53,4 +53,13 @@ test('the share line says where, as whom, what, and the fingerprint to compare; 
   assert.equal(revokeStep(false, 'laptop'), 'Revoke…');
   assert.equal(revokeStep(true, 'laptop'), 'Click again to revoke laptop');
   assert.deepEqual(SHARE_ADDRESSES.map((a) => a.value), ['0.0.0.0', '127.0.0.1']);
+});
+
+test('handing the sign-in over asks twice and says what to do on the other computer', () => {
+  assert.equal(handOverStep(false, 'server'), 'Hand over…');
+  assert.equal(handOverStep(true, 'server'), 'Click again to offer the sign-in to server');
+  assert.match(handOverOffered('server'), /On server: Settings -> Other computers -> Take the sign-in over/);
+  assert.match(handOverOffered('server'), /10 minutes/);
+  assert.equal(pairedText(null), '');
+  assert.equal(pairedText('laptop'), 'This computer gets its tokens from laptop, which holds the SmartThings sign-in.');
 });

@@ -9,6 +9,7 @@
 #[cfg(unix)]
 mod agent;
 mod devices;
+mod hand_over;
 mod rename;
 mod server;
 mod settings;

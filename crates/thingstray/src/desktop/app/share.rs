@@ -36,7 +36,7 @@ pub(super) struct ShareSlot {
     running: tokio::sync::Mutex<Option<ShareServer>>,
     /// What the settings window reads without waiting on the above.
     seen: Mutex<Seen>,
-    registry: Arc<Registry>,
+    pub(super) registry: Arc<Registry>,
 }
 
 impl ShareSlot {
@@ -71,6 +71,9 @@ pub struct ShareStatus {
     pub fingerprint: Option<String>,
     /// The connection whose tokens are handed out.
     pub sharing: Option<String>,
+    /// The computer that connection gets its tokens from, when it is paired: then this one
+    /// cannot share it, but can take its sign-in over.
+    pub paired_with: Option<String>,
     /// Why it is not running although it is on (a busy port at launch).
     pub error: Option<Error>,
 }
@@ -113,6 +116,7 @@ impl Desktop {
             owner_name: this_computer(),
             fingerprint: seen.fingerprint.map(|f| f.short()),
             sharing: self.shared().ok().map(|c| c.name),
+            paired_with: self.served().ok().and_then(|c| c.owner().map(str::to_string)),
             error: seen.error,
         }
     }
