@@ -32,3 +32,35 @@ impl Desktop {
         Agent::start(&self.paths, source).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::tests::signed_in;
+    use crate::agent::client;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cli_gets_the_apps_token_and_status_from_its_memory_until_it_quits() {
+        let e = signed_in().await;
+        let paths = e.desktop.paths.clone();
+        let agent = e.desktop.start_agent().await.unwrap();
+        assert!(agent.path().starts_with(e._dir.path()), "a test's settings folder has its own agent");
+        // A second agent for the same folder is refused: one serves it.
+        assert!(e.desktop.start_agent().await.is_err());
+
+        let t = client::token(&paths, None, Duration::from_secs(60), client::TIMEOUT).await.unwrap();
+        assert_eq!(t.connection, "demo");
+        assert!(e.sim.accepts(&t.access_token).await);
+        let unknown = client::token(&paths, Some("cabin"), Duration::from_secs(60), client::TIMEOUT).await.unwrap_err();
+        assert!(unknown.contains("unknown_connection"), "{unknown}");
+        let rows = client::status(&paths, client::TIMEOUT).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status["state"], "connected");
+        assert!(!rows[0].needs_action && rows[0].text.starts_with("connected"), "{:?}", rows[0]);
+
+        drop(agent);
+        let gone = client::token(&paths, None, Duration::from_secs(60), client::TIMEOUT).await.unwrap_err();
+        assert!(gone.contains("no agent"), "{gone}");
+    }
+}
