@@ -237,3 +237,27 @@ async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follo
     assert_eq!(env.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
     assert_eq!(refreshes(&env.sim), base + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_token_server_of_a_paired_computer_hands_out_the_owners_token() {
+    use thingstray::serve::{ServeOptions, ServerSecret, TokenServer};
+    let env = Env::new(SimConfig::default()).await;
+    let server = share(&env, env.signed_in().await).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    let secret = ServerSecret::generate();
+    let opts = ServeOptions { addrs: vec!["127.0.0.1".parse().unwrap()], port: 0, api_url: paired.settings.api_url.clone() };
+    let local = TokenServer::start(paired.session.clone(), secret.clone(), opts).await.unwrap();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/v1/token", local.port()))
+        .bearer_auth(secret.expose())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"].as_str().expect("a token");
+    assert!(env.sim.accepts(token).await, "{answer}");
+    assert!(answer.get("refresh_token").is_none());
+}
