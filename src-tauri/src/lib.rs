@@ -51,6 +51,9 @@ pub fn run() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()))
         .with_writer(std::io::stderr)
+        // Started from a launcher, the app's stderr may be closed: the default report of a
+        // failed write (eprintln!) would then panic.
+        .log_internal_errors(false)
         .init();
     let args = Args::parse(std::env::args());
 

@@ -76,5 +76,8 @@ fn init_logging(args: &cli::Cli) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
         .with_target(false)
+        // By default a failed write is reported with eprintln!, which panics when stderr
+        // is gone (a closed terminal, `2>&-`): a server must outlive its log's reader.
+        .log_internal_errors(false)
         .try_init();
 }

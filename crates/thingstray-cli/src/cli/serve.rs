@@ -69,6 +69,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return Ok(());
     }
 
+    let stopped = stop_signal();
     let conn = ctx.open_long_lived().await?;
     let secret = ServerSecret::load_or_create(conn.session.vault()).await?;
     if let Status::SignedOut | Status::NeedsSignIn { .. } = conn.session.status() {
@@ -98,12 +99,12 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         let _ = out.flush();
     }
     let share = if a.share { Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?) } else { None };
-    eprintln!(
+    say(&format!(
         // The secret goes through a pipe, not curl's argv (which every local user can read).
         "Try: printf 'Authorization: Bearer %s\\n' \"$(thingstray serve --print-secret)\" | curl -H @- http://127.0.0.1:{}/v1/token",
         server.port()
-    );
-    stop_signal().await;
+    ));
+    stopped.await;
     tracing::info!("stopping");
     if let Some(share) = share {
         Listening::remove(&ctx.paths);
@@ -113,7 +114,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     refresher.abort();
     // A pair the vault refused is the only live refresh token: store it before exiting.
     if let Err(e) = conn.session.flush(Duration::from_secs(10)).await {
-        eprintln!("thingstray: the new sign-in could not be saved ({e}); run `thingstray login` once the keychain works");
+        say(&format!("thingstray: the new sign-in could not be saved ({e}); run `thingstray login` once the keychain works"));
         return Err(e.into());
     }
     Ok(())
@@ -137,9 +138,19 @@ async fn start_sharing(ctx: &Ctx, conn: &Connection, listen: Option<SocketAddr>,
     let server = ShareServer::start(ShareSource::One(conn.clone()), &identity, registry, clock, opts).await?;
     let listening = Listening::new(server.addr(), advertise);
     listening.write(&ctx.paths)?;
-    println!("sharing on {} as {} (fingerprint {})", listening.at, server.owner_name(), identity.fingerprint().short());
-    eprintln!("Invite another computer: thingstray share invite");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "sharing on {} as {} (fingerprint {})", listening.at, server.owner_name(), identity.fingerprint().short());
+        let _ = out.flush();
+    }
+    say("Invite another computer: thingstray share invite");
     Ok(server)
+}
+
+/// A hint on stderr. A server outlives its terminal (closed, or started with `2>&-`):
+/// `eprintln!` would then panic and take the server down, so a lost hint is ignored.
+fn say(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {
@@ -160,18 +171,20 @@ fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {
         .collect()
 }
 
-/// SIGTERM (systemd, docker stop) or Ctrl-C.
-async fn stop_signal() {
+/// SIGTERM (systemd, docker stop) or Ctrl-C. SIGTERM is caught from the call on, not from
+/// the first poll: one that arrives while the servers start is a clean stop too.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }

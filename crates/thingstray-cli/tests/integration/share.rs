@@ -155,3 +155,26 @@ async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() 
     assert!(!secrets.contains("refresh_token") && !secrets.contains(&owner.secret()), "{secrets}");
     assert_eq!(owner.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_whose_terminal_is_gone_keeps_serving_and_stops_cleanly() {
+    let owner = Home::new().await;
+    owner.signed_in().await;
+    let mut child = owner.cmd(&["serve", "--share", "--listen", "127.0.0.1:0", "--port", "0"]).spawn().unwrap();
+    // Its stderr closed (a terminal gone, or `2>&-`): every hint and log line fails to write.
+    drop(child.stderr.take());
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(PATIENCE, out.read_line(&mut line)).await.expect("serve starts").unwrap();
+        assert!(n > 0, "serve ended before sharing");
+        if line.starts_with("sharing on") {
+            break;
+        }
+    }
+    // SIGTERM is caught from the start: the exit code says whether it died on the way.
+    // SAFETY: a plain kill(2) of the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(PATIENCE, child.wait()).await.expect("serve stops").unwrap();
+    assert_eq!(status.code(), Some(0), "a failed write to stderr must not take the server down");
+}
