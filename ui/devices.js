@@ -160,7 +160,7 @@ function deviceRow(row) {
     const yes = el('button', {
       class: 'primary',
       'data-testid': `confirm-${id}`,
-      text: pending.question.replace(/\?$/, ''),
+      text: pending.action,
       onclick: () => {
         const step = answer(pending, true);
         view.pending = step.pending;
@@ -227,7 +227,7 @@ const RENDER = {
     return out;
   },
   select(v, control, start) {
-    const options = v.choices.map((c) => el('option', { value: c.value, selected: c.selected, text: c.label }));
+    const options = v.choices.map((c) => el('option', { value: c.value, selected: c.selected, disabled: c.disabled, text: c.label }));
     const select = el('select', { 'data-testid': v.testid, 'aria-label': v.aria, disabled: v.disabled }, ...options);
     if (v.unknown) select.prepend(el('option', { value: '', selected: true, disabled: true, text: 'Unknown' }));
     select.addEventListener('change', () => start(select, control, control.commands[0].command, select.value));

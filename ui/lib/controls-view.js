@@ -92,7 +92,12 @@ export function controlView(row, control, usable) {
     view.unit = unitText(control);
   }
   if (control.kind === 'select') {
-    view.choices = control.choices.map((c) => ({ value: c, label: words(c), selected: c === control.value }));
+    view.choices = control.choices.map((c) => ({ value: c, label: words(c), selected: c === control.value, disabled: false }));
+    // A device may be in a mode it does not list (the ecobee fixture: "heat" with
+    // off/cool/auxheatonly/auto): show the truth, selected but not choosable.
+    if (typeof control.value === 'string' && !control.choices.includes(control.value)) {
+      view.choices.unshift({ value: control.value, label: words(control.value), selected: true, disabled: true });
+    }
   }
   if (control.kind === 'colour') {
     const v = control.value || { hue: 0, saturation: 0 };
@@ -135,7 +140,10 @@ export function confirmQuestion(row, control, command) {
  */
 export function ask(row, control, command, input) {
   const question = confirmQuestion(row, control, command);
-  if (question) return { pending: { device: row.id, question, req: request(control, command, input, true) }, send: null };
+  if (question) {
+    const action = control.commands.find((a) => a.command === command).label;
+    return { pending: { device: row.id, question, action, req: request(control, command, input, true) }, send: null };
+  }
   return { pending: null, send: request(control, command, input, false) };
 }
 

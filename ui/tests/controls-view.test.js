@@ -98,6 +98,9 @@ test('selects list the choices the device reported, the current one selected', (
   const v = controlView(row, mode, true);
   assert.deepEqual(v.choices.map((c) => [c.value, c.label, c.selected]), [['off', 'Off', false], ['heat', 'Heat', true], ['auto', 'Auto', false]]);
   assert.deepEqual(request(mode, 'setThermostatMode', 'auto').args, ['auto']);
+  const unlisted = controlView(row, { ...mode, value: 'emergency heat' }, true).choices;
+  assert.deepEqual(unlisted[0], { value: 'emergency heat', label: 'Emergency heat', selected: true, disabled: true }, 'the mode it is in, even unlisted');
+  assert.ok(unlisted.slice(1).every((c) => !c.selected && !c.disabled));
 });
 
 test('colour: hue and saturation 0-100, sent together', () => {
@@ -117,6 +120,7 @@ test('unlock asks "Unlock Front Door?" first; locking is sent at once', () => {
   const asked = ask(row, lock, 'unlock');
   assert.equal(asked.send, null, 'nothing sent before the answer');
   assert.equal(asked.pending.question, 'Unlock Front Door?');
+  assert.equal(asked.pending.action, 'Unlock', 'the answer button says what it does');
   assert.deepEqual(answer(asked.pending, false), { pending: null, send: null }, 'cancel sends nothing');
   assert.deepEqual(answer(asked.pending, true).send, { capability: 'lock', command: 'unlock', args: [], confirmed: true });
 });
