@@ -332,8 +332,9 @@ pub enum Error {
     #[error("To {action} {device}, confirm it first: nothing was sent.")]
     NeedsConfirmation { device: String, action: String },
 
-    #[error("{device}: {control} must be between {min} and {max}{unit}; {value}{unit} was not sent.")]
-    OutOfRange { device: String, control: String, value: String, min: String, max: String, unit: String },
+    /// `range` reads "7 and 28 °C", `value` "29 °C" (four fields keep `Error` small).
+    #[error("{device}: {control} must be between {range}; {value} was not sent.")]
+    OutOfRange { device: String, control: String, value: String, range: String },
 
     #[error("{device}: {control}: {why}. Nothing was sent.")]
     InvalidArgument { device: String, control: String, why: String },

@@ -355,13 +355,12 @@ impl Control {
         if (min..=max).contains(&n) {
             return Ok(());
         }
+        let unit = self.unit.as_deref().map(|u| if u == "C" || u == "F" { format!(" °{u}") } else { format!(" {u}") }).unwrap_or_default();
         Err(Error::OutOfRange {
             device: device.into(),
             control: what.into(),
-            value: n.to_string(),
-            min: min.to_string(),
-            max: max.to_string(),
-            unit: self.unit.clone().map(|u| if u == "C" || u == "F" { format!(" °{u}") } else { format!(" {u}") }).unwrap_or_default(),
+            value: format!("{n}{unit}"),
+            range: format!("{min} and {max}{unit}"),
         })
     }
 }

@@ -249,7 +249,7 @@ proptest! {
                     prop_assert!(c.value.is_none() || ["locked", "unlocked", "unlocked with timeout"].contains(&c.value.as_ref().unwrap().as_str().unwrap_or("?")));
                 }
                 for a in &c.commands {
-                    let _ = c.check("d", a.command, &[v.clone()], false);
+                    let _ = c.check("d", a.command, std::slice::from_ref(&v), false);
                 }
             }
         }
