@@ -207,6 +207,22 @@ pub(crate) mod tests {
         assert!(!sensor.usable());
     }
 
+    /// Issue 12: a row carries its controls and when a reading last changed; an offline
+    /// lock is not claimed locked (its last report may be hours old).
+    #[test]
+    fn rows_carry_controls_and_an_offline_lock_is_not_locked() {
+        let mut d = device("l", "Front Door", None, &["lock", "battery"], None, Some(true));
+        d.status = DeviceStatus::from_status_body(&json!({"components": {"main": {
+            "lock": {"lock": {"value": "locked", "timestamp": "2025-02-09T17:29:56Z"}}}}}));
+        let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
+        assert_eq!((r.locked, r.changed_at), (Some(true), Some(1_739_122_196)));
+        let keys: Vec<_> = r.controls.iter().map(|c| c.key).collect();
+        assert_eq!(keys, ["lock"]);
+        d.online = Some(false);
+        let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
+        assert_eq!((r.locked, r.controls[0].value.as_ref()), (None, None));
+    }
+
     #[test]
     fn favorites_first_then_room_then_name() {
         let devices = vec![
