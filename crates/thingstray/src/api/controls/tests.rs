@@ -74,6 +74,11 @@ fn setpoints_use_the_reported_range_else_a_default_for_their_unit() {
     assert_eq!(e.to_string(), "Hall: Heat to must be between 7 and 28 °C; 29 °C was not sent.");
     assert_eq!(code(heat.check("Hall", "setHeatingSetpoint", &[json!("warm")], false)), "invalid_argument");
 
+    // A real air conditioner that reports its range.
+    let samsung = fixture("da_ac_rac_01001").controls();
+    let cool = get(&samsung, "cool");
+    assert_eq!((cool.min, cool.max, cool.step, cool.unit.as_deref()), (Some(16.0), Some(30.0), Some(1.0), Some("C")));
+
     // The shared range of `thermostatSetpoint` serves a cooling setpoint too.
     let shared = main(json!({
         "thermostatCoolingSetpoint": {"coolingSetpoint": {"value": 24, "unit": "C"}},
