@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "switch_device",
     "set_level",
     "set_color_temperature",
+    "device_command",
     "run_scene",
     "copy_token",
     "sign_out",

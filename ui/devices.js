@@ -2,6 +2,7 @@
 import { api, listen } from './ipc.js';
 import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, subtitle } from './lib/devices-view.js';
 import { copiedText, readText, slug } from './lib/format.js';
+import { controlViews, ask, answer, changedText } from './lib/controls-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const now = () => Math.floor(Date.now() / 1000);
@@ -14,6 +15,8 @@ const view = {
   filter: '',
   showHidden: false,
   hasToken: false,
+  // The confirmation being asked in the window ("Unlock Front Door?"), if any.
+  pending: null,
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -115,26 +118,28 @@ function deviceRow(row) {
       }
     },
   });
-  const name = el('div', { class: 'name' }, el('div', { text: row.label }), sub ? el('div', { class: 'sub', text: sub }) : null);
-  const toggle = el('div', { class: 'toggle' });
-  if (c.toggle) {
-    const sw = el('input', {
-      type: 'checkbox',
-      class: 'switch',
-      role: 'switch',
-      'data-testid': `switch-${id}`,
-      'aria-label': `${row.label} on or off`,
-      checked: row.switch === true,
-      disabled: !c.usable,
-    });
-    sw.addEventListener('change', () => {
-      const want = sw.checked;
-      // Show the confirmed state only: back to the old state until SmartThings says.
-      sw.checked = !want;
-      act(sw, () => api.switchDevice(conn, id, want), () => (sw.checked = row.switch === true));
-    });
-    toggle.append(sw);
-  }
+  const changed = changedText(row, now());
+  const name = el(
+    'div',
+    { class: 'name' },
+    el('div', { text: row.label }),
+    sub ? el('div', { class: 'sub', text: sub }) : null,
+    changed ? el('div', { class: 'changed', 'data-testid': `changed-${id}`, text: changed }) : null,
+  );
+  const send = (input, req, revert = () => {}) =>
+    act(input, () => api.deviceCommand(conn, id, req.capability, req.command, req.args, req.confirmed), revert);
+  // A click: sent at once, or held for the confirmation drawn under the row.
+  const start = (input, control, command, value, revert) => {
+    const step = ask(row, control, command, value);
+    if (step.pending) {
+      view.pending = step.pending;
+      shownKey = null;
+      render();
+    } else send(input, step.send, revert);
+  };
+  const { toggles, rest } = controlViews(row, c.usable);
+  const byKey = Object.fromEntries((row.controls || []).map((k) => [k.key, k]));
+  const toggle = el('div', { class: 'toggle' }, ...toggles.map((v) => RENDER.toggle(v, byKey[v.key], start)));
   toggle.append(
     el('button', {
       class: 'more',
@@ -152,26 +157,105 @@ function deviceRow(row) {
       },
     }),
   );
-  const sliders = el('div', { class: 'sliders' });
-  const slider = (kind, label, min, max, step, value, unit, send) => {
-    const out = el('span', { text: value == null ? '–' : `${value}${unit}` });
-    const input = el('input', {
-      type: 'range', min, max, step, value: value ?? min,
-      'data-testid': `${kind}-${id}`,
-      'aria-label': `${row.label} ${label}`,
-      disabled: !c.usable,
+  const panel = el('div', { class: 'controls' }, ...rest.map((v) => RENDER[v.kind](v, byKey[v.key], start)));
+  const pending = view.pending && view.pending.device === id ? view.pending : null;
+  if (pending) {
+    const yes = el('button', {
+      class: 'primary',
+      'data-testid': `confirm-${id}`,
+      text: pending.action,
+      onclick: () => {
+        const step = answer(pending, true);
+        view.pending = step.pending;
+        send(yes, step.send);
+      },
     });
-    input.addEventListener('input', () => (out.textContent = `${input.value}${unit}`));
-    input.addEventListener('change', () => act(input, () => send(Number(input.value)), () => (input.value = value ?? min)));
-    sliders.append(el('label', {}, el('span', { text: label }), input, out));
-  };
-  if (c.level) slider('level', 'Brightness', 0, 100, 1, row.level, '%', (v) => api.setLevel(conn, id, v));
-  if (c.colorTemperature) slider('ct', 'White', 2000, 6500, 100, row.color_temperature, ' K', (v) => api.setColorTemperature(conn, id, v));
+    const no = el('button', {
+      'data-testid': `cancel-${id}`,
+      text: 'Cancel',
+      onclick: () => {
+        view.pending = answer(pending, false).pending;
+        shownKey = null;
+        render();
+      },
+    });
+    panel.append(
+      el('div', { class: 'confirm', role: 'alertdialog', 'aria-label': pending.question }, el('span', { 'data-testid': `confirm-text-${id}`, text: pending.question }), yes, no),
+    );
+  }
   return el(
     'div',
-    { class: 'device', role: 'listitem', tabindex: '0', 'data-testid': `device-${id}`, 'data-state': c.state, 'data-label': row.label },
-    fav, name, toggle, sliders.childElementCount ? sliders : null,
+    {
+      class: changed ? 'device recent' : 'device',
+      role: 'listitem',
+      tabindex: '0',
+      'data-testid': `device-${id}`,
+      'data-state': c.state,
+      'data-label': row.label,
+    },
+    fav,
+    name,
+    toggle,
+    panel.childElementCount ? panel : null,
   );
+}
+
+// One renderer per control KIND; each gets the view (lib/controls-view.js), the core's
+// control, and `start(input, control, command, value, revert)`, which sends or asks first.
+const RENDER = {
+  toggle(v, control, start) {
+    const on = control.value === 'on';
+    const sw = el('input', { type: 'checkbox', class: 'switch', role: 'switch', 'data-testid': v.testid, 'aria-label': `${v.aria} on or off`, checked: on, disabled: v.disabled });
+    sw.addEventListener('change', () => {
+      const want = sw.checked;
+      // Show the confirmed state only: back to the old state until SmartThings says.
+      sw.checked = !want;
+      start(sw, control, want ? 'on' : 'off', null, () => (sw.checked = on));
+    });
+    return sw;
+  },
+  buttons(v, control, start) {
+    const buttons = v.buttons.map((b) => {
+      const btn = el('button', { type: 'button', 'data-testid': b.testid, 'aria-pressed': String(b.current), disabled: v.disabled, text: b.label });
+      btn.addEventListener('click', () => start(btn, control, b.command, null));
+      return btn;
+    });
+    return line(v, el('div', { class: 'buttons', role: 'group', 'aria-label': v.aria }, ...buttons));
+  },
+  slider(v, control, start) {
+    const input = el('input', { type: 'range', min: v.min, max: v.max, step: v.step, value: v.value ?? v.min, 'data-testid': v.testid, 'aria-label': v.aria, disabled: v.disabled });
+    const out = line(v, input);
+    input.addEventListener('input', () => (out.lastChild.textContent = `${input.value}${v.unit}`));
+    input.addEventListener('change', () => start(input, control, control.commands[0].command, Number(input.value), () => (input.value = v.value ?? v.min)));
+    return out;
+  },
+  select(v, control, start) {
+    const options = v.choices.map((c) => el('option', { value: c.value, selected: c.selected, disabled: c.disabled, text: c.label }));
+    const select = el('select', { 'data-testid': v.testid, 'aria-label': v.aria, disabled: v.disabled }, ...options);
+    if (v.unknown) select.prepend(el('option', { value: '', selected: true, disabled: true, text: 'Unknown' }));
+    select.addEventListener('change', () => start(select, control, control.commands[0].command, select.value));
+    return line(v, select);
+  },
+  colour(v, control, start) {
+    const range = (part, value) =>
+      el('input', { type: 'range', min: 0, max: 100, step: 1, value, 'data-testid': `${v.testid}-${part}`, 'aria-label': `${v.aria} ${part}`, disabled: v.disabled });
+    const hue = range('hue', v.hue);
+    const sat = range('saturation', v.saturation);
+    const swatch = el('span', { class: 'swatch', 'data-testid': `${v.testid}-value` });
+    const paint = () => (swatch.style.background = `hsl(${Number(hue.value) * 3.6}, ${sat.value}%, 50%)`);
+    paint();
+    for (const input of [hue, sat]) {
+      input.addEventListener('input', paint);
+      input.addEventListener('change', () => start(input, control, 'setColor', { hue: Number(hue.value), saturation: Number(sat.value) }));
+    }
+    return line(v, el('div', { class: 'colour' }, hue, sat), swatch);
+  },
+};
+
+/** One control's line: its name, the input, and what the device reports now. */
+function line(v, input, last = null) {
+  const value = last || el('span', { 'data-testid': `${v.testid}-value`, class: v.unknown ? 'unknown' : null, text: v.valueText });
+  return el('div', { class: 'control', 'data-kind': v.kind }, el('span', { text: v.label }), input, value);
 }
 
 function render() {
@@ -278,6 +362,13 @@ function wire(poll) {
   $('open-settings').addEventListener('click', () => api.openWindow('settings').catch((e) => toast(e.message, 'error')));
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') {
+      // A confirmation being asked is the first thing Escape cancels.
+      if (view.pending) {
+        view.pending = null;
+        shownKey = null;
+        render();
+        return;
+      }
       // Like a popover: Escape clears the filter, then closes (destroys) the window.
       if (view.filter) {
         $('filter').value = view.filter = '';

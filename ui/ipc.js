@@ -53,6 +53,9 @@ export const api = {
   switchDevice: (connection, device, on) => call('switch_device', { connection, device, on }),
   setLevel: (connection, device, level) => call('set_level', { connection, device, level }),
   setColorTemperature: (connection, device, kelvin) => call('set_color_temperature', { connection, device, kelvin }),
+  /** Any control (the row's `controls`): the core checks limits and confirmation. */
+  deviceCommand: (connection, device, capability, command, args = [], confirmed = false) =>
+    call('device_command', { connection, device, capability, command, args, confirmed }),
   runScene: (connection, scene) => call('run_scene', { connection, scene }),
   copyToken: (connection) => call('copy_token', { connection }),
   signOut: (connection) => call('sign_out', { connection }),

@@ -116,6 +116,22 @@ pub async fn switch_device(shell: State<'_, Shell>, connection: String, device: 
     shell.desktop()?.switch(&connection, &device, on).await
 }
 
+/// Any control of a device (lock, shade, setpoint, mode…): checked by the core against the
+/// device's controls before SmartThings is asked; `confirmed` is the window's "Unlock
+/// Front Door?" answer.
+#[tauri::command]
+pub async fn device_command(
+    shell: State<'_, Shell>,
+    connection: String,
+    device: String,
+    capability: String,
+    command: String,
+    args: Vec<serde_json::Value>,
+    confirmed: bool,
+) -> Res<DeviceRow> {
+    shell.desktop()?.device_command(&connection, &device, &capability, &command, args, confirmed).await
+}
+
 #[tauri::command]
 pub async fn set_level(shell: State<'_, Shell>, connection: String, device: String, level: u8) -> Res<DeviceRow> {
     shell.desktop()?.set_level(&connection, &device, level).await

@@ -110,6 +110,20 @@ fn a_switch_returns_the_state_read_back_and_errors_are_code_and_message() {
     let level = invoke(&devices, "set_level", json!({ "connection": "demo", "device": lamp["id"], "level": 30 })).unwrap();
     assert_eq!(level["level"], 30);
 
+    // The generic control call: an unconfirmed unlock is refused as `{code, message}`;
+    // confirmed, the state read back comes with the row's controls.
+    let lock = rows.iter().find(|r| r["label"] == "Front Door Lock").unwrap();
+    let unlock = json!({ "connection": "demo", "device": lock["id"], "capability": "lock", "command": "unlock", "args": [], "confirmed": false });
+    let err = invoke(&devices, "device_command", unlock.clone()).unwrap_err();
+    assert_eq!(err["code"], "needs_confirmation", "{err}");
+    let mut confirmed = unlock;
+    confirmed["confirmed"] = json!(true);
+    let row = invoke(&devices, "device_command", confirmed).unwrap();
+    assert_eq!(row["locked"], false);
+    let control = row["controls"].as_array().unwrap().iter().find(|c| c["key"] == "lock").unwrap().clone();
+    assert_eq!((control["kind"].as_str(), control["value"].as_str()), (Some("buttons"), Some("unlocked")));
+    assert_eq!(control["commands"][1], json!({ "command": "unlock", "label": "Unlock", "confirm": true }));
+
     let err = invoke(&devices, "switch_device", json!({ "connection": "demo", "device": "no-such-device", "on": true })).unwrap_err();
     assert!(err["code"].is_string() && err["message"].is_string(), "{err}");
     let err = invoke(&devices, "devices", json!({ "connection": "cabin" })).unwrap_err();

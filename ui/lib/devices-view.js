@@ -60,7 +60,9 @@ export function controls(row, hasToken) {
  *  device is doing, as the core's readings catalogue says it ("Open · 21 °C"). */
 export function subtitle(row, c = controls(row, true)) {
   if (c.state === 'offline') return 'Offline';
-  if (row.level != null && c.level) return `${row.switch ? 'On' : 'Off'} · ${row.level}%`;
+  // On/off with the level only for a switch: a curtain's level is its position, and
+  // its state line says more ("Open · 100 %").
+  if (row.level != null && c.level && c.toggle) return `${row.switch ? 'On' : 'Off'} · ${row.level}%`;
   if (c.toggle) return row.switch ? 'On' : 'Off';
   return row.state ?? '';
 }

@@ -170,6 +170,7 @@ test('the line under a name: offline, the switch and level, else what the device
   const base = { online: true, can_switch: false, can_dim: false, can_color_temperature: false, switch: null, level: null, state: null };
   assert.equal(subtitle({ ...base, state: 'Open · 21 °C' }), 'Open · 21 °C', 'a sensor says what it reads');
   assert.equal(subtitle({ ...base }), '', 'nothing known, nothing said');
+  assert.equal(subtitle({ ...base, can_dim: true, level: 100, switch: null, state: 'Open · 100 %' }), 'Open · 100 %', 'a curtain is not Off');
   assert.equal(subtitle({ ...base, online: false, state: 'Open' }), 'Offline');
   assert.equal(subtitle({ ...base, can_switch: true, switch: true, state: 'On · 12 W' }), 'On');
   assert.equal(subtitle({ ...base, can_switch: true, can_dim: true, switch: false, level: 40 }), 'Off · 40%');

@@ -325,6 +325,20 @@ pub enum Error {
     )]
     NotConfirmed { device: String, wanted: String, reported: String },
 
+    #[error("{device} has no {capability} control that can {command}.")]
+    UnsupportedControl { device: String, capability: String, command: String },
+
+    /// Unlocking and opening doors: the window asks first and says so with `confirmed`.
+    #[error("To {action} {device}, confirm it first: nothing was sent.")]
+    NeedsConfirmation { device: String, action: String },
+
+    /// `range` reads "7 and 28 °C", `value` "29 °C" (four fields keep `Error` small).
+    #[error("{device}: {control} must be between {range}; {value} was not sent.")]
+    OutOfRange { device: String, control: String, value: String, range: String },
+
+    #[error("{device}: {control}: {why}. Nothing was sent.")]
+    InvalidArgument { device: String, control: String, why: String },
+
     // --- the app itself -----------------------------------------------------------------
     #[error("ThingsTray is still starting (reading its settings and keychain). Try again in a moment.")]
     Starting,
@@ -397,6 +411,10 @@ impl Error {
             Error::DeviceOffline { .. } => "device_offline",
             Error::NotSwitchable { .. } => "not_switchable",
             Error::NotConfirmed { .. } => "not_confirmed",
+            Error::UnsupportedControl { .. } => "unsupported_control",
+            Error::NeedsConfirmation { .. } => "needs_confirmation",
+            Error::OutOfRange { .. } => "out_of_range",
+            Error::InvalidArgument { .. } => "invalid_argument",
             Error::Starting => "starting",
             Error::Shell { .. } => "shell",
         }

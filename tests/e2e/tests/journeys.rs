@@ -399,3 +399,7 @@ async fn cli_and_app_together() {
 /// Two computers, one sign-in (issue 11): `paired_from_wizard`, `revoke_from_settings`.
 #[path = "journeys/other_computers.rs"]
 mod other_computers;
+
+/// Every device shows what it is doing (issue 12): `device_controls`.
+#[path = "journeys/device_controls.rs"]
+mod device_controls;

@@ -3,6 +3,7 @@
 //! on SmartThings' own origin; a 401 triggers one refresh and one retry.
 
 mod model;
+mod controls;
 mod readings;
 
 use std::time::Duration;
@@ -12,6 +13,8 @@ use serde_json::Value;
 use url::Url;
 
 pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Room, Scene};
+pub(crate) use controls::find as find_control;
+pub use controls::{Action, Control, Kind, COLOR_TEMPERATURE_RANGE};
 pub use readings::Reading;
 
 use crate::error::{Error, Result};

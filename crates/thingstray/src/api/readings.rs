@@ -190,6 +190,16 @@ impl DeviceStatus {
         (!parts.is_empty()).then(|| parts.join(" · "))
     }
 
+    /// When SmartThings last reported a catalogued reading (the newest `timestamp`), so
+    /// the window can point at a sensor that just changed ("changed 2 min ago").
+    pub fn changed_at(&self) -> Option<SystemTime> {
+        let main = self.0.get("main")?;
+        CATALOGUE
+            .iter()
+            .filter_map(|e| rfc3339(main.get(e.capability)?.get(e.attribute)?.get("timestamp")?.as_str()?))
+            .max()
+    }
+
     /// "35 min left" from a machine's `completionTime`, while it is in the future.
     fn time_left(&self, capability: &str, now: SystemTime) -> Option<String> {
         let at = self.value("main", capability, "completionTime")?.as_str()?;
@@ -277,6 +287,18 @@ mod tests {
         }}}));
         assert_eq!(d.state_line(SystemTime::now()).as_deref(), Some("60 %"), "a text where a number belongs is left out");
         assert_eq!(d.readings().len(), 2, "humidity, and the temperature as sent");
+    }
+
+    #[test]
+    fn the_newest_reading_timestamp_is_when_the_device_last_changed() {
+        let d = device(serde_json::json!({"components": {"main": {
+            "contactSensor": {"contact": {"value": "open", "timestamp": "2025-02-09T17:29:56.641Z"}},
+            "battery": {"battery": {"value": 80, "timestamp": "2025-02-09T17:18:14Z"}},
+            "firmwareUpdate": {"state": {"value": "x", "timestamp": "2026-01-01T00:00:00Z"}},
+            "lock": {"lock": {"value": "locked", "timestamp": "not a time"}},
+        }}}));
+        let at = d.status.as_ref().unwrap().changed_at().unwrap();
+        assert_eq!(at, rfc3339("2025-02-09T17:29:56.641Z").unwrap(), "catalogued readings only; odd times skipped");
     }
 
     #[test]

@@ -6,11 +6,10 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::settings::ConnectionPrefs;
-use crate::api::{Command, Device, DeviceStatus, Room, Scene};
+use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
+pub use crate::api::COLOR_TEMPERATURE_RANGE;
 
 pub const NO_ROOM: &str = "No room";
-/// SmartThings' usual tunable-white range, for a slider when the device reports none.
-pub const COLOR_TEMPERATURE_RANGE: (u32, u32) = (2000, 6500);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceRow {
@@ -29,6 +28,11 @@ pub struct DeviceRow {
     /// `Some(true)` only when SmartThings says "locked"; unknown, jammed or stale is `None`,
     /// never locked.
     pub locked: Option<bool>,
+    /// What the window can do with it (the core's controls catalogue): kind, commands,
+    /// current value, limits or choices, and which commands ask for a confirmation.
+    pub controls: Vec<Control>,
+    /// Unix seconds of the newest reading SmartThings reported, for "changed 2 min ago".
+    pub changed_at: Option<u64>,
     pub can_switch: bool,
     pub can_lock: bool,
     pub can_dim: bool,
@@ -69,6 +73,8 @@ impl DeviceRow {
             color_temperature: None,
             state: None,
             locked: None,
+            controls: d.controls(),
+            changed_at: None,
             can_switch: d.has_capability("switch"),
             can_lock: d.has_capability("lock"),
             can_dim: d.has_capability("switchLevel"),
@@ -78,6 +84,10 @@ impl DeviceRow {
         };
         if let Some(st) = &d.status {
             row.apply(st);
+        }
+        if !row.usable() {
+            // Offline: the last report may be hours old; a lock is not claimed locked.
+            row.locked = None;
         }
         row
     }
@@ -89,6 +99,7 @@ impl DeviceRow {
         self.color_temperature = status.color_temperature();
         self.state = status.state_line(std::time::SystemTime::now());
         self.locked = status.locked();
+        self.changed_at = status.changed_at().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
     }
 
     /// Offline devices cannot be switched; unknown health is given the benefit of the doubt.
@@ -194,6 +205,22 @@ pub(crate) mod tests {
         assert_eq!(sensor.room, NO_ROOM);
         assert!(sensor.toggle().is_none());
         assert!(!sensor.usable());
+    }
+
+    /// Issue 12: a row carries its controls and when a reading last changed; an offline
+    /// lock is not claimed locked (its last report may be hours old).
+    #[test]
+    fn rows_carry_controls_and_an_offline_lock_is_not_locked() {
+        let mut d = device("l", "Front Door", None, &["lock", "battery"], None, Some(true));
+        d.status = DeviceStatus::from_status_body(&json!({"components": {"main": {
+            "lock": {"lock": {"value": "locked", "timestamp": "2025-02-09T17:29:56Z"}}}}}));
+        let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
+        assert_eq!((r.locked, r.changed_at), (Some(true), Some(1_739_122_196)));
+        let keys: Vec<_> = r.controls.iter().map(|c| c.key).collect();
+        assert_eq!(keys, ["lock"]);
+        d.online = Some(false);
+        let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
+        assert_eq!((r.locked, r.controls[0].value.as_ref()), (None, None));
     }
 
     #[test]

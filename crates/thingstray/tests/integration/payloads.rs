@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use proptest::prelude::*;
 use serde_json::Value;
-use thingstray::api::{Device, DeviceStatus};
+use thingstray::api::{Device, DeviceStatus, Kind};
 use thingstray::oauth::{parse_token_answer, Callback};
 
 fn fixtures() -> std::path::PathBuf {
@@ -229,6 +229,32 @@ proptest! {
         prop_assert!(line.is_none() || !readings.is_empty());
     }
 
+    /// Issue 12: the controls of a mutated real status never panic, keep sane limits (a
+    /// slider's min below its max, a choice list non-empty), and a lock whose value the
+    /// mutation made odd carries no value rather than a wrong one.
+    #[test]
+    fn controls_of_mutated_real_statuses_never_panic_and_stay_sane(v in mutated_fixture_status()) {
+        if let Some(status) = DeviceStatus::from_status_body(&v) {
+            for c in status.controls() {
+                prop_assert!(!c.commands.is_empty());
+                if let (Some(min), Some(max)) = (c.min, c.max) {
+                    prop_assert!(min < max && min.is_finite() && max.is_finite(), "{c:?}");
+                    let below = serde_json::json!(min - 1.0);
+                    let _ = c.check("d", c.commands[0].command, &[below], true);
+                }
+                if c.kind == Kind::Select {
+                    prop_assert!(!c.choices.is_empty());
+                }
+                if c.capability == "lock" {
+                    prop_assert!(c.value.is_none() || ["locked", "unlocked", "unlocked with timeout"].contains(&c.value.as_ref().unwrap().as_str().unwrap_or("?")));
+                }
+                for a in &c.commands {
+                    let _ = c.check("d", a.command, std::slice::from_ref(&v), false);
+                }
+            }
+        }
+    }
+
     #[test]
     fn device_json_never_panics(v in arb_json()) {
         if let Some(d) = Device::from_json(&v) {
@@ -241,6 +267,7 @@ proptest! {
     fn real_devices_with_a_value_replaced_never_panic(d in mutated_fixture_device()) {
         if let Some(d) = Device::from_json(&d) {
             prop_assert!(!d.label.is_empty());
+            let _ = d.controls();
             // What it is doing, from whatever the mutation left: never a panic.
             let _ = (d.readings(), d.state_line(SystemTime::now()));
         }

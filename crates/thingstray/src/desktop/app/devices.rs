@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::{secs, Desktop, COPY_MIN_VALIDITY, PLACES_MAX_AGE};
-use crate::api::Command;
+use serde_json::Value;
+
+use crate::api::{find_control, Command};
 use crate::desktop::devices::{group_by_room, rows, scene_rows, DeviceRow, RoomGroup, SceneRow};
 use crate::desktop::indicator::status_line;
 use crate::desktop::notices::Notice;
@@ -196,6 +198,28 @@ impl Desktop {
                 reported: after.state.clone().unwrap_or_else(|| "nothing".into()),
             }),
         }
+    }
+
+    /// Any control the device offers (the core's controls catalogue, the same list the
+    /// window draws): checked against the device's own limits, choices and confirmation
+    /// rule BEFORE SmartThings is asked (a setpoint out of range, an unconfirmed unlock or
+    /// door opening is refused with its own code), then sent; the result is the state
+    /// read back, as for [`Desktop::command`].
+    pub async fn device_command(
+        &self,
+        connection: &str,
+        device: &str,
+        capability: &str,
+        command: &str,
+        args: Vec<Value>,
+        confirmed: bool,
+    ) -> Result<DeviceRow> {
+        let row = self.row(connection, device)?;
+        if !row.usable() {
+            return Err(Error::DeviceOffline { device: row.label.clone() });
+        }
+        find_control(&row.controls, &row.label, capability, command)?.check(&row.label, command, &args, confirmed)?;
+        self.command(connection, device, vec![Command::new(capability, command, args)]).await
     }
 
     pub async fn switch(&self, connection: &str, device: &str, on: bool) -> Result<DeviceRow> {

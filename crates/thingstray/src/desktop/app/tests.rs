@@ -326,3 +326,37 @@ async fn a_keychain_locked_at_login_is_retried_until_it_opens() {
     assert!(d.problems().is_empty());
     assert!(matches!(d.connections()[0].status, Status::Connected { .. }), "{:?}", d.connections()[0].status);
 }
+
+/// Issue 12: the one generic call. Refusals (unconfirmed unlock, a setpoint out of range,
+/// a command the device lacks) happen before SmartThings is asked; a confirmed unlock is
+/// sent and the state read back is returned.
+#[tokio::test]
+async fn device_command_checks_the_control_before_sending_and_returns_the_state_read_back() {
+    let e = signed_in().await;
+    let lock = "a9f587c5-5d8b-4273-8907-e7f609af5158";
+    e.desktop.device_list("demo").await.unwrap();
+    let sent = |e: &Env| e.sim.stats().routes.get("POST /v1/devices/{id}/commands").copied().unwrap_or(0);
+    let before = sent(&e);
+    let refused = e.desktop.device_command("demo", lock, "lock", "unlock", vec![], false).await.unwrap_err();
+    assert_eq!(refused.code(), "needs_confirmation");
+    let unknown = e.desktop.device_command("demo", lock, "windowShade", "open", vec![], true).await.unwrap_err();
+    assert_eq!(unknown.code(), "unsupported_control");
+    let out = e.desktop.device_command("demo", lock, "lock", "lock", vec![serde_json::json!(5)], false).await.unwrap_err();
+    assert_eq!(out.code(), "invalid_argument");
+    assert_eq!(sent(&e), before, "nothing reached SmartThings");
+    assert_eq!(e.sim.device_attribute(lock, "main", "lock", "lock").unwrap(), "locked");
+
+    let row = e.desktop.device_command("demo", lock, "lock", "unlock", vec![], true).await.unwrap();
+    assert_eq!(row.locked, Some(false));
+    assert_eq!(e.sim.device_attribute(lock, "main", "lock", "lock").unwrap(), "unlocked");
+    let lock_control = row.controls.iter().find(|c| c.key == "lock").unwrap();
+    assert_eq!(lock_control.value, Some(serde_json::json!("unlocked")), "the control shows the state read back");
+    let row = e.desktop.device_command("demo", lock, "lock", "lock", vec![], false).await.unwrap();
+    assert_eq!(row.locked, Some(true));
+    assert_eq!(sent(&e), before + 2);
+
+    // A level outside 0-100 is refused here, not by SmartThings.
+    let curtain = e.desktop.cached_device_list("demo").unwrap().rooms.iter().flat_map(|r| r.devices.clone()).find(|d| d.label == "Bedroom Curtain").unwrap();
+    let high = e.desktop.device_command("demo", &curtain.id, "switchLevel", "setLevel", vec![serde_json::json!(150)], false).await;
+    assert_eq!(high.unwrap_err().code(), "out_of_range");
+}
