@@ -174,7 +174,9 @@ impl SessionEnv {
                 let p = e.path();
                 if p.is_dir() {
                     walk(&p, out)
-                } else {
+                } else if p.is_file() {
+                    // Regular files only: the agent's socket lives here too, and has no
+                    // content to read (reading it fails with ENXIO).
                     out.push(p)
                 }
             }

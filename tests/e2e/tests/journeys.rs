@@ -44,7 +44,16 @@ async fn fill_keys(j: &Journey, app: &App, redirect_uri: &str) {
     app.type_into("client-secret", &j.sim.client().client_secret)
         .await;
     app.type_into("redirect-uri", redirect_uri).await;
-    app.click("advanced").await;
+    // A click the driver retried under load would close the section again: click until
+    // it is open, as a person would.
+    until(WAIT, "the advanced addresses to open", || async {
+        if app.js("return document.querySelector('[data-testid=\"advanced\"]').open").await == serde_json::Value::Bool(true) {
+            return Some(());
+        }
+        app.click("advanced").await;
+        None
+    })
+    .await;
     app.type_into("api-url", &j.sim.api_url()).await;
     app.type_into("auth-url", &j.sim.auth_url()).await;
 }
