@@ -1,5 +1,5 @@
-//! Device routes: list (filters, paging, inline status/health), one device, status,
-//! health and commands. A token sees only its authorization's location.
+//! Device routes: list (filters, paging, inline status/health), one device, status (whole,
+//! one component's, one capability's), health and commands. A token sees only its authorization's location.
 
 use std::sync::Arc;
 
@@ -156,6 +156,50 @@ pub(crate) async fn status(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     let home = lock(&st.home);
     let device = try_resp!(visible(&home.devices, &caller, &id));
     json_response(StatusCode::OK, &device.status_body())
+}
+
+/// `GET /devices/{id}/components/{component}/status`: that component's capabilities, as
+/// SmartThings answers it (the map itself, no `components` wrapper).
+pub(crate) async fn component_status(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, component)): Path<(String, String)>,
+) -> Response {
+    let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
+    let home = lock(&st.home);
+    let device = try_resp!(visible(&home.devices, &caller, &id));
+    match declared(device, &component, None).then(|| device.status.get(&component)).flatten() {
+        Some(status) => json_response(StatusCode::OK, status),
+        None => not_found("Component not found"),
+    }
+}
+
+/// `GET /devices/{id}/components/{component}/capabilities/{capability}/status`: that
+/// capability's attributes.
+pub(crate) async fn capability_status(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, component, capability)): Path<(String, String, String)>,
+) -> Response {
+    let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
+    let home = lock(&st.home);
+    let device = try_resp!(visible(&home.devices, &caller, &id));
+    if !declared(device, &component, None) {
+        return not_found("Component not found");
+    }
+    if !declared(device, &component, Some(&capability)) {
+        return not_found("Capability not found");
+    }
+    let status = device.status.get(&component).and_then(|c| c.get(&capability)).cloned().unwrap_or_else(|| json!({}));
+    json_response(StatusCode::OK, &status)
+}
+
+/// Whether the device declares `component` (and `capability` on it, when given).
+fn declared(device: &Device, component: &str, capability: Option<&str>) -> bool {
+    device
+        .components()
+        .iter()
+        .any(|(id, caps)| id == component && capability.is_none_or(|cap| caps.iter().any(|c| c == cap)))
 }
 
 /// `GET /devices/{id}/health`.

@@ -24,6 +24,11 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/devices"), get(api_devices::list))
             .route(&format!("{p}/devices/{{id}}"), get(api_devices::get))
             .route(&format!("{p}/devices/{{id}}/status"), get(api_devices::status))
+            .route(&format!("{p}/devices/{{id}}/components/{{component}}/status"), get(api_devices::component_status))
+            .route(
+                &format!("{p}/devices/{{id}}/components/{{component}}/capabilities/{{capability}}/status"),
+                get(api_devices::capability_status),
+            )
             .route(&format!("{p}/devices/{{id}}/health"), get(api_devices::health))
             .route(&format!("{p}/devices/{{id}}/commands"), post(api_devices::commands))
             .route(&format!("{p}/locations"), get(api_places::locations))

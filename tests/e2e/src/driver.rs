@@ -197,8 +197,20 @@ impl App {
         self.on(id, "to see", false, |_| async { Ok(()) }).await
     }
 
+    /// Clicks the element after scrolling it to the middle of the window: WebDriver
+    /// scrolls a target only until it is in view, which can leave it under the window's
+    /// sticky footer, and the click then lands on the footer ("intercepted") every time.
     pub async fn click(&self, id: &str) {
-        self.on(id, "to click", true, |e| async move { e.click().await }).await
+        let css = Self::css(id);
+        self.on(id, "to click", true, |e| {
+            let css = css.clone();
+            async move {
+                let centre = "const e=document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'});";
+                self.client.execute(centre, vec![serde_json::Value::String(css)]).await?;
+                e.click().await
+            }
+        })
+        .await
     }
 
     pub async fn type_into(&self, id: &str, text: &str) {

@@ -7,7 +7,6 @@
 //! `target/e2e-screenshots/<journey>/`.
 
 pub mod driver;
-pub mod homes;
 pub mod session_env;
 pub mod tray;
 pub mod wait;

@@ -155,3 +155,12 @@ pub fn assert_st_error(body: &Value, code: &str) {
     assert!(!rid.is_empty() && rid.chars().all(|c| c.is_ascii_digit()), "{rid}");
     assert!(body["error"]["details"].is_array(), "{body}");
 }
+
+/// Default-home devices of the kinds the tray reads and controls (issue 12).
+pub const HALLWAY_THERMOSTAT: &str = "e1000000-0000-4000-8000-00000000e0be";
+pub const BEDROOM_AC: &str = "68dd166d-7876-528a-a2d1-f8a72d764a5c";
+pub const KITCHEN_SPEAKER: &str = "d7b83642-d983-5f17-b02c-e01d17d5c523";
+pub const GARAGE_DOOR: &str = "bc6e7ad2-6ca2-5588-9a8a-01f0b01461b2";
+pub const LIVING_ROOM_BLINDS: &str = "472e091f-0409-59e3-a0ae-49fd1a4a54da";
+pub const CEILING_FAN: &str = "0f657fb7-66de-558a-8b68-ff3bdda787e9";
+pub const WASHER: &str = "19a14c12-06f0-5071-8e7c-bf1a78fed814";

@@ -6,6 +6,7 @@
 mod api;
 mod binary;
 mod common;
+mod device_kinds;
 mod faults_and_control;
 mod fixtures_load;
 mod oauth_authorize;

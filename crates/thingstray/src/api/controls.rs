@@ -281,6 +281,7 @@ impl Spec {
                         let cap = main?.get(*capability)?.as_object();
                         range(attr(cap, attribute)?, unit(cap, attribute).as_deref(), c.unit.as_deref())
                     })
+                    .or_else(|| setpoint_control(main, c.unit.as_deref()))
                     .unwrap_or_else(|| default_range(c.unit.as_deref(), c.value.as_ref().and_then(Value::as_f64)));
                 (c.min, c.max, c.step) = (Some(min), Some(max), Some(step));
             }
@@ -300,6 +301,19 @@ fn range(v: &Value, range_unit: Option<&str>, unit: Option<&str>) -> Option<(f64
     let (min, max) = (num("minimum")?, num("maximum")?);
     let step = num("step").filter(|s| *s > 0.0).unwrap_or(if unit == Some("F") { 1.0 } else { 0.5 });
     (min < max && step <= max - min).then_some((min, max, step))
+}
+
+/// Samsung's air conditioners report their range apart, as `minimumSetpoint` and
+/// `maximumSetpoint` of `custom.thermostatSetpointControl` (each with its unit), and leave
+/// `coolingSetpointRange` null: without this the slider offered 5-35 °C on a 16-30 °C unit.
+fn setpoint_control(main: Option<&Map<String, Value>>, unit_of_setpoint: Option<&str>) -> Option<(f64, f64, f64)> {
+    let cap = main?.get("custom.thermostatSetpointControl")?.as_object();
+    let (min, max) = (attr(cap, "minimumSetpoint")?, attr(cap, "maximumSetpoint")?);
+    let (min_unit, max_unit) = (unit(cap, "minimumSetpoint"), unit(cap, "maximumSetpoint"));
+    if min_unit != max_unit {
+        return None;
+    }
+    range(&serde_json::json!({"minimum": min, "maximum": max}), min_unit.as_deref(), unit_of_setpoint)
 }
 
 /// A home's usual setpoint span in the setpoint's unit. Without a unit, a value above

@@ -3,7 +3,6 @@
 //! Same harness and rules as the other journeys.
 
 use smartthings_sim::SimConfig;
-use thingstray_e2e::homes::{home_with_a_thermostat, THERMOSTAT};
 use thingstray_e2e::{device_id, wait::until, App, Journey, Tray, WAIT};
 
 use super::connected;
@@ -12,13 +11,6 @@ use super::connected;
 async fn id_of(app: &App, label: &str) -> String {
     let tid = app.js(&format!("const d=[...document.querySelectorAll('.device')].find(d => d.dataset.label === {label:?}); return d && d.dataset.testid")).await;
     device_id(tid.as_str().unwrap_or_else(|| panic!("{label} is in the window"))).to_string()
-}
-
-/// Clicks an element after scrolling it to the middle of the small window (WebDriver's
-/// own scrolling can leave it under the sticky footer).
-async fn click_centred(app: &App, testid: &str) {
-    app.js(&format!("const e=document.querySelector('[data-testid=\"{testid}\"]'); e && e.scrollIntoView({{block: 'center'}}); return true")).await;
-    app.click(testid).await;
 }
 
 fn commands_sent(j: &Journey) -> u64 {
@@ -31,12 +23,10 @@ fn commands_sent(j: &Journey) -> u64 {
 /// before SmartThings is asked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_controls() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journey::start("device_controls", SimConfig { home_dir: Some(home_with_a_thermostat(dir.path())), ..SimConfig::default() }).await;
+    let j = Journey::start("device_controls", SimConfig::default()).await;
     let app = connected(&j).await;
     let (lock, sensor, curtain) = (id_of(&app, "Front Door Lock").await, id_of(&app, "Front Door Sensor").await, id_of(&app, "Bedroom Curtain").await);
     let thermostat = id_of(&app, "Hallway Thermostat").await;
-    assert_eq!(thermostat, THERMOSTAT);
     app.shot("loaded").await;
 
     // A sensor says what it reads, as the simulator has it.
@@ -46,7 +36,7 @@ async fn device_controls() {
 
     // The three kinds side by side for the screenshot: favorites come first.
     for id in [&lock, &thermostat, &curtain] {
-        click_centred(&app, &format!("favorite-{id}")).await;
+        app.click(&format!("favorite-{id}")).await;
         until(WAIT, "the favorite to show", || async { (app.attr(&format!("favorite-{id}"), "aria-pressed").await.as_deref() == Some("true")).then_some(()) }).await;
     }
     assert_eq!(app.text(&format!("lock-{lock}-value")).await, "Locked");
@@ -56,19 +46,19 @@ async fn device_controls() {
 
     // Unlock asks first, in the window; nothing is sent until the answer.
     let sent = commands_sent(&j);
-    click_centred(&app, &format!("lock-{lock}-unlock")).await;
+    app.click(&format!("lock-{lock}-unlock")).await;
     app.text_until(&format!("confirm-text-{lock}"), "the confirmation", |t| t == "Unlock Front Door Lock?").await;
     app.shot("unlock-asked").await;
     assert_eq!(commands_sent(&j), sent, "nothing sent before the confirmation");
     assert_eq!(j.sim.device_attribute(&lock, "main", "lock", "lock").unwrap(), "locked");
-    click_centred(&app, &format!("confirm-{lock}")).await;
+    app.click(&format!("confirm-{lock}")).await;
     until(WAIT, "the simulator to unlock", || async { (j.sim.device_attribute(&lock, "main", "lock", "lock")? == "unlocked").then_some(()) }).await;
     app.text_until(&format!("lock-{lock}-value"), "the window to show the state read back", |t| t == "Unlocked").await;
     let tray = Tray::connect(&j.env).await;
     tray.menu_until("the tray line to say unlocked", |m| m.all().iter().any(|i| i.label.starts_with("Front Door Lock · Unlocked"))).await;
 
     // Locking needs no confirmation.
-    click_centred(&app, &format!("lock-{lock}-lock")).await;
+    app.click(&format!("lock-{lock}-lock")).await;
     until(WAIT, "the simulator to lock", || async { (j.sim.device_attribute(&lock, "main", "lock", "lock")? == "locked").then_some(()) }).await;
     app.text_until(&format!("lock-{lock}-value"), "the window to show locked", |t| t == "Locked").await;
     tray.menu_until("the tray line to say locked", |m| m.all().iter().any(|i| i.label.starts_with("Front Door Lock · Locked"))).await;
@@ -78,7 +68,7 @@ async fn device_controls() {
     let sent = commands_sent(&j);
     let refused = app
         .js(&format!(
-            "return window.__TAURI_INTERNALS__.invoke('device_command', {{connection: 'home', device: '{THERMOSTAT}', capability: 'thermostatHeatingSetpoint', command: 'setHeatingSetpoint', args: [120], confirmed: false}}).then(() => null, e => e)"
+            "return window.__TAURI_INTERNALS__.invoke('device_command', {{connection: 'home', device: '{thermostat}', capability: 'thermostatHeatingSetpoint', command: 'setHeatingSetpoint', args: [120], confirmed: false}}).then(() => null, e => e)"
         ))
         .await;
     assert_eq!(refused["code"], "out_of_range", "{refused}");
@@ -86,13 +76,11 @@ async fn device_controls() {
     assert_eq!(commands_sent(&j), sent);
 
     // Within the range: sent, and the window shows what SmartThings reads back.
-    app.js(&format!("const e=document.querySelector('[data-testid=\"heat-{THERMOSTAT}\"]'); e.value=68; e.dispatchEvent(new Event('input')); e.dispatchEvent(new Event('change'));")).await;
+    app.js(&format!("const e=document.querySelector('[data-testid=\"heat-{thermostat}\"]'); e.value=68; e.dispatchEvent(new Event('input')); e.dispatchEvent(new Event('change'));")).await;
     until(WAIT, "the setpoint command to reach the simulator", || async { (commands_sent(&j) == sent + 1).then_some(()) }).await;
-    let read_back = j.sim.device_attribute(THERMOSTAT, "main", "thermostatHeatingSetpoint", "heatingSetpoint").unwrap();
-    // TIGHTEN once `sim-devices` is merged (the simulator then applies setpoints): assert
-    // `read_back == 68` here, so the window below must show "68 °F".
-    let shown = format!("{} °F", read_back);
-    app.text_until(&format!("heat-{THERMOSTAT}-value"), "the window to show the setpoint read back", |t| t == shown).await;
+    let read_back = j.sim.device_attribute(&thermostat, "main", "thermostatHeatingSetpoint", "heatingSetpoint").unwrap();
+    assert_eq!(read_back, 68, "the simulator applies the setpoint");
+    app.text_until(&format!("heat-{thermostat}-value"), "the window to show the setpoint read back", |t| t == "68 °F").await;
     app.shot("after-controls").await;
     app.close().await;
 }

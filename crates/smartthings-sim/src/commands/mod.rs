@@ -1,4 +1,5 @@
-//! Validation and effect of `POST /devices/{id}/commands`.
+//! Validation and effect of `POST /devices/{id}/commands`; what each command does is
+//! the table in `table.rs`.
 //!
 //! All commands are validated before any is applied (all-or-nothing), with the 422
 //! `ConstraintViolationError` details SmartThings gives, so a client that sends a level
@@ -8,6 +9,10 @@ use serde_json::{json, Value};
 
 use crate::errors::detail;
 use crate::home::Device;
+
+mod table;
+
+use table::{Args, Effect};
 
 /// The most commands one request may carry.
 pub(crate) const MAX_COMMANDS: usize = 10;
@@ -20,21 +25,6 @@ pub(crate) struct Update {
     attribute: &'static str,
     value: Value,
     unit: Option<&'static str>,
-}
-
-/// Commands the simulator knows, per capability. Capabilities not listed here accept
-/// any command without effect (as long as the device declares them).
-fn known_commands(capability: &str) -> Option<&'static [&'static str]> {
-    Some(match capability {
-        "switch" => &["on", "off"],
-        "switchLevel" => &["setLevel"],
-        "colorTemperature" => &["setColorTemperature"],
-        "lock" => &["lock", "unlock"],
-        "windowShade" => &["open", "close", "pause"],
-        "colorControl" => &["setHue", "setSaturation", "setColor"],
-        "refresh" => &["refresh"],
-        _ => return None,
-    })
 }
 
 struct Ctx<'a> {
@@ -107,7 +97,7 @@ pub(crate) fn validate(device: &Device, body: &Value) -> Result<Vec<Vec<Update>>
     let mut plans = Vec::with_capacity(commands.len());
     for (i, cmd) in commands.iter().enumerate() {
         let mut ctx = Ctx { prefix: format!("commands[{i}]"), errors: &mut errors };
-        plans.push(validate_one(&mut ctx, cmd, &components).unwrap_or_default());
+        plans.push(validate_one(&mut ctx, cmd, device, &components).unwrap_or_default());
     }
     if errors.is_empty() {
         Ok(plans)
@@ -116,7 +106,7 @@ pub(crate) fn validate(device: &Device, body: &Value) -> Result<Vec<Vec<Update>>
     }
 }
 
-fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, components: &[(String, Vec<String>)]) -> Option<Vec<Update>> {
+fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, device: &Device, components: &[(String, Vec<String>)]) -> Option<Vec<Update>> {
     let Some(obj) = cmd.as_object() else {
         ctx.fail("", "must be of type object");
         return None;
@@ -171,63 +161,116 @@ fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, components: &[(String, Vec<Strin
         );
         return None;
     }
-    let Some(known) = known_commands(capability) else {
+    if !table::knows(capability) {
         return Some(Vec::new());
-    };
-    if !known.contains(&command) {
+    }
+    let Some(row) = table::find(capability, command) else {
         ctx.fail(".command", &format!("'{command}' is not a valid command for capability '{capability}'"));
         return None;
-    }
-    let has = |cap: &str| caps.iter().any(|c| c == cap);
-    let up = |capability: &'static str, attribute: &'static str, value: Value, unit: Option<&'static str>| Update {
-        component: component.to_string(),
-        capability,
-        attribute,
-        value,
-        unit,
     };
+    let here = |attribute: &str| device.attribute(component, capability, attribute);
+    let args = check_args(ctx, row.args, args, &|cap, attr| device.attribute(component, cap, attr), &here)?;
+    let has = |cap: &str| caps.iter().any(|c| c == cap);
+    let mut updates = Vec::new();
+    let mut up = |capability: &'static str, attribute: &'static str, value: Value, unit: Option<&'static str>| {
+        updates.push(Update { component: component.to_string(), capability, attribute, value, unit })
+    };
+    let first = args.first().cloned().unwrap_or(Value::Null);
+    let above_zero = first.as_f64().is_some_and(|n| n > 0.0);
+    for effect in row.effects {
+        match *effect {
+            Effect::Text(attribute, text) => up(row.capability, attribute, json!(text), None),
+            Effect::Arg(attribute, unit) => up(row.capability, attribute, first.clone(), unit),
+            Effect::Step(attribute, delta) => {
+                let now = here(attribute).and_then(|v| v.as_i64()).unwrap_or(0);
+                up(row.capability, attribute, json!((now + delta).clamp(0, 100)), None)
+            }
+            Effect::OnWhenAboveZero if above_zero && has("switch") => up("switch", "switch", json!("on"), None),
+            Effect::OnWhenAboveZero => {}
+            Effect::ShadeFollows if has("windowShade") => {
+                let state = match first.as_f64() {
+                    Some(n) if n <= 0.0 => "closed",
+                    Some(n) if n >= 100.0 => "open",
+                    _ => "partially open",
+                };
+                up("windowShade", "windowShade", json!(state), None)
+            }
+            Effect::ShadeFollows => {}
+            Effect::ColorMap => {
+                let map = first.as_object().cloned().unwrap_or_default();
+                for attribute in ["hue", "saturation"] {
+                    if let Some(v) = map.get(attribute) {
+                        up("colorControl", attribute, v.clone(), None);
+                    }
+                }
+                if let Some(hex) = map.get("hex") {
+                    up("colorControl", "color", hex.clone(), None);
+                }
+            }
+        }
+    }
+    Some(updates)
+}
+
+/// A `{minimum, maximum}` range object's bounds.
+fn range_of(value: &Value) -> Option<(f64, f64)> {
+    Some((value.get("minimum")?.as_f64()?, value.get("maximum")?.as_f64()?))
+}
+
+/// SmartThings' own bounds for a temperature argument (any unit).
+const TEMPERATURE: (f64, f64) = (-460.0, 10000.0);
+
+/// Checks the arguments against `spec`; the arguments to apply (numbers normalised), or
+/// `None` with the 422 details added. `read(capability, attribute)` reads the device's
+/// status on the command's component; `here(attribute)` on the command's capability.
+fn check_args(
+    ctx: &mut Ctx<'_>,
+    spec: Args,
+    args: &[Value],
+    read: &dyn Fn(&str, &str) -> Option<Value>,
+    here: &dyn Fn(&str) -> Option<Value>,
+) -> Option<Vec<Value>> {
     let a0 = ".arguments[0]";
-    let a1 = ".arguments[1]";
-    match (capability, command) {
-        ("switch", c) => ctx.arity(args, 0, 0).then(|| vec![up("switch", "switch", json!(c), None)]),
-        ("lock", c) => ctx
-            .arity(args, 0, 0)
-            .then(|| vec![up("lock", "lock", json!(if c == "lock" { "locked" } else { "unlocked" }), None)]),
-        ("windowShade", c) => ctx.arity(args, 0, 0).then(|| match c {
-            "open" => vec![up("windowShade", "windowShade", json!("open"), None)],
-            "close" => vec![up("windowShade", "windowShade", json!("closed"), None)],
-            _ => Vec::new(),
-        }),
-        ("refresh", _) => ctx.arity(args, 0, 0).then(Vec::new),
-        ("switchLevel", _) => {
-            if !ctx.arity(args, 1, 2) {
+    match spec {
+        Args::None => ctx.arity(args, 0, 0).then(Vec::new),
+        Args::Int { min, max, rate } => {
+            if !ctx.arity(args, 1, if rate { 2 } else { 1 }) {
                 return None;
             }
-            let level = ctx.number(a0, &args[0], true, 0.0, 100.0);
-            let rate_ok = args.get(1).is_none_or(|r| ctx.number(a1, r, true, 0.0, f64::MAX).is_some());
-            let level = level.filter(|_| rate_ok)?;
-            let mut updates = vec![up("switchLevel", "level", num_value(level), Some("%"))];
-            if level > 0.0 && has("switch") {
-                updates.push(up("switch", "switch", json!("on"), None));
-            }
-            Some(updates)
+            let n = ctx.number(a0, &args[0], true, min, max);
+            let rate_ok = args.get(1).is_none_or(|r| ctx.number(".arguments[1]", r, true, 0.0, f64::MAX).is_some());
+            Some(vec![num_value(n.filter(|_| rate_ok)?)])
         }
-        ("colorTemperature", _) => {
+        Args::Num { min, max } => {
             if !ctx.arity(args, 1, 1) {
                 return None;
             }
-            let k = ctx.number(a0, &args[0], true, 1.0, 30000.0)?;
-            Some(vec![up("colorTemperature", "colorTemperature", num_value(k), Some("K"))])
+            Some(vec![num_value(ctx.number(a0, &args[0], false, min, max)?)])
         }
-        ("colorControl", "setHue" | "setSaturation") => {
+        Args::Setpoint { ranges } => {
             if !ctx.arity(args, 1, 1) {
                 return None;
             }
-            let n = ctx.number(a0, &args[0], false, 0.0, 100.0)?;
-            let attr = if command == "setHue" { "hue" } else { "saturation" };
-            Some(vec![up("colorControl", attr, num_value(n), None)])
+            let (min, max) = ranges
+                .iter()
+                .find_map(|(cap, attr)| range_of(&read(cap, attr)?))
+                .or_else(|| {
+                    // Samsung's air conditioners keep their range here instead.
+                    let bound = |attr| read("custom.thermostatSetpointControl", attr)?.as_f64();
+                    Some((bound("minimumSetpoint")?, bound("maximumSetpoint")?))
+                })
+                .unwrap_or(TEMPERATURE);
+            Some(vec![num_value(ctx.number(a0, &args[0], false, min, max)?)])
         }
-        ("colorControl", _) => {
+        Args::Choice { supported } => {
+            let listed: Vec<String> = here(supported)
+                .and_then(|v| v.as_array().cloned())
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            choice(ctx, args, &listed)
+        }
+        Args::Enum(values) => choice(ctx, args, &values.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        Args::ColorMap => {
             if !ctx.arity(args, 1, 1) {
                 return None;
             }
@@ -235,12 +278,12 @@ fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, components: &[(String, Vec<Strin
                 ctx.fail(a0, "must be of type object");
                 return None;
             };
-            let mut updates = Vec::new();
+            let mut out = serde_json::Map::new();
             let mut ok = true;
-            for (key, attr) in [("hue", "hue"), ("saturation", "saturation")] {
+            for key in ["hue", "saturation"] {
                 if let Some(v) = map.get(key) {
                     match ctx.number(&format!("{a0}.{key}"), v, false, 0.0, 100.0) {
-                        Some(n) => updates.push(up("colorControl", attr, num_value(n), None)),
+                        Some(n) => drop(out.insert(key.into(), num_value(n))),
                         None => ok = false,
                     }
                 }
@@ -250,16 +293,31 @@ fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, components: &[(String, Vec<Strin
                     s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
                 });
                 if valid {
-                    updates.push(up("colorControl", "color", v.clone(), None));
+                    out.insert("hex".into(), v.clone());
                 } else {
                     ctx.fail(&format!("{a0}.hex"), "must match \"^#[0-9a-fA-F]{6}$\"");
                     ok = false;
                 }
             }
-            ok.then_some(updates)
+            ok.then(|| vec![Value::Object(out)])
         }
-        _ => Some(Vec::new()),
     }
+}
+
+/// One string argument, one of `allowed` when that list is not empty.
+fn choice(ctx: &mut Ctx<'_>, args: &[Value], allowed: &[String]) -> Option<Vec<Value>> {
+    if !ctx.arity(args, 1, 1) {
+        return None;
+    }
+    let Some(text) = args[0].as_str() else {
+        ctx.fail(".arguments[0]", "must be of type string");
+        return None;
+    };
+    if !allowed.is_empty() && !allowed.iter().any(|a| a == text) {
+        ctx.fail(".arguments[0]", &format!("must be one of [{}]", allowed.join(", ")));
+        return None;
+    }
+    Some(vec![json!(text)])
 }
 
 /// Applies validated updates; an offline device accepts commands but nothing changes.
