@@ -8,6 +8,7 @@ mod bench;
 mod clockfile;
 mod crash;
 mod desktop;
+mod devices;
 mod fuzz;
 mod gate;
 mod keychain_locked;
@@ -84,6 +85,11 @@ enum Cmd {
         thingstray: String,
     },
     Requests,
+    /// What devices show: the fixtures' state lines and readings, the 1000-device build times.
+    Devices {
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
     /// The performance section alone, from scripts/bench-token-server's output.
     Bench {
         #[arg(long)]
@@ -170,6 +176,7 @@ fn main() -> ExitCode {
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
             Cmd::Requests => vec![requests::run().await],
+            Cmd::Devices { rounds } => vec![devices::run(rounds)],
             Cmd::Bench { output } => vec![bench::section(Some(&output), false)],
             Cmd::Share { thingstray } => vec![share::run(thingstray.as_deref()).await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
@@ -232,6 +239,8 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(share::run(Some(&a.thingstray)).await);
     eprintln!("== requests");
     out.push(requests::run().await);
+    eprintln!("== devices");
+    out.push(devices::run(if quick { 20 } else { 200 }));
     out.push(bench::section(a.bench.as_deref(), quick));
     eprintln!("== desktop");
     out.push(if quick {
