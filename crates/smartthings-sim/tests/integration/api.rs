@@ -8,10 +8,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smartthings_sim::{SimClient, SimConfig};
 
-fn cmd(capability: &str, command: &str, arguments: Value) -> Value {
-    json!({"component": "main", "capability": capability, "command": command, "arguments": arguments})
-}
-
 #[tokio::test]
 async fn missing_or_expired_access_token_gets_unauthorized_error() {
     let sim = auto_sim().await;

@@ -164,3 +164,8 @@ pub const GARAGE_DOOR: &str = "bc6e7ad2-6ca2-5588-9a8a-01f0b01461b2";
 pub const LIVING_ROOM_BLINDS: &str = "472e091f-0409-59e3-a0ae-49fd1a4a54da";
 pub const CEILING_FAN: &str = "0f657fb7-66de-558a-8b68-ff3bdda787e9";
 pub const WASHER: &str = "19a14c12-06f0-5071-8e7c-bf1a78fed814";
+
+/// One command on the main component, as a `commands` array item.
+pub fn cmd(capability: &str, command: &str, arguments: Value) -> Value {
+    serde_json::json!({"component": "main", "capability": capability, "command": command, "arguments": arguments})
+}

@@ -6,10 +6,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use smartthings_sim::Sim;
 
-fn cmd(capability: &str, command: &str, arguments: Value) -> Value {
-    json!({"component": "main", "capability": capability, "command": command, "arguments": arguments})
-}
-
 async fn send(sim: &Sim, token: &str, id: &str, commands: Value) -> (StatusCode, Value) {
     api_post(sim, &http(), token, &format!("/devices/{id}/commands"), &json!({ "commands": commands })).await
 }
