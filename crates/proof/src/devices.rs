@@ -185,6 +185,6 @@ pub fn run(rounds: usize) -> Section {
         "p99 < 50 ms",
         tp < Duration::from_millis(50),
     );
-    s.note(format!("{rounds} rounds each, debug or release as the proof was built (scripts/report builds release)."));
+    s.note(format!("{rounds} rounds each, release build (scripts/report builds the proof with --release)."));
     s
 }
