@@ -12,7 +12,9 @@ use super::{CliError, Ctx};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The line `thingstray share invite` printed on the owner (thingstray://pair?...).
+    /// The line `thingstray share invite` printed on the owner (thingstray://pair?...), or
+    /// `-` to read it from standard input (keeps its one-time code out of the process
+    /// list and the shell's history; it is single use and dies after 10 minutes anyway).
     invite: String,
     /// The name the owner lists this computer under (default: its host name).
     #[arg(long, value_name = "NAME")]
@@ -20,7 +22,14 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
-    let invite = Invite::parse(a.invite.trim())?;
+    let line = if a.invite == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| CliError::Failed(format!("Could not read the invite from stdin: {e}")))?;
+        line
+    } else {
+        a.invite
+    };
+    let invite = Invite::parse(line.trim())?;
     let config = Config::load(&ctx.paths)?;
     let vault = Vault::open(&config, &ctx.paths)?;
     let name = ctx.connection.clone().unwrap_or_else(|| config.free_name());

@@ -258,6 +258,15 @@ impl Computer {
         finish(self.cmd(BIN, args).spawn().unwrap()).await
     }
 
+    /// `run` with `input` on standard input.
+    pub async fn run_with_stdin(&self, args: &[&str], input: &str) -> Out {
+        let mut child = self.cmd(BIN, args).stdin(Stdio::piped()).spawn().unwrap();
+        let mut si = child.stdin.take().unwrap();
+        si.write_all(input.as_bytes()).await.expect("writing stdin");
+        drop(si);
+        finish(child).await
+    }
+
     /// Every secret this computer's keychain holds, as `secret-tool` prints them.
     pub async fn keychain(&self) -> String {
         let out = finish(self.cmd("secret-tool", &["search", "--all", "--unlock", "service", "thingstray"]).spawn().unwrap()).await;

@@ -43,7 +43,8 @@ async fn a_paired_computer_with_its_own_keychain_gets_tokens_and_keeps_no_smartt
     let line = invite.stdout.lines().last().unwrap().to_string();
     assert!(line.starts_with("thingstray://pair?"), "the invite is the last line: {}", invite.stdout);
 
-    let paired = laptop.run(&["connect", &line]).await;
+    // `-`: the invite from stdin, its one-time code kept out of argv.
+    let paired = laptop.run_with_stdin(&["connect", "-"], &format!("{line}\n")).await;
     paired.ok();
     assert!(paired.stdout.contains("Connected `home`"), "{}", paired.stdout);
     let listed = owner.run(&["share", "list", "--json"]).await;
