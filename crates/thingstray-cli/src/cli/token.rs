@@ -33,10 +33,12 @@ enum Format {
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     // The running app or `serve` first: a socket round trip, no keychain read.
+    // Always by name: the agent serves the connection it was started for, which need not
+    // be this folder's default; "no name" must mean the same here as in the vault.
     #[cfg(unix)]
-    if !ctx.no_agent {
+    if let Some(name) = (!ctx.no_agent).then(|| resolved(ctx)).flatten() {
         let timeout = thingstray::agent::client::TIMEOUT;
-        match thingstray::agent::client::token(&ctx.paths, ctx.connection.as_deref(), a.min_valid, timeout).await {
+        match thingstray::agent::client::token(&ctx.paths, Some(&name), a.min_valid, timeout).await {
             Ok(t) => {
                 tracing::info!(connection = %t.connection, "token from the agent");
                 print(a.format, &t.access_token, t.expires_at, &t.scope, t.installed_app_id.as_deref());
@@ -57,6 +59,17 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let grant = conn.session.token_valid_for(a.min_valid).await?;
     print(a.format, grant.secret(), grant.expires_at_unix(), &grant.scope, grant.installed_app_id.as_deref());
     Ok(())
+}
+
+/// The connection a bare `thingstray token` means (`--connection`, else the default);
+/// None when the settings cannot say (the vault path then explains why).
+#[cfg(unix)]
+fn resolved(ctx: &Ctx) -> Option<String> {
+    let config = Config::load(&ctx.paths).ok()?;
+    config
+        .connection(ctx.connection.as_deref())
+        .ok()
+        .map(|(name, _)| name)
 }
 
 /// The stored pair, when it is valid at least `min` and not ended; None for anything else

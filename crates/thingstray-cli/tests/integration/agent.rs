@@ -167,3 +167,31 @@ async fn with_the_keychain_daemon_gone_the_cli_still_gets_its_token_from_the_age
     let alone = h.run(&["--no-agent", "token"]).await;
     assert_ne!(alone.code, 0, "{alone:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_answers_for_the_connection_the_cli_would_have_read_not_its_own() {
+    // `serve` holds `home`; then another connection becomes the default. A bare `thingstray
+    // token` means the default one: the agent must not hand out `home`'s token for it.
+    let h = Home::new().await;
+    h.signed_in().await;
+    let (_server, seen) = serve(&h).await;
+    assert!(seen.contains("agent listening"), "{seen}");
+    let secret = format!("{}\n", h.secret());
+    let mut args = vec!["--connection".to_string(), "cabin".into()];
+    args.extend(h.setup_args());
+    args.push("--default".into());
+    h.run_with_stdin(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        Some(&secret),
+    )
+    .await
+    .ok();
+
+    let r = h.run(&["-v", "token"]).await;
+    assert_eq!(r.code, 4, "cabin, the default now, is not signed in: {r:?}");
+    assert!(!r.stderr.contains("token from the agent"), "{}", r.stderr);
+    // Asked by name, the agent still answers for the connection it holds.
+    let (t, logs) = token(&h, &["--connection", "home"]).await;
+    assert!(logs.contains("token from the agent"), "{logs}");
+    assert!(h.sim.accepts(&t).await);
+}
