@@ -56,6 +56,12 @@ fn client_secret_key(connection: &str) -> String {
 fn pairing_secret_key(connection: &str) -> String {
     format!("{connection}/pairing-secret")
 }
+/// Every item kept under a connection's name, by the end of its key: a rename moves them
+/// all. One list, so an item added later (as the pairing secret was) cannot be left behind.
+pub const CONNECTION_ITEMS: [&str; 3] = ["tokens", "client-secret", "pairing-secret"];
+pub fn connection_item_key(connection: &str, item: &str) -> String {
+    format!("{connection}/{item}")
+}
 pub const SERVER_SECRET_KEY: &str = "token-server/secret";
 /// The share listener's certificate and private key (share/identity.rs): its fingerprint
 /// is this computer's identity to the computers paired with it.

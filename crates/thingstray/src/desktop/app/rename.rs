@@ -3,7 +3,8 @@
 //!
 //! 1. Under the connection's refresh lock (so no refresh, here or in another process,
 //!    rotates the pair halfway), copy its vault items (`<old>/tokens`,
-//!    `<old>/client-secret`) to the new name.
+//!    `<old>/client-secret`, a paired connection's `<old>/pairing-secret`: the list is
+//!    `vault::CONNECTION_ITEMS`) to the new name.
 //! 2. Rename it in config.toml; the default pointer follows.
 //! 3. Rename it in desktop.toml: favorites and hidden devices.
 //! 4. Re-open its session under the new name (from the copied items), then delete the
@@ -17,6 +18,7 @@ use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::session::RefreshLock;
+use crate::vault::{connection_item_key, CONNECTION_ITEMS};
 
 impl Desktop {
     pub async fn rename_connection(&self, old: &str, new: &str) -> Result<ConnectionSummary> {
@@ -67,19 +69,18 @@ impl Desktop {
     }
 
     async fn copy_secrets(&self, old: &str, new: &str) -> Result<()> {
-        if let Some(tokens) = self.vault.tokens(old).await? {
-            self.vault.store_tokens(new, &tokens).await?;
-        }
-        if let Some(secret) = self.vault.client_secret(old).await? {
-            self.vault.store_client_secret(new, secret).await?;
+        for item in CONNECTION_ITEMS {
+            if let Some(secret) = self.vault.get(&connection_item_key(old, item)).await? {
+                self.vault.set(&connection_item_key(new, item), secret).await?;
+            }
         }
         Ok(())
     }
 
     /// Best effort: what is left is unused (no connection has that name).
     async fn delete_secrets(&self, name: &str) {
-        for done in [self.vault.delete_tokens(name).await, self.vault.delete_client_secret(name).await] {
-            if let Err(e) = done {
+        for item in CONNECTION_ITEMS {
+            if let Err(e) = self.vault.delete(&connection_item_key(name, item)).await {
                 tracing::warn!(connection = name, code = e.code(), "could not delete an unused vault item");
             }
         }
@@ -146,7 +147,7 @@ mod tests {
     async fn items(v: &Vault, names: &[&str]) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for n in names {
-            for k in ["tokens", "client-secret"] {
+            for k in ["tokens", "client-secret", "pairing-secret"] {
                 let key = format!("{n}/{k}");
                 if let Some(s) = v.get(&key).await.unwrap() {
                     out.push((key, s.expose_secret().to_string()));
@@ -163,8 +164,14 @@ mod tests {
         d.set_favorite("demo", LAMP, true).unwrap();
         d.set_hidden("demo", "hub", true).unwrap();
         let vault = d.vault.clone();
+        // A paired connection's secret for its owner moves too (it was left behind once,
+        // and the renamed connection could no longer reach its owner).
+        vault
+            .store_pairing_secret("demo", SecretString::from("pairing-secret-for-the-owner"))
+            .await
+            .unwrap();
         let before = items(&vault, &["demo"]).await;
-        assert_eq!(before.len(), 2);
+        assert_eq!(before.len(), 3);
 
         for (bad, code) in [("a/b", "invalid_setting"), ("", "invalid_setting"), ("token-server", "invalid_setting")] {
             assert_eq!(d.rename_connection("demo", bad).await.unwrap_err().code(), code, "{bad}");
