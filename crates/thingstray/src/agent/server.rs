@@ -87,7 +87,16 @@ impl Agent {
 async fn accept(listener: UnixListener, source: AgentSource) {
     let me = uid();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, as the token server's loop (serve/listen.rs): wait
+                // a moment instead of spinning a core until one is free.
+                tracing::debug!("agent: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == me => {
                 tokio::spawn(serve_one(stream, source.clone()));
