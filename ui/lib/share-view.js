@@ -91,4 +91,4 @@ export function pairedText(owner) {
 }
 
 /** What to say beside a fresh invite. */
-export const INVITE_NOTE = 'Paste it into ThingsTray on the other computer (first window: "already connected on another computer"), or run thingstray connect there. It works once, within 10 minutes.';
+export const INVITE_NOTE = 'Paste it into ThingsTray on the other computer (first window: "already connected on another computer"), or run thingstray connect - there and paste it. It works once, within 10 minutes.';

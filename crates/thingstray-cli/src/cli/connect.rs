@@ -23,6 +23,10 @@ pub struct Args {
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let line = if a.invite == "-" {
+        use std::io::IsTerminal;
+        if std::io::stdin().is_terminal() {
+            eprintln!("Paste the invite (thingstray://pair?...) and press Enter:");
+        }
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map_err(|e| CliError::Failed(format!("Could not read the invite from stdin: {e}")))?;
         line

@@ -61,9 +61,11 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             let identity = Identity::load_or_create(&vault).await?;
             let invite =
                 make_invite(&registry, identity.fingerprint(), &listening.at, &this_computer(), name.as_deref(), SystemTime::now())?;
-            eprintln!("On the other computer, within 10 minutes, run:");
-            eprintln!("  thingstray connect '<the invite below>'");
-            eprintln!("or paste it into ThingsTray's first-run window. It works once.");
+            // `connect -`, not the line as an argument: the code stays out of the process
+            // list and the shell's history.
+            eprintln!("On the other computer, within 10 minutes, run");
+            eprintln!("  thingstray connect -");
+            eprintln!("and paste the invite below (or paste it into ThingsTray's first-run window). It works once.");
             eprintln!("This computer's fingerprint: {}", identity.fingerprint().short());
             println!("{}", invite.to_line());
         }

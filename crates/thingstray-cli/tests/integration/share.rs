@@ -56,6 +56,12 @@ async fn a_paired_computer_with_its_own_keychain_gets_tokens_and_keeps_no_smartt
     token.ok();
     let logs = token.stderr.clone();
     let token = token.stdout.trim().to_string();
+    // What it tells the user to run keeps the code out of argv and the shell's history.
+    assert!(
+        invite.stderr.contains("thingstray connect -") && !invite.stderr.contains("connect '"),
+        "{}",
+        invite.stderr
+    );
     assert!(!logs.contains(&token) && !logs.contains(&line), "a secret in the paired computer's logs: {logs}");
     assert!(owner.sim.accepts(&token).await, "the paired computer's token works at SmartThings");
     let devices = laptop.run(&["devices", "--json"]).await;
