@@ -275,6 +275,13 @@ pub enum Error {
     HandedOver { to: String },
 
     #[error(
+        "`{connection}` holds its own sign-in on this computer now (another ThingsTray process \
+         here took it over from its owner), but this process still gets its tokens from the \
+         owner. Restart it (the app, or `thingstray serve`): it then refreshes by itself."
+    )]
+    TakenOverHere { connection: String },
+
+    #[error(
         "{owner} has not offered its session to this computer. On {owner}, run `thingstray \
          share hand-over NAME` (NAME: this computer as `thingstray share list` shows it), \
          then take it over here within 10 minutes."
@@ -401,6 +408,7 @@ impl Error {
             Error::PairedConnection { .. } => "paired_connection",
             Error::NotSharing => "not_sharing",
             Error::HandedOver { .. } => "handed_over",
+            Error::TakenOverHere { .. } => "taken_over_here",
             Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",

@@ -60,7 +60,7 @@ impl Session {
     }
 
     /// The reason this session was retired, if it was.
-    pub(super) fn retired(&self) -> Option<Error> {
+    pub fn retired(&self) -> Option<Error> {
         lock(&self.inner.retired).clone()
     }
 }

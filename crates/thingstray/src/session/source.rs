@@ -37,7 +37,23 @@ fn scheduled_ask(current: Option<&TokenSet>) -> Duration {
     current.map_or(most, |t| (t.lifetime() / 4).min(most))
 }
 
+/// A pair with a refresh token: this computer holds the sign-in itself.
+fn holds_a_sign_in(t: &TokenSet) -> bool {
+    !t.refresh_token.secret().is_empty()
+}
+
 impl Session {
+    /// This paired session's vault item holds a full pair now: it stops asking the owner
+    /// and never writes over that pair.
+    fn taken_over_here(&self) -> Error {
+        let e = Error::TakenOverHere {
+            connection: self.inner.connection.clone(),
+        };
+        tracing::warn!(connection = %self.inner.connection, code = e.code(), "the connection was taken over by another process here");
+        self.publish();
+        e
+    }
+
     /// The owner's name when this connection is paired.
     pub fn owner(&self) -> Option<&str> {
         match &self.inner.source {
@@ -69,6 +85,9 @@ impl Session {
                 None
             }
         };
+        if stored.as_ref().is_some_and(holds_a_sign_in) {
+            return Err(self.taken_over_here());
+        }
         if let Some(stored) = stored.filter(|s| self.good_enough(s, need)) {
             self.set_tokens(Some(stored.clone()));
             *lock(&self.inner.retry) = Retry::default();
@@ -121,6 +140,13 @@ impl Session {
             ended: None,
             from_refresh: false,
         };
+        // Read again right before the write: what is stored now may be a full pair that
+        // `thingstray share take-over` put there while the owner answered. An access
+        // token alone written over it would lose the refresh token on both computers.
+        match self.inner.vault.tokens(conn).await {
+            Ok(Some(now)) if holds_a_sign_in(&now) => return Err(self.taken_over_here()),
+            _ => {}
+        }
         if let Err(e) = self.inner.vault.store_tokens(conn, &t).await {
             tracing::warn!(connection = %conn, code = e.code(), "could not cache the owner's token; using it anyway");
         }

@@ -35,7 +35,7 @@ use crate::config::{Config, ConnectionSettings, PairedWith, Paths};
 use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
 use crate::serve::{error_response, json_no_store as json};
-use crate::session::Hold;
+use crate::session::{Hold, RefreshLock};
 use crate::token::{RefreshToken, TokenSet};
 use crate::vault::Vault;
 
@@ -87,7 +87,7 @@ pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Resp
         Ok(who) => who,
         Err(refusal) => return refusal,
     };
-    let body = match read_body(req).await {
+    let body = match read_body(req, owner.body_timeout).await {
         Ok(body) => body,
         Err(resp) => return resp,
     };
@@ -219,6 +219,12 @@ pub async fn take_over(paths: &Paths, vault: &Vault, name: Option<&str>, adverti
         });
     };
     let creds = credentials(vault, &name, &with).await?;
+    // The connection's refresh lock, for the whole take-over: a paired process of this
+    // connection here (the app, `serve`) asks the owner only under it, so none of them
+    // writes a token it got from the owner over the pair stored below.
+    let _lock = RefreshLock::new(paths.lock_file(&name))
+        .acquire(opts.session.lock_timeout)
+        .await?;
     let client = ShareClient::for_credentials(&creds)?;
     let identity = Identity::load_or_create(vault).await?;
     let registry = Registry::open(paths);
@@ -279,6 +285,7 @@ pub async fn take_over(paths: &Paths, vault: &Vault, name: Option<&str>, adverti
         tracing::warn!(code = e.code(), "could not remove the old pairing secret");
     }
     tracing::info!(connection = %name, from = %creds.owner, "took the session over");
+    drop(_lock);
     let config = Config::load(paths)?;
     Connection::open_with(paths, &config, vault.clone(), Some(&name), opts).await
 }

@@ -5,7 +5,8 @@
 //! - TLS 1.3 only, with the owner's pinned certificate; a plain-HTTP request or any other
 //!   handshake garbage is dropped before HTTP is spoken;
 //! - the accept loop of the token server (serve/listen.rs): a connection cap, a deadline
-//!   for the handshake and the request headers, headers capped at 16 KiB, bodies at 4 KiB;
+//!   for the handshake and the request headers (and as long again for the body: 408),
+//!   headers capped at 16 KiB, bodies at 4 KiB;
 //! - two routes and nothing else: pairing (a single-use code, wrong codes rate-limited)
 //!   and an access token for a paired computer's `ID.SECRET`;
 //! - never a refresh token or the client secret: answers are built from an
@@ -100,6 +101,9 @@ pub(super) struct Owner {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) name: String,
     attempts: Mutex<AttemptLimit>,
+    /// How long a request body may take once the headers are in (the listener's header
+    /// deadline covers only what comes before).
+    pub(super) body_timeout: Duration,
     /// A hand-over between its two requests (share/handover.rs).
     pub(super) hand_over: super::handover::Slot,
 }
@@ -149,6 +153,7 @@ impl ShareServer {
             clock,
             name: if name.is_empty() { "the sharing computer".into() } else { name },
             attempts: Mutex::new(AttemptLimit::default()),
+            body_timeout: opts.limits.header_read_timeout,
             hand_over: Default::default(),
         });
         let app = Router::new()
@@ -238,7 +243,7 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         tracing::info!("pairing refused: too many wrong codes");
         return refuse(StatusCode::TOO_MANY_REQUESTS, &Error::ShareRateLimited { owner: owner.name.clone(), retry_after });
     }
-    let body = match read_body(req).await {
+    let body = match read_body(req, owner.body_timeout).await {
         Ok(body) => body,
         Err(resp) => return resp,
     };
@@ -283,6 +288,13 @@ async fn token(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         Err(refusal) => return refusal,
     };
     let grant = match owner.source.connection() {
+        // Handed over: the token this session still holds belongs to the new owner's
+        // session now, and a paired computer that cached it would write it over a pair.
+        Ok(conn) if conn.session.retired().is_some() => {
+            let why = conn.session.retired().unwrap_or(Error::NotSharing);
+            tracing::info!(%computer, "no token: this session was handed over");
+            return refuse(StatusCode::CONFLICT, &why);
+        }
         Ok(conn) => conn.session.token_valid_for(min_valid).await.map(|g| (g, conn.settings)),
         Err(e) => Err(e),
     };
@@ -362,8 +374,9 @@ fn min_valid(query: Option<&str>) -> std::result::Result<Duration, String> {
     Ok(d)
 }
 
-/// The body, refused (413) past [`MAX_REQUEST_BODY`] without reading the rest.
-pub(super) async fn read_body(req: Request) -> std::result::Result<Bytes, Response> {
+/// The body, refused (413) past [`MAX_REQUEST_BODY`] without reading the rest, and 408
+/// when it has not all come within `within`.
+pub(super) async fn read_body(req: Request, within: Duration) -> std::result::Result<Bytes, Response> {
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -375,7 +388,17 @@ pub(super) async fn read_body(req: Request) -> std::result::Result<Bytes, Respon
     if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY).await.map_err(|_| too_large())
+    match tokio::time::timeout(within, axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY)).await {
+        Ok(read) => read.map_err(|_| too_large()),
+        Err(_) => {
+            tracing::info!("share request refused: its body did not come in time");
+            Err(error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                &format!("the request body did not arrive within {} ms", within.as_millis()),
+            ))
+        }
+    }
 }
 
 

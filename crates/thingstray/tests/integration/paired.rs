@@ -209,6 +209,10 @@ async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follo
     assert!(Config::load(&laptop.paths).unwrap().connections["home"].paired.is_some());
     assert!(env.vault.client_secret("home").await.unwrap().is_some());
 
+    // The laptop's pairing, as a process that was running before the take-over holds it.
+    let with = Config::load(&laptop.paths).unwrap().connections["home"].paired.clone().unwrap();
+    let old_creds = thingstray::share::pairing::credentials(&laptop.vault, "home", &with).await.unwrap();
+
     let registry = Registry::open(&env.paths);
     registry.offer_hand_over("laptop", thingstray::clock::Clock::now(&env.clock)).unwrap();
     let base = refreshes(&env.sim);
@@ -222,6 +226,10 @@ async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follo
     assert_eq!(old.paired.as_ref().map(|p| p.at.as_str()), Some(advertise.as_str()));
     assert!(env.vault.client_secret("home").await.unwrap().is_none());
     assert!(env.vault.tokens("home").await.unwrap().unwrap().refresh_token.secret().is_empty());
+    // The old owner's listener, still running, gives no token from the session it gave
+    // away (a stale paired process on the laptop would cache it over the laptop's pair).
+    let e = thingstray::share::ShareClient::for_credentials(&old_creds).unwrap().token(&old_creds, MIN).await.unwrap_err();
+    assert!(e.to_string().contains("handed its SmartThings session over"), "{e}");
     env.advance(Duration::from_secs(601));
     let e = owner.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "handed_over", "{e}");
@@ -260,4 +268,42 @@ async fn the_local_token_server_of_a_paired_computer_hands_out_the_owners_token(
     let token = answer["access_token"].as_str().expect("a token");
     assert!(env.sim.accepts(token).await, "{answer}");
     assert!(answer.get("refresh_token").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_process_never_overwrites_a_pair_another_process_took_over() {
+    // The laptop's app still runs its paired session while `thingstray share take-over`
+    // (another process) stores the full pair under the same name. The app's next ask to
+    // the old owner must not replace that pair with an access token alone: the refresh
+    // token would be gone from both computers.
+    let env = Env::new(SimConfig {
+        expires_in: 600,
+        ..SimConfig::default()
+    })
+    .await;
+    let server = share(&env, env.signed_in().await).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    paired.session.token_valid_for(MIN).await.unwrap();
+    let full = serde_json::json!({
+        "access_token": "taken-over-access",
+        "refresh_token": "taken-over-refresh",
+        "expires_at_ms": 1,
+        "issued_at_ms": 1,
+    });
+    laptop
+        .vault
+        .set("home/tokens", secrecy::SecretString::from(full.to_string()))
+        .await
+        .unwrap();
+    env.advance(Duration::from_secs(400));
+
+    let e = paired
+        .session
+        .token_valid_for(Duration::from_secs(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "taken_over_here", "{e}");
+    let kept = laptop.vault.tokens("home").await.unwrap().unwrap();
+    assert_eq!(kept.refresh_token.secret(), "taken-over-refresh");
 }

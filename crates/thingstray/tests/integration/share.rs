@@ -233,6 +233,49 @@ async fn plain_http_and_oversized_requests_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_comes_is_answered_408_not_waited_for() {
+    // Headers on time, then a body that stops short: without a deadline on the body each
+    // such connection is held for good, and 256 of them shut the listener.
+    let env = Env::new(SimConfig::default()).await;
+    let conn = env.signed_in().await;
+    let identity = Identity::load_or_create(&env.vault).await.unwrap();
+    let limits = thingstray::serve::Limits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let opts = ShareOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        owner_name: "owner-pc".into(),
+        limits,
+    };
+    let registry = Arc::new(Registry::open(&env.paths));
+    let server = ShareServer::start(
+        ShareSource::One(conn),
+        &identity,
+        registry,
+        Arc::new(env.clock.clone()),
+        opts,
+    )
+    .await
+    .unwrap();
+    let client = ShareClient::for_invite(&server.invite().unwrap()).unwrap();
+    let send = client
+        .http()
+        .post(client.url("/share/v1/pair"))
+        .header("content-length", "200")
+        .body(stalled(b"{\"code\":".to_vec()))
+        .send();
+    // The bound only turns a hang into a failure; the listener's own deadline is 300 ms.
+    let resp = tokio::time::timeout(Duration::from_secs(20), send)
+        .await
+        .expect("the listener answers instead of waiting for the rest")
+        .unwrap();
+    assert_eq!(resp.status(), 408);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "request_timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_unknown_and_ended_are_each_their_own_refusal() {
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let server = share(&env, env.signed_in().await).await;
