@@ -64,7 +64,10 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| lifecycle::reopen(app, argv)))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        // The login item keeps the product's name whatever the bundle's product name is
+        // (the Linux packages are named `thingstray`, see docs/packaging.md). On macOS the
+        // builder's launcher is a LaunchAgent, as `init(MacosLauncher::LaunchAgent, ..)` was.
+        .plugin(tauri_plugin_autostart::Builder::new().app_name("ThingsTray").build())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init());
 

@@ -46,6 +46,15 @@ impl Journey {
     /// A fresh desktop session, simulator (approving sign-ins at once: the sign-in
     /// window is out of WebDriver's reach) and tauri-driver.
     pub async fn start(name: &'static str, config: SimConfig) -> Journey {
+        Journey::start_in(name, config, false).await
+    }
+
+    /// [`Journey::start`] with the session's own HOME (see [`SessionEnv::own_home`]).
+    pub async fn start_with_home(name: &'static str, config: SimConfig) -> Journey {
+        Journey::start_in(name, config, true).await
+    }
+
+    async fn start_in(name: &'static str, config: SimConfig, own_home: bool) -> Journey {
         let turn = ONE_AT_A_TIME.lock().await;
         let sim = Sim::start(SimConfig {
             auto_approve: true,
@@ -53,7 +62,10 @@ impl Journey {
         })
         .await
         .expect("simulator");
-        let env = SessionEnv::start();
+        let mut env = SessionEnv::start();
+        if own_home {
+            env.own_home();
+        }
         // "The system browser": records the address it was asked to open.
         let browser = env.path("browser.sh");
         std::fs::write(

@@ -13,6 +13,8 @@ pub struct SessionEnv {
     pub dir: tempfile::TempDir,
     pub display: String,
     pub bus: String,
+    /// HOME is this session's `home` folder too (see [`SessionEnv::own_home`]).
+    own_home: bool,
     children: Vec<Child>,
 }
 
@@ -82,6 +84,7 @@ impl SessionEnv {
             dir,
             display,
             bus: bus_address,
+            own_home: false,
             children,
         };
         env.unlock_keyring();
@@ -137,6 +140,13 @@ impl SessionEnv {
         );
     }
 
+    /// Gives the session's programs their own HOME (the `home` folder, also
+    /// XDG_CONFIG_HOME): the login item is written under `$HOME/.config/autostart`
+    /// whatever XDG_CONFIG_HOME says (auto-launch 0.6), and must not land in the real one.
+    pub fn own_home(&mut self) {
+        self.own_home = true;
+    }
+
     pub fn path(&self, sub: &str) -> PathBuf {
         self.dir.path().join(sub)
     }
@@ -149,7 +159,7 @@ impl SessionEnv {
     /// Everything a program of this desktop session needs in its environment.
     pub fn vars(&self) -> Vec<(String, String)> {
         let p = |s: &str| self.path(s).display().to_string();
-        vec![
+        let mut vars = vec![
             ("DISPLAY".into(), self.display.clone()),
             ("DBUS_SESSION_BUS_ADDRESS".into(), self.bus.clone()),
             ("XDG_DATA_HOME".into(), p("data")),
@@ -160,7 +170,11 @@ impl SessionEnv {
             ("THINGSTRAY_CONFIG_DIR".into(), p("config")),
             ("BROWSER".into(), p("browser.sh")),
             ("RUST_LOG".into(), "info,tao=warn,wry=warn".into()),
-        ]
+        ];
+        if self.own_home {
+            vars.push(("HOME".into(), p("home")));
+        }
+        vars
     }
 
     pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
