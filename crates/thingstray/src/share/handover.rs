@@ -66,6 +66,9 @@ pub(crate) struct Slot {
     pending: Mutex<Option<Pending>>,
     /// The computer the session went to, to answer a repeated confirmation.
     done: Mutex<Option<String>>,
+    /// One confirmation at a time: a repeat (the new owner retrying after a slow answer)
+    /// waits for the first, then finds it done instead of "not offered".
+    confirming: tokio::sync::Mutex<()>,
 }
 
 struct Pending {
@@ -94,6 +97,12 @@ pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Resp
     let Ok(r) = serde_json::from_slice::<HandOverRequest>(&body) else {
         return error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {owner, at, fingerprint, id, secret}");
     };
+    // Checked before the offer is spent: a request this computer cannot use leaves the
+    // offer standing for a good one.
+    let to = PairedWith { owner: r.owner, at: r.at, fingerprint: r.fingerprint, id: r.id };
+    if let Err(e) = ConnectionSettings::paired(to.clone(), crate::config::DEFAULT_API_URL).validate() {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
+    }
     let now = owner.clock.now();
     let registry = owner.registry.clone();
     let who = id.clone();
@@ -105,10 +114,6 @@ pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Resp
         }
         Ok(Err(e)) => return internal(&e),
         Err(e) => return internal(&Error::io("checking the hand-over", e)),
-    }
-    let to = PairedWith { owner: r.owner, at: r.at, fingerprint: r.fingerprint, id: r.id };
-    if let Err(e) = ConnectionSettings::paired(to.clone(), crate::config::DEFAULT_API_URL).validate() {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
     }
     let answer = async {
         let conn = owner.source.connection()?;
@@ -156,6 +161,15 @@ pub(super) async fn confirm(State(owner): State<Arc<Owner>>, req: Request) -> Re
         Ok(who) => who,
         Err(refusal) => return refusal,
     };
+    // Run to the end even if the new owner hangs up (its request timed out while the
+    // keychain was slow): stopped halfway, neither computer would hold the session.
+    tokio::spawn(confirm_once(owner, id, name))
+        .await
+        .unwrap_or_else(|e| internal(&Error::io("confirming the hand-over", e)))
+}
+
+async fn confirm_once(owner: Arc<Owner>, id: String, name: String) -> Response {
+    let _one = owner.hand_over.confirming.lock().await;
     if lock(&owner.hand_over.done).as_deref() == Some(id.as_str()) {
         return json(&serde_json::json!({ "handed_over": true }));
     }
@@ -181,23 +195,37 @@ pub(super) async fn confirm(State(owner): State<Arc<Owner>>, req: Request) -> Re
     json(&serde_json::json!({ "handed_over": true }))
 }
 
-/// The old owner's connection, rewritten as paired with the new owner: its pairing secret
-/// first, then the settings, then the access token alone, and the client secret removed.
+/// The old owner's connection, rewritten as paired with the new owner: the refresh token
+/// leaves its vault first (the access token alone stays, else nothing), then its pairing
+/// secret and the settings, then the client secret goes. A failure before the settings
+/// are written puts the pair back: this computer stays the owner, the new one discards.
 async fn become_paired(paths: &Paths, conn: &Connection, p: &Pending) -> Result<()> {
     let vault = conn.session.vault();
-    vault.store_pairing_secret(&conn.name, p.secret.clone()).await?;
-    Config::update(paths, |config| {
-        let old = config.connections.get(&conn.name).cloned().unwrap_or_else(|| conn.settings.clone());
-        let mut settings = ConnectionSettings::paired(p.to.clone(), old.api_url.clone());
-        settings.location_id = old.location_id;
-        settings.location_name = old.location_name;
-        settings.installed_app_id = old.installed_app_id;
-        config.connections.insert(conn.name.clone(), settings);
-        Ok(())
-    })?;
     let access_only = TokenSet { refresh_token: RefreshToken::new(String::new()), from_refresh: false, ..p.hold.pair().clone() };
     if let Err(e) = vault.store_tokens(&conn.name, &access_only).await {
-        tracing::warn!(code = e.code(), "could not keep the access token after the hand-over");
+        // Never a paired connection with the refresh token still here: it would be spent
+        // one day and end the new owner's session.
+        tracing::warn!(code = e.code(), "could not keep the access token after the hand-over; removing the pair");
+        vault.delete_tokens(&conn.name).await?;
+    }
+    let rest = async {
+        vault.store_pairing_secret(&conn.name, p.secret.clone()).await?;
+        Config::update(paths, |config| {
+            let old = config.connections.get(&conn.name).cloned().unwrap_or_else(|| conn.settings.clone());
+            let mut settings = ConnectionSettings::paired(p.to.clone(), old.api_url.clone());
+            settings.location_id = old.location_id;
+            settings.location_name = old.location_name;
+            settings.installed_app_id = old.installed_app_id;
+            config.connections.insert(conn.name.clone(), settings);
+            Ok(())
+        })
+    }
+    .await;
+    if let Err(e) = rest {
+        if let Err(undo) = vault.store_tokens(&conn.name, p.hold.pair()).await {
+            tracing::error!(code = undo.code(), "could not put the pair back after a failed hand-over");
+        }
+        return Err(e);
     }
     if let Err(e) = vault.delete_client_secret(&conn.name).await {
         tracing::warn!(code = e.code(), "could not remove the client secret after the hand-over");

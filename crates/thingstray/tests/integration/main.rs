@@ -5,6 +5,7 @@
 //! `cargo test -p thingstray --test integration session::` runs one module.
 
 mod common;
+mod handover;
 mod keychain;
 mod logs;
 mod paired;

@@ -20,25 +20,25 @@ use thingstray::Connection;
 const MIN: Duration = Duration::from_secs(60);
 
 /// The other computer: a settings folder and a file vault of its own, the test's clock.
-struct Laptop {
+pub(crate) struct Laptop {
     dir: tempfile::TempDir,
-    paths: Paths,
-    vault: Vault,
+    pub(crate) paths: Paths,
+    pub(crate) vault: Vault,
 }
 
 impl Laptop {
-    fn new() -> Laptop {
+    pub(crate) fn new() -> Laptop {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         let vault = Vault::new(Arc::new(FileStore::new(paths.file_vault())));
         Laptop { dir, paths, vault }
     }
 
-    fn options(&self, env: &Env) -> Options {
+    pub(crate) fn options(&self, env: &Env) -> Options {
         Options { clock: Arc::new(env.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
     }
 
-    async fn pair(&self, env: &Env, server: &thingstray::share::ShareServer) -> Connection {
+    pub(crate) async fn pair(&self, env: &Env, server: &thingstray::share::ShareServer) -> Connection {
         let invite = server.invite().unwrap();
         connect(&self.paths, &self.vault, &invite, "home", "laptop", self.options(env)).await.expect("pairing works")
     }
