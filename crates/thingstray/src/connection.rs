@@ -85,7 +85,8 @@ impl Connection {
     ) -> Result<Connection> {
         let client = ShareClient::for_credentials(&creds)?;
         let lock = RefreshLock::new(paths.lock_file(&name));
-        let session = Session::paired(name.clone(), client, creds, vault, lock, opts.clock, opts.session);
+        let owner = crate::session::Paired { client, creds, location_id: settings.location_id.clone() };
+        let session = Session::paired(name.clone(), owner, vault, lock, opts.clock, opts.session);
         session.load().await?;
         let api = Api::new(session.clone(), crate::http::client(opts.request_timeout), &settings.api_url)?;
         Ok(Connection { name, settings, session, api })

@@ -254,6 +254,15 @@ pub enum Error {
     ShareProtocol { owner: String, detail: String },
 
     #[error(
+        "{owner} now shares another SmartThings location ({got}) than the one this computer \
+         was paired for ({expected}), so its tokens are not taken here. On {owner}, share the \
+         connection for {expected} again (the desktop app shares the connection it serves), \
+         or pair this computer anew for the other location. The token this computer holds \
+         works until it expires."
+    )]
+    ShareWrongLocation { owner: String, expected: String, got: String },
+
+    #[error(
         "`{connection}` gets its tokens from {owner}, which holds the SmartThings sign-in: \
          sign in again there (this computer follows by itself). To sign in here instead, \
          remove `{connection}` and add a connection with its own OAuth-In app."
@@ -405,6 +414,7 @@ impl Error {
             Error::OwnerSessionEnded { .. } => "owner_session_ended",
             Error::ShareOwnerError { .. } => "share_owner_error",
             Error::ShareProtocol { .. } => "share_protocol",
+            Error::ShareWrongLocation { .. } => "share_wrong_location",
             Error::PairedConnection { .. } => "paired_connection",
             Error::NotSharing => "not_sharing",
             Error::HandedOver { .. } => "handed_over",
@@ -446,6 +456,8 @@ impl Error {
                 // The owner may sign in again, or get its own refresh through.
                 | Error::OwnerSessionEnded { .. }
                 | Error::ShareOwnerError { .. }
+                // The owner may serve the right connection again.
+                | Error::ShareWrongLocation { .. }
         )
     }
 

@@ -27,15 +27,15 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{watch, Notify};
 
 use lock::LockGuard;
-use source::{Paired, Source};
+use source::Source;
 pub use handover::Hold;
 pub use lock::RefreshLock;
+pub use source::Paired;
 pub use status::Status;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::oauth::OAuthClient;
-use crate::share::{Credentials, ShareClient};
 use crate::token::{AccessGrant, TokenSet};
 use crate::vault::Vault;
 
@@ -163,18 +163,17 @@ impl Session {
         Session::with_source(connection.into(), Source::SignIn(oauth), vault, lock, clock, opts)
     }
 
-    /// A session of kind "paired": its tokens come from the owner `creds` names, through
-    /// `client` (pinned to the owner's certificate).
+    /// A session of kind "paired": its tokens come from the owner `owner.creds` names,
+    /// through `owner.client` (pinned to the owner's certificate).
     pub fn paired(
         connection: impl Into<String>,
-        client: ShareClient,
-        creds: Credentials,
+        owner: Paired,
         vault: Vault,
         lock: RefreshLock,
         clock: Arc<dyn Clock>,
         opts: SessionOptions,
     ) -> Session {
-        Session::with_source(connection.into(), Source::Paired(Paired { client, creds }), vault, lock, clock, opts)
+        Session::with_source(connection.into(), Source::Paired(owner), vault, lock, clock, opts)
     }
 
     fn with_source(connection: String, source: Source, vault: Vault, lock: RefreshLock, clock: Arc<dyn Clock>, opts: SessionOptions) -> Session {

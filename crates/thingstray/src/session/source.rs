@@ -23,9 +23,13 @@ pub(super) enum Source {
     Paired(Paired),
 }
 
-pub(super) struct Paired {
+/// Where a paired session asks: its owner, and the location it was paired for.
+pub struct Paired {
     pub client: ShareClient,
     pub creds: Credentials,
+    /// Tokens for another location are refused (the owner may start sharing another
+    /// connection); None: the pairing did not say, nothing to check.
+    pub location_id: Option<String>,
 }
 
 /// What a paired computer asks for when its scheduler runs: a token at least as good as
@@ -128,6 +132,14 @@ impl Session {
                 return Err(e);
             }
         };
+        if let (Some(expected), Some(got)) = (&p.location_id, &shared.location_id) {
+            if expected != got {
+                let e = Error::ShareWrongLocation { owner: p.creds.owner.clone(), expected: expected.clone(), got: got.clone() };
+                tracing::warn!(connection = %conn, code = e.code(), "the owner's token is for another location");
+                self.publish();
+                return Err(e);
+            }
+        }
         let t = TokenSet {
             access_token: shared.grant.access_token,
             refresh_token: RefreshToken::new(String::new()),

@@ -307,3 +307,44 @@ async fn a_paired_process_never_overwrites_a_pair_another_process_took_over() {
     let kept = laptop.vault.tokens("home").await.unwrap().unwrap();
     assert_eq!(kept.refresh_token.secret(), "taken-over-refresh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
+    // The desktop shares whichever connection it serves; if that becomes another
+    // location's, a computer paired for the first must not take its tokens: its devices,
+    // scenes and favorites are the first location's.
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use thingstray::share::{Identity, ShareOptions, ShareServer, ShareSource};
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    env.signed_in().await;
+    // As the desktop holds it: opened from the settings, its location known.
+    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options()).await.unwrap();
+    assert!(conn.settings.location_id.is_some());
+    let switched = Arc::new(AtomicBool::new(false));
+    let source = {
+        let (conn, switched) = (conn.clone(), switched.clone());
+        ShareSource::Current(Arc::new(move || {
+            let mut c = conn.clone();
+            if switched.load(Ordering::SeqCst) {
+                c.settings.location_id = Some("another-location".into());
+            }
+            Ok(c)
+        }))
+    };
+    let identity = Identity::load_or_create(&env.vault).await.unwrap();
+    let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "owner-pc".into(), limits: thingstray::serve::Limits::default() };
+    let server = ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts).await.unwrap();
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    let first = paired.session.token_valid_for(MIN).await.unwrap().secret().to_string();
+
+    switched.store(true, Ordering::SeqCst);
+    env.advance(Duration::from_secs(400));
+    let e = paired.session.token_valid_for(Duration::from_secs(300)).await.unwrap_err();
+    assert_eq!(e.code(), "share_wrong_location", "{e}");
+    assert!(e.to_string().contains("another-location"), "{e}");
+    let kept = laptop.vault.tokens("home").await.unwrap().unwrap();
+    assert_eq!(kept.access_token.secret(), &first, "the cached token is kept");
+    // Until it runs out, the token it holds still answers.
+    assert_eq!(paired.session.token_valid_for(MIN).await.unwrap().secret(), first);
+}
