@@ -44,8 +44,10 @@ use crate::serve::{error_response, json_no_store as json, MIN_VALIDITY};
 
 /// The largest request body accepted: a pairing request is under 200 bytes.
 pub const MAX_REQUEST_BODY: usize = 4096;
-/// The most a paired computer may ask for: SmartThings' tokens live a day.
-const MAX_MIN_VALID: Duration = Duration::from_secs(24 * 3600);
+/// The most a paired computer may ask for. Well under SmartThings' 24-hour tokens: a
+/// request for nearly a day could never be met by the current token, so every one would
+/// spend a refresh; with an hour, the owner refreshes at most once per token.
+const MAX_MIN_VALID: Duration = Duration::from_secs(3600);
 
 /// Which connection is shared.
 // Made once per listener and cloned per request only as the small variant's `Arc`: the
@@ -358,7 +360,7 @@ fn bearer(headers: &HeaderMap) -> Option<(String, String)> {
     (!id.is_empty() && !secret.is_empty()).then(|| (id.to_string(), secret.to_string()))
 }
 
-/// `min_valid=SECS`, default [`MIN_VALIDITY`], at most a day.
+/// `min_valid=SECS`, default [`MIN_VALIDITY`], at most an hour.
 fn min_valid(query: Option<&str>) -> std::result::Result<Duration, String> {
     let mut found = None;
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -431,6 +433,7 @@ mod tests {
         assert_eq!(min_valid(None).unwrap(), MIN_VALIDITY);
         assert_eq!(min_valid(Some("min_valid=60")).unwrap(), Duration::from_secs(60));
         assert!(min_valid(Some("min_valid=x")).is_err());
-        assert!(min_valid(Some("min_valid=86401")).is_err());
+        assert!(min_valid(Some("min_valid=3601")).is_err());
+        assert_eq!(min_valid(Some("min_valid=3600")).unwrap(), Duration::from_secs(3600));
     }
 }

@@ -324,3 +324,21 @@ fn stalled(first: Vec<u8>) -> reqwest::Body {
     let head = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]);
     reqwest::Body::wrap_stream(head.chain(futures_util::stream::pending()))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paired_computer_cannot_make_the_owner_refresh_on_every_request() {
+    // SmartThings' tokens live 24 hours, so one asked to stay valid for nearly that long
+    // is never good enough: each such request would spend a refresh at SmartThings.
+    let env = Env::new(SimConfig::default()).await;
+    let server = share(&env, env.signed_in().await).await;
+    let (client, creds) = paired(&server, "laptop").await;
+    let before = refreshes(&env.sim);
+    for _ in 0..3 {
+        let e = client.token(&creds, Duration::from_secs(23 * 3600)).await.unwrap_err();
+        assert!(e.to_string().contains("min_valid may be at most 3600 s"), "{e}");
+    }
+    for _ in 0..3 {
+        client.token(&creds, Duration::from_secs(3600)).await.expect("an hour is served");
+    }
+    assert_eq!(refreshes(&env.sim), before, "no refresh: the owner's token has a day left");
+}
