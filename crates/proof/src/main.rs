@@ -12,6 +12,7 @@ mod devices;
 mod fuzz;
 mod gate;
 mod keychain_locked;
+mod packages;
 mod report;
 mod requests;
 mod share;
@@ -55,6 +56,9 @@ struct ReportArgs {
     /// The desktop app's release binary, if built.
     #[arg(long)]
     desktop: Option<PathBuf>,
+    /// Where scripts/package wrote the .deb and .rpm, if it ran.
+    #[arg(long)]
+    packages: Option<PathBuf>,
     /// Simulated days for the soak (default: 90, quick: 3).
     #[arg(long)]
     days: Option<u64>,
@@ -113,6 +117,11 @@ enum Cmd {
         rounds: usize,
         #[arg(long, default_value_t = 3)]
         one_shots: usize,
+    },
+    /// The packages' sizes, from the files scripts/package wrote.
+    Packages {
+        #[arg(long)]
+        dir: PathBuf,
     },
     Desktop {
         #[arg(long)]
@@ -189,6 +198,7 @@ fn main() -> ExitCode {
                 std::process::exit(0)
             }
             Cmd::VaultHolder { dir, sim } => std::process::exit(vault_full_procs::holder(&dir, &sim).await),
+            Cmd::Packages { dir } => vec![packages::run(&dir)],
             Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
@@ -247,6 +257,11 @@ async fn report(a: ReportArgs) -> Vec<Section> {
         desktop::skipped("quick mode: the desktop app is measured in the full run only")
     } else {
         desktop::run(a.desktop.as_deref(), Duration::from_secs(600)).await
+    });
+    out.push(match (&a.packages, quick) {
+        (Some(dir), false) => packages::run(dir),
+        (_, true) => packages::skipped("quick mode: the packages are measured in the full run only"),
+        (None, false) => packages::skipped("no --packages folder given"),
     });
     out
 }
