@@ -36,6 +36,7 @@ mod home_loader;
 mod ids;
 mod oauth_store;
 mod router;
+mod schema;
 mod signin_page;
 mod state;
 mod stats;
@@ -52,6 +53,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::Faults;
 pub use stats::Stats;
+pub use schema::SchemaPartner;
 
 use crate::conn::{ConnInfo, KillableListener};
 use crate::state::{lock, AppState};
@@ -84,6 +86,8 @@ pub struct SimConfig {
     /// older one's refresh token at its code exchange. On by default; off only for a test
     /// that needs the lenient world on purpose.
     pub one_sign_in_per_location: bool,
+    /// The ST Schema partner connector whose callback tokens the simulator issues.
+    pub schema_partner: SchemaPartner,
 }
 
 impl Default for SimConfig {
@@ -99,6 +103,7 @@ impl Default for SimConfig {
             extra_devices: 0,
             first_location_devices: None,
             one_sign_in_per_location: true,
+            schema_partner: SchemaPartner::default(),
         }
     }
 }
@@ -197,6 +202,8 @@ impl Sim {
             oauth: Mutex::new(oauth_store::OAuthStore::new(config.one_sign_in_per_location)),
             faults: Mutex::new(Faults::default()),
             stats: Mutex::new(Stats::default()),
+            schema_partner: config.schema_partner.clone(),
+            schema: Mutex::new(schema::SchemaStore::default()),
         });
 
         let app = router::build(state.clone());
@@ -255,6 +262,26 @@ impl Sim {
 
     pub fn client(&self) -> &SimClient {
         &self.state.client
+    }
+
+    /// The ST Schema partner connector (schema.rs).
+    pub fn schema_partner(&self) -> &SchemaPartner {
+        &self.state.schema_partner
+    }
+
+    /// The `grantCallbackAccess` SmartThings would send the connector now (a fresh code).
+    pub fn schema_grant(&self) -> serde_json::Value {
+        schema::grant(&self.state)
+    }
+
+    /// Whether `token` is a live ST Schema callback access token.
+    pub fn schema_accepts(&self, token: &str) -> bool {
+        lock(&self.state.schema).access_valid(token, self.state.clock.now_ms())
+    }
+
+    /// Every device state received through `stateCallback`, in order.
+    pub fn schema_events(&self) -> Vec<serde_json::Value> {
+        lock(&self.state.schema).events.clone()
     }
 
     /// Moves the simulator's clock forward (expiry of codes and tokens follows it).

@@ -108,6 +108,7 @@ async fn main() -> ExitCode {
         extra_devices: args.extra_devices,
         first_location_devices: None,
         one_sign_in_per_location: !args.many_sign_ins_per_location,
+        schema_partner: Default::default(),
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
@@ -125,6 +126,9 @@ async fn main() -> ExitCode {
     let _ = writeln!(out, "client_id={}", c.client_id);
     let _ = writeln!(out, "client_secret={}", c.client_secret);
     let _ = writeln!(out, "redirect_uri={}", c.redirect_uris.first().map(String::as_str).unwrap_or(""));
+    let p = sim.schema_partner();
+    let _ = writeln!(out, "schema_client_id={}", p.client_id);
+    let _ = writeln!(out, "schema_client_secret={}", p.client_secret);
     let _ = out.flush();
     drop(out);
 

@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::errors::not_found;
 use crate::state::AppState;
-use crate::{api_devices, api_places, authorize, control, faults, stats, token};
+use crate::{api_devices, api_places, authorize, control, faults, schema, stats, token};
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
@@ -39,7 +39,11 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
             .route(&format!("{p}/installedapps/{{id}}"), get(api_places::installed_app));
     }
+    // ST Schema: the callback token endpoint and the state callback a connector uses.
+    r = r.route(schema::TOKEN_PATH, post(schema::token)).route(schema::STATE_CALLBACK_PATH, post(schema::state_callback));
     r.route("/__sim/stats", get(control::stats))
+        .route("/__sim/schema/grant", post(schema::grant_route))
+        .route("/__sim/schema/delete", post(schema::delete_route))
         .route("/__sim/clock/advance", post(control::advance_clock))
         .route("/__sim/faults", post(control::set_faults))
         .route("/__sim/revoke", post(control::revoke))

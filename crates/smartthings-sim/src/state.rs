@@ -10,6 +10,7 @@ use crate::clock::SimClock;
 use crate::faults::Faults;
 use crate::home::Home;
 use crate::oauth_store::OAuthStore;
+use crate::schema::{SchemaPartner, SchemaStore};
 use crate::stats::Stats;
 use crate::SimClient;
 
@@ -30,6 +31,9 @@ pub(crate) struct AppState {
     pub oauth: Mutex<OAuthStore>,
     pub faults: Mutex<Faults>,
     pub stats: Mutex<Stats>,
+    /// The ST Schema partner connector and its callback tokens (schema.rs).
+    pub schema_partner: SchemaPartner,
+    pub schema: Mutex<SchemaStore>,
 }
 
 impl AppState {

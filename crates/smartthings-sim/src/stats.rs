@@ -30,6 +30,13 @@ pub struct Stats {
     pub faults_injected: u64,
     /// Executions per scene id through `POST /v1/scenes/{id}/execute`.
     pub scene_executions: BTreeMap<String, u64>,
+    /// ST Schema: every request to the callback token endpoint, whatever its outcome.
+    pub schema_token_requests: u64,
+    /// ST Schema: successful token calls by `interactionType` (`accessTokenRequest`,
+    /// `refreshAccessTokens`).
+    pub schema_token_grants: BTreeMap<String, u64>,
+    /// ST Schema: `stateCallback` requests accepted.
+    pub schema_state_callbacks: u64,
 }
 
 /// The canonical form of a path: `/v1/oauth/x` -> `/oauth/x`, `/devices` -> `/v1/devices`.
@@ -39,7 +46,7 @@ pub(crate) fn canonical_path(path: &str) -> String {
             return format!("/oauth{rest}");
         }
     }
-    let keep = ["/oauth", "/__sim", "/v1"]
+    let keep = ["/oauth", "/__sim", "/v1", "/schema"]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if keep {

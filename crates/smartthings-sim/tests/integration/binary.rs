@@ -12,7 +12,7 @@ fn prints_endpoints_and_serves() {
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    let lines: Vec<String> = BufReader::new(stdout).lines().take(6).map(|l| l.expect("line")).collect();
+    let lines: Vec<String> = BufReader::new(stdout).lines().take(8).map(|l| l.expect("line")).collect();
     let get = |k: &str| {
         lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap_or_else(|| panic!("no {k} in {lines:?}"))
     };
@@ -23,6 +23,9 @@ fn prints_endpoints_and_serves() {
     assert_eq!(get("client_id"), "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14");
     assert_eq!(get("client_secret"), "demo-secret-5a1f0c3e-7b2d-4e6a-8c9f-1d2e3f4a5b6c");
     assert_eq!(get("redirect_uri"), "https://thingstray.invalid/callback");
+    // The ST Schema partner connector's credentials.
+    assert_eq!(get("schema_client_id"), "c2c-7d1e5b90-4f3a-4c62-9e8b-2a6f0d4c8e11");
+    assert_eq!(get("schema_client_secret"), "c2c-secret-3b9f2e7a-6d14-4a8c-b5e0-9f1c7d2a4e63");
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async { reqwest::get(format!("{base}/__sim/stats")).await.map(|r| r.status().as_u16()) });

@@ -11,3 +11,4 @@ mod faults_and_control;
 mod fixtures_load;
 mod oauth_authorize;
 mod oauth_token;
+mod schema;
