@@ -76,6 +76,18 @@ pub struct ConnectionSettings {
     /// one asks it for access tokens (share/). The OAuth fields above are then unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paired: Option<PairedWith>,
+    /// Set for a connection of kind "schema": an ST Schema connector's callback tokens
+    /// (schema/), refreshed at `oauth_token` with st-schema JSON. `client_id` is then the
+    /// connector's; the OAuth-In fields are unused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaCallback>,
+}
+
+/// The `callbackUrls` of a connector's `grantCallbackAccess`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaCallback {
+    pub oauth_token: String,
+    pub state_callback: String,
 }
 
 /// Where a paired connection gets its tokens: the owner's share listener, pinned to its
@@ -119,6 +131,7 @@ impl ConnectionSettings {
             location_name: None,
             installed_app_id: None,
             paired: None,
+            schema: None,
         }
     }
 
@@ -162,6 +175,14 @@ impl ConnectionSettings {
 
     /// Checks every field and says what is wrong with the first bad one.
     pub fn validate(&self) -> Result<()> {
+        if let Some(s) = &self.schema {
+            if self.client_id.trim().is_empty() || self.client_id.len() > 256 {
+                return Err(invalid("client_id", "the connector's Client ID (Developer Workspace) is needed"));
+            }
+            validate_base_url("schema.oauth_token", &s.oauth_token)?;
+            validate_base_url("schema.state_callback", &s.state_callback)?;
+            return Ok(());
+        }
         if let Some(p) = &self.paired {
             validate_base_url("api_url", &self.api_url)?;
             crate::share::Fingerprint::parse(&p.fingerprint).map_err(|_| invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite"))?;

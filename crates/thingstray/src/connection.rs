@@ -56,6 +56,9 @@ impl Connection {
             field: "client_secret".into(),
             why: format!("no client secret is stored for `{name}`; run `thingstray setup` again"),
         })?;
+        if settings.schema.is_some() {
+            return Connection::assemble_schema(paths, name, settings.clone(), &secret, vault, opts).await;
+        }
         Connection::assemble(paths, name, settings.clone(), &secret, vault, opts).await
     }
 
@@ -70,6 +73,25 @@ impl Connection {
         let http = crate::http::client(opts.request_timeout);
         let oauth = OAuthClient::new(&settings, secret, http.clone())?;
         let session = Session::new(name.clone(), oauth, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
+        session.load().await?;
+        let api = Api::new(session.clone(), http, &settings.api_url)?;
+        Ok(Connection { name, settings, session, api })
+    }
+
+    /// An ST Schema connector's callback tokens. Its `api` points at SmartThings' REST API
+    /// like the others, but a callback token is not accepted there: only `stateCallback`
+    /// and discovery callbacks take it.
+    async fn assemble_schema(
+        paths: &Paths,
+        name: String,
+        settings: ConnectionSettings,
+        secret: &SecretString,
+        vault: Vault,
+        opts: Options,
+    ) -> Result<Connection> {
+        let http = crate::http::client(opts.request_timeout);
+        let client = crate::schema::SchemaClient::new(&settings, secret, http.clone())?;
+        let session = Session::schema(name.clone(), client, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
         session.load().await?;
         let api = Api::new(session.clone(), http, &settings.api_url)?;
         Ok(Connection { name, settings, session, api })

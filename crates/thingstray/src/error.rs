@@ -290,6 +290,23 @@ pub enum Error {
     )]
     TakenOverHere { connection: String },
 
+    // --- ST Schema callback tokens (schema/) --------------------------------------------
+    #[error("SmartThings refused the ST Schema callback token request: {error_enum} ({detail}). {advice}")]
+    SchemaRefused { code: &'static str, error_enum: String, detail: String, advice: &'static str },
+
+    #[error("SmartThings ended this connector's callback access: {error_enum} ({detail}). {advice}")]
+    SchemaAccessEnded { code: &'static str, error_enum: String, detail: String, advice: &'static str },
+
+    #[error(
+        "`{url}` answered like SmartThings' OAuth-In token endpoint ({detail}). ST Schema \
+         callback tokens are not refreshed there with a form body, the OAuth-In way: they are \
+         refreshed with a JSON st-schema body (interactionType refreshAccessTokens) sent to the \
+         callbackUrls.oauthToken address of the connector's grantCallbackAccess \
+         (https://c2c-us.smartthings.com/oauth/token, or its c2c-eu and c2c-ap twins). Run \
+         `thingstray schema grant` with the grantCallbackAccess your connector received."
+    )]
+    SchemaWrongEndpoint { url: String, detail: String },
+
     #[error(
         "{owner} has not offered its session to this computer. On {owner}, run `thingstray \
          share hand-over NAME` (NAME: this computer as `thingstray share list` shows it), \
@@ -419,6 +436,8 @@ impl Error {
             Error::NotSharing => "not_sharing",
             Error::HandedOver { .. } => "handed_over",
             Error::TakenOverHere { .. } => "taken_over_here",
+            Error::SchemaRefused { code, .. } | Error::SchemaAccessEnded { code, .. } => code,
+            Error::SchemaWrongEndpoint { .. } => "schema_wrong_endpoint",
             Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",
@@ -476,7 +495,7 @@ impl Error {
 
     /// Only a new sign-in can fix this.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self, Error::SessionEnded { .. } | Error::NotSignedIn { .. })
+        matches!(self, Error::SessionEnded { .. } | Error::NotSignedIn { .. } | Error::SchemaAccessEnded { .. })
     }
 
     /// An error of the desktop shell (window, clipboard, login item, browser).

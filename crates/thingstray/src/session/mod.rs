@@ -163,6 +163,19 @@ impl Session {
         Session::with_source(connection.into(), Source::SignIn(oauth), vault, lock, clock, opts)
     }
 
+    /// A session of kind "schema": an ST Schema connector's callback tokens, refreshed
+    /// through `client` (schema/).
+    pub fn schema(
+        connection: impl Into<String>,
+        client: crate::schema::SchemaClient,
+        vault: Vault,
+        lock: RefreshLock,
+        clock: Arc<dyn Clock>,
+        opts: SessionOptions,
+    ) -> Session {
+        Session::with_source(connection.into(), Source::Schema(client), vault, lock, clock, opts)
+    }
+
     /// A session of kind "paired": its tokens come from the owner `owner.creds` names,
     /// through `owner.client` (pinned to the owner's certificate).
     pub fn paired(

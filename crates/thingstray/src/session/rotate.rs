@@ -58,7 +58,7 @@ impl Session {
             return Err(Error::NotSignedIn { connection: self.inner.connection.clone() });
         };
         if let Some(detail) = &stored.ended {
-            let e = Error::SessionEnded { detail: detail.clone() };
+            let e = self.ended_error(detail);
             self.set_tokens(Some(stored.clone()));
             self.publish();
             return Err(e);
@@ -70,8 +70,9 @@ impl Session {
     /// the cross-process lock, which an unsaved new pair keeps.
     pub(super) async fn rotate(&self, current: TokenSet, guard: LockGuard) -> Result<TokenSet> {
         let conn = &self.inner.connection;
-        let oauth = match &self.inner.source {
-            Source::SignIn(oauth) => oauth,
+        let refresher = match &self.inner.source {
+            Source::SignIn(oauth) => Refresher::OAuth(oauth),
+            Source::Schema(schema) => Refresher::Schema(schema),
             // A token SmartThings refused (replace_rejected): the owner may hold a newer one.
             Source::Paired(p) => return self.ask_owner(p, std::time::Duration::from_secs(1)).await,
         };
@@ -87,7 +88,11 @@ impl Session {
         }
         tracing::info!(connection = %conn, "refreshing the access token");
         crate::failpoint::hit("refresh.before_request");
-        match oauth.refresh(&current.refresh_token, self.now()).await {
+        let answer = match refresher {
+            Refresher::OAuth(oauth) => oauth.refresh(&current.refresh_token, self.now()).await,
+            Refresher::Schema(schema) => schema.refresh(&current.refresh_token, self.now()).await,
+        };
+        match answer {
             Ok(new) => {
                 crate::failpoint::hit("refresh.response");
                 // Persist before use: from here on the old refresh token is dead.
@@ -104,7 +109,7 @@ impl Session {
                 self.publish();
                 Ok(new)
             }
-            Err(e @ Error::SessionEnded { .. }) => {
+            Err(e @ (Error::SessionEnded { .. } | Error::SchemaAccessEnded { .. })) => {
                 // The vault is the truth here too: if it no longer holds the refresh token
                 // SmartThings refused, another process rotated it (a lock that did not hold:
                 // its file deleted, a second config dir on the same vault). Its pair is good;
@@ -123,7 +128,7 @@ impl Session {
                 let mut ended = current;
                 ended.ended = Some(match &e {
                     Error::SessionEnded { detail } => detail.clone(),
-                    _ => String::new(),
+                    other => crate::schema::ended_note(other).unwrap_or_default(),
                 });
                 // Tell other processes too, so none of them asks again with a dead token.
                 if let Err(w) = self.inner.vault.store_tokens(conn, &ended).await {
@@ -217,4 +222,11 @@ impl Session {
         }
         self.publish();
     }
+}
+
+/// Who spends a refresh token: SmartThings' OAuth-In endpoint, or an ST Schema
+/// connector's callback token endpoint.
+enum Refresher<'a> {
+    OAuth(&'a crate::oauth::OAuthClient),
+    Schema(&'a crate::schema::SchemaClient),
 }

@@ -13,6 +13,7 @@ use super::{lock, Need, Retry, Session, Status};
 use crate::clock::unix_ms;
 use crate::error::{Error, Result};
 use crate::oauth::OAuthClient;
+use crate::schema::SchemaClient;
 use crate::share::{Credentials, ShareClient};
 use crate::token::{RefreshToken, TokenSet};
 
@@ -21,6 +22,9 @@ use crate::token::{RefreshToken, TokenSet};
 pub(super) enum Source {
     SignIn(OAuthClient),
     Paired(Paired),
+    /// An ST Schema connector's callback tokens (schema/): refreshed with st-schema JSON
+    /// at the grant's `callbackUrls.oauthToken`, the same session guarantees otherwise.
+    Schema(SchemaClient),
 }
 
 /// Where a paired session asks: its owner, and the location it was paired for.
@@ -61,7 +65,7 @@ impl Session {
     /// The owner's name when this connection is paired.
     pub fn owner(&self) -> Option<&str> {
         match &self.inner.source {
-            Source::SignIn(_) => None,
+            Source::SignIn(_) | Source::Schema(_) => None,
             Source::Paired(p) => Some(&p.creds.owner),
         }
     }
@@ -74,6 +78,21 @@ impl Session {
             Source::Paired(p) => {
                 Err(Error::PairedConnection { connection: self.inner.connection.clone(), owner: p.creds.owner.clone() })
             }
+            Source::Schema(_) => Err(Error::InvalidSetting {
+                field: "connection".into(),
+                why: format!(
+                    "`{}` holds an ST Schema connector's callback tokens: it has no sign-in of its own; a new grantCallbackAccess goes to `thingstray schema grant`",
+                    self.inner.connection
+                ),
+            }),
+        }
+    }
+
+    /// Why this session's stored pair ended, from the note kept with it.
+    pub(super) fn ended_error(&self, note: &str) -> Error {
+        match &self.inner.source {
+            Source::Schema(_) => crate::schema::from_ended_note(note),
+            _ => Error::SessionEnded { detail: note.to_string() },
         }
     }
 

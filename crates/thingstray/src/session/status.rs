@@ -112,7 +112,7 @@ impl Session {
             return retry.halted.clone().map_or(Status::SignedOut, |reason| Status::NeedsSignIn { reason });
         };
         if let Some(detail) = &t.ended {
-            return Status::NeedsSignIn { reason: Error::SessionEnded { detail: detail.clone() } };
+            return Status::NeedsSignIn { reason: self.ended_error(detail) };
         }
         let now = self.now();
         if let Some(e) = &retry.halted {

@@ -113,13 +113,34 @@ async fn run_and_search(capture: Capture) {
     assert_eq!(e.code(), "session_ended");
     refresher.abort();
 
+    // An ST Schema connector's callback tokens too (issue 13): the grant's code, the
+    // connector's secret, every callback pair, a state callback, the access ended.
+    let partner = env.sim.schema_partner().clone();
+    let grant = thingstray::schema::parse_grant(&env.sim.schema_grant().to_string(), &partner.client_id).unwrap();
+    let schema_code = grant.code.expose_secret().to_string();
+    let connector = thingstray::schema::keep(&env.paths, &env.vault, "connector", grant, SecretString::from(partner.client_secret.clone()), env.options())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        env.advance(Duration::from_secs(601));
+        let t = connector.session.token_valid_for(Duration::from_secs(60)).await.unwrap();
+        let state = thingstray::schema::DeviceState { external_device_id: "lamp-1", capability: "st.switch", attribute: "switch", value: "on".into() };
+        let url = connector.settings.schema.clone().unwrap().state_callback;
+        thingstray::schema::state_callback(&reqwest::Client::new(), &url, t.secret(), &state).await.unwrap();
+    }
+    reqwest::Client::new().post(format!("{}/__sim/schema/delete", env.sim.base_url())).send().await.unwrap();
+    env.advance(Duration::from_secs(601));
+    assert!(connector.session.token_valid_for(Duration::from_secs(60)).await.is_err());
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("refreshing the access token"), "the run was logged");
     assert!(logs.contains("the session ended"), "the end was logged");
     let mut secrets = witness.seen.lock().unwrap().clone();
     secrets.push(env.sim.client().client_secret.clone());
     secrets.push(code);
-    assert!(secrets.len() >= 12, "{} secrets collected", secrets.len());
+    secrets.push(partner.client_secret.clone());
+    secrets.push(schema_code);
+    assert!(secrets.len() >= 18, "{} secrets collected", secrets.len());
     for s in &secrets {
         assert!(!logs.contains(s.as_str()), "a secret leaked into the logs ({} chars of logs)", logs.len());
     }

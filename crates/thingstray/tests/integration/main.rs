@@ -10,6 +10,7 @@ mod keychain;
 mod logs;
 mod paired;
 mod payloads;
+mod schema;
 mod session;
 mod share;
 mod sign_in;
