@@ -8,6 +8,7 @@ mod doctor;
 mod login;
 mod logout;
 mod scenes;
+mod schema;
 mod serve;
 mod setup;
 mod share;
@@ -86,6 +87,9 @@ pub enum Cmd {
     /// Pair this computer with the one that holds the SmartThings sign-in, using the
     /// invite it made (`thingstray share invite` there).
     Connect(connect::Args),
+    /// ST Schema connectors: keep a connector's callback tokens (`schema grant`), send a
+    /// state callback with them (`schema state-callback`).
+    Schema(schema::Args),
 }
 
 impl Cli {
@@ -111,6 +115,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Serve(a) => serve::run(&ctx, a).await,
         Cmd::Share(a) => share::run(&ctx, a).await,
         Cmd::Connect(a) => connect::run(&ctx, a).await,
+        Cmd::Schema(a) => schema::run(&ctx, a).await,
     }
 }
 

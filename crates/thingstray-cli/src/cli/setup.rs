@@ -15,7 +15,7 @@ use thingstray::{Connection, Error};
 
 use super::{CliError, Ctx};
 
-const SECRET_ENV: &str = "THINGSTRAY_CLIENT_SECRET";
+pub(super) const SECRET_ENV: &str = "THINGSTRAY_CLIENT_SECRET";
 const DEFAULT_NAME: &str = "home";
 
 #[derive(clap::Args, Debug)]
@@ -48,9 +48,18 @@ pub struct Args {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
-enum VaultChoice {
+pub(super) enum VaultChoice {
     Keychain,
     File,
+}
+
+impl VaultChoice {
+    pub(super) fn kind(self) -> VaultKind {
+        match self {
+            VaultChoice::Keychain => VaultKind::Keychain,
+            VaultChoice::File => VaultKind::File,
+        }
+    }
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
@@ -91,10 +100,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     }
 
     if let Some(v) = a.vault {
-        let kind = match v {
-            VaultChoice::Keychain => VaultKind::Keychain,
-            VaultChoice::File => VaultKind::File,
-        };
+        let kind = v.kind();
         if kind != config.vault && config.connections.keys().any(|k| k != &name) {
             eprintln!(
                 "Note: the other connections' secrets stay in the {} store; run setup and login again for each.",

@@ -7,5 +7,6 @@
 mod agent;
 mod cli;
 mod common;
+mod schema;
 mod serve;
 mod share;

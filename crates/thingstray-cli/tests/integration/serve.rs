@@ -12,16 +12,16 @@ use tokio::process::Child;
 
 const KITCHEN_LIGHTS: &str = "c1107a0c-fa71-43c5-8ff9-a128ea6c4f20";
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     secret: String,
     addrs: Vec<SocketAddr>,
 }
 
 /// Signs in, reads the server secret, starts `serve --port 0` and waits for its
 /// "listening on" lines.
-async fn start(h: &Home, log: Option<&str>) -> Server {
+pub(crate) async fn start(h: &Home, log: Option<&str>) -> Server {
     let secret = h.run(&["serve", "--print-secret"]).await;
     let secret = secret.ok().stdout.trim().to_string();
     assert_eq!(secret.len(), 64);
@@ -72,7 +72,7 @@ fn v4(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-async fn token_via(s: &Server, host: &str) -> serde_json::Value {
+pub(crate) async fn token_via(s: &Server, host: &str) -> serde_json::Value {
     let r = raw(v4(s.port), &get("/v1/token", host, &format!("Authorization: Bearer {}\r\n", s.secret))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     serde_json::from_str(&r.body).unwrap()
