@@ -142,3 +142,23 @@ async fn a_state_callback_goes_through_with_the_current_token() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["states"][0]["value"], "on");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_endpoint_is_retried_and_the_pair_kept() {
+    use smartthings_sim::Faults;
+    let env = Env::new(SimConfig { expires_in: 3600, ..SimConfig::default() }).await;
+    let conn = kept(&env).await;
+    let before = env.vault.tokens("connector").await.unwrap().unwrap();
+    env.sim.set_faults(Faults { route_prefix: "/schema/oauth/token".into(), error_5xx: 1.0, ..Faults::default() });
+    // 10 minutes left: the token still serves a caller who needs 5, while refreshes fail.
+    env.advance(Duration::from_secs(3000));
+    let e = conn.session.token_valid_for(Duration::from_secs(900)).await.unwrap_err();
+    assert!(e.is_transient(), "a gateway error is transient: {e}");
+    assert_eq!(conn.session.token_valid_for(Duration::from_secs(300)).await.unwrap().secret(), before.access_token.secret());
+    let stored = env.vault.tokens("connector").await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token.secret(), before.refresh_token.secret(), "nothing spent, nothing lost");
+    env.sim.set_faults(Faults::default());
+    let t = conn.session.token_valid_for(Duration::from_secs(900)).await.unwrap();
+    assert!(env.sim.schema_accepts(t.secret()));
+    assert_eq!(grants(&env, "refreshAccessTokens"), 1);
+}
