@@ -308,6 +308,14 @@ pub enum Error {
     SchemaWrongEndpoint { url: String, detail: String },
 
     #[error(
+        "`{connection}` holds an ST Schema connector's callback token, which SmartThings' REST \
+         API (devices, scenes, locations) does not accept: it is for the connector's \
+         stateCallback and discovery callbacks. Use a connection signed in with an OAuth-In \
+         app for devices."
+    )]
+    SchemaCallbackToken { connection: String },
+
+    #[error(
         "{owner} has not offered its session to this computer. On {owner}, run `thingstray \
          share hand-over NAME` (NAME: this computer as `thingstray share list` shows it), \
          then take it over here within 10 minutes."
@@ -438,6 +446,7 @@ impl Error {
             Error::TakenOverHere { .. } => "taken_over_here",
             Error::SchemaRefused { code, .. } | Error::SchemaAccessEnded { code, .. } => code,
             Error::SchemaWrongEndpoint { .. } => "schema_wrong_endpoint",
+            Error::SchemaCallbackToken { .. } => "schema_callback_token",
             Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::Api { .. } => "api_error",

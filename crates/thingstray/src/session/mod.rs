@@ -285,6 +285,10 @@ impl Session {
     /// requests use the token it keeps fresh and never force an extra refresh, nor fail
     /// outright, when tokens are short-lived.
     pub async fn token_for_request(&self, want: Duration) -> Result<AccessGrant> {
+        // A callback token is refused by the REST API: each 401 would spend a refresh.
+        if self.is_schema() {
+            return Err(Error::SchemaCallbackToken { connection: self.inner.connection.clone() });
+        }
         if self.cached().is_none() {
             self.load().await?;
         }

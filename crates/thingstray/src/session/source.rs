@@ -62,6 +62,11 @@ impl Session {
         e
     }
 
+    /// An ST Schema connector's callback tokens (not for the REST API).
+    pub fn is_schema(&self) -> bool {
+        matches!(self.inner.source, Source::Schema(_))
+    }
+
     /// The owner's name when this connection is paired.
     pub fn owner(&self) -> Option<&str> {
         match &self.inner.source {

@@ -162,3 +162,20 @@ async fn a_failing_token_endpoint_is_retried_and_the_pair_kept() {
     assert!(env.sim.schema_accepts(t.secret()));
     assert_eq!(grants(&env, "refreshAccessTokens"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_api_is_not_asked_with_a_callback_token() {
+    // SmartThings' REST API does not take a callback token: asked anyway, each 401 would
+    // spend a refresh (the desktop polls devices every 30 s). Refused here, nothing sent.
+    let env = Env::new(SimConfig::default()).await;
+    let conn = kept(&env).await;
+    let before = env.sim.stats();
+    for _ in 0..3 {
+        let e = conn.api.devices().await.unwrap_err();
+        assert_eq!(e.code(), "schema_callback_token", "{e}");
+        assert!(e.to_string().contains("stateCallback"), "{e}");
+    }
+    let after = env.sim.stats();
+    assert_eq!(after.routes.get("GET /v1/devices"), before.routes.get("GET /v1/devices"), "no API request");
+    assert_eq!(after.schema_token_requests, before.schema_token_requests, "no refresh");
+}
