@@ -13,7 +13,47 @@ use smartthings_sim::{Faults, SimConfig};
 use thingstray::session::SessionOptions;
 
 use crate::report::Section;
-use crate::world::{Shared, World};
+use crate::world::{Shared, World, CONNECTION, CONNECTOR};
+
+/// Which connection the kills hit: one signed in with OAuth-In, or an ST Schema
+/// connector's callback tokens (the same session, another token endpoint).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Target {
+    SignIn,
+    Connector,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::SignIn => CONNECTION,
+            Target::Connector => CONNECTOR,
+        }
+    }
+
+    fn token_route(self) -> &'static str {
+        match self {
+            Target::SignIn => "/oauth/token",
+            Target::Connector => "/schema/oauth/token",
+        }
+    }
+
+    fn token_requests(self, w: &World) -> u64 {
+        let s = w.sim.stats();
+        match self {
+            Target::SignIn => s.token_requests,
+            Target::Connector => s.schema_token_requests,
+        }
+    }
+
+    /// What the user does after an ended session: sign in again, or pass a new grant.
+    async fn again(self, w: &World) {
+        match self {
+            Target::SignIn => w.sign_in().await,
+            Target::Connector => w.add_connector().await,
+        }
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Phase {
@@ -63,7 +103,7 @@ impl Phase {
 
 /// The child: what `thingstray token` does, then checks the token with the simulator.
 /// Exit 0 valid, 3 a token the simulator rejects, 4 sign-in needed, 1 other errors.
-pub async fn child(dir: &std::path::Path, sim: &str) -> i32 {
+pub async fn child(dir: &std::path::Path, sim: &str, connection: &str) -> i32 {
     let shared = match Shared::open(dir) {
         Ok(s) => s,
         Err(e) => {
@@ -71,7 +111,7 @@ pub async fn child(dir: &std::path::Path, sim: &str) -> i32 {
             return 1;
         }
     };
-    let conn = match shared.connection(SessionOptions::default(), Duration::from_secs(10)).await {
+    let conn = match shared.connection_to(connection, SessionOptions::default(), Duration::from_secs(10)).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("crash-child: {}", e.code());
@@ -105,9 +145,9 @@ struct Run {
     points: Vec<(String, u64)>,
 }
 
-fn child_cmd(w: &World, failpoints: &str) -> Command {
+fn child_cmd(w: &World, target: Target, failpoints: &str) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["crash-child", "--sim", &w.sim.base_url(), "--dir"])
+    c.args(["crash-child", "--connection", target.name(), "--sim", &w.sim.base_url(), "--dir"])
         .arg(w.dir())
         .env("THINGSTRAY_FAILPOINTS", failpoints)
         .env("THINGSTRAY_LOG", "off")
@@ -124,8 +164,8 @@ fn parse_point(line: &str) -> Option<(String, u64)> {
 }
 
 /// Runs a child to the end (the fresh process after a kill, or a clean refresh).
-fn run_to_end(w: &World) -> Run {
-    let out = child_cmd(w, "trace").output().expect("the child runs");
+fn run_to_end(w: &World, target: Target) -> Run {
+    let out = child_cmd(w, target, "trace").output().expect("the child runs");
     let points = String::from_utf8_lossy(&out.stderr).lines().filter_map(parse_point).collect();
     Run { code: out.status.code().unwrap_or(-1), points }
 }
@@ -149,15 +189,15 @@ fn landed_in_window(points: &[String]) -> bool {
 }
 
 /// `life`: how long an undisturbed child takes, for the uniformly random kills.
-async fn one_kill(w: &World, phase: Phase, life: Duration, windows: &mut Vec<u64>) -> (Outcome, bool) {
+async fn one_kill(w: &World, target: Target, phase: Phase, life: Duration, windows: &mut Vec<u64>) -> (Outcome, bool) {
     // The stored token has expired: the child must refresh.
     w.jump(Duration::from_secs(3_601));
     let config_before = std::fs::read(w.paths.config_file()).unwrap();
     if phase == Phase::InFlight {
-        w.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), delay_ms: 400, delay_share: 1.0, ..Faults::default() });
+        w.sim.set_faults(Faults { route_prefix: target.token_route().into(), delay_ms: 400, delay_share: 1.0, ..Faults::default() });
     }
     let (point, env) = phase.point();
-    let mut child = child_cmd(w, &env).spawn().expect("the child starts");
+    let mut child = child_cmd(w, target, &env).spawn().expect("the child starts");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -167,7 +207,7 @@ async fn one_kill(w: &World, phase: Phase, life: Duration, windows: &mut Vec<u64
             }
         }
     });
-    let requests_before = w.sim.stats().token_requests;
+    let requests_before = target.token_requests(w);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut passed = Vec::new();
     let reached = phase == Phase::Anywhere || loop {
@@ -191,7 +231,7 @@ async fn one_kill(w: &World, phase: Phase, life: Duration, windows: &mut Vec<u64
         rand::rng().random_range(0..life.as_millis().max(1) as u64)
     } else if phase == Phase::InFlight {
         // Wait until the request is at the simulator, then kill inside its 400 ms hold.
-        while w.sim.stats().token_requests == requests_before && Instant::now() < deadline {
+        while target.token_requests(w) == requests_before && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         rand::rng().random_range(0..350)
@@ -208,13 +248,13 @@ async fn one_kill(w: &World, phase: Phase, life: Duration, windows: &mut Vec<u64
     }
     let in_window = landed_in_window(&passed);
 
-    let after = run_to_end(w);
+    let after = run_to_end(w, target);
     windows.extend(window_us(&after));
     let outcome = match after.code {
         0 => Outcome::Survived,
         4 => {
             let kept = std::fs::read(w.paths.config_file()).unwrap() == config_before;
-            w.sign_in().await; // the user signs in again; the next kill needs a live session
+            target.again(w).await; // the user signs in again; the next kill needs a live session
             if kept {
                 Outcome::EndedCleanly
             } else {
@@ -228,17 +268,28 @@ async fn one_kill(w: &World, phase: Phase, life: Duration, windows: &mut Vec<u64
 
 pub async fn run(kills: usize, clean_runs: usize) -> Section {
     let w = World::start(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    run_on(&w, Target::SignIn, kills, clean_runs).await
+}
+
+/// The same kills on an ST Schema connector's callback connection (issue 13).
+pub async fn run_connector(kills: usize, clean_runs: usize) -> Section {
+    let w = World::start(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    w.add_connector().await;
+    run_on(&w, Target::Connector, kills, clean_runs).await
+}
+
+async fn run_on(w: &World, target: Target, kills: usize, clean_runs: usize) -> Section {
     // How long an undisturbed refresh process lives, for the uniformly random kills.
     w.jump(Duration::from_secs(3_601));
     let t0 = Instant::now();
-    let mut windows: Vec<u64> = window_us(&run_to_end(&w)).into_iter().collect();
+    let mut windows: Vec<u64> = window_us(&run_to_end(w, target)).into_iter().collect();
     let life = t0.elapsed();
     // [survived, ended cleanly, broken, missed, landed in the window] per phase
     let mut counts = [[0u32; 5]; 6];
     let mut problems = Vec::new();
     for i in 0..kills {
         let phase = Phase::ALL[i % Phase::ALL.len()];
-        let (outcome, in_window) = one_kill(&w, phase, life, &mut windows).await;
+        let (outcome, in_window) = one_kill(w, target, phase, life, &mut windows).await;
         if in_window {
             counts[i % Phase::ALL.len()][4] += 1;
         }
@@ -266,14 +317,24 @@ pub async fn run(kills: usize, clean_runs: usize) -> Section {
     }
     for _ in 0..clean_runs {
         w.jump(Duration::from_secs(3_601));
-        windows.extend(window_us(&run_to_end(&w)));
+        windows.extend(window_us(&run_to_end(w, target)));
     }
     windows.sort_unstable();
-    summarize(kills, life, &counts, &windows, &problems)
+    summarize(target, kills, life, &counts, &windows, &problems)
 }
 
-fn summarize(kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u64], problems: &[String]) -> Section {
+fn summarize(target: Target, kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u64], problems: &[String]) -> Section {
     let survived: u32 = counts.iter().map(|c| c[0]).sum();
+    if target == Target::Connector {
+        let mut s = Section::new(&format!("Crash: kill -9 during a callback-token refresh (ST Schema connector), {kills} times"));
+        s.intro(
+            "The rounds above, on a connection of kind \"schema\" (issue 13): an ST Schema connector's callback tokens, \
+             refreshed with st-schema JSON at the simulator's callback token endpoint, which rotates them as SmartThings \
+             does. Same session, same phases, same failpoints; \"in flight\" holds the callback token request. After a \
+             kill inside the window the user passes a new grantCallbackAccess (`thingstray schema grant`).",
+        );
+        return rows(s, kills, life, counts, windows, problems, survived);
+    }
     let mut s = Section::new(&format!("Crash: kill -9 during a refresh, {kills} times"));
     s.intro(
         "Each round: the simulated clock jumps past the stored token's expiry, a fresh process (the core session with \
@@ -293,6 +354,10 @@ fn summarize(kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u6
          is handed out before the write returns. The kills in the two window phases below pause the process inside \
          the window on purpose, so they are expected to end the session: they show it ends cleanly.",
     );
+    rows(s, kills, life, counts, windows, problems, survived)
+}
+
+fn rows(mut s: Section, kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u64], problems: &[String], survived: u32) -> Section {
     for (i, phase) in Phase::ALL.iter().enumerate() {
         let c = counts[i];
         let n: u32 = c[..4].iter().sum();

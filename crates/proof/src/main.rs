@@ -75,6 +75,9 @@ enum Cmd {
     Crash {
         #[arg(long, default_value_t = 10)]
         kills: usize,
+        /// The kills on an ST Schema connector's callback connection instead.
+        #[arg(long)]
+        connector: bool,
     },
     Sleep {
         #[arg(long)]
@@ -164,6 +167,8 @@ enum Cmd {
     CrashChild {
         #[arg(long)]
         dir: PathBuf,
+        #[arg(long, default_value = world::CONNECTION)]
+        connection: String,
         #[arg(long)]
         sim: String,
     },
@@ -180,7 +185,8 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Report(a) => report(a).await,
             Cmd::Soak { days } => vec![soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await],
-            Cmd::Crash { kills } => vec![crash::run(kills, 5).await],
+            Cmd::Crash { kills, connector: false } => vec![crash::run(kills, 5).await],
+            Cmd::Crash { kills, connector: true } => vec![crash::run_connector(kills, 5).await],
             Cmd::Sleep { thingstray } => vec![sleep::run(&thingstray).await],
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
@@ -208,7 +214,7 @@ fn main() -> ExitCode {
                 soak_procs::server(&dir).await;
                 vec![]
             }
-            Cmd::CrashChild { dir, sim } => std::process::exit(crash::child(&dir, &sim).await),
+            Cmd::CrashChild { dir, sim, connection } => std::process::exit(crash::child(&dir, &sim, &connection).await),
         }
     });
     let mut broken = false;
@@ -233,6 +239,8 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await);
     eprintln!("== crash");
     out.push(crash::run(if quick { 10 } else { 100 }, if quick { 5 } else { 20 }).await);
+    eprintln!("== crash, ST Schema connector");
+    out.push(crash::run_connector(if quick { 6 } else { 30 }, if quick { 3 } else { 10 }).await);
     eprintln!("== vault refuses writes");
     out.push(if quick { vault_full::run(1, 3).await } else { vault_full::run(5, 5).await });
     eprintln!("== keychain locked at login");

@@ -20,6 +20,8 @@ use crate::clockfile::FileClock;
 pub const CONNECTION: &str = "home";
 /// The second connection of [`World::start_two`].
 pub const CABIN: &str = "cabin";
+/// An ST Schema connector's callback connection, on `sim` ([`World::add_connector`]).
+pub const CONNECTOR: &str = "connector";
 
 pub struct World {
     pub sim: Sim,
@@ -120,6 +122,18 @@ impl World {
         let sign_in = conn.begin_sign_in().unwrap();
         let back = smartthings_sim::browser::approve(sign_in.authorize_url().as_str()).await;
         conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
+    }
+
+    /// Keeps (again) the callback access of the simulator's ST Schema partner connector
+    /// as the connection `connector`, as `thingstray schema grant` does.
+    pub async fn add_connector(&self) {
+        let partner = self.sim.schema_partner().clone();
+        let grant = thingstray::schema::parse_grant(&self.sim.schema_grant().to_string(), &partner.client_id).expect("the grant reads");
+        let shared = self.shared();
+        let opts = Options { clock: Arc::new(shared.clock.clone()), session: SessionOptions::default(), request_timeout: Duration::from_secs(10) };
+        thingstray::schema::keep(&self.paths, &shared.vault, CONNECTOR, grant, SecretString::from(partner.client_secret), opts)
+            .await
+            .expect("the grant is kept");
     }
 
     /// Moves both clocks. The file first: a process never sees a clock behind the

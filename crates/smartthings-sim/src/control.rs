@@ -147,7 +147,9 @@ pub(crate) async fn token_expiry(State(st): State<Arc<AppState>>, body: Bytes) -
         Err(r) => return r,
     };
     let now = st.clock.now_ms();
-    match lock(&st.oauth).access_expiry_ms(&q.access_token) {
+    let expiry = lock(&st.oauth).access_expiry_ms(&q.access_token);
+    // An ST Schema callback token too (schema.rs): the proof checks both kinds alike.
+    match expiry.or_else(|| lock(&st.schema).access_expiry_ms(&q.access_token)) {
         Some(at) => ok(json!({"expiresAtMs": at, "nowMs": now})),
         None => missing("access token"),
     }

@@ -305,8 +305,11 @@ impl Sim {
 
     /// When an access token the simulator issued expires, in Unix ms on the simulator's
     /// clock (`None`: never issued here).
+    /// When an access token this simulator issued expires: an OAuth-In one or an ST
+    /// Schema callback token.
     pub fn access_token_expiry_ms(&self, token: &str) -> Option<u64> {
-        lock(&self.state.oauth).access_expiry_ms(token)
+        let oauth = lock(&self.state.oauth).access_expiry_ms(token);
+        oauth.or_else(|| lock(&self.state.schema).access_expiry_ms(token))
     }
 
     /// The simulator's clock, Unix ms.

@@ -65,6 +65,10 @@ impl SchemaStore {
     pub(crate) fn access_valid(&self, token: &str, now: u64) -> bool {
         self.access.get(token).is_some_and(|exp| now < *exp)
     }
+
+    pub(crate) fn access_expiry_ms(&self, token: &str) -> Option<u64> {
+        self.access.get(token).copied()
+    }
 }
 
 fn headers(interaction: &str, request_id: &str) -> Value {
