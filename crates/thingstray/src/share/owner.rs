@@ -281,13 +281,14 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
 }
 
 async fn token(State(owner): State<Arc<Owner>>, req: Request) -> Response {
-    let min_valid = match min_valid(req.uri().query()) {
-        Ok(d) => d,
-        Err(why) => return error_response(StatusCode::BAD_REQUEST, "bad_request", &why),
-    };
+    // Who asks first: a revoked or unknown computer hears that, whatever it asked for.
     let (_, computer) = match caller(&owner, req.headers()).await {
         Ok(who) => who,
         Err(refusal) => return refusal,
+    };
+    let min_valid = match min_valid(req.uri().query()) {
+        Ok(d) => d,
+        Err(why) => return error_response(StatusCode::BAD_REQUEST, "bad_request", &why),
     };
     let grant = match owner.source.connection() {
         // Handed over: the token this session still holds belongs to the new owner's
