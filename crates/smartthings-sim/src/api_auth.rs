@@ -1,7 +1,8 @@
 //! Bearer-token authentication and scope checks for the REST API.
 //!
-//! A token is bound to one authorization, hence one location and its granted scopes;
-//! everything the API returns is filtered through that.
+//! A token is an OAuth-In sign-in (one installed app, hence one location, and its granted
+//! scopes) or a personal access token (the whole account, its ticked scopes); everything
+//! the API returns is filtered through [`Caller::sees`].
 
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -10,7 +11,8 @@ use crate::errors::{forbidden, unauthorized};
 use crate::oauth_store::Caller;
 use crate::state::{lock, AppState};
 
-/// The caller behind `Authorization: Bearer <token>`, or SmartThings' 401.
+/// The caller behind `Authorization: Bearer <token>`, or SmartThings' 401 (missing,
+/// unknown or expired token, OAuth-In or personal).
 pub(crate) fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -21,17 +23,33 @@ pub(crate) fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Caller,
         })
         .ok_or_else(unauthorized)?;
     let now = st.clock.now_ms();
-    lock(&st.oauth).caller(&token, now).ok_or_else(unauthorized)
+    let oauth = lock(&st.oauth).caller(&token, now);
+    if let Some(caller) = oauth {
+        return Ok(caller);
+    }
+    let scopes = lock(&st.pats).scopes(&token, now).ok_or_else(unauthorized)?;
+    Ok(Caller { installed_app_id: None, location_id: None, scopes })
 }
 
 impl Caller {
     /// 403 `ForbiddenError` unless the token was granted `scope`.
     pub(crate) fn require(&self, scope: &str) -> Result<(), Response> {
-        if self.scopes.iter().any(|s| s == scope) {
+        self.require_any(&[scope])
+    }
+
+    /// 403 `ForbiddenError` unless the token was granted one of `scopes` (sources name
+    /// some scopes two ways, e.g. `r:installedapps` and `r:installedapps:*`).
+    pub(crate) fn require_any(&self, scopes: &[&str]) -> Result<(), Response> {
+        if self.scopes.iter().any(|s| scopes.contains(&s.as_str())) {
             Ok(())
         } else {
             Err(forbidden())
         }
+    }
+
+    /// A personal access token (not an OAuth-In sign-in).
+    pub(crate) fn is_pat(&self) -> bool {
+        self.installed_app_id.is_none()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Device routes: list (filters, paging, inline status/health), one device, status (whole,
-//! one component's, one capability's), health and commands. A token sees only its authorization's location.
+//! one component's, one capability's), health and commands. An OAuth-In token sees only its
+//! authorization's location, a personal access token every location of the account.
 
 use std::sync::Arc;
 
@@ -99,7 +100,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, Ra
     let matching: Vec<&Device> = home
         .devices
         .iter()
-        .filter(|d| d.location_id == caller.location_id)
+        .filter(|d| caller.sees(&d.location_id))
         .filter(|d| locations.is_empty() || locations.contains(&d.location_id.as_str()))
         .filter(|d| ids.is_empty() || ids.contains(&d.id.as_str()))
         .filter(|d| {
@@ -136,7 +137,7 @@ pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, Ra
 /// Finds a device the caller may see: 404 if unknown, 403 if in another location.
 fn visible<'a>(devices: &'a [Device], caller: &Caller, id: &str) -> Result<&'a Device, Response> {
     let device = devices.iter().find(|d| d.id == id).ok_or_else(|| not_found("Device not found"))?;
-    if device.location_id != caller.location_id {
+    if !caller.sees(&device.location_id) {
         return Err(forbidden());
     }
     Ok(device)

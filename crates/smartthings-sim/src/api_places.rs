@@ -1,4 +1,5 @@
-//! Locations, rooms, scenes and installed apps, each limited to the caller's location.
+//! Locations, rooms and scenes, each limited to what the caller sees: an OAuth-In
+//! token its authorization's location, a personal access token the whole account.
 
 use std::sync::Arc;
 
@@ -7,9 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::api_auth::{authenticate, caller_with};
+use crate::api_auth::caller_with;
 use crate::api_devices::try_resp;
-use crate::clock::iso8601;
 use crate::errors::{forbidden, json_response, not_found};
 use crate::oauth_store::Caller;
 use crate::state::{lock, AppState};
@@ -18,19 +18,19 @@ use crate::state::{lock, AppState};
 fn own_location(st: &AppState, caller: &Caller, id: &str) -> Result<Value, Response> {
     let home = lock(&st.home);
     let location = home.location(id).ok_or_else(|| not_found("Location not found"))?;
-    if location.id != caller.location_id {
+    if !caller.sees(&location.id) {
         return Err(forbidden());
     }
     Ok(location.full())
 }
 
-/// `GET /locations`: only the authorization's location.
+/// `GET /locations`: the authorization's location (every one for a personal access token).
 pub(crate) async fn locations(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
     let items: Vec<Value> = lock(&st.home)
         .locations
         .iter()
-        .filter(|l| l.id == caller.location_id)
+        .filter(|l| caller.sees(&l.id))
         .map(|l| l.summary())
         .collect();
     json_response(StatusCode::OK, &json!({"items": items, "_links": null}))
@@ -81,7 +81,7 @@ pub(crate) async fn scenes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     let items: Vec<Value> = lock(&st.home)
         .scenes
         .iter()
-        .filter(|s| s.location_id == caller.location_id)
+        .filter(|s| caller.sees(&s.location_id))
         .filter(|s| wanted.is_empty() || wanted.contains(&s.location_id))
         .map(|s| Value::Object(s.json.clone()))
         .collect();
@@ -101,7 +101,7 @@ pub(crate) async fn execute_scene(
         let Some(scene) = home.scene_mut(&id) else {
             return not_found("Scene not found");
         };
-        if scene.location_id != caller.location_id {
+        if !caller.sees(&scene.location_id) {
             return forbidden();
         }
         scene.executions += 1;
@@ -109,43 +109,4 @@ pub(crate) async fn execute_scene(
     }
     *lock(&st.stats).scene_executions.entry(id).or_default() += 1;
     json_response(StatusCode::OK, &json!({"status": "success"}))
-}
-
-/// `GET /installedapps/{id}`: the token's own installed app (the way to learn its location).
-pub(crate) async fn installed_app(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let caller = try_resp!(authenticate(&st, &headers));
-    let app = {
-        let oauth = lock(&st.oauth);
-        match oauth.installed_app(&id) {
-            None => return not_found("InstalledApp not found"),
-            Some(_) if id != caller.installed_app_id => return forbidden(),
-            Some(app) => app.clone(),
-        }
-    };
-    let created = iso8601(app.created_ms);
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "installedAppId": app.id,
-            "installedAppType": "API_ONLY",
-            "installedAppStatus": "AUTHORIZED",
-            "displayName": "ThingsTray",
-            "appId": st.app_id,
-            "referenceId": null,
-            "locationId": app.location_id,
-            "owner": {"ownerType": "USER", "ownerId": "3c19270b-fca6-5cde-82bc-86a37e52cfa8"},
-            "notices": [],
-            "createdDate": created,
-            "lastUpdatedDate": created,
-            "ui": {"pluginId": null, "dashboardCardsEnabled": false, "preInstallDashboardCardsEnabled": false},
-            "iconImage": {"url": null},
-            "classifications": ["AUTOMATION"],
-            "principalType": "LOCATION",
-            "singleInstance": false
-        }),
-    )
 }

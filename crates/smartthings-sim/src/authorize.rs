@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use crate::oauth_store::PendingAuth;
 use crate::signin_page;
 use crate::state::{lock, AppState};
-use crate::SimClient;
 
 /// First value of each parameter, as Spring's `@RequestParam Map` keeps it.
 pub(crate) fn first_values(raw: &[u8]) -> Vec<(String, String)> {
@@ -41,8 +40,8 @@ fn redirect_not_validated() -> Response {
 }
 
 /// Exact match, or RFC 8252 §7.3: a loopback `http` URI matches on any port.
-pub(crate) fn redirect_registered(client: &SimClient, uri: &str) -> bool {
-    client.redirect_uris.iter().any(|r| r == uri || loopback_match(r, uri))
+pub(crate) fn redirect_registered(registered: &[String], uri: &str) -> bool {
+    registered.iter().any(|r| r == uri || loopback_match(r, uri))
 }
 
 fn loopback_match(registered: &str, requested: &str) -> bool {
@@ -123,10 +122,12 @@ fn valid_challenge(c: &str) -> bool {
 /// `GET /oauth/authorize`.
 pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let params = first_values(query.unwrap_or_default().as_bytes());
-    if get(&params, "client_id") != Some(st.client.client_id.as_str()) {
+    // Any registered app's client, with that app's redirect URIs and scopes as they are now.
+    let app = get(&params, "client_id").and_then(|id| lock(&st.apps).by_client_id(id).cloned());
+    let Some(app) = app else {
         return redirect_not_validated();
-    }
-    let Some(redirect_uri) = get(&params, "redirect_uri").filter(|u| redirect_registered(&st.client, u)) else {
+    };
+    let Some(redirect_uri) = get(&params, "redirect_uri").filter(|u| redirect_registered(&app.oauth.redirect_uris, u)) else {
         return redirect_not_validated();
     };
     let state = get(&params, "state");
@@ -140,7 +141,7 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
         let d = "Empty scope (either the client or the user is not allowed the requested scopes)";
         return error_redirect(redirect_uri, "invalid_scope", d, state);
     }
-    if let Some(bad) = scopes.iter().find(|s| !st.client.scopes.contains(s)) {
+    if let Some(bad) = scopes.iter().find(|s| !app.oauth.scopes.contains(s)) {
         return error_redirect(redirect_uri, "invalid_scope", &format!("Invalid scope: {bad}"), state);
     }
     let challenge = get(&params, "code_challenge");
@@ -160,7 +161,8 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
     }
     let now = st.clock.now_ms();
     let pending = PendingAuth {
-        client_id: st.client.client_id.clone(),
+        app_id: app.app_id.clone(),
+        client_id: app.client_id.clone(),
         redirect_uri: redirect_uri.to_string(),
         scopes,
         state: state.map(str::to_string),
@@ -185,7 +187,7 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
     let (request_id, client_id, scopes) = {
         let scopes = pending.scopes.clone();
         let id = lock(&st.oauth).add_pending(pending, now);
-        (id, st.client.client_id.clone(), scopes)
+        (id, app.client_id.clone(), scopes)
     };
     let locations = lock(&st.home).locations.clone();
     signin_page::render(&request_id, &client_id, &scopes, &locations)
@@ -227,7 +229,7 @@ mod tests {
 
     #[test]
     fn loopback_any_port() {
-        let c = SimClient::default();
+        let c = crate::SimClient::default().redirect_uris;
         assert!(redirect_registered(&c, "http://127.0.0.1:53682/callback"));
         assert!(redirect_registered(&c, "http://localhost:8080/callback"));
         assert!(redirect_registered(&c, "http://127.0.0.1/callback"));

@@ -55,8 +55,14 @@ pub(crate) fn constraint_violation(details: Vec<Value>) -> Response {
 
 /// One entry of a 422's `details`: `"<target>: <problem>"` as the real API words it.
 pub(crate) fn detail(target: &str, problem: &str) -> Value {
+    detail_with("UnprocessableEntityError", target, problem)
+}
+
+/// A `details` entry with one of SmartThings' documented detail codes (`NotNullError`,
+/// `NotEmptyError`, `SizeError`, `PatternError`, ...), worded like [`detail`].
+pub(crate) fn detail_with(code: &str, target: &str, problem: &str) -> Value {
     json!({
-        "code": "UnprocessableEntityError",
+        "code": code,
         "target": target,
         "message": format!("{target}: {problem}"),
         "details": []

@@ -20,9 +20,13 @@
     reason = "handlers return early with a ready axum Response as the error; it is built once per request, boxing buys nothing"
 )]
 
+mod api_apps;
 mod api_auth;
 mod api_devices;
+mod api_installed;
 mod api_places;
+mod app_rules;
+mod app_store;
 mod authorize;
 pub mod browser;
 mod clock;
@@ -35,6 +39,7 @@ mod home;
 mod home_loader;
 mod ids;
 mod oauth_store;
+mod pat;
 mod router;
 mod schema;
 mod signin_page;
@@ -74,7 +79,8 @@ pub struct SimConfig {
     pub refresh_token_lifetime: u64,
     /// Authorization-code lifetime in seconds (default 300).
     pub code_lifetime: u64,
-    /// The one registered OAuth-In app.
+    /// The configured OAuth-In app: the account's first app (`appName` `thingstray-demo`),
+    /// registered as given (the rules of `POST /apps` do not apply to it).
     pub client: SimClient,
     /// Extra simple switches/dimmers added to the first location (ids
     /// `e0000000-0000-4000-8000-<12 hex digits of n>`, n from 1).
@@ -88,6 +94,9 @@ pub struct SimConfig {
     pub one_sign_in_per_location: bool,
     /// The ST Schema partner connector whose callback tokens the simulator issues.
     pub schema_partner: SchemaPartner,
+    /// How many apps the account may hold (the configured one included) before `POST
+    /// /apps` answers 422 `LimitError`; SmartThings documents 100.
+    pub max_apps: usize,
 }
 
 impl Default for SimConfig {
@@ -104,6 +113,7 @@ impl Default for SimConfig {
             first_location_devices: None,
             one_sign_in_per_location: true,
             schema_partner: SchemaPartner::default(),
+            max_apps: 100,
         }
     }
 }
@@ -150,6 +160,55 @@ impl Default for SimClient {
     }
 }
 
+/// One app of the simulated account, as a test sees it (never its client secret).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimApp {
+    pub app_id: String,
+    pub app_name: String,
+    pub display_name: String,
+    /// The current client id (a new one after `POST /apps/{id}/oauth/generate`).
+    pub client_id: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+impl From<&app_store::RegisteredApp> for SimApp {
+    fn from(a: &app_store::RegisteredApp) -> SimApp {
+        SimApp {
+            app_id: a.app_id.clone(),
+            app_name: a.app_name.clone(),
+            display_name: a.display_name.clone(),
+            client_id: a.client_id.clone(),
+            redirect_uris: a.oauth.redirect_uris.clone(),
+            scopes: a.oauth.scopes.clone(),
+        }
+    }
+}
+
+/// The configured client as the account's first app.
+fn configured_app(client: &SimClient, app_id: String, now_ms: u64) -> app_store::RegisteredApp {
+    app_store::RegisteredApp {
+        app_id,
+        app_name: "thingstray-demo".into(),
+        display_name: "ThingsTray demo".into(),
+        description: "The simulator's configured OAuth-In app (SimConfig::client)".into(),
+        single_instance: true,
+        classifications: vec!["CONNECTED_SERVICE".into()],
+        principal_type: "LOCATION".into(),
+        icon_url: None,
+        target_url: None,
+        oauth: app_rules::OAuthSettings {
+            client_name: "ThingsTray demo".into(),
+            scopes: client.scopes.clone(),
+            redirect_uris: client.redirect_uris.clone(),
+        },
+        client_id: client.client_id.clone(),
+        client_secret: client.client_secret.clone(),
+        created_ms: now_ms,
+        updated_ms: now_ms,
+    }
+}
+
 /// A running simulator. Dropping it (or [`Sim::shutdown`]) stops the server.
 pub struct Sim {
     state: Arc<AppState>,
@@ -188,6 +247,9 @@ impl Sim {
             IpAddr::V6(v6) => format!("[{v6}]"),
         };
         let port = local.port();
+        let app_id = ids::uuid();
+        let mut apps = app_store::AppStore::new(config.max_apps);
+        apps.seed(configured_app(&config.client, app_id.clone(), now));
         let state = Arc::new(AppState {
             clock,
             client: config.client.clone(),
@@ -197,7 +259,9 @@ impl Sim {
             expires_in: AtomicU64::new(config.expires_in),
             refresh_token_lifetime: config.refresh_token_lifetime,
             code_lifetime: config.code_lifetime,
-            app_id: ids::uuid(),
+            app_id,
+            apps: Mutex::new(apps),
+            pats: Mutex::new(pat::PatStore::default()),
             home: Mutex::new(home),
             oauth: Mutex::new(oauth_store::OAuthStore::new(config.one_sign_in_per_location)),
             faults: Mutex::new(Faults::default()),
@@ -260,8 +324,31 @@ impl Sim {
         r.status() == 200
     }
 
+    /// The configured client as it was at start (see [`Sim::app`] for its current state).
     pub fn client(&self) -> &SimClient {
         &self.state.client
+    }
+
+    /// The `appId` of the configured client's app.
+    pub fn client_app_id(&self) -> String {
+        self.state.app_id.clone()
+    }
+
+    /// A personal access token with these scopes, living `lifetime` on the simulator's
+    /// clock (SmartThings' PATs live 24 hours). Account-wide: every location.
+    pub fn mint_pat(&self, scopes: &[&str], lifetime: Duration) -> String {
+        let ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
+        pat::mint(&self.state, scopes.iter().map(|s| s.to_string()).collect(), ms)
+    }
+
+    /// Every app of the account, the configured one first.
+    pub fn apps(&self) -> Vec<SimApp> {
+        lock(&self.state.apps).all().iter().map(SimApp::from).collect()
+    }
+
+    /// One app by `appId` or `appName`.
+    pub fn app(&self, id: &str) -> Option<SimApp> {
+        lock(&self.state.apps).find(id).map(SimApp::from)
     }
 
     /// The ST Schema partner connector (schema.rs).

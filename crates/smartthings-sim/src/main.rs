@@ -1,6 +1,8 @@
 //! `smartthings-sim`: runs the simulator from the command line for manual testing and
 //! for tests in other processes. Prints its URLs and the client's credentials on stdout
-//! (one `key=value` per line), logs to stderr, serves until SIGINT/SIGTERM.
+//! (one `key=value` per line: base_url, api_url, auth_url, client_id, client_secret,
+//! redirect_uri, schema_client_id, schema_client_secret, pat_url, and pat with
+//! --pat-scopes), logs to stderr, serves until SIGINT/SIGTERM.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -53,6 +55,13 @@ struct Args {
     /// Allow binding a non-loopback address (the simulator has no real security).
     #[arg(long)]
     allow_remote: bool,
+    /// How many apps the account may hold (SmartThings: 100).
+    #[arg(long, default_value_t = 100)]
+    max_apps: usize,
+    /// Mint a personal access token with these scopes at start and print it as `pat=`
+    /// (space- or comma-separated, e.g. "r:apps:* w:apps:*"); it lives 24 hours.
+    #[arg(long)]
+    pat_scopes: Option<String>,
 }
 
 fn parse_host(host: &str) -> Option<IpAddr> {
@@ -109,6 +118,7 @@ async fn main() -> ExitCode {
         first_location_devices: None,
         one_sign_in_per_location: !args.many_sign_ins_per_location,
         schema_partner: Default::default(),
+        max_apps: args.max_apps,
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
@@ -129,8 +139,18 @@ async fn main() -> ExitCode {
     let p = sim.schema_partner();
     let _ = writeln!(out, "schema_client_id={}", p.client_id);
     let _ = writeln!(out, "schema_client_secret={}", p.client_secret);
+    let _ = writeln!(out, "pat_url={}/__sim/pat", sim.base_url());
+    if let Some(scopes) = &args.pat_scopes {
+        let scopes: Vec<&str> = scopes.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).collect();
+        let _ = writeln!(out, "pat={}", sim.mint_pat(&scopes, std::time::Duration::from_secs(86_400)));
+    }
     let _ = out.flush();
     drop(out);
+    eprintln!(
+        "smartthings-sim: mint a personal access token (24 h): curl -s -X POST {}/__sim/pat \
+         -H 'Content-Type: application/json' -d '{{\"scopes\":[\"r:apps:*\",\"w:apps:*\",\"r:installedapps\"]}}'",
+        sim.base_url()
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");

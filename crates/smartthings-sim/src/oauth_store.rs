@@ -18,6 +18,8 @@ const PENDING_LIFETIME_MS: u64 = 30 * 60 * 1000;
 /// A sign-in page waiting for the user's decision.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingAuth {
+    /// The app (`appId`) whose client asked; one sign-in per app and location.
+    pub app_id: String,
     pub client_id: String,
     pub redirect_uri: String,
     pub scopes: Vec<String>,
@@ -40,6 +42,9 @@ struct CodeGrant {
 #[derive(Debug, Clone)]
 pub(crate) struct InstalledApp {
     pub id: String,
+    /// The app (`appId`) it was signed in with.
+    pub app_id: String,
+    /// The app's client id at that sign-in.
     pub client_id: String,
     pub location_id: String,
     pub scopes: Vec<String>,
@@ -84,17 +89,27 @@ impl TokenError {
     }
 }
 
-/// A caller of the REST API, resolved from its bearer token.
+/// A caller of the REST API, resolved from its bearer token: an OAuth-In sign-in (one
+/// installed app, one location) or a personal access token (the whole account).
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    pub installed_app_id: String,
-    pub location_id: String,
+    /// `None`: a personal access token.
+    pub installed_app_id: Option<String>,
+    /// `None`: every location of the account (a personal access token).
+    pub location_id: Option<String>,
     pub scopes: Vec<String>,
+}
+
+impl Caller {
+    /// Whether objects of this location are the caller's to see.
+    pub(crate) fn sees(&self, location_id: &str) -> bool {
+        self.location_id.as_deref().is_none_or(|own| own == location_id)
+    }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct OAuthStore {
-    /// SmartThings' rule: one installed app per (client, location). A new sign-in for the
+    /// SmartThings' rule: one installed app per (app, location). A new sign-in for the
     /// pair reuses it, and its code exchange kills the older sign-in's refresh tokens
     /// (their access tokens work until they expire). Off: every sign-in is its own.
     pub one_sign_in_per_location: bool,
@@ -134,10 +149,11 @@ impl OAuthStore {
         let existing = self
             .apps
             .values()
-            .find(|a| self.one_sign_in_per_location && a.client_id == p.client_id && a.location_id == location_id)
+            .find(|a| self.one_sign_in_per_location && a.app_id == p.app_id && a.location_id == location_id)
             .map(|a| a.id.clone());
         let app = InstalledApp {
             id: existing.unwrap_or_else(uuid),
+            app_id: p.app_id.clone(),
             client_id: p.client_id.clone(),
             location_id: location_id.to_string(),
             scopes: p.scopes.clone(),
@@ -272,10 +288,31 @@ impl OAuthStore {
         }
         let app = self.apps.get(&at.installed_app_id)?;
         Some(Caller {
-            installed_app_id: app.id.clone(),
-            location_id: app.location_id.clone(),
+            installed_app_id: Some(app.id.clone()),
+            location_id: Some(app.location_id.clone()),
             scopes: at.scopes.clone(),
         })
+    }
+
+    /// Every installed app (every sign-in's), oldest first.
+    pub(crate) fn installed_apps(&self) -> Vec<&InstalledApp> {
+        let mut all: Vec<&InstalledApp> = self.apps.values().collect();
+        all.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+
+    /// The authorizations of an app end: the access and refresh tokens, codes and sign-in
+    /// pages of its installed apps die at once (a new client secret, or the app deleted).
+    /// `uninstall`: the installed apps go too (the app was deleted).
+    pub(crate) fn end_app_sessions(&mut self, app_id: &str, uninstall: bool) {
+        let installs: Vec<String> = self.apps.values().filter(|a| a.app_id == app_id).map(|a| a.id.clone()).collect();
+        self.access.retain(|_, t| !installs.contains(&t.installed_app_id));
+        self.refresh.retain(|_, t| !installs.contains(&t.installed_app_id));
+        self.codes.retain(|_, c| !installs.contains(&c.installed_app_id));
+        self.pending.retain(|_, p| p.app_id != app_id);
+        if uninstall {
+            self.apps.retain(|_, a| a.app_id != app_id);
+        }
     }
 
     /// When a known access token expires (sim clock, ms), expired or not.
@@ -294,6 +331,7 @@ mod tests {
 
     fn pending(challenge: Option<&str>) -> PendingAuth {
         PendingAuth {
+            app_id: "app".into(),
             client_id: "c".into(),
             redirect_uri: "https://x.invalid/cb".into(),
             scopes: vec!["r:devices:*".into()],

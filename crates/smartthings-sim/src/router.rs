@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::errors::not_found;
 use crate::state::AppState;
-use crate::{api_devices, api_places, authorize, control, faults, schema, stats, token};
+use crate::{api_apps, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats, token};
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
@@ -37,7 +37,12 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/locations/{{id}}/rooms/{{room_id}}"), get(api_places::room))
             .route(&format!("{p}/scenes"), get(api_places::scenes))
             .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
-            .route(&format!("{p}/installedapps/{{id}}"), get(api_places::installed_app));
+            .route(&format!("{p}/installedapps"), get(api_installed::list))
+            .route(&format!("{p}/installedapps/{{id}}"), get(api_installed::get))
+            .route(&format!("{p}/apps"), post(api_apps::create).get(api_apps::list))
+            .route(&format!("{p}/apps/{{id}}"), get(api_apps::get).delete(api_apps::delete))
+            .route(&format!("{p}/apps/{{id}}/oauth"), get(api_apps::get_oauth).put(api_apps::put_oauth))
+            .route(&format!("{p}/apps/{{id}}/oauth/generate"), post(api_apps::generate));
     }
     // ST Schema: the callback token endpoint and the state callback a connector uses.
     r = r.route(schema::TOKEN_PATH, post(schema::token)).route(schema::STATE_CALLBACK_PATH, post(schema::state_callback));
@@ -46,6 +51,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/__sim/schema/delete", post(schema::delete_route))
         .route("/__sim/clock/advance", post(control::advance_clock))
         .route("/__sim/faults", post(control::set_faults))
+        .route("/__sim/pat", post(pat::mint_route))
         .route("/__sim/revoke", post(control::revoke))
         .route("/__sim/expires_in", post(control::expires_in))
         .route("/__sim/token-expiry", post(control::token_expiry))

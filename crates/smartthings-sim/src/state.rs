@@ -6,16 +6,20 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::app_store::AppStore;
 use crate::clock::SimClock;
 use crate::faults::Faults;
 use crate::home::Home;
 use crate::oauth_store::OAuthStore;
+use crate::pat::PatStore;
 use crate::schema::{SchemaPartner, SchemaStore};
 use crate::stats::Stats;
 use crate::SimClient;
 
 pub(crate) struct AppState {
     pub clock: SimClock,
+    /// The configured app (`SimConfig::client`) as it was at start; `apps` holds it as
+    /// the first registered app, with its current settings.
     pub client: SimClient,
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
@@ -25,8 +29,12 @@ pub(crate) struct AppState {
     pub expires_in: AtomicU64,
     pub refresh_token_lifetime: u64,
     pub code_lifetime: u64,
-    /// `appId` reported by `GET /installedapps/{id}` (the OAuth-In app's id).
+    /// `appId` of the configured app (the first of `apps`).
     pub app_id: String,
+    /// The account's apps, each an OAuth-In client (app_store.rs).
+    pub apps: Mutex<AppStore>,
+    /// Personal access tokens (pat.rs).
+    pub pats: Mutex<PatStore>,
     pub home: Mutex<Home>,
     pub oauth: Mutex<OAuthStore>,
     pub faults: Mutex<Faults>,

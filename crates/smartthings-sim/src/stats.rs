@@ -37,6 +37,16 @@ pub struct Stats {
     pub schema_token_grants: BTreeMap<String, u64>,
     /// ST Schema: `stateCallback` requests accepted.
     pub schema_state_callbacks: u64,
+    /// Apps made by `POST /apps` (the configured app is not counted).
+    pub apps_created: u64,
+    /// Apps removed by `DELETE /apps/{id}`.
+    pub apps_deleted: u64,
+    /// OAuth settings replaced by `PUT /apps/{id}/oauth`.
+    pub app_oauth_updates: u64,
+    /// New client id and secret pairs from `POST /apps/{id}/oauth/generate`.
+    pub app_secrets_generated: u64,
+    /// Personal access tokens minted (`POST /__sim/pat`, `Sim::mint_pat`).
+    pub pats_minted: u64,
 }
 
 /// The canonical form of a path: `/v1/oauth/x` -> `/oauth/x`, `/devices` -> `/v1/devices`.

@@ -125,15 +125,14 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, heade
     if param("client_secret").is_some() {
         return unauthorized(FULL_AUTH);
     }
-    let client_id = match basic_credentials(&headers) {
+    // Any registered app's current client id and secret (a regenerated pair replaces the old).
+    let (client_id, app_scopes) = match basic_credentials(&headers) {
         Basic::Missing => return unauthorized(FULL_AUTH),
         Basic::Bad(d) => return unauthorized(d),
-        Basic::Ok(id, secret) => {
-            if id != st.client.client_id || secret != st.client.client_secret {
-                return unauthorized("Bad credentials");
-            }
-            id
-        }
+        Basic::Ok(id, secret) => match lock(&st.apps).authenticate(&id, &secret) {
+            Some(app) => (id, app.oauth.scopes.clone()),
+            None => return unauthorized("Bad credentials"),
+        },
     };
     if method != Method::POST {
         let mut resp = oauth_json(
@@ -149,7 +148,7 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, heade
         }
     }
     if let Some(scope) = param("scope") {
-        if let Some(bad) = parse_scopes(scope).iter().find(|s| !st.client.scopes.contains(s)) {
+        if let Some(bad) = parse_scopes(scope).iter().find(|s| !app_scopes.contains(s)) {
             return err(400, "invalid_scope", format!("Invalid scope: {bad}"));
         }
     }
