@@ -72,6 +72,11 @@ pub struct ConnectionSettings {
     pub location_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed_app_id: Option<String>,
+    /// The OAuth-In app's id (not its client id), once known: recorded when ThingsTray
+    /// created the app (apps/) or found it through the sign-in's installed app. Not a
+    /// secret; `thingstray app check` reads the app's settings by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
     /// Set for a connection of kind "paired": another computer holds the sign-in and this
     /// one asks it for access tokens (share/). The OAuth fields above are then unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +135,7 @@ impl ConnectionSettings {
             location_id: None,
             location_name: None,
             installed_app_id: None,
+            app_id: None,
             paired: None,
             schema: None,
         }

@@ -325,6 +325,18 @@ pub enum Error {
     #[error("No computer named `{name}` is paired with this one. Paired: {known}.")]
     UnknownPairedComputer { name: String, known: String },
 
+    // --- the OAuth-In app itself, through a personal access token (apps/) ---------------
+    /// Every refusal of the app calls, from one table (apps/refusals.rs).
+    #[error("{detail} {advice}")]
+    AppRefused { code: &'static str, detail: String, advice: &'static str },
+
+    #[error(
+        "The app `{app_id}` was created but could not be saved here ({detail}), and {cleanup}. \
+         Delete it with `thingstray app delete --app-id {app_id}` (or `smartthings apps:delete \
+         {app_id}`) before creating another."
+    )]
+    AppNotSaved { app_id: String, detail: String, cleanup: String },
+
     // --- the REST API -------------------------------------------------------------------
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -449,6 +461,8 @@ impl Error {
             Error::SchemaCallbackToken { .. } => "schema_callback_token",
             Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
+            Error::AppRefused { code, .. } => code,
+            Error::AppNotSaved { .. } => "app_not_saved",
             Error::Api { .. } => "api_error",
             Error::Unauthorized => "unauthorized",
             Error::TokenRefused { .. } => "token_refused",

@@ -1,6 +1,7 @@
 //! The commands, one module each. Each parses its flags, calls the core, and prints:
 //! answers on stdout, guidance and errors on stderr.
 
+mod app;
 mod command;
 mod connect;
 mod devices;
@@ -52,6 +53,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
+    /// The OAuth-In app itself, with a personal access token (SMARTTHINGS_PAT or stdin):
+    /// create it (the one-paste setup), check or repair its redirect URIs and scopes,
+    /// issue a new secret, delete it.
+    App(app::Args),
     /// Save a SmartThings OAuth-In app's client id, redirect URI and scopes (the client
     /// secret is read from stdin or THINGSTRAY_CLIENT_SECRET, never from the command line).
     Setup(setup::Args),
@@ -101,6 +106,7 @@ impl Cli {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection, no_agent: cli.no_agent };
     match cli.command {
+        Cmd::App(a) => app::run(&ctx, a).await,
         Cmd::Setup(a) => setup::run(&ctx, a).await,
         Cmd::Login(a) => login::run(&ctx, a).await,
         Cmd::Token(a) => token::run(&ctx, a).await,
@@ -182,9 +188,9 @@ impl fmt::Display for CliError {
         match self {
             CliError::Core(e) => write!(f, "{e}"),
             CliError::NeedsSetup => f.write_str(
-                "Nothing is set up yet. Create an OAuth-In app with the SmartThings CLI \
-                 (`smartthings apps:create`), then run `thingstray setup --client-id ID --redirect-uri URI` \
-                 and `thingstray login`.",
+                "Nothing is set up yet. Run `thingstray app create` (it asks for a SmartThings personal \
+                 access token once and creates the OAuth-In app), then `thingstray login`. With an app made \
+                 elsewhere: `thingstray setup --client-id ID --redirect-uri URI`, then `thingstray login`.",
             ),
             CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
             CliError::Silent(_) => Ok(()),

@@ -5,6 +5,7 @@
 
 #[cfg(unix)]
 mod agent;
+mod app;
 mod cli;
 mod common;
 mod schema;

@@ -19,17 +19,9 @@ impl Headers {
             schema: "st-schema".into(),
             version: "1.0".into(),
             interaction_type: interaction_type.into(),
-            request_id: uuid_v4(),
+            request_id: crate::http::uuid_v4(),
         }
     }
-}
-
-fn uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// What SmartThings sends the connector when a user links it.

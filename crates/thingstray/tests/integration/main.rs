@@ -4,6 +4,7 @@
 //!
 //! `cargo test -p thingstray --test integration session::` runs one module.
 
+mod apps;
 mod common;
 mod handover;
 mod keychain;

@@ -10,6 +10,7 @@
 mod agent;
 mod devices;
 mod hand_over;
+mod oauth_app;
 mod rename;
 mod server;
 mod settings;
@@ -18,6 +19,7 @@ mod sign_in;
 mod tray;
 
 pub use devices::{CopiedToken, DeviceList};
+pub use oauth_app::{CreateAppForm, PatHelp};
 pub use share::{PairedView, ShareStatus};
 pub use sign_in::{SignInStart, SignedIn};
 

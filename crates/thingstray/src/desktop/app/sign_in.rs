@@ -48,12 +48,25 @@ impl Desktop {
             None => self.free_name(),
         };
         Connection::save(&self.paths, &self.vault, &name, settings, Some(secret)).await?;
+        self.open_saved(&name).await
+    }
+
+    /// Opens a connection just saved (by the form, or "Create the app for me") and starts
+    /// its sign-in.
+    pub(super) async fn open_saved(&self, name: &str) -> Result<SignInStart> {
+        self.reopen(name).await?;
+        self.begin_sign_in(name)
+    }
+
+    /// (Re)opens a connection from its settings and vault, replacing the open one (whose
+    /// refresher stops): after a save, or a new client id and secret.
+    pub(super) async fn reopen(&self, name: &str) -> Result<()> {
         let config = Config::load(&self.paths)?;
         self.state().default = config.default_connection.clone();
-        let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(&name), self.opts.clone()).await?;
+        let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await?;
         self.adopt(conn);
         self.bump();
-        self.begin_sign_in(&name)
+        Ok(())
     }
 
     pub(super) fn free_name(&self) -> String {
