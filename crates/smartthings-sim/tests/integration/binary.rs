@@ -1,4 +1,5 @@
-//! The command-line binary: prints its endpoints on stdout and refuses remote binds.
+//! The command-line binary: prints its endpoints (and a PAT with --pat-scopes) on stdout
+//! and refuses remote binds.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -6,13 +7,13 @@ use std::process::{Command, Stdio};
 #[test]
 fn prints_endpoints_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smartthings-sim"))
-        .args(["--port", "0", "--auto-approve"])
+        .args(["--port", "0", "--auto-approve", "--pat-scopes", "r:apps:*,w:apps:*"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
     let stdout = child.stdout.take().expect("stdout");
-    let lines: Vec<String> = BufReader::new(stdout).lines().take(8).map(|l| l.expect("line")).collect();
+    let lines: Vec<String> = BufReader::new(stdout).lines().take(10).map(|l| l.expect("line")).collect();
     let get = |k: &str| {
         lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap_or_else(|| panic!("no {k} in {lines:?}"))
     };
@@ -27,11 +28,22 @@ fn prints_endpoints_and_serves() {
     assert_eq!(get("schema_client_id"), "c2c-7d1e5b90-4f3a-4c62-9e8b-2a6f0d4c8e11");
     assert_eq!(get("schema_client_secret"), "c2c-secret-3b9f2e7a-6d14-4a8c-b5e0-9f1c7d2a4e63");
 
+    // How to mint a personal access token, and one minted with --pat-scopes.
+    assert_eq!(get("pat_url"), format!("{base}/__sim/pat"));
+    let pat = get("pat");
+
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async { reqwest::get(format!("{base}/__sim/stats")).await.map(|r| r.status().as_u16()) });
+    let apps = rt.block_on(async {
+        let r = reqwest::Client::new().get(format!("{base}/v1/apps")).bearer_auth(&pat).send().await?;
+        Ok::<_, reqwest::Error>((r.status().as_u16(), r.text().await?))
+    });
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status.ok(), Some(200));
+    let (status, body) = apps.expect("GET /v1/apps answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"appName\":\"thingstray-demo\""), "{body}");
 }
 
 #[test]

@@ -169,3 +169,113 @@ pub const WASHER: &str = "19a14c12-06f0-5071-8e7c-bf1a78fed814";
 pub fn cmd(capability: &str, command: &str, arguments: Value) -> Value {
     serde_json::json!({"component": "main", "capability": capability, "command": command, "arguments": arguments})
 }
+
+/// The scopes a personal access token needs for the app calls.
+pub const APP_SCOPES: &[&str] = &["r:apps:*", "w:apps:*"];
+
+/// A personal access token living 24 hours.
+pub fn pat(sim: &Sim, scopes: &[&str]) -> String {
+    sim.mint_pat(scopes, std::time::Duration::from_secs(86_400))
+}
+
+/// Any method on a `/v1`-relative path with a bearer token and an optional JSON body.
+pub async fn api_send(
+    sim: &Sim,
+    http: &Client,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let mut req = http.request(method, format!("{}{path}", sim.api_url())).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    status_json(req.send().await.expect("api request")).await
+}
+
+/// A create body as REFERENCE.md gives it (and `smartthings apps:create` sends it).
+pub fn app_body(name: &str, redirect_uris: &[&str], scopes: &[&str]) -> Value {
+    serde_json::json!({
+        "appName": name,
+        "displayName": format!("Display {name}"),
+        "description": "made by a test",
+        "appType": "API_ONLY",
+        "classifications": ["CONNECTED_SERVICE"],
+        "singleInstance": true,
+        "oauth": {"clientName": format!("client {name}"), "scope": scopes, "redirectUris": redirect_uris},
+    })
+}
+
+/// An app of the account: its ids and its one-time secret.
+pub struct CreatedApp {
+    pub app_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// `POST /apps` that must succeed.
+pub async fn create_app(sim: &Sim, http: &Client, token: &str, name: &str, redirect_uris: &[&str], scopes: &[&str]) -> CreatedApp {
+    let (status, body) =
+        api_send(sim, http, reqwest::Method::POST, token, "/apps", Some(&app_body(name, redirect_uris, scopes))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let s = |v: &Value| v.as_str().expect("a string").to_string();
+    CreatedApp { app_id: s(&body["app"]["appId"]), client_id: s(&body["oauthClientId"]), client_secret: s(&body["oauthClientSecret"]) }
+}
+
+/// GET /oauth/authorize for any client (an auto-approving simulator redirects at once).
+pub async fn authorize_client(
+    sim: &Sim,
+    http: &Client,
+    client_id: &str,
+    redirect_uri: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut params = vec![
+        ("client_id", client_id),
+        ("response_type", "code"),
+        ("redirect_uri", redirect_uri),
+        ("scope", scope),
+        ("state", "st-123"),
+    ];
+    params.extend_from_slice(extra);
+    http.get(format!("{}/authorize", sim.auth_url())).query(&params).send().await.expect("authorize request")
+}
+
+/// POST /oauth/token with these client credentials.
+pub async fn token_as(sim: &Sim, http: &Client, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    status_json(
+        http.post(format!("{}/token", sim.auth_url()))
+            .header("authorization", basic_for(id, secret))
+            .form(form)
+            .send()
+            .await
+            .expect("token request"),
+    )
+    .await
+}
+
+/// A full sign-in of a created app (auto-approving simulator): the token body.
+pub async fn sign_in_app(sim: &Sim, http: &Client, app: &CreatedApp, redirect_uri: &str, scope: &str, location: Option<&str>) -> Value {
+    let extra: Vec<(&str, &str)> = location.map(|l| vec![("location_id", l)]).unwrap_or_default();
+    let resp = authorize_client(sim, http, &app.client_id, redirect_uri, scope, &extra).await;
+    assert_eq!(resp.status(), StatusCode::FOUND, "authorize should redirect");
+    let (_, p) = location_params(&resp);
+    let code = p.get("code").cloned().expect("a code in the redirect");
+    let (status, body) = token_as(
+        sim,
+        http,
+        &app.client_id,
+        &app.client_secret,
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect_uri)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The `target`s of a 422's details, in order.
+pub fn targets(body: &Value) -> Vec<String> {
+    body["error"]["details"].as_array().into_iter().flatten().filter_map(|d| d["target"].as_str().map(str::to_string)).collect()
+}
