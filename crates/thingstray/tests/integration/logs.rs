@@ -132,6 +132,17 @@ async fn run_and_search(capture: Capture) {
     env.advance(Duration::from_secs(601));
     assert!(connector.session.token_valid_for(Duration::from_secs(60)).await.is_err());
 
+    // The app made with a personal access token (issue 24): created, checked, a new
+    // secret, deleted. The token and both client secrets must not be logged.
+    let pat = env.sim.mint_pat(&["r:apps:*", "w:apps:*", "r:installedapps:*"], Duration::from_secs(86_400));
+    let p = || thingstray::apps::Pat::new(&SecretString::from(pat.clone())).unwrap();
+    let http = || thingstray::http::client(Duration::from_secs(5));
+    let new = thingstray::apps::NewApp { connection: Some("made".into()), api_url: Some(env.sim.api_url()), auth_url: Some(env.sim.auth_url()), ..Default::default() };
+    thingstray::apps::create(&env.paths, &env.vault, p(), new, http()).await.unwrap();
+    thingstray::apps::check(&env.paths, Some("made"), None, p(), http()).await.unwrap();
+    thingstray::apps::repair(&env.paths, &env.vault, Some("made"), None, p(), true, http()).await.unwrap();
+    thingstray::apps::delete(&env.paths, Some("made"), None, None, p(), http()).await.unwrap();
+
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("refreshing the access token"), "the run was logged");
     assert!(logs.contains("the session ended"), "the end was logged");
@@ -140,7 +151,9 @@ async fn run_and_search(capture: Capture) {
     secrets.push(code);
     secrets.push(partner.client_secret.clone());
     secrets.push(schema_code);
-    assert!(secrets.len() >= 18, "{} secrets collected", secrets.len());
+    secrets.push(pat.clone());
+    assert!(logs.contains("created the OAuth-In app"), "the app's creation was logged");
+    assert!(secrets.len() >= 21, "{} secrets collected", secrets.len());
     for s in &secrets {
         assert!(!logs.contains(s.as_str()), "a secret leaked into the logs ({} chars of logs)", logs.len());
     }
