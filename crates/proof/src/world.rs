@@ -128,7 +128,7 @@ impl World {
     /// as the connection `connector`, as `thingstray schema grant` does.
     pub async fn add_connector(&self) {
         let partner = self.sim.schema_partner().clone();
-        let grant = thingstray::schema::parse_grant(&self.sim.schema_grant().to_string(), &partner.client_id).expect("the grant reads");
+        let grant = thingstray::schema::parse_grant(&self.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).expect("the grant reads");
         let shared = self.shared();
         let opts = Options { clock: Arc::new(shared.clock.clone()), session: SessionOptions::default(), request_timeout: Duration::from_secs(10) };
         thingstray::schema::keep(&self.paths, &shared.vault, CONNECTOR, grant, SecretString::from(partner.client_secret), opts)

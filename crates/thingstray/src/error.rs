@@ -308,6 +308,14 @@ pub enum Error {
     SchemaWrongEndpoint { url: String, detail: String },
 
     #[error(
+        "The grant's {field} points at `{host}`, which is not SmartThings: the connector's \
+         client secret would be sent there with every refresh, so the grant was refused and \
+         nothing was sent. SmartThings' own grants name https://c2c-us.smartthings.com (or \
+         c2c-eu, c2c-ap). For the simulator on this computer, pass --loopback-callbacks."
+    )]
+    SchemaForeignCallback { field: String, host: String },
+
+    #[error(
         "`{connection}` holds an ST Schema connector's callback token, which SmartThings' REST \
          API (devices, scenes, locations) does not accept: it is for the connector's \
          stateCallback and discovery callbacks. Use a connection signed in with an OAuth-In \
@@ -459,6 +467,7 @@ impl Error {
             Error::SchemaRefused { code, .. } | Error::SchemaAccessEnded { code, .. } => code,
             Error::SchemaWrongEndpoint { .. } => "schema_wrong_endpoint",
             Error::SchemaCallbackToken { .. } => "schema_callback_token",
+            Error::SchemaForeignCallback { .. } => "schema_foreign_callback",
             Error::HandOverNotOffered { .. } => "hand_over_not_offered",
             Error::UnknownPairedComputer { .. } => "unknown_paired_computer",
             Error::AppRefused { code, .. } => code,

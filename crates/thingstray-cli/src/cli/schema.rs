@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use thingstray::config::Config;
-use thingstray::schema::{self, DeviceState};
+use thingstray::schema::{self, CallbackHosts, DeviceState};
 use thingstray::vault::Vault;
 
 use super::setup::{VaultChoice, SECRET_ENV};
@@ -37,6 +37,14 @@ enum SchemaCmd {
         /// machines with no keychain.
         #[arg(long, value_enum)]
         vault: Option<VaultChoice>,
+        /// Accept callback URLs on 127.0.0.1 / localhost: the simulator only. Without it,
+        /// only SmartThings' own https hosts are accepted (the secret goes there).
+        #[arg(long)]
+        loopback_callbacks: bool,
+        /// The grant's callback URLs differ from the ones stored for this connection:
+        /// take the new ones (the stored secret is then sent there).
+        #[arg(long)]
+        accept_new_urls: bool,
     },
     /// Send one stateCallback to SmartThings with the connection's callback token (one
     /// refresh and one retry if SmartThings refuses the token).
@@ -58,7 +66,10 @@ enum SchemaCmd {
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     match a.cmd {
-        SchemaCmd::Grant { client_id, grant_file, vault } => grant(ctx, client_id, grant_file, vault).await,
+        SchemaCmd::Grant { client_id, grant_file, vault, loopback_callbacks, accept_new_urls } => {
+            let hosts = if loopback_callbacks { CallbackHosts::AlsoLoopback } else { CallbackHosts::SmartThings };
+            grant(ctx, client_id, grant_file, vault, hosts, accept_new_urls).await
+        }
         SchemaCmd::StateCallback { device, capability, attribute, value } => {
             let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             let state = DeviceState { external_device_id: &device, capability: &capability, attribute: &attribute, value };
@@ -72,6 +83,8 @@ async fn grant(
     client_id: Option<String>,
     grant_file: Option<std::path::PathBuf>,
     vault_choice: Option<VaultChoice>,
+    hosts: CallbackHosts,
+    accept_new_urls: bool,
 ) -> Result<(), CliError> {
     let mut config = Config::load(&ctx.paths)?;
     let name = ctx.connection.clone().unwrap_or_else(|| "connector".to_string());
@@ -94,7 +107,16 @@ async fn grant(
         }
     };
     // Checked before the secret is asked for: a grant for another connector stops here.
-    let grant = schema::parse_grant(&raw, &client_id)?;
+    let grant = schema::parse_grant(&raw, &client_id, hosts)?;
+    // A stored connection's secret is never sent to new addresses unasked.
+    if let Some(old) = existing.as_ref().and_then(|s| s.schema.as_ref()).filter(|old| **old != grant.urls) {
+        if !accept_new_urls {
+            return Err(CliError::Failed(format!(
+                "this grant's callback URLs differ from the ones `{name}` uses (token: {} -> {}; state callback: {} -> {}), and the stored client secret would be sent to the new ones. If SmartThings moved the connector (another region), run again with --accept-new-urls; otherwise the grant did not come from SmartThings.",
+                old.oauth_token, grant.urls.oauth_token, old.state_callback, grant.urls.state_callback
+            )));
+        }
+    }
     if let Some(v) = vault_choice {
         config.vault = v.kind();
         config.save(&ctx.paths)?;

@@ -6,6 +6,7 @@ use super::{Grant, SchemaClient};
 use crate::config::{Config, ConnectionSettings, Paths};
 use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
+use crate::session::RefreshLock;
 use crate::vault::Vault;
 
 /// Exchanges the grant's code (it works once) and keeps the connection `name` of kind
@@ -24,12 +25,17 @@ pub async fn keep(paths: &Paths, vault: &Vault, name: &str, grant: Grant, secret
     let settings = ConnectionSettings { schema: Some(grant.urls.clone()), ..ConnectionSettings::new(grant.client_id.clone(), "") };
     settings.validate()?;
     let client = SchemaClient::new(&settings, &secret, crate::http::client(opts.request_timeout))?;
+    // The connection's refresh lock, as a refresh takes it: a `serve` or app refreshing the
+    // old grant's pair right now would otherwise write that pair over this one. It waits
+    // for that refresh to end (or gives up before the code is spent).
+    let _lock = RefreshLock::new(paths.lock_file(name)).acquire(opts.session.lock_timeout).await?;
     let tokens = client.exchange(&grant.code, opts.clock.now()).await?;
     vault.store_tokens(name, &tokens).await.map_err(|e| Error::VaultWriteFailed {
         detail: format!("{e} (the grant's code is spent: have SmartThings send a new grantCallbackAccess)"),
     })?;
     Connection::save(paths, vault, name, settings, Some(secret)).await?;
     tracing::info!(connection = %name, "kept the connector's callback access");
+    drop(_lock);
     let config = Config::load(paths)?;
     Connection::open_with(paths, &config, vault.clone(), Some(name), opts).await
 }

@@ -49,7 +49,38 @@ fn bad(why: impl Into<String>) -> Error {
 
 /// Reads the `grantCallbackAccess` a connector received and checks it is for `client_id`
 /// (the connector's own): a grant for another connector is refused before anything is sent.
-pub fn parse_grant(raw: &str, client_id: &str) -> Result<Grant> {
+/// Where a grant's `callbackUrls` may point. The connector's client secret goes to
+/// `oauthToken` with every refresh, so a forged grant naming another host would take it:
+/// only SmartThings' own hosts (https, `smartthings.com` and its subdomains, such as
+/// `c2c-us.smartthings.com`) are accepted, and loopback only when asked for explicitly
+/// (the simulator, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackHosts {
+    SmartThings,
+    /// Also `http(s)://127.0.0.1`, `localhost` and `[::1]` on any port.
+    AlsoLoopback,
+}
+
+/// SmartThings' callback hosts: `smartthings.com` itself or any of its subdomains.
+const SMARTTHINGS_DOMAIN: &str = "smartthings.com";
+
+impl CallbackHosts {
+    fn check(self, field: &str, url: &str) -> Result<()> {
+        let parsed = url::Url::parse(url).map_err(|e| bad(format!("its {field} is not a URL ({e})")))?;
+        let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+        let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+        let smartthings = parsed.scheme() == "https"
+            && (host == SMARTTHINGS_DOMAIN || host.ends_with(&format!(".{SMARTTHINGS_DOMAIN}")))
+            && parsed.username().is_empty()
+            && parsed.password().is_none();
+        if smartthings || (loopback && self == CallbackHosts::AlsoLoopback) {
+            return Ok(());
+        }
+        Err(Error::SchemaForeignCallback { field: field.to_string(), host: if host.is_empty() { url.chars().take(80).collect() } else { host } })
+    }
+}
+
+pub fn parse_grant(raw: &str, client_id: &str, hosts: CallbackHosts) -> Result<Grant> {
     if raw.len() > MAX_GRANT {
         return Err(bad(format!("it is over {MAX_GRANT} bytes; pass the JSON SmartThings sent, as it is")));
     }
@@ -83,6 +114,9 @@ pub fn parse_grant(raw: &str, client_id: &str) -> Result<Grant> {
     };
     validate_base_url("callbackUrls.oauthToken", &urls.oauth_token)?;
     validate_base_url("callbackUrls.stateCallback", &urls.state_callback)?;
+    // Before anything is sent anywhere: the secret goes only to SmartThings.
+    hosts.check("callbackUrls.oauthToken", &urls.oauth_token)?;
+    hosts.check("callbackUrls.stateCallback", &urls.state_callback)?;
     Ok(Grant { client_id: client_id.trim().to_string(), code: SecretString::from(code), urls })
 }
 
@@ -256,17 +290,41 @@ mod tests {
 
     #[test]
     fn a_grant_is_read_and_checked_against_our_client_id() {
-        let g = parse_grant(GRANT, "my-connector").unwrap();
+        let g = parse_grant(GRANT, "my-connector", CallbackHosts::SmartThings).unwrap();
         assert_eq!(g.code.expose_secret(), "the-code");
         assert_eq!(g.urls.oauth_token, "https://c2c-us.smartthings.com/oauth/token");
         assert!(!format!("{g:?}").contains("the-code"), "the code stays out of Debug");
-        let e = parse_grant(GRANT, "another-connector").unwrap_err();
+        let e = parse_grant(GRANT, "another-connector", CallbackHosts::SmartThings).unwrap_err();
         assert!(e.to_string().contains("my-connector"), "{e}");
         for broken in ["", "{", "[]", r#"{"headers":{"schema":"st-schema","version":"1.0","interactionType":"discoveryRequest","requestId":"x"}}"#] {
-            assert_eq!(parse_grant(broken, "my-connector").unwrap_err().code(), "invalid_setting", "{broken}");
+            assert_eq!(parse_grant(broken, "my-connector", CallbackHosts::SmartThings).unwrap_err().code(), "invalid_setting", "{broken}");
         }
         let http = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", "http://example.com/oauth/token");
-        assert!(parse_grant(&http, "my-connector").is_err(), "plain http off loopback is refused");
+        assert!(parse_grant(&http, "my-connector", CallbackHosts::AlsoLoopback).is_err(), "plain http off loopback is refused");
+    }
+
+    /// Issue 25, item 6: a forged grant naming another host would have had the connector's
+    /// secret sent there with the first exchange.
+    #[test]
+    fn a_grant_naming_a_foreign_host_is_refused_before_anything_is_sent() {
+        for (from, to) in [
+            ("https://c2c-us.smartthings.com/oauth/token", "https://attacker.example/oauth/token"),
+            ("https://c2c-us.smartthings.com/oauth/token", "https://smartthings.com.attacker.example/oauth/token"),
+            ("https://c2c-us.smartthings.com/oauth/token", "https://evilsmartthings.com/oauth/token"),
+            ("https://c2c-us.smartthings.com/device/events", "https://attacker.example/events"),
+            ("https://c2c-us.smartthings.com/oauth/token", "http://127.0.0.1:9/oauth/token"),
+            ("https://c2c-us.smartthings.com/oauth/token", "https://user:pw@c2c-us.smartthings.com/oauth/token"),
+        ] {
+            let forged = GRANT.replace(from, to);
+            let e = parse_grant(&forged, "my-connector", CallbackHosts::SmartThings).unwrap_err();
+            assert_eq!(e.code(), "schema_foreign_callback", "{to}: {e}");
+        }
+        let local = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", "http://127.0.0.1:9/oauth/token");
+        assert!(parse_grant(&local, "my-connector", CallbackHosts::AlsoLoopback).is_ok(), "the simulator, when asked for");
+        for ok in ["https://c2c-eu.smartthings.com/oauth/token", "https://c2c-ap.smartthings.com/oauth/token"] {
+            let g = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", ok);
+            assert!(parse_grant(&g, "my-connector", CallbackHosts::SmartThings).is_ok(), "{ok}");
+        }
     }
 
     #[test]

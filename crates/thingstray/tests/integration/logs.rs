@@ -116,7 +116,7 @@ async fn run_and_search(capture: Capture) {
     // An ST Schema connector's callback tokens too (issue 13): the grant's code, the
     // connector's secret, every callback pair, a state callback, the access ended.
     let partner = env.sim.schema_partner().clone();
-    let grant = thingstray::schema::parse_grant(&env.sim.schema_grant().to_string(), &partner.client_id).unwrap();
+    let grant = thingstray::schema::parse_grant(&env.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).unwrap();
     let schema_code = grant.code.expose_secret().to_string();
     let connector = thingstray::schema::keep(&env.paths, &env.vault, "connector", grant, SecretString::from(partner.client_secret.clone()), env.options())
         .await

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use smartthings_sim::SimConfig;
 use thingstray::config::Config;
-use thingstray::schema::{keep, parse_grant, state_callback, DeviceState};
+use thingstray::schema::{keep, parse_grant, state_callback, CallbackHosts, DeviceState};
 use thingstray::Connection;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -20,7 +20,7 @@ fn secret(env: &Env) -> SecretString {
 }
 
 async fn kept(env: &Env) -> Connection {
-    let grant = parse_grant(&env.sim.schema_grant().to_string(), &env.sim.schema_partner().client_id).unwrap();
+    let grant = parse_grant(&env.sim.schema_grant().to_string(), &env.sim.schema_partner().client_id, CallbackHosts::AlsoLoopback).unwrap();
     keep(&env.paths, &env.vault, "connector", grant, secret(env), env.options()).await.expect("the grant is kept")
 }
 
@@ -74,17 +74,17 @@ async fn every_refusal_is_explained_and_nothing_is_lost() {
     let grant_json = env.sim.schema_grant().to_string();
 
     // A grant for another connector is refused before anything is sent.
-    let e = parse_grant(&grant_json, "someone-elses-connector").unwrap_err();
+    let e = parse_grant(&grant_json, "someone-elses-connector", CallbackHosts::AlsoLoopback).unwrap_err();
     assert!(e.to_string().contains(&partner.client_id), "{e}");
     // A wrong secret: SmartThings' INVALID-CLIENT-SECRET, explained; the code is not spent.
-    let grant = parse_grant(&grant_json, &partner.client_id).unwrap();
+    let grant = parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap();
     let e = keep(&env.paths, &env.vault, "connector", grant, SecretString::from("not-the-secret".to_string()), env.options()).await.unwrap_err();
     assert_eq!(e.code(), "schema_invalid_client_secret", "{e}");
     assert!(e.to_string().contains("Client Secret of the ST Schema connector"), "{e}");
     assert!(Config::load(&env.paths).unwrap().connections.is_empty(), "nothing kept");
     // The right one works; the same code again is INVALID-CODE.
-    keep(&env.paths, &env.vault, "connector", parse_grant(&grant_json, &partner.client_id).unwrap(), secret(&env), env.options()).await.unwrap();
-    let e = keep(&env.paths, &env.vault, "again", parse_grant(&grant_json, &partner.client_id).unwrap(), secret(&env), env.options()).await.unwrap_err();
+    keep(&env.paths, &env.vault, "connector", parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(), secret(&env), env.options()).await.unwrap();
+    let e = keep(&env.paths, &env.vault, "again", parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(), secret(&env), env.options()).await.unwrap_err();
     assert_eq!(e.code(), "schema_invalid_code", "{e}");
     assert!(e.to_string().contains("works once"), "{e}");
     // The first connection is untouched by that.
@@ -178,4 +178,27 @@ async fn the_rest_api_is_not_asked_with_a_callback_token() {
     let after = env.sim.stats();
     assert_eq!(after.routes.get("GET /v1/devices"), before.routes.get("GET /v1/devices"), "no API request");
     assert_eq!(after.schema_token_requests, before.schema_token_requests, "no refresh");
+}
+
+/// Issue 25, item 7: while another process holds the connection's refresh lock (a `serve`
+/// refreshing the old grant's pair), `schema grant` neither spends the new code nor writes
+/// a pair; once the lock is free it does, and its pair is the one kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_waits_for_a_refresh_in_progress_and_spends_nothing_meanwhile() {
+    let env = Env::new(SimConfig::default()).await;
+    let partner = env.sim.schema_partner().clone();
+    let grant_json = env.sim.schema_grant().to_string();
+    let held = thingstray::session::RefreshLock::new(env.paths.lock_file("connector")).acquire(Duration::from_secs(5)).await.unwrap();
+    let mut opts = env.options();
+    opts.session.lock_timeout = Duration::from_millis(300);
+    let grant = parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap();
+    let e = keep(&env.paths, &env.vault, "connector", grant, secret(&env), opts).await.unwrap_err();
+    assert_eq!(e.code(), "io", "{e}");
+    assert!(e.to_string().contains("another ThingsTray process"), "{e}");
+    assert_eq!(env.sim.stats().schema_token_grants.values().sum::<u64>(), 0, "the code was not spent");
+    assert!(env.vault.tokens("connector").await.unwrap().is_none(), "nothing written under the lock");
+    drop(held);
+    let grant = parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap();
+    let conn = keep(&env.paths, &env.vault, "connector", grant, secret(&env), env.options()).await.unwrap();
+    conn.session.token_valid_for(MIN).await.unwrap();
 }
