@@ -213,11 +213,14 @@ pub(crate) async fn generate(
         Ok(r) => r,
         Err(details) => return constraint_violation(details),
     };
-    let Some(updated) = lock(&st.apps).regenerate(&app.app_id, req.client_name, req.scopes, st.clock.now_ms()) else {
+    let mut apps = lock(&st.apps);
+    let Some(updated) = apps.regenerate(&app.app_id, req.client_name, req.scopes, st.clock.now_ms()) else {
         return forbidden();
     };
-    // Every installed app of this app must sign in again.
+    // Every installed app of this app must sign in again (apps still locked: no grant
+    // with the old client can slip in between).
     lock(&st.oauth).end_app_sessions(&app.app_id, false);
+    drop(apps);
     lock(&st.stats).app_secrets_generated += 1;
     tracing::info!("apps: new client id and secret for {}; its sign-ins ended", app.app_id);
     ok(&json!({
@@ -230,10 +233,12 @@ pub(crate) async fn generate(
 /// `DELETE /apps/{appNameOrId}`.
 pub(crate) async fn delete(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     try_resp!(caller_with(&st, &headers, WRITE));
-    let Some(app) = lock(&st.apps).delete(&id) else {
+    let mut apps = lock(&st.apps);
+    let Some(app) = apps.delete(&id) else {
         return forbidden();
     };
     lock(&st.oauth).end_app_sessions(&app.app_id, true);
+    drop(apps);
     lock(&st.stats).apps_deleted += 1;
     tracing::info!("apps: deleted {} ({}); its sign-ins ended", app.app_name, app.app_id);
     ok(&json!({}))

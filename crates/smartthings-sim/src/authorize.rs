@@ -119,6 +119,14 @@ fn valid_challenge(c: &str) -> bool {
     c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A code for this sign-in, if its client is still its app's (not deleted, no new client
+/// id since the page was shown); apps stay locked meanwhile (lock order: apps, oauth).
+fn issue_code(st: &AppState, pending: &PendingAuth, location: &str, now: u64) -> Option<String> {
+    let apps = lock(&st.apps);
+    apps.by_client_id(&pending.client_id).filter(|a| a.app_id == pending.app_id)?;
+    Some(lock(&st.oauth).issue_code(pending, location, now, st.code_lifetime))
+}
+
 /// `GET /oauth/authorize`.
 pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let params = first_values(query.unwrap_or_default().as_bytes());
@@ -180,7 +188,9 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
         let Some(location) = location else {
             return error_redirect(redirect_uri, "invalid_request", "Unknown location", state);
         };
-        let code = lock(&st.oauth).issue_code(&pending, &location, now, st.code_lifetime);
+        let Some(code) = issue_code(&st, &pending, &location, now) else {
+            return redirect_not_validated();
+        };
         tracing::info!("authorize: auto-approved for location {location}");
         return code_redirect(redirect_uri, &code, state);
     }
@@ -215,7 +225,9 @@ pub(crate) async fn decision(State(st): State<Arc<AppState>>, body: Bytes) -> Re
             let Some(location) = location else {
                 return plain(StatusCode::BAD_REQUEST, "Unknown location");
             };
-            let code = lock(&st.oauth).issue_code(&pending, &location, now, st.code_lifetime);
+            let Some(code) = issue_code(&st, &pending, &location, now) else {
+                return plain(StatusCode::BAD_REQUEST, "This app was deleted or has a new client id. Start again from the app.");
+            };
             tracing::info!("authorize: user approved location {location}");
             code_redirect(&pending.redirect_uri, &code, state)
         }

@@ -1,6 +1,8 @@
 //! A strict simulator of the SmartThings cloud: OAuth2 (Spring Security OAuth2's rules,
 //! refresh-token rotation) and the REST API the ThingsTray client uses, with faults on
-//! demand and a clock tests can move.
+//! demand and a clock tests can move. The account's apps (`/apps`, api_apps.rs) are real
+//! OAuth-In clients from the moment they are made; personal access tokens
+//! ([`Sim::mint_pat`], `POST /__sim/pat`) reach the app API and every location.
 //!
 //! It is deliberately as strict as SmartThings: it rejects what SmartThings rejects,
 //! with the same status codes and bodies, because a lenient simulator hides exactly the

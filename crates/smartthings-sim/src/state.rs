@@ -1,7 +1,9 @@
 //! Shared state of one running simulator, behind short-lived locks.
 //!
 //! Locks are `std::sync::Mutex` held only for synchronous work (never across `.await`),
-//! and a poisoned lock is recovered rather than turned into a panic.
+//! and a poisoned lock is recovered rather than turned into a panic. Where two are held at
+//! once, `apps` is taken before `oauth` (a new client secret or a deleted app must not
+//! fall between a client check and the grant that follows it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};

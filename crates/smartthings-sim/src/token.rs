@@ -125,11 +125,14 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, heade
     if param("client_secret").is_some() {
         return unauthorized(FULL_AUTH);
     }
-    // Any registered app's current client id and secret (a regenerated pair replaces the old).
+    // Any registered app's current client id and secret (a regenerated pair replaces the
+    // old). The apps stay locked through the grant, so a new secret or a deletion cannot
+    // fall between the check and the tokens (lock order: apps, then oauth).
+    let apps = lock(&st.apps);
     let (client_id, app_scopes) = match basic_credentials(&headers) {
         Basic::Missing => return unauthorized(FULL_AUTH),
         Basic::Bad(d) => return unauthorized(d),
-        Basic::Ok(id, secret) => match lock(&st.apps).authenticate(&id, &secret) {
+        Basic::Ok(id, secret) => match apps.authenticate(&id, &secret) {
             Some(app) => (id, app.oauth.scopes.clone()),
             None => return unauthorized("Bad credentials"),
         },
@@ -177,6 +180,7 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, heade
         ),
         other => return err(400, "unsupported_grant_type", format!("Unsupported grant type: {other}")),
     };
+    drop(apps);
     match result {
         Ok(issued) => {
             let mut stats = lock(&st.stats);

@@ -167,3 +167,29 @@ async fn one_sign_in_per_app_and_location_holds_for_each_app() {
     // The configured app is unaffected by either.
     login(&sim, &http).await;
 }
+
+#[tokio::test]
+async fn a_sign_in_page_of_a_deleted_app_cannot_be_approved() {
+    let sim = start(smartthings_sim::SimConfig::default()).await;
+    let http = http();
+    let pat = pat(&sim, APP_SCOPES);
+    let app = create_app(&sim, &http, &pat, "gone-soon", &[CB], &["r:devices:*"]).await;
+    let page = authorize_client(&sim, &http, &app.client_id, CB, "r:devices:*", &[]).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let rid = html.split("name=\"request_id\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+    assert_eq!(api_send(&sim, &http, Method::DELETE, &pat, &format!("/apps/{}", app.app_id), None).await.0, StatusCode::OK);
+    let resp = http
+        .post(format!("{}/oauth/authorize/decision", sim.base_url()))
+        .form(&[("request_id", rid.as_str()), ("location_id", HOME), ("decision", "authorize")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let (_, list) = api_get(&sim, &http, &pat_all(&sim), "/installedapps").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "no installed app for a deleted app: {list}");
+}
+
+fn pat_all(sim: &smartthings_sim::Sim) -> String {
+    pat(sim, &["r:installedapps:*"])
+}
