@@ -14,6 +14,7 @@
 //! connection is its default at the moment of each request ([`TokenSource::Current`]), so
 //! a rename, a sign-in again or a re-opened session needs no restart.
 
+mod conns;
 mod guard;
 pub(crate) mod listen;
 mod proxy;
@@ -31,7 +32,7 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use listen::Limits;
+pub use listen::{Limits, SHARE_PER_ADDRESS};
 pub use secret::{constant_time_eq, ServerSecret};
 pub use token::MIN_VALIDITY;
 

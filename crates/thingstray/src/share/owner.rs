@@ -167,7 +167,9 @@ impl ShareServer {
             .with_state(owner.clone());
         let (stop, stopped) = watch::channel(false);
         let tls = Tls(TlsAcceptor::from(identity.server_config()));
-        let task = tokio::spawn(listen::serve_with(listener, app, opts.limits, stopped, tls));
+        // Anyone on the network can connect here: one address holds a few connections.
+        let limits = Limits { max_per_address: opts.limits.max_per_address.or(Some(crate::serve::SHARE_PER_ADDRESS)), ..opts.limits };
+        let task = tokio::spawn(listen::serve_with(listener, app, limits, stopped, tls));
         tracing::info!(address = %addr, fingerprint = %identity.fingerprint().short(), "sharing the connection");
         Ok(ShareServer { addr, fingerprint: identity.fingerprint().clone(), owner, stop, task })
     }
