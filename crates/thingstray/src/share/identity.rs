@@ -29,14 +29,9 @@ impl Fingerprint {
 
     /// Accepts upper or lower case, with or without the colons some tools print.
     pub fn parse(s: &str) -> Result<Fingerprint> {
-        let clean: String = s.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
-        if clean.len() == 64 && clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            Ok(Fingerprint(clean))
-        } else {
-            Err(Error::InviteInvalid {
-                why: "its fingerprint (fp=) is not 64 hex digits: part of the line may be missing".into(),
-            })
-        }
+        crate::config::fingerprint_digits(s).map(Fingerprint).ok_or_else(|| Error::InviteInvalid {
+            why: "its fingerprint (fp=) is not 64 hex digits: part of the line may be missing".into(),
+        })
     }
 
     pub fn as_str(&self) -> &str {
