@@ -33,7 +33,6 @@ use tokio::task::JoinSet;
 
 pub use listen::Limits;
 pub use secret::{constant_time_eq, ServerSecret};
-pub use token::MIN_VALIDITY;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};

@@ -9,7 +9,7 @@ use super::lock::LockGuard;
 use super::source::Source;
 use super::{lock, Session};
 use crate::error::{Error, Result};
-use crate::token::TokenSet;
+use crate::token::{TokenSet, MIN_VALIDITY};
 
 /// The pair being handed over, with the refresh lock that keeps it unspent.
 pub struct Hold {
@@ -36,7 +36,7 @@ impl Session {
         if let Source::Paired(p) = &self.inner.source {
             return Err(Error::PairedConnection { connection: self.inner.connection.clone(), owner: p.creds.owner.clone() });
         }
-        self.token_valid_for(crate::serve::MIN_VALIDITY).await?;
+        self.token_valid_for(MIN_VALIDITY).await?;
         let _flight = self.inner.flight.lock().await;
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;

@@ -40,7 +40,8 @@ use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::serve::listen::{self, Handshake, Limits};
-use crate::serve::{error_response, json_no_store as json, MIN_VALIDITY};
+use crate::serve::{error_response, json_no_store as json};
+use crate::token::MIN_VALIDITY;
 
 /// The largest request body accepted: a pairing request is under 200 bytes.
 pub const MAX_REQUEST_BODY: usize = 4096;
