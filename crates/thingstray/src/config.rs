@@ -341,7 +341,7 @@ impl Paths {
     pub fn file_vault(&self) -> PathBuf {
         self.dir.join("secrets.json")
     }
-    /// The computers paired with this one and its open invites (share/registry.rs):
+    /// The computers paired with this one and its open invites (owner/registry.rs):
     /// hashes of their secrets and codes only, never the secrets.
     pub fn share_registry(&self) -> PathBuf {
         self.dir.join("share.json")
@@ -349,7 +349,7 @@ impl Paths {
     pub fn share_lock_file(&self) -> PathBuf {
         self.dir.join("share.json.lock")
     }
-    /// Where the running share listener is (share/listening.rs).
+    /// Where the running share listener is (owner/listening.rs).
     pub fn share_listener(&self) -> PathBuf {
         self.dir.join("share-listener.json")
     }

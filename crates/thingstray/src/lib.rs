@@ -16,6 +16,7 @@ mod failpoint;
 mod fsutil;
 pub mod http;
 pub mod oauth;
+pub mod owner;
 pub mod schema;
 pub mod serve;
 pub mod share;

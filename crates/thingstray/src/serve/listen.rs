@@ -7,7 +7,7 @@
 //! [`Limits::header_read_timeout`] is closed.
 //!
 //! The loop is generic over a [`Handshake`]: [`Plain`] TCP for the loopback token server,
-//! TLS for the share listener (`share::owner`). The handshake runs in the connection's own
+//! TLS for the share listener (`owner::server`). The handshake runs in the connection's own
 //! task, so a slow or hostile peer never stalls the loop that accepts the others.
 
 use std::future::Future;

@@ -1,9 +1,10 @@
-//! Handing this session to another computer (`thingstray share hand-over`, issue 11):
-//! the pair is read under the refresh lock and the lock is held until the new owner
-//! confirms it has stored the pair, so no refresh here spends it meanwhile; then this
-//! session is retired, so it never spends the refresh token it gave away. (A refresh
-//! token reused after rotation is, at some OAuth servers, a reason to revoke the whole
-//! family: the new owner's session with it.)
+//! The session's side of handing it to another computer (`thingstray share hand-over`,
+//! issue 11; the old owner's side of the protocol is owner/hand_over.rs, the new owner's
+//! owner/take_over.rs): the pair is read under the refresh lock and the lock is held until
+//! the new owner confirms it has stored the pair, so no refresh here spends it meanwhile;
+//! then this session is retired, so it never spends the refresh token it gave away. (A
+//! refresh token reused after rotation is, at some OAuth servers, a reason to revoke the
+//! whole family: the new owner's session with it.)
 
 use super::lock::LockGuard;
 use super::source::Source;
