@@ -6,6 +6,7 @@
 
 mod common;
 mod handover;
+mod house;
 mod keychain;
 mod logs;
 mod paired;
