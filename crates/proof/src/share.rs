@@ -12,7 +12,8 @@ use thingstray::config::Paths;
 use thingstray::connection::Options;
 use thingstray::serve::Limits;
 use thingstray::session::SessionOptions;
-use thingstray::share::{Credentials, Identity, Invite, Registry, ShareClient, ShareOptions, ShareServer, ShareSource};
+use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+use thingstray::share::{Credentials, Invite, ShareClient};
 use thingstray::vault::{FileStore, Vault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -251,7 +252,7 @@ async fn cli_costs(s: &mut Section, server: &ShareServer, bin: &str) {
     std::fs::write(dir.path().join("config.toml"), "vault = \"file\"\n").unwrap();
     let vault = Vault::new(Arc::new(FileStore::new(paths.file_vault())));
     let invite = server.invite().unwrap();
-    thingstray::share::pairing::connect(&paths, &vault, &invite, "home", "cli-bench", Options::default()).await.expect("paired");
+    thingstray::connection::paired::connect(&paths, &vault, &invite, "home", "cli-bench", Options::default()).await.expect("paired");
     let run = || {
         let t = Instant::now();
         let ok = std::process::Command::new(bin)

@@ -131,7 +131,7 @@ impl World {
         let grant = thingstray::schema::parse_grant(&self.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).expect("the grant reads");
         let shared = self.shared();
         let opts = Options { clock: Arc::new(shared.clock.clone()), session: SessionOptions::default(), request_timeout: Duration::from_secs(10) };
-        thingstray::schema::keep(&self.paths, &shared.vault, CONNECTOR, grant, SecretString::from(partner.client_secret), opts)
+        thingstray::connection::schema::keep(&self.paths, &shared.vault, CONNECTOR, grant, SecretString::from(partner.client_secret), opts)
             .await
             .expect("the grant is kept");
     }

@@ -6,7 +6,7 @@
 //! the OS's config directory (`~/.config/thingstray` on Linux).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -109,6 +109,14 @@ pub struct PairedWith {
     pub id: String,
 }
 
+/// A certificate fingerprint as 64 lowercase hex digits, from upper or lower case with or
+/// without the colons some tools print; `None` for anything else. The one rule for both
+/// the stored pin ([`PairedWith::fingerprint`]) and an invite's (`share::Fingerprint`).
+pub(crate) fn fingerprint_digits(s: &str) -> Option<String> {
+    let clean: String = s.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    (clean.len() == 64 && clean.chars().all(|c| c.is_ascii_hexdigit())).then_some(clean)
+}
+
 fn default_scopes() -> Vec<String> {
     DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
 }
@@ -191,7 +199,7 @@ impl ConnectionSettings {
         }
         if let Some(p) = &self.paired {
             validate_base_url("api_url", &self.api_url)?;
-            crate::share::Fingerprint::parse(&p.fingerprint).map_err(|_| invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite"))?;
+            fingerprint_digits(&p.fingerprint).ok_or_else(|| invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite"))?;
             let ok = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric());
             if !ok(&p.id) || p.at.is_empty() {
                 return Err(invalid("paired", "the pairing is incomplete; pair again with a new invite"));
@@ -339,7 +347,7 @@ impl Paths {
     pub fn file_vault(&self) -> PathBuf {
         self.dir.join("secrets.json")
     }
-    /// The computers paired with this one and its open invites (share/registry.rs):
+    /// The computers paired with this one and its open invites (owner/registry.rs):
     /// hashes of their secrets and codes only, never the secrets.
     pub fn share_registry(&self) -> PathBuf {
         self.dir.join("share.json")
@@ -347,7 +355,7 @@ impl Paths {
     pub fn share_lock_file(&self) -> PathBuf {
         self.dir.join("share.json.lock")
     }
-    /// Where the running share listener is (share/listening.rs).
+    /// Where the running share listener is (owner/listening.rs).
     pub fn share_listener(&self) -> PathBuf {
         self.dir.join("share-listener.json")
     }
@@ -454,17 +462,6 @@ impl Default for ConnectionSettings {
     fn default() -> Self {
         ConnectionSettings::new("", DEFAULT_REDIRECT_URI)
     }
-}
-
-/// Creates `path` and its missing parents owner-only (0700 on Unix): the settings
-/// directory holds lock files and, with the file vault, secrets. An existing directory is
-/// left as it is (it may be one the user shares on purpose).
-pub(crate) fn ensure_dir(path: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ pub enum Error {
     )]
     AlreadyConnected { connection: String, holder: String },
 
-    // --- sharing one connection with other computers (share/) ---------------------------
+    // --- sharing one connection with other computers (share/, owner/) -------------------
     #[error(
         "{owner}, the computer this one gets its SmartThings tokens from, could not be reached \
          ({detail}). Check that it is on, on this network, and still sharing the connection; \

@@ -7,12 +7,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
+/// Creates `path` and its missing parents owner-only (0700 on Unix): the settings
+/// directory holds lock files and, with the file vault, secrets. An existing directory is
+/// left as it is (it may be one the user shares on purpose).
+pub(crate) fn ensure_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
 /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
 /// syncs the directory. `private` makes the file readable by its owner only (0600), from
 /// its creation on, so a secret is never briefly world-readable.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    crate::config::ensure_dir(dir)?;
+    ensure_dir(dir)?;
     let what = || format!("writing {}", path.display());
     // Unique per write, not only per process: two threads (or two saves in flight) of one
     // process must never share a temporary file, or one renames the other's half-write.
@@ -53,7 +64,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
 /// every refresh: an existing one from an older version (0644) is tightened too.
 pub fn open_lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
-        crate::config::ensure_dir(dir)?;
+        ensure_dir(dir)?;
     }
     let what = || format!("opening {}", path.display());
     let mut opts = std::fs::OpenOptions::new();

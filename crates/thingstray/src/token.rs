@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{from_unix_ms, unix_ms};
 
+/// How long a token handed out stays valid at least: the token server's answers, a copied
+/// token, `thingstray token` unless told otherwise, a paired computer's token unless it asks
+/// for another margin, the pair a hand-over gives away. A script that got a token can use it
+/// for five minutes without checking anything, as `az account get-access-token` promises.
+pub const MIN_VALIDITY: Duration = Duration::from_secs(5 * 60);
+
+/// How long a token for one API request stays valid at least (the core's API client and
+/// the token server's proxy): no token expires in flight.
+pub const REQUEST_MIN_VALIDITY: Duration = Duration::from_secs(60);
+
 /// What the vault holds for one connection, as one keychain item, so the access token and
 /// the refresh token that came with it are always written together.
 #[derive(Clone, Debug, Serialize, Deserialize)]

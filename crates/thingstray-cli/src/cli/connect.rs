@@ -3,8 +3,9 @@
 //! session: SmartThings keeps one sign-in per app and location).
 
 use thingstray::config::Config;
+use thingstray::connection::paired::connect;
 use thingstray::connection::Options;
-use thingstray::share::pairing::{connect, this_computer};
+use thingstray::share::pairing::this_computer;
 use thingstray::share::Invite;
 use thingstray::vault::Vault;
 

@@ -248,6 +248,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     n.checked_mul(scale).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{s}` is far too long"))
 }
 
+/// A duration as [`parse_duration`] reads it, in the largest unit that divides it (`5m`):
+/// for a default taken from the core's constants, shown in `--help`.
+pub fn duration_arg(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match [(86_400, "d"), (3600, "h"), (60, "m")].into_iter().find(|(unit, _)| s > 0 && s.is_multiple_of(*unit)) {
+        Some((unit, name)) => format!("{}{name}", s / unit),
+        None => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +276,15 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap().as_secs(), 7200);
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn durations_as_arguments() {
+        for (secs, text) in [(300, "5m"), (90, "90s"), (7200, "2h"), (86_400, "1d"), (0, "0s")] {
+            let d = std::time::Duration::from_secs(secs);
+            assert_eq!(duration_arg(d), text);
+            assert_eq!(parse_duration(text).unwrap(), d);
+        }
     }
 
     #[test]

@@ -133,7 +133,7 @@ async fn grant(
             }
         },
     };
-    let conn = schema::keep(&ctx.paths, &vault, &name, grant, secret, thingstray::connection::Options::default()).await?;
+    let conn = thingstray::connection::schema::keep(&ctx.paths, &vault, &name, grant, secret, thingstray::connection::Options::default()).await?;
     let t = conn.session.token_valid_for(Duration::ZERO).await?;
     println!(
         "Kept `{name}`: the connector's callback token is valid until {} and is refreshed ahead of time by `thingstray serve` or the app (or by `thingstray token --connection {name}` when asked).",

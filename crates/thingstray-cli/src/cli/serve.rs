@@ -11,9 +11,9 @@ use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer,
 use thingstray::session::Status;
 use thingstray::clock::{Clock, SystemClock};
 use thingstray::serve::Limits;
-use thingstray::share::listening::Listening;
+use thingstray::owner::listening::Listening;
+use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
 use thingstray::share::pairing::this_computer;
-use thingstray::share::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
 use thingstray::vault::Vault;
 use thingstray::Connection;
 

@@ -7,11 +7,11 @@ use std::time::SystemTime;
 use serde_json::json;
 use thingstray::config::Config;
 use thingstray::connection::Options;
-use thingstray::share::handover::take_over;
-use thingstray::share::listening::Listening;
-use thingstray::share::owner::make_invite;
+use thingstray::owner::listening::Listening;
+use thingstray::owner::server::make_invite;
+use thingstray::owner::take_over::take_over;
+use thingstray::owner::{Identity, Registry};
 use thingstray::share::pairing::this_computer;
-use thingstray::share::{Identity, Registry};
 use thingstray::vault::Vault;
 
 use super::{utc, CliError, Ctx};

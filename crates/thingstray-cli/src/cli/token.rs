@@ -16,12 +16,19 @@ use super::{CliError, Ctx};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The token must stay valid at least this long (90s, 5m, 1h).
-    #[arg(long, default_value = "5m", value_parser = super::parse_duration)]
+    #[arg(long, default_value = min_valid_default(), value_parser = super::parse_duration)]
     min_valid: Duration,
     /// bare: the token; header: `Authorization: Bearer <token>`; json: the token with its
     /// expiry (UTC epoch seconds), scope and installed app id.
     #[arg(long, value_enum, default_value_t = Format::Bare)]
     format: Format,
+}
+
+/// The core's promise for a token handed out (`thingstray::token::MIN_VALIDITY`), as
+/// `--help` shows it: `5m`.
+fn min_valid_default() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| super::duration_arg(thingstray::token::MIN_VALIDITY));
+    &TEXT
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]

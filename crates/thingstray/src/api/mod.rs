@@ -6,8 +6,6 @@ mod model;
 mod controls;
 mod readings;
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -20,9 +18,8 @@ pub use readings::Reading;
 use crate::error::{Error, Result};
 use crate::http::{describe_body, rate_limit_wait, read, transport};
 use crate::session::Session;
+use crate::token::REQUEST_MIN_VALIDITY;
 
-/// Tokens handed to API calls are good for at least this long, so none expires in flight.
-const MIN_VALIDITY: Duration = Duration::from_secs(60);
 /// SmartThings' largest page.
 pub const PAGE_SIZE: usize = 200;
 /// 100 pages of 200: far more devices than any home; stops a server that links in circles.
@@ -55,7 +52,7 @@ impl Api {
 
     /// Sends one request with a valid token; on 401 refreshes once and retries once.
     async fn call(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Value> {
-        let mut grant = self.session.token_for_request(MIN_VALIDITY).await?;
+        let mut grant = self.session.token_for_request(REQUEST_MIN_VALIDITY).await?;
         for attempt in 0..2 {
             let mut req = self.http.request(method.clone(), url.clone()).bearer_auth(grant.secret());
             if let Some(b) = body {

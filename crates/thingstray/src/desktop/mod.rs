@@ -12,7 +12,7 @@ pub mod settings;
 pub mod setup;
 pub mod indicator;
 
-pub use app::{ConnectionSummary, CopiedToken, CreateAppForm, Desktop, PatHelp, DeviceList, PairedView, ShareStatus, SignInStart, SignedIn, COPY_MIN_VALIDITY};
+pub use app::{ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus, SignInStart, SignedIn};
 pub use devices::{DeviceRow, RoomGroup, SceneRow};
 pub use menu::{ConnectionView, MenuAction, MenuEntry, TrayModel};
 pub use notices::Notice;

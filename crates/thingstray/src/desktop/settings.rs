@@ -69,7 +69,7 @@ pub struct SharePrefs {
 
 impl Default for SharePrefs {
     fn default() -> Self {
-        SharePrefs { enabled: false, address: std::net::Ipv4Addr::UNSPECIFIED.into(), port: crate::share::DEFAULT_PORT }
+        SharePrefs { enabled: false, address: std::net::Ipv4Addr::UNSPECIFIED.into(), port: crate::owner::DEFAULT_PORT }
     }
 }
 
@@ -127,7 +127,7 @@ impl DesktopSettings {
                     s.token_server.port = crate::serve::DEFAULT_PORT;
                 }
                 if check_server_port(s.share.port.into()).is_err() {
-                    s.share.port = crate::share::DEFAULT_PORT;
+                    s.share.port = crate::owner::DEFAULT_PORT;
                 }
                 Ok(s)
             }

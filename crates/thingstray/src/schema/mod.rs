@@ -5,10 +5,10 @@
 //!
 //! Only the wire protocol lives here. A connection of kind "schema" is a session like the
 //! others (session/source.rs: `Source::Schema`): the vault, refresh ahead of expiry on the
-//! wall clock, one refresh at a time across processes, persist before use.
+//! wall clock, one refresh at a time across processes, persist before use. A grant is kept
+//! as such a connection by `connection::schema::keep`.
 
 mod errors;
-mod keep;
 mod wire;
 
 use std::time::{Duration, SystemTime};
@@ -17,7 +17,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 pub use errors::{ended_note, from_ended_note};
-pub use keep::keep;
 use wire::{GrantCallbackAccess, Headers, TokenAnswer, TokenRequest, TokenRequestAuth};
 
 use crate::clock::unix_ms;

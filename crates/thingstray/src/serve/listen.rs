@@ -9,7 +9,7 @@
 //! and the share listener caps what one address may hold (conns.rs).
 //!
 //! The loop is generic over a [`Handshake`]: [`Plain`] TCP for the loopback token server,
-//! TLS for the share listener (`share::owner`). The handshake runs in the connection's own
+//! TLS for the share listener (`owner::server`). The handshake runs in the connection's own
 //! task, so a slow or hostile peer never stalls the loop that accepts the others.
 
 use std::future::Future;

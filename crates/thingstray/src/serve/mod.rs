@@ -34,7 +34,6 @@ use tokio::task::JoinSet;
 
 pub use listen::{Limits, SHARE_PER_ADDRESS};
 pub use secret::{constant_time_eq, ServerSecret};
-pub use token::MIN_VALIDITY;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};

@@ -7,7 +7,6 @@
 //! did) and the request is sent once more.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -16,9 +15,8 @@ use axum::response::{IntoResponse, Response};
 use reqwest::Method;
 
 use super::{error_response, Shared};
+use crate::token::REQUEST_MIN_VALIDITY;
 
-/// The same margin the core's API client uses: no token expires in flight.
-const MIN_VALIDITY: Duration = Duration::from_secs(60);
 /// Commands and scene runs are tiny; anything near this is a mistake.
 const MAX_REQUEST_BODY: usize = 1 << 20;
 
@@ -58,7 +56,7 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
         Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is over 1 MiB"),
     };
 
-    let mut grant = match session.token_for_request(MIN_VALIDITY).await {
+    let mut grant = match session.token_for_request(REQUEST_MIN_VALIDITY).await {
         Ok(g) => g,
         Err(e) => return super::core_error_response(&e),
     };

@@ -5,17 +5,13 @@
 //! refresh token is the account.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 
 use super::Shared;
-
-/// What every answer promises, as `az account get-access-token` does: a script that got
-/// a token can use it for five minutes without checking anything.
-pub const MIN_VALIDITY: Duration = Duration::from_secs(5 * 60);
+use crate::token::MIN_VALIDITY;
 
 #[derive(Serialize)]
 struct TokenInfo<'a> {

@@ -14,7 +14,7 @@
 //! - `invalid_grant` ends the session: "needs sign-in", no more retries, settings kept.
 
 pub(crate) mod backoff;
-mod handover;
+mod hold;
 mod lock;
 mod refresher;
 mod rotate;
@@ -28,7 +28,7 @@ use tokio::sync::{watch, Notify};
 
 use lock::LockGuard;
 use source::Source;
-pub use handover::Hold;
+pub use hold::Hold;
 pub use lock::RefreshLock;
 pub use source::Paired;
 pub use status::Status;

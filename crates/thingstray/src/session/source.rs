@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::oauth::OAuthClient;
 use crate::schema::SchemaClient;
 use crate::share::{Credentials, ShareClient};
-use crate::token::{RefreshToken, TokenSet};
+use crate::token::{RefreshToken, TokenSet, MIN_VALIDITY};
 
 // One per session, never moved once built: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -41,7 +41,7 @@ pub struct Paired {
 /// token-server client would ask. The owner answers with its current token, which it
 /// keeps fresh itself; asking for more would make it refresh early for us.
 fn scheduled_ask(current: Option<&TokenSet>) -> Duration {
-    let most = crate::serve::MIN_VALIDITY;
+    let most = MIN_VALIDITY;
     current.map_or(most, |t| (t.lifetime() / 4).min(most))
 }
 
@@ -213,8 +213,8 @@ mod tests {
 
     #[test]
     fn the_scheduler_asks_for_no_more_than_it_has_nor_than_a_client_would() {
-        assert_eq!(scheduled_ask(None), crate::serve::MIN_VALIDITY);
-        assert_eq!(scheduled_ask(Some(&living(86_400))), crate::serve::MIN_VALIDITY);
+        assert_eq!(scheduled_ask(None), MIN_VALIDITY);
+        assert_eq!(scheduled_ask(Some(&living(86_400))), MIN_VALIDITY);
         assert_eq!(scheduled_ask(Some(&living(8))), Duration::from_secs(2));
     }
 }

@@ -21,9 +21,11 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::identity::Fingerprint;
+use super::fingerprint::Fingerprint;
 use super::invite::{clean_name, Invite};
-use super::{PairAnswer, PairRequest, TokenAnswer, PAIR_PATH, TOKEN_PATH};
+use super::wire::{
+    HandOverBundle, HandOverRequest, PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
+};
 use crate::clock::from_unix_ms;
 use crate::error::{Error, Result};
 use crate::token::{AccessGrant, AccessToken};
@@ -179,9 +181,9 @@ impl ShareClient {
         })
     }
 
-    /// Step 1 of a hand-over (share/handover.rs): the session, if the owner offered it.
-    pub(crate) async fn hand_over(&self, creds: &Credentials, request: &super::handover::HandOverRequest) -> Result<super::handover::HandOverBundle> {
-        let url = self.url(super::HAND_OVER_PATH);
+    /// Step 1 of a hand-over (owner/hand_over.rs): the session, if the owner offered it.
+    pub(crate) async fn hand_over(&self, creds: &Credentials, request: &HandOverRequest) -> Result<HandOverBundle> {
+        let url = self.url(HAND_OVER_PATH);
         let req = self.http.post(&url).bearer_auth(bearer(creds)).json(request);
         let body = self.send(req, &url).await?;
         self.parse(&body)
@@ -189,7 +191,7 @@ impl ShareClient {
 
     /// Step 2: the pair is stored here; the owner may let go of it.
     pub(crate) async fn confirm_hand_over(&self, creds: &Credentials) -> Result<()> {
-        let url = self.url(super::HAND_OVER_CONFIRM_PATH);
+        let url = self.url(HAND_OVER_CONFIRM_PATH);
         let req = self.http.post(&url).bearer_auth(bearer(creds)).json(&serde_json::json!({}));
         self.send(req, &url).await.map(|_| ())
     }
@@ -359,13 +361,29 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::share::identity::Identity;
+
+    /// A self-signed certificate and the TLS 1.3 set-up that presents it, as the owner's
+    /// (owner/identity.rs) would be: enough for a stand-in owner.
+    fn stand_in_certificate() -> (Fingerprint, Arc<rustls::ServerConfig>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["thingstray-share.invalid".to_string()]).unwrap().self_signed(&key).unwrap();
+        let der = cert.der().clone();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let mut tls = rustls::ServerConfig::builder_with_provider(crate::share::crypto())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone()], key)
+            .unwrap();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        (Fingerprint::of(&der), Arc::new(tls))
+    }
 
     /// A pinned owner that answers every request with `answer`: what a broken or hostile
     /// owner could send once the handshake succeeded.
     async fn owner_answering(answer: Vec<u8>) -> (ShareClient, Credentials) {
-        let identity = Identity::generate().unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config());
+        let (fingerprint, tls) = stand_in_certificate();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let at = listener.local_addr().unwrap().to_string();
         let answer = Arc::new(answer);
@@ -384,7 +402,7 @@ mod tests {
         let creds = Credentials {
             owner: "owner-pc".into(),
             at: at.clone(),
-            fingerprint: identity.fingerprint().clone(),
+            fingerprint,
             id: "abc".into(),
             secret: SecretString::from("def".to_string()),
         };

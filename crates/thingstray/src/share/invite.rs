@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
-use super::identity::Fingerprint;
+use super::fingerprint::Fingerprint;
 use crate::error::{Error, Result};
 
 pub const SCHEME: &str = "thingstray";

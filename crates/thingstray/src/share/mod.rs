@@ -1,89 +1,45 @@
-//! Sharing one SmartThings sign-in between several computers (issue 11).
+//! Sharing one SmartThings sign-in between several computers (issue 11): the paired
+//! computer's side, and what both sides share.
 //!
 //! SmartThings keeps one sign-in per OAuth app and location: signing the same app in on a
 //! second computer ends the first one's refresh token. So one computer, the *owner*, holds
 //! the session and its refresh token, which never leaves it; the others are *paired* with
-//! it and ask it for access tokens.
+//! it and ask it for access tokens. The owner's side (its listener, its registry of paired
+//! computers, the hand-over) is [`crate::owner`], above `connection`; this side is a token
+//! source of `session`, as `oauth` and `schema` are, and below it.
 //!
-//! - [`identity`]: the owner's self-signed certificate, made once and kept in the vault;
-//!   its SHA-256 fingerprint is the owner's identity.
+//! - [`fingerprint`]: the SHA-256 of the owner's certificate, the owner's identity as a
+//!   paired computer knows it.
 //! - [`invite`]: the one line a user copies to the other computer (address, fingerprint,
 //!   a single-use code valid 10 minutes), and the limit on wrong codes.
-//! - [`registry`]: the owner's paired computers and open invites (hashes only).
-//! - [`owner`]: the share listener: TLS only, pairing and access tokens, nothing else (no
-//!   refresh token, no client secret, no API proxy).
 //! - [`client`]: the paired computer's side, accepting exactly the pinned certificate.
-//! - [`handover`]: moving the session itself to a paired computer, in two steps.
-//! - [`listening`]: where the running listener is, for an invite made in another process.
-//! - [`pairing`]: a connection of kind "paired": an invite redeemed into one.
+//! - [`pairing`]: a paired connection's credentials, and this computer's name as the owner
+//!   lists it. (An invite is redeemed into a connection by `connection::paired`.)
+//! - [`wire`]: the protocol's paths and bodies.
 //!
 //! The protocol, over HTTP/1.1 in TLS 1.3:
 //! - `POST /share/v1/pair` `{code, name}` -> `{id, secret, owner}`;
 //! - `GET /share/v1/token?min_valid=SECS` with `Authorization: Bearer ID.SECRET` ->
 //!   [`TokenAnswer`];
 //! - `POST /share/v1/hand-over` (an offered computer only) -> the session itself, held
-//!   until `POST /share/v1/hand-over/confirm` (see [`handover`]);
+//!   until `POST /share/v1/hand-over/confirm` (see `owner::hand_over`);
 //! - refusals are `{"error": {"code", "message"}}` with the core's error codes
 //!   (`share_revoked`, `invite_expired`, ...), so the client rebuilds the same [`Error`].
 //!
 //! [`Error`]: crate::Error
+//! [`TokenAnswer`]: wire::TokenAnswer
 
 pub mod client;
-pub mod handover;
-pub mod identity;
+pub mod fingerprint;
 pub mod invite;
-pub mod listening;
-pub mod owner;
 pub mod pairing;
-pub mod registry;
+pub mod wire;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 pub use client::{Credentials, ShareClient, SharedToken};
-pub use identity::{Fingerprint, Identity};
+pub use fingerprint::Fingerprint;
 pub use invite::Invite;
-pub use owner::{ShareOptions, ShareServer, ShareSource};
-pub use registry::{PairedComputer, Registry};
-
-pub const PAIR_PATH: &str = "/share/v1/pair";
-pub const TOKEN_PATH: &str = "/share/v1/token";
-pub const HAND_OVER_PATH: &str = "/share/v1/hand-over";
-pub const HAND_OVER_CONFIRM_PATH: &str = "/share/v1/hand-over/confirm";
-/// The port the owner listens on unless told otherwise (the token server's is 8765).
-pub const DEFAULT_PORT: u16 = 8766;
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct PairRequest {
-    pub code: String,
-    pub name: String,
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct PairAnswer {
-    pub id: String,
-    pub secret: String,
-    pub owner: String,
-}
-
-/// What the owner hands a paired computer: an access token and where to use it. Never a
-/// refresh token, never the client secret.
-#[derive(Serialize, Deserialize)]
-pub struct TokenAnswer {
-    pub access_token: String,
-    pub token_type: String,
-    /// UTC, Unix seconds.
-    pub expires_at: u64,
-    pub scope: String,
-    #[serde(default)]
-    pub installed_app_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location_id: Option<String>,
-    /// The API the token is for (`https://api.smartthings.com/v1`): device calls go
-    /// straight there, not through the owner.
-    pub api_url: String,
-}
 
 /// rustls with ring, the provider reqwest already uses: one crypto library in the binary.
 pub(crate) fn crypto() -> Arc<rustls::crypto::CryptoProvider> {

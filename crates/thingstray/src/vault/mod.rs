@@ -63,7 +63,7 @@ pub fn connection_item_key(connection: &str, item: &str) -> String {
     format!("{connection}/{item}")
 }
 pub const SERVER_SECRET_KEY: &str = "token-server/secret";
-/// The share listener's certificate and private key (share/identity.rs): its fingerprint
+/// The share listener's certificate and private key (owner/identity.rs): its fingerprint
 /// is this computer's identity to the computers paired with it.
 pub const SHARE_IDENTITY_KEY: &str = "share/identity";
 

@@ -120,8 +120,8 @@ pub async fn raw_server(response: Vec<u8>) -> String {
 
 /// An owner sharing `conn` on 127.0.0.1 (a free port), with the certificate in `env`'s
 /// vault and the registry in its settings folder, on the test's clock.
-pub async fn share(env: &Env, conn: thingstray::Connection) -> thingstray::share::ShareServer {
-    use thingstray::share::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+pub async fn share(env: &Env, conn: thingstray::Connection) -> thingstray::owner::ShareServer {
+    use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
     let identity = Identity::load_or_create(&env.vault).await.expect("the owner's certificate");
     let registry = Arc::new(Registry::open(&env.paths));
     let opts = ShareOptions {

@@ -13,9 +13,10 @@ use crate::paired::Laptop;
 use secrecy::SecretString;
 use smartthings_sim::SimConfig;
 use thingstray::config::Config;
-use thingstray::share::handover::take_over;
+use thingstray::owner::take_over::take_over;
+use thingstray::owner::Registry;
 use thingstray::share::pairing::credentials;
-use thingstray::share::{Credentials, Registry, ShareClient};
+use thingstray::share::{Credentials, ShareClient};
 use thingstray::vault::{MemoryStore, SecretStore, Vault};
 
 /// A write held at the item whose key ends so: "entered" is sent, then it waits for "release".
@@ -62,7 +63,7 @@ impl SecretStore for Keychain {
 
 /// An owner signed in and sharing, a laptop paired with it and offered the session, and
 /// the laptop's pairing credentials (as its running processes hold them).
-async fn offered() -> (Env, Arc<Keychain>, thingstray::share::ShareServer, Laptop, Credentials, String) {
+async fn offered() -> (Env, Arc<Keychain>, thingstray::owner::ShareServer, Laptop, Credentials, String) {
     let keychain = Arc::new(Keychain::default());
     let env = Env::with_vault(SimConfig::default(), Vault::new(keychain.clone())).await;
     let server = share(&env, env.signed_in().await).await;

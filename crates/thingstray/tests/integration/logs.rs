@@ -118,7 +118,7 @@ async fn run_and_search(capture: Capture) {
     let partner = env.sim.schema_partner().clone();
     let grant = thingstray::schema::parse_grant(&env.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).unwrap();
     let schema_code = grant.code.expose_secret().to_string();
-    let connector = thingstray::schema::keep(&env.paths, &env.vault, "connector", grant, SecretString::from(partner.client_secret.clone()), env.options())
+    let connector = thingstray::connection::schema::keep(&env.paths, &env.vault, "connector", grant, SecretString::from(partner.client_secret.clone()), env.options())
         .await
         .unwrap();
     for _ in 0..3 {

@@ -7,6 +7,7 @@
 mod apps;
 mod common;
 mod handover;
+mod house;
 mod keychain;
 mod logs;
 mod paired;

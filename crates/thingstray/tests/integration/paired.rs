@@ -10,10 +10,10 @@ use std::time::Duration;
 use crate::common::{fast_session, refreshes, share, Env};
 use smartthings_sim::SimConfig;
 use thingstray::config::{Config, Paths};
+use thingstray::connection::paired::connect;
 use thingstray::connection::Options;
+use thingstray::owner::Registry;
 use thingstray::session::Status;
-use thingstray::share::pairing::connect;
-use thingstray::share::Registry;
 use thingstray::vault::{FileStore, Vault};
 use thingstray::Connection;
 
@@ -38,7 +38,7 @@ impl Laptop {
         Options { clock: Arc::new(env.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
     }
 
-    pub(crate) async fn pair(&self, env: &Env, server: &thingstray::share::ShareServer) -> Connection {
+    pub(crate) async fn pair(&self, env: &Env, server: &thingstray::owner::ShareServer) -> Connection {
         let invite = server.invite().unwrap();
         connect(&self.paths, &self.vault, &invite, "home", "laptop", self.options(env)).await.expect("pairing works")
     }
@@ -179,8 +179,8 @@ async fn a_paired_connection_does_not_sign_in_and_a_held_location_is_not_paired_
 }
 
 /// The laptop's own share listener on a free port of 127.0.0.1, as `serve --share` on it.
-async fn laptop_listener(env: &Env, laptop: &Laptop, conn: Connection, port: u16) -> thingstray::share::ShareServer {
-    use thingstray::share::{Identity, ShareOptions, ShareServer, ShareSource};
+async fn laptop_listener(env: &Env, laptop: &Laptop, conn: Connection, port: u16) -> thingstray::owner::ShareServer {
+    use thingstray::owner::{Identity, ShareOptions, ShareServer, ShareSource};
     let identity = Identity::load_or_create(&laptop.vault).await.unwrap();
     let opts = ShareOptions {
         addr: format!("127.0.0.1:{port}").parse().unwrap(),
@@ -194,7 +194,7 @@ async fn laptop_listener(env: &Env, laptop: &Laptop, conn: Connection, port: u16
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follows() {
-    use thingstray::share::handover::take_over;
+    use thingstray::owner::take_over::take_over;
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let owner = env.signed_in().await;
     let server = share(&env, owner.clone()).await;
@@ -314,7 +314,7 @@ async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
     // location's, a computer paired for the first must not take its tokens: its devices,
     // scenes and favorites are the first location's.
     use std::sync::atomic::{AtomicBool, Ordering};
-    use thingstray::share::{Identity, ShareOptions, ShareServer, ShareSource};
+    use thingstray::owner::{Identity, ShareOptions, ShareServer, ShareSource};
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     env.signed_in().await;
     // As the desktop holds it: opened from the settings, its location known.

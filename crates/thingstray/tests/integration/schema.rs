@@ -10,7 +10,8 @@ use secrecy::SecretString;
 use serde_json::Value;
 use smartthings_sim::SimConfig;
 use thingstray::config::Config;
-use thingstray::schema::{keep, parse_grant, state_callback, CallbackHosts, DeviceState};
+use thingstray::connection::schema::keep;
+use thingstray::schema::{parse_grant, state_callback, CallbackHosts, DeviceState};
 use thingstray::Connection;
 
 const MIN: Duration = Duration::from_secs(60);

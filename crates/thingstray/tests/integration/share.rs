@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::common::{refreshes, share, Env};
 use smartthings_sim::SimConfig;
 use thingstray::config::Paths;
-use thingstray::share::{Credentials, Identity, Invite, Registry, ShareClient, ShareOptions, ShareServer, ShareSource};
+use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+use thingstray::share::{Credentials, Invite, ShareClient};
 
 const MIN: Duration = Duration::from_secs(60);
 

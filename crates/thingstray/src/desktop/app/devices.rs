@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{secs, Desktop, COPY_MIN_VALIDITY, PLACES_MAX_AGE};
+use super::{secs, Desktop, PLACES_MAX_AGE};
 use serde_json::Value;
 
 use crate::api::{find_control, Command};
@@ -12,7 +12,7 @@ use crate::desktop::indicator::status_line;
 use crate::desktop::notices::Notice;
 use crate::desktop::poll::{next_poll, rate_limit_left, Showing};
 use crate::error::{Error, Result};
-use crate::token::AccessGrant;
+use crate::token::{AccessGrant, MIN_VALIDITY};
 
 /// What the device window shows for one connection.
 #[derive(Debug, Clone, Serialize)]
@@ -243,7 +243,7 @@ impl Desktop {
     /// there and tells the user until when it is valid; nobody logs it.
     pub async fn token_for_copy(&self, connection: &str) -> Result<(AccessGrant, CopiedToken)> {
         let conn = self.connection(connection)?;
-        let grant = conn.session.token_valid_for(COPY_MIN_VALIDITY).await?;
+        let grant = conn.session.token_valid_for(MIN_VALIDITY).await?;
         let copied = CopiedToken { connection: connection.to_string(), expires_at: secs(grant.expires_at) };
         Ok((grant, copied))
     }

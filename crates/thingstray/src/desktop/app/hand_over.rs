@@ -1,8 +1,9 @@
-//! Moving the sign-in between computers from the desktop app (share/handover.rs does the
-//! protocol): the owner offers it to a paired computer (Settings -> Other computers ->
-//! Hand over), the paired computer takes it (Take the sign-in over), and the old owner,
-//! once its listener has handed the session over, follows by itself: it stops sharing and
-//! opens the connection again, now paired with the new owner. No restart, no sign-in.
+//! Moving the sign-in between computers from the desktop app (owner/hand_over.rs and
+//! owner/take_over.rs do the protocol): the owner offers it to a paired computer
+//! (Settings -> Other computers -> Hand over), the paired computer takes it (Take the
+//! sign-in over), and the old owner, once its listener has handed the session over,
+//! follows by itself: it stops sharing and opens the connection again, now paired with
+//! the new owner. No restart, no sign-in.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,9 +13,9 @@ use super::Desktop;
 use crate::config::Config;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::owner::listening::reachable_ip;
+use crate::owner::take_over::take_over;
 use crate::session::Status;
-use crate::share::handover::take_over;
-use crate::share::listening::reachable_ip;
 
 impl Desktop {
     /// Offers this computer's sign-in to the paired computer `name` for 10 minutes.

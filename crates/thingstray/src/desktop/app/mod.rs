@@ -45,8 +45,6 @@ use crate::session::backoff;
 use crate::session::Status;
 use crate::vault::Vault;
 
-/// A copied token must stay good at least this long (`az account get-access-token`'s promise).
-pub const COPY_MIN_VALIDITY: Duration = Duration::from_secs(5 * 60);
 /// Rooms and scenes change rarely: re-read them at most this often.
 const PLACES_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 

@@ -1,6 +1,6 @@
 //! Other computers (issue 11), both roles of the desktop app:
 //!
-//! - **Owner.** The share listener (`share::ShareServer`, TLS only, pairing and access
+//! - **Owner.** The share listener (`owner::ShareServer`, TLS only, pairing and access
 //!   tokens) handing out the token of the connection the token server would serve (the
 //!   default one), looked up per request. On/off, address and port are kept in
 //!   desktop.toml like the token server's and come back at launch. While it runs,
@@ -18,15 +18,17 @@ use serde::Serialize;
 use super::{Desktop, SignedIn};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::connection::paired::connect;
 use crate::connection::Connection;
 use crate::desktop::settings::{check_server_port, SharePrefs};
 use crate::error::{Error, Result};
+use crate::owner::listening::Listening;
+use crate::owner::server::make_invite;
+use crate::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
 use crate::serve::Limits;
 use crate::share::invite::clean_name;
-use crate::share::listening::Listening;
-use crate::share::owner::make_invite;
-use crate::share::pairing::{connect, this_computer};
-use crate::share::{Fingerprint, Identity, Invite, Registry, ShareOptions, ShareServer, ShareSource};
+use crate::share::pairing::this_computer;
+use crate::share::{Fingerprint, Invite};
 
 /// How long open requests may take to finish when the listener stops.
 const GRACE: Duration = Duration::from_secs(2);
@@ -91,7 +93,7 @@ pub struct PairedView {
 fn check_share_port(port: u64) -> Result<u16> {
     check_server_port(port).map_err(|_| Error::InvalidSetting {
         field: "port".into(),
-        why: format!("pick a port from 1024 to 65535 (the default is {})", crate::share::DEFAULT_PORT),
+        why: format!("pick a port from 1024 to 65535 (the default is {})", crate::owner::DEFAULT_PORT),
     })
 }
 

@@ -1,15 +1,16 @@
-//! Handing this session to another computer (`thingstray share hand-over`, issue 11):
-//! the pair is read under the refresh lock and the lock is held until the new owner
-//! confirms it has stored the pair, so no refresh here spends it meanwhile; then this
-//! session is retired, so it never spends the refresh token it gave away. (A refresh
-//! token reused after rotation is, at some OAuth servers, a reason to revoke the whole
-//! family: the new owner's session with it.)
+//! The session's side of handing it to another computer (`thingstray share hand-over`,
+//! issue 11; the old owner's side of the protocol is owner/hand_over.rs, the new owner's
+//! owner/take_over.rs): the pair is read under the refresh lock and the lock is held until
+//! the new owner confirms it has stored the pair, so no refresh here spends it meanwhile;
+//! then this session is retired, so it never spends the refresh token it gave away. (A
+//! refresh token reused after rotation is, at some OAuth servers, a reason to revoke the
+//! whole family: the new owner's session with it.)
 
 use super::lock::LockGuard;
 use super::source::Source;
 use super::{lock, Session};
 use crate::error::{Error, Result};
-use crate::token::TokenSet;
+use crate::token::{TokenSet, MIN_VALIDITY};
 
 /// The pair being handed over, with the refresh lock that keeps it unspent.
 pub struct Hold {
@@ -36,7 +37,7 @@ impl Session {
         if let Source::Paired(p) = &self.inner.source {
             return Err(Error::PairedConnection { connection: self.inner.connection.clone(), owner: p.creds.owner.clone() });
         }
-        self.token_valid_for(crate::serve::MIN_VALIDITY).await?;
+        self.token_valid_for(MIN_VALIDITY).await?;
         let _flight = self.inner.flight.lock().await;
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;

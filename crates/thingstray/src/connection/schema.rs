@@ -2,10 +2,10 @@
 
 use secrecy::SecretString;
 
-use super::{Grant, SchemaClient};
+use super::{Connection, Options};
 use crate::config::{Config, ConnectionSettings, Paths};
-use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
+use crate::schema::{Grant, SchemaClient};
 use crate::session::RefreshLock;
 use crate::vault::Vault;
 

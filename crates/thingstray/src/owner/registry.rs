@@ -17,12 +17,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::invite::{new_code, normalize_code, INVITE_VALIDITY};
-use super::hex;
 use crate::clock::unix_ms;
 use crate::config::Paths;
 use crate::error::{Error, Result};
 use crate::serve::constant_time_eq;
+use crate::share::hex;
+use crate::share::invite::{clean_name, new_code, normalize_code, INVITE_VALIDITY};
 
 /// How often a computer's "last seen" reaches the disk: each token request would otherwise
 /// be a file write.
@@ -136,7 +136,7 @@ impl Registry {
     /// hand-over request, over the pinned TLS connection).
     pub fn enroll(&self, name: &str, now: SystemTime) -> Result<Issued> {
         let now_ms = unix_ms(now);
-        let name = super::invite::clean_name(name);
+        let name = clean_name(name);
         self.update(|book| {
             for old in book.computers.iter_mut().filter(|c| c.name == name && !c.is_revoked()) {
                 old.revoked_ms = Some(now_ms);
@@ -193,7 +193,7 @@ impl Registry {
     /// As [`Registry::issue_code`], for a computer the owner names: the code pairs it
     /// under `name`, whatever it calls itself.
     pub fn issue_code_for(&self, now: SystemTime, name: Option<&str>) -> Result<String> {
-        let name = name.map(super::invite::clean_name).filter(|n| !n.is_empty());
+        let name = name.map(clean_name).filter(|n| !n.is_empty());
         let code = new_code();
         let hash = sha256_hex(code.as_bytes());
         self.update(|book| {

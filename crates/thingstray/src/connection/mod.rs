@@ -1,5 +1,11 @@
 //! A configured connection, ready to use: settings, session and API, assembled the same
 //! way for the desktop app, the CLI and the token server.
+//!
+//! The ways to make one: a sign-in ([`Connection::finish_sign_in`]), an invite redeemed
+//! ([`paired::connect`]), a connector's grant kept ([`schema::keep`]).
+
+pub mod paired;
+pub mod schema;
 
 use std::sync::Arc;
 use std::time::Duration;

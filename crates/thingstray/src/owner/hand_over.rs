@@ -16,8 +16,11 @@
 //! If step 2 never comes, the old owner stays the owner and the new one discards the pair:
 //! never two holders of one refresh token. Other computers paired with the old owner pair
 //! again with the new one (its certificate is another).
+//!
+//! This file is the old owner's side: the listener's two routes. The new owner's is
+//! take_over.rs, the session's (its pair held, then retired) session/hold.rs; what goes
+//! over the wire is share/wire.rs.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -25,40 +28,18 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
-use super::listening::Listening;
-use super::owner::{caller, internal, read_body, refuse, Owner};
-use super::pairing::{credentials, this_computer};
-use super::{Identity, Registry, ShareClient, DEFAULT_PORT};
+use super::server::{caller, internal, read_body, refuse, Owner};
 use crate::config::{Config, ConnectionSettings, PairedWith, Paths};
-use crate::connection::{Connection, Options};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::serve::{error_response, json_no_store as json};
-use crate::session::{Hold, RefreshLock};
+use crate::session::Hold;
+use crate::share::wire::{HandOverBundle, HandOverRequest};
 use crate::token::{RefreshToken, TokenSet};
-use crate::vault::Vault;
 
 /// How long the old owner holds its refresh lock waiting for the confirmation.
 pub const CONFIRM_WITHIN: Duration = Duration::from_secs(60);
-
-/// What the new owner sends: how the old owner will reach it once paired.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct HandOverRequest {
-    pub owner: String,
-    pub at: String,
-    pub fingerprint: String,
-    pub id: String,
-    pub secret: String,
-}
-
-/// The session itself. Only ever sent in answer to an offered, authenticated computer.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct HandOverBundle {
-    pub settings: ConnectionSettings,
-    pub client_secret: String,
-    pub tokens: TokenSet,
-}
 
 /// The old owner's side between the two steps.
 #[derive(Default)]
@@ -232,89 +213,3 @@ async fn become_paired(paths: &Paths, conn: &Connection, p: &Pending) -> Result<
     }
     Ok(())
 }
-
-/// On the paired computer: takes the session of the connection `name` (else the default)
-/// over from its owner, which must have offered it. `advertise` is where the old owner
-/// will reach this computer's share listener (default: this computer's outward address,
-/// port 8766); start it (`thingstray serve --share`) for the old owner to get tokens.
-pub async fn take_over(paths: &Paths, vault: &Vault, name: Option<&str>, advertise: Option<&str>, opts: Options) -> Result<Connection> {
-    let config = Config::load(paths)?;
-    let (name, settings) = config.connection(name)?;
-    let Some(with) = settings.paired.clone() else {
-        return Err(Error::InvalidSetting {
-            field: "connection".into(),
-            why: format!("`{name}` holds its own sign-in here: there is nothing to take over"),
-        });
-    };
-    let creds = credentials(vault, &name, &with).await?;
-    // The connection's refresh lock, for the whole take-over: a paired process of this
-    // connection here (the app, `serve`) asks the owner only under it, so none of them
-    // writes a token it got from the owner over the pair stored below.
-    let _lock = RefreshLock::new(paths.lock_file(&name))
-        .acquire(opts.session.lock_timeout)
-        .await?;
-    let client = ShareClient::for_credentials(&creds)?;
-    let identity = Identity::load_or_create(vault).await?;
-    let registry = Registry::open(paths);
-    let now = opts.clock.now();
-    let at = Listening::new(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), DEFAULT_PORT), advertise).at;
-    let enrolled = registry.enroll(&creds.owner, now)?;
-    let request = HandOverRequest {
-        owner: this_computer(),
-        at,
-        fingerprint: identity.fingerprint().as_str().to_string(),
-        id: enrolled.id.clone(),
-        secret: enrolled.secret.expose_secret().to_string(),
-    };
-    let forget_enrolled = || {
-        if let Err(e) = registry.revoke(&creds.owner, now) {
-            tracing::warn!(code = e.code(), "could not forget the pairing made for the hand-over");
-        }
-    };
-    let bundle = match client.hand_over(&creds, &request).await {
-        Ok(b) => b,
-        Err(e) => {
-            forget_enrolled();
-            return Err(e);
-        }
-    };
-    let usable = bundle.settings.paired.is_none()
-        && bundle.settings.validate().is_ok()
-        && !bundle.tokens.refresh_token.secret().is_empty()
-        && !bundle.client_secret.is_empty();
-    if !usable {
-        // Not confirmed: the old owner keeps the session when its wait runs out.
-        forget_enrolled();
-        return Err(Error::ShareProtocol { owner: creds.owner.clone(), detail: "the hand-over held no usable session".into() });
-    }
-    // The pair is kept before the confirmation: from then on, this is its only home.
-    vault.store_client_secret(&name, SecretString::from(bundle.client_secret.clone())).await?;
-    vault.store_tokens(&name, &bundle.tokens).await?;
-    let mut confirmed = client.confirm_hand_over(&creds).await;
-    for _ in 0..2 {
-        match &confirmed {
-            Err(Error::ShareUnreachable { .. }) => confirmed = client.confirm_hand_over(&creds).await,
-            _ => break,
-        }
-    }
-    if let Err(e) = confirmed {
-        tracing::warn!(code = e.code(), "the hand-over was not confirmed; discarding the session received");
-        let _ = vault.delete_client_secret(&name).await;
-        let _ = vault.delete_tokens(&name).await;
-        forget_enrolled();
-        return Err(e);
-    }
-    let own = ConnectionSettings { location_id: settings.location_id.clone().or(bundle.settings.location_id.clone()), ..bundle.settings };
-    Config::update(paths, |config| {
-        config.connections.insert(name.clone(), own);
-        Ok(())
-    })?;
-    if let Err(e) = vault.delete_pairing_secret(&name).await {
-        tracing::warn!(code = e.code(), "could not remove the old pairing secret");
-    }
-    tracing::info!(connection = %name, from = %creds.owner, "took the session over");
-    drop(_lock);
-    let config = Config::load(paths)?;
-    Connection::open_with(paths, &config, vault.clone(), Some(&name), opts).await
-}
-

@@ -1,5 +1,5 @@
 //! The owner's identity: a self-signed certificate made once, kept in the vault, known to
-//! paired computers by its SHA-256 fingerprint.
+//! paired computers by its SHA-256 fingerprint (share/fingerprint.rs).
 //!
 //! No certificate authority is involved: an owner is a laptop or a home server with no
 //! name a CA could vouch for. The invite carries the fingerprint over a channel the user
@@ -11,62 +11,10 @@ use std::sync::Arc;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::{from_hex, hex};
 use crate::error::{Error, Result};
+use crate::share::{crypto, from_hex, hex, Fingerprint};
 use crate::vault::{Vault, SHARE_IDENTITY_KEY};
-
-/// The SHA-256 of a certificate's DER, as 64 lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Fingerprint(String);
-
-impl Fingerprint {
-    pub fn of(cert_der: &[u8]) -> Fingerprint {
-        Fingerprint(hex(&Sha256::digest(cert_der)))
-    }
-
-    /// Accepts upper or lower case, with or without the colons some tools print.
-    pub fn parse(s: &str) -> Result<Fingerprint> {
-        let clean: String = s.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
-        if clean.len() == 64 && clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            Ok(Fingerprint(clean))
-        } else {
-            Err(Error::InviteInvalid {
-                why: "its fingerprint (fp=) is not 64 hex digits: part of the line may be missing".into(),
-            })
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 16 digits, in groups of four: enough for a person to compare two screens.
-    pub fn short(&self) -> String {
-        self.0.as_bytes()[..16].chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":")
-    }
-}
-
-impl std::fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for Fingerprint {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Fingerprint> {
-        Fingerprint::parse(&s)
-    }
-}
-
-impl From<Fingerprint> for String {
-    fn from(f: Fingerprint) -> String {
-        f.0
-    }
-}
 
 /// The vault item: both halves in one item, so they can never come from two generations.
 #[derive(Serialize, Deserialize)]
@@ -119,7 +67,7 @@ impl Identity {
         let cert = CertificateDer::from(cert);
         let fingerprint = Fingerprint::of(&cert);
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
-        let mut tls = rustls::ServerConfig::builder_with_provider(super::crypto())
+        let mut tls = rustls::ServerConfig::builder_with_provider(crypto())
             // Both ends are ThingsTray: no older protocol to be compatible with.
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(tls_error)?
@@ -184,16 +132,5 @@ mod tests {
         let v = Vault::memory();
         v.set(SHARE_IDENTITY_KEY, SecretString::from("{\"cert_der\":\"zz\",\"key_pkcs8\":\"00\"}".to_string())).await.unwrap();
         assert_eq!(Identity::load_or_create(&v).await.unwrap_err().code(), "vault_corrupt");
-    }
-
-    #[test]
-    fn fingerprints_parse_leniently_and_refuse_garbage() {
-        let f = Fingerprint::of(b"x");
-        let upper_colons = f.as_str().to_uppercase().as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":");
-        assert_eq!(Fingerprint::parse(&upper_colons).unwrap(), f);
-        for bad in ["", "abc", &f.as_str()[1..], &format!("{}g", &f.as_str()[1..]), "é".repeat(64).as_str()] {
-            assert_eq!(Fingerprint::parse(bad).unwrap_err().code(), "invite_invalid", "{bad}");
-        }
-        assert_eq!(f.short().len(), 19);
     }
 }

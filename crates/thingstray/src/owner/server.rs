@@ -32,15 +32,17 @@ use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use super::identity::{Fingerprint, Identity};
-use super::invite::{clean_name, AttemptLimit, Invite};
+use super::identity::Identity;
 use super::registry::{Refusal, Registry};
-use super::{PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH};
 use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::serve::listen::{self, Handshake, Limits};
-use crate::serve::{error_response, json_no_store as json, MIN_VALIDITY};
+use crate::serve::{error_response, json_no_store as json};
+use crate::share::invite::{clean_name, AttemptLimit, Invite};
+use crate::share::wire::{PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH};
+use crate::share::Fingerprint;
+use crate::token::MIN_VALIDITY;
 
 /// The largest request body accepted: a pairing request is under 200 bytes.
 pub const MAX_REQUEST_BODY: usize = 4096;
@@ -106,8 +108,8 @@ pub(super) struct Owner {
     /// How long a request body may take once the headers are in (the listener's header
     /// deadline covers only what comes before).
     pub(super) body_timeout: Duration,
-    /// A hand-over between its two requests (share/handover.rs).
-    pub(super) hand_over: super::handover::Slot,
+    /// A hand-over between its two requests (hand_over.rs).
+    pub(super) hand_over: super::hand_over::Slot,
 }
 
 /// A running share listener. Dropping it stops it at once; [`ShareServer::shutdown`] lets
@@ -161,8 +163,8 @@ impl ShareServer {
         let app = Router::new()
             .route(PAIR_PATH, post(pair))
             .route(TOKEN_PATH, get(token))
-            .route(HAND_OVER_PATH, post(super::handover::offer))
-            .route(HAND_OVER_CONFIRM_PATH, post(super::handover::confirm))
+            .route(HAND_OVER_PATH, post(super::hand_over::offer))
+            .route(HAND_OVER_CONFIRM_PATH, post(super::hand_over::confirm))
             .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path") })
             .with_state(owner.clone());
         let (stop, stopped) = watch::channel(false);
