@@ -9,6 +9,8 @@
 //! - [`identity`]: the owner's self-signed certificate, made once and kept in the vault;
 //!   its SHA-256 fingerprint is the owner's identity.
 //! - [`registry`]: the owner's paired computers and open invites (hashes only).
+//! - [`attempts`]: pairing attempts counted per address, so a guesser is slowed and no one
+//!   else is.
 //! - [`server`]: the share listener: TLS only, pairing and access tokens, nothing else (no
 //!   refresh token, no client secret, no API proxy).
 //! - [`listening`]: where the running listener is, for an invite made in another process.
@@ -16,6 +18,7 @@
 //!   owner's side.
 //! - [`take_over`]: the same, on the computer that becomes the owner.
 
+mod attempts;
 pub mod hand_over;
 pub mod identity;
 pub mod listening;

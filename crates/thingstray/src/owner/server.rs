@@ -37,9 +37,10 @@ use super::registry::{Refusal, Registry};
 use crate::clock::Clock;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::serve::listen::{self, Handshake, Limits};
+use crate::serve::listen::{self, Handshake, Limits, Peer};
 use crate::serve::{error_response, json_no_store as json};
-use crate::share::invite::{clean_name, AttemptLimit, Invite};
+use crate::share::invite::{clean_name, Invite};
+use super::attempts::Attempts;
 use crate::share::wire::{PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH};
 use crate::share::Fingerprint;
 use crate::token::MIN_VALIDITY;
@@ -104,7 +105,7 @@ pub(super) struct Owner {
     pub(super) registry: Arc<Registry>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) name: String,
-    attempts: Mutex<AttemptLimit>,
+    attempts: Mutex<Attempts>,
     /// How long a request body may take once the headers are in (the listener's header
     /// deadline covers only what comes before).
     pub(super) body_timeout: Duration,
@@ -156,7 +157,7 @@ impl ShareServer {
             registry,
             clock,
             name: if name.is_empty() { "the sharing computer".into() } else { name },
-            attempts: Mutex::new(AttemptLimit::default()),
+            attempts: Mutex::new(Attempts::default()),
             body_timeout: opts.limits.header_read_timeout,
             hand_over: Default::default(),
         });
@@ -244,11 +245,15 @@ pub(super) fn refuse(status: StatusCode, e: &Error) -> Response {
 
 async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
     let now = owner.clock.now();
-    let locked = owner.attempts.lock().unwrap_or_else(|p| p.into_inner()).check(now);
-    if let Err(retry_after) = locked {
-        tracing::info!("pairing refused: too many wrong codes");
-        return refuse(StatusCode::TOO_MANY_REQUESTS, &Error::ShareRateLimited { owner: owner.name.clone(), retry_after });
-    }
+    // Counted before the body is read: parallel connections get no extra guesses.
+    let from = req.extensions().get::<Peer>().map(|p| p.0.ip()).unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let attempt = match owner.attempts.lock().unwrap_or_else(|p| p.into_inner()).begin(from, now) {
+        Ok(a) => a,
+        Err(retry_after) => {
+            tracing::info!(peer = %from, "pairing refused: too many wrong codes from there");
+            return refuse(StatusCode::TOO_MANY_REQUESTS, &Error::ShareRateLimited { owner: owner.name.clone(), retry_after });
+        }
+    };
     let body = match read_body(req, owner.body_timeout).await {
         Ok(body) => body,
         Err(resp) => return resp,
@@ -265,6 +270,7 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
     let outcome = tokio::task::spawn_blocking(move || registry.redeem(&code, &who, now)).await;
     let refusal = match outcome {
         Ok(Ok(Ok(issued))) => {
+            owner.attempts.lock().unwrap_or_else(|p| p.into_inner()).succeeded(attempt);
             tracing::info!(computer = %name, "paired a computer");
             let answer = PairAnswer { id: issued.id, secret: issued.secret.expose_secret().to_string(), owner: owner.name.clone() };
             return json(&answer);
@@ -273,7 +279,6 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         Ok(Err(e)) => return internal(&e),
         Err(e) => return internal(&Error::io("pairing", e)),
     };
-    owner.attempts.lock().unwrap_or_else(|p| p.into_inner()).failed(now);
     tracing::info!(computer = %name, reason = ?refusal, "pairing refused");
     match refusal {
         Refusal::ExpiredCode => refuse(StatusCode::GONE, &Error::InviteExpired { owner: owner.name.clone() }),

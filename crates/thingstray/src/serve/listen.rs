@@ -72,6 +72,11 @@ impl Default for Limits {
     }
 }
 
+/// The peer's address, in every request's extensions (the share listener limits pairing
+/// attempts per address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// What turns an accepted TCP connection into the byte stream HTTP is spoken over.
 pub trait Handshake: Clone + Send + Sync + 'static {
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
@@ -139,7 +144,8 @@ pub async fn serve_with<H: Handshake>(
         // Small answers, sent at once: no Nagle delay.
         let _ = tcp.set_nodelay(true);
         let seat = table.seat(peer.ip());
-        tokio::spawn(connection(tcp, seat, slot, app.clone(), handshake.clone(), limits, stopped.clone()));
+        let app = app.clone().layer(axum::Extension(Peer(peer)));
+        tokio::spawn(connection(tcp, seat, slot, app, handshake.clone(), limits, stopped.clone()));
     }
     drain(&slots, limits).await;
 }
@@ -340,5 +346,25 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(again.is_some_and(|a| a.starts_with(b"HTTP/1.1 503")), "a place came free");
+    }
+
+    /// Every request knows who sent it (the share listener counts pairing attempts by it).
+    #[tokio::test]
+    async fn each_request_carries_its_peer_address() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = Router::new().route(
+            "/",
+            axum::routing::get(|axum::Extension(Peer(p)): axum::Extension<Peer>| async move { p.ip().to_string() }),
+        );
+        let (_stop, stopped) = watch::channel(false);
+        tokio::spawn(serve(listener, app, Limits::default(), stopped));
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
+        let mut c = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
+        c.write_all(format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(30), c.read_to_string(&mut answer)).await.unwrap().unwrap();
+        assert!(answer.ends_with("127.0.0.2"), "{answer}");
     }
 }

@@ -5,14 +5,13 @@
 //! - `at`: where the owner's share listener is reached;
 //! - `fp`: the owner's certificate fingerprint, the only certificate the paired computer
 //!   will ever accept from it (so a wrong `at` cannot lead to an impostor);
-//! - `code`: single use, valid [`INVITE_VALIDITY`], guessing limited by [`AttemptLimit`];
+//! - `code`: single use, valid [`INVITE_VALIDITY`], guessing limited on the owner (owner/attempts.rs);
 //! - `owner`: the owner's display name, for messages ("revoked on NAME").
 //!
 //! A URL so the desktop app can later take it as a deep link. Parsing never panics: every
 //! refusal names the part that is wrong.
 
-use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use rand::Rng;
 
@@ -151,45 +150,6 @@ pub fn clean_name(name: &str) -> String {
     kept.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_NAME_CHARS).collect()
 }
 
-/// Wrong pairing attempts, counted on the owner: after [`AttemptLimit::MAX_FAILURES`] in
-/// [`AttemptLimit::WINDOW`], every attempt (right or wrong) is refused for
-/// [`AttemptLimit::LOCKOUT`]. Global rather than per address: a guesser on a LAN can take
-/// many addresses, and an owner that refuses pairing for a minute costs the user a minute.
-#[derive(Debug, Default)]
-pub struct AttemptLimit {
-    failures: VecDeque<SystemTime>,
-    locked_until: Option<SystemTime>,
-}
-
-impl AttemptLimit {
-    pub const MAX_FAILURES: usize = 5;
-    pub const WINDOW: Duration = Duration::from_secs(60);
-    pub const LOCKOUT: Duration = Duration::from_secs(60);
-
-    /// `Err(wait)` while attempts are refused.
-    pub fn check(&mut self, now: SystemTime) -> std::result::Result<(), Duration> {
-        match self.locked_until {
-            Some(until) if now < until => Err(until.duration_since(now).unwrap_or(Duration::ZERO)),
-            Some(_) => {
-                self.locked_until = None;
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
-    pub fn failed(&mut self, now: SystemTime) {
-        self.failures.push_back(now);
-        while self.failures.front().is_some_and(|t| now.duration_since(*t).unwrap_or(Duration::ZERO) >= Self::WINDOW) {
-            self.failures.pop_front();
-        }
-        if self.failures.len() >= Self::MAX_FAILURES {
-            self.failures.clear();
-            self.locked_until = Some(now + Self::LOCKOUT);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -257,25 +217,6 @@ mod tests {
     fn names_are_tamed() {
         assert_eq!(clean_name("  my\u{7}\nlaptop  "), "my laptop");
         assert_eq!(clean_name(&"x".repeat(500)).len(), MAX_NAME_CHARS);
-    }
-
-    #[test]
-    fn five_failures_in_a_minute_lock_pairing_for_a_minute() {
-        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let mut l = AttemptLimit::default();
-        // Failures spread over more than the window never lock.
-        for i in 0..10 {
-            assert!(l.check(t0 + Duration::from_secs(20 * i)).is_ok());
-            l.failed(t0 + Duration::from_secs(20 * i));
-        }
-        let t1 = t0 + Duration::from_secs(1000);
-        for i in 0..5 {
-            assert!(l.check(t1 + Duration::from_secs(i)).is_ok(), "attempt {i}");
-            l.failed(t1 + Duration::from_secs(i));
-        }
-        assert_eq!(l.check(t1 + Duration::from_secs(5)), Err(Duration::from_secs(59)));
-        assert!(l.check(t1 + Duration::from_secs(63)).is_err());
-        assert!(l.check(t1 + Duration::from_secs(64)).is_ok());
     }
 
     proptest! {
