@@ -56,6 +56,11 @@ const COMMANDS: &[&str] = &[
     "connect_invite",
     "offer_hand_over",
     "take_sign_in_over",
+    "pat_help",
+    "open_pat_page",
+    "create_app",
+    "check_app",
+    "repair_app",
 ];
 
 /// Writes only a changed file, so an unchanged list does not rebuild the crate.

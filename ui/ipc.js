@@ -90,4 +90,15 @@ export const api = {
   takeSignInOver: () => call('take_sign_in_over'),
   // The wizard's other way in: pair with the computer that holds the sign-in.
   connectInvite: (invite, computerName) => call('connect_invite', { invite, computerName: computerName || null }),
+  // The OAuth-In app itself, with a personal access token the user pastes (issue 24). The
+  // token goes to the core in the call's arguments only: never logged, stored or returned.
+  patHelp: () => call('pat_help'),
+  /** Opens the token page; the address is the core's, so no argument. */
+  openPatPage: () => call('open_pat_page'),
+  /** `form`: {pat, display_name, api_url, auth_url}; answers a SignInStart, like startSetup. */
+  createApp: (form) => call('create_app', { form }),
+  /** `appId`: only when the connection cannot know its app yet (app_unknown); else null. */
+  checkApp: (connection, pat, appId = null) => call('check_app', { connection, pat, appId: appId || null }),
+  repairApp: (connection, pat, newSecret = false, appId = null) =>
+    call('repair_app', { connection, pat, newSecret: Boolean(newSecret), appId: appId || null }),
 };

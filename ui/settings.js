@@ -2,6 +2,8 @@
 import { api, listen } from './ipc.js';
 import { checkPort, checkConnectionName, serverStatusText, serverExample, secretText, rotateStep } from './lib/settings-view.js';
 import { wireShare, renderShare } from './settings-share.js';
+import { appCheckPanel } from './app-check.js';
+import { hasAppCard } from './lib/app-view.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const fail = (e) => ($('error').textContent = e.message);
@@ -73,6 +75,7 @@ function renameForm(c, names) {
 
 async function renderConnections() {
   const list = await api.connections();
+  renderApps(list).catch(fail);
   const names = list.map((c) => c.name);
   $('connections').replaceChildren(
     ...list.map((c) => {
@@ -126,6 +129,51 @@ async function renderConnections() {
       return card;
     }),
   );
+}
+
+// --- each connection's OAuth-In app --------------------------------------------------
+
+/** pat_help's answer, read once. */
+let patHelp = null;
+/** The App cards by connection: kept across re-renders, so a pasted token and a result survive "changed". */
+const appCards = new Map();
+
+function appCard(c) {
+  const card = document.createElement('section');
+  card.className = 'card';
+  card.dataset.testid = `app-${c.name}`;
+  const head = document.createElement('h3');
+  head.id = `app-title-${c.name}`;
+  card.setAttribute('aria-labelledby', head.id);
+  const panel = appCheckPanel({
+    connection: c.name,
+    help: patHelp,
+    signInAgain: async () => {
+      await api.signInAgain(c.name);
+      await api.openSignInWindow();
+    },
+  });
+  card.append(head, panel);
+  return card;
+}
+
+async function renderApps(list) {
+  if (!patHelp) patHelp = await api.patHelp().catch(() => null);
+  const wanted = list.filter(hasAppCard);
+  for (const name of [...appCards.keys()]) {
+    if (!wanted.some((c) => c.name === name)) appCards.delete(name);
+  }
+  const cards = wanted.map((c) => {
+    if (!appCards.has(c.name)) appCards.set(c.name, appCard(c));
+    const card = appCards.get(c.name);
+    card.querySelector('h3').textContent = wanted.length > 1 || c.title !== c.name ? `The app of ${c.title}` : 'The app of this connection';
+    return card;
+  });
+  // Only a change in the set of cards touches the DOM: moving a card would take the focus
+  // from its token field.
+  const now = [...$('apps').children];
+  if (now.length !== cards.length || now.some((e, i) => e !== cards[i])) $('apps').replaceChildren(...cards);
+  $('apps-none').classList.toggle('hidden', wanted.length > 0 || list.length === 0);
 }
 
 // --- the token server ----------------------------------------------------------------

@@ -3,14 +3,19 @@
 //! a client secret; the token server's secret only on an explicit click on "Show"
 //! (`reveal_server_secret`, settings window only). `share_invite` returns a one-time
 //! invite to the settings window that asked for it (made to be shown and copied).
+//! A personal access token (`create_app`, `check_app`, `repair_app`) arrives as a
+//! `SecretString` straight from the IPC body: it is never logged, stored, returned or put
+//! in argv, and is wiped when the call ends.
 
+use secrecy::SecretString;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
+use thingstray::apps::{AppCheck, Repaired};
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::indicator::TokenServerStatus;
 use thingstray::desktop::{
-    ConnectionSummary, CopiedToken, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PairedView, PanelTheme, SetupForm,
-    ShareStatus, SignInStart, SignedIn,
+    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PairedView, PanelTheme,
+    PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
 };
 use thingstray::Error;
 
@@ -294,4 +299,44 @@ pub async fn take_sign_in_over(shell: State<'_, Shell>) -> Res<ShareStatus> {
 #[tauri::command]
 pub async fn connect_invite(shell: State<'_, Shell>, invite: String, computer_name: Option<String>) -> Res<SignedIn> {
     shell.desktop()?.connect_invite(&invite, computer_name).await
+}
+
+// --- the OAuth-In app itself, with a personal access token pasted once (issue 24) ------
+
+/// Where to make the token and which boxes to tick (the wizard's checklist).
+#[tauri::command]
+pub fn pat_help() -> PatHelp {
+    Desktop::pat_help()
+}
+
+/// Opens the personal access token page in the browser: no argument, so a window can open
+/// only that one fixed address (the core's, not the page's).
+#[tauri::command]
+pub fn open_pat_page<R: Runtime>(app: AppHandle<R>) -> Res<()> {
+    use tauri_plugin_opener::OpenerExt;
+    app.opener().open_url(Desktop::pat_help().page, None::<&str>).map_err(|e| Error::shell("opening the browser", e))
+}
+
+/// "Create the app for me": the app, the connection, then its sign-in (as `start_setup`).
+#[tauri::command]
+pub async fn create_app(shell: State<'_, Shell>, form: CreateAppForm) -> Res<SignInStart> {
+    shell.desktop()?.create_app(form).await
+}
+
+/// `app_id`: only for a connection that cannot know its app yet (`app_unknown`).
+#[tauri::command]
+pub async fn check_app(shell: State<'_, Shell>, connection: String, app_id: Option<String>, pat: SecretString) -> Res<AppCheck> {
+    shell.desktop()?.check_app(&connection, app_id.as_deref(), pat).await
+}
+
+/// With `new_secret` the connection's sign-in has ended: the window offers "Sign in again".
+#[tauri::command]
+pub async fn repair_app(
+    shell: State<'_, Shell>,
+    connection: String,
+    app_id: Option<String>,
+    pat: SecretString,
+    new_secret: bool,
+) -> Res<Repaired> {
+    shell.desktop()?.repair_app(&connection, app_id.as_deref(), pat, new_secret).await
 }

@@ -17,12 +17,13 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     let desktop = app.state::<Shell>().desktop()?;
     let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
     let url = url::Url::parse(&url).map_err(|e| Error::shell("opening the sign-in page", e))?;
-    windows::close(app, SIGN_IN);
+    close_all(app);
+    let label = fresh_label(app);
     idle::window_opening();
     let handle = app.clone();
     let shown = url.to_string();
     let on_close = desktop.clone();
-    let window = WebviewWindowBuilder::new(app, SIGN_IN, WebviewUrl::External(url))
+    let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
         .title("Sign in to SmartThings")
         .inner_size(520.0, 760.0)
         .center()
@@ -54,6 +55,27 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a window is a sign-in window (`signin`, or `signin-N` while an older one goes).
+fn is_sign_in(label: &str) -> bool {
+    label == SIGN_IN || label.strip_prefix(SIGN_IN).and_then(|n| n.strip_prefix('-')).is_some_and(|n| n.parse::<u32>().is_ok())
+}
+
+fn close_all<R: Runtime>(app: &AppHandle<R>) {
+    for label in app.webview_windows().into_keys().filter(|l| is_sign_in(l)) {
+        windows::close(app, &label);
+    }
+}
+
+/// A destroyed window keeps its label until the event loop has ended it, so a sign-in
+/// started again at once (after a refused one, whose window stays open) gets a fresh
+/// label. Like `signin`, none of them is granted any command.
+fn fresh_label<R: Runtime>(app: &AppHandle<R>) -> String {
+    std::iter::once(SIGN_IN.to_string())
+        .chain((2..).map(|n| format!("{SIGN_IN}-{n}")))
+        .find(|l| app.get_webview_window(l).is_none())
+        .expect("a free label")
+}
+
 /// "Use my browser instead": the pending sign-in in the system browser.
 pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     use tauri_plugin_opener::OpenerExt;
@@ -67,7 +89,7 @@ pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
 
 /// Closes the sign-in window and forgets the pending sign-in.
 pub fn cancel<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
-    windows::close(app, SIGN_IN);
+    close_all(app);
     app.state::<Shell>().desktop()?.cancel_sign_in();
     Ok(())
 }
@@ -80,7 +102,7 @@ pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<Si
     let wizard_open = app.get_webview_window(WIZARD).is_some();
     match &result {
         Ok(done) => {
-            windows::close(app, SIGN_IN);
+            close_all(app);
             if wizard_open {
                 let _ = app.emit_to(WIZARD, "signed-in", done);
             } else {
@@ -99,4 +121,17 @@ pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<Si
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sign_in_windows_are_told_by_their_label() {
+        for label in ["signin", "signin-2", "signin-17"] {
+            assert!(super::is_sign_in(label), "{label}");
+        }
+        for label in ["wizard", "signin-", "signin-x", "signinx", "devices"] {
+            assert!(!super::is_sign_in(label), "{label}");
+        }
+    }
 }

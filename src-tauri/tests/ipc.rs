@@ -17,7 +17,7 @@ use thingstray_desktop::Shell;
 
 struct Env {
     app: App<MockRuntime>,
-    _sim: Sim,
+    sim: Sim,
     _dir: tempfile::TempDir,
     desktop: Arc<Desktop>,
     start: SignInStart,
@@ -34,7 +34,7 @@ fn env() -> Env {
     let (desktop, start) =
         tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
     thingstray_desktop::set_desktop(app.handle(), desktop.clone(), None);
-    Env { app, _sim: sim, _dir: dir, desktop, start }
+    Env { app, sim, _dir: dir, desktop, start }
 }
 
 fn window(app: &App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
@@ -144,12 +144,14 @@ fn each_window_reaches_only_the_commands_it_uses() {
     let (e, wizard) = signed_in();
     let devices = window(&e.app, "devices");
     let settings = window(&e.app, "settings");
-    let sign_in = window(&e.app, "signin");
-
-    // The sign-in webview (SmartThings' pages) gets no command at all.
-    for cmd in ["connections", "devices", "app_info", "copy_token", "finish_sign_in"] {
-        let r = invoke(&sign_in, cmd, json!({ "connection": "demo", "answer": "x" }));
-        assert!(denied(r.clone()), "signin reached {cmd}: {r:?}");
+    // The sign-in webview (SmartThings' pages) gets no command at all, under either of
+    // its labels (`signin-2`: one opened while the last is still going away).
+    for label in ["signin", "signin-2"] {
+        let sign_in = window(&e.app, label);
+        for cmd in ["connections", "devices", "app_info", "copy_token", "finish_sign_in", "pat_help", "check_app"] {
+            let r = invoke(&sign_in, cmd, json!({ "connection": "demo", "answer": "x", "pat": "x" }));
+            assert!(denied(r.clone()), "{label} reached {cmd}: {r:?}");
+        }
     }
     // The device window cannot set up connections or sign out; the wizard cannot switch.
     assert!(denied(invoke(&devices, "start_setup", json!({ "form": {} }))));
@@ -245,6 +247,63 @@ fn other_computers_are_reached_from_the_settings_and_the_wizard_only() {
     assert!(err["message"].as_str().unwrap().contains("thingstray://pair?"), "{err}");
     let off = invoke(&settings, "set_sharing", json!({ "on": false, "address": "127.0.0.1", "port": port })).unwrap();
     assert_eq!(off["running"], false);
+}
+
+/// Issue 24: the wizard creates the app with a pasted personal access token and signs in
+/// with it; the wizard and Settings check and repair it; the device window reaches none of
+/// it; the token never comes back over IPC.
+#[test]
+fn the_app_is_created_checked_and_repaired_with_a_pasted_token() {
+    let (e, wizard) = signed_in();
+    let devices = window(&e.app, "devices");
+    let settings = window(&e.app, "settings");
+    let pat = e.sim.mint_pat(&["r:apps:*", "w:apps:*", "r:installedapps:*"], std::time::Duration::from_secs(3600));
+    for cmd in ["pat_help", "open_pat_page", "create_app", "check_app", "repair_app"] {
+        let r = invoke(&devices, cmd, json!({ "form": {}, "connection": "demo", "pat": pat, "newSecret": false }));
+        assert!(denied(r.clone()), "devices reached {cmd}: {r:?}");
+    }
+    assert!(denied(invoke(&settings, "create_app", json!({ "form": { "pat": pat } }))), "Settings creates no connection");
+
+    for w in [&wizard, &settings] {
+        let help = invoke(w, "pat_help", json!({})).unwrap();
+        assert_eq!(help["page"], "https://account.smartthings.com/tokens");
+        let scopes: Vec<&str> = help["boxes"].as_array().unwrap().iter().map(|b| b["scope"].as_str().unwrap()).collect();
+        assert_eq!(scopes, ["r:apps:*", "w:apps:*", "r:installedapps:*"]);
+        assert!(help["display_name"].as_str().unwrap().starts_with("ThingsTray"), "{help}");
+    }
+
+    // Refusals are {code, message}, before and at SmartThings, and never repeat the token.
+    let form = |pat: &str| json!({ "form": { "pat": pat, "display_name": "", "api_url": e.sim.api_url(), "auth_url": e.sim.auth_url() } });
+    let err = invoke(&wizard, "create_app", form("short")).unwrap_err();
+    assert_eq!(err["code"], "pat_malformed", "{err}");
+    let dead = "5f3c8e1a-9b2d-4c7e-8a6f-0d1e2f3a4b5c";
+    let err = invoke(&wizard, "create_app", form(dead)).unwrap_err();
+    assert_eq!(err["code"], "pat_rejected", "{err}");
+    assert!(!err.to_string().contains(dead));
+
+    // Created: the sign-in starts like start_setup's and finishes on the one path.
+    let start = invoke(&wizard, "create_app", form(&pat)).unwrap();
+    let connection = start["connection"].as_str().unwrap().to_string();
+    assert_eq!(start["redirect_uri"], "https://thingstray.invalid/callback");
+    let done = invoke(&wizard, "finish_sign_in", json!({ "answer": redirect_of(start["authorize_url"].as_str().unwrap()) })).unwrap();
+    assert_eq!(done["connection"], connection.as_str());
+
+    let check = invoke(&settings, "check_app", json!({ "connection": connection, "pat": pat })).unwrap();
+    assert_eq!(check["matches"], true, "{check}");
+    assert_eq!(check["registered_redirect_uris"], json!(["https://thingstray.invalid/callback"]));
+    let err = invoke(&settings, "check_app", json!({ "connection": connection, "pat": dead })).unwrap_err();
+    assert_eq!(err["code"], "pat_rejected", "{err}");
+    // The argument names ui/ipc.js sends (`newSecret`), from both windows.
+    let fixed = invoke(&wizard, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": false })).unwrap();
+    assert_eq!((fixed["changed"].as_array().map(Vec::len), fixed["new_secret"].as_bool()), (Some(0), Some(false)), "{fixed}");
+    let renewed = invoke(&settings, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": true })).unwrap();
+    assert_eq!(renewed["new_secret"], true, "{renewed}");
+    for v in [&start, &done, &check, &fixed, &renewed] {
+        assert!(!v.to_string().contains(&pat), "a reply holds the token: {v}");
+    }
+    // The new secret ended the sign-in: "Sign in again" starts a new one.
+    let again = invoke(&wizard, "sign_in_again", json!({ "connection": connection })).unwrap();
+    assert!(again["authorize_url"].as_str().unwrap().contains("client_id="), "{again}");
 }
 
 // --- The one list of commands (build.rs) against everything else that names them ------

@@ -2,7 +2,20 @@
 // what the step buttons may do. The checks themselves are the core's (check_setup over
 // IPC); this only decides presentation. Tested with node --test.
 
-export const STEPS = ['create', 'credentials', 'sign-in', 'done'];
+export const STEPS = ['create', 'credentials', 'sign-in', 'app-settings', 'done'];
+/**
+ * The three marks at the top: entering the keys (the CLI way) is part of creating the
+ * app, and checking the app's settings part of signing in.
+ */
+export const MARKS = ['create', 'sign-in', 'done'];
+const MARK_OF = { create: 'create', credentials: 'create', 'sign-in': 'sign-in', 'app-settings': 'sign-in', done: 'done' };
+
+/** `{current, done}` for one mark when the wizard is at `step`. */
+export function markState(mark, step) {
+  const at = MARKS.indexOf(MARK_OF[step] || 'create');
+  const i = MARKS.indexOf(mark);
+  return { current: i === at, done: i < at };
+}
 /** Fields that must be filled in; the "Advanced" addresses may stay empty (SmartThings). */
 export const REQUIRED = ['client_id', 'client_secret', 'redirect_uri'];
 export const FIELDS = [...REQUIRED, 'api_url', 'auth_url'];
@@ -19,6 +32,12 @@ export function initial() {
     demo: false,
     // The redirect URI of the sign-in under way (from start_setup or start_demo).
     redirectUri: null,
+    // The connection being set up (from start_setup or create_app), for "Check the app's settings".
+    connection: null,
+    // How the app came to be: 'create' (ThingsTray made it), 'cli' (keys entered) or 'demo'.
+    path: null,
+    // The refusal that led to "Check the app's settings", shown there.
+    reason: null,
   };
 }
 
@@ -76,14 +95,33 @@ export function reduce(state, action) {
     case 'error':
       return { ...state, busy: false, error: action.error };
     case 'started':
-      return { ...state, redirectUri: action.redirectUri };
+      return {
+        ...state,
+        redirectUri: action.redirectUri,
+        connection: action.connection ?? state.connection,
+        path: action.path ?? state.path,
+      };
     case 'demo':
-      return { ...state, demo: true, step: 'sign-in', busy: false, error: null };
+      return { ...state, demo: true, path: 'demo', step: 'sign-in', busy: false, error: null };
+    case 'check-app':
+      // The refused sign-in that led here stays on the page as the reason.
+      return { ...state, step: 'app-settings', reason: state.error, error: null, busy: false };
     case 'signed-in':
       return { ...state, step: 'done', busy: false, error: null, signedIn: action.signedIn };
     default:
       return state;
   }
+}
+
+/**
+ * Whether the sign-in step offers "Check the app's settings": after a refusal that is the
+ * app's (offersAppCheck), or always, quietly, for an app made with the CLI, whose redirect
+ * URI and scopes were typed by hand. Never for the demo, nor before a connection exists.
+ */
+export function appCheckOffer(state, offersAppCheck) {
+  if (state.demo || !state.connection) return 'none';
+  if (offersAppCheck(state.error)) return 'after-error';
+  return state.path === 'cli' ? 'quiet' : 'none';
 }
 
 /** The line on the last page: "Demo Home · 34 devices". */

@@ -109,3 +109,38 @@ test('the sign-in under way decides the browser hint, the form is the fallback',
   s = reduce(s, { type: 'started', redirectUri: 'thingstray://oauth/callback' });
   assert.equal(s.redirectUri, 'thingstray://oauth/callback');
 });
+
+test('three marks: the keys belong to creating the app, the app check to signing in', async () => {
+  const { markState, MARKS, STEPS } = await import('../lib/wizard-view.js');
+  assert.deepEqual(MARKS, ['create', 'sign-in', 'done']);
+  const at = (step) => MARKS.map((m) => (markState(m, step).current ? 'now' : markState(m, step).done ? 'done' : '-'));
+  assert.deepEqual(at('create'), ['now', '-', '-']);
+  assert.deepEqual(at('credentials'), ['now', '-', '-']);
+  assert.deepEqual(at('sign-in'), ['done', 'now', '-']);
+  assert.deepEqual(at('app-settings'), ['done', 'now', '-']);
+  assert.deepEqual(at('done'), ['done', 'done', 'now']);
+  assert.ok(STEPS.includes('app-settings'));
+});
+
+test('a refused sign-in leads to the app check, which keeps the refusal as its reason', async () => {
+  const { appCheckOffer } = await import('../lib/wizard-view.js');
+  const { offersAppCheck } = await import('../lib/app-view.js');
+  let s = reduce(initial(), { type: 'started', redirectUri: 'https://thingstray.invalid/callback', connection: 'home', path: 'create' });
+  s = reduce(s, { type: 'go', step: 'sign-in' });
+  assert.equal(s.connection, 'home');
+  assert.equal(appCheckOffer(s, offersAppCheck), 'none', 'an app ThingsTray made is right');
+  const refusal = { code: 'redirect_uri_mismatch', message: 'The redirect URI is not registered' };
+  s = reduce(s, { type: 'error', error: refusal });
+  assert.equal(appCheckOffer(s, offersAppCheck), 'after-error');
+  s = reduce(s, { type: 'check-app' });
+  assert.equal(s.step, 'app-settings');
+  assert.deepEqual(s.reason, refusal);
+  assert.equal(s.error, null);
+  // The CLI way: offered quietly from the start; the demo: never.
+  const cli = reduce(initial(), { type: 'started', redirectUri: 'x', connection: 'home', path: 'cli' });
+  assert.equal(appCheckOffer(cli, offersAppCheck), 'quiet');
+  assert.equal(reduce(cli, { type: 'started', redirectUri: 'y' }).path, 'cli', 'a later start keeps what it does not say');
+  const demo = reduce(reduce(initial(), { type: 'started', redirectUri: 'x', connection: 'demo' }), { type: 'demo' });
+  assert.equal(appCheckOffer(reduce(demo, { type: 'error', error: refusal }), offersAppCheck), 'none');
+  assert.equal(appCheckOffer(reduce(initial(), { type: 'error', error: refusal }), offersAppCheck), 'none', 'no connection yet');
+});

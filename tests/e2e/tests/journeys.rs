@@ -37,23 +37,29 @@ fn switch_in_sim(j: &Journey, id: &str) -> Option<bool> {
     j.sim.device_attribute(id, "main", "switch", "switch").map(|v| v == "on")
 }
 
+/// Opens a `<details>` box. A click the driver retried under load would close it again:
+/// click until it is open, as a person would.
+async fn open_details(app: &App, id: &str) {
+    until(WAIT, &format!("{id} to open"), || async {
+        if app.js(&format!("return document.querySelector('[data-testid=\"{id}\"]').open")).await == serde_json::Value::Bool(true) {
+            return Some(());
+        }
+        app.click(id).await;
+        None
+    })
+    .await;
+}
+
 /// Wizard step 2 with the simulator's app: keys and the "Advanced" addresses, not saved.
+/// Page 1's way there is its second choice, the SmartThings CLI.
 async fn fill_keys(j: &Journey, app: &App, redirect_uri: &str) {
+    open_details(app, "cli-way").await;
     app.click("next-create").await;
     app.type_into("client-id", &j.sim.client().client_id).await;
     app.type_into("client-secret", &j.sim.client().client_secret)
         .await;
     app.type_into("redirect-uri", redirect_uri).await;
-    // A click the driver retried under load would close the section again: click until
-    // it is open, as a person would.
-    until(WAIT, "the advanced addresses to open", || async {
-        if app.js("return document.querySelector('[data-testid=\"advanced\"]').open").await == serde_json::Value::Bool(true) {
-            return Some(());
-        }
-        app.click("advanced").await;
-        None
-    })
-    .await;
+    open_details(app, "advanced").await;
     app.type_into("api-url", &j.sim.api_url()).await;
     app.type_into("auth-url", &j.sim.auth_url()).await;
 }
@@ -90,8 +96,10 @@ async fn first_run() {
     let j = Journey::start("first_run", SimConfig::default()).await;
     let app = j.launch(&[]).await;
     app.shown("step-create").await;
-    // Page 1: apps:create's prompts in its order, and one redirect URI to register. The
-    // table is filled from the core (an IPC call) after the page shows: wait for its last row.
+    // Page 1's second choice, the SmartThings CLI: apps:create's prompts in its order, and
+    // one redirect URI to register. The table is filled from the core (an IPC call) after
+    // the page shows: wait for its last row.
+    open_details(&app, "cli-way").await;
     app.text_until("answers", "the apps:create answers", |t| t.contains(APPS_CREATE_PROMPTS[9])).await;
     let rows = app
         .js("return [...document.querySelectorAll('[data-testid=\"answers\"] tr')].map(tr => [...tr.cells].map(td => td.textContent))")
@@ -408,6 +416,10 @@ async fn cli_and_app_together() {
 /// Two computers, one sign-in (issue 11): `paired_from_wizard`, `revoke_from_settings`.
 #[path = "journeys/other_computers.rs"]
 mod other_computers;
+
+/// Set up in one paste (issue 24): `create_app`.
+#[path = "journeys/create_app.rs"]
+mod create_app;
 
 /// Every device shows what it is doing (issue 12): `device_controls`.
 #[path = "journeys/device_controls.rs"]

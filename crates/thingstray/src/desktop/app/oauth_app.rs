@@ -36,6 +36,11 @@ fn some(s: &str) -> Option<String> {
     Some(s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// An app id from the window: an empty field means "the recorded one".
+fn given(app_id: Option<&str>) -> Option<&str> {
+    app_id.map(str::trim).filter(|s| !s.is_empty())
+}
+
 impl Desktop {
     pub fn pat_help() -> PatHelp {
         PatHelp { page: PAT_PAGE, boxes: PAT_BOXES, display_name: apps::display_name(&gethostname::gethostname().to_string_lossy()) }
@@ -50,17 +55,19 @@ impl Desktop {
         self.open_saved(&created.connection).await
     }
 
-    pub async fn check_app(&self, connection: &str, pat: SecretString) -> Result<AppCheck> {
+    /// `app_id`: the app, when the connection cannot know it yet (set up with keys from
+    /// the CLI and never signed in: `app_unknown`); it is recorded for next time.
+    pub async fn check_app(&self, connection: &str, app_id: Option<&str>, pat: SecretString) -> Result<AppCheck> {
         let pat = Pat::new(&pat)?;
-        apps::check(&self.paths, Some(connection), None, pat, crate::http::client(self.opts.request_timeout)).await
+        apps::check(&self.paths, Some(connection), given(app_id), pat, crate::http::client(self.opts.request_timeout)).await
     }
 
     /// Fixes the app; with `new_secret`, the connection is opened again with the new client
     /// id and secret (its sign-in has ended: the window offers "Sign in again").
-    pub async fn repair_app(&self, connection: &str, pat: SecretString, new_secret: bool) -> Result<Repaired> {
+    pub async fn repair_app(&self, connection: &str, app_id: Option<&str>, pat: SecretString, new_secret: bool) -> Result<Repaired> {
         let pat = Pat::new(&pat)?;
         let http = crate::http::client(self.opts.request_timeout);
-        let done = apps::repair(&self.paths, &self.vault, Some(connection), None, pat, new_secret, http).await?;
+        let done = apps::repair(&self.paths, &self.vault, Some(connection), given(app_id), pat, new_secret, http).await?;
         if done.new_secret {
             self.reopen(connection).await?;
         }
