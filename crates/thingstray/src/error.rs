@@ -167,6 +167,13 @@ pub enum Error {
     #[error("The setting `{field}` is not valid: {why}")]
     InvalidSetting { field: String, why: String },
 
+    #[error(
+        "The settings folder {path} is not safe to keep ThingsTray's settings and locks in: \
+         {why}. Make it yours and writable by you alone (`chmod 700 {path}`), or point \
+         THINGSTRAY_CONFIG_DIR at a folder that is."
+    )]
+    SettingsFolderUnsafe { path: String, why: String },
+
     #[error("The settings file {path} could not be read: {detail}. Fix or remove it.")]
     ConfigUnreadable { path: String, detail: String },
 
@@ -445,6 +452,7 @@ impl Error {
             Error::VaultWriteFailed { .. } | Error::VaultRefusesWrites { .. } => "vault_write_failed",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::ConfigUnreadable { .. } => "config_unreadable",
+            Error::SettingsFolderUnsafe { .. } => "settings_folder_unsafe",
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::Io { .. } => "io",
             Error::DefaultUnavailable { .. } => "default_unavailable",

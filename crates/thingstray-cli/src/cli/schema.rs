@@ -119,7 +119,11 @@ async fn grant(
     }
     if let Some(v) = vault_choice {
         config.vault = v.kind();
-        config.save(&ctx.paths)?;
+        let kind = config.vault;
+        Config::update(&ctx.paths, |c| {
+            c.vault = kind;
+            Ok(())
+        })?;
     }
     let vault = Vault::open(&config, &ctx.paths)?;
     let secret = match std::env::var(SECRET_ENV).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {

@@ -128,10 +128,17 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     }
 
     // The vault choice lives in the settings file; write it before Connection::save reads it.
-    if a.default {
-        config.default_connection = Some(name.clone());
-    }
-    config.save(&ctx.paths)?;
+    // Only what this command changes, under the settings' lock: the copy read above is
+    // minutes old after the prompt and the online check, and writing it back whole would
+    // drop a connection another process added since.
+    let (kind, make_default) = (config.vault, a.default);
+    Config::update(&ctx.paths, |c| {
+        c.vault = kind;
+        if make_default {
+            c.default_connection = Some(name.clone());
+        }
+        Ok(())
+    })?;
     Connection::save(&ctx.paths, &vault, &name, settings.clone(), secret).await?;
 
     println!("Saved connection `{name}` (secrets in: {}).", vault.describe());

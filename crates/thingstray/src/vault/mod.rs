@@ -83,6 +83,10 @@ impl Vault {
 
     /// The vault the settings ask for. The file store only when the user chose it.
     pub fn open(config: &Config, paths: &Paths) -> Result<Vault> {
+        // What a write that died before its rename left (with the file vault, tokens).
+        if let Some(dir) = paths.file_vault().parent() {
+            crate::fsutil::remove_orphan_temps(dir);
+        }
         let store: Arc<dyn SecretStore> = match config.vault {
             VaultKind::Keychain => Arc::new(KeychainStore::new(config.keychain_service())?),
             VaultKind::File => Arc::new(FileStore::new(paths.file_vault())),

@@ -26,16 +26,17 @@ impl Desktop {
         if new == old {
             return self.summary(old);
         }
-        let before = Config::load(&self.paths)?;
-        let mut after = before.clone();
-        after.rename_connection(old, new)?; // checks the name and that it is free
+        // Checks the name and that it is free, before anything moves.
+        Config::load(&self.paths)?.rename_connection(old, new)?;
 
         let _lock = RefreshLock::new(self.paths.lock_file(old)).acquire(self.opts.session.lock_timeout).await?;
         if let Err(e) = self.copy_secrets(old, new).await {
             self.delete_secrets(new).await;
             return Err(e);
         }
-        if let Err(e) = after.save(&self.paths) {
+        // Read-modify-write under the settings' lock, and the undo likewise: a copy read at
+        // the start and written back would drop a connection another process added since.
+        if let Err(e) = Config::update(&self.paths, |c| c.rename_connection(old, new)) {
             self.delete_secrets(new).await;
             return Err(e);
         }
@@ -44,13 +45,14 @@ impl Desktop {
             Ok(())
         });
         if let Err(e) = moved {
-            if let Err(undo) = before.save(&self.paths) {
+            if let Err(undo) = Config::update(&self.paths, |c| c.rename_connection(new, old)) {
                 tracing::error!(code = undo.code(), "could not restore config.toml after a failed rename");
             }
             self.delete_secrets(new).await;
             return Err(e);
         }
 
+        let after = Config::load(&self.paths)?;
         let reopened = Connection::open_with(&self.paths, &after, self.vault.clone(), Some(new), self.opts.clone()).await;
         let was = self.swap_live(old, new, reopened.as_ref().err().cloned());
         match &reopened {
@@ -217,6 +219,8 @@ mod tests {
     struct Refusing {
         inner: MemoryStore,
         refuse: Mutex<Option<String>>,
+        /// Runs once, at the next write: another process acting meanwhile.
+        during_set: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     }
 
     impl SecretStore for Refusing {
@@ -224,6 +228,9 @@ mod tests {
             self.inner.get(key)
         }
         fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+            if let Some(f) = self.during_set.lock().unwrap().take() {
+                f();
+            }
             match &*self.refuse.lock().unwrap() {
                 Some(p) if key.starts_with(p.as_str()) => Err(Error::io("the keychain", "refused")),
                 _ => self.inner.set(key, value),
@@ -240,7 +247,7 @@ mod tests {
     async fn with_refusing_vault() -> (Sim, tempfile::TempDir, Arc<Desktop>, Arc<Refusing>) {
         let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Refusing { inner: MemoryStore::default(), refuse: Mutex::new(None) });
+        let store = Arc::new(Refusing { inner: MemoryStore::default(), refuse: Mutex::new(None), during_set: Mutex::new(None) });
         let d = Desktop::with_vault(crate::config::Paths::at(dir.path()), Vault::new(store.clone()), Options::default(), true).unwrap();
         let client = sim.client().clone();
         let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
@@ -267,6 +274,34 @@ mod tests {
         *store.refuse.lock().unwrap() = Some("cabin/client-secret".into());
         assert_eq!(d.rename_connection("demo", "cabin").await.unwrap_err().code(), "io");
         old_state_is_whole(&d, &config, &before).await;
+    }
+
+    /// Issue 25, item 8: the undo wrote back the settings as read at the start, so a
+    /// connection another process added meanwhile was lost.
+    #[tokio::test]
+    async fn a_failed_rename_keeps_a_connection_added_meanwhile() {
+        let (sim, _dir, d, store) = with_refusing_vault().await;
+        let paths = d.paths.clone();
+        let client = sim.client().clone();
+        // Another process adds `attic` while the rename copies the secrets.
+        *store.during_set.lock().unwrap() = Some(Box::new(move || {
+            let s = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], "http://127.0.0.1:9/v1", "http://127.0.0.1:9/oauth");
+            Config::update(&paths, |c| {
+                c.connections.insert("attic".into(), s);
+                Ok(())
+            })
+            .unwrap();
+        }));
+        let file = DesktopSettings::file(&d.paths);
+        let saved = std::fs::read_to_string(&file).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir_all(file.join("blocker")).unwrap();
+        assert!(d.rename_connection("demo", "cabin").await.is_err());
+        std::fs::remove_dir_all(&file).unwrap();
+        std::fs::write(&file, saved).unwrap();
+        let config = Config::load(&d.paths).unwrap();
+        assert!(config.connections.contains_key("attic"), "the connection added meanwhile is kept");
+        assert!(config.connections.contains_key("demo") && !config.connections.contains_key("cabin"), "the rename is undone");
     }
 
     #[tokio::test]
