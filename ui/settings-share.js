@@ -3,7 +3,7 @@
 // request, and dropped from the page when it expires.
 import { api } from './ipc.js';
 import { checkPort } from './lib/settings-view.js';
-import { pairedRows, shareStatusText, revokeStep, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES, INVITE_NOTE } from './lib/share-view.js';
+import { pairedRows, shareStatusText, revokeStep, revokedText, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES, INVITE_NOTE } from './lib/share-view.js';
 import { slug } from './lib/format.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -78,7 +78,7 @@ async function revoke(name) {
   }
   armed = null;
   await api.revokeComputer(name);
-  say(`${name} was revoked: its next request for a token is refused.`);
+  say(revokedText(name));
   await renderPaired();
 }
 

@@ -75,6 +75,14 @@ export function revokeStep(armed, name) {
   return armed ? `Click again to revoke ${name}` : 'Revoke…';
 }
 
+/**
+ * What a revoke did, truthfully: new tokens stop now; the one the computer may hold is the
+ * owner's own and lives until it expires. Only a new client secret ends it sooner.
+ */
+export function revokedText(name) {
+  return `${name} was revoked: its next request for a token is refused. The access token it may already hold is this computer's own and works until it expires (at most 24 h); to end it at once, issue a new client secret under App, then sign in again.`;
+}
+
 /** The hand-over button asks twice too: the sign-in itself moves to that computer. */
 export function handOverStep(armed, name) {
   return armed ? `Click again to offer the sign-in to ${name}` : 'Hand over…';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { cleanInvite, inviteProblem, lastSeenText, pairedRows, shareStatusText, revokeStep, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES } from '../lib/share-view.js';
+import { cleanInvite, inviteProblem, lastSeenText, pairedRows, shareStatusText, revokeStep, revokedText, handOverStep, handOverOffered, pairedText, SHARE_ADDRESSES } from '../lib/share-view.js';
 
 const LINE = 'thingstray://pair?at=192.168.1.5%3A8766&fp=ab12&code=K7QX-2M9P&owner=laptop';
 
@@ -62,4 +62,11 @@ test('handing the sign-in over asks twice and says what to do on the other compu
   assert.match(handOverOffered('server'), /10 minutes/);
   assert.equal(pairedText(null), '');
   assert.equal(pairedText('laptop'), 'This computer gets its tokens from laptop, which holds the SmartThings sign-in.');
+});
+
+test('a revoke says what it does not stop', () => {
+  const t = revokedText('laptop');
+  assert.match(t, /laptop was revoked/);
+  assert.match(t, /works until it expires \(at most 24 h\)/);
+  assert.match(t, /new client secret/);
 });

@@ -102,6 +102,10 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         ShareCmd::Revoke { name } => {
             registry.revoke(&name, SystemTime::now())?;
             println!("Revoked `{name}`: its next request for a token is refused.");
+            eprintln!(
+                "The access token `{name}` may already hold is this computer's own and works until it expires (at most 24 h). \
+                 To end it at once: `thingstray app repair --new-secret` (then sign in again here)."
+            );
         }
         ShareCmd::HandOver { name } => {
             Listening::find(&ctx.paths)?;
