@@ -287,6 +287,9 @@ function wire() {
       dispatch({ type: 'started', redirectUri: start && start.redirect_uri, connection: start && start.connection, path: 'cli' });
       dispatch({ type: 'busy', busy: false });
       go('sign-in');
+      // SmartThings' page already refuses it (asked before any window opens): say so, and
+      // offer to check the app rather than open a window that only shows the refusal.
+      if (start && start.refused) dispatch({ type: 'error', error: start.refused });
     } catch (err) {
       dispatch({ type: 'error', error: err });
     }

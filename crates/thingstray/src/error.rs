@@ -33,7 +33,9 @@ pub enum Error {
     #[error(
         "SmartThings did not accept the redirect URI `{redirect_uri}`: it must be exactly one \
          of the URIs registered for the app (scheme, host, port, path and trailing slash). \
-         List them with `smartthings apps:oauth <app-id>` and use one of them in the settings."
+         ThingsTray can compare the app with its settings and add it: `thingstray app check` \
+         then `app repair` (or Check the app's settings in the window), with a personal \
+         access token."
     )]
     RedirectUriMismatch { redirect_uri: String },
 
@@ -97,7 +99,8 @@ pub enum Error {
 
     #[error(
         "The SmartThings sign-in page answered `{error}`{}. Check the app's scopes and \
-         redirect URIs with `smartthings apps:oauth <app-id>`.",
+         redirect URIs: `thingstray app check` (or Check the app's settings in the window) \
+         compares them with ThingsTray's and repairs them.",
         describe(.description)
     )]
     SignInFailed { error: String, description: Option<String> },

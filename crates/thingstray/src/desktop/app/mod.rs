@@ -142,6 +142,9 @@ pub struct ConnectionSummary {
     pub has_token: bool,
     /// The computer this connection gets its tokens from (kind "paired"), else `None`.
     pub owner: Option<String>,
+    /// "oauth" (an OAuth-In app of its own: the App card applies), "paired" or "schema"
+    /// (an ST Schema connector's callback tokens).
+    pub kind: &'static str,
 }
 
 /// Failures that may pass by themselves: worth opening the connection again later.
@@ -346,6 +349,11 @@ impl Desktop {
                     status_detail: status_detail(&status),
                     has_token: has_token(&status),
                     owner: l.conn.owner().map(str::to_string),
+                    kind: match (&l.conn.settings.paired, &l.conn.settings.schema) {
+                        (Some(_), _) => "paired",
+                        (_, Some(_)) => "schema",
+                        _ => "oauth",
+                    },
                     status,
                 }
             })

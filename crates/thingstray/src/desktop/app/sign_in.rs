@@ -15,6 +15,11 @@ pub struct SignInStart {
     pub connection: String,
     pub authorize_url: String,
     pub redirect_uri: String,
+    /// SmartThings' sign-in page already refuses this sign-in (a redirect URI the app
+    /// does not have): asked before the window opens, for keys typed by hand, because
+    /// the window itself would only show SmartThings' plain-text refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Error>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +44,21 @@ impl Desktop {
             return Err(Error::InvalidSetting { field: p.field.into(), why: p.message });
         }
         let secret = SecretString::from(form.client_secret.trim().to_string());
-        self.setup_with(name, form.settings(), secret).await
+        let mut start = self.setup_with(name, form.settings(), secret).await?;
+        start.refused = self.preflight(&start.connection).await;
+        Ok(start)
+    }
+
+    /// Whether SmartThings' sign-in page refuses the sign-in in progress outright. Only a
+    /// refusal counts: the network or a server error is no reason to stop the user.
+    async fn preflight(&self, connection: &str) -> Option<Error> {
+        let conn = self.connection(connection).ok()?;
+        // A sign-in of its own, never finished: only its address is asked for.
+        let probe = conn.begin_sign_in().ok()?;
+        match conn.session.oauth().ok()?.preflight(&probe).await {
+            Err(e @ Error::RedirectUriMismatch { .. }) => Some(e),
+            _ => None,
+        }
     }
 
     pub async fn setup_with(&self, name: Option<&str>, settings: ConnectionSettings, secret: SecretString) -> Result<SignInStart> {
@@ -81,6 +100,7 @@ impl Desktop {
             connection: conn.name.clone(),
             authorize_url: sign_in.authorize_url().to_string(),
             redirect_uri: sign_in.redirect_uri().to_string(),
+            refused: None,
         };
         self.state().pending = Some(Pending { connection: conn.name.clone(), sign_in, started: self.opts.clock.now() });
         Ok(start)

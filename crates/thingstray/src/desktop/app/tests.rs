@@ -225,6 +225,14 @@ async fn a_warned_redirect_uri_is_saved_and_signs_in_an_error_is_not() {
     let err = e.desktop.setup(Some("attic"), form("http://example.com/cb")).await.unwrap_err();
     assert_eq!(err.code(), "invalid_setting");
     assert!(!Config::load(e.desktop.paths()).unwrap().connections.contains_key("attic"), "nothing saved");
+    assert!(start.refused.is_none(), "a registered URI is not refused");
+
+    // A URI the app does not have: SmartThings' page refuses it before any window opens,
+    // and the wizard hears why (the window would show only SmartThings' plain text).
+    let start = e.desktop.setup(Some("loft"), form("https://not-registered.example/cb")).await.unwrap();
+    let refused = start.refused.expect("the sign-in page refuses it");
+    assert_eq!(refused.code(), "redirect_uri_mismatch");
+    assert!(refused.to_string().contains("thingstray app check"), "{refused}");
 }
 
 #[tokio::test]
