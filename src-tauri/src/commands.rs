@@ -198,7 +198,7 @@ pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>
     use tauri_plugin_autostart::ManagerExt;
     let desktop = shell.desktop()?;
     if desktop.is_demo() {
-        return Err(Error::InvalidSetting { field: "start_at_login".into(), why: "the demo does not start at login".into() });
+        return Err(Error::shell("start at login", "the demo does not start at login; install ThingsTray and set it up for your own account"));
     }
     let launcher = app.autolaunch();
     let done = if on { launcher.enable() } else { launcher.disable() };

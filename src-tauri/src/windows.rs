@@ -39,7 +39,7 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
         let _ = w.set_focus();
         return Ok(());
     }
-    let s = spec(label).ok_or_else(|| Error::InvalidSetting { field: "window".into(), why: format!("there is no `{label}` window") })?;
+    let s = spec(label).ok_or_else(|| Error::shell("opening a window", format!("there is no `{label}` window")))?;
     idle::window_opening();
     WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
         .title(s.title)

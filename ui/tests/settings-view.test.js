@@ -29,7 +29,7 @@ test('the server line says where it runs, whom it serves, or why not', () => {
   const base = { enabled: true, port: 8765, running: true, url: 'http://127.0.0.1:8765', serving: 'home', error: null };
   assert.equal(serverStatusText(base), 'Running on http://127.0.0.1:8765 · hands out the token of home');
   assert.match(serverStatusText({ ...base, serving: null }), /no connection/);
-  const busy = { ...base, running: false, url: null, error: { code: 'invalid_setting', message: 'port 8765 is already in use' } };
+  const busy = { ...base, running: false, url: null, error: { code: 'port_in_use', message: 'port 8765 is already in use' } };
   assert.equal(serverStatusText(busy), 'Not running: port 8765 is already in use');
   assert.equal(serverStatusText({ ...busy, enabled: false }), 'Off');
 });

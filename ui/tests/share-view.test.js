@@ -48,7 +48,7 @@ test('paired computers: active first by name, revoked after, one row per name', 
 test('the share line says where, as whom, what, and the fingerprint to compare; or why not', () => {
   const st = { enabled: true, running: true, at: '192.168.1.5:8766', owner_name: 'laptop', sharing: 'home', fingerprint: 'ab:12:cd', error: null };
   assert.equal(shareStatusText(st), 'Sharing on 192.168.1.5:8766 as laptop · shares home · fingerprint ab:12:cd');
-  assert.equal(shareStatusText({ ...st, running: false, error: { code: 'invalid_setting', message: 'port 8766 is already in use' } }), 'Not running: port 8766 is already in use');
+  assert.equal(shareStatusText({ ...st, running: false, error: { code: 'port_in_use', message: 'port 8766 is already in use' } }), 'Not running: port 8766 is already in use');
   assert.equal(shareStatusText({ ...st, running: false, enabled: false }), 'Off');
   assert.equal(revokeStep(false, 'laptop'), 'Revoke…');
   assert.equal(revokeStep(true, 'laptop'), 'Click again to revoke laptop');

@@ -117,7 +117,7 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
     }
     let answer = match serde_json::from_str::<Request>(line.trim()) {
         Ok(req) => answer(req, &source).await,
-        Err(_) => Err(Error::InvalidSetting { field: "request".into(), why: "not an agent request".into() }),
+        Err(_) => Err(Error::BadRequest { why: "not an agent request (one JSON line, as thingstray sends)".into() }),
     };
     let mut out = match answer {
         Ok(v) => serde_json::json!({ "ok": v }),

@@ -160,9 +160,10 @@ impl Api {
     /// back, so what the user sees is what the device reports.
     pub async fn command(&self, id: &str, commands: &[Command]) -> Result<DeviceStatus> {
         if commands.is_empty() || commands.len() > MAX_COMMANDS {
-            return Err(Error::InvalidSetting {
-                field: "commands".into(),
-                why: format!("send between 1 and {MAX_COMMANDS} commands at a time"),
+            return Err(Error::InvalidArgument {
+                device: id.to_string(),
+                control: "commands".into(),
+                why: format!("SmartThings takes between 1 and {MAX_COMMANDS} commands at a time, not {}", commands.len()),
             });
         }
         let body = serde_json::json!({ "commands": commands });

@@ -58,9 +58,10 @@ impl Connection {
             let creds = crate::share::pairing::credentials(&vault, &name, with).await?;
             return Connection::assemble_paired(paths, name, settings.clone(), creds, vault, opts).await;
         }
-        let secret = vault.client_secret(&name).await?.ok_or_else(|| Error::InvalidSetting {
-            field: "client_secret".into(),
-            why: format!("no client secret is stored for `{name}`; run `thingstray setup` again"),
+        let secret = vault.client_secret(&name).await?.ok_or_else(|| Error::SecretMissing {
+            connection: name.clone(),
+            item: "client secret",
+            fix: "run `thingstray setup` again (or Settings -> App -> New client secret)".into(),
         })?;
         if settings.schema.is_some() {
             return Connection::assemble_schema(paths, name, settings.clone(), &secret, vault, opts).await;

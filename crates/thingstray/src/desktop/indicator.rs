@@ -174,7 +174,7 @@ impl TokenServerStatus {
         }
         let error = self.error.as_ref().filter(|_| self.enabled)?;
         Some(match error {
-            Error::InvalidSetting { field, .. } if field == "port" => format!("Token server off: port {} is in use", self.port),
+            Error::PortInUse { .. } => format!("Token server off: port {} is in use", self.port),
             _ => "Token server off: could not start".to_string(),
         })
     }
@@ -237,7 +237,7 @@ mod tests {
         assert_eq!(st.line().as_deref(), Some("Token server on 127.0.0.1:8765"));
         st.running = false;
         assert_eq!(st.line(), None);
-        st.error = Some(Error::InvalidSetting { field: "port".into(), why: "in use".into() });
+        st.error = Some(Error::PortInUse { port: 8765, address: "127.0.0.1".into() });
         assert_eq!(st.line().as_deref(), Some("Token server off: port 8765 is in use"));
         st.error = Some(Error::KeychainTimeout { after: Duration::from_secs(1) });
         assert_eq!(st.line().as_deref(), Some("Token server off: could not start"));

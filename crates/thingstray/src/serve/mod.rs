@@ -235,15 +235,7 @@ async fn bind_all(addrs: &[IpAddr], port: u16) -> Result<Vec<tokio::net::TcpList
 /// A port someone else holds is the user's to fix, so it says how.
 pub(crate) fn bind_error(at: SocketAddr, e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::AddrInUse {
-        Error::InvalidSetting {
-            field: "port".into(),
-            why: format!(
-                "port {} is already in use on {} (another program, or another `thingstray serve`, listens there). \
-                 Pick another port, or stop that program and try again.",
-                at.port(),
-                at.ip()
-            ),
-        }
+        Error::PortInUse { port: at.port(), address: at.ip().to_string() }
     } else {
         Error::Io { what: format!("listening on {at}"), detail: e.to_string() }
     }

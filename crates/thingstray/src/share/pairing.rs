@@ -24,9 +24,10 @@ pub fn this_computer() -> String {
 
 /// The credentials of the paired connection `name`, from its settings and the vault.
 pub async fn credentials(vault: &Vault, name: &str, with: &PairedWith) -> Result<Credentials> {
-    let secret = vault.pairing_secret(name).await?.ok_or_else(|| Error::InvalidSetting {
-        field: "pairing".into(),
-        why: format!("no pairing secret is stored for `{name}`; pair it again with a new invite from {}", with.owner),
+    let secret = vault.pairing_secret(name).await?.ok_or_else(|| Error::SecretMissing {
+        connection: name.to_string(),
+        item: "pairing secret",
+        fix: format!("pair it again with a new invite from {}", with.owner),
     })?;
     let fingerprint = Fingerprint::parse(&with.fingerprint)
         .map_err(|_| Error::InvalidSetting { field: "paired.fingerprint".into(), why: "pair again with a new invite".into() })?;

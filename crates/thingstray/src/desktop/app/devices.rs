@@ -187,7 +187,7 @@ impl Desktop {
             return Err(Error::DeviceOffline { device: row.label.clone() });
         }
         if !row.can_lock {
-            return Err(Error::InvalidSetting { field: "device".into(), why: format!("{} is not a lock", row.label) });
+            return Err(Error::UnsupportedControl { device: row.label.clone(), capability: "lock".into(), command: "lock".into() });
         }
         let after = self.command(connection, device, vec![Command::new("lock", "lock", vec![])]).await?;
         match after.locked {

@@ -298,9 +298,9 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let busy = taken.local_addr().unwrap().port();
         let err = d.set_token_server(true, busy.into()).await.unwrap_err();
-        assert_eq!(err.code(), "invalid_setting");
+        assert_eq!(err.code(), "port_in_use");
         let msg = err.to_string();
-        assert!(msg.contains(&format!("port {busy} is already in use")) && msg.contains("Pick another port"), "{msg}");
+        assert!(msg.contains(&format!("Port {busy} is already in use")) && msg.contains("Pick another port"), "{msg}");
         assert!(!d.token_server().enabled && !d.token_server().running);
         assert_eq!(d.set_token_server(true, 80).await.unwrap_err().code(), "invalid_setting");
         assert_eq!(d.set_token_server(true, 70_000).await.unwrap_err().code(), "invalid_setting");
@@ -321,7 +321,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(d.resume_token_server().await.unwrap_err().code(), "invalid_setting");
+        assert_eq!(d.resume_token_server().await.unwrap_err().code(), "port_in_use");
         assert_eq!(tray_line(d), Some(format!("Token server off: port {busy} is in use")));
         assert!(d.token_server().error.is_some());
     }
