@@ -68,6 +68,12 @@ impl TokenSet {
         self.expires_at().duration_since(now).unwrap_or(Duration::ZERO)
     }
 
+    /// Whether this pair can hand out its access token as it is: not ended, and valid for
+    /// at least `min` more at `now`. The one rule the session and the CLI's fast path share.
+    pub fn serves(&self, min: Duration, now: SystemTime) -> bool {
+        self.ended.is_none() && self.remaining(now) >= min
+    }
+
     /// How long the access token was issued for.
     pub fn lifetime(&self) -> Duration {
         Duration::from_millis(self.expires_at_ms.saturating_sub(self.issued_at_ms))

@@ -45,7 +45,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             if has.is_empty() { "none that take commands".into() } else { has.join(", ") }
         )));
     }
-    let arguments = a.args.iter().map(|s| argument(s)).collect();
+    let arguments: Vec<Value> = a.args.iter().map(|s| argument(s)).collect();
+    // The window's rules (ranges, arguments), from the one catalogue, before SmartThings.
+    device.check_command(&a.capability, &a.command, &arguments)?;
     let status = conn.api.command(&device.id, &[Command::new(&a.capability, &a.command, arguments)]).await?;
     let state = status.state_line(SystemTime::now());
     if a.json {

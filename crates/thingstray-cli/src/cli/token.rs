@@ -86,7 +86,7 @@ async fn stored(ctx: &Ctx, min: Duration) -> Option<thingstray::token::TokenSet>
     let (name, _) = config.connection(ctx.connection.as_deref()).ok()?;
     let vault = Vault::open(&config, &ctx.paths).ok()?;
     let t = vault.tokens(&name).await.ok()??;
-    (t.ended.is_none() && t.remaining(std::time::SystemTime::now()) >= min).then_some(t)
+    t.serves(min, std::time::SystemTime::now()).then_some(t)
 }
 
 fn print(format: Format, token: &str, expires_at: u64, scope: &str, installed_app_id: Option<&str>) {

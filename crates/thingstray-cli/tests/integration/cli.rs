@@ -342,6 +342,13 @@ async fn devices_switch_and_scenes() {
     assert!(r.stderr.contains("has no `windowShade` capability") && r.stderr.contains("lock"), "{}", r.stderr);
     let r = h.run(&["command", "Front Door Lock", "lock", "explode"]).await;
     assert_eq!(r.code, 1, "SmartThings refuses an unknown command: {}", r.stderr);
+    // The window's catalogue checks what it knows before SmartThings is asked (issue 26).
+    let sent = || h.sim.stats().routes.iter().filter(|(r, _)| r.contains("/commands")).map(|(_, n)| *n).sum::<u64>();
+    let commands_before = sent();
+    let r = h.run(&["command", "Desk Lamp", "switchLevel", "setLevel", "150"]).await;
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("between 0 and 100") && r.stderr.contains("was not sent"), "{}", r.stderr);
+    assert_eq!(sent(), commands_before, "nothing was sent");
     let r = h.run(&["switch", "Kitchen Lights", "on", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(r.ok().stdout.trim()).unwrap();
     assert!(v["switch"] == "on" && v["state"].as_str().is_some_and(|s| s.starts_with("On")), "{v}");

@@ -189,6 +189,17 @@ const CATALOGUE: &[Spec] = &[
 ];
 
 impl Device {
+    /// A command someone typed (`thingstray command`), checked by the same catalogue the
+    /// window uses where it knows the control: its arguments and limits (typing it is the
+    /// confirmation). A command the catalogue does not know goes to SmartThings, which
+    /// decides what else a device takes.
+    pub fn check_command(&self, capability: &str, command: &str, args: &[Value]) -> Result<()> {
+        match self.controls().iter().find(|c| c.capability == capability) {
+            Some(c) if c.commands.iter().any(|a| a.command == command) => c.check(&self.label, command, args, true),
+            _ => Ok(()),
+        }
+    }
+
     /// The controls this device offers, catalogue order: capabilities declared on its
     /// main component, and any the status reports there.
     pub fn controls(&self) -> Vec<Control> {

@@ -386,7 +386,7 @@ impl Session {
     pub(crate) fn with_fresh<T>(&self, min: Duration, f: impl FnOnce(&TokenSet, SystemTime) -> T) -> Option<T> {
         let now = self.now();
         let tokens = lock(&self.inner.tokens);
-        tokens.as_ref().filter(|t| t.ended.is_none() && t.remaining(now) >= min).map(|t| f(t, now))
+        tokens.as_ref().filter(|t| t.serves(min, now)).map(|t| f(t, now))
     }
 
     /// The token in memory, when it is valid for at least `min` and the pair has not ended.

@@ -183,11 +183,10 @@ impl Session {
 
     pub(super) fn good_enough(&self, t: &TokenSet, need: Need) -> bool {
         let now = self.now();
-        t.ended.is_none()
-            && match need {
-                Need::Valid(min) => t.remaining(now) >= min,
-                Need::Scheduled => now < self.refresh_point(t),
-            }
+        match need {
+            Need::Valid(min) => t.serves(min, now),
+            Need::Scheduled => t.ended.is_none() && now < self.refresh_point(t),
+        }
     }
 
     /// Every failed attempt, whoever made it, lands here, so the scheduler always has a
