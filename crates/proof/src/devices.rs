@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{json, Value};
 use thingstray::api::{Device, DeviceStatus, Room};
-use thingstray::desktop::devices::{group_by_room, rows};
+use thingstray::desktop::device_rows::{group_by_room, rows};
 use thingstray::desktop::menu::build;
 use thingstray::desktop::{ConnectionPrefs, ConnectionView, DesktopSettings};
 use thingstray::session::Status;

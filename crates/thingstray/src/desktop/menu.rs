@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::devices::{group_by_room, DeviceRow, SceneRow};
+use super::device_rows::{group_by_room, DeviceRow, SceneRow};
 use super::indicator::{connection_line, has_token, TrayState};
 use crate::session::Status;
 
@@ -250,7 +250,7 @@ fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
     out.extend(favorites.iter().map(|d| device_entry(c, d)));
     if others.len() <= flat_limit {
         let mut others = others;
-        others.sort_by(|a, b| super::devices::compare(a, b));
+        others.sort_by(|a, b| super::device_rows::compare(a, b));
         out.extend(others.iter().map(|d| device_entry(c, d)));
     } else {
         let rows: Vec<DeviceRow> = others.into_iter().cloned().collect();
@@ -285,9 +285,9 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::desktop::devices::rows;
-    use crate::desktop::devices::tests::{device, rooms};
-    use crate::desktop::settings::ConnectionPrefs;
+    use crate::desktop::device_rows::rows;
+    use crate::desktop::device_rows::tests::{device, rooms};
+    use crate::desktop::prefs::ConnectionPrefs;
     use crate::error::Error;
 
     fn now() -> SystemTime {

@@ -4,19 +4,19 @@
 //! Nothing here knows Tauri; all of it is tested here.
 
 mod app;
-pub mod devices;
+pub mod device_rows;
 pub mod menu;
 pub mod notices;
 pub mod poll;
-pub mod settings;
+pub mod prefs;
 pub mod setup;
 pub mod indicator;
 
 pub use app::{ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus, SignInStart, SignedIn};
-pub use devices::{DeviceRow, RoomGroup, SceneRow};
+pub use device_rows::{DeviceRow, RoomGroup, SceneRow};
 pub use menu::{ConnectionView, MenuAction, MenuEntry, TrayModel};
 pub use notices::Notice;
 pub use poll::{PollDecision, Showing};
-pub use settings::{ConnectionPrefs, DesktopSettings};
+pub use prefs::{ConnectionPrefs, DesktopSettings};
 pub use setup::{FieldProblem, SetupForm};
 pub use indicator::{status_line, PanelTheme, TrayState};

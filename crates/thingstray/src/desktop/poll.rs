@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(9_999), Some(t(100)), None, W, None), PollDecision::Idle);
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&down), W, None), PollDecision::After(Duration::from_secs(20)));
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&ended), W, None), PollDecision::Idle);
-        assert_eq!(crate::desktop::settings::DesktopSettings::default().tray_refresh(), None);
+        assert_eq!(crate::desktop::prefs::DesktopSettings::default().tray_refresh(), None);
     }
 
     #[test]

@@ -8,17 +8,17 @@
 
 #[cfg(unix)]
 mod agent;
-mod devices;
+mod device_calls;
 mod hand_over;
 mod oauth_app;
 mod rename;
 mod server;
-mod settings;
+mod prefs_calls;
 mod share;
 mod sign_in;
 mod tray;
 
-pub use devices::{CopiedToken, DeviceList};
+pub use device_calls::{CopiedToken, DeviceList};
 pub use oauth_app::{CreateAppForm, PatHelp};
 pub use share::{PairedView, ShareStatus};
 pub use sign_in::{SignInStart, SignedIn};
@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 
 use super::indicator::{connection_line, has_token, status_detail};
 use super::notices::{Debounce, Notice};
-use super::settings::DesktopSettings;
+use super::prefs::DesktopSettings;
 use crate::api::{Device, Room, Scene};
 use crate::clock::unix_ms;
 use crate::config::{Config, ConnectionSettings, Paths, VaultKind};

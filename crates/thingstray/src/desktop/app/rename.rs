@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use crate::config::ConnectionSettings;
     use crate::connection::Options;
-    use crate::desktop::settings::DesktopSettings;
+    use crate::desktop::prefs::DesktopSettings;
     use crate::desktop::indicator::TrayState;
     use crate::vault::{MemoryStore, SecretStore, Vault};
 

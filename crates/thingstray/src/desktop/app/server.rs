@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Desktop;
 use crate::connection::Connection;
-use crate::desktop::settings::{check_server_port, TokenServerPrefs};
+use crate::desktop::prefs::{check_server_port, TokenServerPrefs};
 use crate::desktop::indicator::TokenServerStatus;
 use crate::error::{Error, Result};
 use crate::serve::{ServeOptions, ServerSecret, TokenServer, TokenSource, DEFAULT_ADDRS};
@@ -216,7 +216,7 @@ mod tests {
     }
     use crate::config::Paths;
     use crate::connection::Options;
-    use crate::desktop::settings::DesktopSettings;
+    use crate::desktop::prefs::DesktopSettings;
 
     fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

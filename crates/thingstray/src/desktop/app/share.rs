@@ -20,7 +20,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::connection::paired::connect;
 use crate::connection::Connection;
-use crate::desktop::settings::{check_server_port, SharePrefs};
+use crate::desktop::prefs::{check_server_port, SharePrefs};
 use crate::error::{Error, Result};
 use crate::owner::listening::Listening;
 use crate::owner::server::make_invite;
@@ -299,7 +299,7 @@ mod tests {
     use super::*;
     use crate::config::{Paths, VaultKind};
     use crate::connection::Options;
-    use crate::desktop::settings::DesktopSettings;
+    use crate::desktop::prefs::DesktopSettings;
     use crate::desktop::MenuEntry;
 
     fn free_port() -> u16 {

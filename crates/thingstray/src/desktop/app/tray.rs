@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Desktop;
-use crate::desktop::devices::{rows, scene_rows};
+use crate::desktop::device_rows::{rows, scene_rows};
 use crate::desktop::menu::{self, ConnectionView, TrayModel};
 use crate::desktop::notices::{notices_for, Notice};
 use crate::desktop::poll::{next_poll, PollDecision, Showing};

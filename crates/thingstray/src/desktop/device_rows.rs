@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde::Serialize;
 
-use super::settings::ConnectionPrefs;
+use super::prefs::ConnectionPrefs;
 use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
 pub use crate::api::COLOR_TEMPERATURE_RANGE;
 

@@ -7,7 +7,7 @@ use super::{secs, Desktop, PLACES_MAX_AGE};
 use serde_json::Value;
 
 use crate::api::{find_control, Command};
-use crate::desktop::devices::{group_by_room, rows, scene_rows, DeviceRow, RoomGroup, SceneRow};
+use crate::desktop::device_rows::{group_by_room, rows, scene_rows, DeviceRow, RoomGroup, SceneRow};
 use crate::desktop::indicator::status_line;
 use crate::desktop::notices::Notice;
 use crate::desktop::poll::{next_poll, rate_limit_left, Showing};

@@ -2,7 +2,7 @@
 //! at login, the panel theme. Every change is saved before it is shown.
 
 use super::Desktop;
-use crate::desktop::settings::DesktopSettings;
+use crate::desktop::prefs::DesktopSettings;
 use crate::desktop::indicator::PanelTheme;
 use crate::error::Result;
 impl Desktop {
