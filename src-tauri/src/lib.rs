@@ -91,6 +91,8 @@ pub fn run() {
 mod house {
     use std::path::Path;
 
+    use thingstray_testkit::house::uses;
+
     fn src(file: &str) -> String {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(file);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -103,65 +105,13 @@ mod house {
         line.trim_start_matches("//! ").trim_matches('`').split(" <- ").map(str::to_string).collect()
     }
 
-    /// The crate modules `code` names: `crate::x::…`, `crate::x`, `crate::{x, y::z}`.
-    fn uses(code: &str) -> Vec<String> {
-        let mut out = vec![];
-        for (at, _) in code.match_indices("crate::") {
-            let rest = &code[at + "crate::".len()..];
-            let paths = match rest.strip_prefix('{') {
-                Some(group) => {
-                    let mut depth = 0;
-                    let end = group
-                        .char_indices()
-                        .find(|&(_, c)| {
-                            depth += match c {
-                                '{' => 1,
-                                '}' => -1,
-                                _ => 0,
-                            };
-                            depth < 0
-                        })
-                        .map(|(i, _)| i)
-                        .expect("a closed `crate::{…}`");
-                    split_top_level(&group[..end])
-                }
-                None => vec![rest.to_string()],
-            };
-            for p in paths {
-                let name: String = p.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() {
-                    out.push(name);
-                }
-            }
-        }
-        out
-    }
-
-    fn split_top_level(group: &str) -> Vec<String> {
-        let (mut out, mut cur, mut depth) = (vec![], String::new(), 0);
-        for c in group.chars() {
-            match c {
-                '{' => depth += 1,
-                '}' => depth -= 1,
-                ',' if depth == 0 => {
-                    out.push(std::mem::take(&mut cur));
-                    continue;
-                }
-                _ => {}
-            }
-            cur.push(c);
-        }
-        out.push(cur);
-        out
-    }
-
     #[test]
     fn each_module_uses_only_those_before_it() {
         let chain = chain();
         assert_eq!(chain.first().map(String::as_str), Some("state"), "{chain:?}");
         let mut problems = vec![];
         for (i, module) in chain.iter().enumerate() {
-            for used in uses(&src(&format!("{module}.rs"))) {
+            for (_, used) in uses(&src(&format!("{module}.rs"))) {
                 match chain.iter().position(|m| *m == used) {
                     Some(j) if j < i => {}
                     Some(_) => problems.push(format!("{module} uses {used}, which comes after it")),
@@ -196,6 +146,7 @@ mod house {
     #[test]
     fn the_reference_finder_sees_every_form() {
         let code = "use crate::state::Shell;\nuse crate::{deep_link, idle::x, tray::{a, b}};\nlet _ = crate::windows::open(app);";
-        assert_eq!(uses(code), ["state", "deep_link", "idle", "tray", "windows"]);
+        let found: Vec<String> = uses(code).into_iter().map(|(_, m)| m).collect();
+        assert_eq!(found, ["state", "deep_link", "idle", "tray", "windows"]);
     }
 }

@@ -76,20 +76,11 @@ async fn save_keys(app: &App) {
     app.shown("open-sign-in").await;
 }
 
-/// What `smartthings apps:create` asks, in its order (smartthings-cli's
-/// apps-user-input-create.ts and apps-input-primitives.ts), as page 1 must list it.
-const APPS_CREATE_PROMPTS: [&str; 10] = [
-    "What kind of app do you want to create? (Currently, only OAuth-In apps are supported.)",
-    "Display Name",
-    "Description",
-    "Icon Image URL (optional)",
-    "Target URL (optional)",
-    "Select Scopes.",
-    "Add or edit Redirect URIs.",
-    "Redirect URI (? for help)",
-    "Add or edit Redirect URIs.",
-    "Choose an action.",
-];
+/// What `smartthings apps:create` asks, in its order: the core's list (its unit test holds
+/// it against smartthings-cli's source), which page 1 must show as it is.
+fn apps_create_prompts() -> Vec<&'static str> {
+    thingstray::desktop::setup::apps_create_answers().into_iter().map(|a| a.prompt).collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run() {
@@ -100,13 +91,15 @@ async fn first_run() {
     // one redirect URI to register. The table is filled from the core (an IPC call) after
     // the page shows: wait for its last row.
     open_details(&app, "cli-way").await;
-    app.text_until("answers", "the apps:create answers", |t| t.contains(APPS_CREATE_PROMPTS[9])).await;
+    let expected = apps_create_prompts();
+    let last = expected.last().copied().unwrap_or_default();
+    app.text_until("answers", "the apps:create answers", |t| t.contains(last)).await;
     let rows = app
         .js("return [...document.querySelectorAll('[data-testid=\"answers\"] tr')].map(tr => [...tr.cells].map(td => td.textContent))")
         .await;
     let rows: Vec<Vec<String>> = serde_json::from_value(rows).unwrap();
     let prompts: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(prompts, APPS_CREATE_PROMPTS);
+    assert_eq!(prompts, expected);
     assert!(rows[5][1].starts_with("r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*"), "{:?}", rows[5]);
     assert!(rows[7][1].starts_with("https://thingstray.invalid/callback"), "{:?}", rows[7]);
     let page = app.text("step-create").await;

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use thingstray::MODULE_ORDER;
+use thingstray_testkit::house::uses;
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -37,54 +38,6 @@ fn module_of(file: &Path) -> Option<String> {
     let first = file.components().next()?.as_os_str().to_string_lossy().into_owned();
     let name = first.strip_suffix(".rs").unwrap_or(&first).to_string();
     (name != "lib").then_some(name)
-}
-
-/// The crate paths `code` names, with their line numbers: `crate::x::…`, `crate::x`,
-/// `crate::{x, y::z}`, as the first segment (`x`, `y`). Comment lines are skipped.
-fn uses(code: &str) -> Vec<(usize, String)> {
-    let mut out = vec![];
-    for (n, line) in code.lines().enumerate() {
-        if line.trim_start().starts_with("//") {
-            continue;
-        }
-        for (at, _) in line.match_indices("crate::") {
-            if line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$') {
-                continue; // `thingstray_crate::`, `$crate::`: not this crate's path
-            }
-            let rest = &line[at + "crate::".len()..];
-            let paths = match rest.strip_prefix('{') {
-                Some(group) => split_top_level(group),
-                None => vec![rest.to_string()],
-            };
-            for p in paths {
-                let name: String = p.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() {
-                    out.push((n + 1, name));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The items of a `{…}` group up to its closing brace, split at its top-level commas.
-fn split_top_level(group: &str) -> Vec<String> {
-    let (mut out, mut cur, mut depth) = (vec![], String::new(), 0);
-    for c in group.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' if depth == 0 => break,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    out.push(cur);
-    out
 }
 
 /// lib.rs's re-exports (`pub use error::{Error, Result};`): `crate::Error` is a use of

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use thingstray_testkit::stalled;
+
 use crate::common::{refreshes, share, Env};
 use smartthings_sim::SimConfig;
 use thingstray::config::Paths;
@@ -317,13 +319,6 @@ async fn an_owner_that_is_gone_is_unreachable_by_name() {
     let e = client.token(&creds, MIN).await.unwrap_err();
     assert_eq!(e.code(), "share_unreachable", "{e}");
     assert!(e.to_string().starts_with("owner-pc, the computer"), "{e}");
-}
-
-/// A request body that sends `first`, then nothing more (and never ends).
-fn stalled(first: Vec<u8>) -> reqwest::Body {
-    use futures_util::StreamExt;
-    let head = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]);
-    reqwest::Body::wrap_stream(head.chain(futures_util::stream::pending()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,13 @@
+//! What the tests, the proof (`scripts/report`) and the end-to-end journeys share, in one
+//! home: the house rule's path finder (which modules a file names), and a request body
+//! that stalls (the slow-client attacks). Never a dependency of anything shipped.
+
+pub mod house;
+
+/// A request body that sends `first` and then nothing, never ending: a client that
+/// stalls after its first bytes.
+pub fn stalled(first: Vec<u8>) -> reqwest::Body {
+    use futures_util::StreamExt;
+    let head = futures_util::stream::iter([Ok::<_, std::io::Error>(first)]);
+    reqwest::Body::wrap_stream(head.chain(futures_util::stream::pending()))
+}
