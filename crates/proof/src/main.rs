@@ -12,6 +12,7 @@ mod devices;
 mod fuzz;
 mod gate;
 mod keychain_locked;
+mod listeners;
 mod packages;
 mod report;
 mod requests;
@@ -90,6 +91,15 @@ enum Cmd {
     Attacks {
         #[arg(long)]
         thingstray: String,
+    },
+    /// Hostile peers on both listeners: slow readers, one greedy address, guessed pairing
+    /// codes from one address, a forged ST Schema grant.
+    Listeners {
+        #[arg(long)]
+        thingstray: String,
+        /// Ask 3 s into each slow-reader attack only (the full run asks again at 15 s).
+        #[arg(long)]
+        quick: bool,
     },
     Requests,
     /// What devices show: the fixtures' state lines and readings, the 1000-device build times.
@@ -190,6 +200,7 @@ fn main() -> ExitCode {
             Cmd::Sleep { thingstray } => vec![sleep::run(&thingstray).await],
             Cmd::Fuzz { cases } => vec![fuzz::run(cases)],
             Cmd::Attacks { thingstray } => vec![attacks::run(&thingstray).await],
+            Cmd::Listeners { thingstray, quick } => vec![listeners::run(&thingstray, quick).await],
             Cmd::Requests => vec![requests::run().await],
             Cmd::Devices { rounds } => vec![devices::run(rounds)],
             Cmd::Bench { output } => vec![bench::section(Some(&output), false)],
@@ -255,6 +266,8 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(attacks::run(&a.thingstray).await);
     eprintln!("== sharing");
     out.push(share::run(Some(&a.thingstray)).await);
+    eprintln!("== hostile peers");
+    out.push(listeners::run(&a.thingstray, quick).await);
     eprintln!("== requests");
     out.push(requests::run().await);
     eprintln!("== devices");
