@@ -43,6 +43,12 @@ pub struct Limits {
     /// When every slot is taken and a client is waiting, the connection that has moved no
     /// bytes for longest, if at least this long, is closed to make room.
     pub evict_after: Duration,
+    /// The kernel's buffers per connection, each way. Our requests and answers are a few
+    /// hundred bytes; left to itself Linux grows a send buffer up to 4 MiB for a client
+    /// that never reads, so 256 slow readers pinned 1 GB of kernel memory and stayed
+    /// "busy" (their answers still flowing into the buffer) for seconds before they could
+    /// be seen to stall.
+    pub socket_buffer: usize,
     /// The most one connection lives; then it closes after its current request (clients
     /// open another).
     pub max_age: Duration,
@@ -65,7 +71,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             write_timeout: Duration::from_secs(10),
-            evict_after: Duration::from_secs(1),
+            evict_after: Duration::from_millis(250),
+            socket_buffer: 32 * 1024,
             max_age: Duration::from_secs(10 * 60),
             max_per_address: None,
         }
@@ -141,8 +148,11 @@ pub async fn serve_with<H: Handshake>(
                 }
             },
         };
-        // Small answers, sent at once: no Nagle delay.
+        // Small answers, sent at once: no Nagle delay; small kernel buffers (see Limits).
         let _ = tcp.set_nodelay(true);
+        let sock = socket2::SockRef::from(&tcp);
+        let _ = sock.set_send_buffer_size(limits.socket_buffer);
+        let _ = sock.set_recv_buffer_size(limits.socket_buffer);
         let seat = table.seat(peer.ip());
         let app = app.clone().layer(axum::Extension(Peer(peer)));
         tokio::spawn(connection(tcp, seat, slot, app, handshake.clone(), limits, stopped.clone()));
@@ -271,7 +281,14 @@ mod tests {
 
     #[tokio::test]
     async fn connections_beyond_the_cap_wait_for_a_free_slot() {
-        let (s, secret) = server(Limits { max_connections: 3, header_read_timeout: Duration::from_secs(60), ..Limits::default() }).await;
+        // None idle long enough to make room: the fourth waits for a slot.
+        let (s, secret) = server(Limits {
+            max_connections: 3,
+            header_read_timeout: Duration::from_secs(60),
+            evict_after: Duration::from_secs(60),
+            ..Limits::default()
+        })
+        .await;
         let mut idle = Vec::new();
         for _ in 0..3 {
             idle.push(TcpStream::connect(("127.0.0.1", s.port())).await.unwrap());
