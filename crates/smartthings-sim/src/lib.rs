@@ -60,7 +60,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
-pub use stats::{LoggedRequest, Stats};
+pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
 pub use schema::SchemaPartner;
 
 use crate::conn::{ConnInfo, KillableListener};
@@ -394,7 +394,8 @@ impl Sim {
         lock(&self.state.stats).clone()
     }
 
-    /// Every request that reached the simulator so far, in order, with its
+    /// Every request that reached the simulator so far (the first
+    /// [`MAX_LOGGED_REQUESTS`] of them), in order, with its
     /// `Authorization` headers: `assert!(sim.requests().iter().all(|r| !r.authorization.iter().any(|a| a.contains(secret))))`.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.state.requests).clone()

@@ -62,6 +62,10 @@ pub struct LoggedRequest {
     pub authorization: Vec<String>,
 }
 
+/// The request log keeps the first this many requests (a few MB), so a soak run's
+/// millions of requests don't grow the simulator without bound; tests look at far fewer.
+pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
 /// Middleware around everything (unknown paths and control endpoints included): logs
 /// the request before any route, fault or refusal runs.
 pub(crate) async fn log(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -76,7 +80,12 @@ pub(crate) async fn log(State(state): State<Arc<AppState>>, req: Request, next: 
             .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
             .collect(),
     };
-    lock(&state.requests).push(entry);
+    {
+        let mut log = lock(&state.requests);
+        if log.len() < MAX_LOGGED_REQUESTS {
+            log.push(entry);
+        }
+    }
     next.run(req).await
 }
 
