@@ -78,6 +78,7 @@ pub async fn run(thingstray: &str) -> Section {
         (a.status == 200 && v.get("refresh_token").is_none()).then(|| v["access_token"].as_str().unwrap_or("").to_string())
     };
 
+    let sim_host = w.sim.base_url().trim_start_matches("http://").to_string();
     let q = |name: &str| format!("/v1/token?{name}={secret}");
     let wrong = [
         "Authorization: Bearer wrong".to_string(),
@@ -130,6 +131,40 @@ pub async fn run(thingstray: &str) -> Section {
                 .collect(),
             403,
         ),
+        (
+            "Paths that try to leave SmartThings' API with the secret: absolute URLs, `..`, encoded slashes (issue 27)",
+            [
+                "/api//api.smartthings.com/v1/devices".to_string(),
+                "/api/https://api.smartthings.com/v1/devices".to_string(),
+                "/api/devices/https://api.smartthings.com/v1/devices".to_string(),
+                format!("/api/devices/http://{sim_host}/v1/devices"),
+                format!("/api/devices/http://127.0.0.1:{port}/v1/token"),
+                "/api/http:%2F%2Fapi.smartthings.com/v1/devices".to_string(),
+                "/api/v1/../../oauth/token".to_string(),
+                "/api/v1/%2e%2e/%2E%2E/oauth/token".to_string(),
+                "/api/%2F%2Fapi.smartthings.com/v1/devices".to_string(),
+                "/api/v1%2F..%2F..%2Foauth%2Ftoken".to_string(),
+                "/api/v1\\..\\oauth/token".to_string(),
+            ]
+            .into_iter()
+            .map(|p| (p, ok(&[])))
+            .collect(),
+            400,
+        ),
+        (
+            "A request aimed at SmartThings: absolute-form target or a `Host` naming it (with the right secret)",
+            [
+                ("https://api.smartthings.com/v1/devices".to_string(), ok(&[])),
+                (format!("http://{sim_host}/v1/devices"), ok(&[])),
+                (format!("http://{sim_host}/api/v1/devices"), ok(&[])),
+                ("/api/v1/devices".to_string(), vec!["Host: api.smartthings.com".to_string(), auth.clone()]),
+                ("/api/v1/devices".to_string(), vec![format!("Host: {sim_host}"), auth.clone()]),
+                ("/api/v1/devices".to_string(), vec![host.clone(), "Host: api.smartthings.com".to_string(), auth.clone()]),
+            ]
+            .into_iter()
+            .collect(),
+            403,
+        ),
     ];
 
     let mut s = Section::new("Bad input: the token server's attack set");
@@ -156,6 +191,15 @@ pub async fn run(thingstray: &str) -> Section {
         refused += n_ok as usize;
         s.check(name, format!("{n_ok}/{} refused ({want})", reqs.len()), "all refused", n_ok as usize == reqs.len());
     }
+    // Whatever got through to "SmartThings" (the simulator), none of it carried the secret.
+    let seen = w.sim.requests();
+    let leaked = seen.iter().filter(|r| r.authorization.iter().any(|a| a.contains(&secret)) || r.target.contains(&secret)).count();
+    s.check(
+        "The server secret never reached SmartThings (the simulator's request log)",
+        format!("{leaked} of {} requests it received carried the secret", seen.len()),
+        "none",
+        leaked == 0,
+    );
     // A CORS preflight: refused, and no CORS header that would let a page read anything.
     let pre = send(port, &request("OPTIONS", "/v1/token", &ok(&["Origin: https://evil.example", "Access-Control-Request-Method: GET"])));
     let pre_ok = pre.is_some_and(|a| a.status == 403 && !a.head.to_ascii_lowercase().contains("access-control-allow-origin"));

@@ -24,6 +24,7 @@
 
 mod api_apps;
 mod api_auth;
+mod api_capabilities;
 mod api_devices;
 mod api_installed;
 mod api_places;
@@ -59,7 +60,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
-pub use stats::Stats;
+pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
 pub use schema::SchemaPartner;
 
 use crate::conn::{ConnInfo, KillableListener};
@@ -268,6 +269,7 @@ impl Sim {
             oauth: Mutex::new(oauth_store::OAuthStore::new(config.one_sign_in_per_location)),
             faults: Mutex::new(Faults::default()),
             stats: Mutex::new(Stats::default()),
+            requests: Mutex::new(Vec::new()),
             schema_partner: config.schema_partner.clone(),
             schema: Mutex::new(schema::SchemaStore::default()),
         });
@@ -390,6 +392,13 @@ impl Sim {
 
     pub fn stats(&self) -> Stats {
         lock(&self.state.stats).clone()
+    }
+
+    /// Every request that reached the simulator so far (the first
+    /// [`MAX_LOGGED_REQUESTS`] of them), in order, with its
+    /// `Authorization` headers: `assert!(sim.requests().iter().all(|r| !r.authorization.iter().any(|a| a.contains(secret))))`.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.state.requests).clone()
     }
 
     /// When an access token the simulator issued expires, in Unix ms on the simulator's

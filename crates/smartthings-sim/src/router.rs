@@ -9,7 +9,7 @@ use axum::Router;
 
 use crate::errors::not_found;
 use crate::state::AppState;
-use crate::{api_apps, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats, token};
+use crate::{api_apps, api_capabilities, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats, token};
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
@@ -42,7 +42,9 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/apps"), post(api_apps::create).get(api_apps::list))
             .route(&format!("{p}/apps/{{id}}"), get(api_apps::get).delete(api_apps::delete))
             .route(&format!("{p}/apps/{{id}}/oauth"), get(api_apps::get_oauth).put(api_apps::put_oauth))
-            .route(&format!("{p}/apps/{{id}}/oauth/generate"), post(api_apps::generate));
+            .route(&format!("{p}/apps/{{id}}/oauth/generate"), post(api_apps::generate))
+            .route(&format!("{p}/capabilities"), get(api_capabilities::list))
+            .route(&format!("{p}/capabilities/{{id}}/{{version}}"), get(api_capabilities::get));
     }
     // ST Schema: the callback token endpoint and the state callback a connector uses.
     r = r.route(schema::TOKEN_PATH, post(schema::token)).route(schema::STATE_CALLBACK_PATH, post(schema::state_callback));
@@ -63,5 +65,6 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route_layer(from_fn_with_state(state.clone(), stats::count))
         .fallback(|| async { not_found("The requested resource was not found") })
         .layer(from_fn(faults::ratelimit_headers))
+        .layer(from_fn_with_state(state.clone(), stats::log))
         .with_state(state)
 }

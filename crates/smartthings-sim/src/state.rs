@@ -15,7 +15,7 @@ use crate::home::Home;
 use crate::oauth_store::OAuthStore;
 use crate::pat::PatStore;
 use crate::schema::{SchemaPartner, SchemaStore};
-use crate::stats::Stats;
+use crate::stats::{LoggedRequest, Stats};
 use crate::SimClient;
 
 pub(crate) struct AppState {
@@ -41,6 +41,8 @@ pub(crate) struct AppState {
     pub oauth: Mutex<OAuthStore>,
     pub faults: Mutex<Faults>,
     pub stats: Mutex<Stats>,
+    /// Every request that reached the simulator, in order (stats.rs).
+    pub requests: Mutex<Vec<LoggedRequest>>,
     /// The ST Schema partner connector and its callback tokens (schema.rs).
     pub schema_partner: SchemaPartner,
     pub schema: Mutex<SchemaStore>,

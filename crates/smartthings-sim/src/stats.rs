@@ -49,6 +49,46 @@ pub struct Stats {
     pub pats_minted: u64,
 }
 
+/// One request as it reached the simulator: what tests check to prove a client never
+/// sent something (the token server's secret, say) to SmartThings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// Path and query as sent.
+    pub target: String,
+    /// The `Host` header, if any.
+    pub host: Option<String>,
+    /// Every `Authorization` header value, as sent.
+    pub authorization: Vec<String>,
+}
+
+/// The request log keeps the first this many requests (a few MB), so a soak run's
+/// millions of requests don't grow the simulator without bound; tests look at far fewer.
+pub const MAX_LOGGED_REQUESTS: usize = 100_000;
+
+/// Middleware around everything (unknown paths and control endpoints included): logs
+/// the request before any route, fault or refusal runs.
+pub(crate) async fn log(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let entry = LoggedRequest {
+        method: req.method().to_string(),
+        target: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default(),
+        host: req.headers().get(axum::http::header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned()),
+        authorization: req
+            .headers()
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter()
+            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+            .collect(),
+    };
+    {
+        let mut log = lock(&state.requests);
+        if log.len() < MAX_LOGGED_REQUESTS {
+            log.push(entry);
+        }
+    }
+    next.run(req).await
+}
+
 /// The canonical form of a path: `/v1/oauth/x` -> `/oauth/x`, `/devices` -> `/v1/devices`.
 pub(crate) fn canonical_path(path: &str) -> String {
     if let Some(rest) = path.strip_prefix("/v1/oauth") {

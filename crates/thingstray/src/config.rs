@@ -283,6 +283,16 @@ pub fn validate_scopes(scopes: &[String]) -> Result<()> {
         return Err(invalid("scopes", format!("at least one is needed; ThingsTray uses {}", DEFAULT_SCOPES.join(" "))));
     }
     for s in scopes {
+        if s == "sse" {
+            return Err(invalid(
+                "scopes",
+                "`sse` is a SmartThings scope, but SmartThings grants it only to select apps it has approved for \
+                 its event stream, not to an app made for one account like this one, so asking for it would make \
+                 every sign-in fail. Leave it out. For live device state, poll through ThingsTray (`thingstray \
+                 serve`'s /api/v1/devices/ID/status, or `thingstray devices`); an event stream is planned."
+                    .to_string(),
+            ));
+        }
         let mut parts = s.splitn(3, ':');
         let (perm, kind, rest) = (parts.next(), parts.next(), parts.next());
         let ok = matches!(perm, Some("r" | "w" | "x" | "l" | "i"))
@@ -493,6 +503,9 @@ mod tests {
         assert!(validate_scopes(&[]).is_err());
         assert!(validate_scopes(&["devices".into()]).is_err());
         assert!(validate_scopes(&["r:devices:* x:devices:*".into()]).is_err());
+        // `sse` is real but not for apps like ours: said so, not "not a scope" (issue 27).
+        let why = validate_scopes(&["r:devices:*".into(), "sse".into()]).unwrap_err().to_string();
+        assert!(why.contains("is a SmartThings scope") && why.contains("poll") && !why.contains("not a SmartThings scope"), "{why}");
     }
 
     #[test]

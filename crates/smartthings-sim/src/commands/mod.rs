@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::errors::detail;
 use crate::home::Device;
 
-mod table;
+pub(crate) mod table;
 
 use table::{Args, Effect};
 

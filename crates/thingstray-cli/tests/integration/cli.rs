@@ -43,6 +43,14 @@ async fn setup_checks_each_field_and_keeps_the_secret_out_of_the_config() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("`devices` is not a SmartThings scope"), "{}", r.stderr);
 
+    // `sse` is a real scope, granted only to select apps: said so, with what to do instead.
+    let mut args = base(&id, "https://thingstray.invalid/callback");
+    args.extend(["--scopes".into(), "r:devices:* sse".into()]);
+    let r = run(args, secret.clone()).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`sse` is a SmartThings scope") && r.stderr.contains("poll"), "{}", r.stderr);
+    assert!(!r.stderr.contains("not a SmartThings scope"), "{}", r.stderr);
+
     let r = run(base(&id, "https://thingstray.invalid/callback"), None).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("client_secret") && r.stderr.contains("THINGSTRAY_CLIENT_SECRET"), "{}", r.stderr);
