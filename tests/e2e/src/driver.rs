@@ -65,6 +65,9 @@ fn tauri_driver() -> PathBuf {
     }
 }
 
+/// How long WebDriver may take to start the app and hand over its first window.
+const LAUNCH_PATIENCE: Duration = Duration::from_secs(120);
+
 /// One tauri-driver (and its WebKitWebDriver) for one journey.
 pub struct Driver {
     pub url: String,
@@ -139,16 +142,21 @@ impl App {
         }
         let caps = json!({ "tauri:options": { "application": wrapper, "args": args } });
         let caps = caps.as_object().cloned().expect("caps");
-        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&driver.url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "WebDriver could not start the app: {e}\n{}",
-                    env.app_log_tail()
-                )
-            });
+        let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+        builder.capabilities(caps);
+        let connect = builder.connect(&driver.url);
+        // A session that never comes (the app handed over to one still running, a
+        // WebKitWebDriver that died) fails here with the logs instead of holding the suite.
+        let client = match tokio::time::timeout(LAUNCH_PATIENCE, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => panic!("WebDriver could not start the app: {e}\n{}", env.app_log_tail()),
+            Err(_) => panic!(
+                "WebDriver had no session for the app after {} s\napp log:\n{}\ndriver log:\n{}",
+                LAUNCH_PATIENCE.as_secs(),
+                env.app_log_tail(),
+                std::fs::read_to_string(env.path("driver.log")).unwrap_or_default()
+            ),
+        };
         std::fs::create_dir_all(shots).expect("screenshot dir");
         App {
             client,

@@ -18,6 +18,9 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use smartthings_sim::{Sim, SimConfig};
 
 pub use driver::{App, Driver, WAIT};
+
+/// How long one CLI command may take: a hung one fails the journey, naming its arguments.
+const CLI_PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
 pub use session_env::SessionEnv;
 pub use tray::Tray;
 
@@ -136,7 +139,27 @@ impl Journey {
                 .unwrap();
         }
         drop(child.stdin.take());
-        child.wait_with_output().expect("thingstray CLI")
+        // The simulator answers the CLI from this test's own runtime: waiting here must not
+        // hold one of its two workers (block_in_place hands this worker's tasks to another),
+        // and a CLI that hangs is a failure with its output, not a journey that never ends.
+        let pid = child.id();
+        let wait = move || {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(child.wait_with_output());
+            });
+            match rx.recv_timeout(CLI_PATIENCE) {
+                Ok(out) => out.expect("thingstray CLI"),
+                Err(_) => {
+                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    panic!("thingstray {args:?} did not finish within {} s", CLI_PATIENCE.as_secs());
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 
     fn cli_command(&self, dir: Option<&Path>) -> Command {

@@ -184,6 +184,20 @@ impl Tray {
         .await
     }
 
+    /// Waits until the process that showed this tray icon has left the bus: it exited.
+    pub async fn gone(&self, what: &str) {
+        until(crate::driver::WAIT, what, || async {
+            let reply = self
+                .conn
+                .call_method(Some("org.freedesktop.DBus"), "/org/freedesktop/DBus", Some("org.freedesktop.DBus"), "NameHasOwner", &(self.owner.as_str(),))
+                .await
+                .ok()?;
+            let has: bool = reply.body().deserialize().ok()?;
+            (!has).then_some(())
+        })
+        .await
+    }
+
     /// What a panel sends when the user clicks an item.
     pub async fn click(&self, id: i32) {
         self.conn

@@ -355,6 +355,9 @@ async fn restart() {
     let menu = tray.menu_until("the tray menu", |m| m.find("Quit ThingsTray").is_some()).await;
     tray.click(menu.find("Quit ThingsTray").unwrap().id).await;
     app.close().await;
+    // Quit ends the process (its bus connection goes with it), and only then does the next
+    // launch start: a launch while it still shuts down would hand over to it and exit.
+    tray.gone("the app to exit after Quit").await;
 
     // Single instance: had Quit not ended the app, this launch would hand over and exit.
     let app = j.launch(&["--open", "devices"]).await;
