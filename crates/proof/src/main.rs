@@ -15,6 +15,7 @@ mod keychain_locked;
 mod packages;
 mod report;
 mod requests;
+mod handover;
 mod share;
 mod sleep;
 mod soak;
