@@ -241,6 +241,15 @@ impl Taker<'_> {
     /// A session this computer cannot use is declined (the old owner then keeps it); it
     /// is never stored here.
     async fn check(&self, t: &mut Taking, bundle: HandOverBundle, location: Option<&str>) -> Result<HandOverBundle> {
+        if bundle.nonce.is_empty() {
+            // An owner from before issue 25: it keeps the session unless told, and it is
+            // not told (it knows no nonce); nothing was stored here.
+            self.forget(&Registry::open(self.paths), std::time::SystemTime::now());
+            return Err(Error::ShareProtocol {
+                owner: self.creds.owner.clone(),
+                detail: "it speaks an older hand-over: update ThingsTray there, then take the session over again".into(),
+            });
+        }
         let usable = bundle.nonce == t.nonce
             && bundle.settings.paired.is_none()
             && bundle.settings.validate().is_ok()

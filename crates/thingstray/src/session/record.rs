@@ -25,6 +25,8 @@ use crate::config::{ConnectionSettings, PairedWith};
 use crate::error::{Error, Result};
 
 /// One connection's hand-over, as this computer took part in it.
+// Read from a file now and then, never kept in bulk: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Record {
