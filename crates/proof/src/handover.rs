@@ -106,7 +106,7 @@ impl Two {
             let Ok(conn) = Connection::open_with(paths, &config, vault.clone(), None, self.opts(5000)).await else { continue };
             if conn.owner().is_some() {
                 paired += 1;
-                paired_clean &= !vault.tokens("home").await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
+                paired_clean &= vault.tokens("home").await.ok().flatten().is_none_or(|t| t.refresh_token.secret().is_empty());
                 continue;
             }
             let before = self.w.sim.stats().token_requests;
