@@ -16,6 +16,7 @@ mod listeners;
 mod packages;
 mod report;
 mod requests;
+mod handover;
 mod share;
 mod sleep;
 mod soak;

@@ -48,11 +48,12 @@ async fn status_of(req: reqwest::RequestBuilder) -> String {
 }
 
 pub async fn run(thingstray: Option<&str>) -> Section {
-    let mut s = Section::new("Sharing: the share listener refuses, and what a paired token costs");
+    let mut s = Section::new("Sharing: the share listener refuses, what a paired token costs, and a hand-over under faults");
     s.intro(
         "One owner (the real share listener, TLS 1.3 with its pinned certificate, on 127.0.0.1) and \
          paired computers asking it for tokens. Each attack must be refused; the control request \
-         must be served.",
+         must be served. Then the session handed over to a paired computer with every step of \
+         either computer killed or stalled: never zero owners, never two.",
     );
     let w = World::start(SimConfig::default()).await;
     let vault = w.shared().vault;
@@ -155,6 +156,7 @@ pub async fn run(thingstray: Option<&str>) -> Section {
         e == "share_fingerprint_mismatch" && nothing_sent,
     );
 
+    crate::handover::rows(&mut s).await;
     // The benchmark's paired computers all connect from 127.0.0.1, so its listener lifts
     // the cap per address (16) that computers on a real network each stay far under.
     let bench_limits = Limits { max_per_address: Some(usize::MAX), ..Limits::default() };

@@ -365,6 +365,10 @@ impl Paths {
     pub fn share_lock_file(&self) -> PathBuf {
         self.dir.join("share.json.lock")
     }
+    /// A hand-over of `connection` this computer takes part in (session/record.rs).
+    pub fn hand_over_record(&self, connection: &str) -> PathBuf {
+        self.dir.join("hand-over").join(format!("{}.json", file_safe(connection)))
+    }
     /// Where the running share listener is (owner/listening.rs).
     pub fn share_listener(&self) -> PathBuf {
         self.dir.join("share-listener.json")

@@ -55,6 +55,8 @@ pub mod token;
 pub mod vault;
 
 pub use connection::Connection;
+#[cfg(feature = "failpoints")]
+pub use failpoint::drill;
 pub use error::{Error, Result};
 
 /// The crate's modules, lowest first: each uses only those before it (the list in the

@@ -98,7 +98,16 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         }
         let _ = out.flush();
     }
-    let share = if a.share { Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?) } else { None };
+    // A hand-over this computer decided and its new owner has not confirmed: the new owner
+    // must be able to ask again (owner/hand_over.rs), so the listener runs, sharing or not.
+    let handing = thingstray::owner::hand_over::unfinished(&ctx.paths, &conn.name);
+    if let (false, Some(g)) = (a.share, &handing) {
+        say(&format!(
+            "thingstray: handing `{}` over to {} is not finished: the share listener answers it until {} confirms",
+            conn.name, g.to.owner, g.to.owner
+        ));
+    }
+    let share = if a.share || handing.is_some() { Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?) } else { None };
     say(&format!(
         // The secret goes through a pipe, not curl's argv (which every local user can read).
         "Try: printf 'Authorization: Bearer %s\\n' \"$(thingstray serve --print-secret)\" | curl -H @- http://127.0.0.1:{}/v1/token",

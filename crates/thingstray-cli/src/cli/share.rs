@@ -9,7 +9,7 @@ use thingstray::config::Config;
 use thingstray::connection::Options;
 use thingstray::owner::listening::Listening;
 use thingstray::owner::server::make_invite;
-use thingstray::owner::take_over::take_over;
+use thingstray::owner::take_over::{take_over_from, unconfirmed, Start};
 use thingstray::owner::{Identity, Registry};
 use thingstray::share::pairing::this_computer;
 use thingstray::vault::Vault;
@@ -43,11 +43,16 @@ enum ShareCmd {
     HandOver { name: String },
     /// On a paired computer: take the session over from its owner (which offered it with
     /// `share hand-over`), without a new sign-in. Then run `thingstray serve --share` here.
+    /// A take-over cut off halfway carries on where it stopped when run again.
     TakeOver {
         /// Where the old owner will reach this computer's share listener (HOST or
         /// HOST:PORT; default: this computer's outward address, port 8766).
         #[arg(long, value_name = "HOST[:PORT]")]
         advertise: Option<String>,
+        /// Only finish a take-over begun before (cut off, or its old owner unreachable
+        /// then); never begin a new one.
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -112,14 +117,21 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             registry.offer_hand_over(&name, SystemTime::now())?;
             println!("Offered this computer's session to `{name}`. On {name}, within 10 minutes, run: thingstray share take-over");
         }
-        ShareCmd::TakeOver { advertise } => {
+        ShareCmd::TakeOver { advertise, resume } => {
             let config = Config::load(&ctx.paths)?;
             let vault = Vault::open(&config, &ctx.paths)?;
-            let conn = take_over(&ctx.paths, &vault, ctx.connection.as_deref(), advertise.as_deref(), Options::default()).await?;
+            let start = if resume { Start::Resume } else { Start::Begin };
+            let conn = take_over_from(&ctx.paths, &vault, ctx.connection.as_deref(), advertise.as_deref(), Options::default(), start).await?;
             println!(
                 "`{}` is this computer's own now. Start `thingstray serve --share` here: the old owner and the other computers get their tokens from it.",
                 conn.name
             );
+            if let Some(old) = unconfirmed(&ctx.paths, &conn.name) {
+                eprintln!(
+                    "{old} has not heard yet that this computer holds the session (it keeps a copy it no longer refreshes). \
+                     Once {old} is reachable, run `thingstray share take-over --resume` here to tell it."
+                );
+            }
         }
     }
     Ok(())

@@ -141,6 +141,11 @@ async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() 
     assert_eq!(early.code, 1, "{early:?}");
     assert!(early.stderr.contains("share hand-over"), "{}", early.stderr);
 
+    // Nothing begun: `--resume` has nothing to finish.
+    let resume = finish(on_laptop(&["share", "take-over", "--resume"]).spawn().unwrap()).await;
+    assert_eq!(resume.code, 1, "{resume:?}");
+    assert!(resume.stderr.contains("no take-over of `home` was begun"), "{}", resume.stderr);
+
     owner.run(&["share", "hand-over", "laptop"]).await.ok();
     let took = finish(on_laptop(&["share", "take-over", "--advertise", "127.0.0.1:1"]).spawn().unwrap()).await;
     took.ok();
@@ -160,6 +165,10 @@ async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() 
     assert!(status[0]["paired_with"].is_string(), "{status}");
     let secrets = owner.secrets_file().to_string();
     assert!(!secrets.contains("refresh_token") && !secrets.contains(&owner.secret()), "{secrets}");
+    // Done: `--resume` finds nothing left to finish, and says the connection is its own.
+    let resume = finish(on_laptop(&["share", "take-over", "--resume"]).spawn().unwrap()).await;
+    assert_eq!(resume.code, 1, "{resume:?}");
+    assert!(resume.stderr.contains("holds its own sign-in here"), "{}", resume.stderr);
     assert_eq!(owner.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
 }
 

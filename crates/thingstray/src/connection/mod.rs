@@ -4,6 +4,7 @@
 //! The ways to make one: a sign-in ([`Connection::finish_sign_in`]), an invite redeemed
 //! ([`paired::connect`]), a connector's grant kept ([`schema::keep`]).
 
+pub(crate) mod hand_over;
 pub mod paired;
 pub mod schema;
 
@@ -53,7 +54,35 @@ impl Connection {
     }
 
     pub async fn open_with(paths: &Paths, config: &Config, vault: Vault, name: Option<&str>, opts: Options) -> Result<Connection> {
-        let (name, settings) = config.connection(name)?;
+        let (name, _) = config.connection(name)?;
+        // A hand-over this computer left half done is finished first (hand_over.rs).
+        let settled = match hand_over::settle(paths, &vault, &name, opts.session.lock_timeout).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                tracing::warn!(connection = %name, code = e.code(), "could not finish the hand-over left half done: {e}");
+                false
+            }
+        };
+        let reloaded;
+        let config = if settled {
+            reloaded = Config::load(paths)?;
+            &reloaded
+        } else {
+            config
+        };
+        let (name, settings) = config.connection(Some(&name))?;
+        let conn = Connection::assemble_any(paths, name, settings, vault, opts).await?;
+        // Handing the session over and waiting for the new owner's word: never refreshed
+        // here again, whatever the settings still say.
+        if let Ok(Some(record)) = conn.session.refresh_lock().record() {
+            if let Some(e @ Error::HandingOver { .. }) = crate::session::record::forbids_refresh(&record) {
+                conn.session.retire(e);
+            }
+        }
+        Ok(conn)
+    }
+
+    async fn assemble_any(paths: &Paths, name: String, settings: &ConnectionSettings, vault: Vault, opts: Options) -> Result<Connection> {
         if let Some(with) = &settings.paired {
             let creds = crate::share::pairing::credentials(&vault, &name, with).await?;
             return Connection::assemble_paired(paths, name, settings.clone(), creds, vault, opts).await;
@@ -79,7 +108,7 @@ impl Connection {
     ) -> Result<Connection> {
         let http = crate::http::client(opts.request_timeout);
         let oauth = OAuthClient::new(&settings, secret, http.clone())?;
-        let session = Session::new(name.clone(), oauth, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
+        let session = Session::new(name.clone(), oauth, vault, lock(paths, &name), opts.clock, opts.session);
         session.load().await?;
         let api = Api::new(session.clone(), http, &settings.api_url)?;
         Ok(Connection { name, settings, session, api })
@@ -98,7 +127,7 @@ impl Connection {
     ) -> Result<Connection> {
         let http = crate::http::client(opts.request_timeout);
         let client = crate::schema::SchemaClient::new(&settings, secret, http.clone())?;
-        let session = Session::schema(name.clone(), client, vault, RefreshLock::new(paths.lock_file(&name)), opts.clock, opts.session);
+        let session = Session::schema(name.clone(), client, vault, lock(paths, &name), opts.clock, opts.session);
         session.load().await?;
         let api = Api::new(session.clone(), http, &settings.api_url)?;
         Ok(Connection { name, settings, session, api })
@@ -113,7 +142,7 @@ impl Connection {
         opts: Options,
     ) -> Result<Connection> {
         let client = ShareClient::for_credentials(&creds)?;
-        let lock = RefreshLock::new(paths.lock_file(&name));
+        let lock = lock(paths, &name);
         let owner = crate::session::Paired { client, creds, location_id: settings.location_id.clone() };
         let session = Session::paired(name.clone(), owner, vault, lock, opts.clock, opts.session);
         session.load().await?;
@@ -153,13 +182,25 @@ impl Connection {
         let code = sign_in.accept(answer)?;
         let tokens = self.session.oauth()?.exchange(sign_in, code, self.session.now()).await?;
         let installed_app_id = tokens.installed_app_id.clone();
-        if let Some(holder) = self.other_holder(paths, installed_app_id.as_deref()) {
+        match self.other_holder(paths, installed_app_id.as_deref()) {
             // SmartThings has just ended the holder's refresh token in favour of this pair
             // (one sign-in per app and location). The pair goes to the holder, which lives
             // on; this connection stays as it was.
-            self.session.vault().store_tokens(&holder, &tokens).await?;
-            tracing::warn!(connection = %self.name, %holder, "this sign-in is another connection's; handed to it");
-            return Err(Error::AlreadyConnected { connection: self.name.clone(), holder });
+            Some((holder, false)) => {
+                self.session.vault().store_tokens(&holder, &tokens).await?;
+                tracing::warn!(connection = %self.name, %holder, "this sign-in is another connection's; handed to it");
+                return Err(Error::AlreadyConnected { connection: self.name.clone(), holder });
+            }
+            // The holder is paired: its owner's session is the one SmartThings just ended,
+            // and a paired connection cannot keep a pair (it has no client secret, and its
+            // processes ask the owner). The only live pair stays here, where it was made.
+            Some((holder, true)) => {
+                tracing::warn!(
+                    connection = %self.name, %holder,
+                    "this sign-in is for the location `{holder}` is paired for: its owner's session has just ended; this connection holds the sign-in now"
+                );
+            }
+            None => {}
         }
         self.session.adopt(tokens).await?;
         self.remember_location(paths, installed_app_id).await;
@@ -167,15 +208,15 @@ impl Connection {
     }
 
     /// Another connection of these settings that holds this sign-in (the same installed
-    /// app: SmartThings gives one per app and location).
-    fn other_holder(&self, paths: &Paths, installed_app_id: Option<&str>) -> Option<String> {
+    /// app: SmartThings gives one per app and location), and whether it is paired.
+    fn other_holder(&self, paths: &Paths, installed_app_id: Option<&str>) -> Option<(String, bool)> {
         let installed_app_id = installed_app_id?;
         let config = Config::load(paths).ok()?;
         config
             .connections
             .iter()
             .find(|(name, s)| *name != &self.name && s.installed_app_id.as_deref() == Some(installed_app_id))
-            .map(|(name, _)| name.clone())
+            .map(|(name, s)| (name.clone(), s.paired.is_some()))
     }
 
     /// Best effort: the location's id and name make the UI friendlier, nothing depends on it.
@@ -203,6 +244,11 @@ impl Connection {
             tracing::warn!(code = e.code(), "could not record the location in the settings");
         }
     }
+}
+
+/// A connection's refresh lock, fenced by its hand-over record.
+fn lock(paths: &Paths, name: &str) -> RefreshLock {
+    RefreshLock::new(paths.lock_file(name)).with_record(paths.hand_over_record(name))
 }
 
 #[cfg(test)]

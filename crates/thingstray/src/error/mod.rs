@@ -351,6 +351,29 @@ pub enum Error {
     )]
     HandOverNotOffered { owner: String },
 
+    #[error(
+        "This computer is handing its SmartThings session over to {to}, and keeps it untouched \
+         until {to} says it holds it: it no longer refreshes it here (the token it has works \
+         until it expires). Keep ThingsTray running here (the app, or `thingstray serve`) so \
+         {to} can reach it, and on {to} run `thingstray share take-over --resume`."
+    )]
+    HandingOver { to: String },
+
+    #[error(
+        "The hand-over from {owner} is not finished ({detail}). Nothing is lost: this computer \
+         keeps its place in it and whatever it received, and {owner} does not spend the session \
+         meanwhile. Once {owner} is reachable (ThingsTray running there: the app, or \
+         `thingstray serve`), run `thingstray share take-over --resume` here."
+    )]
+    HandOverPending { owner: String, detail: String },
+
+    #[error(
+        "{owner} is already handing its session over to another computer ({to}). Finish that \
+         one first (`thingstray share take-over --resume` on {to}): a session goes to one \
+         computer at a time."
+    )]
+    HandOverElsewhere { owner: String, to: String },
+
     #[error("No computer named `{name}` is paired with this one. Paired: {known}.")]
     UnknownPairedComputer { name: String, known: String },
 

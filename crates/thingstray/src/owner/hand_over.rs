@@ -2,27 +2,43 @@
 //! hand-over NAME` on the owner, then `thingstray share take-over` on NAME): for a laptop
 //! that retires the role to the home server.
 //!
-//! The one moment a refresh token leaves its computer, so it is done in two steps over the
-//! pinned TLS connection, and only for a computer the owner offered it to (within 10
-//! minutes, once):
-//! 1. `POST /share/v1/hand-over`: the new owner says how the old one will reach it (its
-//!    address, fingerprint, and an id and secret it enrolled for the old owner). The old
-//!    owner answers with the session (settings, client secret, token pair) and keeps its
-//!    refresh lock, so nothing here spends the pair meanwhile (for at most [`CONFIRM_WITHIN`]).
-//! 2. The new owner stores the pair, then `POST /share/v1/hand-over/confirm`: the old
-//!    owner becomes paired with it (no refresh token, no client secret left) and its
-//!    session retires. Confirming twice is answered the same, so a lost answer is retried.
+//! The one moment a refresh token leaves its computer. It must never end with the session
+//! on neither computer (each step of either side may be cut off: a crash, a lid closed,
+//! Wi-Fi gone, a keychain that stalls) nor with both refreshing it. So each side writes
+//! down what it decided before it tells the other (session/record.rs), and each message
+//! can be sent again and is answered the same:
 //!
-//! If step 2 never comes, the old owner stays the owner and the new one discards the pair:
-//! never two holders of one refresh token. Other computers paired with the old owner pair
-//! again with the new one (its certificate is another).
+//! 1. The new owner B writes its record (`Taking`, a fresh `nonce`), then asks:
+//!    `POST /share/v1/hand-over` `{how to reach B, nonce, B's location}`.
+//! 2. The old owner A, for a computer it offered the session to (within 10 minutes):
+//!    takes the refresh lock (no refresh of its own in flight), writes its decision
+//!    (`Giving{nonce}`, synced) and only then answers with the session (settings, client
+//!    secret, pair). From the decision on, A never spends the refresh token, in any
+//!    process (they all read the record under the lock before a refresh), and keeps the
+//!    pair, so the same request is answered with the same session, after a restart too
+//!    (the decision is on disk; the listener answers it whether sharing is on or off).
+//! 3. B keeps the session aside in its vault, then its record says `Received`: from here
+//!    B is its home, and B never drops it. It puts the pair in place, its settings say it
+//!    holds the sign-in (`Owner`), and only now may it refresh: A decided before it
+//!    answered, so at most one computer ever refreshes.
+//! 4. B: `POST /share/v1/hand-over/confirm {nonce}`. A becomes paired with B (record
+//!    `acked`, then settings, then the refresh token and client secret leave its vault).
+//!    Confirming again is answered the same.
 //!
-//! This file is the old owner's side: the listener's two routes. The new owner's is
-//! take_over.rs, the session's (its pair held, then retired) session/hold.rs; what goes
-//! over the wire is share/wire.rs.
+//! A session B cannot use (another location, unusable) is declined: `POST
+//! /share/v1/hand-over/decline {nonce}`, and A, its record removed, refreshes again. B
+//! never declines what it has started to store.
+//!
+//! B retries each request with backoff for minutes and, unanswered, keeps its record;
+//! `thingstray share take-over --resume` (or any later `take-over`) carries on where it
+//! stopped. A process that opens a connection finishes what needs no other computer
+//! (connection/hand_over.rs). The whole protocol, every step of either side cut off or
+//! stalled, is explored in owner/model.rs and run against this code in the core's
+//! tests/integration/handover_faults.rs.
+//!
+//! This file is A's side: the listener's three routes. B's is take_over.rs.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -30,42 +46,28 @@ use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::server::{caller, internal, read_body, refuse, Owner};
-use crate::config::{Config, ConnectionSettings, PairedWith, Paths};
+use crate::clock::unix_ms;
+use crate::config::{Config, ConnectionSettings, PairedWith};
+use crate::connection::hand_over::give_up;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::serve::{error_response, json_no_store as json};
-use crate::session::Hold;
-use crate::share::wire::{HandOverBundle, HandOverRequest};
-use crate::token::{RefreshToken, TokenSet};
+use crate::session::record::{self, digest, Giving, Record};
+use crate::share::wire::{HandOverBundle, HandOverRequest, HandOverWord};
 
-/// How long the old owner holds its refresh lock waiting for the confirmation.
-pub const CONFIRM_WITHIN: Duration = Duration::from_secs(60);
-
-/// The old owner's side between the two steps.
+/// The old owner's side between the requests: one decision at a time, so a repeat (the new
+/// owner retrying after a slow answer) waits for the first and finds its record.
 #[derive(Default)]
 pub(crate) struct Slot {
-    pending: Mutex<Option<Pending>>,
-    /// The computer the session went to, to answer a repeated confirmation.
-    done: Mutex<Option<String>>,
-    /// One confirmation at a time: a repeat (the new owner retrying after a slow answer)
-    /// waits for the first, then finds it done instead of "not offered".
-    confirming: tokio::sync::Mutex<()>,
+    deciding: tokio::sync::Mutex<()>,
 }
 
-struct Pending {
-    id: String,
-    to: PairedWith,
-    secret: SecretString,
-    conn: Connection,
-    hold: Hold,
-    until: SystemTime,
+/// A nonce as the new owner makes it: 16 to 64 letters and digits.
+fn usable_nonce(n: &str) -> bool {
+    (16..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Step 1, on the old owner.
+/// The request: the session, once decided on disk; the same session for a repeat.
 pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Response {
     let (id, name) = match caller(&owner, req.headers()).await {
         Ok(who) => who,
@@ -76,140 +78,196 @@ pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Resp
         Err(resp) => return resp,
     };
     let Ok(r) = serde_json::from_slice::<HandOverRequest>(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {owner, at, fingerprint, id, secret}");
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {owner, at, fingerprint, id, secret, nonce}");
     };
-    // Checked before the offer is spent: a request this computer cannot use leaves the
+    if !usable_nonce(&r.nonce) {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", "the hand-over needs a nonce: update ThingsTray on both computers");
+    }
+    // Checked before anything is decided: a request this computer cannot use leaves the
     // offer standing for a good one.
-    let to = PairedWith { owner: r.owner, at: r.at, fingerprint: r.fingerprint, id: r.id };
+    let to = PairedWith { owner: r.owner.clone(), at: r.at.clone(), fingerprint: r.fingerprint.clone(), id: r.id.clone() };
     if let Err(e) = ConnectionSettings::paired(to.clone(), crate::config::DEFAULT_API_URL).validate() {
         return error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
     }
-    let now = owner.clock.now();
-    let registry = owner.registry.clone();
-    let who = id.clone();
-    match tokio::task::spawn_blocking(move || registry.take_hand_over(&who, now)).await {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => {
-            tracing::info!(computer = %name, "hand-over refused: not offered to this computer");
-            return refuse(StatusCode::FORBIDDEN, &Error::HandOverNotOffered { owner: owner.name.clone() });
-        }
-        Ok(Err(e)) => return internal(&e),
-        Err(e) => return internal(&Error::io("checking the hand-over", e)),
-    }
-    let answer = async {
-        let conn = owner.source.connection()?;
-        let hold = conn.session.hold_for_hand_over().await?;
-        let client_secret = conn.session.vault().client_secret(&conn.name).await?.ok_or_else(|| Error::InvalidSetting {
-            field: "client_secret".into(),
-            why: format!("no client secret is stored for `{}`", conn.name),
-        })?;
-        let settings = Config::load(owner.registry.paths())?.connections.remove(&conn.name).unwrap_or_else(|| conn.settings.clone());
-        let bundle = HandOverBundle {
-            settings,
-            client_secret: client_secret.expose_secret().to_string(),
-            tokens: hold.pair().clone(),
-        };
-        Ok::<_, Error>((bundle, conn, hold))
-    }
-    .await;
-    let (bundle, conn, hold) = match answer {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(computer = %name, code = e.code(), "hand-over failed: {e}");
-            return crate::serve::core_error_response(&e);
-        }
-    };
-    let until = now + CONFIRM_WITHIN;
-    *lock(&owner.hand_over.pending) =
-        Some(Pending { id: id.clone(), to, secret: SecretString::from(r.secret), conn, hold, until });
-    // Give the lock back if the confirmation never comes: the owner stays the owner.
-    let waiting = owner.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(CONFIRM_WITHIN).await;
-        let mut pending = lock(&waiting.hand_over.pending);
-        if pending.as_ref().is_some_and(|p| p.id == id) {
-            tracing::warn!("the hand-over was not confirmed in time; this computer keeps the session");
-            *pending = None;
-        }
-    });
-    tracing::info!(computer = %name, "handing the session over; waiting for the confirmation");
-    json(&bundle)
-}
-
-/// Step 2, on the old owner: it becomes paired with the new one.
-pub(super) async fn confirm(State(owner): State<Arc<Owner>>, req: Request) -> Response {
-    let (id, name) = match caller(&owner, req.headers()).await {
-        Ok(who) => who,
-        Err(refusal) => return refusal,
-    };
-    // Run to the end even if the new owner hangs up (its request timed out while the
-    // keychain was slow): stopped halfway, neither computer would hold the session.
-    tokio::spawn(confirm_once(owner, id, name))
-        .await
-        .unwrap_or_else(|e| internal(&Error::io("confirming the hand-over", e)))
-}
-
-async fn confirm_once(owner: Arc<Owner>, id: String, name: String) -> Response {
-    let _one = owner.hand_over.confirming.lock().await;
-    if lock(&owner.hand_over.done).as_deref() == Some(id.as_str()) {
-        return json(&serde_json::json!({ "handed_over": true }));
-    }
-    let pending = {
-        let mut slot = lock(&owner.hand_over.pending);
-        match slot.take() {
-            Some(p) if p.id == id && owner.clock.now() < p.until => p,
-            other => {
-                *slot = other.filter(|p| p.id != id);
-                return refuse(StatusCode::FORBIDDEN, &Error::HandOverNotOffered { owner: owner.name.clone() });
+    let _one = owner.hand_over.deciding.lock().await;
+    match decide(&owner, &id, &name, to, &r).await {
+        Ok(bundle) => json(&bundle),
+        Err((status, e)) => {
+            tracing::info!(computer = %name, code = e.code(), "hand-over refused: {e}");
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                internal(&e)
+            } else {
+                refuse(status, &e)
             }
         }
-    };
-    let conn = pending.conn.clone();
-    if let Err(e) = become_paired(owner.registry.paths(), &conn, &pending).await {
-        tracing::error!(computer = %name, code = e.code(), "could not become paired after the hand-over: {e}");
-        return internal(&e);
     }
-    conn.session.retire(Error::HandedOver { to: pending.to.owner.clone() });
-    drop(pending);
-    *lock(&owner.hand_over.done) = Some(id);
-    tracing::info!(computer = %name, "handed the session over; this computer is now paired with it");
-    json(&serde_json::json!({ "handed_over": true }))
 }
 
-/// The old owner's connection, rewritten as paired with the new owner: the refresh token
-/// leaves its vault first (the access token alone stays, else nothing), then its pairing
-/// secret and the settings, then the client secret goes. A failure before the settings
-/// are written puts the pair back: this computer stays the owner, the new one discards.
-async fn become_paired(paths: &Paths, conn: &Connection, p: &Pending) -> Result<()> {
-    let vault = conn.session.vault();
-    let access_only = TokenSet { refresh_token: RefreshToken::new(String::new()), from_refresh: false, ..p.hold.pair().clone() };
-    if let Err(e) = vault.store_tokens(&conn.name, &access_only).await {
-        // Never a paired connection with the refresh token still here: it would be spent
-        // one day and end the new owner's session.
-        tracing::warn!(code = e.code(), "could not keep the access token after the hand-over; removing the pair");
-        vault.delete_tokens(&conn.name).await?;
+type Refusal = (StatusCode, Error);
+
+fn fail(e: Error) -> Refusal {
+    (StatusCode::INTERNAL_SERVER_ERROR, e)
+}
+
+async fn decide(owner: &Owner, id: &str, name: &str, to: PairedWith, r: &HandOverRequest) -> std::result::Result<HandOverBundle, Refusal> {
+    let paths = owner.registry.paths();
+    let conn = owner.source.connection().map_err(fail)?;
+    let path = paths.hand_over_record(&conn.name);
+    match record::load(&path).map_err(fail)? {
+        Some(Record::Giving(g)) if !g.acked && g.nonce == r.nonce && g.peer_id == id => return again(owner, &conn, g, to, r).await,
+        Some(Record::Giving(g)) if g.nonce == r.nonce => return Err((StatusCode::CONFLICT, Error::HandedOver { to: g.to.owner })),
+        Some(Record::Giving(g)) if !g.acked => {
+            return Err((StatusCode::CONFLICT, Error::HandOverElsewhere { owner: owner.name.clone(), to: g.peer_name }));
+        }
+        _ => {}
     }
-    let rest = async {
-        vault.store_pairing_secret(&conn.name, p.secret.clone()).await?;
-        Config::update(paths, |config| {
-            let old = config.connections.get(&conn.name).cloned().unwrap_or_else(|| conn.settings.clone());
-            let mut settings = ConnectionSettings::paired(p.to.clone(), old.api_url.clone());
-            settings.location_id = old.location_id;
-            settings.location_name = old.location_name;
-            settings.installed_app_id = old.installed_app_id;
-            config.connections.insert(conn.name.clone(), settings);
-            Ok(())
-        })
+    let now = owner.clock.now();
+    if !owner.registry.hand_over_offered(id, now).map_err(fail)? {
+        return Err((StatusCode::FORBIDDEN, Error::HandOverNotOffered { owner: owner.name.clone() }));
+    }
+    if let (Some(want), Some(have)) = (&r.location_id, &conn.settings.location_id) {
+        if want != have {
+            let e = Error::ShareWrongLocation { owner: owner.name.clone(), expected: want.clone(), got: have.clone() };
+            return Err((StatusCode::CONFLICT, e));
+        }
+    }
+    crate::failpoint::step("give.checked", &paths.dir).await;
+    let vault = conn.session.vault();
+    // The refresh lock, until the decision is on disk: no refresh of this computer's is
+    // in flight, and none starts after (each reads the record first).
+    let hold = conn.session.hold_for_hand_over().await.map_err(fail)?;
+    let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
+        fail(Error::InvalidSetting { field: "client_secret".into(), why: format!("no client secret is stored for `{}`", conn.name) })
+    })?;
+    let settings = Config::load(paths).map_err(fail)?.connections.remove(&conn.name).unwrap_or_else(|| conn.settings.clone());
+    crate::failpoint::step("give.held", &paths.dir).await;
+    // The new owner's secret for this computer, for when it is paired with it.
+    vault.store_pairing_secret(&conn.name, SecretString::from(r.secret.clone())).await.map_err(fail)?;
+    crate::failpoint::step("give.secret_stored", &paths.dir).await;
+    let giving = Giving {
+        nonce: r.nonce.clone(),
+        peer_id: id.to_string(),
+        peer_name: name.to_string(),
+        to: to.clone(),
+        pair_digest: digest(hold.pair().refresh_token.secret()),
+        settings: settings.clone(),
+        decided_at_ms: unix_ms(now),
+        acked: false,
+    };
+    // The decision. From here the session is the new owner's, whatever happens next.
+    record::save(&path, &Record::Giving(giving)).map_err(fail)?;
+    crate::failpoint::step("give.decided", &paths.dir).await;
+    conn.session.retire(Error::HandingOver { to: to.owner.clone() });
+    if let Err(e) = owner.registry.take_hand_over(id, now) {
+        tracing::warn!(code = e.code(), "could not mark the offer as used");
+    }
+    let tokens = hold.pair().clone();
+    drop(hold);
+    tracing::info!(computer = %name, "handing the session over; it is not refreshed here any more");
+    crate::failpoint::step("give.answering", &paths.dir).await;
+    Ok(HandOverBundle { settings, client_secret: client_secret.expose_secret().to_string(), tokens, nonce: r.nonce.clone() })
+}
+
+/// The same request again (its answer was lost, or this computer restarted): the same
+/// session, from the vault, which has kept it untouched since the decision.
+async fn again(owner: &Owner, conn: &Connection, mut g: Giving, to: PairedWith, r: &HandOverRequest) -> std::result::Result<HandOverBundle, Refusal> {
+    let paths = owner.registry.paths();
+    let vault = conn.session.vault();
+    if g.to != to {
+        // A new owner that restarted enrolled this computer again: its latest pairing.
+        vault.store_pairing_secret(&conn.name, SecretString::from(r.secret.clone())).await.map_err(fail)?;
+        g.to = to;
+        record::save(&paths.hand_over_record(&conn.name), &Record::Giving(g.clone())).map_err(fail)?;
+    }
+    let tokens = vault.tokens(&conn.name).await.map_err(fail)?;
+    let tokens = tokens.filter(|t| digest(t.refresh_token.secret()) == g.pair_digest).ok_or_else(|| {
+        fail(Error::HandOverPending { owner: owner.name.clone(), detail: "the pair handed over is no longer in this computer's vault".into() })
+    })?;
+    let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
+        fail(Error::InvalidSetting { field: "client_secret".into(), why: format!("no client secret is stored for `{}`", conn.name) })
+    })?;
+    crate::failpoint::step("give.answering_again", &paths.dir).await;
+    tracing::info!(computer = %g.peer_name, "handing the session over again (the same one)");
+    Ok(HandOverBundle { settings: g.settings, client_secret: client_secret.expose_secret().to_string(), tokens, nonce: r.nonce.clone() })
+}
+
+/// The new owner's word on hand-over `nonce`, with the caller.
+async fn word(owner: &Owner, req: Request) -> std::result::Result<(String, String, String), Response> {
+    let (id, name) = caller(owner, req.headers()).await?;
+    let body = read_body(req, owner.body_timeout).await?;
+    let Ok(HandOverWord { nonce }) = serde_json::from_slice::<HandOverWord>(&body) else {
+        return Err(error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {\"nonce\": \"…\"}"));
+    };
+    Ok((id, name, nonce))
+}
+
+/// The new owner holds the session: this computer becomes paired with it.
+pub(super) async fn confirm(State(owner): State<Arc<Owner>>, req: Request) -> Response {
+    let (id, name, nonce) = match word(&owner, req).await {
+        Ok(w) => w,
+        Err(refusal) => return refusal,
+    };
+    let _one = owner.hand_over.deciding.lock().await;
+    match confirmed(&owner, &id, &nonce).await {
+        Ok(Some(to)) => {
+            tracing::info!(computer = %name, "the new owner holds the session; this computer is paired with it");
+            json(&serde_json::json!({ "handed_over": true, "to": to }))
+        }
+        Ok(None) => refuse(StatusCode::FORBIDDEN, &Error::HandOverNotOffered { owner: owner.name.clone() }),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn confirmed(owner: &Owner, id: &str, nonce: &str) -> Result<Option<String>> {
+    let paths = owner.registry.paths();
+    let conn = owner.source.connection()?;
+    let Some(Record::Giving(mut g)) = record::load(&paths.hand_over_record(&conn.name))? else { return Ok(None) };
+    if g.nonce != nonce || g.peer_id != id {
+        return Ok(None);
+    }
+    crate::failpoint::step("give.confirming", &paths.dir).await;
+    give_up(paths, conn.session.vault(), &conn.name, &mut g).await?;
+    conn.session.retire(Error::HandedOver { to: g.to.owner.clone() });
+    Ok(Some(g.to.owner))
+}
+
+/// The new owner will never use the session: this computer keeps it and refreshes again.
+pub(super) async fn decline(State(owner): State<Arc<Owner>>, req: Request) -> Response {
+    let (id, name, nonce) = match word(&owner, req).await {
+        Ok(w) => w,
+        Err(refusal) => return refusal,
+    };
+    let _one = owner.hand_over.deciding.lock().await;
+    let kept = async {
+        let paths = owner.registry.paths();
+        let conn = owner.source.connection()?;
+        let path = paths.hand_over_record(&conn.name);
+        match record::load(&path)? {
+            Some(Record::Giving(g)) if g.nonce == nonce && g.peer_id == id && g.acked => Err(Error::HandedOver { to: g.to.owner }),
+            Some(Record::Giving(g)) if g.nonce == nonce && g.peer_id == id => {
+                record::remove(&path)?;
+                crate::failpoint::step("give.declined", &paths.dir).await;
+                conn.session.unretire();
+                tracing::warn!(computer = %name, "the hand-over was declined; this computer keeps the session");
+                Ok(())
+            }
+            // Nothing was decided for this nonce: kept already.
+            _ => Ok(()),
+        }
     }
     .await;
-    if let Err(e) = rest {
-        if let Err(undo) = vault.store_tokens(&conn.name, p.hold.pair()).await {
-            tracing::error!(code = undo.code(), "could not put the pair back after a failed hand-over");
-        }
-        return Err(e);
+    match kept {
+        Ok(()) => json(&serde_json::json!({ "kept": true })),
+        Err(e @ Error::HandedOver { .. }) => refuse(StatusCode::CONFLICT, &e),
+        Err(e) => internal(&e),
     }
-    if let Err(e) = vault.delete_client_secret(&conn.name).await {
-        tracing::warn!(code = e.code(), "could not remove the client secret after the hand-over");
+}
+
+/// The hand-over of `name` this computer decided and the new owner has not confirmed: its
+/// listener must answer (a restart, sharing off: `serve` and the desktop start it).
+pub fn unfinished(paths: &crate::config::Paths, name: &str) -> Option<Giving> {
+    match record::load(&paths.hand_over_record(name)) {
+        Ok(Some(Record::Giving(g))) if !g.acked => Some(g),
+        _ => None,
     }
-    Ok(())
 }

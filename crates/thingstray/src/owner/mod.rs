@@ -17,11 +17,15 @@
 //! - [`hand_over`]: moving the session itself to a paired computer, in two steps: the old
 //!   owner's side.
 //! - [`take_over`]: the same, on the computer that becomes the owner.
+//! - `model`: the hand-over as a state machine, every interleaving of crashes, stalls and
+//!   lost messages explored (tests, and the proof's report).
 
 mod attempts;
 pub mod hand_over;
 pub mod identity;
 pub mod listening;
+#[cfg(any(test, feature = "failpoints"))]
+pub mod model;
 pub mod registry;
 pub mod server;
 pub mod take_over;

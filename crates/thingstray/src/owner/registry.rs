@@ -160,6 +160,13 @@ impl Registry {
         })
     }
 
+    /// Whether the computer `id` may take the session over now (the offer stays).
+    pub fn hand_over_offered(&self, id: &str, now: SystemTime) -> Result<bool> {
+        let now_ms = unix_ms(now);
+        let book = self.fresh()?;
+        Ok(book.1.computers.iter().any(|c| c.id == id && !c.is_revoked() && c.hand_over_until_ms.is_some_and(|until| until > now_ms)))
+    }
+
     /// Whether the computer `id` may take the session over now; the offer is used up.
     pub fn take_hand_over(&self, id: &str, now: SystemTime) -> Result<bool> {
         let now_ms = unix_ms(now);
@@ -347,7 +354,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     rand::rng().fill_bytes(&mut bytes);
     hex(&bytes)

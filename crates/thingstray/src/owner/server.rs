@@ -41,7 +41,9 @@ use crate::serve::listen::{self, Handshake, Limits, Peer};
 use crate::serve::{error_response, json_no_store as json};
 use crate::share::invite::{clean_name, Invite};
 use super::attempts::Attempts;
-use crate::share::wire::{PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH};
+use crate::share::wire::{
+    PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_DECLINE_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
+};
 use crate::share::Fingerprint;
 use crate::token::MIN_VALIDITY;
 
@@ -166,6 +168,7 @@ impl ShareServer {
             .route(TOKEN_PATH, get(token))
             .route(HAND_OVER_PATH, post(super::hand_over::offer))
             .route(HAND_OVER_CONFIRM_PATH, post(super::hand_over::confirm))
+            .route(HAND_OVER_DECLINE_PATH, post(super::hand_over::decline))
             .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path") })
             .with_state(owner.clone());
         let (stop, stopped) = watch::channel(false);

@@ -41,6 +41,7 @@ impl Session {
         let _flight = self.inner.flight.lock().await;
         self.save_unsaved().await?;
         let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        self.inner.lock.fence()?;
         let stored = self.stored_or_signed_out().await?;
         let pair = self.not_older_than_ours(stored).await?;
         Ok(Hold { pair, _guard: guard })
@@ -56,6 +57,15 @@ impl Session {
             r.next_at = None;
         }
         self.set_tokens(None);
+        self.publish();
+        self.inner.wake.notify_waiters();
+    }
+
+    /// A hand-over this session was retired for did not happen after all (the new owner
+    /// declined the session): it refreshes again.
+    pub fn unretire(&self) {
+        *lock(&self.inner.retired) = None;
+        *lock(&self.inner.retry) = super::Retry::default();
         self.publish();
         self.inner.wake.notify_waiters();
     }

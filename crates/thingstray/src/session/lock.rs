@@ -5,6 +5,10 @@
 //! winner's new pair instead of spending a dead refresh token.
 //!
 //! The OS drops the lock when its holder dies, so a crashed process never wedges it.
+//!
+//! Beside the lock, the connection's hand-over record (record.rs): a computer that decided
+//! to give the session away never refreshes again, in any process, and every process
+//! reads that under this lock ([`RefreshLock::fence`]) right before spending the token.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct RefreshLock {
     path: PathBuf,
+    /// The connection's hand-over record (`Paths::hand_over_record`).
+    record: Option<PathBuf>,
 }
 
 /// Held while refreshing; dropping it closes the file, which releases the lock.
@@ -25,7 +31,30 @@ pub struct LockGuard {
 
 impl RefreshLock {
     pub fn new(path: PathBuf) -> RefreshLock {
-        RefreshLock { path }
+        RefreshLock { path, record: None }
+    }
+
+    /// The same lock, fenced by the connection's hand-over record at `record`.
+    pub fn with_record(mut self, record: PathBuf) -> RefreshLock {
+        self.record = Some(record);
+        self
+    }
+
+    /// The connection's hand-over record, if there is one.
+    pub fn record(&self) -> Result<Option<super::record::Record>> {
+        match &self.record {
+            Some(path) => super::record::load(path),
+            None => Ok(None),
+        }
+    }
+
+    /// `Ok` when this computer may spend the connection's refresh token: it has not
+    /// decided to give the session away. Read under the lock, right before a refresh.
+    pub fn fence(&self) -> Result<()> {
+        match self.record()?.as_ref().and_then(super::record::forbids_refresh) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     pub async fn acquire(&self, timeout: Duration) -> Result<LockGuard> {

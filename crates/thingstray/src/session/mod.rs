@@ -16,6 +16,7 @@
 pub(crate) mod backoff;
 mod hold;
 mod lock;
+pub mod record;
 mod refresher;
 mod rotate;
 mod source;
@@ -217,6 +218,11 @@ impl Session {
 
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// The connection's refresh lock (and, through it, its hand-over record).
+    pub fn refresh_lock(&self) -> &RefreshLock {
+        &self.inner.lock
     }
 
     /// The session's state now.

@@ -76,6 +76,12 @@ impl Session {
             // A token SmartThings refused (replace_rejected): the owner may hold a newer one.
             Source::Paired(p) => return self.ask_owner(p, std::time::Duration::from_secs(1)).await,
         };
+        // Under the lock, right before the token is spent: a computer that decided to hand
+        // the session over (in any of its processes) never spends it again.
+        if let Err(e) = self.inner.lock.fence() {
+            tracing::warn!(connection = %conn, code = e.code(), "not refreshing: this session was handed over");
+            return Err(e);
+        }
         self.set_tokens(Some(current.clone()));
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
         if self.inner.opts.probe_vault {

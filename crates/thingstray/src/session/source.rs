@@ -62,6 +62,12 @@ impl Session {
         e
     }
 
+    /// This computer handed the session over (its record says so): a full pair still in
+    /// the vault is what it sent, left behind, not a sign-in of its own.
+    fn gave_it_away(&self) -> bool {
+        matches!(self.inner.lock.record(), Ok(Some(super::record::Record::Giving(_))))
+    }
+
     /// An ST Schema connector's callback tokens (not for the REST API).
     pub fn is_schema(&self) -> bool {
         matches!(self.inner.source, Source::Schema(_))
@@ -113,7 +119,7 @@ impl Session {
                 None
             }
         };
-        if stored.as_ref().is_some_and(holds_a_sign_in) {
+        if stored.as_ref().is_some_and(holds_a_sign_in) && !self.gave_it_away() {
             return Err(self.taken_over_here());
         }
         if let Some(stored) = stored.filter(|s| self.good_enough(s, need)) {
@@ -180,7 +186,7 @@ impl Session {
         // `thingstray share take-over` put there while the owner answered. An access
         // token alone written over it would lose the refresh token on both computers.
         match self.inner.vault.tokens(conn).await {
-            Ok(Some(now)) if holds_a_sign_in(&now) => return Err(self.taken_over_here()),
+            Ok(Some(now)) if holds_a_sign_in(&now) && !self.gave_it_away() => return Err(self.taken_over_here()),
             _ => {}
         }
         if let Err(e) = self.inner.vault.store_tokens(conn, &t).await {

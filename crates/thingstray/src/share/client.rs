@@ -24,7 +24,8 @@ use serde::Deserialize;
 use super::fingerprint::Fingerprint;
 use super::invite::{clean_name, Invite};
 use super::wire::{
-    HandOverBundle, HandOverRequest, PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
+    HandOverBundle, HandOverRequest, HandOverWord, PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_DECLINE_PATH,
+    HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
 };
 use crate::clock::from_unix_ms;
 use crate::error::{Error, Result};
@@ -181,7 +182,8 @@ impl ShareClient {
         })
     }
 
-    /// Step 1 of a hand-over (owner/hand_over.rs): the session, if the owner offered it.
+    /// A hand-over (owner/hand_over.rs): the session, if the owner offered it; the same
+    /// session again for a repeat of the same request.
     pub(crate) async fn hand_over(&self, creds: &Credentials, request: &HandOverRequest) -> Result<HandOverBundle> {
         let url = self.url(HAND_OVER_PATH);
         let req = self.http.post(&url).bearer_auth(bearer(creds)).json(request);
@@ -189,10 +191,17 @@ impl ShareClient {
         self.parse(&body)
     }
 
-    /// Step 2: the pair is stored here; the owner may let go of it.
-    pub(crate) async fn confirm_hand_over(&self, creds: &Credentials) -> Result<()> {
+    /// The session of hand-over `nonce` is kept here: the owner lets go of its copy.
+    pub(crate) async fn confirm_hand_over(&self, creds: &Credentials, nonce: &str) -> Result<()> {
         let url = self.url(HAND_OVER_CONFIRM_PATH);
-        let req = self.http.post(&url).bearer_auth(bearer(creds)).json(&serde_json::json!({}));
+        let req = self.http.post(&url).bearer_auth(bearer(creds)).json(&HandOverWord { nonce: nonce.to_string() });
+        self.send(req, &url).await.map(|_| ())
+    }
+
+    /// The session of hand-over `nonce` is not used here, ever: the owner keeps it.
+    pub(crate) async fn decline_hand_over(&self, creds: &Credentials, nonce: &str) -> Result<()> {
+        let url = self.url(HAND_OVER_DECLINE_PATH);
+        let req = self.http.post(&url).bearer_auth(bearer(creds)).json(&HandOverWord { nonce: nonce.to_string() });
         self.send(req, &url).await.map(|_| ())
     }
 

@@ -10,6 +10,7 @@ pub const PAIR_PATH: &str = "/share/v1/pair";
 pub const TOKEN_PATH: &str = "/share/v1/token";
 pub const HAND_OVER_PATH: &str = "/share/v1/hand-over";
 pub const HAND_OVER_CONFIRM_PATH: &str = "/share/v1/hand-over/confirm";
+pub const HAND_OVER_DECLINE_PATH: &str = "/share/v1/hand-over/decline";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PairRequest {
@@ -42,8 +43,9 @@ pub struct TokenAnswer {
     pub api_url: String,
 }
 
-/// A hand-over, step 1: what the new owner sends, how the old owner will reach it once
-/// paired.
+/// A hand-over, the request: what the new owner sends, how the old owner will reach it
+/// once paired, and the name of this hand-over (`nonce`: a repeat carries it again and is
+/// answered the same).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct HandOverRequest {
     pub owner: String,
@@ -51,13 +53,28 @@ pub(crate) struct HandOverRequest {
     pub fingerprint: String,
     pub id: String,
     pub secret: String,
+    #[serde(default)]
+    pub nonce: String,
+    /// The location the new owner was paired for: a session for another one is refused
+    /// before anything is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_id: Option<String>,
 }
 
 /// A hand-over, the old owner's answer: the session itself. Only ever sent in answer to an
-/// offered, authenticated computer.
+/// offered, authenticated computer, after the old owner's decision is on its disk.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct HandOverBundle {
     pub settings: ConnectionSettings,
     pub client_secret: String,
     pub tokens: TokenSet,
+    #[serde(default)]
+    pub nonce: String,
+}
+
+/// The new owner's word on a hand-over: it holds the session (`confirm`), or it will never
+/// use it (`decline`).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct HandOverWord {
+    pub nonce: String,
 }

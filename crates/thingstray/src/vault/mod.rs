@@ -5,12 +5,19 @@
 //! for unit tests. [`Vault`] wraps it for async code: every call runs on the blocking pool
 //! (the Secret Service backend must not run on a tokio worker) and under a timeout (a
 //! locked keychain can block forever on a prompt nobody sees).
+//!
+//! A call that timed out is not undone: it still runs, and lands when the keychain gets to
+//! it. So the writes and deletes of one item run in the order they were asked for, each
+//! after the one before it has finished ([`Turns`]): a later write can never be overtaken
+//! by an earlier one that timed out (an older token pair landing over a newer one, or a
+//! pair landing after it was deleted).
 
 mod file;
 mod keychain;
 mod memory;
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -38,6 +45,69 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Vault {
     store: Arc<dyn SecretStore>,
     timeout: Duration,
+    turns: Arc<Turns>,
+}
+
+/// The order of the writes of each item, shared by every clone of a vault.
+#[derive(Default)]
+struct Turns {
+    lines: Mutex<HashMap<String, Line>>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct Line {
+    issued: u64,
+    next: u64,
+    /// Finished (or dropped unrun) ahead of their turn.
+    done: BTreeSet<u64>,
+}
+
+/// One write's place in its item's line; dropping it (run or not) lets the next one go.
+struct Ticket {
+    turns: Arc<Turns>,
+    key: String,
+    n: u64,
+}
+
+impl Turns {
+    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<String, Line>> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ticket(self: &Arc<Self>, key: &str) -> Ticket {
+        let mut lines = self.lines();
+        let line = lines.entry(key.to_string()).or_default();
+        let n = line.issued;
+        line.issued += 1;
+        Ticket { turns: self.clone(), key: key.to_string(), n }
+    }
+}
+
+impl Ticket {
+    /// Blocks until every earlier write of the item has finished.
+    fn wait(&self) {
+        let mut lines = self.turns.lines();
+        while lines.get(&self.key).is_some_and(|l| l.next != self.n) {
+            lines = self.turns.turn.wait(lines).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut lines = self.turns.lines();
+        if let Some(line) = lines.get_mut(&self.key) {
+            line.done.insert(self.n);
+            while line.done.remove(&line.next) {
+                line.next += 1;
+            }
+            if line.next == line.issued {
+                lines.remove(&self.key);
+            }
+        }
+        self.turns.turn.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Vault {
@@ -56,9 +126,12 @@ fn client_secret_key(connection: &str) -> String {
 fn pairing_secret_key(connection: &str) -> String {
     format!("{connection}/pairing-secret")
 }
+fn taking_over_key(connection: &str) -> String {
+    format!("{connection}/taking-over")
+}
 /// Every item kept under a connection's name, by the end of its key: a rename moves them
 /// all. One list, so an item added later (as the pairing secret was) cannot be left behind.
-pub const CONNECTION_ITEMS: [&str; 3] = ["tokens", "client-secret", "pairing-secret"];
+pub const CONNECTION_ITEMS: [&str; 4] = ["tokens", "client-secret", "pairing-secret", "taking-over"];
 pub fn connection_item_key(connection: &str, item: &str) -> String {
     format!("{connection}/{item}")
 }
@@ -69,7 +142,7 @@ pub const SHARE_IDENTITY_KEY: &str = "share/identity";
 
 impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Vault {
-        Vault { store, timeout: DEFAULT_TIMEOUT }
+        Vault { store, timeout: DEFAULT_TIMEOUT, turns: Arc::default() }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Vault {
@@ -117,13 +190,23 @@ impl Vault {
     }
 
     pub async fn set(&self, key: &str, value: SecretString) -> Result<()> {
+        let ticket = self.turns.ticket(key);
         let key = key.to_string();
-        self.run(move |s| s.set(&key, &value)).await
+        self.run(move |s| {
+            ticket.wait();
+            s.set(&key, &value)
+        })
+        .await
     }
 
     pub async fn delete(&self, key: &str) -> Result<()> {
+        let ticket = self.turns.ticket(key);
         let key = key.to_string();
-        self.run(move |s| s.delete(&key)).await
+        self.run(move |s| {
+            ticket.wait();
+            s.delete(&key)
+        })
+        .await
     }
 
     pub async fn tokens(&self, connection: &str) -> Result<Option<TokenSet>> {
@@ -169,6 +252,20 @@ impl Vault {
     pub async fn delete_pairing_secret(&self, connection: &str) -> Result<()> {
         self.delete(&pairing_secret_key(connection)).await
     }
+
+    /// A hand-over's session as the new owner received it, kept aside until it is in place
+    /// (owner/take_over.rs): the old owner has let go of it, so it is never dropped.
+    pub async fn taking_over(&self, connection: &str) -> Result<Option<SecretString>> {
+        self.get(&taking_over_key(connection)).await
+    }
+
+    pub async fn store_taking_over(&self, connection: &str, session: SecretString) -> Result<()> {
+        self.set(&taking_over_key(connection), session).await
+    }
+
+    pub async fn delete_taking_over(&self, connection: &str) -> Result<()> {
+        self.delete(&taking_over_key(connection)).await
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +294,62 @@ mod tests {
         let v = Vault::new(Arc::new(Stuck)).with_timeout(Duration::from_millis(50));
         let e = v.get("x").await.unwrap_err();
         assert_eq!(e.code(), "keychain_timeout");
+    }
+
+    /// A store whose first write stalls until the test lets it go.
+    struct Slow {
+        inner: MemoryStore,
+        first: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+        writes: std::sync::atomic::AtomicUsize,
+    }
+    impl SecretStore for Slow {
+        fn get(&self, key: &str) -> Result<Option<SecretString>> {
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &SecretString) -> Result<()> {
+            let first = self.first.lock().unwrap().take();
+            if let Some(release) = first {
+                release.recv().ok();
+            }
+            self.inner.set(key, value)?;
+            self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        fn delete(&self, key: &str) -> Result<()> {
+            self.inner.delete(key)
+        }
+        fn describe(&self) -> String {
+            "slow".into()
+        }
+    }
+
+    /// Issue 25, items 1 and 2: a write that timed out is still running, and lands when the
+    /// keychain gets to it. A later write of the same item must land after it, never before:
+    /// else the older pair (a spent refresh token, or a hand-over's pair under a connection
+    /// that moved on) is what the vault keeps.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_timed_out_never_lands_over_a_later_one() {
+        let (release, stalled) = std::sync::mpsc::channel();
+        let store = Arc::new(Slow { inner: MemoryStore::default(), first: std::sync::Mutex::new(Some(stalled)), writes: Default::default() });
+        let v = Vault::new(store.clone()).with_timeout(Duration::from_millis(100));
+        let e = v.set("home/tokens", SecretString::from("old".to_string())).await.unwrap_err();
+        assert_eq!(e.code(), "keychain_timeout");
+        let later = {
+            let v = v.clone();
+            tokio::spawn(async move { v.set("home/tokens", SecretString::from("new".to_string())).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        let _ = later.await.unwrap();
+        for _ in 0..200 {
+            if store.writes.load(std::sync::atomic::Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.writes.load(std::sync::atomic::Ordering::SeqCst), 2, "both writes landed");
+        let kept = v.get("home/tokens").await.unwrap().unwrap();
+        assert_eq!(kept.expose_secret(), "new", "the later write is what stays");
     }
 
     #[tokio::test]

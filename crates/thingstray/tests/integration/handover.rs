@@ -1,23 +1,32 @@
-//! A hand-over when things go wrong on the way (issue 11, found in review): the new owner
-//! retrying a confirmation the old owner is still working on, a request the old owner
-//! cannot use, a keychain that refuses the old owner's last write. Either computer ends
-//! with the session, never neither, and a paired computer never keeps a refresh token.
+//! A hand-over when things go wrong on the way (issue 11, found in review; issue 25): the
+//! new owner retrying a confirmation the old owner is still working on, a request the old
+//! owner cannot use, a keychain that refuses the old owner's last write, a listener turned
+//! off while the old owner is deciding, a take-over cut off after the old owner let go, a
+//! session for another location. Either computer ends with the session, never neither,
+//! never both, and a paired computer never keeps a refresh token.
+//!
+//! [`World`] is the two computers as handover_faults.rs drives them step by step too.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{share, Env};
+use crate::common::{fast_session, share, Env};
 use crate::paired::Laptop;
 use secrecy::SecretString;
 use smartthings_sim::SimConfig;
 use thingstray::config::Config;
+use thingstray::connection::Options;
 use thingstray::owner::take_over::take_over;
-use thingstray::owner::Registry;
+use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+use thingstray::session::SessionOptions;
 use thingstray::share::pairing::credentials;
 use thingstray::share::{Credentials, ShareClient};
 use thingstray::vault::{MemoryStore, SecretStore, Vault};
+use thingstray::Connection;
+
+const MIN: Duration = Duration::from_secs(60);
 
 /// A write held at the item whose key ends so: "entered" is sent, then it waits for "release".
 struct Stall {
@@ -26,13 +35,17 @@ struct Stall {
     release: mpsc::Receiver<()>,
 }
 
+/// What the keychain does, from inside a write, at the item whose key ends so (once).
+type Hook = Box<dyn FnOnce() + Send>;
+
 /// The old owner's keychain: it can stall at one item until the test lets it go (a slow
-/// keychain), or refuse to write token pairs.
+/// keychain), refuse to write token pairs, or run a hook at one item's write.
 #[derive(Default)]
-struct Keychain {
+pub(crate) struct Keychain {
     inner: MemoryStore,
     stall: Mutex<Option<Stall>>,
     refuse_tokens: AtomicBool,
+    hook: Mutex<Option<(String, Hook)>>,
 }
 
 impl SecretStore for Keychain {
@@ -47,6 +60,13 @@ impl SecretStore for Keychain {
         if let Some(st) = stalled {
             st.entered.send(()).unwrap();
             st.release.recv().ok();
+        }
+        let hook = {
+            let mut h = self.hook.lock().unwrap();
+            if h.as_ref().is_some_and(|(k, _)| key.ends_with(k.as_str())) { h.take() } else { None }
+        };
+        if let Some((_, hook)) = hook {
+            hook();
         }
         if self.refuse_tokens.load(Ordering::SeqCst) && key.ends_with("/tokens") {
             return Err(thingstray::Error::KeychainUnavailable { detail: "refused by the test".into() });
@@ -90,10 +110,11 @@ async fn old_owner(env: &Env) -> (bool, bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repeated_confirmation_waits_for_the_first_instead_of_being_refused() {
-    // The old owner's keychain is slow while it becomes paired; the new owner's request
-    // times out and it asks again. Answered "not offered", the new owner would throw the
-    // session away while the old one finishes giving it up: neither would hold it.
+async fn a_repeated_request_waits_for_the_first_and_gets_the_same_session() {
+    // The old owner's keychain is slow while it decides; the new owner's request times out
+    // and it asks again. Answered "not offered" (the offer is being used), the new owner
+    // would give up while the old one goes on to hand the session over: neither would
+    // hold it. The repeat waits for the first, and gets the same session.
     let (env, keychain, server, laptop, creds, advertise) = offered().await;
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
@@ -103,14 +124,21 @@ async fn a_repeated_confirmation_waits_for_the_first_instead_of_being_refused() 
         let (paths, vault, opts) = (laptop.paths.clone(), laptop.vault.clone(), laptop.options(&env));
         tokio::spawn(async move { take_over(&paths, &vault, None, Some(&advertise), opts).await })
     };
-    // The first confirmation is inside the old owner's keychain now.
+    // The first request is inside the old owner's keychain now.
     tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30)))
         .await
         .unwrap()
         .expect("the old owner writes its pairing secret");
 
+    // The same request again: the nonce is the one in the laptop's record.
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(laptop.paths.hand_over_record("home")).unwrap()).unwrap();
+    let nonce = record["nonce"].as_str().unwrap().to_string();
+    let repeat = serde_json::json!({
+        "owner": "laptop-pc", "at": "127.0.0.1:1", "fingerprint": "ab".repeat(32),
+        "id": record["enrolled_id"], "secret": "s".repeat(64), "nonce": nonce,
+    });
     let client = ShareClient::for_credentials(&creds).unwrap();
-    let again = client.http().post(client.url("/share/v1/hand-over/confirm")).header("authorization", bearer(&creds)).json(&serde_json::json!({})).send();
+    let again = client.http().post(client.url("/share/v1/hand-over")).header("authorization", bearer(&creds)).json(&repeat).send();
     let mut again = Box::pin(again);
     // Correct code answers only once the first is done, so the bound just lets the first
     // finish; a refusal comes back at once and fails here.
@@ -121,6 +149,8 @@ async fn a_repeated_confirmation_waits_for_the_first_instead_of_being_refused() 
     release.send(()).unwrap();
     let answer = again.await.unwrap();
     assert_eq!(answer.status(), 200, "{}", answer.text().await.unwrap_or_default());
+    let bundle: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(bundle["nonce"], serde_json::Value::String(nonce));
     let new_owner = taking.await.unwrap().expect("the take-over completes");
     assert!(new_owner.owner().is_none(), "the laptop holds the sign-in");
     assert_eq!(old_owner(&env).await, (true, false), "the old owner is paired, without a refresh token");
@@ -160,4 +190,262 @@ async fn a_keychain_that_refuses_the_last_write_still_leaves_no_refresh_token_be
     taking.await.unwrap().expect("the take-over completes");
     keychain.refuse_tokens.store(false, Ordering::SeqCst);
     assert_eq!(old_owner(&env).await, (true, false), "paired, and no refresh token in its keychain");
+}
+
+/// The two computers of a hand-over: the old owner A (signed in, its share listener on a
+/// port of its own that it keeps across restarts, its keychain the test's) and the laptop
+/// B, paired with it and offered the session.
+pub(crate) struct World {
+    pub env: Env,
+    pub keychain: Arc<Keychain>,
+    pub laptop: Laptop,
+    /// A's share listener, `None` while A is down.
+    pub server: Option<ShareServer>,
+    pub port: u16,
+    /// Where B says A will reach it once B owns the session.
+    pub advertise: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl World {
+    pub(crate) async fn new() -> World {
+        let keychain = Arc::new(Keychain::default());
+        let env = Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(keychain.clone())).await;
+        env.signed_in().await;
+        let mut w = World { env, keychain, laptop: Laptop::new(), server: None, port: free_port(), advertise: format!("127.0.0.1:{}", free_port()) };
+        w.start_a().await;
+        let invite = w.server.as_ref().unwrap().invite().unwrap();
+        thingstray::connection::paired::connect(&w.laptop.paths, &w.laptop.vault, &invite, "home", "laptop", w.b_options()).await.expect("pairing works");
+        Registry::open(&w.env.paths).offer_hand_over("laptop", thingstray::clock::Clock::now(&w.env.clock)).unwrap();
+        w
+    }
+
+    /// A's options: the test's clock, and a refresh lock that a dead process's leftovers
+    /// cannot hold for long.
+    pub(crate) fn a_options(&self) -> Options {
+        Options { session: SessionOptions { lock_timeout: Duration::from_secs(5), ..fast_session() }, ..self.env.options() }
+    }
+
+    /// B's options: answers within a second on this machine, so a stalled A is given up on
+    /// in seconds rather than minutes.
+    pub(crate) fn b_options(&self) -> Options {
+        Options { request_timeout: Duration::from_millis(500), ..self.laptop.options(&self.env) }
+    }
+
+    /// A's listener, from what A's disk holds (as after a restart), on A's port.
+    pub(crate) async fn start_a(&mut self) {
+        self.server = None;
+        let config = Config::load(&self.env.paths).unwrap();
+        let conn = match Connection::open_with(&self.env.paths, &config, self.env.vault.clone(), None, self.a_options()).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                eprintln!("A does not open: {e}");
+                return;
+            }
+        };
+        let identity = Identity::load_or_create(&self.env.vault).await.unwrap();
+        for _ in 0..100 {
+            let opts = ShareOptions {
+                addr: format!("127.0.0.1:{}", self.port).parse().unwrap(),
+                owner_name: "owner-pc".into(),
+                limits: thingstray::serve::Limits::default(),
+            };
+            let registry = Arc::new(Registry::open(&self.env.paths));
+            match ShareServer::start(ShareSource::One(conn.clone()), &identity, registry, Arc::new(self.env.clock.clone()), opts).await {
+                Ok(server) => {
+                    self.server = Some(server);
+                    return;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("A's port stays taken");
+    }
+
+    pub(crate) async fn take_over(&self) -> thingstray::Result<Connection> {
+        take_over(&self.laptop.paths, &self.laptop.vault, None, Some(&self.advertise), self.b_options()).await
+    }
+
+    /// After both computers came back: each opens the connection from its disk, the clock
+    /// passes the token's expiry, and each that holds its own sign-in is asked for a token.
+    pub(crate) async fn outcome(&self) -> Outcome {
+        self.env.advance(Duration::from_secs(601));
+        let mut out = Outcome::default();
+        for (who, paths, vault, opts) in [
+            ("A", &self.env.paths, &self.env.vault, self.a_options()),
+            ("B", &self.laptop.paths, &self.laptop.vault, self.b_options()),
+        ] {
+            let config = Config::load(paths).unwrap();
+            let conn = match Connection::open_with(paths, &config, vault.clone(), None, opts).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    out.notes.push(format!("{who} does not open: {}", e.code()));
+                    continue;
+                }
+            };
+            if conn.owner().is_some() {
+                let refresh = vault.tokens("home").await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
+                out.paired.push((who, refresh));
+                continue;
+            }
+            let before = self.env.sim.stats().token_requests;
+            let got = conn.session.token_valid_for(MIN).await;
+            if self.env.sim.stats().token_requests > before {
+                out.refreshers += 1;
+                if got.is_ok() {
+                    out.owners.push(who);
+                }
+            }
+            if let Err(e) = got {
+                out.notes.push(format!("{who}: {}", e.code()));
+            }
+        }
+        out
+    }
+}
+
+/// Who refreshed once both computers were back: the owners whose refresh worked, and how
+/// many tried (a second one means two computers held the refresh token).
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub owners: Vec<&'static str>,
+    pub refreshers: usize,
+    /// The computers paired once both are back, and whether a refresh token is left in
+    /// their vault.
+    pub paired: Vec<(&'static str, bool)>,
+    pub notes: Vec<String>,
+}
+
+impl Outcome {
+    pub(crate) fn zero_owners(&self) -> bool {
+        self.owners.is_empty()
+    }
+    pub(crate) fn two_refreshers(&self) -> bool {
+        self.refreshers >= 2
+    }
+    /// One owner, the other paired with no refresh token left: the hand-over is over.
+    pub(crate) fn settled(&self) -> bool {
+        self.owners.len() == 1 && self.paired.len() == 1 && !self.paired[0].1
+    }
+}
+
+/// B's take-over, again until it is done or refused for good, as a user would run
+/// `thingstray share take-over` again (it resumes).
+pub(crate) async fn finish(w: &World) -> thingstray::Result<()> {
+    let mut last = Ok(());
+    for _ in 0..3 {
+        last = w.take_over().await.map(|_| ());
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
+}
+
+/// Issue 25, item 1: the old owner's keychain is slow while it works on the hand-over, and
+/// its listener goes away meanwhile (the desktop turning sharing off, a restart). The new
+/// owner gives up waiting; then the old owner's work lands. Before: the new owner had
+/// thrown its copy away and the old one gave its own up: neither held the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_old_owner_whose_listener_goes_away_still_leaves_one_owner() {
+    let mut w = World::new().await;
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    *w.keychain.stall.lock().unwrap() = Some(Stall { key: "/pairing-secret".into(), entered: entered_tx, release: release_rx });
+    let taking = {
+        let (paths, vault, opts, advertise) = (w.laptop.paths.clone(), w.laptop.vault.clone(), w.b_options(), w.advertise.clone());
+        tokio::spawn(async move { take_over(&paths, &vault, None, Some(&advertise), opts).await })
+    };
+    tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30))).await.unwrap().expect("A is at work");
+    // A's listener stops while its keychain holds the write.
+    w.server = None;
+    let first = taking.await.unwrap();
+    assert!(first.is_err(), "B cannot have finished: A is stalled and gone");
+    release.send(()).unwrap();
+    // A's stalled work finishes (what it will), then A starts again from its disk.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.start_a().await;
+    let again = finish(&w).await;
+    let out = w.outcome().await;
+    assert_eq!(out.owners, ["B"], "{out:?}; the take-over again: {again:?}");
+    assert!(!out.two_refreshers(), "{out:?}");
+}
+
+/// Issue 25, item 2: the take-over is cut off after the old owner let go and before the
+/// new owner's settings say so (here its settings cannot be written for a moment). Before:
+/// the laptop's vault held the only live pair under a paired connection, and every process
+/// there said `taken_over_here` until config.toml was edited by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_cut_off_after_the_old_owner_let_go_is_finished_where_it_stopped() {
+    let w = World::new().await;
+    // While A works on the hand-over, B's settings stop taking writes.
+    let lock = w.laptop.paths.config_lock_file();
+    *w.keychain.hook.lock().unwrap() = Some((
+        "/pairing-secret".into(),
+        Box::new({
+            let lock = lock.clone();
+            move || {
+                let _ = std::fs::remove_file(&lock);
+                std::fs::create_dir_all(&lock).unwrap();
+            }
+        }),
+    ));
+    let cut = w.take_over().await;
+    assert!(cut.is_err(), "B's settings could not be written");
+    std::fs::remove_dir(&lock).unwrap();
+    // Any process on B: it finds where the take-over stopped.
+    let config = Config::load(&w.laptop.paths).unwrap();
+    let conn = Connection::open_with(&w.laptop.paths, &config, w.laptop.vault.clone(), None, w.b_options()).await.expect("B opens");
+    assert!(conn.owner().is_none(), "B holds the sign-in: {:?}", conn.settings.paired);
+    let out = w.outcome().await;
+    assert_eq!(out.owners, ["B"], "{out:?}");
+    assert!(!out.two_refreshers(), "{out:?}");
+    // And `take-over` again tells A, which then follows as paired.
+    finish(&w).await.expect("the take-over finishes");
+    assert!(Config::load(&w.env.paths).unwrap().connections["home"].paired.is_some(), "A is paired with B");
+}
+
+/// Issue 25, item 3: the old owner now shares a connection for another location than the
+/// one the laptop was paired for (the desktop shares whichever connection it serves).
+/// The take-over is refused before anything moves; the laptop stays paired and the owner
+/// keeps its session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_over_of_another_location_is_refused_and_nothing_moves() {
+    use std::sync::atomic::AtomicBool;
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    env.signed_in().await;
+    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options()).await.unwrap();
+    let switched = Arc::new(AtomicBool::new(false));
+    let source = {
+        let (conn, switched) = (conn.clone(), switched.clone());
+        ShareSource::Current(Arc::new(move || {
+            let mut c = conn.clone();
+            if switched.load(Ordering::SeqCst) {
+                c.settings.location_id = Some("another-location".into());
+            }
+            Ok(c)
+        }))
+    };
+    let identity = Identity::load_or_create(&env.vault).await.unwrap();
+    let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "owner-pc".into(), limits: thingstray::serve::Limits::default() };
+    let server = ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts).await.unwrap();
+    let laptop = Laptop::new();
+    laptop.pair(&env, &server).await;
+    switched.store(true, Ordering::SeqCst);
+    Registry::open(&env.paths).offer_hand_over("laptop", thingstray::clock::Clock::now(&env.clock)).unwrap();
+    let advertise = format!("127.0.0.1:{}", free_port());
+    let e = take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env)).await.unwrap_err();
+    assert_eq!(e.code(), "share_wrong_location", "{e}");
+    assert!(e.to_string().contains("another-location"), "{e}");
+    assert!(Config::load(&laptop.paths).unwrap().connections["home"].paired.is_some(), "the laptop stays paired");
+    assert!(laptop.vault.client_secret("home").await.unwrap().is_none(), "no client secret on the laptop");
+    let kept = laptop.vault.tokens("home").await.unwrap().unwrap();
+    assert!(kept.refresh_token.secret().is_empty(), "no refresh token on the laptop");
+    assert!(Config::load(&env.paths).unwrap().connections["home"].paired.is_none(), "the owner keeps its sign-in");
+    // And keeps refreshing it.
+    env.advance(Duration::from_secs(601));
+    assert!(conn.session.token_valid_for(MIN).await.is_ok());
 }

@@ -7,6 +7,7 @@
 mod apps;
 mod common;
 mod handover;
+mod handover_faults;
 mod house;
 mod keychain;
 mod logs;

@@ -348,3 +348,36 @@ async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
     // Until it runs out, the token it holds still answers.
     assert_eq!(paired.session.token_valid_for(MIN).await.unwrap().secret(), first);
 }
+
+/// Issue 25, item 2: on the paired computer, the same app signed in for the location the
+/// paired connection covers, under another connection's name. SmartThings has just ended
+/// the owner's session in favour of this sign-in, so its pair is the only live one. Before:
+/// it was written into the paired connection (which then said `taken_over_here` in every
+/// process) and the sign-in refused. It stays in the connection that signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_on_the_paired_computer_for_its_location_keeps_the_pair_where_it_signed_in() {
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
+    let server = share(&env, env.signed_in().await).await;
+    let laptop = Laptop::new();
+    let paired = laptop.pair(&env, &server).await;
+    assert!(paired.settings.installed_app_id.is_some());
+    let secret = secrecy::SecretString::from(env.sim.client().client_secret.clone());
+    Connection::save(&laptop.paths, &laptop.vault, "cabin", crate::common::settings_for(&env.sim), Some(secret)).await.unwrap();
+    let config = Config::load(&laptop.paths).unwrap();
+    let cabin = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env)).await.unwrap();
+    let sign_in = cabin.begin_sign_in().unwrap();
+    let answer = crate::common::approve(&sign_in, None).await;
+    cabin.finish_sign_in(&laptop.paths, &sign_in, &answer).await.expect("the sign-in is kept where it was made");
+
+    let held = laptop.vault.tokens("cabin").await.unwrap().expect("cabin holds the pair");
+    assert!(!held.refresh_token.secret().is_empty());
+    let home = laptop.vault.tokens("home").await.unwrap().unwrap();
+    assert!(home.refresh_token.secret().is_empty(), "the paired connection keeps no refresh token");
+    assert!(Config::load(&laptop.paths).unwrap().connections["home"].paired.is_some());
+    // The new sign-in refreshes, in this process and in a new one.
+    env.advance(Duration::from_secs(601));
+    assert!(cabin.session.token_valid_for(MIN).await.is_ok());
+    let config = Config::load(&laptop.paths).unwrap();
+    let again = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env)).await.unwrap();
+    assert!(again.session.token_valid_for(MIN).await.is_ok());
+}

@@ -49,24 +49,46 @@ impl Desktop {
         self.set_sharing(true, &prefs.address.to_string(), u64::from(prefs.port)).await
     }
 
-    /// The old owner's side: runs for the desktop's life, and reopens every connection
-    /// whose session says it was handed over.
+    /// Runs for the desktop's life. The old owner's side: reopens every connection whose
+    /// session says it was handed over (the new owner confirmed it holds it). The new
+    /// owner's: a paired connection that another process here took over (`thingstray share
+    /// take-over`) is reopened, and opens as this computer's own.
     pub async fn follow_hand_overs(self: Arc<Self>) {
         let mut changes = self.subscribe();
         loop {
-            let handed: Vec<String> = self
-                .state()
-                .live
-                .values()
-                .filter(|l| matches!(l.conn.session.status(), Status::NeedsSignIn { reason: Error::HandedOver { .. } }))
-                .map(|l| l.conn.name.clone())
-                .collect();
+            let (mut handed, mut taken) = (vec![], vec![]);
+            for l in self.state().live.values() {
+                match l.conn.session.status() {
+                    Status::NeedsSignIn { reason: Error::HandedOver { .. } } => handed.push(l.conn.name.clone()),
+                    Status::NeedsSignIn { reason: Error::TakenOverHere { .. } } => taken.push(l.conn.name.clone()),
+                    _ => {}
+                }
+            }
             for name in handed {
                 self.become_paired(&name).await;
+            }
+            for name in taken {
+                self.reopen_taken(&name).await;
             }
             if changes.changed().await.is_err() {
                 return;
             }
+        }
+    }
+
+    async fn reopen_taken(self: &Arc<Self>, name: &str) {
+        let opened = match Config::load(&self.paths) {
+            Ok(config) => Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(conn) if conn.owner().is_none() => {
+                tracing::info!(connection = %name, "taken over by another process here; this computer holds the sign-in now");
+                self.adopt(conn);
+                self.bump();
+            }
+            Ok(_) => tracing::warn!(connection = %name, "a full pair is stored under a paired connection; `thingstray share take-over --resume` finishes it"),
+            Err(e) => tracing::warn!(connection = %name, code = e.code(), "taken over here, but could not open it: {e}"),
         }
     }
 
@@ -146,6 +168,51 @@ mod tests {
         assert!(!owner.share_status().enabled);
         let list = owner.device_list("demo").await.unwrap();
         assert!(!list.rooms.is_empty());
+        assert_eq!(e.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
+        laptop.shutdown().await;
+    }
+
+    /// Issue 25, item 1: the laptop dies right after the old owner decided and answered.
+    /// The old owner's desktop keeps its listener (turning sharing off is refused until the
+    /// laptop confirms), answers again after a restart, and the laptop's take-over, run
+    /// again, finishes where it stopped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_owner_restarted_before_the_new_owner_confirmed_still_answers_it() {
+        crate::failpoint::drill::quiet_kills();
+        let e = signed_in().await;
+        let owner = e.desktop.clone();
+        let owner_port = free_port();
+        owner.set_sharing(true, "127.0.0.1", owner_port.into()).await.unwrap();
+        let line = owner.share_invite(None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        Config { vault: VaultKind::File, ..Config::default() }.save(&paths).unwrap();
+        let laptop = Desktop::open(paths.clone(), Options::default()).await.unwrap();
+        laptop.connect_invite(&line, Some("laptop".into())).await.unwrap();
+        laptop.set_sharing(false, "127.0.0.1", free_port().into()).await.unwrap();
+        owner.offer_hand_over("laptop").unwrap();
+
+        let mut dies = crate::failpoint::drill::arm(&paths.dir, "take.answered", crate::failpoint::drill::Act::Kill);
+        let taking = tokio::spawn({
+            let laptop = laptop.clone();
+            async move { laptop.take_sign_in_over().await }
+        });
+        dies.reached().await;
+        dies.release();
+        assert!(taking.await.is_err(), "the laptop died");
+
+        let e2 = owner.set_sharing(false, "127.0.0.1", owner_port.into()).await.unwrap_err();
+        assert_eq!(e2.code(), "handing_over", "{e2}");
+        owner.shutdown().await;
+        let again = Desktop::open(Paths::at(e._dir.path()), Options::default()).await.unwrap();
+        tokio::spawn(again.clone().follow_hand_overs());
+        again.resume_sharing().await.unwrap();
+        assert!(again.share_status().running);
+
+        let st = laptop.take_sign_in_over().await.expect("the take-over carries on");
+        assert!(st.paired_with.is_none(), "{st:?}");
+        until(&again, |d| d.connections().first().is_some_and(|c| c.owner.is_some())).await;
+        assert!(!again.share_status().enabled, "sharing off once the laptop confirmed");
         assert_eq!(e.sim.stats().sign_ins.values().sum::<u64>(), 1, "no new sign-in");
         laptop.shutdown().await;
     }

@@ -29,6 +29,19 @@ impl Desktop {
         // Checks the name and that it is free, before anything moves.
         Config::load(&self.paths)?.rename_connection(old, new)?;
 
+        // A hand-over under way is found by the connection's name, on both computers.
+        let record = self.paths.hand_over_record(old);
+        let unfinished = match crate::session::record::load(&record)? {
+            Some(crate::session::record::Record::Giving(g)) => !g.acked,
+            Some(crate::session::record::Record::Taking(t)) => t.stage != crate::session::record::Stage::Acked,
+            None => false,
+        };
+        if unfinished {
+            return Err(Error::InvalidSetting {
+                field: "name".into(),
+                why: format!("`{old}` is being handed over between two computers: rename it once that is finished"),
+            });
+        }
         let _lock = RefreshLock::new(self.paths.lock_file(old)).acquire(self.opts.session.lock_timeout).await?;
         if let Err(e) = self.copy_secrets(old, new).await {
             self.delete_secrets(new).await;
@@ -52,6 +65,11 @@ impl Desktop {
             return Err(e);
         }
 
+        if let Err(e) = std::fs::rename(&record, self.paths.hand_over_record(new)) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("could not move the finished hand-over's record: {e}");
+            }
+        }
         let after = Config::load(&self.paths)?;
         let reopened = Connection::open_with(&self.paths, &after, self.vault.clone(), Some(new), self.opts.clone()).await;
         let was = self.swap_live(old, new, reopened.as_ref().err().cloned());

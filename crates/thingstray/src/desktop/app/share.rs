@@ -134,6 +134,11 @@ impl Desktop {
     pub async fn set_sharing(self: &Arc<Self>, on: bool, address: &str, port: u64) -> Result<ShareStatus> {
         let prefs = SharePrefs { enabled: on, address: parse_address(address)?, port: check_share_port(port)? };
         let addr = SocketAddr::new(prefs.address, prefs.port);
+        // A hand-over decided here and not confirmed yet: the new owner must be able to ask
+        // again (owner/hand_over.rs), so the listener stays until it has.
+        if let (false, Some(g)) = (on, self.handing_over()) {
+            return Err(Error::HandingOver { to: g.to.owner });
+        }
         let mut running = self.share.running.lock().await;
         if on && running.as_ref().is_none_or(|s| s.addr() != addr) {
             // Checked before binding: a paired connection has no session to share.
@@ -172,7 +177,8 @@ impl Desktop {
     pub async fn resume_sharing(self: &Arc<Self>) -> Result<()> {
         let prefs = self.locked_settings().share.clone();
         let mut running = self.share.running.lock().await;
-        if !prefs.enabled || running.is_some() {
+        // Off, but a hand-over decided here is not confirmed: its new owner must reach us.
+        if (!prefs.enabled && self.handing_over().is_none()) || running.is_some() {
             return Ok(());
         }
         match self.start_sharing(SocketAddr::new(prefs.address, prefs.port)).await {
@@ -218,6 +224,13 @@ impl Desktop {
 
     /// The connection shared: the one the token server serves, unless it is itself
     /// paired (its owner is the one to share from, and a relay would hide revocations).
+    /// The hand-over of the shared connection this computer decided and its new owner has
+    /// not confirmed yet, if any.
+    fn handing_over(&self) -> Option<crate::session::record::Giving> {
+        let conn = self.served().ok()?;
+        crate::owner::hand_over::unfinished(&self.paths, &conn.name)
+    }
+
     fn shared(&self) -> Result<Connection> {
         let conn = self.served()?;
         match conn.owner() {
