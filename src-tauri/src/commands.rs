@@ -11,11 +11,11 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State, WebviewWindow};
 use thingstray::apps::{AppCheck, Repaired};
-use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::indicator::TokenServerStatus;
+use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::{
-    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem, PairedView, PanelTheme,
-    PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
+    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem,
+    PairedView, PanelTheme, PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
 };
 use thingstray::Error;
 
@@ -143,7 +143,12 @@ pub async fn set_level(shell: State<'_, Shell>, connection: String, device: Stri
 }
 
 #[tauri::command]
-pub async fn set_color_temperature(shell: State<'_, Shell>, connection: String, device: String, kelvin: u32) -> Res<DeviceRow> {
+pub async fn set_color_temperature(
+    shell: State<'_, Shell>,
+    connection: String,
+    device: String,
+    kelvin: u32,
+) -> Res<DeviceRow> {
     shell.desktop()?.set_color_temperature(&connection, &device, kelvin).await
 }
 
@@ -155,7 +160,11 @@ pub async fn run_scene(shell: State<'_, Shell>, connection: String, scene: Strin
 /// Puts a token valid for at least five minutes on the clipboard and says until when.
 /// The token itself never crosses IPC and is never logged.
 #[tauri::command]
-pub async fn copy_token<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>, connection: String) -> Res<CopiedToken> {
+pub async fn copy_token<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    connection: String,
+) -> Res<CopiedToken> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
     let (grant, copied) = shell.desktop()?.token_for_copy(&connection).await?;
     app.clipboard().write_text(grant.secret()).map_err(|e| Error::shell("copying to the clipboard", e))?;
@@ -198,7 +207,10 @@ pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>
     use tauri_plugin_autostart::ManagerExt;
     let desktop = shell.desktop()?;
     if desktop.is_demo() {
-        return Err(Error::shell("start at login", "the demo does not start at login; install ThingsTray and set it up for your own account"));
+        return Err(Error::shell(
+            "start at login",
+            "the demo does not start at login; install ThingsTray and set it up for your own account",
+        ));
     }
     let launcher = app.autolaunch();
     let done = if on { launcher.enable() } else { launcher.disable() };
@@ -325,7 +337,12 @@ pub async fn create_app(shell: State<'_, Shell>, form: CreateAppForm) -> Res<Sig
 
 /// `app_id`: only for a connection that cannot know its app yet (`app_unknown`).
 #[tauri::command]
-pub async fn check_app(shell: State<'_, Shell>, connection: String, app_id: Option<String>, pat: SecretString) -> Res<AppCheck> {
+pub async fn check_app(
+    shell: State<'_, Shell>,
+    connection: String,
+    app_id: Option<String>,
+    pat: SecretString,
+) -> Res<AppCheck> {
     shell.desktop()?.check_app(&connection, app_id.as_deref(), pat).await
 }
 

@@ -15,7 +15,9 @@ pub fn install<R: Runtime>(app: &AppHandle<R>, register: bool) {
     #[cfg(any(target_os = "linux", windows))]
     if register {
         if let Err(e) = app.deep_link().register_all() {
-            tracing::warn!("could not register the thingstray:// scheme ({e}); sign-in in the system browser needs the paste box");
+            tracing::warn!(
+                "could not register the thingstray:// scheme ({e}); sign-in in the system browser needs the paste box"
+            );
         }
     }
     #[cfg(not(any(target_os = "linux", windows)))]

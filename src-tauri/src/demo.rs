@@ -25,7 +25,10 @@ pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result
     let sim = Sim::start(SimConfig { auto_approve, ..SimConfig::default() })
         .await
         .map_err(|e| Error::shell("starting the SmartThings simulator", e))?;
-    let dir = tempfile::Builder::new().prefix("thingstray-demo-").tempdir().map_err(|e| Error::shell("creating the demo settings", e))?;
+    let dir = tempfile::Builder::new()
+        .prefix("thingstray-demo-")
+        .tempdir()
+        .map_err(|e| Error::shell("creating the demo settings", e))?;
     let client = sim.client().clone();
     let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
     let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await?;

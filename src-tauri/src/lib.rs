@@ -49,7 +49,9 @@ pub fn builder<R: tauri::Runtime>(builder: tauri::Builder<R>, shell: Shell) -> t
 
 pub fn run() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+        )
         .with_writer(std::io::stderr)
         // Started from a launcher, the app's stderr may be closed: the default report of a
         // failed write (eprintln!) would then panic.
@@ -101,7 +103,10 @@ mod house {
     /// The chain in this file's module doc: `a <- b <- c`, b may use a, c a and b.
     fn chain() -> Vec<String> {
         let lib = src("lib.rs");
-        let line = lib.lines().find(|l| l.starts_with("//! `") && l.contains(" <- ")).expect("the module chain in the lib.rs doc");
+        let line = lib
+            .lines()
+            .find(|l| l.starts_with("//! `") && l.contains(" <- "))
+            .expect("the module chain in the lib.rs doc");
         line.trim_start_matches("//! ").trim_matches('`').split(" <- ").map(str::to_string).collect()
     }
 
@@ -126,8 +131,10 @@ mod house {
     fn every_module_is_in_the_chain() {
         let chain = chain();
         let lib = src("lib.rs");
-        let declared: Vec<&str> =
-            lib.lines().filter_map(|l| l.strip_prefix("mod ").or_else(|| l.strip_prefix("pub mod "))?.strip_suffix(';')).collect();
+        let declared: Vec<&str> = lib
+            .lines()
+            .filter_map(|l| l.strip_prefix("mod ").or_else(|| l.strip_prefix("pub mod "))?.strip_suffix(';'))
+            .collect();
         let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -57,7 +57,8 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
 
 /// Whether a window is a sign-in window (`signin`, or `signin-N` while an older one goes).
 fn is_sign_in(label: &str) -> bool {
-    label == SIGN_IN || label.strip_prefix(SIGN_IN).and_then(|n| n.strip_prefix('-')).is_some_and(|n| n.parse::<u32>().is_ok())
+    label == SIGN_IN
+        || label.strip_prefix(SIGN_IN).and_then(|n| n.strip_prefix('-')).is_some_and(|n| n.parse::<u32>().is_ok())
 }
 
 fn close_all<R: Runtime>(app: &AppHandle<R>) {

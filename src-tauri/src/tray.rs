@@ -144,8 +144,9 @@ pub fn show_error<R: Runtime>(app: &AppHandle<R>) {
 /// SmartThings; the menu is rebuilt with the read-back state once the command is done.
 fn restore_check<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let Some(state) = app.try_state::<TrayItems<R>>() else { return };
-    let confirmed =
-        lock(&state.last).as_ref().and_then(|(m, _)| menu::checks(&m.entries).into_iter().find(|(i, _)| i == id).map(|(_, c)| c));
+    let confirmed = lock(&state.last)
+        .as_ref()
+        .and_then(|(m, _)| menu::checks(&m.entries).into_iter().find(|(i, _)| i == id).map(|(_, c)| c));
     let item = lock(&state.checks).get(id).cloned();
     if let (Some(item), Some(checked)) = (item, confirmed) {
         let _ = item.set_checked(checked);
@@ -196,7 +197,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                     Ok((grant, _)) => {
                         let left = grant.expires_at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                         match app.clipboard().write_text(grant.secret()) {
-                            Ok(()) => notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left))),
+                            Ok(()) => {
+                                notify(&app, "Access token copied", &format!("Valid for {}.", human_duration(left)))
+                            }
                             Err(e) => notify(&app, "ThingsTray: could not copy", &e.to_string()),
                         }
                     }
@@ -211,10 +214,12 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 }
             });
         }
-        MenuAction::SignIn { connection } => match desktop.begin_sign_in(&connection).and_then(|_| sign_in::open_window(&app)) {
-            Ok(()) => {}
-            Err(e) => notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
-        },
+        MenuAction::SignIn { connection } => {
+            match desktop.begin_sign_in(&connection).and_then(|_| sign_in::open_window(&app)) {
+                Ok(()) => {}
+                Err(e) => notify(&app, "ThingsTray: sign-in did not start", &e.to_string()),
+            }
+        }
         MenuAction::TokenServer => windows::open(&app, windows::SETTINGS),
         MenuAction::Setup => windows::open(&app, windows::WIZARD),
         MenuAction::Open | MenuAction::ShowDevice { .. } => windows::open_main(&app),

@@ -26,7 +26,9 @@ fn spec(label: &str) -> Option<Spec> {
     Some(match label {
         DEVICES => Spec { page: "devices.html", title: "ThingsTray", size: (440.0, 680.0), min: (340.0, 400.0) },
         WIZARD => Spec { page: "wizard.html", title: "Set up ThingsTray", size: (640.0, 720.0), min: (480.0, 520.0) },
-        SETTINGS => Spec { page: "settings.html", title: "ThingsTray settings", size: (600.0, 680.0), min: (460.0, 480.0) },
+        SETTINGS => {
+            Spec { page: "settings.html", title: "ThingsTray settings", size: (600.0, 680.0), min: (460.0, 480.0) }
+        }
         _ => return None,
     })
 }

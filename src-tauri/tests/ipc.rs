@@ -27,12 +27,17 @@ fn env() -> Env {
     let app = thingstray_desktop::builder(mock_builder(), Shell::default())
         .build(tauri::generate_context!())
         .expect("the app builds on the mock runtime");
-    let sim = tauri::async_runtime::block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
+    let sim =
+        tauri::async_runtime::block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
     let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
-    let (desktop, start) =
-        tauri::async_runtime::block_on(Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret))).unwrap();
+    let (desktop, start) = tauri::async_runtime::block_on(Desktop::open_demo(
+        dir.path(),
+        settings,
+        SecretString::from(client.client_secret),
+    ))
+    .unwrap();
     thingstray_desktop::set_desktop(app.handle(), desktop.clone(), None);
     Env { app, sim, _dir: dir, desktop, start }
 }
@@ -102,12 +107,15 @@ fn a_switch_returns_the_state_read_back_and_errors_are_code_and_message() {
     let (e, _wizard) = signed_in();
     let devices = window(&e.app, "devices");
     let list = invoke(&devices, "devices", json!({ "connection": "demo" })).unwrap();
-    let rows: Vec<&Value> = list["rooms"].as_array().unwrap().iter().flat_map(|r| r["devices"].as_array().unwrap()).collect();
+    let rows: Vec<&Value> =
+        list["rooms"].as_array().unwrap().iter().flat_map(|r| r["devices"].as_array().unwrap()).collect();
     let lamp = rows.iter().find(|r| r["label"] == "Living Room Lamp").unwrap();
     let want = lamp["switch"] != json!(true);
-    let row = invoke(&devices, "switch_device", json!({ "connection": "demo", "device": lamp["id"], "on": want })).unwrap();
+    let row =
+        invoke(&devices, "switch_device", json!({ "connection": "demo", "device": lamp["id"], "on": want })).unwrap();
     assert_eq!(row["switch"], json!(want));
-    let level = invoke(&devices, "set_level", json!({ "connection": "demo", "device": lamp["id"], "level": 30 })).unwrap();
+    let level =
+        invoke(&devices, "set_level", json!({ "connection": "demo", "device": lamp["id"], "level": 30 })).unwrap();
     assert_eq!(level["level"], 30);
 
     // The generic control call: an unconfirmed unlock is refused as `{code, message}`;
@@ -124,7 +132,9 @@ fn a_switch_returns_the_state_read_back_and_errors_are_code_and_message() {
     assert_eq!((control["kind"].as_str(), control["value"].as_str()), (Some("buttons"), Some("unlocked")));
     assert_eq!(control["commands"][1], json!({ "command": "unlock", "label": "Unlock", "confirm": true }));
 
-    let err = invoke(&devices, "switch_device", json!({ "connection": "demo", "device": "no-such-device", "on": true })).unwrap_err();
+    let err =
+        invoke(&devices, "switch_device", json!({ "connection": "demo", "device": "no-such-device", "on": true }))
+            .unwrap_err();
     assert!(err["code"].is_string() && err["message"].is_string(), "{err}");
     let err = invoke(&devices, "devices", json!({ "connection": "cabin" })).unwrap_err();
     assert_eq!(err["code"], "unknown_connection");
@@ -178,7 +188,10 @@ fn favorites_and_poll_interval_are_saved() {
     assert_eq!(s["poll_interval_s"], 60);
     let err = invoke(&settings, "set_tray_refresh", json!({ "seconds": 5 })).unwrap_err();
     assert_eq!(err["code"], "invalid_setting");
-    assert!(denied(invoke(&devices, "set_tray_refresh", json!({ "seconds": 300 }))), "the device window has no say in it");
+    assert!(
+        denied(invoke(&devices, "set_tray_refresh", json!({ "seconds": 300 }))),
+        "the device window has no say in it"
+    );
     let s = invoke(&settings, "set_tray_refresh", json!({ "seconds": 300 })).unwrap();
     assert_eq!((s["tray_refresh_s"].as_u64(), s["poll_interval_s"].as_u64()), (Some(300), Some(60)));
     assert_eq!(invoke(&settings, "set_tray_refresh", json!({ "seconds": 0 })).unwrap()["tray_refresh_s"], 0);
@@ -190,7 +203,14 @@ fn the_settings_window_renames_and_runs_the_token_server() {
     let devices = window(&e.app, "devices");
     let settings = window(&e.app, "settings");
     // Only the settings window reaches these; the secret above all.
-    for cmd in ["rename_connection", "token_server", "set_token_server", "reveal_server_secret", "copy_server_secret", "rotate_server_secret"] {
+    for cmd in [
+        "rename_connection",
+        "token_server",
+        "set_token_server",
+        "reveal_server_secret",
+        "copy_server_secret",
+        "rotate_server_secret",
+    ] {
         let r = invoke(&devices, cmd, json!({ "connection": "demo", "name": "x", "on": true, "port": 8765 }));
         assert!(denied(r.clone()), "devices reached {cmd}: {r:?}");
     }
@@ -222,7 +242,8 @@ fn other_computers_are_reached_from_the_settings_and_the_wizard_only() {
     let devices = window(&e.app, "devices");
     let settings = window(&e.app, "settings");
     let args = json!({ "on": true, "address": "127.0.0.1", "port": 8766, "name": "x", "invite": "x" });
-    for cmd in ["share_status", "set_sharing", "share_invite", "paired_computers", "revoke_computer", "connect_invite"] {
+    for cmd in ["share_status", "set_sharing", "share_invite", "paired_computers", "revoke_computer", "connect_invite"]
+    {
         assert!(denied(invoke(&devices, cmd, args.clone())), "devices reached {cmd}");
     }
     // Sharing is the owner's business (settings); pairing this computer is the wizard's.
@@ -232,7 +253,8 @@ fn other_computers_are_reached_from_the_settings_and_the_wizard_only() {
     assert!(denied(invoke(&settings, "connect_invite", args.clone())));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = invoke(&settings, "set_sharing", json!({ "on": true, "address": "my laptop", "port": port })).unwrap_err();
+    let err =
+        invoke(&settings, "set_sharing", json!({ "on": true, "address": "my laptop", "port": port })).unwrap_err();
     assert_eq!(err["code"], "invalid_setting");
     let on = invoke(&settings, "set_sharing", json!({ "on": true, "address": "127.0.0.1", "port": port })).unwrap();
     assert_eq!(on["running"], true, "{on}");
@@ -242,7 +264,8 @@ fn other_computers_are_reached_from_the_settings_and_the_wizard_only() {
     assert_eq!(invoke(&settings, "paired_computers", json!({})).unwrap(), json!([]));
     let err = invoke(&settings, "revoke_computer", json!({ "name": "nope" })).unwrap_err();
     assert_eq!(err["code"], "unknown_paired_computer");
-    let err = invoke(&wizard, "connect_invite", json!({ "invite": "https://example.com", "computerName": null })).unwrap_err();
+    let err = invoke(&wizard, "connect_invite", json!({ "invite": "https://example.com", "computerName": null }))
+        .unwrap_err();
     assert_eq!(err["code"], "invite_invalid");
     assert!(err["message"].as_str().unwrap().contains("thingstray://pair?"), "{err}");
     let off = invoke(&settings, "set_sharing", json!({ "on": false, "address": "127.0.0.1", "port": port })).unwrap();
@@ -262,12 +285,16 @@ fn the_app_is_created_checked_and_repaired_with_a_pasted_token() {
         let r = invoke(&devices, cmd, json!({ "form": {}, "connection": "demo", "pat": pat, "newSecret": false }));
         assert!(denied(r.clone()), "devices reached {cmd}: {r:?}");
     }
-    assert!(denied(invoke(&settings, "create_app", json!({ "form": { "pat": pat } }))), "Settings creates no connection");
+    assert!(
+        denied(invoke(&settings, "create_app", json!({ "form": { "pat": pat } }))),
+        "Settings creates no connection"
+    );
 
     for w in [&wizard, &settings] {
         let help = invoke(w, "pat_help", json!({})).unwrap();
         assert_eq!(help["page"], "https://account.smartthings.com/tokens");
-        let scopes: Vec<&str> = help["boxes"].as_array().unwrap().iter().map(|b| b["scope"].as_str().unwrap()).collect();
+        let scopes: Vec<&str> =
+            help["boxes"].as_array().unwrap().iter().map(|b| b["scope"].as_str().unwrap()).collect();
         assert_eq!(scopes, ["r:apps:*", "w:apps:*", "r:installedapps:*"]);
         assert!(help["display_name"].as_str().unwrap().starts_with("ThingsTray"), "{help}");
     }
@@ -285,7 +312,9 @@ fn the_app_is_created_checked_and_repaired_with_a_pasted_token() {
     let start = invoke(&wizard, "create_app", form(&pat)).unwrap();
     let connection = start["connection"].as_str().unwrap().to_string();
     assert_eq!(start["redirect_uri"], "https://thingstray.invalid/callback");
-    let done = invoke(&wizard, "finish_sign_in", json!({ "answer": redirect_of(start["authorize_url"].as_str().unwrap()) })).unwrap();
+    let done =
+        invoke(&wizard, "finish_sign_in", json!({ "answer": redirect_of(start["authorize_url"].as_str().unwrap()) }))
+            .unwrap();
     assert_eq!(done["connection"], connection.as_str());
 
     let check = invoke(&settings, "check_app", json!({ "connection": connection, "pat": pat })).unwrap();
@@ -294,9 +323,15 @@ fn the_app_is_created_checked_and_repaired_with_a_pasted_token() {
     let err = invoke(&settings, "check_app", json!({ "connection": connection, "pat": dead })).unwrap_err();
     assert_eq!(err["code"], "pat_rejected", "{err}");
     // The argument names ui/ipc.js sends (`newSecret`), from both windows.
-    let fixed = invoke(&wizard, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": false })).unwrap();
-    assert_eq!((fixed["changed"].as_array().map(Vec::len), fixed["new_secret"].as_bool()), (Some(0), Some(false)), "{fixed}");
-    let renewed = invoke(&settings, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": true })).unwrap();
+    let fixed =
+        invoke(&wizard, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": false })).unwrap();
+    assert_eq!(
+        (fixed["changed"].as_array().map(Vec::len), fixed["new_secret"].as_bool()),
+        (Some(0), Some(false)),
+        "{fixed}"
+    );
+    let renewed =
+        invoke(&settings, "repair_app", json!({ "connection": connection, "pat": pat, "newSecret": true })).unwrap();
     assert_eq!(renewed["new_secret"], true, "{renewed}");
     for v in [&start, &done, &check, &fixed, &renewed] {
         assert!(!v.to_string().contains(&pat), "a reply holds the token: {v}");
@@ -334,7 +369,10 @@ fn the_command_list_names_each_command_once() {
     deduped.dedup();
     assert_eq!(unique, deduped, "a command is listed twice in build.rs");
     for c in COMMANDS {
-        assert!(!c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c:?} is not a command name");
+        assert!(
+            !c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+            "{c:?} is not a command name"
+        );
     }
 }
 
@@ -370,9 +408,15 @@ fn the_capabilities_grant_only_listed_commands_and_each_to_some_window() {
             if id.contains(':') {
                 continue; // a plugin's (core:event, clipboard-manager)
             }
-            let cmd = id.strip_prefix("allow-").unwrap_or_else(|| panic!("{}: {id} is not an allow-<command>", path.display()));
+            let cmd = id
+                .strip_prefix("allow-")
+                .unwrap_or_else(|| panic!("{}: {id} is not an allow-<command>", path.display()));
             let cmd = cmd.replace('-', "_");
-            assert!(COMMANDS.contains(&cmd.as_str()), "{} grants {id}, but build.rs does not list {cmd}", path.display());
+            assert!(
+                COMMANDS.contains(&cmd.as_str()),
+                "{} grants {id}, but build.rs does not list {cmd}",
+                path.display()
+            );
             granted.push(cmd);
         }
     }

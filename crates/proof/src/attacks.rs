@@ -75,7 +75,8 @@ pub async fn run(thingstray: &str) -> Section {
     let token = {
         let a = send(port, &request("GET", "/v1/token", &ok(&[]))).expect("an answer");
         let v: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
-        (a.status == 200 && v.get("refresh_token").is_none()).then(|| v["access_token"].as_str().unwrap_or("").to_string())
+        (a.status == 200 && v.get("refresh_token").is_none())
+            .then(|| v["access_token"].as_str().unwrap_or("").to_string())
     };
 
     let sim_host = w.sim.base_url().trim_start_matches("http://").to_string();
@@ -91,19 +92,31 @@ pub async fn run(thingstray: &str) -> Section {
     let groups: Vec<Group> = vec![
         (
             "No secret",
-            ["/v1/token", "/token_info.json", "/api/v1/devices", "/"].iter().map(|p| (p.to_string(), vec![host.clone()])).collect(),
+            ["/v1/token", "/token_info.json", "/api/v1/devices", "/"]
+                .iter()
+                .map(|p| (p.to_string(), vec![host.clone()]))
+                .collect(),
             401,
         ),
         (
             "Wrong secret",
-            wrong.iter().map(|a| ("/v1/token".to_string(), vec![host.clone(), a.clone()])).collect::<Vec<_>>().into_iter()
-                .chain([("/v1/token".to_string(), vec![host.clone(), auth.clone(), "Authorization: Bearer wrong".to_string()])])
+            wrong
+                .iter()
+                .map(|a| ("/v1/token".to_string(), vec![host.clone(), a.clone()]))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .chain([(
+                    "/v1/token".to_string(),
+                    vec![host.clone(), auth.clone(), "Authorization: Bearer wrong".to_string()],
+                )])
                 .collect(),
             401,
         ),
         (
             "Secret in the query string",
-            ["secret", "access_token", "token", "auth"].iter().map(|n| (q(n), vec![host.clone()]))
+            ["secret", "access_token", "token", "auth"]
+                .iter()
+                .map(|n| (q(n), vec![host.clone()]))
                 .chain([(format!("/api/v1/devices?access_token={secret}"), vec![host.clone()])])
                 .collect(),
             401,
@@ -159,7 +172,10 @@ pub async fn run(thingstray: &str) -> Section {
                 (format!("http://{sim_host}/api/v1/devices"), ok(&[])),
                 ("/api/v1/devices".to_string(), vec!["Host: api.smartthings.com".to_string(), auth.clone()]),
                 ("/api/v1/devices".to_string(), vec![format!("Host: {sim_host}"), auth.clone()]),
-                ("/api/v1/devices".to_string(), vec![host.clone(), "Host: api.smartthings.com".to_string(), auth.clone()]),
+                (
+                    "/api/v1/devices".to_string(),
+                    vec![host.clone(), "Host: api.smartthings.com".to_string(), auth.clone()],
+                ),
             ]
             .into_iter()
             .collect(),
@@ -184,7 +200,9 @@ pub async fn run(thingstray: &str) -> Section {
         let mut n_ok = 0;
         for (path, headers) in reqs {
             let a = send(port, &request("GET", path, headers));
-            let good = a.is_some_and(|a| a.status == *want && (token.is_empty() || !a.body.contains(&token) && !a.head.contains(&token)));
+            let good = a.is_some_and(|a| {
+                a.status == *want && (token.is_empty() || !a.body.contains(&token) && !a.head.contains(&token))
+            });
             n_ok += u32::from(good);
         }
         attempts += reqs.len();
@@ -193,7 +211,10 @@ pub async fn run(thingstray: &str) -> Section {
     }
     // Whatever got through to "SmartThings" (the simulator), none of it carried the secret.
     let seen = w.sim.requests();
-    let leaked = seen.iter().filter(|r| r.authorization.iter().any(|a| a.contains(&secret)) || r.target.contains(&secret)).count();
+    let leaked = seen
+        .iter()
+        .filter(|r| r.authorization.iter().any(|a| a.contains(&secret)) || r.target.contains(&secret))
+        .count();
     s.check(
         "The server secret never reached SmartThings (the simulator's request log)",
         format!("{leaked} of {} requests it received carried the secret", seen.len()),
@@ -201,11 +222,20 @@ pub async fn run(thingstray: &str) -> Section {
         leaked == 0,
     );
     // A CORS preflight: refused, and no CORS header that would let a page read anything.
-    let pre = send(port, &request("OPTIONS", "/v1/token", &ok(&["Origin: https://evil.example", "Access-Control-Request-Method: GET"])));
-    let pre_ok = pre.is_some_and(|a| a.status == 403 && !a.head.to_ascii_lowercase().contains("access-control-allow-origin"));
+    let pre = send(
+        port,
+        &request("OPTIONS", "/v1/token", &ok(&["Origin: https://evil.example", "Access-Control-Request-Method: GET"])),
+    );
+    let pre_ok =
+        pre.is_some_and(|a| a.status == 403 && !a.head.to_ascii_lowercase().contains("access-control-allow-origin"));
     attempts += 1;
     refused += usize::from(pre_ok);
-    s.check("CORS preflight from a page", if pre_ok { "1/1 refused (403, no CORS headers)" } else { "answered" }, "refused", pre_ok);
+    s.check(
+        "CORS preflight from a page",
+        if pre_ok { "1/1 refused (403, no CORS headers)" } else { "answered" },
+        "refused",
+        pre_ok,
+    );
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let _ = server.wait();
 

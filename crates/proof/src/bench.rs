@@ -26,7 +26,8 @@ fn after(text: &str, prefix: &str) -> Option<String> {
 pub fn section(file: Option<&Path>, quick: bool) -> Section {
     let mut s = Section::new("Performance: token server and `thingstray token`");
     let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) else {
-        let why = if quick { "quick mode: performance is measured in the full run only" } else { "no benchmark output" };
+        let why =
+            if quick { "quick mode: performance is measured in the full run only" } else { "no benchmark output" };
         s.skipped("Token server vs Python http.server", why);
         return s;
     };
@@ -48,13 +49,21 @@ pub fn section(file: Option<&Path>, quick: bool) -> Section {
     match (ours, py) {
         (Some(o), Some(p)) if o.len() >= 3 && p.len() >= 3 => {
             s.info("`thingstray serve` requests/s, 50 connections", format!("{:.0} (p50 {:.2} ms)", o[0], o[1]));
-            s.info("Python `http.server` (HTTP/1.0, its default) requests/s", format!("{:.0} (p50 {:.2} ms, p99 {:.2} ms)", p[0], p[1], p[2]));
+            s.info(
+                "Python `http.server` (HTTP/1.0, its default) requests/s",
+                format!("{:.0} (p50 {:.2} ms, p99 {:.2} ms)", p[0], p[1], p[2]),
+            );
             if let Some(p11) = py11.filter(|v| v.len() >= 3) {
                 s.info("Python `http.server`, HTTP/1.1 keep-alive, requests/s", format!("{:.0}", p11[0]));
             }
             let ratio = o[0] / p[0].max(1.0);
             s.measure("Ratio (thingstray / Python default)", format!("{ratio:.1}x"), ">= 20x", ratio >= 20.0);
-            s.measure("p99 at 50 connections, saturated (closed loop)", format!("{:.2} ms", o[2]), "< 1 ms", o[2] < 1.0);
+            s.measure(
+                "p99 at 50 connections, saturated (closed loop)",
+                format!("{:.2} ms", o[2]),
+                "< 1 ms",
+                o[2] < 1.0,
+            );
             if let Some((rate, v)) = paced(&text).filter(|(_, v)| v.len() >= 4) {
                 s.info(
                     &format!("p50 / p99 at 50 connections, {rate} requests/s offered (open loop)"),
@@ -68,7 +77,10 @@ pub fn section(file: Option<&Path>, quick: bool) -> Section {
                 );
             }
             if let Some(one) = single.filter(|v| v.len() >= 3) {
-                s.info("p50 / p99 at 1 connection (service time, no queueing)", format!("{:.3} / {:.3} ms", one[1], one[2]));
+                s.info(
+                    "p50 / p99 at 1 connection (service time, no queueing)",
+                    format!("{:.3} / {:.3} ms", one[1], one[2]),
+                );
             }
         }
         _ => {
@@ -77,7 +89,8 @@ pub fn section(file: Option<&Path>, quick: bool) -> Section {
     }
     // `thingstray token` by each path (issue 16), and the floors it is held to.
     let median = |label: &str| {
-        after(&text, &format!("{label}: median ")).and_then(|rest| rest.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
+        after(&text, &format!("{label}: median "))
+            .and_then(|rest| rest.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
     };
     let agent = median("thingstray token (valid token, through the agent: serve running)");
     let file = median("thingstray token (valid token, file vault, --no-agent)");
@@ -86,15 +99,27 @@ pub fn section(file: Option<&Path>, quick: bool) -> Section {
     let lookup = median("secret-tool lookup of the same item (the floor)");
     let ms = |v: Option<f64>| v.map_or("not measured".to_string(), |m| format!("{m:.1} ms"));
     match file {
-        Some(f) => s.measure("`thingstray token`, valid token, file vault, median wall time", ms(Some(f)), "< 20 ms", f < 20.0),
+        Some(f) => {
+            s.measure("`thingstray token`, valid token, file vault, median wall time", ms(Some(f)), "< 20 ms", f < 20.0)
+        }
         None => s.skipped("`thingstray token` wall time", "not in the benchmark output"),
     };
     match (agent, curl) {
-        (Some(a), Some(c)) => s.measure("`thingstray token` through the agent vs curl to Python's http.server", format!("{} vs {}: {:.2}x", ms(agent), ms(curl), a / c), "<= 0.5x", a / c <= 0.5),
+        (Some(a), Some(c)) => s.measure(
+            "`thingstray token` through the agent vs curl to Python's http.server",
+            format!("{} vs {}: {:.2}x", ms(agent), ms(curl), a / c),
+            "<= 0.5x",
+            a / c <= 0.5,
+        ),
         _ => s.skipped("`thingstray token` through the agent", "not in the benchmark output"),
     };
     match (keychain, lookup) {
-        (Some(k), Some(l)) => s.measure("`thingstray token` from the keychain vs a bare `secret-tool lookup`", format!("{} vs {}: {:.2}x", ms(keychain), ms(lookup), k / l), "<= 1.2x", k / l <= 1.2),
+        (Some(k), Some(l)) => s.measure(
+            "`thingstray token` from the keychain vs a bare `secret-tool lookup`",
+            format!("{} vs {}: {:.2}x", ms(keychain), ms(lookup), k / l),
+            "<= 1.2x",
+            k / l <= 1.2,
+        ),
         _ => s.skipped("`thingstray token` from the keychain", "no Secret Service during the benchmark"),
     };
     s.note(

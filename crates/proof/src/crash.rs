@@ -78,8 +78,14 @@ enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 6] =
-        [Phase::BeforeRequest, Phase::InFlight, Phase::AfterAnswer, Phase::VaultWrite, Phase::AfterSave, Phase::Anywhere];
+    const ALL: [Phase; 6] = [
+        Phase::BeforeRequest,
+        Phase::InFlight,
+        Phase::AfterAnswer,
+        Phase::VaultWrite,
+        Phase::AfterSave,
+        Phase::Anywhere,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -106,7 +112,11 @@ impl Phase {
             Phase::AfterSave => "refresh.saved",
             Phase::Anywhere => "",
         };
-        let env = if matches!(self, Phase::InFlight | Phase::Anywhere) { "trace".to_string() } else { format!("{p}=pause:300") };
+        let env = if matches!(self, Phase::InFlight | Phase::Anywhere) {
+            "trace".to_string()
+        } else {
+            format!("{p}=pause:300")
+        };
         (p, env)
     }
 }
@@ -204,7 +214,12 @@ async fn one_kill(w: &World, target: Target, phase: Phase, life: Duration, windo
     w.jump(Duration::from_secs(3_601));
     let config_before = std::fs::read(w.paths.config_file()).unwrap();
     if phase == Phase::InFlight {
-        w.sim.set_faults(Faults { route_prefix: target.token_route().into(), delay_ms: 400, delay_share: 1.0, ..Faults::default() });
+        w.sim.set_faults(Faults {
+            route_prefix: target.token_route().into(),
+            delay_ms: 400,
+            delay_share: 1.0,
+            ..Faults::default()
+        });
     }
     let (point, env) = phase.point();
     let mut child = child_cmd(w, target, &env).spawn().expect("the child starts");
@@ -221,16 +236,17 @@ async fn one_kill(w: &World, target: Target, phase: Phase, life: Duration, windo
     let refreshes_before = target.refreshes(w);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut passed = Vec::new();
-    let reached = phase == Phase::Anywhere || loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => match parse_point(&line) {
-                Some((p, _)) if p == point => break true,
-                Some((p, _)) => passed.push(p),
-                None => continue,
-            },
-            Err(_) => break false,
-        }
-    };
+    let reached = phase == Phase::Anywhere
+        || loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => match parse_point(&line) {
+                    Some((p, _)) if p == point => break true,
+                    Some((p, _)) => passed.push(p),
+                    None => continue,
+                },
+                Err(_) => break false,
+            }
+        };
     if !reached {
         let _ = child.kill();
         let _ = child.wait();
@@ -339,10 +355,19 @@ async fn run_on(w: &World, target: Target, kills: usize, clean_runs: usize) -> S
     summarize(target, kills, life, &counts, &windows, &problems)
 }
 
-fn summarize(target: Target, kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u64], problems: &[String]) -> Section {
+fn summarize(
+    target: Target,
+    kills: usize,
+    life: Duration,
+    counts: &[[u32; 5]; 6],
+    windows: &[u64],
+    problems: &[String],
+) -> Section {
     let survived: u32 = counts.iter().map(|c| c[0]).sum();
     if target == Target::Connector {
-        let mut s = Section::new(&format!("Crash: kill -9 during a callback-token refresh (ST Schema connector), {kills} times"));
+        let mut s = Section::new(&format!(
+            "Crash: kill -9 during a callback-token refresh (ST Schema connector), {kills} times"
+        ));
         s.intro(
             "The rounds above, on a connection of kind \"schema\" (issue 13): an ST Schema connector's callback tokens, \
              refreshed with st-schema JSON at the simulator's callback token endpoint, which rotates them as SmartThings \
@@ -373,16 +398,34 @@ fn summarize(target: Target, kills: usize, life: Duration, counts: &[[u32; 5]; 6
     rows(s, kills, life, counts, windows, problems, survived)
 }
 
-fn rows(mut s: Section, kills: usize, life: Duration, counts: &[[u32; 5]; 6], windows: &[u64], problems: &[String], survived: u32) -> Section {
+fn rows(
+    mut s: Section,
+    kills: usize,
+    life: Duration,
+    counts: &[[u32; 5]; 6],
+    windows: &[u64],
+    problems: &[String],
+    survived: u32,
+) -> Section {
     for (i, phase) in Phase::ALL.iter().enumerate() {
         let c = counts[i];
         let n: u32 = c[..4].iter().sum();
         let mut value = format!("{}/{n} survived, {} ended cleanly, {} broken, {} missed", c[0], c[1], c[2], c[3]);
         if *phase == Phase::Anywhere {
             value.push_str(&format!(" ({} landed in the window; process life {} ms)", c[4], life.as_millis()));
-            s.check(&format!("Kill {}", phase.label()), value, "survives unless it landed in the window; then ends cleanly", c[2] + c[3] == 0);
+            s.check(
+                &format!("Kill {}", phase.label()),
+                value,
+                "survives unless it landed in the window; then ends cleanly",
+                c[2] + c[3] == 0,
+            );
         } else if phase.in_window() {
-            s.check(&format!("Kill {}", phase.label()), value, "ends cleanly (sign in again, settings kept) or survives", c[2] + c[3] == 0);
+            s.check(
+                &format!("Kill {}", phase.label()),
+                value,
+                "ends cleanly (sign in again, settings kept) or survives",
+                c[2] + c[3] == 0,
+            );
         } else {
             s.check(&format!("Kill {}", phase.label()), value, "all survive", c[0] == n);
         }

@@ -53,7 +53,9 @@ fn pss_mib(root: u32) -> f64 {
     let kb: u64 = tree(root)
         .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
-        .filter_map(|t| t.lines().find(|l| l.starts_with("Pss:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .filter_map(|t| {
+            t.lines().find(|l| l.starts_with("Pss:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .sum();
     kb as f64 / 1024.0
 }
@@ -235,13 +237,19 @@ fn all_requests(world: &World) -> u64 {
 pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     let mut s = Section::new("Desktop app");
     let Some(bin) = binary.filter(|b| b.exists()) else {
-        s.skipped("Size, cold start, memory, idle CPU and requests", "no desktop-release binary (build: cargo build -p thingstray-desktop --profile desktop-release)");
+        s.skipped(
+            "Size, cold start, memory, idle CPU and requests",
+            "no desktop-release binary (build: cargo build -p thingstray-desktop --profile desktop-release)",
+        );
         return s;
     };
     let size = std::fs::metadata(bin).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0;
     let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok().map(|t| {
         let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
-        format!("built {} min before this run", (thingstray::clock::unix_ms(std::time::SystemTime::now()) / 1000).saturating_sub(secs) / 60)
+        format!(
+            "built {} min before this run",
+            (thingstray::clock::unix_ms(std::time::SystemTime::now()) / 1000).saturating_sub(secs) / 60
+        )
     });
     s.intro(format!(
         "`{}` ({}), under Xvfb with a session bus of its own, RUST_LOG=info. The everyday start: a connection \
@@ -274,22 +282,39 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     match until(Duration::from_secs(30), || device_lists(&world) > before).await {
         Some(_) => {
             let t = t0.elapsed().as_secs_f64();
-            s.measure("Cold start to a tray with devices (signed in, the everyday start)", format!("{t:.2} s"), "< 1.5 s", t < 1.5)
+            s.measure(
+                "Cold start to a tray with devices (signed in, the everyday start)",
+                format!("{t:.2} s"),
+                "< 1.5 s",
+                t < 1.5,
+            )
         }
         None => {
-            s.measure("Cold start to a tray with devices (signed in, the everyday start)", "not ready after 30 s", "< 1.5 s", false);
+            s.measure(
+                "Cold start to a tray with devices (signed in, the everyday start)",
+                "not ready after 30 s",
+                "< 1.5 s",
+                false,
+            );
             return s;
         }
     };
     tokio::time::sleep(Duration::from_secs(5)).await; // settle (pacing, not a test)
     let tray_pss = pss_mib(root);
-    s.info("Memory in the tray, no window ever opened", format!("{tray_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))));
+    s.info(
+        "Memory in the tray, no window ever opened",
+        format!("{tray_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))),
+    );
 
     let (req0, cpu0, i0) = (all_requests(&world), cpu_ticks(root), Instant::now());
     tokio::time::sleep(idle).await;
     let pct = 100.0 * cpu_ticks(root).saturating_sub(cpu0) as f64 / 100.0 / i0.elapsed().as_secs_f64(); // USER_HZ = 100
     let reqs = all_requests(&world).saturating_sub(req0);
-    let span = if idle.as_secs().is_multiple_of(60) { format!("{} min", idle.as_secs() / 60) } else { format!("{} s", idle.as_secs()) };
+    let span = if idle.as_secs().is_multiple_of(60) {
+        format!("{} min", idle.as_secs() / 60)
+    } else {
+        format!("{} s", idle.as_secs())
+    };
     s.measure(&format!("CPU while idle in the tray ({span}, no window)"), format!("{pct:.3}%"), "< 0.1%", pct < 0.1);
     s.measure(&format!("Requests to SmartThings while idle in the tray ({span})"), reqs.to_string(), "0", reqs == 0);
 
@@ -302,14 +327,23 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     };
     let has_web = || webkit(root).iter().any(|n| n.starts_with("WebKitWebProcess"));
     if !toggle("open") || until(Duration::from_secs(20), has_web).await.is_none() {
-        s.skipped("Memory with the device window open, and after it is closed", "the device window did not open (no WebKitWebProcess)");
+        s.skipped(
+            "Memory with the device window open, and after it is closed",
+            "the device window did not open (no WebKitWebProcess)",
+        );
         return s;
     }
     tokio::time::sleep(Duration::from_secs(5)).await; // the page loads its devices (pacing)
     let open_pss = pss_mib(root);
-    s.info("Memory with the device window open", format!("{open_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))));
+    s.info(
+        "Memory with the device window open",
+        format!("{open_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))),
+    );
     if !toggle("close") || until(Duration::from_secs(20), || !has_web()).await.is_none() {
-        s.skipped("Memory after the device window is closed", "the WebKitWebProcess was still running 20 s after the close");
+        s.skipped(
+            "Memory after the device window is closed",
+            "the WebKitWebProcess was still running 20 s after the close",
+        );
         return s;
     }
     // The app ends WebKit's network process a few seconds after its last window (src-tauri/src/idle.rs).
@@ -317,7 +351,10 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     tokio::time::sleep(Duration::from_secs(3)).await; // settle (pacing)
     let closed_pss = pss_mib(root);
     let left = webkit(root);
-    s.info("Memory after the device window is closed", format!("{closed_pss:.0} MiB; WebKit processes left: {}", describe(&left)));
+    s.info(
+        "Memory after the device window is closed",
+        format!("{closed_pss:.0} MiB; WebKit processes left: {}", describe(&left)),
+    );
     s.measure(
         "Closed window: no WebKit process left, the tray well under the open figure",
         format!("WebKit processes left: {}; {closed_pss:.0} of {open_pss:.0} MiB", describe(&left)),
@@ -360,7 +397,9 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
         s.skipped("First start of `--demo`", "the app never logged `demo mode: simulator started sim=...`");
         return s;
     };
-    let ready = until(Duration::from_secs(30), || sim_requests(&sim).is_some_and(|(_, lists)| lists > 0)).await.map(|_| t0.elapsed());
+    let ready = until(Duration::from_secs(30), || sim_requests(&sim).is_some_and(|(_, lists)| lists > 0))
+        .await
+        .map(|_| t0.elapsed());
     s.info(
         "First start of `--demo` to a tray with devices (starts its simulator, signs in through the sign-in window)",
         ready.map_or("not ready after 30 s".into(), |t| format!("{:.2} s", t.as_secs_f64())),

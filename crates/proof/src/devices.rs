@@ -19,15 +19,33 @@ use crate::report::Section;
 
 /// The readings the issue names, as `(capability, attribute)` on the main component.
 const ISSUE_READINGS: &[(&str, &str)] = &[
-    ("temperatureMeasurement", "temperature"), ("relativeHumidityMeasurement", "humidity"), ("battery", "battery"),
-    ("contactSensor", "contact"), ("motionSensor", "motion"), ("presenceSensor", "presence"), ("waterSensor", "water"),
-    ("smokeDetector", "smoke"), ("carbonDioxideMeasurement", "carbonDioxide"), ("illuminanceMeasurement", "illuminance"),
-    ("airQualitySensor", "airQuality"), ("powerMeter", "power"), ("energyMeter", "energy"), ("lock", "lock"),
-    ("doorControl", "door"), ("garageDoorControl", "door"), ("windowShade", "windowShade"),
-    ("thermostatMode", "thermostatMode"), ("thermostatHeatingSetpoint", "heatingSetpoint"),
-    ("thermostatCoolingSetpoint", "coolingSetpoint"), ("thermostatOperatingState", "thermostatOperatingState"),
-    ("airConditionerMode", "airConditionerMode"), ("fanSpeed", "fanSpeed"), ("washerOperatingState", "machineState"),
-    ("dryerOperatingState", "machineState"), ("ovenOperatingState", "machineState"), ("mediaPlayback", "playbackStatus"),
+    ("temperatureMeasurement", "temperature"),
+    ("relativeHumidityMeasurement", "humidity"),
+    ("battery", "battery"),
+    ("contactSensor", "contact"),
+    ("motionSensor", "motion"),
+    ("presenceSensor", "presence"),
+    ("waterSensor", "water"),
+    ("smokeDetector", "smoke"),
+    ("carbonDioxideMeasurement", "carbonDioxide"),
+    ("illuminanceMeasurement", "illuminance"),
+    ("airQualitySensor", "airQuality"),
+    ("powerMeter", "power"),
+    ("energyMeter", "energy"),
+    ("lock", "lock"),
+    ("doorControl", "door"),
+    ("garageDoorControl", "door"),
+    ("windowShade", "windowShade"),
+    ("thermostatMode", "thermostatMode"),
+    ("thermostatHeatingSetpoint", "heatingSetpoint"),
+    ("thermostatCoolingSetpoint", "coolingSetpoint"),
+    ("thermostatOperatingState", "thermostatOperatingState"),
+    ("airConditionerMode", "airConditionerMode"),
+    ("fanSpeed", "fanSpeed"),
+    ("washerOperatingState", "machineState"),
+    ("dryerOperatingState", "machineState"),
+    ("ovenOperatingState", "machineState"),
+    ("mediaPlayback", "playbackStatus"),
     ("audioVolume", "volume"),
 ];
 
@@ -63,7 +81,8 @@ fn ms(d: Duration) -> String {
 /// each with its own id and label, spread over its rooms.
 fn thousand() -> (Vec<Device>, Vec<Room>) {
     let home = root().join("smartthings-sim/home");
-    let statuses: std::collections::HashMap<String, Value> = json_files(&home.join("device_status")).into_iter().collect();
+    let statuses: std::collections::HashMap<String, Value> =
+        json_files(&home.join("device_status")).into_iter().collect();
     let objects = json_files(&home.join("devices"));
     let mut devices = Vec::with_capacity(1000);
     for i in 0..1000 {
@@ -122,7 +141,10 @@ pub fn run(rounds: usize) -> Section {
             expected += 1;
             let unit = attr.get("unit").and_then(Value::as_str);
             let ok = shown.iter().any(|r| {
-                r.capability == *capability && r.attribute == *attribute && &r.value == value && r.unit.as_deref() == unit
+                r.capability == *capability
+                    && r.attribute == *attribute
+                    && &r.value == value
+                    && r.unit.as_deref() == unit
             });
             if ok {
                 right += 1;
@@ -139,13 +161,19 @@ pub fn run(rounds: usize) -> Section {
     );
     s.check(
         "Readings the issue names, shown with the payload's value and unit",
-        format!("{right} of {expected}{}", if wrong.is_empty() { String::new() } else { format!(" (wrong: {})", wrong.join(", ")) }),
+        format!(
+            "{right} of {expected}{}",
+            if wrong.is_empty() { String::new() } else { format!(" (wrong: {})", wrong.join(", ")) }
+        ),
         "all",
         right == expected && expected > 0,
     );
 
     let (devices, rooms) = thousand();
-    let prefs = ConnectionPrefs { favorites: (0..1000).step_by(97).map(|i| format!("bench-{i:04}")).collect(), ..Default::default() };
+    let prefs = ConnectionPrefs {
+        favorites: (0..1000).step_by(97).map(|i| format!("bench-{i:04}")).collect(),
+        ..Default::default()
+    };
     let flat_limit = DesktopSettings::default().flat_menu_limit;
     let status = Status::Connected { expires_at: u64::MAX / 2, next_refresh_at: u64::MAX / 2, warning: None };
     let (mut window, mut tray, mut bytes, mut entries) = (Vec::new(), Vec::new(), 0, 0);

@@ -52,9 +52,33 @@ fn arb_json() -> impl Strategy<Value = Value> {
     ];
     let key = prop_oneof![
         prop::sample::select(vec![
-            "deviceId", "label", "name", "components", "capabilities", "status", "id", "main", "switch", "level",
-            "value", "state", "healthState", "items", "_links", "next", "href", "access_token", "refresh_token",
-            "expires_in", "token_type", "scope", "installed_app_id", "locationId", "roomId", "sceneId", "sceneName",
+            "deviceId",
+            "label",
+            "name",
+            "components",
+            "capabilities",
+            "status",
+            "id",
+            "main",
+            "switch",
+            "level",
+            "value",
+            "state",
+            "healthState",
+            "items",
+            "_links",
+            "next",
+            "href",
+            "access_token",
+            "refresh_token",
+            "expires_in",
+            "token_type",
+            "scope",
+            "installed_app_id",
+            "locationId",
+            "roomId",
+            "sceneId",
+            "sceneName",
         ])
         .prop_map(String::from),
         ".{0,8}",
@@ -94,7 +118,9 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
 fn paths(v: &Value, here: String, out: &mut Vec<String>) {
     out.push(here.clone());
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| paths(v, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+        Value::Object(m) => {
+            m.iter().for_each(|(k, v)| paths(v, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out))
+        }
         Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| paths(v, format!("{here}/{i}"), out)),
         _ => {}
     }
@@ -188,8 +214,21 @@ fn callback_url() -> impl Strategy<Value = String> {
 }
 
 fn deep_link() -> impl Strategy<Value = String> {
-    let scheme = prop::sample::select(vec!["thingstray://", "THINGSTRAY://", "thingstray:", "thingstray:///", "thingstray://oauth"]);
-    let path = prop::sample::select(vec!["oauth/callback", "/oauth/callback", "oauth/callback/", "other", "", "oauth//callback"]);
+    let scheme = prop::sample::select(vec![
+        "thingstray://",
+        "THINGSTRAY://",
+        "thingstray:",
+        "thingstray:///",
+        "thingstray://oauth",
+    ]);
+    let path = prop::sample::select(vec![
+        "oauth/callback",
+        "/oauth/callback",
+        "oauth/callback/",
+        "other",
+        "",
+        "oauth//callback",
+    ]);
     (scheme, path, callback_url(), ".{0,60}").prop_map(|(s, p, url, junk)| {
         let query = url.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
         if junk.len() % 3 == 0 {
@@ -237,12 +276,18 @@ pub fn run(cases: u32) -> Section {
     std::panic::set_hook(Box::new(|_| {}));
     let now = SystemTime::now();
     let results = [
-        ("Callback URLs (structured and random strings)", target(cases, 1, prop_oneof![callback_url(), ".{0,300}"], |s: &String| {
-            let _ = Callback::parse(s);
-        })),
-        ("Deep links `thingstray://oauth/callback?...`", target(cases, 2, deep_link(), |s: &String| {
-            let _ = Callback::parse(s);
-        })),
+        (
+            "Callback URLs (structured and random strings)",
+            target(cases, 1, prop_oneof![callback_url(), ".{0,300}"], |s: &String| {
+                let _ = Callback::parse(s);
+            }),
+        ),
+        (
+            "Deep links `thingstray://oauth/callback?...`",
+            target(cases, 2, deep_link(), |s: &String| {
+                let _ = Callback::parse(s);
+            }),
+        ),
         ("Token answers (real answers mutated, random JSON, random bytes)", {
             let seeds = tokens.clone();
             let s = prop_oneof![

@@ -52,10 +52,20 @@ impl Two {
         let b = Paths::at(b_dir.path());
         Config { vault: VaultKind::File, ..Config::default() }.save(&b).unwrap();
         let b_vault = Vault::new(Arc::new(FileStore::new(b.file_vault())));
-        let mut t = Two { w, port: free_port(), server: None, b_dir, b, b_vault, advertise: format!("127.0.0.1:{}", free_port()) };
+        let mut t = Two {
+            w,
+            port: free_port(),
+            server: None,
+            b_dir,
+            b,
+            b_vault,
+            advertise: format!("127.0.0.1:{}", free_port()),
+        };
         t.start_a().await;
         let invite = t.server.as_ref().unwrap().invite().unwrap();
-        thingstray::connection::paired::connect(&t.b, &t.b_vault, &invite, "home", "laptop", t.opts(500)).await.expect("pairing works");
+        thingstray::connection::paired::connect(&t.b, &t.b_vault, &invite, "home", "laptop", t.opts(500))
+            .await
+            .expect("pairing works");
         Registry::open(&t.w.paths).offer_hand_over("laptop", Clock::now(&t.w.clock)).unwrap();
         t
     }
@@ -69,7 +79,11 @@ impl Two {
     async fn start_a(&mut self) {
         self.server = None;
         let shared = self.w.shared();
-        let Ok(conn) = Connection::open_with(&self.w.paths, &shared.config, shared.vault.clone(), None, self.opts(5000)).await else { return };
+        let Ok(conn) =
+            Connection::open_with(&self.w.paths, &shared.config, shared.vault.clone(), None, self.opts(5000)).await
+        else {
+            return;
+        };
         let identity = Identity::load_or_create(&shared.vault).await.unwrap();
         for _ in 0..100 {
             let opts = ShareOptions {
@@ -78,7 +92,15 @@ impl Two {
                 limits: thingstray::serve::Limits::default(),
             };
             let registry = Arc::new(Registry::open(&self.w.paths));
-            if let Ok(server) = ShareServer::start(ShareSource::One(conn.clone()), &identity, registry, Arc::new(self.w.clock.clone()), opts).await {
+            if let Ok(server) = ShareServer::start(
+                ShareSource::One(conn.clone()),
+                &identity,
+                registry,
+                Arc::new(self.w.clock.clone()),
+                opts,
+            )
+            .await
+            {
                 self.server = Some(server);
                 return;
             }
@@ -87,7 +109,8 @@ impl Two {
     }
 
     fn taking(&self) -> tokio::task::JoinHandle<thingstray::Result<Connection>> {
-        let (paths, vault, opts, advertise) = (self.b.clone(), self.b_vault.clone(), self.opts(500), self.advertise.clone());
+        let (paths, vault, opts, advertise) =
+            (self.b.clone(), self.b_vault.clone(), self.opts(500), self.advertise.clone());
         tokio::spawn(async move { take_over(&paths, &vault, None, Some(&advertise), opts).await })
     }
 
@@ -103,10 +126,13 @@ impl Two {
         let (mut refreshed, mut owners, mut paired, mut paired_clean) = (0, 0, 0, true);
         for (paths, vault) in [(&self.w.paths, self.w.shared().vault), (&self.b, self.b_vault.clone())] {
             let config = Config::load(paths).unwrap();
-            let Ok(conn) = Connection::open_with(paths, &config, vault.clone(), None, self.opts(5000)).await else { continue };
+            let Ok(conn) = Connection::open_with(paths, &config, vault.clone(), None, self.opts(5000)).await else {
+                continue;
+            };
             if conn.owner().is_some() {
                 paired += 1;
-                paired_clean &= vault.tokens("home").await.ok().flatten().is_none_or(|t| t.refresh_token.secret().is_empty());
+                paired_clean &=
+                    vault.tokens("home").await.ok().flatten().is_none_or(|t| t.refresh_token.secret().is_empty());
                 continue;
             }
             let before = self.w.sim.stats().token_requests;
@@ -195,7 +221,11 @@ pub async fn rows(s: &mut Section) {
     }
     s.info(
         "hand-over: steps killed, then stalled, on either computer",
-        format!("{runs} runs ({} steps of the old owner, {} of the new, each killed and stalled)", by_side[0] / 2, by_side[1] / 2),
+        format!(
+            "{runs} runs ({} steps of the old owner, {} of the new, each killed and stalled)",
+            by_side[0] / 2,
+            by_side[1] / 2
+        ),
     );
     s.check("hand-over runs that ended with zero owners (no computer could refresh)", zero.to_string(), "0", zero == 0);
     s.check("hand-over runs that ended with two refreshing owners", two.to_string(), "0", two == 0);
@@ -216,7 +246,12 @@ pub async fn rows(s: &mut Section) {
     );
     s.info(
         "hand-over model: where the states recover to",
-        format!("new owner holds it: {}; old owner kept it (declined, never offered, offer ran out): {}; {:.1} s", thousands(sum.moved as u64), thousands(sum.kept as u64), started.elapsed().as_secs_f64()),
+        format!(
+            "new owner holds it: {}; old owner kept it (declined, never offered, offer ran out): {}; {:.1} s",
+            thousands(sum.moved as u64),
+            thousands(sum.kept as u64),
+            started.elapsed().as_secs_f64()
+        ),
     );
     s.note(format!(
         "The hand-over model (thingstray/src/owner/model/) walks every interleaving with these faults: {}. \

@@ -91,11 +91,14 @@ pub async fn run(tries: u64) -> Section {
     let w = World::start(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
     w.jump(Duration::from_secs(3_601));
     let (refused, mut refusals) = watch::channel(0u64);
-    let store = Arc::new(Locked { inner: FileStore::new(w.paths.file_vault()), locked: AtomicBool::new(true), refused });
+    let store =
+        Arc::new(Locked { inner: FileStore::new(w.paths.file_vault()), locked: AtomicBool::new(true), refused });
     let config = Config::load(&w.paths).expect("the config");
-    let options = Options { clock: Arc::new(w.clock.clone()), session: opts.clone(), request_timeout: Duration::from_secs(10) };
+    let options =
+        Options { clock: Arc::new(w.clock.clone()), session: opts.clone(), request_timeout: Duration::from_secs(10) };
     let started = Instant::now();
-    let d = Desktop::open_with(w.paths.clone(), &config, Vault::new(store.clone()), options).await.expect("the app starts");
+    let d =
+        Desktop::open_with(w.paths.clone(), &config, Vault::new(store.clone()), options).await.expect("the app starts");
     let problems: Vec<String> = d.problems().iter().map(|(n, e)| format!("{n}: {}", e.code())).collect();
     let first_run = d.is_first_run();
     s.check(
@@ -123,14 +126,21 @@ pub async fn run(tries: u64) -> Section {
     let open_after = unlocked.elapsed();
     let now_s = || w.clock.now_ms() / 1000;
     let fresh = until(&d, Duration::from_secs(30), |d| {
-        d.connections().first().is_some_and(|c| matches!(c.status, Status::Connected { expires_at, .. } if expires_at > now_s()))
+        d.connections()
+            .first()
+            .is_some_and(|c| matches!(c.status, Status::Connected { expires_at, .. } if expires_at > now_s()))
     })
     .await;
     let refreshed_after = unlocked.elapsed();
     let refreshes = w.refreshes() - rotations;
     s.info(
         "Background tries while locked",
-        format!("{} failed in {:.1} s{}", tries_text(tries), locked_for.as_secs_f64(), if waited.is_ok() { "" } else { " (timed out waiting for them)" }),
+        format!(
+            "{} failed in {:.1} s{}",
+            tries_text(tries),
+            locked_for.as_secs_f64(),
+            if waited.is_ok() { "" } else { " (timed out waiting for them)" }
+        ),
     );
     s.check(
         "Unlocked: the connection opens, refreshing resumes, no restart",
@@ -139,7 +149,11 @@ pub async fn run(tries: u64) -> Section {
             open_after.as_secs_f64(),
             refreshed_after.as_secs_f64()
         ),
-        &format!("by the next try (within {} s: {} s doubled for each failed try), exactly 1 refresh", ceiling.as_secs(), opts.retry_min.as_secs()),
+        &format!(
+            "by the next try (within {} s: {} s doubled for each failed try), exactly 1 refresh",
+            ceiling.as_secs(),
+            opts.retry_min.as_secs()
+        ),
         waited.is_ok() && opened && fresh && refreshed_after <= ceiling + Duration::from_secs(2) && refreshes == 1,
     );
     let copied = d.token_for_copy(CONNECTION).await;
@@ -163,5 +177,9 @@ pub async fn run(tries: u64) -> Section {
 }
 
 fn tries_text(n: u64) -> String {
-    if n == 1 { "1 try".into() } else { format!("{n} tries") }
+    if n == 1 {
+        "1 try".into()
+    } else {
+        format!("{n} tries")
+    }
 }

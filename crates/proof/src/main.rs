@@ -11,12 +11,12 @@ mod desktop;
 mod devices;
 mod fuzz;
 mod gate;
+mod handover;
 mod keychain_locked;
 mod listeners;
 mod packages;
 mod report;
 mod requests;
-mod handover;
 mod share;
 mod sleep;
 mod soak;
@@ -195,7 +195,9 @@ fn main() -> ExitCode {
     let sections: Vec<Section> = rt.block_on(async {
         match cli.command {
             Cmd::Report(a) => report(a).await,
-            Cmd::Soak { days } => vec![soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await],
+            Cmd::Soak { days } => {
+                vec![soak::run(soak::Params { days, accel: ACCEL, expires_in: SOAK_EXPIRES_IN }).await]
+            }
             Cmd::Crash { kills, connector: false } => vec![crash::run(kills, 5).await],
             Cmd::Crash { kills, connector: true } => vec![crash::run_connector(kills, 5).await],
             Cmd::Sleep { thingstray } => vec![sleep::run(&thingstray).await],
@@ -217,7 +219,9 @@ fn main() -> ExitCode {
             }
             Cmd::VaultHolder { dir, sim } => std::process::exit(vault_full_procs::holder(&dir, &sim).await),
             Cmd::Packages { dir } => vec![packages::run(&dir)],
-            Cmd::Desktop { binary, idle_secs } => vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await],
+            Cmd::Desktop { binary, idle_secs } => {
+                vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await]
+            }
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
                 vec![]

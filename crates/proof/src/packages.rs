@@ -17,9 +17,11 @@ pub fn skipped(reason: &str) -> Section {
 
 /// The one file in `dir` whose name starts with `prefix` and ends with `suffix`.
 fn find(dir: &Path, prefix: &str, suffix: &str) -> Option<PathBuf> {
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
-    })
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix)))
 }
 
 fn output(program: &str, args: &[&str]) -> Option<String> {
@@ -46,7 +48,8 @@ pub fn run(dir: &Path) -> Section {
         s.measure(".rpm download", mib(size(&rpm)), "< 15 MiB", size(&rpm) < 15 << 20);
     }
     let deb_s = deb.to_string_lossy().into_owned();
-    if let Some(kib) = output("dpkg-deb", &["-f", &deb_s, "Installed-Size"]).and_then(|v| v.trim().parse::<u64>().ok()) {
+    if let Some(kib) = output("dpkg-deb", &["-f", &deb_s, "Installed-Size"]).and_then(|v| v.trim().parse::<u64>().ok())
+    {
         s.measure("Installed (dpkg Installed-Size)", format!("{} KiB", thousands(kib)), "< 40 MiB", kib < 40 * 1024);
     }
     // `dpkg-deb -c`: mode owner size date time path.

@@ -49,7 +49,8 @@ pub async fn run() -> Section {
     );
     for n in [10usize, 200, 1000] {
         // The default home's first location, cut or grown to exactly N devices.
-        let w = World::start(SimConfig { extra_devices: n, first_location_devices: Some(n), ..SimConfig::default() }).await;
+        let w =
+            World::start(SimConfig { extra_devices: n, first_location_devices: Some(n), ..SimConfig::default() }).await;
         let conn = w.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.unwrap();
         let before = w.sim.stats();
         let devices = conn.api.devices().await.unwrap();
@@ -79,7 +80,11 @@ pub async fn run() -> Section {
             let (_, total, posts) = api_requests(&before, &w.sim.stats());
             s.check(
                 "One toggle",
-                format!("{posts} POST + {} read-back; switch now {}", total - posts, if status.switch() == Some(!on) { "flipped" } else { "NOT flipped" }),
+                format!(
+                    "{posts} POST + {} read-back; switch now {}",
+                    total - posts,
+                    if status.switch() == Some(!on) { "flipped" } else { "NOT flipped" }
+                ),
                 "1 POST + at most 1 read-back",
                 posts == 1 && total - posts <= 1 && status.switch() == Some(!on),
             );

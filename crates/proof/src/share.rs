@@ -10,9 +10,9 @@ use smartthings_sim::SimConfig;
 use thingstray::clock::Clock;
 use thingstray::config::Paths;
 use thingstray::connection::Options;
+use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
 use thingstray::serve::Limits;
 use thingstray::session::SessionOptions;
-use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
 use thingstray::share::{Credentials, Invite, ShareClient};
 use thingstray::vault::{FileStore, Vault};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,10 +26,19 @@ async fn owner(w: &World, registry: Arc<Registry>, name: &str, identity: &Identi
     owner_limited(w, registry, name, identity, Limits::default()).await
 }
 
-async fn owner_limited(w: &World, registry: Arc<Registry>, name: &str, identity: &Identity, limits: Limits) -> ShareServer {
-    let conn = w.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("the owner opens");
+async fn owner_limited(
+    w: &World,
+    registry: Arc<Registry>,
+    name: &str,
+    identity: &Identity,
+    limits: Limits,
+) -> ShareServer {
+    let conn =
+        w.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("the owner opens");
     let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: name.into(), limits };
-    ShareServer::start(ShareSource::One(conn), identity, registry, Arc::new(w.clock.clone()), opts).await.expect("the share listener starts")
+    ShareServer::start(ShareSource::One(conn), identity, registry, Arc::new(w.clock.clone()), opts)
+        .await
+        .expect("the share listener starts")
 }
 
 /// The status line of a raw HTTP request over the pinned TLS client, or the error's code.
@@ -48,7 +57,8 @@ async fn status_of(req: reqwest::RequestBuilder) -> String {
 }
 
 pub async fn run(thingstray: Option<&str>) -> Section {
-    let mut s = Section::new("Sharing: the share listener refuses, what a paired token costs, and a hand-over under faults");
+    let mut s =
+        Section::new("Sharing: the share listener refuses, what a paired token costs, and a hand-over under faults");
     s.intro(
         "One owner (the real share listener, TLS 1.3 with its pinned certificate, on 127.0.0.1) and \
          paired computers asking it for tokens. Each attack must be refused; the control request \
@@ -66,7 +76,12 @@ pub async fn run(thingstray: Option<&str>) -> Section {
     let client = ShareClient::for_invite(&invite).unwrap();
     let creds = client.pair(&invite, "laptop").await.expect("the control pairing");
     let control = client.token(&creds, MIN).await;
-    s.check("control: pairing, then a token", if control.is_ok() { "served" } else { "refused" }, "served", control.is_ok());
+    s.check(
+        "control: pairing, then a token",
+        if control.is_ok() { "served" } else { "refused" },
+        "served",
+        control.is_ok(),
+    );
     let forbidden = {
         let t = vault.tokens(CONNECTION).await.unwrap().unwrap();
         let secret = vault.client_secret(CONNECTION).await.unwrap().unwrap();
@@ -102,7 +117,12 @@ pub async fn run(thingstray: Option<&str>) -> Section {
     // Declared as 64 KiB, then stalled after the first bytes: the listener must refuse it
     // from the headers. (Writing all 64 KiB races the answer: a server that closes with
     // unread bytes makes the kernel reset the connection, which can eat the 413.)
-    let big = status_of(http.post(client.url("/share/v1/pair")).header("content-length", (64 * 1024).to_string()).body(stalled(vec![b'x'; 1024]))).await;
+    let big = status_of(
+        http.post(client.url("/share/v1/pair"))
+            .header("content-length", (64 * 1024).to_string())
+            .body(stalled(vec![b'x'; 1024])),
+    )
+    .await;
     s.check("a 64 KiB request body", &big, "413", big == "413");
     // Guessing: wrong codes until the lockout, then the right code is refused too. (The
     // clock moves past the minute the refusals above were counted in.)
@@ -147,7 +167,11 @@ pub async fn run(thingstray: Option<&str>) -> Section {
     let impostor_registry = Arc::new(Registry::open(&Paths::at(other_dir.path())));
     let impostor = owner(&w, impostor_registry.clone(), "impostor", &Identity::generate().unwrap()).await;
     let spoofed = Invite { at: impostor.addr().to_string(), ..server.invite().unwrap() };
-    let e = thingstray::share::client::pair(&spoofed, "laptop").await.err().map(|e| e.code().to_string()).unwrap_or_default();
+    let e = thingstray::share::client::pair(&spoofed, "laptop")
+        .await
+        .err()
+        .map(|e| e.code().to_string())
+        .unwrap_or_default();
     let nothing_sent = impostor_registry.list().unwrap().is_empty();
     s.check(
         "another certificate at the owner's address (client side)",
@@ -190,7 +214,12 @@ async fn costs(s: &mut Section, w: &World, server: &ShareServer, thingstray: Opt
         one.push(t.elapsed());
     }
     let (p50, p99) = quantiles(one);
-    s.measure("a token fetched from the owner over TLS on loopback (one client, keep-alive): p50 / p99", format!("{p50:.2} / {p99:.2} ms"), "p99 < 10 ms", p99 < 10.0);
+    s.measure(
+        "a token fetched from the owner over TLS on loopback (one client, keep-alive): p50 / p99",
+        format!("{p50:.2} / {p99:.2} ms"),
+        "p99 < 10 ms",
+        p99 < 10.0,
+    );
 
     // Open loop, as wrk2 measures: each paired computer asks every 100 ms on a fixed
     // schedule (a real one asks about once a day), and a latency counts from when its
@@ -236,7 +265,12 @@ async fn costs(s: &mut Section, w: &World, server: &ShareServer, thingstray: Opt
             best = n;
         }
     }
-    s.measure("paired computers one owner serves with p99 < 10 ms (each asking 10 times a second)", best.to_string(), ">= 100", best >= 100);
+    s.measure(
+        "paired computers one owner serves with p99 < 10 ms (each asking 10 times a second)",
+        best.to_string(),
+        ">= 100",
+        best >= 100,
+    );
     s.info("by number of paired computers", table.join("; "));
     s.note(
         "The load generator runs in the owner's process and shares its 2 cores, so the figures \
@@ -262,7 +296,9 @@ async fn cli_costs(s: &mut Section, server: &ShareServer, bin: &str) {
     std::fs::write(dir.path().join("config.toml"), "vault = \"file\"\n").unwrap();
     let vault = Vault::new(Arc::new(FileStore::new(paths.file_vault())));
     let invite = server.invite().unwrap();
-    thingstray::connection::paired::connect(&paths, &vault, &invite, "home", "cli-bench", Options::default()).await.expect("paired");
+    thingstray::connection::paired::connect(&paths, &vault, &invite, "home", "cli-bench", Options::default())
+        .await
+        .expect("paired");
     let run = || {
         let t = Instant::now();
         let ok = std::process::Command::new(bin)
@@ -290,6 +326,12 @@ async fn cli_costs(s: &mut Section, server: &ShareServer, bin: &str) {
     let (c50, c99) = quantiles(cached);
     let (f50, f99) = quantiles(fetched);
     s.check("`thingstray token` runs on a paired computer that failed", failures.to_string(), "0", failures == 0);
-    s.info("`thingstray token` on a paired computer, cached token (file vault, 30 runs): p50 / p99", format!("{c50:.1} / {c99:.1} ms"));
-    s.info("`thingstray token` on a paired computer, fetched from the owner over TLS: p50 / p99", format!("{f50:.1} / {f99:.1} ms"));
+    s.info(
+        "`thingstray token` on a paired computer, cached token (file vault, 30 runs): p50 / p99",
+        format!("{c50:.1} / {c99:.1} ms"),
+    );
+    s.info(
+        "`thingstray token` on a paired computer, fetched from the owner over TLS: p50 / p99",
+        format!("{f50:.1} / {f99:.1} ms"),
+    );
 }

@@ -106,7 +106,14 @@ pub async fn run(p: Params) -> Section {
     let total_ms = p.days * DAY_MS;
     let started = Instant::now();
     let gate = Gate::new(w.dir());
-    let poller = tokio::spawn(poll(addr, secret.expose().to_string(), sim_url.clone(), w.dir().join("stop"), w.clock.clone(), gate.clone()));
+    let poller = tokio::spawn(poll(
+        addr,
+        secret.expose().to_string(),
+        sim_url.clone(),
+        w.dir().join("stop"),
+        w.clock.clone(),
+        gate.clone(),
+    ));
     let mut last_day = 0;
     let mut nights = 0;
     // The clock: moved to where `accel` says it should be, every tick, plus a night's
@@ -167,7 +174,14 @@ async fn night(w: &World, gate: &Gate) {
 }
 
 /// Polls the token server the way a local program would, and checks each token.
-async fn poll(addr: String, secret: String, sim: String, stop: std::path::PathBuf, clock: crate::clockfile::FileClock, gate: Gate) -> Tally {
+async fn poll(
+    addr: String,
+    secret: String,
+    sim: String,
+    stop: std::path::PathBuf,
+    clock: crate::clockfile::FileClock,
+    gate: Gate,
+) -> Tally {
     let http = reqwest::Client::new();
     let mut tally = Tally::default();
     let mut seen = Expiries::default();
@@ -185,7 +199,11 @@ async fn poll(addr: String, secret: String, sim: String, stop: std::path::PathBu
                 }
                 Ok(r) => {
                     let v: Value = r.json().await.unwrap_or_default();
-                    let code = v.pointer("/error/code").or_else(|| v.get("code")).and_then(Value::as_str).unwrap_or("http_error");
+                    let code = v
+                        .pointer("/error/code")
+                        .or_else(|| v.get("code"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("http_error");
                     if code == "session_ended" || code == "not_signed_in" {
                         tally.lost += 1;
                         tally.distinct_tokens = seen.len();
@@ -221,7 +239,8 @@ async fn poll(addr: String, secret: String, sim: String, stop: std::path::PathBu
 /// accepts, with no faults in the way.
 async fn final_check(w: &World, name: &str) -> bool {
     let shared = w.shared();
-    let Ok(conn): thingstray::Result<Connection> = shared.connection_to(name, soak_session(), REQUEST_TIMEOUT).await else {
+    let Ok(conn): thingstray::Result<Connection> = shared.connection_to(name, soak_session(), REQUEST_TIMEOUT).await
+    else {
         return false;
     };
     let sim = w.sim_of(name);

@@ -32,7 +32,8 @@ pub const MIN_VALID: Duration = Duration::from_secs(300);
 
 /// Asks the simulator when a token expires (control endpoint, token in the body).
 pub async fn expiry(http: &reqwest::Client, sim: &str, token: &str) -> Option<u64> {
-    let resp = http.post(format!("{sim}/__sim/token-expiry")).json(&json!({"access_token": token})).send().await.ok()?;
+    let resp =
+        http.post(format!("{sim}/__sim/token-expiry")).json(&json!({"access_token": token})).send().await.ok()?;
     if !resp.status().is_success() {
         return None;
     }
@@ -105,7 +106,14 @@ pub async fn server(dir: &Path) {
     let secret = ServerSecret::load_or_create(conn.session.vault()).await.expect("the server secret");
     let refresher = conn.session.spawn_refresher();
     let cabin = match shared.config.connections.contains_key(CABIN) {
-        true => Some(shared.connection_to(CABIN, soak_session(), REQUEST_TIMEOUT).await.expect("cabin opens").session.spawn_refresher()),
+        true => Some(
+            shared
+                .connection_to(CABIN, soak_session(), REQUEST_TIMEOUT)
+                .await
+                .expect("cabin opens")
+                .session
+                .spawn_refresher(),
+        ),
         false => None,
     };
     let opts = ServeOptions {

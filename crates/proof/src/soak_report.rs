@@ -112,7 +112,12 @@ pub fn summarize(
     for (name, c) in &per {
         s.check(
             &format!("Token-endpoint calls per rotation, `{name}` (answered, not faulted)"),
-            format!("{} / {} = {:.3}", thousands(c.answered), thousands(c.rotations), c.answered as f64 / c.rotations.max(1) as f64),
+            format!(
+                "{} / {} = {:.3}",
+                thousands(c.answered),
+                thousands(c.rotations),
+                c.answered as f64 / c.rotations.max(1) as f64
+            ),
             "exactly 1",
             c.answered == c.rotations && c.rotations > 0,
         );

@@ -179,7 +179,10 @@ pub async fn run(quick: bool) -> Section {
         let calls = refresher(expires_in, span_a, 120).await;
         let bound = allowed(span_a, gap);
         s.check(
-            &format!("(a) tokens of {}, the background refresher alone (tray app, `thingstray serve`)", human(expires_in)),
+            &format!(
+                "(a) tokens of {}, the background refresher alone (tray app, `thingstray serve`)",
+                human(expires_in)
+            ),
             format!(
                 "{calls} calls in {} simulated min = {:.0}/h ({:.1} s wall)",
                 span_a.as_secs() / 60,
@@ -208,7 +211,8 @@ pub async fn run(quick: bool) -> Section {
         );
     }
     // (b) Asking for more than a token lives, in a loop.
-    let mut cases_b = vec![(600, HOUR, Duration::from_secs(10), HOUR), (2, Duration::from_secs(300), Duration::from_secs(1), span)];
+    let mut cases_b =
+        vec![(600, HOUR, Duration::from_secs(10), HOUR), (2, Duration::from_secs(300), Duration::from_secs(1), span)];
     if !quick {
         cases_b.push((86_400, 25 * HOUR, Duration::from_secs(60), 24 * HOUR));
     }
@@ -236,9 +240,17 @@ pub async fn run(quick: bool) -> Section {
     let c = polled_401(every, span_c).await;
     let bound = allowed(span_c, REJECTED_REFRESH_GAP);
     s.check(
-        &format!("(c) an API answering 401 to everything, polled every {} for {}", human(every.as_secs()), human(span_c.as_secs())),
+        &format!(
+            "(c) an API answering 401 to everything, polled every {} for {}",
+            human(every.as_secs()),
+            human(span_c.as_secs())
+        ),
         format!("{} ({}); answers: {}", calls_text(c.calls), rate(c.calls, span_c), answers(&c)),
-        &format!("≤ {bound}: one per {} min (≤ {}/h)", REJECTED_REFRESH_GAP.as_secs() / 60, allowed(HOUR, REJECTED_REFRESH_GAP)),
+        &format!(
+            "≤ {bound}: one per {} min (≤ {}/h)",
+            REJECTED_REFRESH_GAP.as_secs() / 60,
+            allowed(HOUR, REJECTED_REFRESH_GAP)
+        ),
         c.calls <= bound && c.answers.contains_key("token_refused"),
     );
     s
@@ -252,7 +264,11 @@ fn rate(calls: u64, span: Duration) -> String {
 }
 
 fn calls_text(n: u64) -> String {
-    if n == 1 { "1 call".into() } else { format!("{n} calls") }
+    if n == 1 {
+        "1 call".into()
+    } else {
+        format!("{n} calls")
+    }
 }
 
 fn human(secs: u64) -> String {

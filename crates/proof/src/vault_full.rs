@@ -62,7 +62,9 @@ async fn one_shots(w: &World, n: usize) -> Vec<(String, String)> {
     for _ in 0..n {
         let mut c = child(w, "vault-one-shot");
         c.arg("--lock-wait-ms").arg(ONE_SHOT_LOCK_WAIT.as_millis().to_string());
-        set.spawn(async move { c.output().await.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default() });
+        set.spawn(async move {
+            c.output().await.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default()
+        });
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
@@ -163,7 +165,10 @@ async fn round(w: &World, ending: Ending, how: &str, n: usize, c: &mut Counts) {
     if first.0 == "vault_write_failed" && w.refreshes() == rotations + 1 {
         c.rotated_unsaved += 1;
     } else {
-        c.problems.push(format!("the holder's refresh while the vault refused ({how}): {first:?}, {} rotations", w.refreshes() - rotations));
+        c.problems.push(format!(
+            "the holder's refresh while the vault refused ({how}): {first:?}, {} rotations",
+            w.refreshes() - rotations
+        ));
     }
     for (code, message) in one_shots(w, n).await {
         *c.waiting.entry(code).or_default() += 1;
@@ -199,7 +204,8 @@ async fn round(w: &World, ending: Ending, how: &str, n: usize, c: &mut Counts) {
             if answer.0 == "vault_write_failed" && code != 0 && next.0 == "session_ended" && kept {
                 c.died_clearly += 1;
             } else {
-                c.problems.push(format!("exit while refusing: {answer:?} exit {code}, then {next:?}, settings kept: {kept}"));
+                c.problems
+                    .push(format!("exit while refusing: {answer:?} exit {code}, then {next:?}, settings kept: {kept}"));
             }
             w.sign_in().await; // the user signs in again; the next round needs a live session
             None
@@ -249,7 +255,10 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     let message = answers.first().map(|(_, m)| m.clone()).unwrap_or_default();
     s.check(
         "One-shot processes while the vault refuses (disk full), no process holding an unsaved pair",
-        format!("{refused_ok}/{n} `vault_write_failed` in {:.2} s; token-endpoint calls: {calls}", t0.elapsed().as_secs_f64()),
+        format!(
+            "{refused_ok}/{n} `vault_write_failed` in {:.2} s; token-endpoint calls: {calls}",
+            t0.elapsed().as_secs_f64()
+        ),
         "all `vault_write_failed`, 0 calls (no refresh token spent)",
         refused_ok == n && calls == 0,
     );
@@ -272,7 +281,10 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     let r = rounds as u32;
     s.check(
         "The holder refreshes while the vault refuses",
-        format!("{}/{} rounds: 1 rotation, the new pair kept in memory and not handed out (`vault_write_failed`)", c.rotated_unsaved, c.rounds),
+        format!(
+            "{}/{} rounds: 1 rotation, the new pair kept in memory and not handed out (`vault_write_failed`)",
+            c.rotated_unsaved, c.rounds
+        ),
         "every round",
         c.rotated_unsaved == c.rounds,
     );
@@ -286,14 +298,20 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     );
     s.check(
         "Vault writable again while the holder lives",
-        format!("{}/{r}: the holder stores and serves the kept pair; the next process gets it, no second rotation", c.saved_alive),
+        format!(
+            "{}/{r}: the holder stores and serves the kept pair; the next process gets it, no second rotation",
+            c.saved_alive
+        ),
         "0 sessions lost",
         c.saved_alive == r,
     );
     let max_flush = c.flush_ms.iter().max().copied().unwrap_or(0);
     s.check(
         "The holder told to exit while the vault refuses, which frees up as the flush (up to 10 s) begins",
-        format!("{}/{r}: stored at exit (longest exit {max_flush} ms); the next process gets the pair, no second rotation", c.flushed),
+        format!(
+            "{}/{r}: stored at exit (longest exit {max_flush} ms); the next process gets the pair, no second rotation",
+            c.flushed
+        ),
         "0 sessions lost",
         c.flushed == r,
     );
@@ -311,12 +329,12 @@ pub async fn run(rounds: usize, n: usize) -> Section {
     // The temp dir's name changes every run; the report shows where it stands instead.
     let dir = w.dir().display().to_string();
     let plain = |m: &str| m.replace(&dir, "CONFIG_DIR");
-    s.note(format!(
-        "What a one-shot says while the vault refuses (`vault_write_failed`): \"{}\"",
-        plain(&message)
-    ));
+    s.note(format!("What a one-shot says while the vault refuses (`vault_write_failed`): \"{}\"", plain(&message)));
     if let Some(m) = &c.waiting_message {
-        s.note(format!("What a one-shot says while the holder keeps the unsaved pair (`io`, after its lock wait): \"{}\"", plain(m)));
+        s.note(format!(
+            "What a one-shot says while the holder keeps the unsaved pair (`io`, after its lock wait): \"{}\"",
+            plain(m)
+        ));
     }
     for p in &c.problems {
         s.note(format!("Problem: {p}"));
@@ -331,7 +349,10 @@ mod tests {
     #[test]
     fn a_child_line_splits_into_its_outcome_and_the_rest() {
         assert_eq!(parse("ok abc\n"), ("ok".into(), "abc".into()));
-        assert_eq!(parse("err vault_write_failed The new tokens could not be saved"), ("vault_write_failed".into(), "The new tokens could not be saved".into()));
+        assert_eq!(
+            parse("err vault_write_failed The new tokens could not be saved"),
+            ("vault_write_failed".into(), "The new tokens could not be saved".into())
+        );
         assert_eq!(parse(""), ("".into(), "".into()));
     }
 }

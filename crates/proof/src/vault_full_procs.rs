@@ -41,9 +41,16 @@ pub struct Refusing {
 impl Refusing {
     fn refusal(&self) -> Option<Error> {
         let how = std::fs::read_to_string(&self.switch).ok()?;
-        let kind = if how.trim() == "read-only" { std::io::ErrorKind::ReadOnlyFilesystem } else { std::io::ErrorKind::StorageFull };
+        let kind = if how.trim() == "read-only" {
+            std::io::ErrorKind::ReadOnlyFilesystem
+        } else {
+            std::io::ErrorKind::StorageFull
+        };
         // What `write_atomic` returns when the temp file cannot be written.
-        Some(Error::Io { what: format!("writing {}", self.file.display()), detail: std::io::Error::from(kind).to_string() })
+        Some(Error::Io {
+            what: format!("writing {}", self.file.display()),
+            detail: std::io::Error::from(kind).to_string(),
+        })
     }
 }
 
@@ -121,7 +128,8 @@ pub async fn one_shot(dir: &Path, sim: &str, lock_timeout: Duration) {
 /// `Session::flush` within MS) and exits 0, or 1 when the pair could not be stored.
 pub async fn holder(dir: &Path, sim: &str) -> i32 {
     let shared = open(dir).expect("the world opens");
-    let conn = shared.connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("the connection opens");
+    let conn =
+        shared.connection(SessionOptions::default(), Duration::from_secs(10)).await.expect("the connection opens");
     let refresher = conn.session.spawn_refresher();
     say("ready".into());
     // stdin on a plain thread (tokio's own stdin is not among the workspace's features).

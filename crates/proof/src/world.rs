@@ -59,7 +59,12 @@ impl Shared {
     }
 
     /// As [`Shared::connection`], for the connection `name` (`thingstray -c NAME`).
-    pub async fn connection_to(&self, name: &str, session: SessionOptions, timeout: Duration) -> thingstray::Result<Connection> {
+    pub async fn connection_to(
+        &self,
+        name: &str,
+        session: SessionOptions,
+        timeout: Duration,
+    ) -> thingstray::Result<Connection> {
         let opts = Options { clock: Arc::new(self.clock.clone()), session, request_timeout: timeout };
         Connection::open_with(&self.paths, &self.config, self.vault.clone(), Some(name), opts).await
     }
@@ -81,7 +86,8 @@ impl World {
     /// Two connections in one config dir and one file vault: `home` on `sim` and `cabin`
     /// on a second simulator with the same settings, both signed in.
     pub async fn start_two(config: SimConfig) -> World {
-        let cabin = Sim::start(SimConfig { auto_approve: true, ..config.clone() }).await.expect("the second simulator starts");
+        let cabin =
+            Sim::start(SimConfig { auto_approve: true, ..config.clone() }).await.expect("the second simulator starts");
         let mut w = World::start(config).await;
         save_connection(&w.paths, &cabin, CABIN).await;
         w.cabin = Some(cabin);
@@ -118,7 +124,8 @@ impl World {
     }
 
     pub async fn sign_in_to(&self, name: &str) {
-        let conn = self.shared().connection_to(name, SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
+        let conn =
+            self.shared().connection_to(name, SessionOptions::default(), Duration::from_secs(10)).await.expect("opens");
         let sign_in = conn.begin_sign_in().unwrap();
         let back = smartthings_sim::browser::approve(sign_in.authorize_url().as_str()).await;
         conn.finish_sign_in(&self.paths, &sign_in, &back).await.expect("sign-in completes");
@@ -128,12 +135,28 @@ impl World {
     /// as the connection `connector`, as `thingstray schema grant` does.
     pub async fn add_connector(&self) {
         let partner = self.sim.schema_partner().clone();
-        let grant = thingstray::schema::parse_grant(&self.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).expect("the grant reads");
+        let grant = thingstray::schema::parse_grant(
+            &self.sim.schema_grant().to_string(),
+            &partner.client_id,
+            thingstray::schema::CallbackHosts::AlsoLoopback,
+        )
+        .expect("the grant reads");
         let shared = self.shared();
-        let opts = Options { clock: Arc::new(shared.clock.clone()), session: SessionOptions::default(), request_timeout: Duration::from_secs(10) };
-        thingstray::connection::schema::keep(&self.paths, &shared.vault, CONNECTOR, grant, SecretString::from(partner.client_secret), opts)
-            .await
-            .expect("the grant is kept");
+        let opts = Options {
+            clock: Arc::new(shared.clock.clone()),
+            session: SessionOptions::default(),
+            request_timeout: Duration::from_secs(10),
+        };
+        thingstray::connection::schema::keep(
+            &self.paths,
+            &shared.vault,
+            CONNECTOR,
+            grant,
+            SecretString::from(partner.client_secret),
+            opts,
+        )
+        .await
+        .expect("the grant is kept");
     }
 
     /// Moves both clocks. The file first: a process never sees a clock behind the

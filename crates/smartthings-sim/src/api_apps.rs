@@ -92,7 +92,7 @@ use serde_json::{json, Value};
 
 use crate::api_auth::caller_with;
 use crate::api_devices::try_resp;
-use crate::app_rules::{self, object, oauth_settings};
+use crate::app_rules::{self, oauth_settings, object};
 use crate::app_store::{CreateError, RegisteredApp};
 use crate::errors::{bad_request, constraint_violation, forbidden, json_response, st_error};
 use crate::state::{lock, AppState};
@@ -129,12 +129,9 @@ pub(crate) async fn create(State(st): State<Arc<AppState>>, headers: HeaderMap, 
             tracing::info!("apps: created {} ({})", app.app_name, app.app_id);
             ok(&json!({"app": app.json(), "oauthClientId": app.client_id, "oauthClientSecret": app.client_secret}))
         }
-        Err(CreateError::NameTaken) => st_error(
-            StatusCode::CONFLICT,
-            "ConflictError",
-            &format!("appName '{name}' is already in use"),
-            vec![],
-        ),
+        Err(CreateError::NameTaken) => {
+            st_error(StatusCode::CONFLICT, "ConflictError", &format!("appName '{name}' is already in use"), vec![])
+        }
         Err(CreateError::Limit(n)) => st_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "LimitError",
@@ -147,8 +144,10 @@ pub(crate) async fn create(State(st): State<Arc<AppState>>, headers: HeaderMap, 
 /// `GET /apps`.
 pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     try_resp!(caller_with(&st, &headers, READ));
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
-    let wanted = |key: &str| -> Vec<&str> { params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect() };
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
+    let wanted =
+        |key: &str| -> Vec<&str> { params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect() };
     let (types, classes) = (wanted("appType"), wanted("classification"));
     let items: Vec<Value> = lock(&st.apps)
         .all()

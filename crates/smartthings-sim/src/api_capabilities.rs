@@ -136,9 +136,7 @@ fn definition(home: &Home, id: &str, version: u64) -> Value {
 }
 
 fn arguments(args: Args) -> Value {
-    let number = |name: &str, ty: &str, min: f64, max: f64, optional: bool| {
-        json!({"name": name, "optional": optional, "schema": {"type": ty, "minimum": min, "maximum": max}})
-    };
+    let number = |name: &str, ty: &str, min: f64, max: f64, optional: bool| json!({"name": name, "optional": optional, "schema": {"type": ty, "minimum": min, "maximum": max}});
     match args {
         Args::None => json!([]),
         Args::Int { min, max, rate } => {
@@ -150,7 +148,9 @@ fn arguments(args: Args) -> Value {
         }
         Args::Num { min, max } => json!([number("value", "number", min, max, false)]),
         Args::Choice { .. } => json!([{"name": "value", "optional": false, "schema": {"type": "string"}}]),
-        Args::Enum(values) => json!([{"name": "value", "optional": false, "schema": {"type": "string", "enum": values}}]),
+        Args::Enum(values) => {
+            json!([{"name": "value", "optional": false, "schema": {"type": "string", "enum": values}}])
+        }
         Args::Setpoint { .. } => json!([{"name": "setpoint", "optional": false, "schema": {"type": "number"}}]),
         Args::ColorMap => json!([{"name": "color", "optional": false, "schema": {"type": "object", "properties": {
             "hue": {"type": "number", "minimum": 0, "maximum": 100},

@@ -86,9 +86,8 @@ fn origin(st: &AppState, headers: &HeaderMap) -> String {
 /// `GET /devices`.
 pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:devices:*"));
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
     let (max, page) = try_resp!(paging(&params));
     let locations = values(&params, "locationId");
     let capabilities = values(&params, "capability");

@@ -82,8 +82,10 @@ pub(crate) async fn get(State(st): State<Arc<AppState>>, headers: HeaderMap, Pat
 pub(crate) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
     let caller = try_resp!(authenticate(&st, &headers));
     try_resp!(caller.require_any(LIST));
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
-    let wanted = |key: &str| -> Vec<&str> { params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect() };
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
+    let wanted =
+        |key: &str| -> Vec<&str> { params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect() };
     let (locations, types, statuses, app_ids) =
         (wanted("locationId"), wanted("installedAppType"), wanted("installedAppStatus"), wanted("appId"));
     let installs: Vec<InstalledApp> = lock(&st.oauth)

@@ -27,12 +27,8 @@ fn own_location(st: &AppState, caller: &Caller, id: &str) -> Result<Value, Respo
 /// `GET /locations`: the authorization's location (every one for a personal access token).
 pub(crate) async fn locations(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
-    let items: Vec<Value> = lock(&st.home)
-        .locations
-        .iter()
-        .filter(|l| caller.sees(&l.id))
-        .map(|l| l.summary())
-        .collect();
+    let items: Vec<Value> =
+        lock(&st.home).locations.iter().filter(|l| caller.sees(&l.id)).map(|l| l.summary()).collect();
     json_response(StatusCode::OK, &json!({"items": items, "_links": null}))
 }
 
@@ -47,12 +43,8 @@ pub(crate) async fn location(State(st): State<Arc<AppState>>, headers: HeaderMap
 pub(crate) async fn rooms(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let caller = try_resp!(caller_with(&st, &headers, "r:locations:*"));
     try_resp!(own_location(&st, &caller, &id));
-    let items: Vec<Value> = lock(&st.home)
-        .rooms
-        .iter()
-        .filter(|r| r.location_id == id)
-        .map(|r| Value::Object(r.json.clone()))
-        .collect();
+    let items: Vec<Value> =
+        lock(&st.home).rooms.iter().filter(|r| r.location_id == id).map(|r| Value::Object(r.json.clone())).collect();
     json_response(StatusCode::OK, &json!({"items": items, "_links": null}))
 }
 

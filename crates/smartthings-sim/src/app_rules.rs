@@ -253,7 +253,9 @@ pub(crate) fn create_request(body: &Value) -> Result<NewApp, Details> {
             "appType",
             &format!("{t} is not modelled by this simulator: only API_ONLY (OAuth-In) apps are"),
         )),
-        Some(_) => out.push(detail_with("PatternError", "appType", &format!("must be one of {}", APP_TYPES.join(", ")))),
+        Some(_) => {
+            out.push(detail_with("PatternError", "appType", &format!("must be one of {}", APP_TYPES.join(", "))))
+        }
     }
     for key in ["lambdaSmartApp", "webhookSmartApp"] {
         if obj.get(key).is_some_and(|v| !v.is_null()) {
@@ -272,7 +274,11 @@ pub(crate) fn create_request(body: &Value) -> Result<NewApp, Details> {
         }
         Some(c) => {
             for (i, v) in c.iter().enumerate().filter(|(_, v)| !CLASSIFICATIONS.contains(&v.as_str())) {
-                out.push(detail_with("PatternError", &format!("classifications[{i}]"), &format!("unknown classification '{v}'")));
+                out.push(detail_with(
+                    "PatternError",
+                    &format!("classifications[{i}]"),
+                    &format!("unknown classification '{v}'"),
+                ));
             }
             c
         }
@@ -285,14 +291,21 @@ pub(crate) fn create_request(body: &Value) -> Result<NewApp, Details> {
             false
         }
     };
-    let principal_type = optional_str(obj, "principalType", "principalType", &mut out).unwrap_or_else(|| "LOCATION".into());
+    let principal_type =
+        optional_str(obj, "principalType", "principalType", &mut out).unwrap_or_else(|| "LOCATION".into());
     if !PRINCIPAL_TYPES.contains(&principal_type.as_str()) {
-        out.push(detail_with("PatternError", "principalType", &format!("must be one of {}", PRINCIPAL_TYPES.join(", "))));
+        out.push(detail_with(
+            "PatternError",
+            "principalType",
+            &format!("must be one of {}", PRINCIPAL_TYPES.join(", ")),
+        ));
     }
     let icon_url = nested_url(obj, "iconImage", "url", usize::MAX, &mut out);
     let target_url = nested_url(obj, "apiOnly", "targetUrl", TARGET_URL_MAX, &mut out);
     let oauth = match obj.get("oauth") {
-        None | Some(Value::Null) => OAuthSettings { client_name: display_name.clone(), scopes: vec![], redirect_uris: vec![] },
+        None | Some(Value::Null) => {
+            OAuthSettings { client_name: display_name.clone(), scopes: vec![], redirect_uris: vec![] }
+        }
         Some(Value::Object(o)) => oauth_settings(o, "oauth.", false, &display_name, &mut out),
         Some(_) => {
             out.push(wrong_type("oauth", "object"));
@@ -302,7 +315,17 @@ pub(crate) fn create_request(body: &Value) -> Result<NewApp, Details> {
     if !out.is_empty() {
         return Err(out);
     }
-    Ok(NewApp { app_name, display_name, description, single_instance, classifications, principal_type, icon_url, target_url, oauth })
+    Ok(NewApp {
+        app_name,
+        display_name,
+        description,
+        single_instance,
+        classifications,
+        principal_type,
+        icon_url,
+        target_url,
+        oauth,
+    })
 }
 
 /// `{outer: {inner: "https://.."}}`, both optional; the URL must be https.
@@ -346,7 +369,16 @@ mod tests {
         for ok in ["https://x.invalid/cb", "http://localhost:8080/cb", "http://127.0.0.1/cb", "https://h:1/"] {
             assert!(url_ok(ok, true), "{ok}");
         }
-        for bad in ["http://example.com/cb", "thingstray://oauth/callback", "https:/x", "//x", "", "http://127.0.0.1:0/", "ftp://x/", "http://[::1]/cb"] {
+        for bad in [
+            "http://example.com/cb",
+            "thingstray://oauth/callback",
+            "https:/x",
+            "//x",
+            "",
+            "http://127.0.0.1:0/",
+            "ftp://x/",
+            "http://[::1]/cb",
+        ] {
             assert!(!url_ok(bad, true), "{bad}");
         }
         assert!(!url_ok("http://localhost/cb", false));
@@ -362,11 +394,23 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let e = create_request(&json!({"appName": "Bad Name", "displayName": "", "appType": "FOO", "classifications": [],
+        let e =
+            create_request(&json!({"appName": "Bad Name", "displayName": "", "appType": "FOO", "classifications": [],
             "oauth": {"scope": ["r:devices:*", "nope"], "redirectUris": ["myapp://cb"]}}))
-        .unwrap_err();
+            .unwrap_err();
         let targets: Vec<&str> = e.iter().filter_map(|d| d["target"].as_str()).collect();
-        assert_eq!(targets, ["appName", "displayName", "description", "appType", "classifications", "oauth.scope[1]", "oauth.redirectUris[0]"]);
+        assert_eq!(
+            targets,
+            [
+                "appName",
+                "displayName",
+                "description",
+                "appType",
+                "classifications",
+                "oauth.scope[1]",
+                "oauth.redirectUris[0]"
+            ]
+        );
         assert!(create_request(&json!([])).is_err());
         let ok = create_request(&json!({"appName": "a", "displayName": "A", "description": "", "appType": "API_ONLY",
             "classifications": ["CONNECTED_SERVICE"], "oauth": {"scope": ["r:devices:*", "r:devices:*"]}}))

@@ -30,8 +30,7 @@ fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut resp = (status, text).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
     resp
 }
 
@@ -135,7 +134,8 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
     let Some(app) = app else {
         return redirect_not_validated();
     };
-    let Some(redirect_uri) = get(&params, "redirect_uri").filter(|u| redirect_registered(&app.oauth.redirect_uris, u)) else {
+    let Some(redirect_uri) = get(&params, "redirect_uri").filter(|u| redirect_registered(&app.oauth.redirect_uris, u))
+    else {
         return redirect_not_validated();
     };
     let state = get(&params, "state");
@@ -220,13 +220,15 @@ pub(crate) async fn decision(State(st): State<Arc<AppState>>, body: Bytes) -> Re
             error_redirect(&pending.redirect_uri, "access_denied", "The user denied the request", state)
         }
         Some("authorize") => {
-            let location = get(&params, "location_id")
-                .and_then(|id| lock(&st.home).location(id).map(|l| l.id.clone()));
+            let location = get(&params, "location_id").and_then(|id| lock(&st.home).location(id).map(|l| l.id.clone()));
             let Some(location) = location else {
                 return plain(StatusCode::BAD_REQUEST, "Unknown location");
             };
             let Some(code) = issue_code(&st, &pending, &location, now) else {
-                return plain(StatusCode::BAD_REQUEST, "This app was deleted or has a new client id. Start again from the app.");
+                return plain(
+                    StatusCode::BAD_REQUEST,
+                    "This app was deleted or has a new client id. Start again from the app.",
+                );
             };
             tracing::info!("authorize: user approved location {location}");
             code_redirect(&pending.redirect_uri, &code, state)

@@ -16,19 +16,14 @@ pub(crate) struct SimClock {
 impl SimClock {
     /// Milliseconds since the Unix epoch on the simulated clock.
     pub(crate) fn now_ms(&self) -> u64 {
-        let real = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         real.saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
     /// Moves the clock forward; the offset saturates instead of overflowing.
     pub(crate) fn advance(&self, by: Duration) {
         let add = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        let _ = self
-            .offset_ms
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(add)));
+        let _ = self.offset_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| Some(o.saturating_add(add)));
     }
 
     /// The current offset, for the control endpoint's answer.

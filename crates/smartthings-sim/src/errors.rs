@@ -12,8 +12,7 @@ use crate::ids::request_id;
 /// A JSON response with `Content-Type: application/json`.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -45,12 +44,7 @@ pub(crate) fn not_found(message: &str) -> Response {
 
 /// 422 `ConstraintViolationError` with per-field details.
 pub(crate) fn constraint_violation(details: Vec<Value>) -> Response {
-    st_error(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "ConstraintViolationError",
-        "The request is malformed.",
-        details,
-    )
+    st_error(StatusCode::UNPROCESSABLE_ENTITY, "ConstraintViolationError", "The request is malformed.", details)
 }
 
 /// One entry of a 422's `details`: `"<target>: <problem>"` as the real API words it.

@@ -117,8 +117,7 @@ fn drop_connection(req: &Request) -> Response {
 }
 
 fn with_type(mut resp: Response, content_type: &'static str) -> Response {
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 

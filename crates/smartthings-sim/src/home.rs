@@ -86,11 +86,7 @@ impl Device {
                 let caps = c
                     .get("capabilities")
                     .and_then(Value::as_array)
-                    .map(|caps| {
-                        caps.iter()
-                            .filter_map(|cap| Some(cap.get("id")?.as_str()?.to_string()))
-                            .collect()
-                    })
+                    .map(|caps| caps.iter().filter_map(|cap| Some(cap.get("id")?.as_str()?.to_string())).collect())
                     .unwrap_or_default();
                 Some((id, caps))
             })
@@ -136,12 +132,7 @@ impl Device {
 
     /// The current value of one attribute, `None` when the attribute is unknown.
     pub(crate) fn attribute(&self, component: &str, capability: &str, attribute: &str) -> Option<Value> {
-        self.status
-            .get(component)?
-            .get(capability)?
-            .get(attribute)?
-            .get("value")
-            .cloned()
+        self.status.get(component)?.get(capability)?.get(attribute)?.get("value").cloned()
     }
 
     /// Sets an attribute's value and timestamp, keeping its other fields (`data`, ...).

@@ -23,10 +23,7 @@ pub(crate) type HomeFiles = BTreeMap<String, String>;
 
 /// The default home, built from `crates/smartthings-sim/home` when the crate was compiled.
 pub(crate) fn embedded_files() -> HomeFiles {
-    embedded::DEFAULT_HOME_FILES
-        .iter()
-        .map(|(p, c)| ((*p).to_string(), (*c).to_string()))
-        .collect()
+    embedded::DEFAULT_HOME_FILES.iter().map(|(p, c)| ((*p).to_string(), (*c).to_string())).collect()
 }
 
 /// Reads the JSON files of a home directory. A missing directory is an error; unreadable
@@ -115,24 +112,21 @@ pub(crate) fn build(files: &HomeFiles, now_ms: u64, warnings: &mut Vec<String>) 
     }
     for (i, item) in items_of(scenes, "scenes.json", warnings).into_iter().enumerate() {
         match (str_field(&item, "sceneId"), str_field(&item, "locationId")) {
-            (Some(id), Some(location_id)) => {
-                home.scenes.push(Scene { id, location_id, json: item, executions: 0 })
-            }
+            (Some(id), Some(location_id)) => home.scenes.push(Scene { id, location_id, json: item, executions: 0 }),
             _ => warnings.push(format!("scenes.json: item {i} lacks sceneId/locationId, skipped")),
         }
     }
 
     let mut seen = HashSet::new();
     for (file, stem, value) in device_files {
-        let status_value = status_files.get(&stem).and_then(|(sname, v)| {
-            match v.get("components").and_then(Value::as_object) {
+        let status_value =
+            status_files.get(&stem).and_then(|(sname, v)| match v.get("components").and_then(Value::as_object) {
                 Some(c) => Some(c.clone()),
                 None => {
                     warnings.push(format!("{sname}: no \"components\" object, status synthesized"));
                     None
                 }
-            }
-        });
+            });
         let items: Vec<Value> = match &value {
             Value::Object(o) if o.get("items").is_some() => match o.get("items") {
                 Some(Value::Array(a)) => a.clone(),
@@ -238,11 +232,8 @@ fn str_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
 fn synthesize_places(home: &mut Home) {
     let mut n_loc = 0;
     let mut n_room = 0;
-    let refs: Vec<(String, Option<String>)> = home
-        .devices
-        .iter()
-        .map(|d| (d.location_id.clone(), str_field(&d.json, "roomId")))
-        .collect();
+    let refs: Vec<(String, Option<String>)> =
+        home.devices.iter().map(|d| (d.location_id.clone(), str_field(&d.json, "roomId"))).collect();
     for (loc, room) in refs {
         if home.location(&loc).is_none() {
             n_loc += 1;
@@ -297,7 +288,9 @@ fn default_capability_status(cap: &str, ts: &Value) -> Value {
     match cap {
         "switch" => json!({"switch": a(json!("off"))}),
         "switchLevel" => json!({"level": u(json!(50), "%"), "levelRange": {"value": null}}),
-        "colorTemperature" => json!({"colorTemperature": u(json!(2700), "K"), "colorTemperatureRange": {"value": null}}),
+        "colorTemperature" => {
+            json!({"colorTemperature": u(json!(2700), "K"), "colorTemperatureRange": {"value": null}})
+        }
         "colorControl" => json!({"hue": a(json!(0)), "saturation": a(json!(0)), "color": {"value": null}}),
         "lock" => json!({"lock": a(json!("locked"))}),
         "windowShade" => json!({"windowShade": a(json!("closed")), "supportedWindowShadeCommands": {"value": null}}),
@@ -313,8 +306,12 @@ fn default_capability_status(cap: &str, ts: &Value) -> Value {
         "powerMeter" => json!({"power": u(json!(0), "W")}),
         "energyMeter" => json!({"energy": u(json!(0), "kWh")}),
         "thermostatMode" => json!({"thermostatMode": a(json!("off")), "supportedThermostatModes": {"value": null}}),
-        "thermostatHeatingSetpoint" => json!({"heatingSetpoint": u(json!(20), "C"), "heatingSetpointRange": {"value": null}}),
-        "thermostatCoolingSetpoint" => json!({"coolingSetpoint": u(json!(24), "C"), "coolingSetpointRange": {"value": null}}),
+        "thermostatHeatingSetpoint" => {
+            json!({"heatingSetpoint": u(json!(20), "C"), "heatingSetpointRange": {"value": null}})
+        }
+        "thermostatCoolingSetpoint" => {
+            json!({"coolingSetpoint": u(json!(24), "C"), "coolingSetpointRange": {"value": null}})
+        }
         "healthCheck" => json!({"DeviceWatch-DeviceStatus": a(json!("online")), "healthStatus": {"value": null}}),
         _ => json!({}),
     }

@@ -60,8 +60,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
-pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
 pub use schema::SchemaPartner;
+pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
 
 use crate::conn::{ConnInfo, KillableListener};
 use crate::state::{lock, AppState};
@@ -276,13 +276,10 @@ impl Sim {
 
         let app = router::build(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let server = axum::serve(
-            KillableListener(listener),
-            app.into_make_service_with_connect_info::<ConnInfo>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        });
+        let server = axum::serve(KillableListener(listener), app.into_make_service_with_connect_info::<ConnInfo>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
         let task = tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!("server stopped: {e}");
@@ -311,9 +308,18 @@ impl Sim {
     /// client secret goes on stdin or in `THINGSTRAY_CLIENT_SECRET`, never in argv).
     pub fn setup_args(&self) -> Vec<String> {
         let c = &self.state.client;
-        ["--client-id", &c.client_id, "--redirect-uri", &c.redirect_uris[0], "--api-url", &self.api_url(), "--auth-url", &self.auth_url()]
-            .map(String::from)
-            .to_vec()
+        [
+            "--client-id",
+            &c.client_id,
+            "--redirect-uri",
+            &c.redirect_uris[0],
+            "--api-url",
+            &self.api_url(),
+            "--auth-url",
+            &self.auth_url(),
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     /// Whether SmartThings (the simulator) takes `token` for an API call, asked over HTTP

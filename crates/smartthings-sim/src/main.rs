@@ -141,7 +141,8 @@ async fn main() -> ExitCode {
     let _ = writeln!(out, "schema_client_secret={}", p.client_secret);
     let _ = writeln!(out, "pat_url={}/__sim/pat", sim.base_url());
     if let Some(scopes) = &args.pat_scopes {
-        let scopes: Vec<&str> = scopes.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).collect();
+        let scopes: Vec<&str> =
+            scopes.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).collect();
         let _ = writeln!(out, "pat={}", sim.mint_pat(&scopes, std::time::Duration::from_secs(86_400)));
     }
     let _ = out.flush();

@@ -190,10 +190,8 @@ impl OAuthStore {
                 expires_ms: now_ms.saturating_add(expires_in.saturating_mul(1000)),
             },
         );
-        self.refresh.insert(
-            refresh_token.clone(),
-            RefreshToken { installed_app_id: app_id.to_string(), issued_ms: now_ms },
-        );
+        self.refresh
+            .insert(refresh_token.clone(), RefreshToken { installed_app_id: app_id.to_string(), issued_ms: now_ms });
         Issued { access_token, refresh_token, expires_in, scopes, installed_app_id: app_id.to_string(), location_id }
     }
 

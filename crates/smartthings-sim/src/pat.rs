@@ -67,7 +67,10 @@ pub(crate) async fn mint_route(State(st): State<Arc<AppState>>, body: Bytes) -> 
         Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("invalid body: {e}")})),
     };
     if req.scopes.iter().any(|s| s.trim().is_empty() || s.chars().any(char::is_whitespace)) {
-        return json_response(StatusCode::BAD_REQUEST, &json!({"error": "invalid body: a scope is empty or has spaces"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "invalid body: a scope is empty or has spaces"}),
+        );
     }
     let expires_in = req.expires_in.unwrap_or(DEFAULT_LIFETIME_S);
     let token = mint(&st, req.scopes.clone(), expires_in.saturating_mul(1000));

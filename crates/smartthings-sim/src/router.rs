@@ -9,7 +9,10 @@ use axum::Router;
 
 use crate::errors::not_found;
 use crate::state::AppState;
-use crate::{api_apps, api_capabilities, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats, token};
+use crate::{
+    api_apps, api_capabilities, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats,
+    token,
+};
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
     let mut r = Router::new();
@@ -47,7 +50,9 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/capabilities/{{id}}/{{version}}"), get(api_capabilities::get));
     }
     // ST Schema: the callback token endpoint and the state callback a connector uses.
-    r = r.route(schema::TOKEN_PATH, post(schema::token)).route(schema::STATE_CALLBACK_PATH, post(schema::state_callback));
+    r = r
+        .route(schema::TOKEN_PATH, post(schema::token))
+        .route(schema::STATE_CALLBACK_PATH, post(schema::state_callback));
     r.route("/__sim/stats", get(control::stats))
         .route("/__sim/schema/grant", post(schema::grant_route))
         .route("/__sim/schema/delete", post(schema::delete_route))

@@ -35,7 +35,10 @@ pub struct SchemaPartner {
 
 impl std::fmt::Debug for SchemaPartner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaPartner").field("client_id", &self.client_id).field("client_secret", &"<redacted>").finish()
+        f.debug_struct("SchemaPartner")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -77,7 +80,10 @@ fn headers(interaction: &str, request_id: &str) -> Value {
 
 /// A refusal: `globalError` in an `interactionResult`.
 fn refuse(status: StatusCode, request_id: &str, error_enum: &str, detail: &str) -> Response {
-    json_response(status, &json!({"headers": headers("interactionResult", request_id), "globalError": {"errorEnum": error_enum, "detail": detail}}))
+    json_response(
+        status,
+        &json!({"headers": headers("interactionResult", request_id), "globalError": {"errorEnum": error_enum, "detail": detail}}),
+    )
 }
 
 /// `POST /__sim/schema/grant`: the `grantCallbackAccess` SmartThings sends the connector
@@ -124,7 +130,12 @@ fn read(headers_in: &HeaderMap, body: &[u8]) -> Result<(Value, String), Response
     };
     let request_id = str_at(&v, &["headers", "requestId"]).unwrap_or_default().to_string();
     if str_at(&v, &["headers", "schema"]) != Some("st-schema") || request_id.is_empty() {
-        return Err(refuse(StatusCode::BAD_REQUEST, &ids::uuid(), "BAD-REQUEST", "Missing st-schema headers (schema, version, interactionType, requestId)"));
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            &ids::uuid(),
+            "BAD-REQUEST",
+            "Missing st-schema headers (schema, version, interactionType, requestId)",
+        ));
     }
     Ok((v, request_id))
 }
@@ -141,7 +152,12 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, headers_in: HeaderMap
         "accessTokenRequest" => "authorization_code",
         "refreshAccessTokens" => "refresh_token",
         other => {
-            return refuse(StatusCode::BAD_REQUEST, &rid, "INVALID-INTERACTION-TYPE", &format!("Unsupported interactionType {other:?} for the token endpoint"));
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &rid,
+                "INVALID-INTERACTION-TYPE",
+                &format!("Unsupported interactionType {other:?} for the token endpoint"),
+            );
         }
     };
     let auth = |k: &str| str_at(&v, &["callbackAuthentication", k]).unwrap_or_default();
@@ -152,25 +168,44 @@ pub(crate) async fn token(State(st): State<Arc<AppState>>, headers_in: HeaderMap
         return refuse(StatusCode::UNAUTHORIZED, &rid, "INVALID-CLIENT-SECRET", "Client secret does not match");
     }
     if auth("grantType") != expected_grant {
-        return refuse(StatusCode::BAD_REQUEST, &rid, "UNSUPPORTED-GRANT-TYPE", &format!("{interaction} needs grantType {expected_grant}"));
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "UNSUPPORTED-GRANT-TYPE",
+            &format!("{interaction} needs grantType {expected_grant}"),
+        );
     }
     let now = st.clock.now_ms();
     let mut store = lock(&st.schema);
     if store.deleted {
-        return refuse(StatusCode::UNAUTHORIZED, &rid, "INTEGRATION-DELETED", "The integration was deleted by the user");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &rid,
+            "INTEGRATION-DELETED",
+            "The integration was deleted by the user",
+        );
     }
     if expected_grant == "authorization_code" {
         match store.codes.remove(auth("code")) {
             Some(exp) if now < exp => {}
             Some(_) => return refuse(StatusCode::BAD_REQUEST, &rid, "INVALID-CODE", "Authorization code expired"),
-            None => return refuse(StatusCode::BAD_REQUEST, &rid, "INVALID-CODE", "Invalid or already used authorization code"),
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &rid,
+                    "INVALID-CODE",
+                    "Invalid or already used authorization code",
+                )
+            }
         }
     } else {
         let lifetime = st.refresh_token_lifetime * 1000;
         match store.refresh.get_mut(auth("refreshToken")) {
             Some((issued, live)) if *live && now < *issued + lifetime => *live = false,
             Some((_, true)) => return refuse(StatusCode::UNAUTHORIZED, &rid, "TOKEN-EXPIRED", "Refresh token expired"),
-            _ => return refuse(StatusCode::UNAUTHORIZED, &rid, "INVALID-TOKEN", "Invalid or already used refresh token"),
+            _ => {
+                return refuse(StatusCode::UNAUTHORIZED, &rid, "INVALID-TOKEN", "Invalid or already used refresh token")
+            }
         }
     }
     let (access, refresh) = (ids::opaque(), ids::opaque());
@@ -196,13 +231,23 @@ pub(crate) async fn state_callback(State(st): State<Arc<AppState>>, headers_in: 
         Err(resp) => return resp,
     };
     if str_at(&v, &["headers", "interactionType"]) != Some("stateCallback") {
-        return refuse(StatusCode::BAD_REQUEST, &rid, "INVALID-INTERACTION-TYPE", "Expected interactionType stateCallback");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            "INVALID-INTERACTION-TYPE",
+            "Expected interactionType stateCallback",
+        );
     }
     let token = str_at(&v, &["authentication", "token"]).unwrap_or_default();
     let now = st.clock.now_ms();
     let mut store = lock(&st.schema);
     if store.deleted {
-        return refuse(StatusCode::UNAUTHORIZED, &rid, "INTEGRATION-DELETED", "The integration was deleted by the user");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &rid,
+            "INTEGRATION-DELETED",
+            "The integration was deleted by the user",
+        );
     }
     match store.access.get(token) {
         Some(exp) if now < *exp => {}

@@ -48,10 +48,8 @@ fn scope_text(scope: &str) -> String {
 
 /// The page: location picker, Authorize and Deny, posting to the decision endpoint.
 pub(crate) fn render(request_id: &str, client_id: &str, scopes: &[String], locations: &[Location]) -> Response {
-    let options: String = locations
-        .iter()
-        .map(|l| format!("<option value=\"{}\">{}</option>", esc(&l.id), esc(&l.name)))
-        .collect();
+    let options: String =
+        locations.iter().map(|l| format!("<option value=\"{}\">{}</option>", esc(&l.id), esc(&l.name))).collect();
     let scope_items: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(&scope_text(s)))).collect();
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

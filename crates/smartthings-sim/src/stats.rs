@@ -96,9 +96,7 @@ pub(crate) fn canonical_path(path: &str) -> String {
             return format!("/oauth{rest}");
         }
     }
-    let keep = ["/oauth", "/__sim", "/v1", "/schema"]
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let keep = ["/oauth", "/__sim", "/v1", "/schema"].iter().any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if keep {
         path.to_string()
     } else {

@@ -39,10 +39,8 @@ fn oauth_json(status: StatusCode, body: Value) -> Response {
 
 /// 401 from the Basic authentication entry point.
 fn unauthorized(description: &str) -> Response {
-    let mut resp = oauth_json(
-        StatusCode::UNAUTHORIZED,
-        json!({"error": "unauthorized", "error_description": description}),
-    );
+    let mut resp =
+        oauth_json(StatusCode::UNAUTHORIZED, json!({"error": "unauthorized", "error_description": description}));
     let v = format!("Basic realm=\"oauth2/client\", error=\"unauthorized\", error_description=\"{description}\"");
     if let Ok(v) = HeaderValue::from_str(&v) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -117,7 +115,12 @@ fn success(issued: &Issued) -> Response {
 }
 
 /// `/oauth/token`, any method (non-POST answers 405 after authentication, as Spring does).
-pub(crate) async fn token(State(st): State<Arc<AppState>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = is_form(&headers);
     let params = if form { first_values(&body) } else { Vec::new() };
     let param = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());

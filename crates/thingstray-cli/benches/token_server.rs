@@ -135,7 +135,8 @@ fn pin_self_off_core_0(n: usize) -> bool {
 /// answers the same bytes (no checks, no session), on the same runtime `serve` uses. It
 /// is the floor of the stack on this machine: what no handler code can beat.
 fn floor_server() {
-    let body: &'static [u8] = Box::leak(std::io::read_to_string(std::io::stdin()).unwrap().into_bytes().into_boxed_slice());
+    let body: &'static [u8] =
+        Box::leak(std::io::read_to_string(std::io::stdin()).unwrap().into_bytes().into_boxed_slice());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let app = axum::Router::new().route(
@@ -157,7 +158,7 @@ fn main() {
     }
     let o = opts();
     let all_cores = cores(); // before pinning: afterwards this process sees fewer
-    // Before any thread starts, so the simulator's and the load generator's inherit it.
+                             // Before any thread starts, so the simulator's and the load generator's inherit it.
     let pin = !o.shared && pin_self_off_core_0(all_cores);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let sim = rt.block_on(Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() })).unwrap();
@@ -218,9 +219,12 @@ fn main() {
         let port: u16 = line.trim().parse().unwrap();
         (p, SocketAddr::from(([127, 0, 0, 1], port)))
     };
-    let python = |protocol: &str| answering(on_server_core(pin, "python3").args(["-c", PYTHON_SERVER, protocol]), "python3");
-    let (floor, floor_addr) =
-        answering(on_server_core(pin, &std::env::current_exe().unwrap().to_string_lossy()).arg("--floor-server"), "the floor server");
+    let python =
+        |protocol: &str| answering(on_server_core(pin, "python3").args(["-c", PYTHON_SERVER, protocol]), "python3");
+    let (floor, floor_addr) = answering(
+        on_server_core(pin, &std::env::current_exe().unwrap().to_string_lossy()).arg("--floor-server"),
+        "the floor server",
+    );
     children.0.push(floor);
     let (py10, py10_addr) = python("HTTP/1.0");
     let (py11, py11_addr) = python("HTTP/1.1");
@@ -325,27 +329,39 @@ type Wall<'a> = dyn Fn(&str, &dyn Fn() -> Command) -> Option<f64> + 'a;
 fn keychain_paths(sim: &Sim, rt: &tokio::runtime::Runtime, wall: &Wall) {
     let service = format!("thingstray-bench-{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("config.toml"), format!("vault = \"keychain\"\nkeychain_service = \"{service}\"\n")).unwrap();
+    std::fs::write(dir.path().join("config.toml"), format!("vault = \"keychain\"\nkeychain_service = \"{service}\"\n"))
+        .unwrap();
     let thingstray = |args: &[&str]| {
         let mut c = Command::new(BIN);
-        c.args(args).env("THINGSTRAY_CONFIG_DIR", dir.path()).env_remove("THINGSTRAY_LOG").env_remove("THINGSTRAY_CONNECTION");
+        c.args(args)
+            .env("THINGSTRAY_CONFIG_DIR", dir.path())
+            .env_remove("THINGSTRAY_LOG")
+            .env_remove("THINGSTRAY_CONNECTION");
         c
     };
-    let ok = |c: &mut Command| c.stdin(Stdio::null()).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let ok = |c: &mut Command| {
+        c.stdin(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
     let mut setup: Vec<String> = vec!["setup".into()];
     setup.extend(sim.setup_args());
-    let signed_in = ok(thingstray(&setup.iter().map(String::as_str).collect::<Vec<_>>()).env("THINGSTRAY_CLIENT_SECRET", &sim.client().client_secret))
-        .and_then(|_| ok(&mut thingstray(&["login", "--no-wait"])))
-        .and_then(|out| out.lines().find(|l| l.starts_with("http")).map(str::to_string))
-        .and_then(|url| {
-            let back = rt.block_on(smartthings_sim::browser::approve(&url));
-            ok(&mut thingstray(&["login", "--paste", &back]))
-        });
+    let signed_in = ok(thingstray(&setup.iter().map(String::as_str).collect::<Vec<_>>())
+        .env("THINGSTRAY_CLIENT_SECRET", &sim.client().client_secret))
+    .and_then(|_| ok(&mut thingstray(&["login", "--no-wait"])))
+    .and_then(|out| out.lines().find(|l| l.starts_with("http")).map(str::to_string))
+    .and_then(|url| {
+        let back = rt.block_on(smartthings_sim::browser::approve(&url));
+        ok(&mut thingstray(&["login", "--paste", &back]))
+    });
     if signed_in.is_none() {
         println!("thingstray token (keychain): skipped (no Secret Service; run under scripts/with-keyring)");
         return;
     }
-    let keychain = wall("thingstray token (valid token, keychain, --no-agent)", &|| thingstray(&["--no-agent", "token"]));
+    let keychain =
+        wall("thingstray token (valid token, keychain, --no-agent)", &|| thingstray(&["--no-agent", "token"]));
     let lookup = wall("secret-tool lookup of the same item (the floor)", &|| {
         let mut c = Command::new("secret-tool");
         c.args(["lookup", "service", &service, "username", "home/tokens"]);

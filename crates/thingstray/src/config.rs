@@ -16,8 +16,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_API_URL: &str = "https://api.smartthings.com/v1";
 pub const DEFAULT_AUTH_URL: &str = "https://api.smartthings.com/oauth";
 pub const DEFAULT_REDIRECT_URI: &str = "https://thingstray.invalid/callback";
-pub const DEFAULT_SCOPES: &[&str] =
-    &["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"];
+pub const DEFAULT_SCOPES: &[&str] = &["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"];
 pub const ENV_CONFIG_DIR: &str = "THINGSTRAY_CONFIG_DIR";
 
 /// Where the vault keeps secrets. There is deliberately no automatic fallback from the
@@ -173,7 +172,11 @@ impl ConnectionSettings {
         api_url: impl Into<String>,
         auth_url: impl Into<String>,
     ) -> Self {
-        ConnectionSettings { api_url: api_url.into(), auth_url: auth_url.into(), ..ConnectionSettings::new(client_id, redirect_uri) }
+        ConnectionSettings {
+            api_url: api_url.into(),
+            auth_url: auth_url.into(),
+            ..ConnectionSettings::new(client_id, redirect_uri)
+        }
     }
 
     pub fn authorize_url(&self) -> String {
@@ -199,7 +202,9 @@ impl ConnectionSettings {
         }
         if let Some(p) = &self.paired {
             validate_base_url("api_url", &self.api_url)?;
-            fingerprint_digits(&p.fingerprint).ok_or_else(|| invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite"))?;
+            fingerprint_digits(&p.fingerprint).ok_or_else(|| {
+                invalid("paired.fingerprint", "it is not a SHA-256 fingerprint; pair again with a new invite")
+            })?;
             let ok = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric());
             if !ok(&p.id) || p.at.is_empty() {
                 return Err(invalid("paired", "the pairing is incomplete; pair again with a new invite"));
@@ -226,7 +231,10 @@ fn invalid(field: &str, why: impl Into<String>) -> Error {
 pub fn validate_client_id(id: &str) -> Result<()> {
     let id = id.trim();
     if id.is_empty() {
-        return Err(invalid("client_id", "it is empty; copy the OAuth Client Id that `smartthings apps:create` printed"));
+        return Err(invalid(
+            "client_id",
+            "it is empty; copy the OAuth Client Id that `smartthings apps:create` printed",
+        ));
     }
     let groups: Vec<&str> = id.split('-').collect();
     let shape = [8, 4, 4, 4, 12];
@@ -263,7 +271,8 @@ pub fn validate_redirect_uri(uri: &str) -> Result<()> {
 /// A connection name becomes part of vault keys (`<name>/tokens`), a lock file name and a
 /// tray menu id, so: 1–40 letters, digits, `-` and `_`.
 pub fn validate_connection_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty() && name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok =
+        !name.is_empty() && name.len() <= 40 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(invalid("name", "use 1 to 40 letters, digits, - and _ (for example home or cabin)"));
     }
@@ -338,7 +347,8 @@ impl Paths {
     /// Whether this is the user's own settings folder (not `THINGSTRAY_CONFIG_DIR`, a
     /// test's, or the demo's): the agent's socket goes in the runtime dir only for it.
     pub fn is_os_default(&self) -> bool {
-        std::env::var_os(ENV_CONFIG_DIR).is_none_or(|d| d.is_empty()) && Paths::os_default().is_some_and(|p| p.dir == self.dir)
+        std::env::var_os(ENV_CONFIG_DIR).is_none_or(|d| d.is_empty())
+            && Paths::os_default().is_some_and(|p| p.dir == self.dir)
     }
 
     pub fn at(dir: impl Into<PathBuf>) -> Paths {
@@ -493,7 +503,9 @@ mod tests {
 
     #[test]
     fn redirect_uris_that_can_be_caught() {
-        for ok in [DEFAULT_REDIRECT_URI, "https://httpbin.org/get", "thingstray://oauth/callback", "http://127.0.0.1:8765/cb"] {
+        for ok in
+            [DEFAULT_REDIRECT_URI, "https://httpbin.org/get", "thingstray://oauth/callback", "http://127.0.0.1:8765/cb"]
+        {
             assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
         }
         for bad in ["http://example.com/cb", "ftp://x/y", "not a url", "https://x.invalid/cb#frag"] {
@@ -509,7 +521,10 @@ mod tests {
         assert!(validate_scopes(&["r:devices:* x:devices:*".into()]).is_err());
         // `sse` is real but not for apps like ours: said so, not "not a scope" (issue 27).
         let why = validate_scopes(&["r:devices:*".into(), "sse".into()]).unwrap_err().to_string();
-        assert!(why.contains("is a SmartThings scope") && why.contains("poll") && !why.contains("not a SmartThings scope"), "{why}");
+        assert!(
+            why.contains("is a SmartThings scope") && why.contains("poll") && !why.contains("not a SmartThings scope"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -517,7 +532,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::at(dir.path());
         let mut cfg = Config::default();
-        cfg.connections.insert("home".into(), ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", DEFAULT_REDIRECT_URI));
+        cfg.connections.insert(
+            "home".into(),
+            ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", DEFAULT_REDIRECT_URI),
+        );
         cfg.save(&paths).unwrap();
         let back = Config::load(&paths).unwrap();
         assert_eq!(back, cfg);

@@ -49,15 +49,15 @@ pub mod oauth;
 pub mod owner;
 pub mod schema;
 pub mod serve;
-pub mod share;
 pub mod session;
+pub mod share;
 pub mod token;
 pub mod vault;
 
 pub use connection::Connection;
+pub use error::{Error, Result};
 #[cfg(feature = "failpoints")]
 pub use failpoint::drill;
-pub use error::{Error, Result};
 
 /// The crate's modules, lowest first: each uses only those before it (the list in the
 /// crate's documentation; tests/integration/house.rs holds the source to it).

@@ -97,7 +97,8 @@ impl TokenSet {
 
     /// Both tokens: a paired computer's tokens have no refresh token to tell them apart.
     pub(crate) fn is_same_pair(&self, other: &TokenSet) -> bool {
-        self.refresh_token.secret() == other.refresh_token.secret() && self.access_token.secret() == other.access_token.secret()
+        self.refresh_token.secret() == other.refresh_token.secret()
+            && self.access_token.secret() == other.access_token.secret()
     }
 }
 

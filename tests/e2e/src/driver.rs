@@ -30,7 +30,11 @@ pub fn bin(name: &str, env_override: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let p = dir.join(name);
-    assert!(p.exists(), "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray-cli)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray-cli)",
+        p.display()
+    );
     p
 }
 
@@ -43,10 +47,7 @@ pub fn cli_bin() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 fn tauri_driver() -> PathBuf {
@@ -56,10 +57,7 @@ fn tauri_driver() -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    match home
-        .map(|h| h.join("bin/tauri-driver"))
-        .filter(|p| p.exists())
-    {
+    match home.map(|h| h.join("bin/tauri-driver")).filter(|p| p.exists()) {
         Some(p) => p,
         None => "tauri-driver".into(),
     }
@@ -79,32 +77,22 @@ impl Driver {
         let (port, native) = (free_port(), free_port());
         let log = std::fs::File::create(env.path("driver.log")).expect("driver log");
         let mut cmd = Command::new(tauri_driver());
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(log);
+        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()]).stdout(Stdio::null()).stderr(log);
         // Its own process group: killing tauri-driver alone leaves WebKitWebDriver (and
         // the app) running, so the journey ends the whole group.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         env.apply(&mut cmd);
-        let child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("could not start tauri-driver ({e}); `cargo install tauri-driver --locked`")
-        });
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start tauri-driver ({e}); `cargo install tauri-driver --locked`"));
         poll_blocking(Duration::from_secs(20), "tauri-driver to listen", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         poll_blocking(Duration::from_secs(20), "WebKitWebDriver to listen", || {
             std::net::TcpStream::connect(("127.0.0.1", native)).is_ok()
         });
-        Driver {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        }
+        Driver { url: format!("http://127.0.0.1:{port}"), child }
     }
 }
 
@@ -128,17 +116,13 @@ impl App {
     /// first window.
     pub async fn launch(env: &SessionEnv, driver: &Driver, args: &[&str], shots: &Path) -> App {
         let wrapper = env.path("app.sh");
-        let script = format!(
-            "#!/bin/sh\nexec '{}' \"$@\" 2>>'{}'\n",
-            desktop_bin().display(),
-            env.path("app.log").display()
-        );
+        let script =
+            format!("#!/bin/sh\nexec '{}' \"$@\" 2>>'{}'\n", desktop_bin().display(), env.path("app.log").display());
         std::fs::write(&wrapper, script).expect("app wrapper");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         let caps = json!({ "tauri:options": { "application": wrapper, "args": args } });
         let caps = caps.as_object().cloned().expect("caps");
@@ -158,11 +142,7 @@ impl App {
             ),
         };
         std::fs::create_dir_all(shots).expect("screenshot dir");
-        App {
-            client,
-            shots: shots.to_path_buf(),
-            shot_no: 0.into(),
-        }
+        App { client, shots: shots.to_path_buf(), shot_no: 0.into() }
     }
 
     fn css(id: &str) -> String {
@@ -213,7 +193,8 @@ impl App {
         self.on(id, "to click", true, |e| {
             let css = css.clone();
             async move {
-                let centre = "const e=document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'});";
+                let centre =
+                    "const e=document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'center'});";
                 self.client.execute(centre, vec![serde_json::Value::String(css)]).await?;
                 e.click().await
             }
@@ -236,14 +217,7 @@ impl App {
     /// Waits until the element's text satisfies `ok`, and returns it.
     pub async fn text_until(&self, id: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
         until(WAIT, what, || async {
-            let t = self
-                .client
-                .find(Locator::Css(&Self::css(id)))
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let t = self.client.find(Locator::Css(&Self::css(id))).await.ok()?.text().await.ok()?;
             ok(&t).then_some(t)
         })
         .await
@@ -258,10 +232,7 @@ impl App {
     }
 
     pub async fn js(&self, script: &str) -> Value {
-        self.client
-            .execute(script, vec![])
-            .await
-            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+        self.client.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Switches to the app window showing `page` (e.g. "devices.html"), waiting for it.
@@ -326,9 +297,6 @@ impl SessionEnv {
     pub fn app_log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.path("app.log")).unwrap_or_default();
         let lines: Vec<_> = log.lines().filter(|l| !l.contains("portal")).collect();
-        format!(
-            "--- app log (last 40 lines) ---\n{}",
-            lines[lines.len().saturating_sub(40)..].join("\n")
-        )
+        format!("--- app log (last 40 lines) ---\n{}", lines[lines.len().saturating_sub(40)..].join("\n"))
     }
 }

@@ -59,12 +59,7 @@ impl Journey {
 
     async fn start_in(name: &'static str, config: SimConfig, own_home: bool) -> Journey {
         let turn = ONE_AT_A_TIME.lock().await;
-        let sim = Sim::start(SimConfig {
-            auto_approve: true,
-            ..config
-        })
-        .await
-        .expect("simulator");
+        let sim = Sim::start(SimConfig { auto_approve: true, ..config }).await.expect("simulator");
         let mut env = SessionEnv::start();
         if own_home {
             env.own_home();
@@ -73,10 +68,7 @@ impl Journey {
         let browser = env.path("browser.sh");
         std::fs::write(
             &browser,
-            format!(
-                "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-                env.path("browser.log").display()
-            ),
+            format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", env.path("browser.log").display()),
         )
         .unwrap();
         #[cfg(unix)]
@@ -88,14 +80,7 @@ impl Journey {
         let shots = shots_root().join(name);
         let _ = std::fs::remove_dir_all(&shots);
         std::fs::create_dir_all(&shots).expect("screenshot dir");
-        Journey {
-            name,
-            driver,
-            env,
-            sim,
-            shots,
-            _turn: turn,
-        }
+        Journey { name, driver, env, sim, shots, _turn: turn }
     }
 
     pub async fn launch(&self, args: &[&str]) -> App {
@@ -124,19 +109,11 @@ impl Journey {
     /// `None`: the app's folder.
     pub fn cli_in(&self, dir: Option<&Path>, args: &[&str], stdin: Option<&str>) -> Output {
         let mut c = self.cli_command(dir);
-        c.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().expect("thingstray CLI");
         if let Some(input) = stdin {
             use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         }
         drop(child.stdin.take());
         // The simulator answers the CLI from this test's own runtime: waiting here must not
@@ -191,7 +168,11 @@ impl Journey {
         loop {
             let mut line = String::new();
             let read = stdout.read_line(&mut line).unwrap();
-            assert!(read > 0, "serve --share ended: {}", std::fs::read_to_string(self.env.path("owner.log")).unwrap_or_default());
+            assert!(
+                read > 0,
+                "serve --share ended: {}",
+                std::fs::read_to_string(self.env.path("owner.log")).unwrap_or_default()
+            );
             if line.starts_with("sharing on ") {
                 break;
             }
@@ -206,15 +187,12 @@ impl Journey {
             .args(["lookup", "service", "thingstray", "username", key])
             .output()
             .expect("secret-tool (libsecret-tools)");
-        (out.status.success() && !out.stdout.is_empty())
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        (out.status.success() && !out.stdout.is_empty()).then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     /// The stored token pair of the `home` connection.
     pub fn stored_tokens(&self) -> serde_json::Value {
-        let raw = self
-            .keychain("home/tokens")
-            .expect("tokens in the keychain");
+        let raw = self.keychain("home/tokens").expect("tokens in the keychain");
         serde_json::from_str(&raw).expect("the stored tokens are JSON")
     }
 
@@ -230,59 +208,32 @@ impl Journey {
         args.extend(self.sim.setup_args());
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.cli_in(
-            dir,
-            &args,
-            Some(&format!("{}\n", self.sim.client().client_secret)),
-        );
-        assert!(
-            out.status.success(),
-            "thingstray setup: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.cli_in(dir, &args, Some(&format!("{}\n", self.sim.client().client_secret)));
+        assert!(out.status.success(), "thingstray setup: {}", String::from_utf8_lossy(&out.stderr));
         // login: read the address it prints, "open" it, paste where the browser was sent.
         let mut c = self.cli_command(dir);
-        c.args(["login", "--no-browser"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args(["login", "--no-browser"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().expect("thingstray login");
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         let url = loop {
             let mut line = String::new();
-            assert!(
-                stdout.read_line(&mut line).unwrap() > 0,
-                "login printed no sign-in address"
-            );
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "login printed no sign-in address");
             if line.starts_with("http") {
                 break line.trim().to_string();
             }
         };
         let back = approve(&url).await;
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{back}\n").as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{back}\n").as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "thingstray login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "thingstray login: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Counts from the simulator: (code exchanges, refreshes, token requests).
     pub fn grants(&self) -> (u64, u64, u64) {
         let s = self.sim.stats();
         let g = |k: &str| s.token_grants.get(k).copied().unwrap_or(0);
-        (
-            g("authorization_code"),
-            g("refresh_token"),
-            s.token_requests,
-        )
+        (g("authorization_code"), g("refresh_token"), s.token_requests)
     }
 
     /// Token requests that got no token: refused grants (a reused refresh token), and the
@@ -291,7 +242,6 @@ impl Journey {
         let (codes, refreshes, requests) = self.grants();
         requests - codes - refreshes
     }
-
 }
 
 impl Drop for Journey {

@@ -19,26 +19,19 @@ pub struct SessionEnv {
 }
 
 fn spawn(cmd: &mut Command, what: &str) -> Child {
-    cmd.spawn()
-        .unwrap_or_else(|e| panic!("could not start {what} ({e}); install it with scripts/setup"))
+    cmd.spawn().unwrap_or_else(|e| panic!("could not start {what} ({e}); install it with scripts/setup"))
 }
 
 impl SessionEnv {
     pub fn start() -> SessionEnv {
-        let dir = tempfile::Builder::new()
-            .prefix("thingstray-e2e-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = tempfile::Builder::new().prefix("thingstray-e2e-").tempdir().expect("temp dir");
         for sub in ["data", "runtime", "config", "home"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("temp dirs");
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(
-                dir.path().join("runtime"),
-                std::fs::Permissions::from_mode(0o700),
-            );
+            let _ = std::fs::set_permissions(dir.path().join("runtime"), std::fs::Permissions::from_mode(0o700));
         }
         let mut children = Vec::new();
 
@@ -46,23 +39,13 @@ impl SessionEnv {
         // collide with another X server on the machine.
         let mut xvfb = spawn(
             Command::new("Xvfb")
-                .args([
-                    "-displayfd",
-                    "1",
-                    "-screen",
-                    "0",
-                    "1280x900x24",
-                    "-nolisten",
-                    "tcp",
-                ])
+                .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null()),
             "Xvfb",
         );
         let mut line = String::new();
-        BufReader::new(xvfb.stdout.take().expect("Xvfb stdout"))
-            .read_line(&mut line)
-            .expect("Xvfb display number");
+        BufReader::new(xvfb.stdout.take().expect("Xvfb stdout")).read_line(&mut line).expect("Xvfb display number");
         let display = format!(":{}", line.trim());
         children.push(xvfb);
 
@@ -74,19 +57,11 @@ impl SessionEnv {
             "dbus-daemon",
         );
         let mut line = String::new();
-        BufReader::new(bus.stdout.take().expect("dbus stdout"))
-            .read_line(&mut line)
-            .expect("bus address");
+        BufReader::new(bus.stdout.take().expect("dbus stdout")).read_line(&mut line).expect("bus address");
         let bus_address = line.trim().to_string();
         children.push(bus);
 
-        let mut env = SessionEnv {
-            dir,
-            display,
-            bus: bus_address,
-            own_home: false,
-            children,
-        };
+        let mut env = SessionEnv { dir, display, bus: bus_address, own_home: false, children };
         env.unlock_keyring();
         env
     }
@@ -101,43 +76,18 @@ impl SessionEnv {
             .stderr(Stdio::null());
         self.apply(&mut cmd);
         let mut child = spawn(&mut cmd, "gnome-keyring-daemon");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"thingstray-test")
-            .expect("keyring password");
+        child.stdin.take().expect("stdin").write_all(b"thingstray-test").expect("keyring password");
         let status = child.wait().expect("gnome-keyring-daemon");
-        assert!(
-            status.success(),
-            "gnome-keyring-daemon --unlock failed: {status}"
-        );
+        assert!(status.success(), "gnome-keyring-daemon --unlock failed: {status}");
         // The daemon answers on the bus once it owns the Secret Service name.
-        poll_blocking(
-            Duration::from_secs(10),
-            "the Secret Service on the test bus",
-            || {
-                let mut c = Command::new("gdbus");
-                c.args([
-                    "call",
-                    "--session",
-                    "--dest",
-                    "org.freedesktop.DBus",
-                    "--object-path",
-                    "/org/freedesktop/DBus",
-                ])
-                .args([
-                    "--method",
-                    "org.freedesktop.DBus.NameHasOwner",
-                    "org.freedesktop.secrets",
-                ])
+        poll_blocking(Duration::from_secs(10), "the Secret Service on the test bus", || {
+            let mut c = Command::new("gdbus");
+            c.args(["call", "--session", "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus"])
+                .args(["--method", "org.freedesktop.DBus.NameHasOwner", "org.freedesktop.secrets"])
                 .stderr(Stdio::null());
-                self.apply(&mut c);
-                c.output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).contains("true"))
-                    .unwrap_or(false)
-            },
-        );
+            self.apply(&mut c);
+            c.output().map(|o| String::from_utf8_lossy(&o.stdout).contains("true")).unwrap_or(false)
+        });
     }
 
     /// Gives the session's programs their own HOME (the `home` folder, also

@@ -93,13 +93,7 @@ fn make(id: i32, props: HashMap<String, Value<'_>>, children: Vec<Item>) -> Item
         (Some(Value::Str(t)), state) if !t.is_empty() => Some(matches!(state, Some(Value::I32(1)))),
         _ => None,
     };
-    Item {
-        id,
-        label,
-        enabled,
-        checked,
-        children,
-    }
+    Item { id, label, enabled, checked, children }
 }
 
 impl Tray {
@@ -111,46 +105,40 @@ impl Tray {
             .build()
             .await
             .expect("connect to the test bus");
-        let (owner, menu_path) = until(
-            crate::driver::WAIT,
-            "the tray icon on the session bus",
-            || async {
-                let reply = conn
-                    .call_method(
-                        Some("org.freedesktop.DBus"),
-                        "/org/freedesktop/DBus",
-                        Some("org.freedesktop.DBus"),
-                        "ListNames",
-                        &(),
-                    )
-                    .await
-                    .ok()?;
-                let names: Vec<String> = reply.body().deserialize().ok()?;
-                for name in names.into_iter().filter(|n| n.starts_with(':')) {
-                    // Some peers on the bus never answer calls (a connection that only
-                    // owns a name); a second each keeps one of them from hiding the tray.
-                    let call = conn.call_method(Some(name.as_str()), ITEMS, Some("org.freedesktop.DBus.Introspectable"), "Introspect", &());
-                    let Ok(Ok(reply)) = tokio::time::timeout(std::time::Duration::from_secs(1), call).await else {
-                        continue;
-                    };
-                    let Ok(xml) = reply.body().deserialize::<String>() else { continue };
-                    if let Some(node) = xml
-                        .split("<node name=\"")
-                        .nth(1)
-                        .and_then(|r| r.split('"').next())
-                    {
-                        return Some((name, format!("{ITEMS}/{node}/Menu")));
-                    }
+        let (owner, menu_path) = until(crate::driver::WAIT, "the tray icon on the session bus", || async {
+            let reply = conn
+                .call_method(
+                    Some("org.freedesktop.DBus"),
+                    "/org/freedesktop/DBus",
+                    Some("org.freedesktop.DBus"),
+                    "ListNames",
+                    &(),
+                )
+                .await
+                .ok()?;
+            let names: Vec<String> = reply.body().deserialize().ok()?;
+            for name in names.into_iter().filter(|n| n.starts_with(':')) {
+                // Some peers on the bus never answer calls (a connection that only
+                // owns a name); a second each keeps one of them from hiding the tray.
+                let call = conn.call_method(
+                    Some(name.as_str()),
+                    ITEMS,
+                    Some("org.freedesktop.DBus.Introspectable"),
+                    "Introspect",
+                    &(),
+                );
+                let Ok(Ok(reply)) = tokio::time::timeout(std::time::Duration::from_secs(1), call).await else {
+                    continue;
+                };
+                let Ok(xml) = reply.body().deserialize::<String>() else { continue };
+                if let Some(node) = xml.split("<node name=\"").nth(1).and_then(|r| r.split('"').next()) {
+                    return Some((name, format!("{ITEMS}/{node}/Menu")));
                 }
-                None
-            },
-        )
+            }
+            None
+        })
         .await;
-        Tray {
-            conn,
-            owner,
-            menu_path,
-        }
+        Tray { conn, owner, menu_path }
     }
 
     pub async fn menu(&self) -> Item {
@@ -166,12 +154,8 @@ impl Tray {
             .await
             .expect("GetLayout");
         let body = reply.body();
-        let (_rev, Layout(id, props, children)): (u32, Layout) =
-            body.deserialize().expect("dbusmenu layout");
-        let props = props
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), Value::from(v.try_clone().ok()?))))
-            .collect();
+        let (_rev, Layout(id, props, children)): (u32, Layout) = body.deserialize().expect("dbusmenu layout");
+        let props = props.iter().filter_map(|(k, v)| Some((k.clone(), Value::from(v.try_clone().ok()?)))).collect();
         make(id, props, children.iter().filter_map(|c| item(c)).collect())
     }
 
@@ -189,7 +173,13 @@ impl Tray {
         until(crate::driver::WAIT, what, || async {
             let reply = self
                 .conn
-                .call_method(Some("org.freedesktop.DBus"), "/org/freedesktop/DBus", Some("org.freedesktop.DBus"), "NameHasOwner", &(self.owner.as_str(),))
+                .call_method(
+                    Some("org.freedesktop.DBus"),
+                    "/org/freedesktop/DBus",
+                    Some("org.freedesktop.DBus"),
+                    "NameHasOwner",
+                    &(self.owner.as_str(),),
+                )
                 .await
                 .ok()?;
             let has: bool = reply.body().deserialize().ok()?;

@@ -63,7 +63,10 @@ async fn installed_app_shows_devices_in_demo_mode() {
         .await;
     let switches = menu.all().iter().filter(|i| i.checked.is_some()).count();
     assert!(switches >= 3, "the demo home's switches in the tray: {:?}", menu.top());
-    assert!(!running(INSTALLED_APP, &j).is_empty(), "no {INSTALLED_APP} process in this session: the tray is not the installed app's");
+    assert!(
+        !running(INSTALLED_APP, &j).is_empty(),
+        "no {INSTALLED_APP} process in this session: the tray is not the installed app's"
+    );
     let said = std::fs::read_to_string(j.env.path("installed-demo.log")).unwrap_or_default();
     assert!(said.contains("demo mode: simulator started"), "the installed app's log:\n{said}");
     eprintln!("installed demo: tray {:?}, {switches} switches", menu.top().first());

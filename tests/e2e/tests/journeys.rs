@@ -41,7 +41,9 @@ fn switch_in_sim(j: &Journey, id: &str) -> Option<bool> {
 /// click until it is open, as a person would.
 async fn open_details(app: &App, id: &str) {
     until(WAIT, &format!("{id} to open"), || async {
-        if app.js(&format!("return document.querySelector('[data-testid=\"{id}\"]').open")).await == serde_json::Value::Bool(true) {
+        if app.js(&format!("return document.querySelector('[data-testid=\"{id}\"]').open")).await
+            == serde_json::Value::Bool(true)
+        {
             return Some(());
         }
         app.click(id).await;
@@ -56,8 +58,7 @@ async fn fill_keys(j: &Journey, app: &App, redirect_uri: &str) {
     open_details(app, "cli-way").await;
     app.click("next-create").await;
     app.type_into("client-id", &j.sim.client().client_id).await;
-    app.type_into("client-secret", &j.sim.client().client_secret)
-        .await;
+    app.type_into("client-secret", &j.sim.client().client_secret).await;
     app.type_into("redirect-uri", redirect_uri).await;
     open_details(app, "advanced").await;
     app.type_into("api-url", &j.sim.api_url()).await;
@@ -135,48 +136,27 @@ async fn first_run() {
     app.click("open-sign-in").await;
     // The sign-in window's navigation handler must catch the redirect to the .invalid
     // address: nothing else can finish this sign-in (the address never resolves).
-    let done = app
-        .text_until("done-summary", "the wizard to end connected", |t| {
-            t.contains("devices")
-        })
-        .await;
+    let done = app.text_until("done-summary", "the wizard to end connected", |t| t.contains("devices")).await;
     app.shot("done").await;
     assert!(done.starts_with("Home"), "{done}\n{}", j.log());
     assert_eq!(j.grants().0, 1, "one code exchange");
 
     // The keychain, read with the Secret Service itself, holds the pair and the secret.
     let tokens = j.stored_tokens();
-    let access = tokens["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_string();
-    let refresh = tokens["refresh_token"]
-        .as_str()
-        .expect("a refresh token")
-        .to_string();
+    let access = tokens["access_token"].as_str().expect("an access token").to_string();
+    let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
     assert!(j.sim.accepts(&access).await, "the stored token works");
-    let secret = j
-        .keychain("home/client-secret")
-        .expect("the client secret in the keychain");
+    let secret = j.keychain("home/client-secret").expect("the client secret in the keychain");
     assert_eq!(secret.trim(), j.sim.client().client_secret);
     // ...and no file under the settings folder does.
     let files = j.env.config_files();
-    assert!(
-        files.iter().any(|f| f.ends_with("config.toml")),
-        "{files:?}"
-    );
+    assert!(files.iter().any(|f| f.ends_with("config.toml")), "{files:?}");
     for f in files {
         let body = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        for (what, s) in [
-            ("access token", &access),
-            ("refresh token", &refresh),
-            ("client secret", &j.sim.client().client_secret),
-        ] {
-            assert!(
-                !body.contains(s.as_str()),
-                "{} holds the {what}",
-                f.display()
-            );
+        for (what, s) in
+            [("access token", &access), ("refresh token", &refresh), ("client secret", &j.sim.client().client_secret)]
+        {
+            assert!(!body.contains(s.as_str()), "{} holds the {what}", f.display());
         }
     }
     app.close().await;
@@ -186,7 +166,9 @@ async fn first_run() {
 async fn devices() {
     let j = Journey::start("devices", SimConfig::default()).await;
     let app = connected(&j).await;
-    let rooms = app.js("return [...document.querySelectorAll('[data-testid^=\"room-\"]')].map(e => e.getAttribute('aria-label'))").await;
+    let rooms = app
+        .js("return [...document.querySelectorAll('[data-testid^=\"room-\"]')].map(e => e.getAttribute('aria-label'))")
+        .await;
     assert!(rooms.as_array().map_or(0, Vec::len) >= 2, "rooms: {rooms}");
     app.shot("device-window").await;
 
@@ -200,8 +182,14 @@ async fn devices() {
     let before = switch_in_sim(&j, &id).expect("the dimmer has a switch");
     assert_eq!(switch_shown(&app, &id).await.0, before, "the window shows the simulator's state");
     app.click(&format!("switch-{id}")).await;
-    until(WAIT, "the simulator to switch the device", || async { (switch_in_sim(&j, &id) == Some(!before)).then_some(()) }).await;
-    until(WAIT, "the window to show the confirmed state", || async { (switch_shown(&app, &id).await == (!before, false)).then_some(()) }).await;
+    until(WAIT, "the simulator to switch the device", || async {
+        (switch_in_sim(&j, &id) == Some(!before)).then_some(())
+    })
+    .await;
+    until(WAIT, "the window to show the confirmed state", || async {
+        (switch_shown(&app, &id).await == (!before, false)).then_some(())
+    })
+    .await;
     app.shot("toggled").await;
 
     // The slider: what a drag does (input events, then change on release).
@@ -213,10 +201,15 @@ async fn devices() {
     app.text_until(&format!("device-{id}"), "the window to show 37%", |t| t.contains("37%")).await;
 
     // A scene runs once.
-    let scene = app.js("const b=document.querySelector('[data-testid^=\"scene-\"]'); return b && b.dataset.testid.slice(6)").await;
+    let scene = app
+        .js("const b=document.querySelector('[data-testid^=\"scene-\"]'); return b && b.dataset.testid.slice(6)")
+        .await;
     let scene = scene.as_str().expect("a scene button").to_string();
     app.click(&format!("scene-{scene}")).await;
-    until(WAIT, "the simulator to run the scene", || async { (j.sim.stats().scene_executions.get(&scene) == Some(&1)).then_some(()) }).await;
+    until(WAIT, "the simulator to run the scene", || async {
+        (j.sim.stats().scene_executions.get(&scene) == Some(&1)).then_some(())
+    })
+    .await;
 
     // The offline device is greyed and cannot be switched.
     let offline = app.js("const d=document.querySelector('.device[data-state=\"offline\"]'); return d && [d.dataset.testid, getComputedStyle(d).opacity, [...d.querySelectorAll('input')].every(i => i.disabled)]").await;
@@ -228,7 +221,8 @@ async fn devices() {
     // The tray: a device is a check item; a click switches it, and the item shows the
     // state SmartThings confirmed.
     let tray = Tray::connect(&j.env).await;
-    let menu = tray.menu_until("the tray to list devices", |m| m.all().iter().any(|i| i.checked.is_some() && i.enabled)).await;
+    let menu =
+        tray.menu_until("the tray to list devices", |m| m.all().iter().any(|i| i.checked.is_some() && i.enabled)).await;
     assert!(menu.top().first().is_some_and(|s| s.starts_with("Connected")), "tray status: {:?}", menu.top());
     let item = menu.all().into_iter().find(|i| i.checked.is_some() && i.enabled).unwrap().clone();
     let tid = app.js(&format!("const d=[...document.querySelectorAll('.device')].find(d => d.dataset.label === {:?}); return d && d.dataset.testid", item.label)).await;
@@ -236,8 +230,14 @@ async fn devices() {
     let was = switch_in_sim(&j, &tray_id).unwrap();
     assert_eq!(item.checked, Some(was), "the tray shows the simulator's state");
     tray.click(item.id).await;
-    until(WAIT, "the tray click to switch the device", || async { (switch_in_sim(&j, &tray_id) == Some(!was)).then_some(()) }).await;
-    tray.menu_until("the tray item to show the confirmed state", |m| m.find(&item.label).and_then(|i| i.checked) == Some(!was)).await;
+    until(WAIT, "the tray click to switch the device", || async {
+        (switch_in_sim(&j, &tray_id) == Some(!was)).then_some(())
+    })
+    .await;
+    tray.menu_until("the tray item to show the confirmed state", |m| {
+        m.find(&item.label).and_then(|i| i.checked) == Some(!was)
+    })
+    .await;
     app.close().await;
 }
 
@@ -267,7 +267,11 @@ async fn background_refresh() {
     let failed_before = j.failed_token_requests();
     let tray = Tray::connect(&j.env).await;
     until(Duration::from_secs(60), "three refreshes while idle", || async { (j.grants().1 >= 3).then_some(()) }).await;
-    assert_eq!(j.failed_token_requests(), failed_before, "every refresh request succeeded: none was a second one racing with a used token");
+    assert_eq!(
+        j.failed_token_requests(),
+        failed_before,
+        "every refresh request succeeded: none was a second one racing with a used token"
+    );
     let state = app.attr("status-dot", "data-state").await.unwrap_or_default();
     assert!(state == "connected" || state == "refreshing", "the window stays connected: {state}\n{}", j.log());
     let menu = tray.menu().await;
@@ -281,9 +285,17 @@ async fn background_refresh() {
 async fn session_ended() {
     let j = Journey::start("session_ended", SimConfig { expires_in: 10, ..SimConfig::default() }).await;
     let app = connected(&j).await;
-    let fav = app.js("return document.querySelector('[data-testid^=\"favorite-\"]').dataset.testid").await.as_str().unwrap().to_string();
+    let fav = app
+        .js("return document.querySelector('[data-testid^=\"favorite-\"]').dataset.testid")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
     app.click(&fav).await;
-    until(WAIT, "the star", || async { (app.attr(&fav, "aria-pressed").await.as_deref() == Some("true")).then_some(()) }).await;
+    until(WAIT, "the star", || async {
+        (app.attr(&fav, "aria-pressed").await.as_deref() == Some("true")).then_some(())
+    })
+    .await;
     let config_before = std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap();
 
     j.sim.revoke_refresh_tokens();
@@ -291,24 +303,38 @@ async fn session_ended() {
     app.shot("sign-in-needed").await;
     let tray = Tray::connect(&j.env).await;
     tray.menu_until("the tray to ask for sign-in", |m| m.find("Sign in again…").is_some()).await;
-    assert_eq!(std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap(), config_before, "settings kept");
+    assert_eq!(
+        std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap(),
+        config_before,
+        "settings kept"
+    );
 
     app.click("sign-in-again").await;
     until(WAIT, "the sign-in to finish", || async {
-        let hidden = app.js("return document.querySelector('[data-testid=\"sign-in-needed\"]').classList.contains('hidden')").await;
+        let hidden = app
+            .js("return document.querySelector('[data-testid=\"sign-in-needed\"]').classList.contains('hidden')")
+            .await;
         (hidden == true).then_some(())
     })
     .await;
     assert_eq!(j.grants().0, 2, "a second code exchange");
     // The list is read again after sign-in; the star must come back with it.
     until(WAIT, "the favorite to be kept", || async {
-        let pressed = app.js(&format!("const e=document.querySelector('[data-testid=\"{fav}\"]'); return e && e.getAttribute('aria-pressed')")).await;
+        let pressed = app
+            .js(&format!(
+                "const e=document.querySelector('[data-testid=\"{fav}\"]'); return e && e.getAttribute('aria-pressed')"
+            ))
+            .await;
         (pressed == "true").then_some(())
     })
     .await;
     let prefs = std::fs::read_to_string(j.env.config_dir().join("desktop.toml")).unwrap_or_default();
-    assert!(prefs.contains(thingstray_e2e::device_id(fav.trim_start_matches("favorite-"))), "favorites kept in desktop.toml:\n{prefs}");
-    tray.menu_until("the tray to be connected again", |m| m.top().first().is_some_and(|s| s.starts_with("Connected"))).await;
+    assert!(
+        prefs.contains(thingstray_e2e::device_id(fav.trim_start_matches("favorite-"))),
+        "favorites kept in desktop.toml:\n{prefs}"
+    );
+    tray.menu_until("the tray to be connected again", |m| m.top().first().is_some_and(|s| s.starts_with("Connected")))
+        .await;
     app.shot("connected-again").await;
     app.close().await;
 }
@@ -377,7 +403,12 @@ async fn cli_and_app_together() {
     let j = Journey::start("cli_and_app", SimConfig { expires_in: 12, ..SimConfig::default() }).await;
     let app = connected(&j).await;
     let failed_before = j.failed_token_requests();
-    j.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), delay_ms: 700, delay_share: 1.0, ..Faults::default() });
+    j.sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        delay_ms: 700,
+        delay_share: 1.0,
+        ..Faults::default()
+    });
     let start = Instant::now();
     let handed = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -388,7 +419,11 @@ async fn cli_and_app_together() {
                     assert!(out.status.success(), "thingstray token: {}", String::from_utf8_lossy(&out.stderr));
                     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
                     let at = now_ms();
-                    handed.lock().unwrap().push((v["access_token"].as_str().unwrap().to_string(), v["expires_at"].as_u64().unwrap(), at));
+                    handed.lock().unwrap().push((
+                        v["access_token"].as_str().unwrap().to_string(),
+                        v["expires_at"].as_u64().unwrap(),
+                        at,
+                    ));
                 }
             });
         }

@@ -106,7 +106,12 @@ pub(crate) fn validate(device: &Device, body: &Value) -> Result<Vec<Vec<Update>>
     }
 }
 
-fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, device: &Device, components: &[(String, Vec<String>)]) -> Option<Vec<Update>> {
+fn validate_one(
+    ctx: &mut Ctx<'_>,
+    cmd: &Value,
+    device: &Device,
+    components: &[(String, Vec<String>)],
+) -> Option<Vec<Update>> {
     let Some(obj) = cmd.as_object() else {
         ctx.fail("", "must be of type object");
         return None;
@@ -155,10 +160,7 @@ fn validate_one(ctx: &mut Ctx<'_>, cmd: &Value, device: &Device, components: &[(
         return None;
     };
     if !caps.iter().any(|c| c == capability) {
-        ctx.fail(
-            ".capability",
-            &format!("capability '{capability}' is not supported by component '{component}'"),
-        );
+        ctx.fail(".capability", &format!("capability '{capability}' is not supported by component '{component}'"));
         return None;
     }
     if !table::knows(capability) {

@@ -34,16 +34,14 @@ async fn pagination_follows_absolute_next_links_without_v1_and_sees_every_device
     let http = http();
     let token = access(&login(&sim, &http).await);
     let (_, all) = api_get(&sim, &http, &token, "/devices").await;
-    let expected: HashSet<String> = all["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap().to_string()).collect();
+    let expected: HashSet<String> =
+        all["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap().to_string()).collect();
     assert!(expected.len() >= 30, "{}", expected.len());
     assert_eq!(all["_links"], json!({}));
 
     let (status, mut page) = api_get(&sim, &http, &token, "/devices?max=2&includeStatus=true").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        page["_links"]["next"]["href"],
-        format!("{}/devices?max=2&page=1&includeStatus=true", sim.base_url())
-    );
+    assert_eq!(page["_links"]["next"]["href"], format!("{}/devices?max=2&page=1&includeStatus=true", sim.base_url()));
     let mut seen = Vec::new();
     let mut pages = 1;
     loop {
@@ -124,7 +122,8 @@ async fn include_status_health_and_filters() {
     let (_, ct) = api_get(&sim, &http, &token, "/devices?capability=colorTemperature").await;
     assert!(ct["items"].as_array().unwrap().iter().any(|d| d["deviceId"] == DESK_LAMP_CT));
 
-    let (_, two) = api_get(&sim, &http, &token, &format!("/devices?deviceId={FRONT_DOOR_LOCK}&deviceId={COFFEE_MAKER}")).await;
+    let (_, two) =
+        api_get(&sim, &http, &token, &format!("/devices?deviceId={FRONT_DOOR_LOCK}&deviceId={COFFEE_MAKER}")).await;
     assert_eq!(two["items"].as_array().unwrap().len(), 2);
 
     let (status, health) = api_get(&sim, &http, &token, &format!("/devices/{BASEMENT_LIGHTS_OFFLINE}/health")).await;
@@ -134,7 +133,8 @@ async fn include_status_health_and_filters() {
     assert!(health["lastUpdatedDate"].as_str().unwrap().ends_with('Z'));
 
     // the alias without /v1, as a real next link had it
-    let resp = http.get(format!("{}/devices/{LIVING_ROOM_LAMP}", sim.base_url())).bearer_auth(&token).send().await.unwrap();
+    let resp =
+        http.get(format!("{}/devices/{LIVING_ROOM_LAMP}", sim.base_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers().contains_key("x-ratelimit-limit"));
     assert!(resp.headers().contains_key("x-ratelimit-remaining"));
@@ -162,7 +162,14 @@ async fn a_token_sees_only_its_location() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_st_error(&body, "ForbiddenError");
     }
-    let (status, body) = api_post(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/commands"), &json!({"commands": [cmd("switch", "on", json!([]))]})).await;
+    let (status, body) = api_post(
+        &sim,
+        &http,
+        &token,
+        &format!("/devices/{LIVING_ROOM_LAMP}/commands"),
+        &json!({"commands": [cmd("switch", "on", json!([]))]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
     assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")));
@@ -192,7 +199,8 @@ async fn commands_change_state_and_read_back() {
         let (sim, http, token) = (&sim, &http, &token);
         async move { api_post(sim, http, token, &format!("/devices/{id}/commands"), &json!({ "commands": commands })).await }
     };
-    let (status, body) = post(LIVING_ROOM_LAMP, json!([cmd("switch", "on", json!([])), cmd("refresh", "refresh", json!([]))])).await;
+    let (status, body) =
+        post(LIVING_ROOM_LAMP, json!([cmd("switch", "on", json!([])), cmd("refresh", "refresh", json!([]))])).await;
     assert_eq!(status, StatusCode::OK);
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), 2);
@@ -200,7 +208,8 @@ async fn commands_change_state_and_read_back() {
     let (_, st) = api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
     assert_eq!(st["components"]["main"]["switch"]["switch"]["value"], "on");
 
-    post(LIVING_ROOM_LAMP, json!([cmd("switch", "off", json!([])), cmd("switchLevel", "setLevel", json!([30, 2]))])).await;
+    post(LIVING_ROOM_LAMP, json!([cmd("switch", "off", json!([])), cmd("switchLevel", "setLevel", json!([30, 2]))]))
+        .await;
     let (_, st) = api_get(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/status")).await;
     assert_eq!(st["components"]["main"]["switchLevel"]["level"]["value"], 30);
     assert_eq!(st["components"]["main"]["switchLevel"]["level"]["unit"], "%");
@@ -240,7 +249,10 @@ async fn invalid_commands_are_422_and_nothing_is_applied() {
     assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")));
 
     let (status, body) = api_post(
-        &sim, &http, &token, &path,
+        &sim,
+        &http,
+        &token,
+        &path,
         &json!({"commands": [cmd("switch", "on", json!([])), cmd("switchLevel", "setLevel", json!([150]))]}),
     )
     .await;
@@ -255,7 +267,11 @@ async fn invalid_commands_are_422_and_nothing_is_applied() {
             "details": []
         }])
     );
-    assert_eq!(sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"), Some(json!("off")), "all or nothing");
+    assert_eq!(
+        sim.device_attribute(LIVING_ROOM_LAMP, "main", "switch", "switch"),
+        Some(json!("off")),
+        "all or nothing"
+    );
 
     for (bad, target) in [
         (cmd("lock", "lock", json!([])), "commands[0].capability"),
@@ -271,7 +287,8 @@ async fn invalid_commands_are_422_and_nothing_is_applied() {
     }
     let (status, _) = api_post(&sim, &http, &token, &path, &json!({"commands": []})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let resp = http.post(format!("{}{path}", sim.api_url())).bearer_auth(&token).body("{not json").send().await.unwrap();
+    let resp =
+        http.post(format!("{}{path}", sim.api_url())).bearer_auth(&token).body("{not json").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -281,7 +298,10 @@ async fn scopes_are_enforced() {
     let sim = start(SimConfig { auto_approve: true, client, ..SimConfig::default() }).await;
     let http = http();
     let c = code(&sim, &http, &[("scope", "r:devices:*")]).await;
-    let (_, t) = status_json(token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", REDIRECT)]).await).await;
+    let (_, t) = status_json(
+        token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", REDIRECT)]).await,
+    )
+    .await;
     assert_eq!(t["scope"], "r:devices:*");
     let token = access(&t);
     assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::OK);
@@ -290,7 +310,14 @@ async fn scopes_are_enforced() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(body["error"]["message"], "Access is denied");
     }
-    let (status, body) = api_post(&sim, &http, &token, &format!("/devices/{LIVING_ROOM_LAMP}/commands"), &json!({"commands": [cmd("switch", "on", json!([]))]})).await;
+    let (status, body) = api_post(
+        &sim,
+        &http,
+        &token,
+        &format!("/devices/{LIVING_ROOM_LAMP}/commands"),
+        &json!({"commands": [cmd("switch", "on", json!([]))]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
 }
@@ -302,7 +329,8 @@ async fn scenes_list_and_execute() {
     let token = access(&login(&sim, &http).await);
     let (status, scenes) = api_get(&sim, &http, &token, &format!("/scenes?locationId={HOME}")).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = scenes["items"].as_array().unwrap().iter().map(|s| s["sceneName"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        scenes["items"].as_array().unwrap().iter().map(|s| s["sceneName"].as_str().unwrap()).collect();
     assert_eq!(names, ["Good Morning", "Movie Night", "Away"]);
     assert_eq!(scenes["items"][0]["locationId"], HOME);
     assert_eq!(scenes["_links"], json!({"next": null, "previous": null}));
@@ -310,7 +338,8 @@ async fn scenes_list_and_execute() {
     let (status, body) = api_post(&sim, &http, &token, &format!("/scenes/{GOOD_MORNING}/execute"), &json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "success"}));
-    let (_, ctl) = status_json(http.get(format!("{}/__sim/scenes/{GOOD_MORNING}", sim.base_url())).send().await.unwrap()).await;
+    let (_, ctl) =
+        status_json(http.get(format!("{}/__sim/scenes/{GOOD_MORNING}", sim.base_url())).send().await.unwrap()).await;
     assert_eq!(ctl["executions"], 1);
     assert_eq!(sim.stats().scene_executions.get(GOOD_MORNING), Some(&1));
     let (status, body) = api_post(&sim, &http, &token, &format!("/scenes/{TEST_HOME_SCENE}/execute"), &json!({})).await;
@@ -327,7 +356,8 @@ async fn installed_apps_of_other_authorizations_are_forbidden() {
     let a = login(&sim, &http).await;
     // Another location: a second sign-in for the same one would be the same installed app.
     let b = login_at(&sim, &http, Some(TEST_HOME)).await;
-    let (status, _) = api_get(&sim, &http, &access(&a), &format!("/installedapps/{}", b["installed_app_id"].as_str().unwrap())).await;
+    let (status, _) =
+        api_get(&sim, &http, &access(&a), &format!("/installedapps/{}", b["installed_app_id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = api_get(&sim, &http, &access(&a), "/installedapps/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, StatusCode::NOT_FOUND);

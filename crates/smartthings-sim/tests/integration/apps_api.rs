@@ -19,7 +19,11 @@ async fn create_answers_the_app_and_its_client_once_and_every_read_shows_it() {
     let sim = start(SimConfig::default()).await;
     let http = http();
     let pat = pat(&sim, APP_SCOPES);
-    let body = app_body("my-tray.1", &[CB, "http://127.0.0.1:53682/cb", "http://localhost/cb"], &["r:devices:*", "x:devices:*"]);
+    let body = app_body(
+        "my-tray.1",
+        &[CB, "http://127.0.0.1:53682/cb", "http://localhost/cb"],
+        &["r:devices:*", "x:devices:*"],
+    );
     let (status, created) = api_send(&sim, &http, Method::POST, &pat, "/apps", Some(&body)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let app = &created["app"];
@@ -58,7 +62,17 @@ async fn create_answers_the_app_and_its_client_once_and_every_read_shows_it() {
     keys.sort();
     assert_eq!(
         keys,
-        ["appId", "appName", "appType", "classifications", "createdDate", "description", "displayName", "iconImage", "lastUpdatedDate"]
+        [
+            "appId",
+            "appName",
+            "appType",
+            "classifications",
+            "createdDate",
+            "description",
+            "displayName",
+            "iconImage",
+            "lastUpdatedDate"
+        ]
     );
     let (status, oauth) = api_get(&sim, &http, &pat, &format!("/apps/{id}/oauth")).await;
     assert_eq!(status, StatusCode::OK);
@@ -145,16 +159,35 @@ async fn create_refuses_each_bad_field_with_its_422_detail() {
         (with(&|b| b["classifications"] = json!([])), "classifications", "NotEmptyError"),
         (with(&|b| b["classifications"] = json!(["NOPE"])), "classifications[0]", "PatternError"),
         (with(&|b| b["oauth"]["scope"] = json!(["r:devices:*", "r:everything"])), "oauth.scope[1]", "PatternError"),
-        (with(&|b| b["oauth"]["redirectUris"] = json!(["thingstray://oauth/callback"])), "oauth.redirectUris[0]", "PatternError"),
-        (with(&|b| b["oauth"]["redirectUris"] = json!([CB, "http://example.com/cb"])), "oauth.redirectUris[1]", "PatternError"),
-        (with(&|b| b["oauth"]["redirectUris"] = json!(["http://127.0.0.1:0/cb"])), "oauth.redirectUris[0]", "PatternError"),
+        (
+            with(&|b| b["oauth"]["redirectUris"] = json!(["thingstray://oauth/callback"])),
+            "oauth.redirectUris[0]",
+            "PatternError",
+        ),
+        (
+            with(&|b| b["oauth"]["redirectUris"] = json!([CB, "http://example.com/cb"])),
+            "oauth.redirectUris[1]",
+            "PatternError",
+        ),
+        (
+            with(&|b| b["oauth"]["redirectUris"] = json!(["http://127.0.0.1:0/cb"])),
+            "oauth.redirectUris[0]",
+            "PatternError",
+        ),
         (with(&|b| b["oauth"]["redirectUris"] = json!(["https:/one-slash"])), "oauth.redirectUris[0]", "PatternError"),
         (
-            with(&|b| b["oauth"]["redirectUris"] = json!((0..11).map(|i| format!("https://x.invalid/{i}")).collect::<Vec<_>>())),
+            with(&|b| {
+                b["oauth"]["redirectUris"] =
+                    json!((0..11).map(|i| format!("https://x.invalid/{i}")).collect::<Vec<_>>())
+            }),
             "oauth.redirectUris",
             "SizeError",
         ),
-        (with(&|b| b["apiOnly"] = json!({"targetUrl": "http://example.com/hook"})), "apiOnly.targetUrl", "PatternError"),
+        (
+            with(&|b| b["apiOnly"] = json!({"targetUrl": "http://example.com/hook"})),
+            "apiOnly.targetUrl",
+            "PatternError",
+        ),
         (with(&|b| b["singleInstance"] = json!("yes")), "singleInstance", "UnprocessableEntityError"),
         (with(&|b| b["oauth"] = json!("oauth")), "oauth", "UnprocessableEntityError"),
     ];
@@ -184,7 +217,10 @@ async fn what_the_cli_sends_is_accepted_and_oauth_is_optional() {
     });
     let (status, created) = api_send(&sim, &http, Method::POST, &pat, "/apps", Some(&cli)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    assert_eq!(created["app"]["apiOnly"], json!({"subscription": {"targetUrl": "https://x.invalid/hook", "targetStatus": "PENDING"}}));
+    assert_eq!(
+        created["app"]["apiOnly"],
+        json!({"subscription": {"targetUrl": "https://x.invalid/hook", "targetStatus": "PENDING"}})
+    );
     assert_eq!(created["app"]["iconImage"]["url"], "https://x.invalid/icon.png");
     // Without `oauth`: a client with no scopes and no redirect URIs, named after the app.
     let mut bare = app_body("bare", &[], &[]);
@@ -230,7 +266,8 @@ async fn a_taken_name_is_409_conflict_and_the_account_holds_at_most_max_apps() {
     let pat = pat(&sim, APP_SCOPES);
     create_app(&sim, &http, &pat, "first", &[CB], &["r:devices:*"]).await;
     for name in ["first", "thingstray-demo"] {
-        let (status, body) = api_send(&sim, &http, Method::POST, &pat, "/apps", Some(&app_body(name, &[CB], &[]))).await;
+        let (status, body) =
+            api_send(&sim, &http, Method::POST, &pat, "/apps", Some(&app_body(name, &[CB], &[]))).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_st_error(&body, "ConflictError");
     }
@@ -260,7 +297,12 @@ async fn each_call_needs_its_scope_and_a_live_token() {
         (Method::GET, "/apps".into(), None, "r"),
         (Method::GET, format!("/apps/{id}"), None, "r"),
         (Method::GET, format!("/apps/{id}/oauth"), None, "r"),
-        (Method::PUT, format!("/apps/{id}/oauth"), Some(json!({"clientName": "c", "scope": [], "redirectUris": []})), "w"),
+        (
+            Method::PUT,
+            format!("/apps/{id}/oauth"),
+            Some(json!({"clientName": "c", "scope": [], "redirectUris": []})),
+            "w",
+        ),
         (Method::POST, format!("/apps/{id}/oauth/generate"), Some(json!({})), "w"),
         (Method::DELETE, format!("/apps/{id}"), None, "w"),
     ];
@@ -309,7 +351,11 @@ async fn an_unknown_app_is_403_forbidden_on_every_route() {
         let calls: Vec<(Method, String, Option<Value>)> = vec![
             (Method::GET, format!("/apps/{id}"), None),
             (Method::GET, format!("/apps/{id}/oauth"), None),
-            (Method::PUT, format!("/apps/{id}/oauth"), Some(json!({"clientName": "c", "scope": [], "redirectUris": []}))),
+            (
+                Method::PUT,
+                format!("/apps/{id}/oauth"),
+                Some(json!({"clientName": "c", "scope": [], "redirectUris": []})),
+            ),
             (Method::POST, format!("/apps/{id}/oauth/generate"), Some(json!({}))),
             (Method::DELETE, format!("/apps/{id}"), None),
         ];

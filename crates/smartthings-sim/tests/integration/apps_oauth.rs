@@ -8,7 +8,13 @@ use serde_json::{json, Value};
 const CB: &str = "https://app.invalid/callback";
 const SCOPE: &str = "r:devices:* r:locations:*";
 
-async fn refresh_as(sim: &smartthings_sim::Sim, http: &reqwest::Client, id: &str, secret: &str, rt: &Value) -> (StatusCode, Value) {
+async fn refresh_as(
+    sim: &smartthings_sim::Sim,
+    http: &reqwest::Client,
+    id: &str,
+    secret: &str,
+    rt: &Value,
+) -> (StatusCode, Value) {
     token_as(sim, http, id, secret, &[("grant_type", "refresh_token"), ("refresh_token", rt.as_str().unwrap())]).await
 }
 
@@ -17,7 +23,8 @@ async fn a_created_app_signs_in_at_once_with_its_own_scopes() {
     let sim = auto_sim().await;
     let http = http();
     let pat = pat(&sim, APP_SCOPES);
-    let app = create_app(&sim, &http, &pat, "signer", &[CB, "http://127.0.0.1/cb"], &["r:devices:*", "r:locations:*"]).await;
+    let app =
+        create_app(&sim, &http, &pat, "signer", &[CB, "http://127.0.0.1/cb"], &["r:devices:*", "r:locations:*"]).await;
     let tokens = sign_in_app(&sim, &http, &app, CB, SCOPE, None).await;
     assert_eq!(tokens["scope"], SCOPE);
     let (status, devices) = api_get(&sim, &http, &access(&tokens), "/devices").await;
@@ -32,7 +39,8 @@ async fn a_created_app_signs_in_at_once_with_its_own_scopes() {
     assert_eq!(installed["locationId"], HOME);
     // A loopback redirect on any port; a refresh with this app's credentials.
     let loopback = sign_in_app(&sim, &http, &app, "http://127.0.0.1:53682/cb", "r:devices:*", Some(TEST_HOME)).await;
-    let (status, refreshed) = refresh_as(&sim, &http, &app.client_id, &app.client_secret, &loopback["refresh_token"]).await;
+    let (status, refreshed) =
+        refresh_as(&sim, &http, &app.client_id, &app.client_secret, &loopback["refresh_token"]).await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     // Not a scope of this app, even one the configured app has.
     let resp = authorize_client(&sim, &http, &app.client_id, CB, "r:devices:* x:scenes:*", &[]).await;
@@ -41,7 +49,8 @@ async fn a_created_app_signs_in_at_once_with_its_own_scopes() {
     assert_eq!(p.get("error").map(String::as_str), Some("invalid_scope"));
     assert_eq!(p.get("error_description").map(String::as_str), Some("Invalid scope: x:scenes:*"));
     // Another app's secret, or another app's redirect URI: refused.
-    let (status, _) = token_as(&sim, &http, &app.client_id, &sim.client().client_secret, &[("grant_type", "refresh_token")]).await;
+    let (status, _) =
+        token_as(&sim, &http, &app.client_id, &sim.client().client_secret, &[("grant_type", "refresh_token")]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let resp = authorize_client(&sim, &http, &app.client_id, REDIRECT, "r:devices:*", &[]).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
@@ -58,7 +67,8 @@ async fn a_redirect_uri_removed_by_put_is_refused_at_authorize_from_then_on() {
     assert_eq!(authorize_client(&sim, &http, &app.client_id, CB, "r:devices:*", &[]).await.status(), StatusCode::FOUND);
     let new_cb = "https://moved.invalid/cb";
     let body = json!({"clientName": "mover", "scope": ["r:devices:*", "r:locations:*"], "redirectUris": [new_cb]});
-    let (status, _) = api_send(&sim, &http, Method::PUT, &pat, &format!("/apps/{}/oauth", app.app_id), Some(&body)).await;
+    let (status, _) =
+        api_send(&sim, &http, Method::PUT, &pat, &format!("/apps/{}/oauth", app.app_id), Some(&body)).await;
     assert_eq!(status, StatusCode::OK);
     let resp = authorize_client(&sim, &http, &app.client_id, CB, "r:devices:*", &[]).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
@@ -86,10 +96,20 @@ async fn generate_gives_a_new_client_and_ends_every_sign_in_of_the_old_one() {
     let bystander = sign_in_app(&sim, &http, &other, CB, "r:devices:*", None).await;
 
     let path = format!("/apps/{}/oauth/generate", app.app_id);
-    let (status, generated) =
-        api_send(&sim, &http, Method::POST, &pat, &path, Some(&json!({"clientName": "rotor 2", "scope": ["r:devices:*"]}))).await;
+    let (status, generated) = api_send(
+        &sim,
+        &http,
+        Method::POST,
+        &pat,
+        &path,
+        Some(&json!({"clientName": "rotor 2", "scope": ["r:devices:*"]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{generated}");
-    assert_eq!(generated["oauthClientDetails"], json!({"clientName": "rotor 2", "scope": ["r:devices:*"], "redirectUris": [CB]}));
+    assert_eq!(
+        generated["oauthClientDetails"],
+        json!({"clientName": "rotor 2", "scope": ["r:devices:*"], "redirectUris": [CB]})
+    );
     let new_id = generated["oauthClientId"].as_str().unwrap().to_string();
     let new_secret = generated["oauthClientSecret"].as_str().unwrap().to_string();
     assert_ne!(new_id, app.client_id);
@@ -110,7 +130,8 @@ async fn generate_gives_a_new_client_and_ends_every_sign_in_of_the_old_one() {
     assert_eq!(body, json!({"error": "invalid_grant", "error_description": format!("Invalid refresh token: {rt}")}));
     assert!(!sim.accepts(&access(&tokens)).await);
     assert_eq!(api_get(&sim, &http, &access(&bystander), "/devices").await.0, StatusCode::OK, "r:devices:* only");
-    let (status, _) = refresh_as(&sim, &http, &other.client_id, &other.client_secret, &bystander["refresh_token"]).await;
+    let (status, _) =
+        refresh_as(&sim, &http, &other.client_id, &other.client_secret, &bystander["refresh_token"]).await;
     assert_eq!(status, StatusCode::OK);
 
     // Signing in again with the new client works, with the narrowed scopes.
@@ -139,7 +160,10 @@ async fn delete_answers_empty_and_ends_the_apps_sign_ins() {
     assert!(!sim.accepts(&access(&tokens)).await);
     let (status, _) = refresh_as(&sim, &http, &app.client_id, &app.client_secret, &tokens["refresh_token"]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(authorize_client(&sim, &http, &app.client_id, CB, "r:devices:*", &[]).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        authorize_client(&sim, &http, &app.client_id, CB, "r:devices:*", &[]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(api_get(&sim, &http, &pat, &format!("/apps/{}", app.app_id)).await.0, StatusCode::FORBIDDEN);
     let (status, _) = api_get(&sim, &http, &pat, &format!("/installedapps/{ia}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "uninstalled with its app");
@@ -161,7 +185,11 @@ async fn one_sign_in_per_app_and_location_holds_for_each_app() {
     let a2 = sign_in_app(&sim, &http, &a, CB, "r:devices:*", None).await;
     assert_eq!(a2["installed_app_id"], a1["installed_app_id"]);
     let (status, body) = refresh_as(&sim, &http, &a.client_id, &a.client_secret, &a1["refresh_token"]).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "the newer sign-in of app A won");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the newer sign-in of app A won"
+    );
     let (status, _) = refresh_as(&sim, &http, &b.client_id, &b.client_secret, &b1["refresh_token"]).await;
     assert_eq!(status, StatusCode::OK, "app B's sign-in is its own");
     // The configured app is unaffected by either.
@@ -178,7 +206,10 @@ async fn a_sign_in_page_of_a_deleted_app_cannot_be_approved() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     let rid = html.split("name=\"request_id\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
-    assert_eq!(api_send(&sim, &http, Method::DELETE, &pat, &format!("/apps/{}", app.app_id), None).await.0, StatusCode::OK);
+    assert_eq!(
+        api_send(&sim, &http, Method::DELETE, &pat, &format!("/apps/{}", app.app_id), None).await.0,
+        StatusCode::OK
+    );
     let resp = http
         .post(format!("{}/oauth/authorize/decision", sim.base_url()))
         .form(&[("request_id", rid.as_str()), ("location_id", HOME), ("decision", "authorize")])

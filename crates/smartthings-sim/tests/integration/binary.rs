@@ -15,7 +15,11 @@ fn prints_endpoints_and_serves() {
     let stdout = child.stdout.take().expect("stdout");
     let lines: Vec<String> = BufReader::new(stdout).lines().take(10).map(|l| l.expect("line")).collect();
     let get = |k: &str| {
-        lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string).unwrap_or_else(|| panic!("no {k} in {lines:?}"))
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no {k} in {lines:?}"))
     };
     let base = get("base_url");
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");

@@ -43,7 +43,11 @@ async fn capability_list_and_definitions() {
     let (status, _) = get(format!("{}/capabilities/switch/1", sim.base_url())).await;
     assert_eq!(status, StatusCode::OK);
 
-    for (path, what) in [("nonesuch/1", "an unknown capability"), ("switch/7", "an unknown version"), ("switch/x", "a version that is no number")] {
+    for (path, what) in [
+        ("nonesuch/1", "an unknown capability"),
+        ("switch/7", "an unknown version"),
+        ("switch/x", "a version that is no number"),
+    ] {
         let (status, body) = get(format!("{base}/capabilities/{path}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
         assert_eq!(body["error"]["code"], "NotFoundError", "{what}");

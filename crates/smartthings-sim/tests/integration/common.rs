@@ -49,13 +49,7 @@ pub fn basic(sim: &Sim) -> String {
 
 /// The query parameters of a redirect's `Location`.
 pub fn location_params(resp: &reqwest::Response) -> (String, HashMap<String, String>) {
-    let loc = resp
-        .headers()
-        .get("location")
-        .expect("a Location header")
-        .to_str()
-        .expect("ascii")
-        .to_string();
+    let loc = resp.headers().get("location").expect("a Location header").to_str().expect("ascii").to_string();
     let url = url::Url::parse(&loc).expect("absolute Location");
     let params = url.query_pairs().into_owned().collect();
     (loc, params)
@@ -74,11 +68,7 @@ pub async fn authorize(sim: &Sim, http: &Client, extra: &[(&str, &str)]) -> reqw
         params.retain(|(pk, _)| pk != k);
         params.push((k, v));
     }
-    http.get(format!("{}/authorize", sim.auth_url()))
-        .query(&params)
-        .send()
-        .await
-        .expect("authorize request")
+    http.get(format!("{}/authorize", sim.auth_url())).query(&params).send().await.expect("authorize request")
 }
 
 /// An authorization code from an auto-approving simulator.
@@ -138,12 +128,7 @@ pub async fn api_get(sim: &Sim, http: &Client, token: &str, path: &str) -> (Stat
 
 pub async fn api_post(sim: &Sim, http: &Client, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
     status_json(
-        http.post(format!("{}{path}", sim.api_url()))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("api request"),
+        http.post(format!("{}{path}", sim.api_url())).bearer_auth(token).json(body).send().await.expect("api request"),
     )
     .await
 }
@@ -215,12 +200,23 @@ pub struct CreatedApp {
 }
 
 /// `POST /apps` that must succeed.
-pub async fn create_app(sim: &Sim, http: &Client, token: &str, name: &str, redirect_uris: &[&str], scopes: &[&str]) -> CreatedApp {
+pub async fn create_app(
+    sim: &Sim,
+    http: &Client,
+    token: &str,
+    name: &str,
+    redirect_uris: &[&str],
+    scopes: &[&str],
+) -> CreatedApp {
     let (status, body) =
         api_send(sim, http, reqwest::Method::POST, token, "/apps", Some(&app_body(name, redirect_uris, scopes))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let s = |v: &Value| v.as_str().expect("a string").to_string();
-    CreatedApp { app_id: s(&body["app"]["appId"]), client_id: s(&body["oauthClientId"]), client_secret: s(&body["oauthClientSecret"]) }
+    CreatedApp {
+        app_id: s(&body["app"]["appId"]),
+        client_id: s(&body["oauthClientId"]),
+        client_secret: s(&body["oauthClientSecret"]),
+    }
 }
 
 /// GET /oauth/authorize for any client (an auto-approving simulator redirects at once).
@@ -257,7 +253,14 @@ pub async fn token_as(sim: &Sim, http: &Client, id: &str, secret: &str, form: &[
 }
 
 /// A full sign-in of a created app (auto-approving simulator): the token body.
-pub async fn sign_in_app(sim: &Sim, http: &Client, app: &CreatedApp, redirect_uri: &str, scope: &str, location: Option<&str>) -> Value {
+pub async fn sign_in_app(
+    sim: &Sim,
+    http: &Client,
+    app: &CreatedApp,
+    redirect_uri: &str,
+    scope: &str,
+    location: Option<&str>,
+) -> Value {
     let extra: Vec<(&str, &str)> = location.map(|l| vec![("location_id", l)]).unwrap_or_default();
     let resp = authorize_client(sim, http, &app.client_id, redirect_uri, scope, &extra).await;
     assert_eq!(resp.status(), StatusCode::FOUND, "authorize should redirect");
@@ -277,5 +280,10 @@ pub async fn sign_in_app(sim: &Sim, http: &Client, app: &CreatedApp, redirect_ur
 
 /// The `target`s of a 422's details, in order.
 pub fn targets(body: &Value) -> Vec<String> {
-    body["error"]["details"].as_array().into_iter().flatten().filter_map(|d| d["target"].as_str().map(str::to_string)).collect()
+    body["error"]["details"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["target"].as_str().map(str::to_string))
+        .collect()
 }

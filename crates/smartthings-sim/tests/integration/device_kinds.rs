@@ -20,14 +20,36 @@ async fn the_default_home_has_every_kind_the_tray_reads() {
     let with = |cap: &str| {
         devices
             .iter()
-            .filter(|d| d["components"].as_array().unwrap().iter().any(|c| c["capabilities"].as_array().unwrap().iter().any(|k| k["id"] == cap)))
+            .filter(|d| {
+                d["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["capabilities"].as_array().unwrap().iter().any(|k| k["id"] == cap))
+            })
             .count()
     };
     for cap in [
-        "lock", "contactSensor", "motionSensor", "relativeHumidityMeasurement", "temperatureMeasurement",
-        "thermostatHeatingSetpoint", "airConditionerMode", "windowShade", "windowShadeLevel", "garageDoorControl",
-        "colorControl", "samsungce.washerOperatingState", "dryerOperatingState", "mediaPlayback", "audioVolume",
-        "fanSpeed", "waterSensor", "powerMeter", "energyMeter", "battery",
+        "lock",
+        "contactSensor",
+        "motionSensor",
+        "relativeHumidityMeasurement",
+        "temperatureMeasurement",
+        "thermostatHeatingSetpoint",
+        "airConditionerMode",
+        "windowShade",
+        "windowShadeLevel",
+        "garageDoorControl",
+        "colorControl",
+        "samsungce.washerOperatingState",
+        "dryerOperatingState",
+        "mediaPlayback",
+        "audioVolume",
+        "fanSpeed",
+        "waterSensor",
+        "powerMeter",
+        "energyMeter",
+        "battery",
     ] {
         assert!(with(cap) > 0, "no device in the default home has {cap}");
     }
@@ -39,17 +61,57 @@ async fn commands_of_every_kind_change_what_is_read_back() {
     let token = access(&login(&sim, &http()).await);
     let read = |id: &str, cap: &str, attr: &str| sim.device_attribute(id, "main", cap, attr);
     let steps: &[(&str, Value, (&str, &str), Value)] = &[
-        (HALLWAY_THERMOSTAT, cmd("thermostatHeatingSetpoint", "setHeatingSetpoint", json!([68])), ("thermostatHeatingSetpoint", "heatingSetpoint"), json!(68)),
-        (HALLWAY_THERMOSTAT, cmd("thermostatMode", "setThermostatMode", json!(["cool"])), ("thermostatMode", "thermostatMode"), json!("cool")),
-        (BEDROOM_AC, cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([22])), ("thermostatCoolingSetpoint", "coolingSetpoint"), json!(22)),
-        (BEDROOM_AC, cmd("airConditionerMode", "setAirConditionerMode", json!(["dry"])), ("airConditionerMode", "airConditionerMode"), json!("dry")),
-        (BEDROOM_AC, cmd("airConditionerFanMode", "setFanMode", json!(["high"])), ("airConditionerFanMode", "fanMode"), json!("high")),
+        (
+            HALLWAY_THERMOSTAT,
+            cmd("thermostatHeatingSetpoint", "setHeatingSetpoint", json!([68])),
+            ("thermostatHeatingSetpoint", "heatingSetpoint"),
+            json!(68),
+        ),
+        (
+            HALLWAY_THERMOSTAT,
+            cmd("thermostatMode", "setThermostatMode", json!(["cool"])),
+            ("thermostatMode", "thermostatMode"),
+            json!("cool"),
+        ),
+        (
+            BEDROOM_AC,
+            cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([22])),
+            ("thermostatCoolingSetpoint", "coolingSetpoint"),
+            json!(22),
+        ),
+        (
+            BEDROOM_AC,
+            cmd("airConditionerMode", "setAirConditionerMode", json!(["dry"])),
+            ("airConditionerMode", "airConditionerMode"),
+            json!("dry"),
+        ),
+        (
+            BEDROOM_AC,
+            cmd("airConditionerFanMode", "setFanMode", json!(["high"])),
+            ("airConditionerFanMode", "fanMode"),
+            json!("high"),
+        ),
         (GARAGE_DOOR, cmd("garageDoorControl", "open", json!([])), ("garageDoorControl", "door"), json!("open")),
         (GARAGE_DOOR, cmd("garageDoorControl", "close", json!([])), ("garageDoorControl", "door"), json!("closed")),
-        (LIVING_ROOM_BLINDS, cmd("windowShadeLevel", "setShadeLevel", json!([100])), ("windowShade", "windowShade"), json!("open")),
-        (LIVING_ROOM_BLINDS, cmd("windowShadeLevel", "setShadeLevel", json!([30])), ("windowShade", "windowShade"), json!("partially open")),
+        (
+            LIVING_ROOM_BLINDS,
+            cmd("windowShadeLevel", "setShadeLevel", json!([100])),
+            ("windowShade", "windowShade"),
+            json!("open"),
+        ),
+        (
+            LIVING_ROOM_BLINDS,
+            cmd("windowShadeLevel", "setShadeLevel", json!([30])),
+            ("windowShade", "windowShade"),
+            json!("partially open"),
+        ),
         (CEILING_FAN, cmd("fanSpeed", "setFanSpeed", json!([3])), ("fanSpeed", "fanSpeed"), json!(3)),
-        (KITCHEN_SPEAKER, cmd("mediaPlayback", "pause", json!([])), ("mediaPlayback", "playbackStatus"), json!("paused")),
+        (
+            KITCHEN_SPEAKER,
+            cmd("mediaPlayback", "pause", json!([])),
+            ("mediaPlayback", "playbackStatus"),
+            json!("paused"),
+        ),
         (KITCHEN_SPEAKER, cmd("audioVolume", "setVolume", json!([40])), ("audioVolume", "volume"), json!(40)),
         (KITCHEN_SPEAKER, cmd("audioVolume", "volumeUp", json!([])), ("audioVolume", "volume"), json!(41)),
         (KITCHEN_SPEAKER, cmd("audioMute", "mute", json!([])), ("audioMute", "mute"), json!("muted")),
@@ -70,14 +132,46 @@ async fn what_the_device_does_not_support_is_refused_and_nothing_changes() {
     let token = access(&login(&sim, &http()).await);
     let cases = [
         // The Samsung AC reports 16-30 °C in custom.thermostatSetpointControl.
-        (BEDROOM_AC, cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([31])), "commands[0].arguments[0]: must have a maximum value of 30"),
-        (BEDROOM_AC, cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([15.5])), "commands[0].arguments[0]: must have a minimum value of 16"),
-        (BEDROOM_AC, cmd("airConditionerMode", "setAirConditionerMode", json!(["turbo"])), "commands[0].arguments[0]: must be one of [cool, dry, wind, auto, heat]"),
-        (HALLWAY_THERMOSTAT, cmd("thermostatMode", "setThermostatMode", json!(["heat"])), "commands[0].arguments[0]: must be one of [off, cool, auxheatonly, auto]"),
-        (HALLWAY_THERMOSTAT, cmd("thermostatHeatingSetpoint", "setHeatingSetpoint", json!(["warm"])), "commands[0].arguments[0]: must be of type number"),
-        (GARAGE_DOOR, cmd("garageDoorControl", "toggle", json!([])), "commands[0].command: 'toggle' is not a valid command for capability 'garageDoorControl'"),
-        (KITCHEN_SPEAKER, cmd("audioVolume", "setVolume", json!([101])), "commands[0].arguments[0]: must have a maximum value of 100"),
-        (CEILING_FAN, cmd("fanSpeed", "setFanSpeed", json!([-1])), "commands[0].arguments[0]: must have a minimum value of 0"),
+        (
+            BEDROOM_AC,
+            cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([31])),
+            "commands[0].arguments[0]: must have a maximum value of 30",
+        ),
+        (
+            BEDROOM_AC,
+            cmd("thermostatCoolingSetpoint", "setCoolingSetpoint", json!([15.5])),
+            "commands[0].arguments[0]: must have a minimum value of 16",
+        ),
+        (
+            BEDROOM_AC,
+            cmd("airConditionerMode", "setAirConditionerMode", json!(["turbo"])),
+            "commands[0].arguments[0]: must be one of [cool, dry, wind, auto, heat]",
+        ),
+        (
+            HALLWAY_THERMOSTAT,
+            cmd("thermostatMode", "setThermostatMode", json!(["heat"])),
+            "commands[0].arguments[0]: must be one of [off, cool, auxheatonly, auto]",
+        ),
+        (
+            HALLWAY_THERMOSTAT,
+            cmd("thermostatHeatingSetpoint", "setHeatingSetpoint", json!(["warm"])),
+            "commands[0].arguments[0]: must be of type number",
+        ),
+        (
+            GARAGE_DOOR,
+            cmd("garageDoorControl", "toggle", json!([])),
+            "commands[0].command: 'toggle' is not a valid command for capability 'garageDoorControl'",
+        ),
+        (
+            KITCHEN_SPEAKER,
+            cmd("audioVolume", "setVolume", json!([101])),
+            "commands[0].arguments[0]: must have a maximum value of 100",
+        ),
+        (
+            CEILING_FAN,
+            cmd("fanSpeed", "setFanSpeed", json!([-1])),
+            "commands[0].arguments[0]: must have a minimum value of 0",
+        ),
     ];
     for (id, command, message) in cases {
         let status_of = || async { api_get(&sim, &http(), &token, &format!("/devices/{id}/status")).await.1 };
@@ -102,18 +196,23 @@ async fn one_components_and_one_capabilitys_status() {
         let (status, main) = api_get(&sim, &http, &token, &format!("{base}/main/status")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(main, whole["components"]["main"]);
-        let (status, cap) = api_get(&sim, &http, &token, &format!("{base}/main/capabilities/samsungce.washerOperatingState/status")).await;
+        let (status, cap) =
+            api_get(&sim, &http, &token, &format!("{base}/main/capabilities/samsungce.washerOperatingState/status"))
+                .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(cap, whole["components"]["main"]["samsungce.washerOperatingState"]);
         let (status, hca) = api_get(&sim, &http, &token, &format!("{base}/hca.main/status")).await;
         assert_eq!((status, &hca), (StatusCode::OK, &whole["components"]["hca.main"]));
-        for (path, message) in [("attic/status", "Component not found"), ("main/capabilities/lock/status", "Capability not found")] {
+        for (path, message) in
+            [("attic/status", "Component not found"), ("main/capabilities/lock/status", "Capability not found")]
+        {
             let (status, body) = api_get(&sim, &http, &token, &format!("{base}/{path}")).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
             assert_eq!(body["error"]["message"], message);
         }
     }
     // Another location's device stays forbidden on the narrower reads too.
-    let (status, _) = api_get(&sim, &http, &token, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}/components/main/status")).await;
+    let (status, _) =
+        api_get(&sim, &http, &token, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}/components/main/status")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

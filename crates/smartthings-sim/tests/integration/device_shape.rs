@@ -29,7 +29,27 @@ fn shape_problems(d: &Value) -> Vec<String> {
             bad.push(format!("{k} is not a string"));
         }
     }
-    let known_types = ["BLE", "BLE_D2D", "DTH", "ENDPOINT_APP", "HUB", "IR", "IR_OCF", "LAN", "MATTER", "MOBILE", "MQTT", "OCF", "PENGYOU", "VIDEO", "VIPER", "VIRTUAL", "WATCH", "ZIGBEE", "ZWAVE"];
+    let known_types = [
+        "BLE",
+        "BLE_D2D",
+        "DTH",
+        "ENDPOINT_APP",
+        "HUB",
+        "IR",
+        "IR_OCF",
+        "LAN",
+        "MATTER",
+        "MOBILE",
+        "MQTT",
+        "OCF",
+        "PENGYOU",
+        "VIDEO",
+        "VIPER",
+        "VIRTUAL",
+        "WATCH",
+        "ZIGBEE",
+        "ZWAVE",
+    ];
     if let Some(t) = d.get("type").and_then(Value::as_str) {
         if !known_types.contains(&t) {
             bad.push(format!("type {t} is not one of SmartThings' device types"));

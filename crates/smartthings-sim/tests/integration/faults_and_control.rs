@@ -72,7 +72,12 @@ async fn rate_limits_look_like_smartthings() {
     let sim = auto_sim().await;
     let http = http();
     let token = access(&login(&sim, &http).await);
-    sim.set_faults(Faults { route_prefix: "".into(), rate_limit: 1.0, rate_limit_reset_ms: 40585, ..Faults::default() });
+    sim.set_faults(Faults {
+        route_prefix: "".into(),
+        rate_limit: 1.0,
+        rate_limit_reset_ms: 40585,
+        ..Faults::default()
+    });
     let resp = http.get(format!("{}/devices", sim.api_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let h = resp.headers().clone();
@@ -161,14 +166,16 @@ async fn control_endpoints_drive_the_simulator() {
     assert_eq!(api_get(&sim, &http, &token, "/devices").await.0, StatusCode::OK);
     assert_eq!(post("/__sim/faults", json!({"error_5xx": "lots"})).await.0, StatusCode::BAD_REQUEST);
 
-    let (status, dev) = status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
+    let (status, dev) =
+        status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dev["label"], "Lounge Lamp");
     assert_eq!(dev["online"], true);
     assert!(dev["status"]["components"]["main"]["switch"].is_object());
     let (status, _) = post(&format!("/__sim/devices/{LOUNGE_LAMP_TEST_HOME}/health"), json!({"online": false})).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, dev) = status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
+    let (_, dev) =
+        status_json(http.get(format!("{base}/__sim/devices/{LOUNGE_LAMP_TEST_HOME}")).send().await.unwrap()).await;
     assert_eq!(dev["online"], false);
     assert_eq!(post("/__sim/devices/nope/health", json!({"online": true})).await.0, StatusCode::NOT_FOUND);
 }

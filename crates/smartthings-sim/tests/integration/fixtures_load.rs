@@ -62,7 +62,8 @@ async fn all_fixture_devices_and_statuses_load() {
 
     // each status fixture with a device made from its own components
     let mut statuses: HashMap<String, Value> = HashMap::new();
-    let mut status_files: Vec<PathBuf> = std::fs::read_dir(src.join("device_status")).unwrap().flatten().map(|e| e.path()).collect();
+    let mut status_files: Vec<PathBuf> =
+        std::fs::read_dir(src.join("device_status")).unwrap().flatten().map(|e| e.path()).collect();
     status_files.sort();
     assert!(status_files.len() >= 70);
     for (i, p) in status_files.iter().enumerate() {
@@ -72,7 +73,8 @@ async fn all_fixture_devices_and_statuses_load() {
             .unwrap()
             .iter()
             .map(|(id, caps)| {
-                let caps: Vec<Value> = caps.as_object().unwrap().keys().map(|c| json!({"id": c, "version": 1})).collect();
+                let caps: Vec<Value> =
+                    caps.as_object().unwrap().keys().map(|c| json!({"id": c, "version": 1})).collect();
                 json!({"id": id, "label": id, "capabilities": caps, "categories": []})
             })
             .collect();

@@ -57,7 +57,8 @@ async fn sign_in_page_renders_and_authorize_redirects_with_code_and_state() {
 
     // the code belongs to the chosen location
     let (status, tokens) = status_json(
-        token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &p["code"]), ("redirect_uri", REDIRECT)]).await,
+        token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &p["code"]), ("redirect_uri", REDIRECT)])
+            .await,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -91,13 +92,16 @@ async fn auto_approve_redirects_at_once_and_location_id_picks_another_location()
     let sim = auto_sim().await;
     let http = http();
     let t = login(&sim, &http).await;
-    let (_, app) = api_get(&sim, &http, &access(&t), &format!("/installedapps/{}", t["installed_app_id"].as_str().unwrap())).await;
+    let (_, app) =
+        api_get(&sim, &http, &access(&t), &format!("/installedapps/{}", t["installed_app_id"].as_str().unwrap())).await;
     assert_eq!(app["locationId"], HOME);
     assert_eq!(app["installedAppType"], "API_ONLY");
     assert_eq!(app["installedAppStatus"], "AUTHORIZED");
     let t2 = login_at(&sim, &http, Some(TEST_HOME)).await;
     assert_ne!(t2["installed_app_id"], t["installed_app_id"], "one installed app per sign-in");
-    let (_, app) = api_get(&sim, &http, &access(&t2), &format!("/installedapps/{}", t2["installed_app_id"].as_str().unwrap())).await;
+    let (_, app) =
+        api_get(&sim, &http, &access(&t2), &format!("/installedapps/{}", t2["installed_app_id"].as_str().unwrap()))
+            .await;
     assert_eq!(app["locationId"], TEST_HOME);
 }
 
@@ -135,7 +139,10 @@ async fn request_errors_redirect_to_the_client_with_state() {
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("scope", "r:devices:* w:everything")], "invalid_scope"),
         (&[("scope", "")], "invalid_scope"),
-        (&[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), ("code_challenge_method", "plain")], "invalid_request"),
+        (
+            &[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"), ("code_challenge_method", "plain")],
+            "invalid_request",
+        ),
         (&[("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")], "invalid_request"),
         (&[("code_challenge_method", "S256")], "invalid_request"),
     ];
@@ -164,7 +171,16 @@ async fn loopback_redirects_match_on_any_port_and_queries_are_extended_with_ampe
     assert!(loc.starts_with("http://127.0.0.1:53682/callback?code="), "{loc}");
     // the token request must repeat the URI used at authorize, byte for byte
     let (status, body) = status_json(
-        token(&sim, &http, &[("grant_type", "authorization_code"), ("code", &p["code"]), ("redirect_uri", "http://127.0.0.1:53682/callback")]).await,
+        token(
+            &sim,
+            &http,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &p["code"]),
+                ("redirect_uri", "http://127.0.0.1:53682/callback"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

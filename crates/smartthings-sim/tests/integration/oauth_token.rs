@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use crate::common::*;
+use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::Digest as _;
@@ -60,7 +60,10 @@ async fn json_body_without_basic_gets_401_full_authentication() {
         "Basic realm=\"oauth2/client\", error=\"unauthorized\", error_description=\"Full authentication is required to access this resource\""
     );
     let (_, body) = status_json(resp).await;
-    assert_eq!(body, json!({"error": "unauthorized", "error_description": "Full authentication is required to access this resource"}));
+    assert_eq!(
+        body,
+        json!({"error": "unauthorized", "error_description": "Full authentication is required to access this resource"})
+    );
     // the code was not touched: a correct request still works
     let (status, _) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
     assert_eq!(status, StatusCode::OK);
@@ -137,7 +140,10 @@ async fn client_id_param_must_match_basic() {
     form.push(("client_id", "another-client"));
     let (status, body) = status_json(token(&sim, &http, &form).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, json!({"error": "invalid_client", "error_description": "Given client ID does not match authenticated client"}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_client", "error_description": "Given client ID does not match authenticated client"})
+    );
 }
 
 #[tokio::test]
@@ -148,7 +154,10 @@ async fn codes_are_single_use() {
     assert_eq!(token(&sim, &http, &exchange_form(&code)).await.status(), StatusCode::OK);
     let (status, body) = status_json(token(&sim, &http, &exchange_form(&code)).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body, json!({"error": "invalid_grant", "error_description": format!("Invalid authorization code: {code}")}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": format!("Invalid authorization code: {code}")})
+    );
 }
 
 #[tokio::test]
@@ -213,15 +222,22 @@ async fn refresh_rotates_and_the_old_refresh_token_dies_at_once() {
     let http = http();
     let first = login(&sim, &http).await;
     let old_refresh = first["refresh_token"].as_str().unwrap().to_string();
-    let (status, second) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await).await;
+    let (status, second) =
+        status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await)
+            .await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
     assert_eq!(second["installed_app_id"], first["installed_app_id"]);
 
-    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await).await;
+    let (status, body) =
+        status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", &old_refresh)]).await)
+            .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body, json!({"error": "invalid_grant", "error_description": format!("Invalid refresh token: {old_refresh}")}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_grant", "error_description": format!("Invalid refresh token: {old_refresh}")})
+    );
 
     // the old access token lives until its own expiry
     let (status, _) = api_get(&sim, &http, &access(&first), "/devices").await;
@@ -244,17 +260,30 @@ async fn refresh_tokens_die_after_their_lifetime_and_on_revocation() {
     let http = http();
     let t = login(&sim, &http).await;
     sim.advance_clock(Duration::from_secs(29 * 86_400));
-    let (status, t2) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())]).await).await;
+    let (status, t2) = status_json(
+        token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())])
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "29 days old still works");
     sim.advance_clock(Duration::from_secs(30 * 86_400 + 1));
     let rt = t2["refresh_token"].as_str().unwrap();
-    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await).await;
+    let (status, body) =
+        status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", rt)]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error_description"], format!("Invalid refresh token: {rt}"));
 
     let t3 = login(&sim, &http).await;
     sim.revoke_refresh_tokens();
-    let (status, body) = status_json(token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", t3["refresh_token"].as_str().unwrap())]).await).await;
+    let (status, body) = status_json(
+        token(
+            &sim,
+            &http,
+            &[("grant_type", "refresh_token"), ("refresh_token", t3["refresh_token"].as_str().unwrap())],
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_grant");
 }
@@ -266,11 +295,17 @@ async fn client_credentials_other_and_missing_grant_types() {
     let resp = token(&sim, &http, &[("grant_type", "client_credentials"), ("scope", "r:devices:*")]).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (_, body) = status_json(resp).await;
-    assert_eq!(body, json!({"error": "invalid_client", "error_description": "Unauthorized grant type: client_credentials"}));
+    assert_eq!(
+        body,
+        json!({"error": "invalid_client", "error_description": "Unauthorized grant type: client_credentials"})
+    );
 
     let (status, body) = status_json(token(&sim, &http, &[("grant_type", "password")]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body, json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant type: password"}));
+    assert_eq!(
+        body,
+        json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant type: password"})
+    );
 
     let (status, body) = status_json(token(&sim, &http, &[("code", "abc")]).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -317,7 +352,11 @@ async fn a_second_sign_in_for_the_same_location_ends_the_first() {
     let first = login(&sim, &http).await;
     let second = login(&sim, &http).await;
     assert_eq!(first["installed_app_id"], second["installed_app_id"], "one installed app per client and location");
-    assert_eq!(api_get(&sim, &http, &access(&first), "/locations").await.0, StatusCode::OK, "the old access token lives on");
+    assert_eq!(
+        api_get(&sim, &http, &access(&first), "/locations").await.0,
+        StatusCode::OK,
+        "the old access token lives on"
+    );
     assert_eq!(refresh_with(&sim, &http, &first).await, StatusCode::BAD_REQUEST, "the old refresh token is dead");
     assert_eq!(refresh_with(&sim, &http, &second).await, StatusCode::OK, "the newest sign-in lives");
     let key = format!("{}/{}", sim.client().client_id, HOME);

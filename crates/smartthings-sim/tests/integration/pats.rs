@@ -15,7 +15,8 @@ async fn sim_pat_mints_over_http_with_a_24_hour_default() {
     let sim = start(SimConfig::default()).await;
     let http = http();
     let url = format!("{}/__sim/pat", sim.base_url());
-    let (status, body) = status_json(http.post(&url).json(&json!({"scopes": ["r:apps:*"]})).send().await.unwrap()).await;
+    let (status, body) =
+        status_json(http.post(&url).json(&json!({"scopes": ["r:apps:*"]})).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scopes"], json!(["r:apps:*"]));
     assert_eq!(body["expires_in"], 86_400);
@@ -23,7 +24,8 @@ async fn sim_pat_mints_over_http_with_a_24_hour_default() {
     assert_eq!(token.len(), 36);
     assert_eq!(api_get(&sim, &http, &token, "/apps").await.0, StatusCode::OK);
     let (status, body) =
-        status_json(http.post(&url).json(&json!({"scopes": ["r:apps:*"], "expires_in": 5})).send().await.unwrap()).await;
+        status_json(http.post(&url).json(&json!({"scopes": ["r:apps:*"], "expires_in": 5})).send().await.unwrap())
+            .await;
     assert_eq!((status, body["expires_in"].as_u64()), (StatusCode::OK, Some(5)));
     let short = body["token"].as_str().unwrap().to_string();
     sim.advance_clock(Duration::from_secs(5));
@@ -31,7 +33,9 @@ async fn sim_pat_mints_over_http_with_a_24_hour_default() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_st_error(&body, "UnauthorizedError");
     assert_eq!(api_get(&sim, &http, &token, "/apps").await.0, StatusCode::OK);
-    for bad in [json!({}), json!({"scopes": "r:apps:*"}), json!({"scopes": [""]}), json!({"scopes": [], "expires_in": -1})] {
+    for bad in
+        [json!({}), json!({"scopes": "r:apps:*"}), json!({"scopes": [""]}), json!({"scopes": [], "expires_in": -1})]
+    {
         let resp = http.post(&url).json(&bad).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -47,7 +51,8 @@ async fn a_pat_reads_every_location_of_the_account() {
     let pat = pat(&sim, &["r:locations:*", "r:devices:*", "r:scenes:*", "x:devices:*"]);
     let (status, locations) = api_get(&sim, &http, &pat, "/locations").await;
     assert_eq!(status, StatusCode::OK);
-    let ids: Vec<&str> = locations["items"].as_array().unwrap().iter().map(|l| l["locationId"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        locations["items"].as_array().unwrap().iter().map(|l| l["locationId"].as_str().unwrap()).collect();
     assert!(ids.contains(&HOME) && ids.contains(&TEST_HOME), "{locations}");
     let oauth = access(&login(&sim, &http).await);
     assert_eq!(api_get(&sim, &http, &oauth, "/locations").await.1["items"].as_array().unwrap().len(), 1);
@@ -55,13 +60,21 @@ async fn a_pat_reads_every_location_of_the_account() {
     // Devices and scenes of both homes.
     let (status, devices) = api_get(&sim, &http, &pat, "/devices").await;
     assert_eq!(status, StatusCode::OK);
-    let homes: Vec<&str> = devices["items"].as_array().unwrap().iter().map(|d| d["locationId"].as_str().unwrap()).collect();
+    let homes: Vec<&str> =
+        devices["items"].as_array().unwrap().iter().map(|d| d["locationId"].as_str().unwrap()).collect();
     assert!(homes.contains(&HOME) && homes.contains(&TEST_HOME));
     assert_eq!(api_get(&sim, &http, &pat, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}/status")).await.0, StatusCode::OK);
     let (status, only) = api_get(&sim, &http, &pat, &format!("/devices?locationId={TEST_HOME}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(only["items"].as_array().unwrap().iter().all(|d| d["locationId"] == TEST_HOME));
-    let (status, _) = api_post(&sim, &http, &pat, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}/commands"), &json!({"commands": [cmd("switch", "on", json!([]))]})).await;
+    let (status, _) = api_post(
+        &sim,
+        &http,
+        &pat,
+        &format!("/devices/{LOUNGE_LAMP_TEST_HOME}/commands"),
+        &json!({"commands": [cmd("switch", "on", json!([]))]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (_, scenes) = api_get(&sim, &http, &pat, "/scenes").await;
     assert!(scenes["items"].as_array().unwrap().len() >= 2, "{scenes}");
@@ -70,7 +83,10 @@ async fn a_pat_reads_every_location_of_the_account() {
     let (status, body) = api_get(&sim, &http, &narrow, "/locations").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
-    assert_eq!(api_get(&sim, &http, &oauth, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api_get(&sim, &http, &oauth, &format!("/devices/{LOUNGE_LAMP_TEST_HOME}")).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 fn pat_with(sim: &smartthings_sim::Sim, scopes: &[&str]) -> String {
@@ -78,8 +94,20 @@ fn pat_with(sim: &smartthings_sim::Sim, scopes: &[&str]) -> String {
 }
 
 const INSTALLED_KEYS: &[&str] = &[
-    "appId", "classifications", "createdDate", "displayName", "iconImage", "installedAppId", "installedAppStatus",
-    "installedAppType", "lastUpdatedDate", "locationId", "notices", "owner", "referenceId", "ui",
+    "appId",
+    "classifications",
+    "createdDate",
+    "displayName",
+    "iconImage",
+    "installedAppId",
+    "installedAppStatus",
+    "installedAppType",
+    "lastUpdatedDate",
+    "locationId",
+    "notices",
+    "owner",
+    "referenceId",
+    "ui",
 ];
 
 fn ids(list: &Value) -> Vec<String> {
@@ -113,7 +141,10 @@ async fn installed_apps_list_the_accounts_sign_ins_for_a_pat_and_one_location_fo
     assert_eq!(item["owner"]["ownerType"], "USER");
 
     // Filters: locationId (repeatable), appId, installedAppType.
-    assert_eq!(ids(&api_get(&sim, &http, &pat, &format!("/installedapps?locationId={TEST_HOME}")).await.1), [ia(&test_home)]);
+    assert_eq!(
+        ids(&api_get(&sim, &http, &pat, &format!("/installedapps?locationId={TEST_HOME}")).await.1),
+        [ia(&test_home)]
+    );
     let both = format!("/installedapps?locationId={TEST_HOME}&locationId={HOME}");
     assert_eq!(ids(&api_get(&sim, &http, &pat, &both).await.1).len(), 3);
     assert_eq!(ids(&api_get(&sim, &http, &pat, &format!("/installedapps?appId={}", app.app_id)).await.1), [ia(&mine)]);
@@ -126,14 +157,19 @@ async fn installed_apps_list_the_accounts_sign_ins_for_a_pat_and_one_location_fo
     assert_eq!(status, StatusCode::OK);
     let own = ids(&own);
     assert!(own.contains(&ia(&home)) && own.contains(&ia(&mine)) && !own.contains(&ia(&test_home)), "{own:?}");
-    assert!(ids(&api_get(&sim, &http, &access(&mine), &format!("/installedapps?locationId={TEST_HOME}")).await.1).is_empty());
+    assert!(ids(&api_get(&sim, &http, &access(&mine), &format!("/installedapps?locationId={TEST_HOME}")).await.1)
+        .is_empty());
     // Without an installed-apps scope: 403 (the configured app has none).
     let (status, body) = api_get(&sim, &http, &access(&home), "/installedapps").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_st_error(&body, "ForbiddenError");
     assert_eq!(api_get(&sim, &http, &pat_with(&sim, &["r:apps:*"]), "/installedapps").await.0, StatusCode::FORBIDDEN);
     for scope in ["l:installedapps", "r:installedapps:*"] {
-        assert_eq!(api_get(&sim, &http, &pat_with(&sim, &[scope]), "/installedapps").await.0, StatusCode::OK, "{scope}");
+        assert_eq!(
+            api_get(&sim, &http, &pat_with(&sim, &[scope]), "/installedapps").await.0,
+            StatusCode::OK,
+            "{scope}"
+        );
     }
 }
 

@@ -32,7 +32,8 @@ async fn exchange(sim: &Sim) -> (String, Value) {
     let grant = sim.schema_grant();
     let url = grant["callbackUrls"]["oauthToken"].as_str().unwrap().to_string();
     let code = grant["callbackAuthentication"]["code"].as_str().unwrap();
-    let (status, v) = post(&url, &body(sim, "accessTokenRequest", json!({"grantType": "authorization_code", "code": code}))).await;
+    let (status, v) =
+        post(&url, &body(sim, "accessTokenRequest", json!({"grantType": "authorization_code", "code": code}))).await;
     assert_eq!(status, 200, "{v}");
     (url, v)
 }
@@ -50,19 +51,28 @@ async fn a_code_gives_callback_tokens_and_each_refresh_rotates_them() {
     let cb = &v["callbackAuthentication"];
     assert_eq!(cb["tokenType"], "Bearer");
     assert_eq!(cb["expiresIn"], 3600);
-    let (access, mut refresh) = (cb["accessToken"].as_str().unwrap().to_string(), cb["refreshToken"].as_str().unwrap().to_string());
+    let (access, mut refresh) =
+        (cb["accessToken"].as_str().unwrap().to_string(), cb["refreshToken"].as_str().unwrap().to_string());
     assert!(sim.schema_accepts(&access));
 
     for _day in 0..5 {
         sim.advance_clock(Duration::from_secs(86_400));
         assert!(!sim.schema_accepts(&access), "an access token expires");
-        let (status, v) = post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh}))).await;
+        let (status, v) = post(
+            &url,
+            &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh})),
+        )
+        .await;
         assert_eq!(status, 200, "{v}");
         let next = v["callbackAuthentication"]["refreshToken"].as_str().unwrap().to_string();
         assert_ne!(next, refresh);
         assert!(sim.schema_accepts(v["callbackAuthentication"]["accessToken"].as_str().unwrap()));
         // The spent one is dead.
-        let (status, again) = post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh}))).await;
+        let (status, again) = post(
+            &url,
+            &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh})),
+        )
+        .await;
         assert_eq!((status.as_u16(), error_enum(&again)), (401, "INVALID-TOKEN"), "{again}");
         refresh = next;
     }
@@ -115,7 +125,15 @@ async fn what_smartthings_refuses_is_refused_with_its_error_enum() {
     // An expired code.
     let late = sim.schema_grant();
     sim.advance_clock(Duration::from_secs(301));
-    let (s, v) = post(&url, &body(&sim, "accessTokenRequest", json!({"grantType": "authorization_code", "code": late["callbackAuthentication"]["code"]}))).await;
+    let (s, v) = post(
+        &url,
+        &body(
+            &sim,
+            "accessTokenRequest",
+            json!({"grantType": "authorization_code", "code": late["callbackAuthentication"]["code"]}),
+        ),
+    )
+    .await;
     assert_eq!((s.as_u16(), error_enum(&v)), (400, "INVALID-CODE"), "{v}");
     assert_eq!(sim.stats().schema_token_grants.get("accessTokenRequest"), Some(&1));
 }
@@ -126,13 +144,17 @@ async fn refresh_tokens_expire_and_a_deleted_integration_refuses_everything() {
     let (url, v) = exchange(&sim).await;
     let refresh = v["callbackAuthentication"]["refreshToken"].as_str().unwrap().to_string();
     sim.advance_clock(Duration::from_secs(86_401));
-    let (s, v) = post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh}))).await;
+    let (s, v) =
+        post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh})))
+            .await;
     assert_eq!((s.as_u16(), error_enum(&v)), (401, "TOKEN-EXPIRED"), "{v}");
 
     let (_, v) = exchange(&sim).await;
     let refresh = v["callbackAuthentication"]["refreshToken"].as_str().unwrap().to_string();
     http().post(format!("{}/__sim/schema/delete", sim.base_url())).send().await.unwrap();
-    let (s, v) = post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh}))).await;
+    let (s, v) =
+        post(&url, &body(&sim, "refreshAccessTokens", json!({"grantType": "refresh_token", "refreshToken": refresh})))
+            .await;
     assert_eq!((s.as_u16(), error_enum(&v)), (401, "INTEGRATION-DELETED"), "{v}");
 }
 

@@ -42,7 +42,8 @@ pub fn load(addr: SocketAddr, request: &str, conns: usize, rate: Option<u64>, du
             }
             all.sort_unstable();
             let pct = |p: f64| {
-                all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).map_or(f64::NAN, |v| *v as f64 / 1000.0)
+                all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                    .map_or(f64::NAN, |v| *v as f64 / 1000.0)
             };
             Measured { rps: all.len() as f64 / dur.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99), errors }
         })

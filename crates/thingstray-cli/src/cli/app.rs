@@ -108,7 +108,12 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
                 })?;
             }
             let vault = Vault::open(&config, &ctx.paths)?;
-            let new = NewApp { connection: ctx.connection.clone(), display_name: c.name, api_url: c.api_url, auth_url: c.auth_url };
+            let new = NewApp {
+                connection: ctx.connection.clone(),
+                display_name: c.name,
+                api_url: c.api_url,
+                auth_url: c.auth_url,
+            };
             let created = apps::create(&ctx.paths, &vault, pat, new, http).await?;
             if c.default {
                 Config::update(&ctx.paths, |cfg| {
@@ -128,7 +133,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             Ok(())
         }
         AppCmd::Check(c) => {
-            let check = apps::check(&ctx.paths, ctx.connection.as_deref(), c.app_id.as_deref(), read_pat()?, http).await?;
+            let check =
+                apps::check(&ctx.paths, ctx.connection.as_deref(), c.app_id.as_deref(), read_pat()?, http).await?;
             print_check(&check, c.json);
             if check.matches {
                 Ok(())
@@ -140,7 +146,16 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             let pat = read_pat()?;
             let config = Config::load(&ctx.paths)?;
             let vault = Vault::open(&config, &ctx.paths)?;
-            let done = apps::repair(&ctx.paths, &vault, ctx.connection.as_deref(), r.app_id.as_deref(), pat, r.new_secret, http).await?;
+            let done = apps::repair(
+                &ctx.paths,
+                &vault,
+                ctx.connection.as_deref(),
+                r.app_id.as_deref(),
+                pat,
+                r.new_secret,
+                http,
+            )
+            .await?;
             if r.json {
                 println!("{}", serde_json::to_string_pretty(&done).unwrap_or_default());
             } else {
@@ -153,7 +168,10 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
                 print_check(&done.check, false);
             }
             if done.new_secret {
-                eprintln!("Next: `thingstray{} login`: the new client id ends the old sign-in.", flag(&done.check.connection, &ctx.paths));
+                eprintln!(
+                    "Next: `thingstray{} login`: the new client id ends the old sign-in.",
+                    flag(&done.check.connection, &ctx.paths)
+                );
             }
             if done.check.matches {
                 Ok(())
@@ -168,16 +186,32 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             }
             let pat = read_pat()?;
             if !d.yes {
-                let what = d.app_id.clone().map(|id| format!("the app {id}")).unwrap_or_else(|| "this connection's app".into());
-                eprint!("Delete {what} from SmartThings? Every sign-in made with it ends, on every computer. Type yes: ");
+                let what = d
+                    .app_id
+                    .clone()
+                    .map(|id| format!("the app {id}"))
+                    .unwrap_or_else(|| "this connection's app".into());
+                eprint!(
+                    "Delete {what} from SmartThings? Every sign-in made with it ends, on every computer. Type yes: "
+                );
                 let _ = std::io::stderr().flush();
                 let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Failed(format!("could not read the answer: {e}")))?;
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .map_err(|e| CliError::Failed(format!("could not read the answer: {e}")))?;
                 if answer.trim() != "yes" {
                     return Err(CliError::Failed("Nothing was deleted.".into()));
                 }
             }
-            let done = apps::delete(&ctx.paths, ctx.connection.as_deref(), d.app_id.as_deref(), d.api_url.as_deref(), pat, http).await?;
+            let done = apps::delete(
+                &ctx.paths,
+                ctx.connection.as_deref(),
+                d.app_id.as_deref(),
+                d.api_url.as_deref(),
+                pat,
+                http,
+            )
+            .await?;
             println!("Deleted the app {} from SmartThings.", done.app_id);
             if let Some(c) = done.connection {
                 eprintln!("Connection `{c}` can no longer sign in or refresh; remove it, or make it a new app with `thingstray app create`.");

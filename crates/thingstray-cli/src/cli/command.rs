@@ -61,7 +61,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
 /// `50` and `2.5` are numbers, `{...}`/`[...]`/`true` are JSON, anything else is text:
 /// what SmartThings' commands take.
 fn argument(s: &str) -> Value {
-    if let Ok(v @ (Value::Number(_) | Value::Object(_) | Value::Array(_) | Value::Bool(_))) = serde_json::from_str::<Value>(s) {
+    if let Ok(v @ (Value::Number(_) | Value::Object(_) | Value::Array(_) | Value::Bool(_))) =
+        serde_json::from_str::<Value>(s)
+    {
         return v;
     }
     Value::String(s.to_string())

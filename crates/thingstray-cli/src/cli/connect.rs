@@ -29,7 +29,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             eprintln!("Paste the invite (thingstray://pair?...) and press Enter:");
         }
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| CliError::Failed(format!("Could not read the invite from stdin: {e}")))?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Failed(format!("Could not read the invite from stdin: {e}")))?;
         line
     } else {
         a.invite

@@ -42,7 +42,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    let mut rows = vec![vec!["LABEL".into(), "ROOM".into(), "ONLINE".into(), "SWITCH".into(), "STATE".into(), "ID".into()]];
+    let mut rows =
+        vec![vec!["LABEL".into(), "ROOM".into(), "ONLINE".into(), "SWITCH".into(), "STATE".into(), "ID".into()]];
     for d in &devices {
         rows.push(vec![
             d.label.clone(),

@@ -195,8 +195,15 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
 /// A paired connection has no OAuth app here: its checks are the pairing secret, the
 /// owner (reached, with the pinned certificate, and handing out a token), and the token
 /// working at SmartThings.
-async fn paired(r: &mut Report, paths: &thingstray::config::Paths, vault: &Vault, name: &str, with: &thingstray::config::PairedWith) -> Result<(), ()> {
-    let again = format!("pair again: `thingstray share invite` on {}, then `thingstray connect INVITE` here", with.owner);
+async fn paired(
+    r: &mut Report,
+    paths: &thingstray::config::Paths,
+    vault: &Vault,
+    name: &str,
+    with: &thingstray::config::PairedWith,
+) -> Result<(), ()> {
+    let again =
+        format!("pair again: `thingstray share invite` on {}, then `thingstray connect INVITE` here", with.owner);
     let creds = match thingstray::share::pairing::credentials(vault, name, with).await {
         Ok(c) => {
             r.ok("vault", format!("{} reachable; pairing secret stored", vault.describe()));
@@ -208,8 +215,21 @@ async fn paired(r: &mut Report, paths: &thingstray::config::Paths, vault: &Vault
         }
     };
     match thingstray::share::client::token(&creds, Duration::from_secs(60)).await {
-        Ok(t) => r.ok("owner", format!("{} at {} (fingerprint {}) handed out a token valid for {}", with.owner, with.at, creds.fingerprint.short(), span(t.grant.remaining(SystemTime::now()).as_secs()))),
-        Err(e) if e.is_transient() => r.fail("owner", e.to_string(), format!("start `thingstray serve --share` (or sharing in the app) on {}", with.owner)),
+        Ok(t) => r.ok(
+            "owner",
+            format!(
+                "{} at {} (fingerprint {}) handed out a token valid for {}",
+                with.owner,
+                with.at,
+                creds.fingerprint.short(),
+                span(t.grant.remaining(SystemTime::now()).as_secs())
+            ),
+        ),
+        Err(e) if e.is_transient() => r.fail(
+            "owner",
+            e.to_string(),
+            format!("start `thingstray serve --share` (or sharing in the app) on {}", with.owner),
+        ),
         Err(e) => r.fail("owner", e.to_string(), &again),
     }
     let conn = match Connection::open(paths, Some(name)).await {

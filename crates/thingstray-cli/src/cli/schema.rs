@@ -72,7 +72,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         }
         SchemaCmd::StateCallback { device, capability, attribute, value } => {
             let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            let state = DeviceState { external_device_id: &device, capability: &capability, attribute: &attribute, value };
+            let state =
+                DeviceState { external_device_id: &device, capability: &capability, attribute: &attribute, value };
             state_callback(ctx, &state).await
         }
     }
@@ -90,10 +91,13 @@ async fn grant(
     let name = ctx.connection.clone().unwrap_or_else(|| "connector".to_string());
     let existing = config.connections.get(&name).filter(|s| s.schema.is_some()).cloned();
     let Some(client_id) = client_id.or_else(|| existing.as_ref().map(|s| s.client_id.clone())) else {
-        return Err(CliError::Usage("--client-id is needed: the connector's Client ID from the Developer Workspace".into()));
+        return Err(CliError::Usage(
+            "--client-id is needed: the connector's Client ID from the Developer Workspace".into(),
+        ));
     };
     let raw = match &grant_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| CliError::Failed(format!("could not read {}: {e}", path.display())))?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::Failed(format!("could not read {}: {e}", path.display())))?,
         None => {
             if std::io::stdin().is_terminal() {
                 eprintln!("Paste the grantCallbackAccess JSON, then Ctrl-D:");
@@ -137,7 +141,15 @@ async fn grant(
             }
         },
     };
-    let conn = thingstray::connection::schema::keep(&ctx.paths, &vault, &name, grant, secret, thingstray::connection::Options::default()).await?;
+    let conn = thingstray::connection::schema::keep(
+        &ctx.paths,
+        &vault,
+        &name,
+        grant,
+        secret,
+        thingstray::connection::Options::default(),
+    )
+    .await?;
     let t = conn.session.token_valid_for(Duration::ZERO).await?;
     println!(
         "Kept `{name}`: the connector's callback token is valid until {} and is refreshed ahead of time by `thingstray serve` or the app (or by `thingstray token --connection {name}` when asked).",
@@ -149,7 +161,10 @@ async fn grant(
 async fn state_callback(ctx: &Ctx, state: &DeviceState<'_>) -> Result<(), CliError> {
     let conn = ctx.open().await?;
     let Some(urls) = conn.settings.schema.clone() else {
-        return Err(CliError::Failed(format!("`{}` is not an ST Schema connection: run `thingstray schema grant` first", conn.name)));
+        return Err(CliError::Failed(format!(
+            "`{}` is not an ST Schema connection: run `thingstray schema grant` first",
+            conn.name
+        )));
     };
     let http = thingstray::http::client(thingstray::http::REQUEST_TIMEOUT);
     let grant = conn.session.token_valid_for(Duration::from_secs(60)).await?;

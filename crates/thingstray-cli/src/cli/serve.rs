@@ -6,13 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use thingstray::config::Config;
-use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer, DEFAULT_ADDRS};
-use thingstray::session::Status;
 use thingstray::clock::{Clock, SystemClock};
-use thingstray::serve::Limits;
+use thingstray::config::Config;
 use thingstray::owner::listening::Listening;
 use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
+use thingstray::serve::Limits;
+use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer, DEFAULT_ADDRS};
+use thingstray::session::Status;
 use thingstray::share::pairing::this_computer;
 use thingstray::vault::Vault;
 use thingstray::Connection;
@@ -81,7 +81,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let _agent = if ctx.no_agent {
         None
     } else {
-        match thingstray::agent::server::Agent::start(&ctx.paths, thingstray::agent::AgentSource::one(conn.clone())).await {
+        match thingstray::agent::server::Agent::start(&ctx.paths, thingstray::agent::AgentSource::one(conn.clone()))
+            .await
+        {
             Ok(agent) => Some(agent),
             Err(e) => {
                 tracing::warn!("no agent: {e}");
@@ -107,7 +109,11 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             conn.name, g.to.owner, g.to.owner
         ));
     }
-    let share = if a.share || handing.is_some() { Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?) } else { None };
+    let share = if a.share || handing.is_some() {
+        Some(start_sharing(ctx, &conn, a.listen, a.advertise.as_deref()).await?)
+    } else {
+        None
+    };
     say(&format!(
         // The secret goes through a pipe, not curl's argv (which every local user can read).
         "Try: printf 'Authorization: Bearer %s\\n' \"$(thingstray serve --print-secret)\" | curl -H @- http://127.0.0.1:{}/v1/token",
@@ -123,14 +129,21 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     refresher.abort();
     // A pair the vault refused is the only live refresh token: store it before exiting.
     if let Err(e) = conn.session.flush(Duration::from_secs(10)).await {
-        say(&format!("thingstray: the new sign-in could not be saved ({e}); run `thingstray login` once the keychain works"));
+        say(&format!(
+            "thingstray: the new sign-in could not be saved ({e}); run `thingstray login` once the keychain works"
+        ));
         return Err(e.into());
     }
     Ok(())
 }
 
 /// The share listener beside the token server: the same session, a TLS port of its own.
-async fn start_sharing(ctx: &Ctx, conn: &Connection, listen: Option<SocketAddr>, advertise: Option<&str>) -> Result<ShareServer, CliError> {
+async fn start_sharing(
+    ctx: &Ctx,
+    conn: &Connection,
+    listen: Option<SocketAddr>,
+    advertise: Option<&str>,
+) -> Result<ShareServer, CliError> {
     if let Some(owner) = conn.owner() {
         // A chain of owners would hand out tokens no one here can refresh or revoke.
         return Err(CliError::Failed(format!(
@@ -149,7 +162,13 @@ async fn start_sharing(ctx: &Ctx, conn: &Connection, listen: Option<SocketAddr>,
     listening.write(&ctx.paths)?;
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "sharing on {} as {} (fingerprint {})", listening.at, server.owner_name(), identity.fingerprint().short());
+        let _ = writeln!(
+            out,
+            "sharing on {} as {} (fingerprint {})",
+            listening.at,
+            server.owner_name(),
+            identity.fingerprint().short()
+        );
         let _ = out.flush();
     }
     say("Invite another computer: thingstray share invite");

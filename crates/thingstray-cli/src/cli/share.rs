@@ -64,8 +64,14 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             let config = Config::load(&ctx.paths)?;
             let vault = Vault::open(&config, &ctx.paths)?;
             let identity = Identity::load_or_create(&vault).await?;
-            let invite =
-                make_invite(&registry, identity.fingerprint(), &listening.at, &this_computer(), name.as_deref(), SystemTime::now())?;
+            let invite = make_invite(
+                &registry,
+                identity.fingerprint(),
+                &listening.at,
+                &this_computer(),
+                name.as_deref(),
+                SystemTime::now(),
+            )?;
             // `connect -`, not the line as an argument: the code stays out of the process
             // list and the shell's history.
             eprintln!("On the other computer, within 10 minutes, run");
@@ -121,7 +127,15 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             let config = Config::load(&ctx.paths)?;
             let vault = Vault::open(&config, &ctx.paths)?;
             let start = if resume { Start::Resume } else { Start::Begin };
-            let conn = take_over_from(&ctx.paths, &vault, ctx.connection.as_deref(), advertise.as_deref(), Options::default(), start).await?;
+            let conn = take_over_from(
+                &ctx.paths,
+                &vault,
+                ctx.connection.as_deref(),
+                advertise.as_deref(),
+                Options::default(),
+                start,
+            )
+            .await?;
             println!(
                 "`{}` is this computer's own now. Start `thingstray serve --share` here: the old owner and the other computers get their tokens from it.",
                 conn.name

@@ -27,7 +27,8 @@ pub struct Args {
 /// The core's promise for a token handed out (`thingstray::token::MIN_VALIDITY`), as
 /// `--help` shows it: `5m`.
 fn min_valid_default() -> &'static str {
-    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| super::duration_arg(thingstray::token::MIN_VALIDITY));
+    static TEXT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| super::duration_arg(thingstray::token::MIN_VALIDITY));
     &TEXT
 }
 
@@ -73,10 +74,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
 #[cfg(unix)]
 fn resolved(ctx: &Ctx) -> Option<String> {
     let config = Config::load(&ctx.paths).ok()?;
-    config
-        .connection(ctx.connection.as_deref())
-        .ok()
-        .map(|(name, _)| name)
+    config.connection(ctx.connection.as_deref()).ok().map(|(name, _)| name)
 }
 
 /// The stored pair, when it is valid at least `min` and not ended; None for anything else

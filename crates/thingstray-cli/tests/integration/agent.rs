@@ -105,7 +105,10 @@ async fn a_process_of_another_user_is_refused_even_when_file_modes_let_it_in() {
     // SAFETY: geteuid has no preconditions.
     // The system's python3: a user-local one (pyenv under /root) is out of nobody's reach.
     let python = "/usr/bin/python3";
-    if unsafe { libc::geteuid() } != 0 || std::process::Command::new("setpriv").arg("--version").output().is_err() || !std::path::Path::new(python).exists() {
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv").arg("--version").output().is_err()
+        || !std::path::Path::new(python).exists()
+    {
         eprintln!("SKIPPED: needs root, setpriv and /usr/bin/python3 to run a client as another user");
         return;
     }
@@ -139,7 +142,10 @@ except (ConnectionResetError, BrokenPipeError):
     let own = crate::common::finish(ask(None).spawn().unwrap()).await;
     assert!(own.stdout.contains("access_token"), "the same user is served: {own:?}");
     let other = crate::common::finish(ask(Some("65534")).spawn().unwrap()).await;
-    assert!(other.stdout.contains("(closed)") && !other.stdout.contains("access_token"), "another uid is refused: {other:?}");
+    assert!(
+        other.stdout.contains("(closed)") && !other.stdout.contains("access_token"),
+        "another uid is refused: {other:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,12 +186,7 @@ async fn the_agent_answers_for_the_connection_the_cli_would_have_read_not_its_ow
     let mut args = vec!["--connection".to_string(), "cabin".into()];
     args.extend(h.setup_args());
     args.push("--default".into());
-    h.run_with_stdin(
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-        Some(&secret),
-    )
-    .await
-    .ok();
+    h.run_with_stdin(&args.iter().map(String::as_str).collect::<Vec<_>>(), Some(&secret)).await.ok();
 
     let r = h.run(&["-v", "token"]).await;
     assert_eq!(r.code, 4, "cabin, the default now, is not signed in: {r:?}");

@@ -33,7 +33,12 @@ async fn app_create_then_login_and_token_work() {
     let r = create(&h, &pat, &["--name", "Test box"]).await;
     r.ok();
     let client_id = r.stdout.lines().last().unwrap().trim().to_string();
-    let app = h.sim.apps().into_iter().find(|a| a.client_id == client_id).expect("the client id on the last line is the new app's");
+    let app = h
+        .sim
+        .apps()
+        .into_iter()
+        .find(|a| a.client_id == client_id)
+        .expect("the client id on the last line is the new app's");
     assert_eq!(app.display_name, "Test box");
     assert!(r.stderr.contains("thingstray login"), "{}", r.stderr);
     let config = std::fs::read_to_string(h.dir.path().join("config.toml")).unwrap();
@@ -64,14 +69,24 @@ async fn app_check_exits_1_on_a_difference_and_repair_fixes_it() {
 
     let app = h.sim.apps().into_iter().last().unwrap();
     let body = serde_json::json!({"clientName": "x", "scope": app.scopes, "redirectUris": ["https://example.com/cb"]});
-    let put = reqwest::Client::new().put(format!("{}/apps/{}/oauth", h.sim.api_url(), app.app_id)).bearer_auth(&pat).json(&body).send().await.unwrap();
+    let put = reqwest::Client::new()
+        .put(format!("{}/apps/{}/oauth", h.sim.api_url(), app.app_id))
+        .bearer_auth(&pat)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 200);
 
     let r = with_pat(&h, &pat, &["app", "check"]).await;
     assert_eq!(r.code, 1, "{r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one difference, one line: {}", r.stdout);
-    assert!(lines[0].contains("https://thingstray.invalid/callback") && lines[0].contains("https://example.com/cb"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("https://thingstray.invalid/callback") && lines[0].contains("https://example.com/cb"),
+        "{}",
+        lines[0]
+    );
     let j = with_pat(&h, &pat, &["app", "check", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(v["matches"], false);
@@ -80,7 +95,10 @@ async fn app_check_exits_1_on_a_difference_and_repair_fixes_it() {
 
     with_pat(&h, &pat, &["app", "repair"]).await.ok();
     with_pat(&h, &pat, &["app", "check"]).await.ok();
-    assert_eq!(h.sim.app(&app.app_id).unwrap().redirect_uris, ["https://example.com/cb", "https://thingstray.invalid/callback"]);
+    assert_eq!(
+        h.sim.app(&app.app_id).unwrap().redirect_uris,
+        ["https://example.com/cb", "https://thingstray.invalid/callback"]
+    );
 }
 
 #[tokio::test]
@@ -98,7 +116,11 @@ async fn refusals_say_what_to_do_and_delete_asks_first() {
     let r = create(&h, "", &[]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("No personal access token"), "{}", r.stderr);
-    assert!(!h.dir.path().join("config.toml").exists() || !std::fs::read_to_string(h.dir.path().join("config.toml")).unwrap().contains("[connections."), "a refused app leaves no connection");
+    assert!(
+        !h.dir.path().join("config.toml").exists()
+            || !std::fs::read_to_string(h.dir.path().join("config.toml")).unwrap().contains("[connections."),
+        "a refused app leaves no connection"
+    );
 
     let pat = h.sim.mint_pat(BOXES, Duration::from_secs(86_400));
     create(&h, &pat, &[]).await.ok();

@@ -322,11 +322,15 @@ async fn devices_switch_and_scenes() {
     assert_eq!(d["online"], true);
     assert!(d["switch"] == "on" || d["switch"] == "off");
     // Issue 12: what each device is doing, the tray's short line and the readings.
-    assert!(d["state"] == "On" || d["state"] == "Off" || d["state"].as_str().is_some_and(|s| s.starts_with("O")), "{d}");
+    assert!(
+        d["state"] == "On" || d["state"] == "Off" || d["state"].as_str().is_some_and(|s| s.starts_with("O")),
+        "{d}"
+    );
     let lock = v.as_array().unwrap().iter().find(|d| d["label"] == "Front Door Lock").expect("the lock is listed");
     let state = lock["state"].as_str().expect("a lock says what it is doing");
     assert!(state.starts_with("Locked") || state.starts_with("Unlocked"), "{lock}");
-    let reading = lock["readings"].as_array().unwrap().iter().find(|r| r["capability"] == "lock").expect("the lock reading");
+    let reading =
+        lock["readings"].as_array().unwrap().iter().find(|r| r["capability"] == "lock").expect("the lock reading");
     assert_eq!(reading["attribute"], "lock");
     assert!(reading["value"].is_string() && reading.get("unit").is_some(), "{reading}");
     let table = h.run(&["devices"]).await;
@@ -337,7 +341,8 @@ async fn devices_switch_and_scenes() {
     );
 
     // Issue 12: any command, the state read back in the tray's words; --json on it and on switch.
-    let lock = |v: &str| h.sim.device_attribute("a9f587c5-5d8b-4273-8907-e7f609af5158", "main", "lock", "lock").unwrap() == v;
+    let lock =
+        |v: &str| h.sim.device_attribute("a9f587c5-5d8b-4273-8907-e7f609af5158", "main", "lock", "lock").unwrap() == v;
     let r = h.run(&["command", "Front Door Lock", "lock", "unlock"]).await;
     assert!(r.ok().stdout.trim().starts_with("Front Door Lock: Unlocked"), "{}", r.stdout);
     assert!(lock("unlocked"));

@@ -192,7 +192,12 @@ pub struct Computer {
 impl Computer {
     /// None (and the test says SKIPPED) where GNOME Keyring is not installed.
     pub async fn start() -> Option<Computer> {
-        let present = |bin: &str| std::process::Command::new("sh").args(["-c", &format!("command -v {bin}")]).output().is_ok_and(|o| o.status.success());
+        let present = |bin: &str| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {bin}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
         if !["dbus-run-session", "gnome-keyring-daemon", "secret-tool"].into_iter().all(present) {
             // scripts/setup installs it: in CI a skip would be a green run that tested
             // neither the second computer nor the keychain.
@@ -272,7 +277,9 @@ impl Computer {
 
     /// Every secret this computer's keychain holds, as `secret-tool` prints them.
     pub async fn keychain(&self) -> String {
-        let out = finish(self.cmd("secret-tool", &["search", "--all", "--unlock", "service", "thingstray"]).spawn().unwrap()).await;
+        let out =
+            finish(self.cmd("secret-tool", &["search", "--all", "--unlock", "service", "thingstray"]).spawn().unwrap())
+                .await;
         format!("{}{}", out.stdout, out.stderr)
     }
 
@@ -295,4 +302,3 @@ impl Computer {
         out
     }
 }
-

@@ -16,7 +16,12 @@ async fn a_grant_on_stdin_gives_a_connection_every_command_serves() {
     let mut h = Home::new().await;
     let (client_id, secret) = connector(&mut h);
     let grant = h.sim.schema_grant().to_string();
-    let out = h.run_with_stdin(&["-v", "schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"], Some(&grant)).await;
+    let out = h
+        .run_with_stdin(
+            &["-v", "schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"],
+            Some(&grant),
+        )
+        .await;
     out.ok();
     assert!(out.stdout.contains("Kept `connector`"), "{}", out.stdout);
     assert!(!out.stderr.contains(&secret), "the secret stays out of the logs");
@@ -38,7 +43,20 @@ async fn a_grant_on_stdin_gives_a_connection_every_command_serves() {
     assert!(h.sim.schema_accepts(served["access_token"].as_str().unwrap()));
 
     let sent = h
-        .run(&["--connection", "connector", "schema", "state-callback", "--device", "lamp-1", "--capability", "st.switch", "--attribute", "switch", "--value", "on"])
+        .run(&[
+            "--connection",
+            "connector",
+            "schema",
+            "state-callback",
+            "--device",
+            "lamp-1",
+            "--capability",
+            "st.switch",
+            "--attribute",
+            "switch",
+            "--value",
+            "on",
+        ])
         .await;
     sent.ok();
     let events = h.sim.schema_events();
@@ -52,18 +70,38 @@ async fn a_wrong_grant_or_secret_is_refused_with_what_to_do() {
     let mut h = Home::new().await;
     let (client_id, _) = connector(&mut h);
     let grant = h.sim.schema_grant().to_string();
-    let other = h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", "someone-else", "--vault", "file"], Some(&grant)).await;
+    let other = h
+        .run_with_stdin(
+            &["schema", "grant", "--loopback-callbacks", "--client-id", "someone-else", "--vault", "file"],
+            Some(&grant),
+        )
+        .await;
     assert_eq!(other.code, 1);
     assert!(other.stderr.contains(&client_id) && other.stderr.contains("Client ID"), "{}", other.stderr);
     h.env.retain(|(k, _)| k != "THINGSTRAY_CLIENT_SECRET");
-    let none = h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"], Some(&grant)).await;
+    let none = h
+        .run_with_stdin(
+            &["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"],
+            Some(&grant),
+        )
+        .await;
     assert_eq!(none.code, 1);
     assert!(none.stderr.contains("THINGSTRAY_CLIENT_SECRET"), "{}", none.stderr);
     h.env.push(("THINGSTRAY_CLIENT_SECRET".into(), "not-the-secret".into()));
-    let wrong = h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"], Some(&grant)).await;
+    let wrong = h
+        .run_with_stdin(
+            &["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"],
+            Some(&grant),
+        )
+        .await;
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("INVALID-CLIENT-SECRET"), "{}", wrong.stderr);
-    let garbage = h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"], Some("not json")).await;
+    let garbage = h
+        .run_with_stdin(
+            &["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"],
+            Some("not json"),
+        )
+        .await;
     assert_eq!(garbage.code, 1);
     assert!(garbage.stderr.contains("grantCallbackAccess"), "{}", garbage.stderr);
 }
@@ -80,20 +118,34 @@ async fn a_forged_grant_never_gets_the_secret_and_new_urls_need_a_yes() {
     let grant = h.sim.schema_grant();
     let mut forged = grant.clone();
     forged["callbackUrls"]["oauthToken"] = serde_json::Value::String("https://attacker.example/oauth/token".into());
-    let r = h.run_with_stdin(&["schema", "grant", "--client-id", &client_id, "--vault", "file"], Some(&forged.to_string())).await;
+    let r = h
+        .run_with_stdin(&["schema", "grant", "--client-id", &client_id, "--vault", "file"], Some(&forged.to_string()))
+        .await;
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("attacker.example") && r.stderr.contains("not SmartThings"), "{}", r.stderr);
     // Loopback without the flag: refused too (the simulator's own grant).
-    let r = h.run_with_stdin(&["schema", "grant", "--client-id", &client_id, "--vault", "file"], Some(&grant.to_string())).await;
+    let r = h
+        .run_with_stdin(&["schema", "grant", "--client-id", &client_id, "--vault", "file"], Some(&grant.to_string()))
+        .await;
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("--loopback-callbacks"), "{}", r.stderr);
 
     // Kept once; then a grant with another token URL is refused unless accepted.
-    h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"], Some(&grant.to_string())).await.ok();
+    h.run_with_stdin(
+        &["schema", "grant", "--loopback-callbacks", "--client-id", &client_id, "--vault", "file"],
+        Some(&grant.to_string()),
+    )
+    .await
+    .ok();
     h.env.retain(|(k, _)| k != "THINGSTRAY_CLIENT_SECRET");
     let mut moved = h.sim.schema_grant();
     moved["callbackUrls"]["oauthToken"] = serde_json::Value::String(thief_url.clone());
-    let r = h.run_with_stdin(&["schema", "grant", "--loopback-callbacks", "--client-id", &client_id], Some(&moved.to_string())).await;
+    let r = h
+        .run_with_stdin(
+            &["schema", "grant", "--loopback-callbacks", "--client-id", &client_id],
+            Some(&moved.to_string()),
+        )
+        .await;
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("--accept-new-urls") && r.stderr.contains(&thief_url), "{}", r.stderr);
     // Nothing ever connected to the thief.

@@ -322,7 +322,9 @@ async fn paging_1000_devices_stays_on_the_proxy() {
     let client = reqwest::Client::new();
     let local = format!("http://127.0.0.1:{}/api/", s.port);
     let log_start = h.sim.requests().len();
-    let pages = |v: &serde_json::Value| v["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let pages = |v: &serde_json::Value| {
+        v["items"].as_array().unwrap().iter().map(|d| d["deviceId"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
 
     // As given: the link is an absolute URL, used verbatim.
     let mut ids = Vec::new();
@@ -371,7 +373,8 @@ async fn paging_1000_devices_stays_on_the_proxy() {
     // The simulator's request log: ten list requests, each with ThingsTray's access token,
     // and not one request carrying the server secret anywhere.
     let seen = h.sim.requests().split_off(log_start);
-    let lists: Vec<_> = seen.iter().filter(|r| r.target.starts_with("/v1/devices") || r.target.starts_with("/devices")).collect();
+    let lists: Vec<_> =
+        seen.iter().filter(|r| r.target.starts_with("/v1/devices") || r.target.starts_with("/devices")).collect();
     assert_eq!(lists.len(), 10, "{lists:#?}");
     for r in &lists {
         assert_eq!(r.authorization.len(), 1);

@@ -78,7 +78,8 @@ async fn a_paired_computer_with_its_own_keychain_gets_tokens_and_keeps_no_smartt
     // What the paired computer holds: its pairing secret and an access token, nothing more.
     let keychain = laptop.keychain().await;
     assert!(keychain.contains("pairing-secret") && keychain.contains(&token), "{keychain}");
-    let refresh = owner.secrets_file()["home/tokens"].as_str().map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap());
+    let refresh =
+        owner.secrets_file()["home/tokens"].as_str().map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap());
     let refresh = refresh.expect("the owner's tokens")["refresh_token"].as_str().unwrap().to_string();
     for (what, text) in [("keychain", keychain.as_str()), ("files", laptop.files().as_str())] {
         assert!(!text.contains(&refresh), "the owner's refresh token in the paired computer's {what}");
@@ -130,7 +131,12 @@ async fn hand_over_moves_the_session_to_the_paired_computer_without_a_sign_in() 
     std::fs::write(laptop.path().join("config.toml"), "vault = \"file\"\n").unwrap();
     let on_laptop = |args: &[&str]| {
         let mut c = Command::new(BIN);
-        c.args(args).env("THINGSTRAY_CONFIG_DIR", laptop.path()).env_remove("THINGSTRAY_CONNECTION").stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        c.args(args)
+            .env("THINGSTRAY_CONFIG_DIR", laptop.path())
+            .env_remove("THINGSTRAY_CONNECTION")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         c
     };
     let invite = owner.run(&["share", "invite"]).await;

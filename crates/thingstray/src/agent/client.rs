@@ -22,7 +22,9 @@ async fn ask<T: DeserializeOwned>(paths: &Paths, req: &Request, timeout: Duratio
         let stream = match UnixStream::connect(&path).await {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no agent is running".to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err("a stale agent socket (nothing listens)".to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err("a stale agent socket (nothing listens)".to_string())
+            }
             Err(e) => return Err(format!("the agent socket: {e}")),
         };
         let (read, mut write) = stream.into_split();
@@ -38,16 +40,23 @@ async fn ask<T: DeserializeOwned>(paths: &Paths, req: &Request, timeout: Duratio
         Ok(a) => a?,
         Err(_) => return Err(format!("the agent did not answer within {} ms", timeout.as_millis())),
     };
-    let v: serde_json::Value = serde_json::from_str(answer.trim()).map_err(|_| "the agent's answer is not JSON (refused?)".to_string())?;
+    let v: serde_json::Value =
+        serde_json::from_str(answer.trim()).map_err(|_| "the agent's answer is not JSON (refused?)".to_string())?;
     if let Some(e) = v.get("error") {
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("?");
         return Err(format!("the agent answered {code}"));
     }
-    serde_json::from_value(v.get("ok").cloned().unwrap_or_default()).map_err(|_| "the agent's answer has another shape".to_string())
+    serde_json::from_value(v.get("ok").cloned().unwrap_or_default())
+        .map_err(|_| "the agent's answer has another shape".to_string())
 }
 
 /// A token valid at least `min_valid` for `connection` (else the default one).
-pub async fn token(paths: &Paths, connection: Option<&str>, min_valid: Duration, timeout: Duration) -> Asked<TokenReply> {
+pub async fn token(
+    paths: &Paths,
+    connection: Option<&str>,
+    min_valid: Duration,
+    timeout: Duration,
+) -> Asked<TokenReply> {
     let req = Request::Token { connection: connection.map(str::to_string), min_valid_secs: min_valid.as_secs() };
     ask(paths, &req, timeout).await
 }

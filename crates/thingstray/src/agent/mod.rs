@@ -96,9 +96,10 @@ impl AgentSource {
     pub fn one(conn: Connection) -> AgentSource {
         let all = conn.clone();
         let find = move |name: Option<&str>| match name {
-            Some(n) if n != conn.name => {
-                Err(Error::UnknownConnection { name: n.to_string(), known: format!("{} (this agent's only one)", conn.name) })
-            }
+            Some(n) if n != conn.name => Err(Error::UnknownConnection {
+                name: n.to_string(),
+                known: format!("{} (this agent's only one)", conn.name),
+            }),
             _ => Ok(conn.clone()),
         };
         AgentSource { find: Arc::new(find), all: Arc::new(move || vec![all.clone()]) }

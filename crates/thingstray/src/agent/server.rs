@@ -44,12 +44,21 @@ fn uid() -> u32 {
 
 /// The folder for the socket: made 0700, or refused when someone else could reach into it.
 fn private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io("making the agent's folder", e))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("making the agent's folder", e))?;
     let meta = std::fs::metadata(dir).map_err(|e| Error::io("reading the agent's folder", e))?;
     if meta.uid() != uid() || meta.permissions().mode() & 0o022 != 0 {
         return Err(Error::io(
             "checking the agent's folder",
-            format!("{} is not this user's alone (owner uid {}, mode {:o})", dir.display(), meta.uid(), meta.permissions().mode() & 0o777),
+            format!(
+                "{} is not this user's alone (owner uid {}, mode {:o})",
+                dir.display(),
+                meta.uid(),
+                meta.permissions().mode() & 0o777
+            ),
         ));
     }
     Ok(())
@@ -64,7 +73,10 @@ impl Agent {
         private_dir(&dir)?;
         let lock = crate::fsutil::open_lock_file(&dir.join("agent.lock"))?;
         if lock.try_lock().is_err() {
-            return Err(Error::io("starting the agent", format!("another ThingsTray process serves {}", path.display())));
+            return Err(Error::io(
+                "starting the agent",
+                format!("another ThingsTray process serves {}", path.display()),
+            ));
         }
         // Ours now: whatever socket file is there was left by a process that is gone.
         match std::fs::remove_file(&path) {
@@ -72,8 +84,10 @@ impl Agent {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("removing a stale agent socket", e)),
         }
-        let listener = UnixListener::bind(&path).map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("securing the agent socket", e))?;
+        let listener =
+            UnixListener::bind(&path).map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io("securing the agent socket", e))?;
         let task = tokio::spawn(accept(listener, source));
         tracing::info!(path = %path.display(), "agent listening");
         Ok(Agent { path, task, _lock: lock })

@@ -70,7 +70,11 @@ pub struct Control {
 enum Limits {
     None,
     /// Fixed bounds: SmartThings defines them (level 0-100) or reports none.
-    Fixed { min: f64, max: f64, step: f64 },
+    Fixed {
+        min: f64,
+        max: f64,
+        step: f64,
+    },
     /// A setpoint: the first of these `(capability, attribute)` ranges the device
     /// reports, else a default range for the setpoint's unit (C or F).
     Temperature(&'static [(&'static str, &'static str)]),
@@ -118,20 +122,33 @@ pub const COLOR_TEMPERATURE_RANGE: (u32, u32) = (2000, 6500);
 const CELSIUS: (f64, f64, f64) = (5.0, 35.0, 0.5);
 const FAHRENHEIT: (f64, f64, f64) = (40.0, 95.0, 1.0);
 
-const fn spec(capability: &'static str, key: &'static str, label: &'static str, kind: Kind, attribute: &'static str) -> Spec {
+const fn spec(
+    capability: &'static str,
+    key: &'static str,
+    label: &'static str,
+    kind: Kind,
+    attribute: &'static str,
+) -> Spec {
     Spec { capability, key, label, kind, attribute, actions: &[], supported: None, known: None, limits: Limits::None }
 }
 
 /// The catalogue, in the order the window shows controls.
 const CATALOGUE: &[Spec] = &[
-    Spec { actions: &[act("on", "On"), act("off", "Off")], ..spec("switch", "switch", "Power", Kind::Toggle, "switch") },
+    Spec {
+        actions: &[act("on", "On"), act("off", "Off")],
+        ..spec("switch", "switch", "Power", Kind::Toggle, "switch")
+    },
     Spec {
         actions: &[act("lock", "Lock"), ask("unlock", "Unlock")],
         known: Some(&["locked", "unlocked", "unlocked with timeout"]),
         ..spec("lock", "lock", "Lock", Kind::Buttons, "lock")
     },
     Spec { actions: DOOR, known: Some(DOOR_STATES), ..spec("doorControl", "door", "Door", Kind::Buttons, "door") },
-    Spec { actions: DOOR, known: Some(DOOR_STATES), ..spec("garageDoorControl", "garage", "Garage door", Kind::Buttons, "door") },
+    Spec {
+        actions: DOOR,
+        known: Some(DOOR_STATES),
+        ..spec("garageDoorControl", "garage", "Garage door", Kind::Buttons, "door")
+    },
     Spec {
         actions: &[act("open", "Open"), act("close", "Close"), act("pause", "Pause")],
         supported: Some("supportedWindowShadeCommands"),
@@ -142,10 +159,18 @@ const CATALOGUE: &[Spec] = &[
         limits: PERCENT,
         ..spec("windowShadeLevel", "shade-level", "Position", Kind::Slider, "shadeLevel")
     },
-    Spec { actions: &[act("setLevel", "Set")], limits: PERCENT, ..spec("switchLevel", "level", "Level", Kind::Slider, "level") },
+    Spec {
+        actions: &[act("setLevel", "Set")],
+        limits: PERCENT,
+        ..spec("switchLevel", "level", "Level", Kind::Slider, "level")
+    },
     Spec {
         actions: &[act("setColorTemperature", "Set")],
-        limits: Limits::Fixed { min: COLOR_TEMPERATURE_RANGE.0 as f64, max: COLOR_TEMPERATURE_RANGE.1 as f64, step: 100.0 },
+        limits: Limits::Fixed {
+            min: COLOR_TEMPERATURE_RANGE.0 as f64,
+            max: COLOR_TEMPERATURE_RANGE.1 as f64,
+            step: 100.0,
+        },
         ..spec("colorTemperature", "ct", "White", Kind::Slider, "colorTemperature")
     },
     Spec {
@@ -184,8 +209,15 @@ const CATALOGUE: &[Spec] = &[
         supported: Some("supportedPlaybackCommands"),
         ..spec("mediaPlayback", "media", "Playback", Kind::Buttons, "playbackStatus")
     },
-    Spec { actions: &[act("setVolume", "Set")], limits: PERCENT, ..spec("audioVolume", "volume", "Volume", Kind::Slider, "volume") },
-    Spec { actions: &[act("mute", "Mute"), act("unmute", "Unmute")], ..spec("audioMute", "mute", "Sound", Kind::Buttons, "mute") },
+    Spec {
+        actions: &[act("setVolume", "Set")],
+        limits: PERCENT,
+        ..spec("audioVolume", "volume", "Volume", Kind::Slider, "volume")
+    },
+    Spec {
+        actions: &[act("mute", "Mute"), act("unmute", "Unmute")],
+        ..spec("audioMute", "mute", "Sound", Kind::Buttons, "mute")
+    },
 ];
 
 impl Device {
@@ -241,7 +273,12 @@ fn strings(v: Option<&Value>) -> Option<Vec<String>> {
 }
 
 impl Spec {
-    fn build(&self, cap: Option<&Map<String, Value>>, main: Option<&Map<String, Value>>, online: Option<bool>) -> Option<Control> {
+    fn build(
+        &self,
+        cap: Option<&Map<String, Value>>,
+        main: Option<&Map<String, Value>>,
+        online: Option<bool>,
+    ) -> Option<Control> {
         let mut current = match self.kind {
             Kind::Colour => {
                 let hue = attr(cap, "hue").filter(|v| v.is_number());
@@ -380,7 +417,11 @@ impl Control {
         if (min..=max).contains(&n) {
             return Ok(());
         }
-        let unit = self.unit.as_deref().map(|u| if u == "C" || u == "F" { format!(" °{u}") } else { format!(" {u}") }).unwrap_or_default();
+        let unit = self
+            .unit
+            .as_deref()
+            .map(|u| if u == "C" || u == "F" { format!(" °{u}") } else { format!(" {u}") })
+            .unwrap_or_default();
         Err(Error::OutOfRange {
             device: device.into(),
             control: what.into(),

@@ -2,17 +2,17 @@
 //! 200 devices instead of one status request per device; pagination links followed only
 //! on SmartThings' own origin; a 401 triggers one refresh and one retry.
 
-mod model;
 mod controls;
+mod model;
 mod readings;
 
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Room, Scene};
 pub(crate) use controls::find as find_control;
 pub use controls::{Action, Control, Kind, COLOR_TEMPERATURE_RANGE};
+pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Room, Scene};
 pub use readings::Reading;
 
 use crate::error::{Error, Result};
@@ -36,8 +36,8 @@ pub struct Api {
 
 impl Api {
     pub fn new(session: Session, http: reqwest::Client, api_url: &str) -> Result<Api> {
-        let mut base = Url::parse(api_url)
-            .map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
+        let mut base =
+            Url::parse(api_url).map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -70,7 +70,9 @@ impl Api {
                 return Err(Error::Unauthorized);
             }
             if status == 429 {
-                return Err(Error::RateLimited { retry_after: rate_limit_wait(&reply.headers, &reply.body, std::time::SystemTime::now()) });
+                return Err(Error::RateLimited {
+                    retry_after: rate_limit_wait(&reply.headers, &reply.body, std::time::SystemTime::now()),
+                });
             }
             if reply.status.is_server_error() {
                 return Err(Error::ServerError { status });
@@ -81,7 +83,11 @@ impl Api {
                 let field = |k: &str| err.and_then(|e| e.get(k)).and_then(Value::as_str).map(String::from);
                 return match (field("code"), field("message")) {
                     (Some(code), message) => Err(Error::Api { status, code, message: message.unwrap_or_default() }),
-                    _ => Err(Error::UnexpectedResponse { status, what: describe_body(&reply.body), url: url.to_string() }),
+                    _ => Err(Error::UnexpectedResponse {
+                        status,
+                        what: describe_body(&reply.body),
+                        url: url.to_string(),
+                    }),
                 };
             }
             return json.ok_or_else(|| Error::UnexpectedResponse {
@@ -108,9 +114,10 @@ impl Api {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let page = self.get(url.clone()).await?;
-            let items = page.get("items").and_then(Value::as_array).ok_or_else(|| Error::BadPayload {
-                detail: "the device list has no `items`".into(),
-            })?;
+            let items = page
+                .get("items")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::BadPayload { detail: "the device list has no `items`".into() })?;
             for item in items {
                 match Device::from_json(item) {
                     Some(d) if seen.insert(d.id.clone()) => devices.push(d),
@@ -132,9 +139,12 @@ impl Api {
     /// points at the same origin: a page must never send our token elsewhere.
     fn next_page(&self, page: &Value) -> Result<Option<Url>> {
         let Some(href) = page.pointer("/_links/next/href").and_then(Value::as_str) else { return Ok(None) };
-        let next = self.base.join(href).map_err(|_| Error::BadPayload { detail: "the next-page link is not a URL".into() })?;
+        let next =
+            self.base.join(href).map_err(|_| Error::BadPayload { detail: "the next-page link is not a URL".into() })?;
         if next.origin() != self.base.origin() {
-            return Err(Error::BadPayload { detail: format!("the next-page link points to another site ({})", next.origin().ascii_serialization()) });
+            return Err(Error::BadPayload {
+                detail: format!("the next-page link points to another site ({})", next.origin().ascii_serialization()),
+            });
         }
         let mut url = self.url("devices")?;
         url.set_query(next.query());
@@ -148,7 +158,8 @@ impl Api {
 
     pub async fn device_status(&self, id: &str) -> Result<DeviceStatus> {
         let v = self.get(self.url(&format!("devices/{}/status", enc(id)))?).await?;
-        DeviceStatus::from_status_body(&v).ok_or_else(|| Error::BadPayload { detail: "the status has no `components`".into() })
+        DeviceStatus::from_status_body(&v)
+            .ok_or_else(|| Error::BadPayload { detail: "the status has no `components`".into() })
     }
 
     pub async fn device_online(&self, id: &str) -> Result<Option<bool>> {
@@ -163,7 +174,10 @@ impl Api {
             return Err(Error::InvalidArgument {
                 device: id.to_string(),
                 control: "commands".into(),
-                why: format!("SmartThings takes between 1 and {MAX_COMMANDS} commands at a time, not {}", commands.len()),
+                why: format!(
+                    "SmartThings takes between 1 and {MAX_COMMANDS} commands at a time, not {}",
+                    commands.len()
+                ),
             });
         }
         let body = serde_json::json!({ "commands": commands });

@@ -95,7 +95,8 @@ impl Device {
                                     .filter_map(|cap| {
                                         let capid = cap.get("id")?.as_str()?.to_string();
                                         if let Some(st) = cap.get("status").and_then(Value::as_object) {
-                                            let comp = status.entry(cid.clone()).or_insert_with(|| Value::Object(Map::new()));
+                                            let comp =
+                                                status.entry(cid.clone()).or_insert_with(|| Value::Object(Map::new()));
                                             if let Some(m) = comp.as_object_mut() {
                                                 m.insert(capid.clone(), Value::Object(st.clone()));
                                             }
@@ -110,11 +111,7 @@ impl Device {
                     .collect()
             })
             .unwrap_or_default();
-        let online = v
-            .get("healthState")
-            .and_then(|h| h.get("state"))
-            .and_then(Value::as_str)
-            .and_then(health_online);
+        let online = v.get("healthState").and_then(|h| h.get("state")).and_then(Value::as_str).and_then(health_online);
         Some(Device {
             id,
             label,
@@ -174,14 +171,22 @@ impl Location {
 impl Room {
     pub fn from_json(v: &Value) -> Option<Room> {
         let id = str_field(v, "roomId")?;
-        Some(Room { name: str_field(v, "name").unwrap_or_else(|| "Room".into()), location_id: str_field(v, "locationId"), id })
+        Some(Room {
+            name: str_field(v, "name").unwrap_or_else(|| "Room".into()),
+            location_id: str_field(v, "locationId"),
+            id,
+        })
     }
 }
 
 impl Scene {
     pub fn from_json(v: &Value) -> Option<Scene> {
         let id = str_field(v, "sceneId")?;
-        Some(Scene { name: str_field(v, "sceneName").unwrap_or_else(|| id.clone()), location_id: str_field(v, "locationId"), id })
+        Some(Scene {
+            name: str_field(v, "sceneName").unwrap_or_else(|| id.clone()),
+            location_id: str_field(v, "locationId"),
+            id,
+        })
     }
 }
 

@@ -45,8 +45,13 @@ struct Entry {
     show: Show,
 }
 
-const OPEN_CLOSED: &[(&str, &str)] =
-    &[("open", "Open"), ("closed", "Closed"), ("opening", "Opening"), ("closing", "Closing"), ("unknown", "State unknown")];
+const OPEN_CLOSED: &[(&str, &str)] = &[
+    ("open", "Open"),
+    ("closed", "Closed"),
+    ("opening", "Opening"),
+    ("closing", "Closing"),
+    ("unknown", "State unknown"),
+];
 const MACHINE: &[(&str, &str)] =
     &[("run", "Running"), ("stop", "Stopped"), ("pause", "Paused"), ("ready", "Ready"), ("finished", "Finished")];
 
@@ -79,7 +84,11 @@ const CATALOGUE: &[Entry] = &[
             ("unknown", "State unknown"),
         ]),
     },
-    Entry { capability: "waterSensor", attribute: "water", show: Show::Words(&[("wet", "Water leak!"), ("dry", "Dry")]) },
+    Entry {
+        capability: "waterSensor",
+        attribute: "water",
+        show: Show::Words(&[("wet", "Water leak!"), ("dry", "Dry")]),
+    },
     Entry {
         capability: "smokeDetector",
         attribute: "smoke",
@@ -168,9 +177,12 @@ impl DeviceStatus {
             let part = match entry.show {
                 Show::Hidden => None,
                 Show::Words(words) => r.value.as_str().map(|v| {
-                    let word = words.iter().find(|(k, _)| *k == v).map_or_else(|| v.to_string(), |(_, w)| w.to_string());
+                    let word =
+                        words.iter().find(|(k, _)| *k == v).map_or_else(|| v.to_string(), |(_, w)| w.to_string());
                     match (r.attribute, v) {
-                        ("machineState", "run") => self.time_left(r.capability, now).map_or(word.clone(), |left| format!("{word}, {left}")),
+                        ("machineState", "run") => {
+                            self.time_left(r.capability, now).map_or(word.clone(), |left| format!("{word}, {left}"))
+                        }
                         _ => word,
                     }
                 }),
@@ -255,7 +267,15 @@ mod tests {
         }}}));
         assert_eq!(d.state_line(SystemTime::now()).as_deref(), Some("Open · 59 °F · Battery 100 %"));
         let r = d.readings();
-        assert_eq!(r[1], Reading { capability: "temperatureMeasurement", attribute: "temperature", value: 59.0.into(), unit: Some("F".into()) });
+        assert_eq!(
+            r[1],
+            Reading {
+                capability: "temperatureMeasurement",
+                attribute: "temperature",
+                value: 59.0.into(),
+                unit: Some("F".into())
+            }
+        );
     }
 
     #[test]
@@ -285,7 +305,11 @@ mod tests {
             "relativeHumidityMeasurement": {"humidity": {"value": 60, "unit": "%"}},
             "temperatureMeasurement": {"temperature": {"value": "warm"}},
         }}}));
-        assert_eq!(d.state_line(SystemTime::now()).as_deref(), Some("60 %"), "a text where a number belongs is left out");
+        assert_eq!(
+            d.state_line(SystemTime::now()).as_deref(),
+            Some("60 %"),
+            "a text where a number belongs is left out"
+        );
         assert_eq!(d.readings().len(), 2, "humidity, and the temperature as sent");
     }
 

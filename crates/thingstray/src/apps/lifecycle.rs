@@ -7,7 +7,9 @@ use serde::Serialize;
 use super::plan::{compare, create_body, repaired, Difference, OAuthSettings};
 use super::refusals::refusal;
 use super::{app_name, clip_display_name, display_name, AppsClient, Pat};
-use crate::config::{validate_base_url, validate_connection_name, Config, ConnectionSettings, Paths, DEFAULT_REDIRECT_URI};
+use crate::config::{
+    validate_base_url, validate_connection_name, Config, ConnectionSettings, Paths, DEFAULT_REDIRECT_URI,
+};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::vault::Vault;
@@ -59,7 +61,9 @@ pub async fn create(paths: &Paths, vault: &Vault, pat: Pat, new: NewApp, http: r
         });
     }
     let mut settings = ConnectionSettings::new("", DEFAULT_REDIRECT_URI);
-    for (field, value, target) in [("api_url", &new.api_url, &mut settings.api_url), ("auth_url", &new.auth_url, &mut settings.auth_url)] {
+    for (field, value, target) in
+        [("api_url", &new.api_url, &mut settings.api_url), ("auth_url", &new.auth_url, &mut settings.auth_url)]
+    {
         if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             validate_base_url(field, v)?;
             *target = v.trim_end_matches('/').to_string();
@@ -99,7 +103,11 @@ pub async fn create(paths: &Paths, vault: &Vault, pat: Pat, new: NewApp, http: r
                 tracing::warn!(code = saving.code(), "the new app could not be saved, so it was deleted again");
                 saving
             }
-            Err(e) => Error::AppNotSaved { app_id: made.app_id, detail: saving.to_string(), cleanup: format!("deleting it failed too ({})", e.code()) },
+            Err(e) => Error::AppNotSaved {
+                app_id: made.app_id,
+                detail: saving.to_string(),
+                cleanup: format!("deleting it failed too ({})", e.code()),
+            },
         });
     }
     tracing::info!(connection = %name, app_id = %created.app_id, "created the OAuth-In app");
@@ -133,7 +141,13 @@ struct Found {
 
 /// The app of a connection: the id given, else the one recorded, else the one its sign-in
 /// belongs to (`GET /installedapps/{id}`, then recorded).
-async fn find(paths: &Paths, connection: Option<&str>, app_id: Option<&str>, pat: Pat, http: reqwest::Client) -> Result<Found> {
+async fn find(
+    paths: &Paths,
+    connection: Option<&str>,
+    app_id: Option<&str>,
+    pat: Pat,
+    http: reqwest::Client,
+) -> Result<Found> {
     let config = Config::load(paths)?;
     let (name, settings) = config.connection(connection)?;
     let settings = settings.clone();
@@ -189,7 +203,13 @@ async fn look(found: &Found) -> Result<(AppCheck, OAuthSettings)> {
 }
 
 /// Reads the app's OAuth settings and compares them with the connection's.
-pub async fn check(paths: &Paths, connection: Option<&str>, app_id: Option<&str>, pat: Pat, http: reqwest::Client) -> Result<AppCheck> {
+pub async fn check(
+    paths: &Paths,
+    connection: Option<&str>,
+    app_id: Option<&str>,
+    pat: Pat,
+    http: reqwest::Client,
+) -> Result<AppCheck> {
     let found = find(paths, connection, app_id, pat, http).await?;
     Ok(look(&found).await?.0)
 }
@@ -228,7 +248,10 @@ pub async fn repair(
         let keys = found.client.generate(&found.app_id, &now).await?;
         // The old secret is dead from here on: keep the new one before anything else.
         vault.store_client_secret(&found.name, keys.client_secret).await.map_err(|e| {
-            refusal("secret_not_kept", format!("SmartThings issued a new client secret, but it could not be kept ({e})."))
+            refusal(
+                "secret_not_kept",
+                format!("SmartThings issued a new client secret, but it could not be kept ({e})."),
+            )
         })?;
         Config::update(paths, |c| {
             if let Some(s) = c.connections.get_mut(&found.name) {
@@ -252,7 +275,14 @@ pub struct Deleted {
 
 /// Deletes the connection's app (or the app `app_id`, with no connection: `api_url`, or
 /// SmartThings). Every sign-in of that app ends; the connection stays until removed.
-pub async fn delete(paths: &Paths, connection: Option<&str>, app_id: Option<&str>, api_url: Option<&str>, pat: Pat, http: reqwest::Client) -> Result<Deleted> {
+pub async fn delete(
+    paths: &Paths,
+    connection: Option<&str>,
+    app_id: Option<&str>,
+    api_url: Option<&str>,
+    pat: Pat,
+    http: reqwest::Client,
+) -> Result<Deleted> {
     if let (None, Some(id)) = (connection, app_id) {
         let id = id.trim().to_string();
         AppsClient::new(api_url.unwrap_or(crate::config::DEFAULT_API_URL), pat, http)?.delete(&id).await?;

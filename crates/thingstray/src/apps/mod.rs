@@ -21,7 +21,10 @@ use url::Url;
 
 pub use lifecycle::{check, create, delete, repair, AppCheck, Created, Deleted, NewApp, Repaired};
 pub use pat::{Pat, PatBox, PAT_BOXES, PAT_PAGE};
-pub use plan::{app_name, clip_display_name, compare, display_name, repaired, Difference, OAuthSettings, DISPLAY_NAME_MAX, MAX_REDIRECT_URIS};
+pub use plan::{
+    app_name, clip_display_name, compare, display_name, repaired, Difference, OAuthSettings, DISPLAY_NAME_MAX,
+    MAX_REDIRECT_URIS,
+};
 
 use crate::error::{Error, Result};
 use crate::http::{describe_body, rate_limit_wait, read, transport};
@@ -73,15 +76,19 @@ impl AppsClient {
     /// One call; a refusal becomes its own code (refusals.rs). `scope`: what the call
     /// needs, named in a 403; `what`: the object, named in a 404.
     async fn call(&self, method: Method, path: &str, body: Option<&Value>, scope: &str, what: &str) -> Result<Value> {
-        let url = self.base.join(path).map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
-        let mut req = self.http.request(method, url.clone()).bearer_auth(self.pat.expose()).header(ACCEPT, "application/json");
+        let url =
+            self.base.join(path).map_err(|e| Error::InvalidSetting { field: "api_url".into(), why: e.to_string() })?;
+        let mut req =
+            self.http.request(method, url.clone()).bearer_auth(self.pat.expose()).header(ACCEPT, "application/json");
         if let Some(b) = body {
             req = req.json(b);
         }
         let reply = read(req.send().await.map_err(transport)?, url.as_str()).await?;
         let status = reply.status.as_u16();
         if status == 429 {
-            return Err(Error::RateLimited { retry_after: rate_limit_wait(&reply.headers, &reply.body, std::time::SystemTime::now()) });
+            return Err(Error::RateLimited {
+                retry_after: rate_limit_wait(&reply.headers, &reply.body, std::time::SystemTime::now()),
+            });
         }
         if reply.status.is_server_error() {
             return Err(Error::ServerError { status });
@@ -128,13 +135,24 @@ impl AppsClient {
     /// A call about one app. SmartThings answers 403 both for a missing scope and for an
     /// app that does not exist (or is another account's), so a 403 is told apart by
     /// listing the account's apps: listed or not, the message then says which it was.
-    async fn about(&self, method: Method, app_id: &str, tail: &str, body: Option<&Value>, scope: &str) -> Result<Value> {
+    async fn about(
+        &self,
+        method: Method,
+        app_id: &str,
+        tail: &str,
+        body: Option<&Value>,
+        scope: &str,
+    ) -> Result<Value> {
         let what = format!("app `{app_id}`");
         match self.call(method, &format!("apps/{}{tail}", enc(app_id)), body, scope, &what).await {
             Err(e) if e.code() == "pat_missing_scope" => match self.app_ids().await {
-                Ok(ids) if !ids.iter().any(|id| id == app_id) => {
-                    Err(refusals::refusal("app_not_found", format!("SmartThings knows no {what} for this token's account (it is not among the account's {} apps).", ids.len())))
-                }
+                Ok(ids) if !ids.iter().any(|id| id == app_id) => Err(refusals::refusal(
+                    "app_not_found",
+                    format!(
+                        "SmartThings knows no {what} for this token's account (it is not among the account's {} apps).",
+                        ids.len()
+                    ),
+                )),
                 _ => Err(e),
             },
             other => other,
@@ -147,10 +165,21 @@ impl AppsClient {
         let mut path = "apps".to_string();
         for _ in 0..20 {
             let v = self.call(Method::GET, &path, None, READ, "app list").await?;
-            ids.extend(v.get("items").and_then(Value::as_array).into_iter().flatten().filter_map(|a| a.get("appId")?.as_str().map(String::from)));
+            ids.extend(
+                v.get("items")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.get("appId")?.as_str().map(String::from)),
+            );
             // Only the next page's query is used, against our own base: a link never
             // sends the token elsewhere.
-            match v.pointer("/_links/next/href").and_then(Value::as_str).and_then(|h| Url::parse(h).ok()).and_then(|u| u.query().map(String::from)) {
+            match v
+                .pointer("/_links/next/href")
+                .and_then(Value::as_str)
+                .and_then(|h| Url::parse(h).ok())
+                .and_then(|u| u.query().map(String::from))
+            {
                 Some(q) if format!("apps?{q}") != path => path = format!("apps?{q}"),
                 _ => break,
             }
@@ -164,7 +193,12 @@ impl AppsClient {
         if s("appId").is_empty() {
             return Err(Error::BadPayload { detail: "the app has no appId".into() });
         }
-        Ok(AppInfo { app_id: s("appId"), app_name: s("appName"), display_name: s("displayName"), app_type: s("appType") })
+        Ok(AppInfo {
+            app_id: s("appId"),
+            app_name: s("appName"),
+            display_name: s("displayName"),
+            app_type: s("appType"),
+        })
     }
 
     pub async fn oauth(&self, app_id: &str) -> Result<OAuthSettings> {
@@ -186,7 +220,9 @@ impl AppsClient {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(String::from);
         match (s("oauthClientId"), s("oauthClientSecret")) {
             (Some(client_id), Some(secret)) => Ok(ClientKeys { client_id, client_secret: SecretString::from(secret) }),
-            _ => Err(Error::BadPayload { detail: "the new secret's answer has no oauthClientId and oauthClientSecret".into() }),
+            _ => Err(Error::BadPayload {
+                detail: "the new secret's answer has no oauthClientId and oauthClientSecret".into(),
+            }),
         }
     }
 
@@ -197,7 +233,8 @@ impl AppsClient {
     /// The app a sign-in (an installed app) belongs to.
     pub async fn app_of_installed(&self, installed_app_id: &str) -> Result<String> {
         let what = format!("installed app `{installed_app_id}`");
-        let v = self.call(Method::GET, &format!("installedapps/{}", enc(installed_app_id)), None, INSTALLED, &what).await?;
+        let v =
+            self.call(Method::GET, &format!("installedapps/{}", enc(installed_app_id)), None, INSTALLED, &what).await?;
         v.get("appId")
             .and_then(Value::as_str)
             .map(String::from)

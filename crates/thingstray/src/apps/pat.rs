@@ -59,7 +59,10 @@ impl Pat {
             return Err(refusal("pat_malformed", "The personal access token has spaces or line breaks inside."));
         }
         if raw.len() < 16 || raw.len() > 512 {
-            return Err(refusal("pat_malformed", format!("That is {} characters; a personal access token is about 36.", raw.len())));
+            return Err(refusal(
+                "pat_malformed",
+                format!("That is {} characters; a personal access token is about 36.", raw.len()),
+            ));
         }
         Ok(Pat(SecretString::from(raw.to_string())))
     }

@@ -45,7 +45,8 @@ pub fn clip_display_name(name: &str) -> String {
 /// display name's lower-case ASCII letters and digits, a dash, a random UUID (names are
 /// unique across SmartThings), and an `a` in front unless it starts with a letter.
 pub fn app_name(display_name: &str, uuid: &str) -> String {
-    let stem: String = display_name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).take(40).collect();
+    let stem: String =
+        display_name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).take(40).collect();
     let stem = if stem.is_empty() { "thingstray".to_string() } else { stem };
     let name = format!("{stem}-{uuid}");
     if name.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -217,7 +218,16 @@ mod tests {
     fn each_difference_says_what_fails_and_near_misses_are_named() {
         let d = compare(&settings(), &app(&["https://thingstray.invalid/callback/"], &["r:devices:*"]));
         let codes: Vec<_> = d.iter().map(|d| d.code).collect();
-        assert_eq!(codes, ["redirect_uri_not_registered", "scope_not_allowed", "scope_not_allowed", "scope_not_allowed", "scope_not_allowed"]);
+        assert_eq!(
+            codes,
+            [
+                "redirect_uri_not_registered",
+                "scope_not_allowed",
+                "scope_not_allowed",
+                "scope_not_allowed",
+                "scope_not_allowed"
+            ]
+        );
         assert!(d[0].message.contains("trailing slash"), "{}", d[0].message);
         assert!(d[1].message.contains("`x:devices:*`"));
         let d = compare(&settings(), &app(&[], DEFAULT_SCOPES));

@@ -140,9 +140,13 @@ mod tests {
     }
 
     fn body(code: &str, message: &str, details: &[(&str, &str)]) -> Vec<u8> {
-        let details: Vec<Value> =
-            details.iter().map(|(t, m)| serde_json::json!({"code": "UnprocessableEntityError", "target": t, "message": m})).collect();
-        serde_json::json!({"requestId": "r", "error": {"code": code, "message": message, "details": details}}).to_string().into_bytes()
+        let details: Vec<Value> = details
+            .iter()
+            .map(|(t, m)| serde_json::json!({"code": "UnprocessableEntityError", "target": t, "message": m}))
+            .collect();
+        serde_json::json!({"requestId": "r", "error": {"code": code, "message": message, "details": details}})
+            .to_string()
+            .into_bytes()
     }
 
     #[test]
@@ -153,12 +157,27 @@ mod tests {
         assert_eq!(e.code(), "pat_missing_scope");
         assert!(e.to_string().contains("`w:apps:*`"), "{e}");
         assert_eq!(classify(404, b"", "r:apps:*", "app `x`").unwrap().code(), "app_not_found");
-        assert_eq!(classify(409, &body("ConflictError", "appName already in use", &[]), "w:apps:*", "app").unwrap().code(), "app_name_taken");
-        let taken = body("ConstraintViolationError", "The request is malformed.", &[("appName", "appName: must be unique, already exists")]);
+        assert_eq!(
+            classify(409, &body("ConflictError", "appName already in use", &[]), "w:apps:*", "app").unwrap().code(),
+            "app_name_taken"
+        );
+        let taken = body(
+            "ConstraintViolationError",
+            "The request is malformed.",
+            &[("appName", "appName: must be unique, already exists")],
+        );
         assert_eq!(classify(422, &taken, "w:apps:*", "app").unwrap().code(), "app_name_taken");
-        let display = body("ConstraintViolationError", "The request is malformed.", &[("displayName", "displayName: size must be between 1 and 75")]);
+        let display = body(
+            "ConstraintViolationError",
+            "The request is malformed.",
+            &[("displayName", "displayName: size must be between 1 and 75")],
+        );
         assert_eq!(classify(422, &display, "w:apps:*", "app").unwrap().code(), "app_display_name_rejected");
-        let uris = body("ConstraintViolationError", "The request is malformed.", &[("oauth.redirectUris", "oauth.redirectUris: must be https")]);
+        let uris = body(
+            "ConstraintViolationError",
+            "The request is malformed.",
+            &[("oauth.redirectUris", "oauth.redirectUris: must be https")],
+        );
         assert_eq!(classify(422, &uris, "w:apps:*", "app").unwrap().code(), "app_settings_rejected");
         let limit = body("ConstraintViolationError", "App limit reached: at most 100 apps per user", &[]);
         assert_eq!(classify(422, &limit, "w:apps:*", "app").unwrap().code(), "app_limit_reached");

@@ -24,7 +24,13 @@ use crate::vault::Vault;
 /// The new owner: the session received (kept aside) goes in place, and the settings say
 /// this computer holds the sign-in. The record moves to [`Stage::Owner`]. Each write may be
 /// done again: a process that dies halfway is finished by the next one.
-pub(crate) async fn take_in(paths: &Paths, vault: &Vault, name: &str, taking: &mut Taking, bundle: &HandOverBundle) -> Result<()> {
+pub(crate) async fn take_in(
+    paths: &Paths,
+    vault: &Vault,
+    name: &str,
+    taking: &mut Taking,
+    bundle: &HandOverBundle,
+) -> Result<()> {
     // Settings already saying so (a run that died before its record did): a process here
     // may have refreshed since, and the pair in place is the live one. Writing the pair
     // received over it would put a spent refresh token back (found by owner/model.rs).
@@ -100,7 +106,10 @@ async fn strip(vault: &Vault, name: &str) {
         Ok(Some(t)) if !t.refresh_token.secret().is_empty() => {
             let access_only = TokenSet { refresh_token: RefreshToken::new(String::new()), from_refresh: false, ..t };
             if let Err(e) = vault.store_tokens(name, &access_only).await {
-                tracing::warn!(code = e.code(), "could not keep the access token alone after the hand-over; removing the pair");
+                tracing::warn!(
+                    code = e.code(),
+                    "could not keep the access token alone after the hand-over; removing the pair"
+                );
                 let _ = vault.delete_tokens(name).await;
             }
         }
@@ -114,7 +123,12 @@ async fn strip(vault: &Vault, name: &str) {
 
 /// Finishes what a hand-over of `name` left half done on this computer, if anything:
 /// whether the settings changed (then read them again).
-pub(crate) async fn settle(paths: &Paths, vault: &Vault, name: &str, lock_timeout: std::time::Duration) -> Result<bool> {
+pub(crate) async fn settle(
+    paths: &Paths,
+    vault: &Vault,
+    name: &str,
+    lock_timeout: std::time::Duration,
+) -> Result<bool> {
     let path = paths.hand_over_record(name);
     match record::load(&path)? {
         Some(Record::Taking(t)) if t.stage == Stage::Received => {
@@ -138,7 +152,8 @@ pub(crate) async fn settle(paths: &Paths, vault: &Vault, name: &str, lock_timeou
         Some(Record::Giving(mut g)) if g.acked => {
             let config = Config::load(paths)?;
             let paired = config.connections.get(name).is_some_and(|s| s.paired.as_ref() == Some(&g.to));
-            let leftover = vault.tokens(name).await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
+            let leftover =
+                vault.tokens(name).await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
             if paired && !leftover {
                 return Ok(false);
             }

@@ -41,7 +41,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { clock: Arc::new(SystemClock), session: SessionOptions::default(), request_timeout: crate::http::REQUEST_TIMEOUT }
+        Options {
+            clock: Arc::new(SystemClock),
+            session: SessionOptions::default(),
+            request_timeout: crate::http::REQUEST_TIMEOUT,
+        }
     }
 }
 
@@ -53,7 +57,13 @@ impl Connection {
         Connection::open_with(paths, &config, vault, name, Options::default()).await
     }
 
-    pub async fn open_with(paths: &Paths, config: &Config, vault: Vault, name: Option<&str>, opts: Options) -> Result<Connection> {
+    pub async fn open_with(
+        paths: &Paths,
+        config: &Config,
+        vault: Vault,
+        name: Option<&str>,
+        opts: Options,
+    ) -> Result<Connection> {
         let (name, _) = config.connection(name)?;
         // A hand-over this computer left half done is finished first (hand_over.rs).
         let settled = match hand_over::settle(paths, &vault, &name, opts.session.lock_timeout).await {
@@ -82,7 +92,13 @@ impl Connection {
         Ok(conn)
     }
 
-    async fn assemble_any(paths: &Paths, name: String, settings: &ConnectionSettings, vault: Vault, opts: Options) -> Result<Connection> {
+    async fn assemble_any(
+        paths: &Paths,
+        name: String,
+        settings: &ConnectionSettings,
+        vault: Vault,
+        opts: Options,
+    ) -> Result<Connection> {
         if let Some(with) = &settings.paired {
             let creds = crate::share::pairing::credentials(&vault, &name, with).await?;
             return Connection::assemble_paired(paths, name, settings.clone(), creds, vault, opts).await;
@@ -152,7 +168,13 @@ impl Connection {
 
     /// Saves a new or changed connection: settings to the config file, the secret to the
     /// vault. Tokens and other connections are untouched.
-    pub async fn save(paths: &Paths, vault: &Vault, name: &str, settings: ConnectionSettings, secret: Option<SecretString>) -> Result<()> {
+    pub async fn save(
+        paths: &Paths,
+        vault: &Vault,
+        name: &str,
+        settings: ConnectionSettings,
+        secret: Option<SecretString>,
+    ) -> Result<()> {
         settings.validate()?;
         if let Some(secret) = secret {
             vault.store_client_secret(name, secret).await?;
@@ -268,7 +290,10 @@ mod tests {
                 let (paths, vault) = (paths.clone(), vault.clone());
                 tokio::spawn(async move {
                     for i in 0..40 {
-                        let settings = ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", crate::config::DEFAULT_REDIRECT_URI);
+                        let settings = ConnectionSettings::new(
+                            "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14",
+                            crate::config::DEFAULT_REDIRECT_URI,
+                        );
                         Connection::save(&paths, &vault, &format!("{prefix}-{i}"), settings, None).await.unwrap();
                     }
                 })

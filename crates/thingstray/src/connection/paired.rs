@@ -18,7 +18,14 @@ const FIRST_TOKEN: std::time::Duration = std::time::Duration::from_secs(60);
 /// has (re-pairing a paired connection replaces it), and afterwards a location another
 /// connection here already holds (SmartThings keeps one sign-in per app and location;
 /// the owner's pairing then stays, and `share revoke` on the owner removes it).
-pub async fn connect(paths: &Paths, vault: &Vault, invite: &Invite, name: &str, computer: &str, opts: Options) -> Result<Connection> {
+pub async fn connect(
+    paths: &Paths,
+    vault: &Vault,
+    invite: &Invite,
+    name: &str,
+    computer: &str,
+    opts: Options,
+) -> Result<Connection> {
     validate_connection_name(name)?;
     let config = Config::load(paths)?;
     if config.connections.get(name).is_some_and(|s| s.paired.is_none()) {

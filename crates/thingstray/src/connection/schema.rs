@@ -13,16 +13,26 @@ use crate::vault::Vault;
 /// "schema": the pair first (persist before use: nothing else holds it), then the client
 /// secret, then the settings. A connection of another kind under that name is refused,
 /// and left as it was.
-pub async fn keep(paths: &Paths, vault: &Vault, name: &str, grant: Grant, secret: SecretString, opts: Options) -> Result<Connection> {
+pub async fn keep(
+    paths: &Paths,
+    vault: &Vault,
+    name: &str,
+    grant: Grant,
+    secret: SecretString,
+    opts: Options,
+) -> Result<Connection> {
     let config = Config::load(paths)?;
     if let Some(other) = config.connections.get(name).filter(|s| s.schema.is_none()) {
         let kind = if other.paired.is_some() { "a paired connection" } else { "an OAuth-In connection" };
         return Err(Error::InvalidSetting {
             field: "connection".into(),
-            why: format!("`{name}` is {kind}; keep the connector's callback tokens under another name (--connection NAME)"),
+            why: format!(
+                "`{name}` is {kind}; keep the connector's callback tokens under another name (--connection NAME)"
+            ),
         });
     }
-    let settings = ConnectionSettings { schema: Some(grant.urls.clone()), ..ConnectionSettings::new(grant.client_id.clone(), "") };
+    let settings =
+        ConnectionSettings { schema: Some(grant.urls.clone()), ..ConnectionSettings::new(grant.client_id.clone(), "") };
     settings.validate()?;
     let client = SchemaClient::new(&settings, &secret, crate::http::client(opts.request_timeout))?;
     // The connection's refresh lock, as a refresh takes it: a `serve` or app refreshing the

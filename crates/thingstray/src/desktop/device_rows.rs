@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::prefs::ConnectionPrefs;
-use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
 pub use crate::api::COLOR_TEMPERATURE_RANGE;
+use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
 
 pub const NO_ROOM: &str = "No room";
 
@@ -99,7 +99,8 @@ impl DeviceRow {
         self.color_temperature = status.color_temperature();
         self.state = status.state_line(std::time::SystemTime::now());
         self.locked = status.locked();
-        self.changed_at = status.changed_at().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
+        self.changed_at =
+            status.changed_at().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
     }
 
     /// Offline devices cannot be switched; unknown health is given the benefit of the doubt.
@@ -165,7 +166,14 @@ pub(crate) mod tests {
     use crate::api::Component;
     use serde_json::json;
 
-    pub(crate) fn device(id: &str, label: &str, room: Option<&str>, caps: &[&str], on: Option<bool>, online: Option<bool>) -> Device {
+    pub(crate) fn device(
+        id: &str,
+        label: &str,
+        room: Option<&str>,
+        caps: &[&str],
+        on: Option<bool>,
+        online: Option<bool>,
+    ) -> Device {
         let status = on.map(|on| {
             let mut m = serde_json::Map::new();
             m.insert(
@@ -180,7 +188,10 @@ pub(crate) mod tests {
             name: None,
             location_id: Some("loc".into()),
             room_id: room.map(String::from),
-            components: vec![Component { id: "main".into(), capabilities: caps.iter().map(|c| c.to_string()).collect() }],
+            components: vec![Component {
+                id: "main".into(),
+                capabilities: caps.iter().map(|c| c.to_string()).collect(),
+            }],
             status,
             online,
         }
@@ -198,10 +209,16 @@ pub(crate) mod tests {
         let d = device("1", "Lamp", Some("k"), &["switch", "switchLevel"], Some(true), Some(true));
         let r = DeviceRow::new(&d, &rooms(), &ConnectionPrefs::default());
         assert_eq!(r.room, "Kitchen");
-        assert_eq!((r.switch, r.level, r.can_switch, r.can_dim, r.can_color_temperature), (Some(true), Some(40), true, true, false));
+        assert_eq!(
+            (r.switch, r.level, r.can_switch, r.can_dim, r.can_color_temperature),
+            (Some(true), Some(40), true, true, false)
+        );
         assert_eq!(r.toggle(), Some(Command::switch(false)));
-        let sensor =
-            DeviceRow::new(&device("2", "Door", None, &["contactSensor"], None, Some(false)), &rooms(), &ConnectionPrefs::default());
+        let sensor = DeviceRow::new(
+            &device("2", "Door", None, &["contactSensor"], None, Some(false)),
+            &rooms(),
+            &ConnectionPrefs::default(),
+        );
         assert_eq!(sensor.room, NO_ROOM);
         assert!(sensor.toggle().is_none());
         assert!(!sensor.usable());

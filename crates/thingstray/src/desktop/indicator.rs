@@ -128,7 +128,8 @@ pub fn connection_line(status: &Status, owner: Option<&str>, now: SystemTime) ->
     let Some(owner) = owner else { return line };
     match status {
         Status::NeedsSignIn { reason } => {
-            let short = PAIRED_ENDS.iter().find(|(code, _)| *code == reason.code()).map_or("No token from {owner}", |(_, s)| s);
+            let short =
+                PAIRED_ENDS.iter().find(|(code, _)| *code == reason.code()).map_or("No token from {owner}", |(_, s)| s);
             short.replace("{owner}", owner)
         }
         _ => format!("{line} · via {owner}"),
@@ -233,7 +234,8 @@ mod tests {
 
     #[test]
     fn the_token_server_line_shows_while_it_runs_or_failed() {
-        let mut st = TokenServerStatus { enabled: true, port: 8765, running: true, url: None, serving: None, error: None };
+        let mut st =
+            TokenServerStatus { enabled: true, port: 8765, running: true, url: None, serving: None, error: None };
         assert_eq!(st.line().as_deref(), Some("Token server on 127.0.0.1:8765"));
         st.running = false;
         assert_eq!(st.line(), None);
@@ -270,6 +272,9 @@ mod tests {
             assert_eq!(connection_line(&st, Some("laptop"), at(1_000)), want);
             assert!(status_detail(&st).is_some_and(|d| d.contains("laptop")), "the whole message stays in the detail");
         }
-        assert_eq!(connection_line(&ended(Error::NotSignedIn { connection: "home".into() }), None, at(1_000)), "Sign-in needed");
+        assert_eq!(
+            connection_line(&ended(Error::NotSignedIn { connection: "home".into() }), None, at(1_000)),
+            "Sign-in needed"
+        );
     }
 }

@@ -25,19 +25,37 @@ pub enum MenuEntry {
 /// no connection name or device id can be mistaken for another field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MenuAction {
-    SwitchDevice { connection: String, device: String },
+    SwitchDevice {
+        connection: String,
+        device: String,
+    },
     /// A device without a switch (a sensor, a lock): the tray shows what it is doing;
     /// a click opens the device window.
-    ShowDevice { connection: String, device: String },
+    ShowDevice {
+        connection: String,
+        device: String,
+    },
     /// An unlocked lock: a click locks it. Unlocking is only offered in the window, where
     /// it asks first.
-    LockDevice { connection: String, device: String },
-    RunScene { connection: String, scene: String },
-    CopyToken { connection: String },
+    LockDevice {
+        connection: String,
+        device: String,
+    },
+    RunScene {
+        connection: String,
+        scene: String,
+    },
+    CopyToken {
+        connection: String,
+    },
     /// Re-read the devices now: on Linux the tray cannot see its menu open, and it does
     /// not poll while nothing is shown, so this is how its states are brought up to date.
-    RefreshDevices { connection: String },
-    SignIn { connection: String },
+    RefreshDevices {
+        connection: String,
+    },
+    SignIn {
+        connection: String,
+    },
     /// The token server's line: opens Settings, where it is turned off.
     TokenServer,
     Setup,
@@ -190,7 +208,11 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
                 .iter()
                 .map(|s| item(MenuAction::RunScene { connection: c.name.clone(), scene: s.id.clone() }, &s.name, true))
                 .collect();
-            entries.push(MenuEntry::Submenu { id: format!("scenes{SEP}{}", c.name), text: "Scenes".into(), entries: scenes });
+            entries.push(MenuEntry::Submenu {
+                id: format!("scenes{SEP}{}", c.name),
+                text: "Scenes".into(),
+                entries: scenes,
+            });
         }
         let copy = if many { format!("Copy access token ({})", c.title()) } else { "Copy access token".into() };
         entries.push(item(MenuAction::CopyToken { connection: c.name.clone() }, copy, true));
@@ -224,7 +246,11 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
 pub fn add_token_server(model: &mut TrayModel, line: Option<String>) {
     let Some(line) = line else { return };
     let open = MenuAction::Open.id();
-    let at = model.entries.iter().position(|e| matches!(e, MenuEntry::Item { id, .. } if *id == open)).unwrap_or(model.entries.len());
+    let at = model
+        .entries
+        .iter()
+        .position(|e| matches!(e, MenuEntry::Item { id, .. } if *id == open))
+        .unwrap_or(model.entries.len());
     model.entries.insert(at, item(MenuAction::TokenServer, &line, true));
     model.tooltip = format!("{} · {line}", model.tooltip);
 }
@@ -257,7 +283,11 @@ fn device_section(c: &ConnectionView, flat_limit: usize) -> Vec<MenuEntry> {
         for g in group_by_room(&rows) {
             let entries = g.devices.iter().map(|d| device_entry(c, d)).collect();
             let key = g.id.clone().unwrap_or_default();
-            out.push(MenuEntry::Submenu { id: format!("room{SEP}{}{SEP}{key}", c.name), text: g.name.clone(), entries });
+            out.push(MenuEntry::Submenu {
+                id: format!("room{SEP}{}{SEP}{key}", c.name),
+                text: g.name.clone(),
+                entries,
+            });
         }
     }
     if let Some(e) = &c.devices_error {
@@ -312,7 +342,8 @@ mod tests {
             })
             .collect();
         devices.push(device("sensor", "Door", None, &["contactSensor"], None, None));
-        let prefs = ConnectionPrefs { favorites: favorites.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let prefs =
+            ConnectionPrefs { favorites: favorites.iter().map(|s| s.to_string()).collect(), ..Default::default() };
         ConnectionView {
             name: "home".into(),
             location_name: Some("Home".into()),
@@ -329,7 +360,9 @@ mod tests {
         entries
             .iter()
             .map(|e| match e {
-                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } | MenuEntry::Submenu { text, .. } => text.clone(),
+                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } | MenuEntry::Submenu { text, .. } => {
+                    text.clone()
+                }
                 MenuEntry::Separator => "-".into(),
             })
             .collect()
@@ -362,7 +395,8 @@ mod tests {
         // The sensor has no switch: not in the menu. The offline light is disabled.
         let c = checks(&m.entries);
         assert_eq!(c.len(), 3);
-        let offline = m.entries.iter().find(|e| matches!(e, MenuEntry::Check { text, .. } if text.contains("offline"))).unwrap();
+        let offline =
+            m.entries.iter().find(|e| matches!(e, MenuEntry::Check { text, .. } if text.contains("offline"))).unwrap();
         assert!(matches!(offline, MenuEntry::Check { enabled: false, .. }));
         assert!(matches!(&m.entries[3], MenuEntry::Check { checked: true, enabled: true, .. }));
     }
@@ -371,20 +405,25 @@ mod tests {
     #[test]
     fn sensors_say_what_they_are_doing() {
         let mut v = view(3, &[]);
-        let mut door = device("door", "Front Door", Some("k"), &["contactSensor", "temperatureMeasurement"], None, Some(true));
+        let mut door =
+            device("door", "Front Door", Some("k"), &["contactSensor", "temperatureMeasurement"], None, Some(true));
         door.status = crate::api::DeviceStatus::from_status_body(&serde_json::json!({"components": {"main": {
             "contactSensor": {"contact": {"value": "open"}},
             "temperatureMeasurement": {"temperature": {"value": 21.5, "unit": "C"}},
         }}}));
         let mut all = vec![door];
-        all.extend((0..3).map(|i| device(&format!("d{i}"), &format!("Light {i:02}"), Some("k"), &["switch"], Some(true), Some(true))));
+        all.extend((0..3).map(|i| {
+            device(&format!("d{i}"), &format!("Light {i:02}"), Some("k"), &["switch"], Some(true), Some(true))
+        }));
         v.devices = Some(rows(&all, &rooms(), &ConnectionPrefs::default()));
         let m = build(&[v], now(), 12);
         let door = m
             .entries
             .iter()
             .find_map(|e| match e {
-                MenuEntry::Item { id, text, enabled } if text.starts_with("Front Door") => Some((id.clone(), text.clone(), *enabled)),
+                MenuEntry::Item { id, text, enabled } if text.starts_with("Front Door") => {
+                    Some((id.clone(), text.clone(), *enabled))
+                }
                 _ => None,
             })
             .expect("the door is in the menu");
@@ -435,7 +474,11 @@ mod tests {
     fn nothing_set_up_offers_setup() {
         let m = build(&[], now(), 12);
         assert_eq!(m.state, TrayState::SignIn);
-        assert!(m.entries.contains(&MenuEntry::Item { id: "setup".into(), text: "Set up ThingsTray…".into(), enabled: true }));
+        assert!(m.entries.contains(&MenuEntry::Item {
+            id: "setup".into(),
+            text: "Set up ThingsTray…".into(),
+            enabled: true
+        }));
     }
 
     #[test]

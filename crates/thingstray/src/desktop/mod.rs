@@ -5,18 +5,21 @@
 
 mod app;
 pub mod device_rows;
+pub mod indicator;
 pub mod menu;
 pub mod notices;
 pub mod poll;
 pub mod prefs;
 pub mod setup;
-pub mod indicator;
 
-pub use app::{ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus, SignInStart, SignedIn};
+pub use app::{
+    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus, SignInStart,
+    SignedIn,
+};
 pub use device_rows::{DeviceRow, RoomGroup, SceneRow};
+pub use indicator::{status_line, PanelTheme, TrayState};
 pub use menu::{ConnectionView, MenuAction, MenuEntry, TrayModel};
 pub use notices::Notice;
 pub use poll::{PollDecision, Showing};
 pub use prefs::{ConnectionPrefs, DesktopSettings};
 pub use setup::{FieldProblem, SetupForm};
-pub use indicator::{status_line, PanelTheme, TrayState};

@@ -36,9 +36,9 @@ impl Notice {
 
     pub fn body(&self) -> &str {
         match self {
-            Notice::SignInNeeded { message, .. } | Notice::RefreshTokenAging { message, .. } | Notice::CommandFailed { message, .. } => {
-                message
-            }
+            Notice::SignInNeeded { message, .. }
+            | Notice::RefreshTokenAging { message, .. }
+            | Notice::CommandFailed { message, .. } => message,
         }
     }
 

@@ -111,9 +111,15 @@ mod tests {
     #[test]
     fn window_polls_at_its_interval_and_tray_rarely() {
         assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(100), None, None, W, T), PollDecision::Now);
-        assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(100), Some(t(90)), None, W, T), PollDecision::After(Duration::from_secs(20)));
+        assert_eq!(
+            next_poll(Showing::DeviceWindow, &ok(), t(100), Some(t(90)), None, W, T),
+            PollDecision::After(Duration::from_secs(20))
+        );
         assert_eq!(next_poll(Showing::DeviceWindow, &ok(), t(130), Some(t(100)), None, W, T), PollDecision::Now);
-        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(130), Some(t(100)), None, W, T), PollDecision::After(Duration::from_secs(270)));
+        assert_eq!(
+            next_poll(Showing::TrayOnly, &ok(), t(130), Some(t(100)), None, W, T),
+            PollDecision::After(Duration::from_secs(270))
+        );
     }
 
     #[test]
@@ -127,8 +133,14 @@ mod tests {
         let ended = Error::SessionEnded { detail: "x".into() };
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(100), None, None, W, None), PollDecision::Now);
         assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(9_999), Some(t(100)), None, W, None), PollDecision::Idle);
-        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&down), W, None), PollDecision::After(Duration::from_secs(20)));
-        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&ended), W, None), PollDecision::Idle);
+        assert_eq!(
+            next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&down), W, None),
+            PollDecision::After(Duration::from_secs(20))
+        );
+        assert_eq!(
+            next_poll(Showing::TrayOnly, &ok(), t(110), Some(t(100)), Some(&ended), W, None),
+            PollDecision::Idle
+        );
         assert_eq!(crate::desktop::prefs::DesktopSettings::default().tray_refresh(), None);
     }
 
@@ -140,7 +152,10 @@ mod tests {
             PollDecision::After(Duration::from_secs(120))
         );
         let down = Error::ServerError { status: 503 };
-        assert_eq!(next_poll(Showing::TrayOnly, &ok(), t(100), Some(t(100)), Some(&down), W, T), PollDecision::After(W));
+        assert_eq!(
+            next_poll(Showing::TrayOnly, &ok(), t(100), Some(t(100)), Some(&down), W, T),
+            PollDecision::After(W)
+        );
     }
 
     #[test]

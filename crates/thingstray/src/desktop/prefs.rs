@@ -117,8 +117,10 @@ impl DesktopSettings {
         let path = Self::file(paths);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let mut s: DesktopSettings = toml::from_str(&text)
-                    .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.message().to_string() })?;
+                let mut s: DesktopSettings = toml::from_str(&text).map_err(|e| Error::ConfigUnreadable {
+                    path: path.display().to_string(),
+                    detail: e.message().to_string(),
+                })?;
                 s.poll_interval_s = s.poll_interval_s.clamp(MIN_POLL_S, MAX_POLL_S);
                 if s.tray_refresh_s != 0 {
                     s.tray_refresh_s = s.tray_refresh_s.clamp(MIN_TRAY_REFRESH_S, MAX_TRAY_REFRESH_S);

@@ -46,7 +46,11 @@ pub fn apps_create_answers() -> Vec<Answer> {
             "a menu: arrow up to it, then Enter (Enter alone would add none)",
         ),
         typed("Redirect URI (? for help)", RECOMMENDED),
-        other("Add or edit Redirect URIs.", "Finish editing Redirect URIs.", "the same menu again: already selected, press Enter"),
+        other(
+            "Add or edit Redirect URIs.",
+            "Finish editing Redirect URIs.",
+            "the same menu again: already selected, press Enter",
+        ),
         other("Choose an action.", "Finish and create OAuth-In SmartApp.", "a menu: already selected, press Enter"),
     ]
 }
@@ -169,7 +173,12 @@ mod tests {
     const ID: &str = "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14";
 
     fn form(id: &str, secret: &str, uri: &str) -> SetupForm {
-        SetupForm { client_id: id.into(), client_secret: secret.into(), redirect_uri: uri.into(), ..SetupForm::default() }
+        SetupForm {
+            client_id: id.into(),
+            client_secret: secret.into(),
+            redirect_uri: uri.into(),
+            ..SetupForm::default()
+        }
     }
 
     #[test]
@@ -259,5 +268,4 @@ mod tests {
             assert!(APPS_CREATE_SCOPES.contains(s), "{s}");
         }
     }
-
 }

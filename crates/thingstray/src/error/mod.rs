@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -145,9 +144,7 @@ pub enum Error {
     )]
     KeychainTimeout { after: Duration },
 
-    #[error(
-        "The stored `{key}` could not be read ({detail}). Sign in again to replace it."
-    )]
+    #[error("The stored `{key}` could not be read ({detail}). Sign in again to replace it.")]
     VaultCorrupt { key: String, detail: String },
 
     #[error(

@@ -48,8 +48,8 @@ impl Callback {
 }
 
 fn bare_code(input: &str) -> Result<Callback> {
-    let ok = input.len() <= 512
-        && input.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
+    let ok =
+        input.len() <= 512 && input.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'));
     if !ok {
         return Err(malformed("it is neither an address nor a code"));
     }
@@ -110,10 +110,8 @@ mod tests {
 
     #[test]
     fn refusals_are_reported() {
-        let c = Callback::parse(
-            "https://x.invalid/cb?error=access_denied&error_description=The+user+denied&state=s",
-        )
-        .unwrap();
+        let c = Callback::parse("https://x.invalid/cb?error=access_denied&error_description=The+user+denied&state=s")
+            .unwrap();
         assert_eq!(
             c,
             Callback::Refused {

@@ -52,7 +52,9 @@ pub fn classify(grant: Grant, reply: &Reply, url: &str, redirect_uri: &str, sent
     let detail = description.clone().unwrap_or_else(|| body.error.clone());
     let mentions = |needle: &str| description.as_deref().is_some_and(|d| d.to_ascii_lowercase().contains(needle));
     match body.error.as_str() {
-        "invalid_grant" if mentions("redirect") => Error::RedirectUriMismatch { redirect_uri: redirect_uri.to_string() },
+        "invalid_grant" if mentions("redirect") => {
+            Error::RedirectUriMismatch { redirect_uri: redirect_uri.to_string() }
+        }
         "invalid_grant" => match grant {
             Grant::RefreshToken => Error::SessionEnded { detail },
             _ => Error::CodeRejected { detail },
@@ -97,24 +99,37 @@ mod tests {
     }
 
     fn run(grant: Grant, r: &Reply) -> Error {
-        classify(grant, r, "http://127.0.0.1/oauth/token", "https://thingstray.invalid/callback", "tok-1234", SystemTime::now())
+        classify(
+            grant,
+            r,
+            "http://127.0.0.1/oauth/token",
+            "https://thingstray.invalid/callback",
+            "tok-1234",
+            SystemTime::now(),
+        )
     }
 
     #[test]
     fn dead_refresh_token_ends_the_session_and_is_redacted() {
-        let body = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/token_invalid_response.json")).unwrap();
+        let body =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/token_invalid_response.json"))
+                .unwrap();
         let e = run(Grant::RefreshToken, &reply(400, &[], &body));
         assert_eq!(e.code(), "session_ended");
         // The same body documented with 401 means the same thing.
         assert_eq!(run(Grant::RefreshToken, &reply(401, &[], &body)).code(), "session_ended");
-        let e = run(Grant::RefreshToken, &reply(400, &[], r#"{"error":"invalid_grant","error_description":"Invalid refresh token: tok-1234"}"#));
+        let e = run(
+            Grant::RefreshToken,
+            &reply(400, &[], r#"{"error":"invalid_grant","error_description":"Invalid refresh token: tok-1234"}"#),
+        );
         assert!(!e.to_string().contains("tok-1234"), "{e}");
     }
 
     #[test]
     fn each_trap_has_its_own_error() {
         let basic = [("www-authenticate", r#"Basic realm="oauth2/client", error="unauthorized""#)];
-        let full = r#"{"error":"unauthorized","error_description":"Full authentication is required to access this resource"}"#;
+        let full =
+            r#"{"error":"unauthorized","error_description":"Full authentication is required to access this resource"}"#;
         assert_eq!(run(Grant::RefreshToken, &reply(401, &basic, full)).code(), "client_rejected");
         assert_eq!(run(Grant::RefreshToken, &reply(401, &basic, "")).code(), "client_rejected");
         let cc = r#"{"error":"invalid_client","error_description":"Unauthorized grant type: client_credentials"}"#;

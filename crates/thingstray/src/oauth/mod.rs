@@ -14,7 +14,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, ExtraTokenFields,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardRevocableToken,
@@ -190,7 +192,11 @@ impl SignIn {
 }
 
 impl OAuthClient {
-    pub fn new(settings: &ConnectionSettings, client_secret: &SecretString, http: reqwest::Client) -> Result<OAuthClient> {
+    pub fn new(
+        settings: &ConnectionSettings,
+        client_secret: &SecretString,
+        http: reqwest::Client,
+    ) -> Result<OAuthClient> {
         let bad = |field: &str, e: url::ParseError| Error::InvalidSetting { field: field.into(), why: e.to_string() };
         let client = oauth2::Client::new(ClientId::new(settings.client_id.trim().to_string()))
             .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_string()))
@@ -224,10 +230,8 @@ impl OAuthClient {
     /// Trades the code for tokens.
     pub async fn exchange(&self, sign_in: &SignIn, code: AuthorizationCode, now: SystemTime) -> Result<TokenSet> {
         let sent = code.secret().clone();
-        let mut req = self
-            .client
-            .exchange_code(code)
-            .add_extra_param("client_id", self.settings.client_id.trim().to_string());
+        let mut req =
+            self.client.exchange_code(code).add_extra_param("client_id", self.settings.client_id.trim().to_string());
         if let Some(v) = &sign_in.verifier {
             req = req.set_pkce_verifier(PkceCodeVerifier::new(v.secret().clone()));
         }
@@ -364,10 +368,7 @@ fn token_set(answer: &TokenAnswer, refresh_token: RefreshToken, now: SystemTime)
         refresh_token,
         expires_at_ms: issued + life.as_millis() as u64,
         issued_at_ms: issued,
-        scope: answer
-            .scopes()
-            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
-            .unwrap_or_default(),
+        scope: answer.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default(),
         installed_app_id: answer.extra_fields().installed_app_id.clone(),
         ended: None,
         from_refresh: false,
@@ -377,8 +378,11 @@ fn token_set(answer: &TokenAnswer, refresh_token: RefreshToken, now: SystemTime)
 /// Parses a token endpoint success body the way [`OAuthClient`] does. Exposed for the
 /// property tests: no body, however odd, may panic.
 pub fn parse_token_answer(body: &[u8], now: SystemTime) -> Result<TokenSet> {
-    let answer: TokenAnswer = serde_json::from_slice(body)
-        .map_err(|_| Error::UnexpectedResponse { status: 200, what: crate::http::describe_body(body), url: String::new() })?;
+    let answer: TokenAnswer = serde_json::from_slice(body).map_err(|_| Error::UnexpectedResponse {
+        status: 200,
+        what: crate::http::describe_body(body),
+        url: String::new(),
+    })?;
     let refresh = answer
         .refresh_token()
         .cloned()
@@ -424,9 +428,11 @@ mod tests {
         let e = s.accept("https://thingstray.invalid/callback?code=abc").unwrap_err();
         assert_eq!(e.code(), "state_mismatch");
         assert!(s.accept("abc").is_ok(), "a bare pasted code is accepted");
-        let e = s.accept(&format!("https://thingstray.invalid/callback?error=access_denied&state={state}")).unwrap_err();
+        let e =
+            s.accept(&format!("https://thingstray.invalid/callback?error=access_denied&state={state}")).unwrap_err();
         assert_eq!(e.code(), "sign_in_denied");
-        let e = s.accept(&format!("https://thingstray.invalid/callback?error=invalid_scope&state={state}")).unwrap_err();
+        let e =
+            s.accept(&format!("https://thingstray.invalid/callback?error=invalid_scope&state={state}")).unwrap_err();
         assert_eq!(e.code(), "sign_in_failed");
     }
 

@@ -122,7 +122,8 @@ pub fn unregistrable(uri: &str) -> Option<Unregistrable> {
     }
     if url.scheme() == "http" {
         let host = url.host_str().unwrap_or("");
-        let why = format!("{cli} `{uri}`: it takes plain http only for the hosts localhost and 127.0.0.1, not `{host}`");
+        let why =
+            format!("{cli} `{uri}`: it takes plain http only for the hosts localhost and 127.0.0.1, not `{host}`");
         if crate::config::is_loopback_host(Some(host)) || host.starts_with("127.") {
             let mut fixed = url.clone();
             let _ = fixed.set_host(Some("127.0.0.1"));
@@ -194,11 +195,18 @@ mod tests {
     #[test]
     fn each_warning_says_what_to_use_instead() {
         let w = unregistrable("thingstray://oauth/callback").unwrap();
-        assert!(w.why.contains("`smartthings apps:create` could not have registered `thingstray://oauth/callback`"), "{w}");
+        assert!(
+            w.why.contains("`smartthings apps:create` could not have registered `thingstray://oauth/callback`"),
+            "{w}"
+        );
         assert!(w.why.contains("only https"), "{w}");
         assert_eq!(w.instead, RECOMMENDED);
         assert!(w.to_string().contains("Unless you registered it some other way"), "{w}");
-        assert!(w.to_string().contains("register and enter https://thingstray.invalid/callback instead (the sign-in window"), "{w}");
+        assert!(
+            w.to_string()
+                .contains("register and enter https://thingstray.invalid/callback instead (the sign-in window"),
+            "{w}"
+        );
 
         let w = unregistrable("http://[::1]:8765/callback").unwrap();
         assert!(w.why.contains("not `[::1]`"), "{w}");

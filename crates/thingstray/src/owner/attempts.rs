@@ -34,7 +34,11 @@ impl Window {
     }
 
     fn count(&mut self, now: SystemTime, max: usize) {
-        while self.failures.front().is_some_and(|t| now.duration_since(*t).unwrap_or(Duration::ZERO) >= Attempts::WINDOW) {
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t).unwrap_or(Duration::ZERO) >= Attempts::WINDOW)
+        {
             self.failures.pop_front();
         }
         self.failures.push_back(now);
@@ -73,7 +77,10 @@ impl Attempts {
     /// Starts an attempt from `addr`, counted at once; `Err(wait)` while refused.
     pub fn begin(&mut self, addr: IpAddr, now: SystemTime) -> Result<Attempt, Duration> {
         // Forget addresses with nothing to remember (a long-lived owner meets many).
-        self.by_address.retain(|_, w| w.locked(now).is_some() || w.failures.back().is_some_and(|t| now.duration_since(*t).unwrap_or_default() < Self::WINDOW));
+        self.by_address.retain(|_, w| {
+            w.locked(now).is_some()
+                || w.failures.back().is_some_and(|t| now.duration_since(*t).unwrap_or_default() < Self::WINDOW)
+        });
         let mine = self.by_address.entry(addr).or_default();
         if let Some(wait) = mine.locked(now) {
             return Err(wait);

@@ -78,14 +78,23 @@ pub(super) async fn offer(State(owner): State<Arc<Owner>>, req: Request) -> Resp
         Err(resp) => return resp,
     };
     let Ok(r) = serde_json::from_slice::<HandOverRequest>(&body) else {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", "expected {owner, at, fingerprint, id, secret, nonce}");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "expected {owner, at, fingerprint, id, secret, nonce}",
+        );
     };
     if !usable_nonce(&r.nonce) {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", "the hand-over needs a nonce: update ThingsTray on both computers");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the hand-over needs a nonce: update ThingsTray on both computers",
+        );
     }
     // Checked before anything is decided: a request this computer cannot use leaves the
     // offer standing for a good one.
-    let to = PairedWith { owner: r.owner.clone(), at: r.at.clone(), fingerprint: r.fingerprint.clone(), id: r.id.clone() };
+    let to =
+        PairedWith { owner: r.owner.clone(), at: r.at.clone(), fingerprint: r.fingerprint.clone(), id: r.id.clone() };
     if let Err(e) = ConnectionSettings::paired(to.clone(), crate::config::DEFAULT_API_URL).validate() {
         return error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
     }
@@ -109,15 +118,28 @@ fn fail(e: Error) -> Refusal {
     (StatusCode::INTERNAL_SERVER_ERROR, e)
 }
 
-async fn decide(owner: &Owner, id: &str, name: &str, to: PairedWith, r: &HandOverRequest) -> std::result::Result<HandOverBundle, Refusal> {
+async fn decide(
+    owner: &Owner,
+    id: &str,
+    name: &str,
+    to: PairedWith,
+    r: &HandOverRequest,
+) -> std::result::Result<HandOverBundle, Refusal> {
     let paths = owner.registry.paths();
     let conn = owner.source.connection().map_err(fail)?;
     let path = paths.hand_over_record(&conn.name);
     match record::load(&path).map_err(fail)? {
-        Some(Record::Giving(g)) if !g.acked && g.nonce == r.nonce && g.peer_id == id => return again(owner, &conn, g, to, r).await,
-        Some(Record::Giving(g)) if g.nonce == r.nonce => return Err((StatusCode::CONFLICT, Error::HandedOver { to: g.to.owner })),
+        Some(Record::Giving(g)) if !g.acked && g.nonce == r.nonce && g.peer_id == id => {
+            return again(owner, &conn, g, to, r).await
+        }
+        Some(Record::Giving(g)) if g.nonce == r.nonce => {
+            return Err((StatusCode::CONFLICT, Error::HandedOver { to: g.to.owner }))
+        }
         Some(Record::Giving(g)) if !g.acked => {
-            return Err((StatusCode::CONFLICT, Error::HandOverElsewhere { owner: owner.name.clone(), to: g.peer_name }));
+            return Err((
+                StatusCode::CONFLICT,
+                Error::HandOverElsewhere { owner: owner.name.clone(), to: g.peer_name },
+            ));
         }
         _ => {}
     }
@@ -137,9 +159,13 @@ async fn decide(owner: &Owner, id: &str, name: &str, to: PairedWith, r: &HandOve
     // in flight, and none starts after (each reads the record first).
     let hold = conn.session.hold_for_hand_over().await.map_err(fail)?;
     let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
-        fail(Error::InvalidSetting { field: "client_secret".into(), why: format!("no client secret is stored for `{}`", conn.name) })
+        fail(Error::InvalidSetting {
+            field: "client_secret".into(),
+            why: format!("no client secret is stored for `{}`", conn.name),
+        })
     })?;
-    let settings = Config::load(paths).map_err(fail)?.connections.remove(&conn.name).unwrap_or_else(|| conn.settings.clone());
+    let settings =
+        Config::load(paths).map_err(fail)?.connections.remove(&conn.name).unwrap_or_else(|| conn.settings.clone());
     crate::failpoint::step("give.held", &paths.dir).await;
     // The new owner's secret for this computer, for when it is paired with it.
     vault.store_pairing_secret(&conn.name, SecretString::from(r.secret.clone())).await.map_err(fail)?;
@@ -165,12 +191,23 @@ async fn decide(owner: &Owner, id: &str, name: &str, to: PairedWith, r: &HandOve
     drop(hold);
     tracing::info!(computer = %name, "handing the session over; it is not refreshed here any more");
     crate::failpoint::step("give.answering", &paths.dir).await;
-    Ok(HandOverBundle { settings, client_secret: client_secret.expose_secret().to_string(), tokens, nonce: r.nonce.clone() })
+    Ok(HandOverBundle {
+        settings,
+        client_secret: client_secret.expose_secret().to_string(),
+        tokens,
+        nonce: r.nonce.clone(),
+    })
 }
 
 /// The same request again (its answer was lost, or this computer restarted): the same
 /// session, from the vault, which has kept it untouched since the decision.
-async fn again(owner: &Owner, conn: &Connection, mut g: Giving, to: PairedWith, r: &HandOverRequest) -> std::result::Result<HandOverBundle, Refusal> {
+async fn again(
+    owner: &Owner,
+    conn: &Connection,
+    mut g: Giving,
+    to: PairedWith,
+    r: &HandOverRequest,
+) -> std::result::Result<HandOverBundle, Refusal> {
     let paths = owner.registry.paths();
     let vault = conn.session.vault();
     if g.to != to {
@@ -181,14 +218,25 @@ async fn again(owner: &Owner, conn: &Connection, mut g: Giving, to: PairedWith, 
     }
     let tokens = vault.tokens(&conn.name).await.map_err(fail)?;
     let tokens = tokens.filter(|t| digest(t.refresh_token.secret()) == g.pair_digest).ok_or_else(|| {
-        fail(Error::HandOverPending { owner: owner.name.clone(), detail: "the pair handed over is no longer in this computer's vault".into() })
+        fail(Error::HandOverPending {
+            owner: owner.name.clone(),
+            detail: "the pair handed over is no longer in this computer's vault".into(),
+        })
     })?;
     let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
-        fail(Error::InvalidSetting { field: "client_secret".into(), why: format!("no client secret is stored for `{}`", conn.name) })
+        fail(Error::InvalidSetting {
+            field: "client_secret".into(),
+            why: format!("no client secret is stored for `{}`", conn.name),
+        })
     })?;
     crate::failpoint::step("give.answering_again", &paths.dir).await;
     tracing::info!(computer = %g.peer_name, "handing the session over again (the same one)");
-    Ok(HandOverBundle { settings: g.settings, client_secret: client_secret.expose_secret().to_string(), tokens, nonce: r.nonce.clone() })
+    Ok(HandOverBundle {
+        settings: g.settings,
+        client_secret: client_secret.expose_secret().to_string(),
+        tokens,
+        nonce: r.nonce.clone(),
+    })
 }
 
 /// The new owner's word on hand-over `nonce`, with the caller.
@@ -243,7 +291,9 @@ pub(super) async fn decline(State(owner): State<Arc<Owner>>, req: Request) -> Re
         let conn = owner.source.connection()?;
         let path = paths.hand_over_record(&conn.name);
         match record::load(&path)? {
-            Some(Record::Giving(g)) if g.nonce == nonce && g.peer_id == id && g.acked => Err(Error::HandedOver { to: g.to.owner }),
+            Some(Record::Giving(g)) if g.nonce == nonce && g.peer_id == id && g.acked => {
+                Err(Error::HandedOver { to: g.to.owner })
+            }
             Some(Record::Giving(g)) if g.nonce == nonce && g.peer_id == id => {
                 record::remove(&path)?;
                 crate::failpoint::step("give.declined", &paths.dir).await;

@@ -130,7 +130,9 @@ mod tests {
     #[tokio::test]
     async fn a_corrupt_item_is_reported() {
         let v = Vault::memory();
-        v.set(SHARE_IDENTITY_KEY, SecretString::from("{\"cert_der\":\"zz\",\"key_pkcs8\":\"00\"}".to_string())).await.unwrap();
+        v.set(SHARE_IDENTITY_KEY, SecretString::from("{\"cert_der\":\"zz\",\"key_pkcs8\":\"00\"}".to_string()))
+            .await
+            .unwrap();
         assert_eq!(Identity::load_or_create(&v).await.unwrap_err().code(), "vault_corrupt");
     }
 }

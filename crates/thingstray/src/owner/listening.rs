@@ -33,7 +33,8 @@ impl Listening {
     }
 
     pub fn write(&self, paths: &Paths) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::io("encoding the share listener's address", e))?;
+        let json =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::io("encoding the share listener's address", e))?;
         crate::fsutil::write_atomic(&paths.share_listener(), &json, true)
     }
 

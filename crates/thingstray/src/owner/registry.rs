@@ -164,7 +164,11 @@ impl Registry {
     pub fn hand_over_offered(&self, id: &str, now: SystemTime) -> Result<bool> {
         let now_ms = unix_ms(now);
         let book = self.fresh()?;
-        Ok(book.1.computers.iter().any(|c| c.id == id && !c.is_revoked() && c.hand_over_until_ms.is_some_and(|until| until > now_ms)))
+        Ok(book
+            .1
+            .computers
+            .iter()
+            .any(|c| c.id == id && !c.is_revoked() && c.hand_over_until_ms.is_some_and(|until| until > now_ms)))
     }
 
     /// Whether the computer `id` may take the session over now; the offer is used up.
@@ -207,7 +211,12 @@ impl Registry {
             let remember = unix_ms(now).saturating_sub(REMEMBER_INVITES.as_millis() as u64);
             book.invites.retain(|i| i.expires_ms > remember);
             prune(book, unix_ms(now));
-            book.invites.push(OpenInvite { code_sha256: hash, expires_ms: unix_ms(now + INVITE_VALIDITY), used: false, name });
+            book.invites.push(OpenInvite {
+                code_sha256: hash,
+                expires_ms: unix_ms(now + INVITE_VALIDITY),
+                used: false,
+                name,
+            });
             Ok(())
         })?;
         Ok(code)
@@ -238,7 +247,12 @@ impl Registry {
     }
 
     /// Checks `ID.SECRET` and notes the computer as seen. Returns its name.
-    pub fn authenticate(&self, id: &str, secret: &str, now: SystemTime) -> Result<std::result::Result<String, Refusal>> {
+    pub fn authenticate(
+        &self,
+        id: &str,
+        secret: &str,
+        now: SystemTime,
+    ) -> Result<std::result::Result<String, Refusal>> {
         let presented = sha256_hex(secret.as_bytes());
         let now_ms = unix_ms(now);
         let stale = {
@@ -325,15 +339,16 @@ fn prune(book: &mut Book, now_ms: u64) {
 
 fn unknown(book: &Book, name: &str) -> Error {
     let known: Vec<&str> = book.computers.iter().filter(|c| !c.is_revoked()).map(|c| c.name.as_str()).collect();
-    Error::UnknownPairedComputer { name: name.to_string(), known: if known.is_empty() { "none".into() } else { known.join(", ") } }
+    Error::UnknownPairedComputer {
+        name: name.to_string(),
+        known: if known.is_empty() { "none".into() } else { known.join(", ") },
+    }
 }
 
 fn read(path: &Path) -> Result<Book> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::ConfigUnreadable {
-            path: path.display().to_string(),
-            detail: e.to_string(),
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Book::default()),
         Err(e) => Err(Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() }),
     }

@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::attempts::Attempts;
 use super::identity::Identity;
 use super::registry::{Refusal, Registry};
 use crate::clock::Clock;
@@ -40,9 +41,9 @@ use crate::error::{Error, Result};
 use crate::serve::listen::{self, Handshake, Limits, Peer};
 use crate::serve::{error_response, json_no_store as json};
 use crate::share::invite::{clean_name, Invite};
-use super::attempts::Attempts;
 use crate::share::wire::{
-    PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_DECLINE_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
+    PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_DECLINE_PATH, HAND_OVER_PATH, PAIR_PATH,
+    TOKEN_PATH,
 };
 use crate::share::Fingerprint;
 use crate::token::MIN_VALIDITY;
@@ -97,7 +98,8 @@ pub fn make_invite(
     now: SystemTime,
 ) -> Result<Invite> {
     let code = registry.issue_code_for(now, for_name)?;
-    let line = Invite { at: at.to_string(), fingerprint: fingerprint.clone(), code, owner: clean_name(owner) }.to_line();
+    let line =
+        Invite { at: at.to_string(), fingerprint: fingerprint.clone(), code, owner: clean_name(owner) }.to_line();
     // Through the parser, so an invite the other side cannot read is refused here.
     Invite::parse(&line)
 }
@@ -151,7 +153,8 @@ impl ShareServer {
         clock: Arc<dyn Clock>,
         opts: ShareOptions,
     ) -> Result<ShareServer> {
-        let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|e| crate::serve::bind_error(opts.addr, e))?;
+        let listener =
+            tokio::net::TcpListener::bind(opts.addr).await.map_err(|e| crate::serve::bind_error(opts.addr, e))?;
         let addr = listener.local_addr().map_err(|e| Error::io("reading the bound port", e))?;
         let name = clean_name(&opts.owner_name);
         let owner = Arc::new(Owner {
@@ -174,7 +177,10 @@ impl ShareServer {
         let (stop, stopped) = watch::channel(false);
         let tls = Tls(TlsAcceptor::from(identity.server_config()));
         // Anyone on the network can connect here: one address holds a few connections.
-        let limits = Limits { max_per_address: opts.limits.max_per_address.or(Some(crate::serve::SHARE_PER_ADDRESS)), ..opts.limits };
+        let limits = Limits {
+            max_per_address: opts.limits.max_per_address.or(Some(crate::serve::SHARE_PER_ADDRESS)),
+            ..opts.limits
+        };
         let task = tokio::spawn(listen::serve_with(listener, app, limits, stopped, tls));
         tracing::info!(address = %addr, fingerprint = %identity.fingerprint().short(), "sharing the connection");
         Ok(ShareServer { addr, fingerprint: identity.fingerprint().clone(), owner, stop, task })
@@ -239,7 +245,8 @@ pub(super) fn refuse(status: StatusCode, e: &Error) -> Response {
             }
         }
         Error::ShareUnauthorized { .. } | Error::ShareRevoked { .. } => {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="thingstray-share""#));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="thingstray-share""#));
         }
         _ => {}
     }
@@ -254,7 +261,10 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         Ok(a) => a,
         Err(retry_after) => {
             tracing::info!(peer = %from, "pairing refused: too many wrong codes from there");
-            return refuse(StatusCode::TOO_MANY_REQUESTS, &Error::ShareRateLimited { owner: owner.name.clone(), retry_after });
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                &Error::ShareRateLimited { owner: owner.name.clone(), retry_after },
+            );
         }
     };
     let body = match read_body(req, owner.body_timeout).await {
@@ -275,7 +285,11 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         Ok(Ok(Ok(issued))) => {
             owner.attempts.lock().unwrap_or_else(|p| p.into_inner()).succeeded(attempt);
             tracing::info!(computer = %name, "paired a computer");
-            let answer = PairAnswer { id: issued.id, secret: issued.secret.expose_secret().to_string(), owner: owner.name.clone() };
+            let answer = PairAnswer {
+                id: issued.id,
+                secret: issued.secret.expose_secret().to_string(),
+                owner: owner.name.clone(),
+            };
             return json(&answer);
         }
         Ok(Ok(Err(refusal))) => refusal,
@@ -287,7 +301,9 @@ async fn pair(State(owner): State<Arc<Owner>>, req: Request) -> Response {
         Refusal::ExpiredCode => refuse(StatusCode::GONE, &Error::InviteExpired { owner: owner.name.clone() }),
         _ => refuse(
             StatusCode::FORBIDDEN,
-            &Error::InviteInvalid { why: format!("{} issued no such code (mistyped, or from another computer)", owner.name) },
+            &Error::InviteInvalid {
+                why: format!("{} issued no such code (mistyped, or from another computer)", owner.name),
+            },
         ),
     }
 }
@@ -415,7 +431,6 @@ pub(super) async fn read_body(req: Request, within: Duration) -> std::result::Re
         }
     }
 }
-
 
 pub(super) fn internal(e: &Error) -> Response {
     tracing::warn!(code = e.code(), "share request failed: {e}");

@@ -49,11 +49,24 @@ pub enum Start {
 /// before. `advertise` is where the old owner will reach this computer's share listener
 /// (default: this computer's outward address, port 8766); start it (`thingstray serve
 /// --share`) for the old owner to get tokens.
-pub async fn take_over(paths: &Paths, vault: &Vault, name: Option<&str>, advertise: Option<&str>, opts: Options) -> Result<Connection> {
+pub async fn take_over(
+    paths: &Paths,
+    vault: &Vault,
+    name: Option<&str>,
+    advertise: Option<&str>,
+    opts: Options,
+) -> Result<Connection> {
     take_over_from(paths, vault, name, advertise, opts, Start::Begin).await
 }
 
-pub async fn take_over_from(paths: &Paths, vault: &Vault, name: Option<&str>, advertise: Option<&str>, opts: Options, start: Start) -> Result<Connection> {
+pub async fn take_over_from(
+    paths: &Paths,
+    vault: &Vault,
+    name: Option<&str>,
+    advertise: Option<&str>,
+    opts: Options,
+    start: Start,
+) -> Result<Connection> {
     let config = Config::load(paths)?;
     let (name, settings) = config.connection(name)?;
     let path = paths.hand_over_record(&name);
@@ -66,7 +79,9 @@ pub async fn take_over_from(paths: &Paths, vault: &Vault, name: Option<&str>, ad
             field: "connection".into(),
             why: match settings.paired {
                 None => format!("`{name}` holds its own sign-in here: there is nothing to take over"),
-                Some(_) => format!("no take-over of `{name}` was begun here: run `thingstray share take-over` to begin one"),
+                Some(_) => {
+                    format!("no take-over of `{name}` was begun here: run `thingstray share take-over` to begin one")
+                }
             },
         });
     }
@@ -91,7 +106,9 @@ pub async fn take_over_from(paths: &Paths, vault: &Vault, name: Option<&str>, ad
         b.keep(&mut t, &bundle).await?;
     }
     if t.stage == Stage::Received {
-        let bundle = kept_aside(vault, &name).await?.ok_or_else(|| b.pending("the session received is not in the vault any more"))?;
+        let bundle = kept_aside(vault, &name)
+            .await?
+            .ok_or_else(|| b.pending("the session received is not in the vault any more"))?;
         take_in(paths, vault, &name, &mut t, &bundle).await?;
     }
     if t.stage == Stage::Owner {
@@ -126,9 +143,15 @@ struct Taker<'a> {
 fn refused(e: &Error) -> bool {
     matches!(
         e,
-        Error::HandOverNotOffered { .. } | Error::HandOverElsewhere { .. } | Error::HandedOver { .. } | Error::ShareWrongLocation { .. }
+        Error::HandOverNotOffered { .. }
+            | Error::HandOverElsewhere { .. }
+            | Error::HandedOver { .. }
+            | Error::ShareWrongLocation { .. }
     ) || matches!(e, Error::ShareOwnerError { code, .. } if ["hand_over_elsewhere", "handed_over", "share_wrong_location"].contains(&code.as_str()))
-        || matches!(e, Error::ShareRevoked { .. } | Error::ShareUnauthorized { .. } | Error::ShareFingerprintMismatch { .. })
+        || matches!(
+            e,
+            Error::ShareRevoked { .. } | Error::ShareUnauthorized { .. } | Error::ShareFingerprintMismatch { .. }
+        )
 }
 
 impl Taker<'_> {
@@ -145,7 +168,11 @@ impl Taker<'_> {
         // Another location's session is not taken (its devices are not this connection's).
         if let (Some(want), Ok(token)) = (location, self.client.token(self.creds, Duration::from_secs(1)).await) {
             if let Some(got) = token.location_id.filter(|got| got != want) {
-                return Err(Error::ShareWrongLocation { owner: self.creds.owner.clone(), expected: want.to_string(), got });
+                return Err(Error::ShareWrongLocation {
+                    owner: self.creds.owner.clone(),
+                    expected: want.to_string(),
+                    got,
+                });
             }
         }
         let at = Listening::new(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), DEFAULT_PORT), advertise).at;
@@ -202,15 +229,19 @@ impl Taker<'_> {
             if refused(&e) {
                 if t.uncertain {
                     // An earlier attempt may have been decided: keep this take-over's place.
-                    return Err(self.pending(&format!("{e}; an earlier request went unanswered, so this computer keeps its place")));
+                    return Err(self.pending(&format!(
+                        "{e}; an earlier request went unanswered, so this computer keeps its place"
+                    )));
                 }
                 self.forget(&registry, now);
                 return Err(match e {
-                    Error::ShareOwnerError { code, .. } if code == "share_wrong_location" => Error::ShareWrongLocation {
-                        owner: self.creds.owner.clone(),
-                        expected: location.unwrap_or("?").to_string(),
-                        got: "another one".into(),
-                    },
+                    Error::ShareOwnerError { code, .. } if code == "share_wrong_location" => {
+                        Error::ShareWrongLocation {
+                            owner: self.creds.owner.clone(),
+                            expected: location.unwrap_or("?").to_string(),
+                            got: "another one".into(),
+                        }
+                    }
                     e => e,
                 });
             }
@@ -220,7 +251,10 @@ impl Taker<'_> {
             }
             let pause = crate::session::backoff::delay(attempt, Duration::from_millis(200), Duration::from_secs(20));
             if tokio::time::Instant::now() + pause >= deadline {
-                tracing::warn!(code = e.code(), "the old owner did not answer the hand-over; keeping this computer's place in it");
+                tracing::warn!(
+                    code = e.code(),
+                    "the old owner did not answer the hand-over; keeping this computer's place in it"
+                );
                 return Err(self.pending(&e.to_string()));
             }
             tracing::info!(code = e.code(), "the old owner did not answer the hand-over yet; asking again");
@@ -247,7 +281,8 @@ impl Taker<'_> {
             self.forget(&Registry::open(self.paths), std::time::SystemTime::now());
             return Err(Error::ShareProtocol {
                 owner: self.creds.owner.clone(),
-                detail: "it speaks an older hand-over: update ThingsTray there, then take the session over again".into(),
+                detail: "it speaks an older hand-over: update ThingsTray there, then take the session over again"
+                    .into(),
             });
         }
         let usable = bundle.nonce == t.nonce
@@ -263,8 +298,15 @@ impl Taker<'_> {
             return Ok(bundle);
         }
         let why = match wrong {
-            Some(got) => Error::ShareWrongLocation { owner: self.creds.owner.clone(), expected: location.unwrap_or("?").into(), got },
-            None => Error::ShareProtocol { owner: self.creds.owner.clone(), detail: "the hand-over held no usable session".into() },
+            Some(got) => Error::ShareWrongLocation {
+                owner: self.creds.owner.clone(),
+                expected: location.unwrap_or("?").into(),
+                got,
+            },
+            None => Error::ShareProtocol {
+                owner: self.creds.owner.clone(),
+                detail: "the hand-over held no usable session".into(),
+            },
         };
         let deadline = tokio::time::Instant::now() + self.patience;
         let mut attempt = 0;
@@ -275,9 +317,12 @@ impl Taker<'_> {
                     self.forget(&Registry::open(self.paths), std::time::SystemTime::now());
                     return Err(why);
                 }
-                Err(e) if refused(&e) => return Err(self.pending(&format!("{why}; and the old owner would not take it back: {e}"))),
+                Err(e) if refused(&e) => {
+                    return Err(self.pending(&format!("{why}; and the old owner would not take it back: {e}")))
+                }
                 Err(e) => {
-                    let pause = crate::session::backoff::delay(attempt, Duration::from_millis(200), Duration::from_secs(20));
+                    let pause =
+                        crate::session::backoff::delay(attempt, Duration::from_millis(200), Duration::from_secs(20));
                     if tokio::time::Instant::now() + pause >= deadline {
                         return Err(self.pending(&format!("{why}; the old owner has not heard that it keeps it: {e}")));
                     }
@@ -297,10 +342,17 @@ impl Taker<'_> {
             match self.vault.store_taking_over(self.name, SecretString::from(json.clone())).await {
                 Ok(()) => break,
                 // Not kept: the old owner keeps it and answers this nonce again.
-                Err(e) if attempt >= 5 => return Err(self.pending(&format!("the session received could not be kept: {e}"))),
+                Err(e) if attempt >= 5 => {
+                    return Err(self.pending(&format!("the session received could not be kept: {e}")))
+                }
                 Err(e) => {
                     tracing::warn!(code = e.code(), "could not keep the session received yet; trying again");
-                    tokio::time::sleep(crate::session::backoff::delay(attempt, Duration::from_millis(200), Duration::from_secs(5))).await;
+                    tokio::time::sleep(crate::session::backoff::delay(
+                        attempt,
+                        Duration::from_millis(200),
+                        Duration::from_secs(5),
+                    ))
+                    .await;
                 }
             }
         }

@@ -29,8 +29,12 @@ const TABLE: &[(&str, &str, bool, &str)] = &[
 pub fn from_global_error(error_enum: &str, detail: &str) -> Error {
     let detail = detail.chars().take(300).collect::<String>();
     match TABLE.iter().find(|(e, ..)| *e == error_enum) {
-        Some((_, code, true, advice)) => Error::SchemaAccessEnded { code, error_enum: error_enum.to_string(), detail, advice },
-        Some((_, code, false, advice)) => Error::SchemaRefused { code, error_enum: error_enum.to_string(), detail, advice },
+        Some((_, code, true, advice)) => {
+            Error::SchemaAccessEnded { code, error_enum: error_enum.to_string(), detail, advice }
+        }
+        Some((_, code, false, advice)) => {
+            Error::SchemaRefused { code, error_enum: error_enum.to_string(), detail, advice }
+        }
         None => Error::SchemaRefused {
             code: "schema_refused",
             error_enum: error_enum.chars().take(64).collect(),

@@ -75,7 +75,10 @@ impl CallbackHosts {
         if smartthings || (loopback && self == CallbackHosts::AlsoLoopback) {
             return Ok(());
         }
-        Err(Error::SchemaForeignCallback { field: field.to_string(), host: if host.is_empty() { url.chars().take(80).collect() } else { host } })
+        Err(Error::SchemaForeignCallback {
+            field: field.to_string(),
+            host: if host.is_empty() { url.chars().take(80).collect() } else { host },
+        })
     }
 }
 
@@ -83,8 +86,11 @@ pub fn parse_grant(raw: &str, client_id: &str, hosts: CallbackHosts) -> Result<G
     if raw.len() > MAX_GRANT {
         return Err(bad(format!("it is over {MAX_GRANT} bytes; pass the JSON SmartThings sent, as it is")));
     }
-    let g: GrantCallbackAccess = serde_json::from_str(raw.trim())
-        .map_err(|e| bad(format!("it is not the JSON SmartThings sends ({e}); pass the whole body of the grantCallbackAccess request")))?;
+    let g: GrantCallbackAccess = serde_json::from_str(raw.trim()).map_err(|e| {
+        bad(format!(
+            "it is not the JSON SmartThings sends ({e}); pass the whole body of the grantCallbackAccess request"
+        ))
+    })?;
     let interaction = g.headers.as_ref().map(|h| h.interaction_type.as_str());
     if interaction != Some("grantCallbackAccess") {
         return Err(bad(format!(
@@ -129,12 +135,19 @@ pub struct SchemaClient {
 
 impl std::fmt::Debug for SchemaClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaClient").field("client_id", &self.client_id).field("token_url", &self.token_url).finish_non_exhaustive()
+        f.debug_struct("SchemaClient")
+            .field("client_id", &self.client_id)
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
     }
 }
 
 impl SchemaClient {
-    pub fn new(settings: &ConnectionSettings, client_secret: &SecretString, http: reqwest::Client) -> Result<SchemaClient> {
+    pub fn new(
+        settings: &ConnectionSettings,
+        client_secret: &SecretString,
+        http: reqwest::Client,
+    ) -> Result<SchemaClient> {
         let urls = settings.schema.as_ref().ok_or_else(|| Error::InvalidSetting {
             field: "schema".into(),
             why: "this connection has no ST Schema callback URLs; run `thingstray schema grant`".into(),
@@ -174,7 +187,10 @@ impl SchemaClient {
 
     async fn call(&self, interaction: &str, auth: TokenRequestAuth<'_>, now: SystemTime) -> Result<TokenSet> {
         if looks_like_oauth_in(&self.token_url) {
-            return Err(Error::SchemaWrongEndpoint { url: self.token_url.clone(), detail: "that is the OAuth-In token endpoint".into() });
+            return Err(Error::SchemaWrongEndpoint {
+                url: self.token_url.clone(),
+                detail: "that is the OAuth-In token endpoint".into(),
+            });
         }
         let body = TokenRequest { headers: Headers::new(interaction), callback_authentication: auth };
         let resp = self.http.post(&self.token_url).json(&body).send().await.map_err(crate::http::transport)?;
@@ -185,7 +201,10 @@ impl SchemaClient {
 
 /// SmartThings' OAuth-In token endpoint, where a callback token does not belong.
 fn looks_like_oauth_in(url: &str) -> bool {
-    url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase)).is_some_and(|h| h.starts_with("auth-global.") || h == "api.smartthings.com")
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|h| h.starts_with("auth-global.") || h == "api.smartthings.com")
 }
 
 /// An answer of the callback token endpoint, whatever it holds: a pair, a `globalError`,
@@ -202,7 +221,10 @@ pub fn token_answer(body: &[u8], status: u16, url: &str, now: SystemTime) -> Res
     if let Some(v) = &value {
         if v.get("error").and_then(|e| e.as_str()).is_some() && v.get("globalError").is_none() {
             let error = v["error"].as_str().unwrap_or_default().chars().take(64).collect::<String>();
-            return Err(Error::SchemaWrongEndpoint { url: url.to_string(), detail: format!("it answered the OAuth-In error `{error}`") });
+            return Err(Error::SchemaWrongEndpoint {
+                url: url.to_string(),
+                detail: format!("it answered the OAuth-In error `{error}`"),
+            });
         }
     }
     let answer: Option<TokenAnswer> = value.and_then(|v| serde_json::from_value(v).ok());
@@ -210,15 +232,25 @@ pub fn token_answer(body: &[u8], status: u16, url: &str, now: SystemTime) -> Res
         return Err(Error::UnexpectedResponse { status, what: crate::http::describe_body(body), url: url.to_string() });
     };
     if let Some(g) = answer.global_error {
-        return Err(errors::from_global_error(g.error_enum.as_deref().unwrap_or("UNKNOWN"), g.detail.as_deref().unwrap_or("")));
+        return Err(errors::from_global_error(
+            g.error_enum.as_deref().unwrap_or("UNKNOWN"),
+            g.detail.as_deref().unwrap_or(""),
+        ));
     }
     let Some(a) = answer.callback_authentication.filter(|_| (200..300).contains(&status)) else {
-        return Err(Error::UnexpectedResponse { status, what: "no callbackAuthentication in the answer".into(), url: url.to_string() });
+        return Err(Error::UnexpectedResponse {
+            status,
+            what: "no callbackAuthentication in the answer".into(),
+            url: url.to_string(),
+        });
     };
     if a.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
         return Err(Error::BadPayload { detail: "the callback token answer's tokenType is not Bearer".into() });
     }
-    let access = a.access_token.filter(|t| !t.is_empty()).ok_or_else(|| Error::BadPayload { detail: "the callback token answer has no accessToken".into() })?;
+    let access = a
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::BadPayload { detail: "the callback token answer has no accessToken".into() })?;
     let refresh = a.refresh_token.filter(|t| !t.is_empty()).ok_or_else(|| Error::BadPayload {
         detail: "the callback token answer has no refreshToken, so the access could not be kept".into(),
     })?;
@@ -267,8 +299,15 @@ pub async fn state_callback(http: &reqwest::Client, url: &str, token: &str, stat
     }
     let g = serde_json::from_slice::<TokenAnswer>(&reply.body).ok().and_then(|a| a.global_error);
     match g {
-        Some(g) => Err(errors::from_global_error(g.error_enum.as_deref().unwrap_or("UNKNOWN"), g.detail.as_deref().unwrap_or(""))),
-        None => Err(Error::UnexpectedResponse { status, what: crate::http::describe_body(&reply.body), url: url.to_string() }),
+        Some(g) => Err(errors::from_global_error(
+            g.error_enum.as_deref().unwrap_or("UNKNOWN"),
+            g.detail.as_deref().unwrap_or(""),
+        )),
+        None => Err(Error::UnexpectedResponse {
+            status,
+            what: crate::http::describe_body(&reply.body),
+            url: url.to_string(),
+        }),
     }
 }
 
@@ -295,11 +334,23 @@ mod tests {
         assert!(!format!("{g:?}").contains("the-code"), "the code stays out of Debug");
         let e = parse_grant(GRANT, "another-connector", CallbackHosts::SmartThings).unwrap_err();
         assert!(e.to_string().contains("my-connector"), "{e}");
-        for broken in ["", "{", "[]", r#"{"headers":{"schema":"st-schema","version":"1.0","interactionType":"discoveryRequest","requestId":"x"}}"#] {
-            assert_eq!(parse_grant(broken, "my-connector", CallbackHosts::SmartThings).unwrap_err().code(), "invalid_setting", "{broken}");
+        for broken in [
+            "",
+            "{",
+            "[]",
+            r#"{"headers":{"schema":"st-schema","version":"1.0","interactionType":"discoveryRequest","requestId":"x"}}"#,
+        ] {
+            assert_eq!(
+                parse_grant(broken, "my-connector", CallbackHosts::SmartThings).unwrap_err().code(),
+                "invalid_setting",
+                "{broken}"
+            );
         }
         let http = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", "http://example.com/oauth/token");
-        assert!(parse_grant(&http, "my-connector", CallbackHosts::AlsoLoopback).is_err(), "plain http off loopback is refused");
+        assert!(
+            parse_grant(&http, "my-connector", CallbackHosts::AlsoLoopback).is_err(),
+            "plain http off loopback is refused"
+        );
     }
 
     /// Issue 25, item 6: a forged grant naming another host would have had the connector's
@@ -319,7 +370,10 @@ mod tests {
             assert_eq!(e.code(), "schema_foreign_callback", "{to}: {e}");
         }
         let local = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", "http://127.0.0.1:9/oauth/token");
-        assert!(parse_grant(&local, "my-connector", CallbackHosts::AlsoLoopback).is_ok(), "the simulator, when asked for");
+        assert!(
+            parse_grant(&local, "my-connector", CallbackHosts::AlsoLoopback).is_ok(),
+            "the simulator, when asked for"
+        );
         for ok in ["https://c2c-eu.smartthings.com/oauth/token", "https://c2c-ap.smartthings.com/oauth/token"] {
             let g = GRANT.replace("https://c2c-us.smartthings.com/oauth/token", ok);
             assert!(parse_grant(&g, "my-connector", CallbackHosts::SmartThings).is_ok(), "{ok}");
@@ -341,7 +395,13 @@ mod tests {
         assert_eq!(e.code(), "schema_wrong_endpoint");
         assert!(!e.to_string().contains("Invalid refresh token: r"), "the body is not quoted: {e}");
         assert_eq!(token_answer(b"<html>", 502, "u", now).unwrap_err().code(), "server_error");
-        for odd in [&b""[..], b"null", b"{}", b"{\"callbackAuthentication\":7}", br#"{"callbackAuthentication":{"accessToken":"a"}}"#] {
+        for odd in [
+            &b""[..],
+            b"null",
+            b"{}",
+            b"{\"callbackAuthentication\":7}",
+            br#"{"callbackAuthentication":{"accessToken":"a"}}"#,
+        ] {
             assert!(token_answer(odd, 200, "u", now).is_err(), "{}", String::from_utf8_lossy(odd));
         }
     }

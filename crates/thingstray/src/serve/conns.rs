@@ -101,7 +101,11 @@ impl Table {
     /// whether one was told (its slot comes back when it has closed).
     pub fn evict_idlest(&self, after: Duration) -> bool {
         let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let idlest = open.values().map(|e| (e.progress.idle(), e)).filter(|(idle, _)| *idle >= after).max_by_key(|(idle, _)| *idle);
+        let idlest = open
+            .values()
+            .map(|e| (e.progress.idle(), e))
+            .filter(|(idle, _)| *idle >= after)
+            .max_by_key(|(idle, _)| *idle);
         match idlest {
             Some((idle, e)) => {
                 tracing::debug!(idle_ms = idle.as_millis() as u64, "closing the idlest connection to make room");
@@ -133,9 +137,10 @@ impl<T> Deadline<T> {
         let timeout = self.write_timeout;
         let stall = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match stall.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading the answers")))
-            }
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading the answers",
+            ))),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -244,20 +244,41 @@ mod tests {
     async fn server(limits: Limits) -> (TokenServer, ServerSecret) {
         let secret = ServerSecret::generate();
         let source = TokenSource::Current(Arc::new(|| Err(Error::NotSignedIn { connection: "test".into() })));
-        let opts = ServeOptions { addrs: vec![IpAddr::from([127, 0, 0, 1])], port: 0, api_url: crate::config::DEFAULT_API_URL.into() };
-        (TokenServer::start_limited(source, ServerSecret::from_secret(secret.expose().to_string().into()), opts, limits).await.unwrap(), secret)
+        let opts = ServeOptions {
+            addrs: vec![IpAddr::from([127, 0, 0, 1])],
+            port: 0,
+            api_url: crate::config::DEFAULT_API_URL.into(),
+        };
+        (
+            TokenServer::start_limited(
+                source,
+                ServerSecret::from_secret(secret.expose().to_string().into()),
+                opts,
+                limits,
+            )
+            .await
+            .unwrap(),
+            secret,
+        )
     }
 
     fn request(port: u16, secret: &ServerSecret) -> String {
-        format!("GET /v1/token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", secret.expose())
+        format!(
+            "GET /v1/token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            secret.expose()
+        )
     }
 
     #[tokio::test]
     async fn a_connection_that_sends_no_headers_is_closed() {
-        let (s, _) = server(Limits { max_connections: 8, header_read_timeout: Duration::from_millis(200), ..Limits::default() }).await;
+        let (s, _) =
+            server(Limits { max_connections: 8, header_read_timeout: Duration::from_millis(200), ..Limits::default() })
+                .await;
         let mut idle = TcpStream::connect(("127.0.0.1", s.port())).await.unwrap();
         let mut buf = [0u8; 64];
-        let n = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buf)).await.expect("the server closed the idle connection");
+        let n = tokio::time::timeout(Duration::from_secs(10), idle.read(&mut buf))
+            .await
+            .expect("the server closed the idle connection");
         assert_eq!(n.unwrap_or(0), 0, "closed without an answer");
     }
 
@@ -309,7 +330,12 @@ mod tests {
     /// then answered nobody. Now the idlest makes room, and the client is answered.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn slow_readers_do_not_keep_an_authorised_client_out() {
-        let limits = Limits { max_connections: 8, write_timeout: Duration::from_secs(600), evict_after: Duration::from_millis(100), ..Limits::default() };
+        let limits = Limits {
+            max_connections: 8,
+            write_timeout: Duration::from_secs(600),
+            evict_after: Duration::from_millis(100),
+            ..Limits::default()
+        };
         let (s, secret) = server(limits).await;
         let mut held = Vec::new();
         for _ in 0..20 {
@@ -319,7 +345,10 @@ mod tests {
         client.write_all(request(s.port(), &secret).as_bytes()).await.unwrap();
         let mut answer = Vec::new();
         // The bound only turns a hang into a failure.
-        tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut answer)).await.expect("answered").unwrap();
+        tokio::time::timeout(Duration::from_secs(30), client.read_to_end(&mut answer))
+            .await
+            .expect("answered")
+            .unwrap();
         assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503"), "{}", String::from_utf8_lossy(&answer));
     }
 
@@ -327,12 +356,17 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_client_that_stops_reading_is_cut_after_the_write_deadline() {
         // Headers may take all day: only the write deadline can end this connection.
-        let limits = Limits { write_timeout: Duration::from_millis(200), header_read_timeout: Duration::from_secs(3600), ..Limits::default() };
+        let limits = Limits {
+            write_timeout: Duration::from_millis(200),
+            header_read_timeout: Duration::from_secs(3600),
+            ..Limits::default()
+        };
         let (s, _) = server(limits).await;
         let (_unread, writer) = slow_reader(s.port()).await;
         // The server stops reading when its answers back up; the client's writes then fail
         // only once the server has closed the connection.
-        let ended = tokio::time::timeout(Duration::from_secs(30), writer).await.expect("the connection was never closed");
+        let ended =
+            tokio::time::timeout(Duration::from_secs(30), writer).await.expect("the connection was never closed");
         assert!(ended.unwrap().is_err(), "the server read every request: the writes never stalled");
     }
 
@@ -346,7 +380,9 @@ mod tests {
         let mut third = TcpStream::connect(("127.0.0.1", s.port())).await.unwrap();
         let _ = third.write_all(request(s.port(), &secret).as_bytes()).await;
         let mut answer = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(30), third.read_to_end(&mut answer)).await.expect("closed at once");
+        let _ = tokio::time::timeout(Duration::from_secs(30), third.read_to_end(&mut answer))
+            .await
+            .expect("closed at once");
         assert!(answer.is_empty(), "the third connection was served: {}", String::from_utf8_lossy(&answer));
         drop(_a);
         // A freed place is usable again (the table forgets a closed connection).
@@ -379,7 +415,9 @@ mod tests {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(([127, 0, 0, 2], 0).into()).unwrap();
         let mut c = socket.connect(([127, 0, 0, 1], port).into()).await.unwrap();
-        c.write_all(format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+        c.write_all(format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
         let mut answer = String::new();
         tokio::time::timeout(Duration::from_secs(30), c.read_to_string(&mut answer)).await.unwrap().unwrap();
         assert!(answer.ends_with("127.0.0.2"), "{answer}");

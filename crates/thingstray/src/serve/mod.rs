@@ -139,7 +139,12 @@ impl TokenServer {
     }
 
     /// [`TokenServer::start_with`] with other [`Limits`] (tests use small ones).
-    pub async fn start_limited(source: TokenSource, secret: ServerSecret, opts: ServeOptions, limits: Limits) -> Result<TokenServer> {
+    pub async fn start_limited(
+        source: TokenSource,
+        secret: ServerSecret,
+        opts: ServeOptions,
+        limits: Limits,
+    ) -> Result<TokenServer> {
         if opts.addrs.is_empty() {
             return Err(Error::InvalidSetting { field: "bind".into(), why: "no address to listen on".into() });
         }

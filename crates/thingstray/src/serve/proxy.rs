@@ -109,7 +109,13 @@ pub async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Respons
             };
             continue;
         }
-        let body = match keep_links_here(&reply.body, reply.headers.get("content-type").and_then(|v| v.to_str().ok()), &target, &api_origin, &host) {
+        let body = match keep_links_here(
+            &reply.body,
+            reply.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            &target,
+            &api_origin,
+            &host,
+        ) {
             Some(rewritten) => rewritten,
             None => reply.body,
         };
@@ -189,7 +195,13 @@ fn sdk_joined_link<'a>(rest: &'a str, own_hosts: &[String]) -> Joined<'a> {
 /// The answer with every `_links` entry kept on this proxy (see the module docs), or
 /// `None` when nothing needed changing (the body is passed on byte for byte). Any body
 /// mentioning `_links` is looked at, whatever its `Content-Type` says.
-fn keep_links_here(body: &[u8], _content_type: Option<&str>, target: &str, api_origin: &str, host: &str) -> Option<Vec<u8>> {
+fn keep_links_here(
+    body: &[u8],
+    _content_type: Option<&str>,
+    target: &str,
+    api_origin: &str,
+    host: &str,
+) -> Option<Vec<u8>> {
     if !body.windows(6).any(|w| w == b"_links") {
         return None;
     }
@@ -331,7 +343,11 @@ mod tests {
             "https://api.smartthings.com/%2F%2Fevil.example/x",
         ] {
             let body = format!(r#"{{"_links":{{"next":{{"href":"{href}"}},"keep":null}}}}"#);
-            let api = if href.contains("example.com/other") { "https://example.com/st" } else { "https://api.smartthings.com" };
+            let api = if href.contains("example.com/other") {
+                "https://example.com/st"
+            } else {
+                "https://api.smartthings.com"
+            };
             let v = rewrite(&body, api);
             assert!(v["_links"].get("next").is_none(), "{href}: {v}");
             assert!(v["_links"].get("keep").is_some());
@@ -341,18 +357,29 @@ mod tests {
     #[test]
     fn answers_without_links_pass_byte_for_byte() {
         let body = br#"{"items":[],"_links":{}}"#;
-        assert!(keep_links_here(body, None, "https://api.smartthings.com/v1/devices", "https://api.smartthings.com", HOST).is_none());
-        assert!(keep_links_here(b"not json", None, "https://api.smartthings.com/v1/x", "https://api.smartthings.com", HOST).is_none());
+        assert!(keep_links_here(
+            body,
+            None,
+            "https://api.smartthings.com/v1/devices",
+            "https://api.smartthings.com",
+            HOST
+        )
+        .is_none());
+        assert!(keep_links_here(
+            b"not json",
+            None,
+            "https://api.smartthings.com/v1/x",
+            "https://api.smartthings.com",
+            HOST
+        )
+        .is_none());
     }
 
     #[test]
     fn the_sdk_join_of_our_link_is_its_path() {
         let own = vec![HOST.to_string(), "localhost:8765".to_string()];
         assert_eq!(sdk_joined_link("/devices", &own), Joined::No);
-        assert_eq!(
-            sdk_joined_link("/devices/http://127.0.0.1:8765/api/devices", &own),
-            Joined::Link("/devices")
-        );
+        assert_eq!(sdk_joined_link("/devices/http://127.0.0.1:8765/api/devices", &own), Joined::Link("/devices"));
         assert_eq!(sdk_joined_link("/devices/HTTP:/LOCALHOST:8765/api/v1/devices", &own), Joined::Link("/v1/devices"));
         for bad in [
             "/devices/https://api.smartthings.com/devices",
@@ -369,7 +396,17 @@ mod tests {
     fn only_plain_paths_are_forwarded() {
         assert!(is_plain_path("/v1/devices"));
         assert!(is_plain_path("/v1/devices/abc/status"));
-        for bad in ["", "/", "/v1/../oauth/token", "/v1/%2e%2e/oauth", "//evil.example/x", "/v1/./x", "/v1\\x", "/%2F%2Fevil.example/x", "/v1%5c..%5cx"] {
+        for bad in [
+            "",
+            "/",
+            "/v1/../oauth/token",
+            "/v1/%2e%2e/oauth",
+            "//evil.example/x",
+            "/v1/./x",
+            "/v1\\x",
+            "/%2F%2Fevil.example/x",
+            "/v1%5c..%5cx",
+        ] {
             assert!(!is_plain_path(bad), "{bad}");
         }
     }

@@ -35,7 +35,10 @@ impl Session {
     /// left, held under the refresh lock until the [`Hold`] is dropped.
     pub async fn hold_for_hand_over(&self) -> Result<Hold> {
         if let Source::Paired(p) = &self.inner.source {
-            return Err(Error::PairedConnection { connection: self.inner.connection.clone(), owner: p.creds.owner.clone() });
+            return Err(Error::PairedConnection {
+                connection: self.inner.connection.clone(),
+                owner: p.creds.owner.clone(),
+            });
         }
         self.token_valid_for(MIN_VALIDITY).await?;
         let _flight = self.inner.flight.lock().await;

@@ -69,7 +69,9 @@ impl RefreshLock {
                 Ok(Ok(Ok(file))) if still_at(&file, &self.path) => return Ok(LockGuard { _file: file }),
                 // The file we waited on was deleted or replaced meanwhile (a cleaner, a user):
                 // whoever locks the one at the path now would hold "the lock" too. Again.
-                Ok(Ok(Ok(_stale))) => tracing::debug!(path = %self.path.display(), "lock file replaced while waiting; locking again"),
+                Ok(Ok(Ok(_stale))) => {
+                    tracing::debug!(path = %self.path.display(), "lock file replaced while waiting; locking again")
+                }
                 Ok(Ok(Err(e))) => return Err(Error::io(what(), e)),
                 Ok(Err(e)) => return Err(Error::io(what(), e)),
                 Err(_) => {

@@ -27,11 +27,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Notify};
 
-use lock::LockGuard;
-use source::Source;
 pub use hold::Hold;
+use lock::LockGuard;
 pub use lock::RefreshLock;
 pub use source::Paired;
+use source::Source;
 pub use status::Status;
 
 use crate::clock::Clock;
@@ -190,7 +190,14 @@ impl Session {
         Session::with_source(connection.into(), Source::Paired(owner), vault, lock, clock, opts)
     }
 
-    fn with_source(connection: String, source: Source, vault: Vault, lock: RefreshLock, clock: Arc<dyn Clock>, opts: SessionOptions) -> Session {
+    fn with_source(
+        connection: String,
+        source: Source,
+        vault: Vault,
+        lock: RefreshLock,
+        clock: Arc<dyn Clock>,
+        opts: SessionOptions,
+    ) -> Session {
         let (status, _) = watch::channel(Status::SignedOut);
         Session {
             inner: Arc::new(Inner {
@@ -279,10 +286,7 @@ impl Session {
         if left >= min {
             Ok(t.grant())
         } else {
-            Err(Error::NoValidToken {
-                wanted: min,
-                reason: short_lived(&t),
-            })
+            Err(Error::NoValidToken { wanted: min, reason: short_lived(&t) })
         }
     }
 
@@ -385,7 +389,6 @@ impl Session {
         self.publish();
         Ok(())
     }
-
 
     /// `f` of the in-memory pair when it is valid for at least `min`, under the lock and
     /// without a copy of it: the token server's hot path builds its answer here.

@@ -94,7 +94,9 @@ pub fn load(path: &Path) -> Result<Option<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
-    serde_json::from_slice(&raw).map(Some).map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() })
+    serde_json::from_slice(&raw)
+        .map(Some)
+        .map_err(|e| Error::ConfigUnreadable { path: path.display().to_string(), detail: e.to_string() })
 }
 
 /// Writes the record durably (synced, then renamed over the old one).
@@ -133,7 +135,12 @@ mod tests {
     use super::*;
 
     fn with() -> PairedWith {
-        PairedWith { owner: "laptop".into(), at: "10.0.0.2:8766".into(), fingerprint: "ab".repeat(32), id: "0123456789abcdef".into() }
+        PairedWith {
+            owner: "laptop".into(),
+            at: "10.0.0.2:8766".into(),
+            fingerprint: "ab".repeat(32),
+            id: "0123456789abcdef".into(),
+        }
     }
 
     #[test]

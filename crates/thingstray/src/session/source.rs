@@ -54,9 +54,7 @@ impl Session {
     /// This paired session's vault item holds a full pair now: it stops asking the owner
     /// and never writes over that pair.
     fn taken_over_here(&self) -> Error {
-        let e = Error::TakenOverHere {
-            connection: self.inner.connection.clone(),
-        };
+        let e = Error::TakenOverHere { connection: self.inner.connection.clone() };
         tracing::warn!(connection = %self.inner.connection, code = e.code(), "the connection was taken over by another process here");
         self.publish();
         e
@@ -148,7 +146,9 @@ impl Session {
             Err(Error::ShareUnreachable { owner, detail }) => {
                 // Say until when the token this computer holds keeps working.
                 let detail = match current.as_ref().map(|c| c.remaining(self.now())).filter(|left| !left.is_zero()) {
-                    Some(left) => format!("{detail}; the token this computer holds is valid for {} more min", left.as_secs() / 60),
+                    Some(left) => {
+                        format!("{detail}; the token this computer holds is valid for {} more min", left.as_secs() / 60)
+                    }
                     None => format!("{detail}; this computer holds no valid token"),
                 };
                 let e = Error::ShareUnreachable { owner, detail };
@@ -164,7 +164,11 @@ impl Session {
         };
         if let (Some(expected), Some(got)) = (&p.location_id, &shared.location_id) {
             if expected != got {
-                let e = Error::ShareWrongLocation { owner: p.creds.owner.clone(), expected: expected.clone(), got: got.clone() };
+                let e = Error::ShareWrongLocation {
+                    owner: p.creds.owner.clone(),
+                    expected: expected.clone(),
+                    got: got.clone(),
+                };
                 tracing::warn!(connection = %conn, code = e.code(), "the owner's token is for another location");
                 self.publish();
                 return Err(e);

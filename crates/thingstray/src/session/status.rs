@@ -48,13 +48,19 @@ impl Status {
             Status::SignedOut if owner.is_some() => "no token yet; it is fetched from the owner when needed.".into(),
             Status::SignedOut => "signed out. Run `thingstray login`.".into(),
             Status::Connected { expires_at, next_refresh_at, warning } => {
-                let mut out = format!("connected; token valid until {}; next refresh at {}", until(*expires_at), utc(*next_refresh_at));
+                let mut out = format!(
+                    "connected; token valid until {}; next refresh at {}",
+                    until(*expires_at),
+                    utc(*next_refresh_at)
+                );
                 if let Some(w) = warning {
                     out.push_str(&format!("\n  warning: {w}"));
                 }
                 out
             }
-            Status::Refreshing { expires_at } => format!("refreshing; current token valid until {}", until(*expires_at)),
+            Status::Refreshing { expires_at } => {
+                format!("refreshing; current token valid until {}", until(*expires_at))
+            }
             Status::Retrying { expires_at, next_attempt_at, attempt, last_error, .. } => format!(
                 "retrying (attempt {attempt}, next at {}); current token valid until {}. Last error: {last_error}",
                 utc(*next_attempt_at),

@@ -24,8 +24,8 @@ use serde::Deserialize;
 use super::fingerprint::Fingerprint;
 use super::invite::{clean_name, Invite};
 use super::wire::{
-    HandOverBundle, HandOverRequest, HandOverWord, PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH, HAND_OVER_DECLINE_PATH,
-    HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
+    HandOverBundle, HandOverRequest, HandOverWord, PairAnswer, PairRequest, TokenAnswer, HAND_OVER_CONFIRM_PATH,
+    HAND_OVER_DECLINE_PATH, HAND_OVER_PATH, PAIR_PATH, TOKEN_PATH,
 };
 use crate::clock::from_unix_ms;
 use crate::error::{Error, Result};
@@ -134,7 +134,10 @@ impl ShareClient {
     pub async fn pair(&self, invite: &Invite, name: &str) -> Result<Credentials> {
         let name = clean_name(name);
         if name.is_empty() {
-            return Err(Error::InvalidSetting { field: "name".into(), why: "this computer needs a name the owner can list".into() });
+            return Err(Error::InvalidSetting {
+                field: "name".into(),
+                why: "this computer needs a name the owner can list".into(),
+            });
         }
         let url = self.url(PAIR_PATH);
         let req = self.http.post(&url).json(&PairRequest { code: invite.code.clone(), name });
@@ -156,11 +159,8 @@ impl ShareClient {
     /// An access token valid at least `min_valid` (the owner refreshes if needed).
     pub async fn token(&self, creds: &Credentials, min_valid: Duration) -> Result<SharedToken> {
         let url = self.url(TOKEN_PATH);
-        let req = self
-            .http
-            .get(&url)
-            .query(&[("min_valid", min_valid.as_secs().to_string())])
-            .bearer_auth(bearer(creds));
+        let req =
+            self.http.get(&url).query(&[("min_valid", min_valid.as_secs().to_string())]).bearer_auth(bearer(creds));
         let body = self.send(req, &url).await?;
         let a: TokenAnswer = self.parse(&body)?;
         if a.access_token.is_empty() || !a.token_type.eq_ignore_ascii_case("bearer") || a.expires_at == 0 {
@@ -276,11 +276,7 @@ impl ShareClient {
             }
             "owner_session_ended" => Error::OwnerSessionEnded { owner },
             "hand_over_not_offered" => Error::HandOverNotOffered { owner },
-            code => Error::ShareOwnerError {
-                owner,
-                code: short(code, 64),
-                message: short(&error.message, 500),
-            },
+            code => Error::ShareOwnerError { owner, code: short(code, 64), message: short(&error.message, 500) },
         }
     }
 
@@ -375,7 +371,10 @@ mod tests {
     /// (owner/identity.rs) would be: enough for a stand-in owner.
     fn stand_in_certificate() -> (Fingerprint, Arc<rustls::ServerConfig>) {
         let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["thingstray-share.invalid".to_string()]).unwrap().self_signed(&key).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["thingstray-share.invalid".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
         let der = cert.der().clone();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
         let mut tls = rustls::ServerConfig::builder_with_provider(crate::share::crypto())
@@ -436,17 +435,25 @@ mod tests {
         assert_eq!(t.grant.secret(), "t");
 
         let huge = "x".repeat(MAX_ANSWER + 1);
-        let chunked = format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{huge}\r\n0\r\n\r\n", huge.len());
+        let chunked =
+            format!("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{huge}\r\n0\r\n\r\n", huge.len());
         let cases: Vec<(Vec<u8>, &str, &str)> = vec![
             (http("200 OK", &huge), "share_protocol", "over 64 KiB"),
             (chunked.into_bytes(), "share_protocol", "over 64 KiB"),
             (http("200 OK", "{\"access_token\": \"secret-tok"), "share_protocol", "malformed JSON"),
             (http("200 OK", r#"{"access_token":"secret-tok"}"#), "share_protocol", "malformed JSON"),
             (http("200 OK", &valid.replace("Bearer", "MAC")), "share_protocol", "no usable bearer"),
-            (http("200 OK", &valid.replace("https://api.smartthings.com", "http://evil.example")), "share_protocol", "API address"),
+            (
+                http("200 OK", &valid.replace("https://api.smartthings.com", "http://evil.example")),
+                "share_protocol",
+                "API address",
+            ),
             (http("500 Internal Server Error", "<html>oops</html>"), "share_protocol", "HTTP 500 with an HTML page"),
             (
-                http("503 Service Unavailable", r#"{"error":{"code":"no_valid_token","message":"No token valid for 90000 s"}}"#),
+                http(
+                    "503 Service Unavailable",
+                    r#"{"error":{"code":"no_valid_token","message":"No token valid for 90000 s"}}"#,
+                ),
                 "share_owner_error",
                 "No token valid",
             ),

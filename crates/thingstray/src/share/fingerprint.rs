@@ -62,7 +62,14 @@ mod tests {
     #[test]
     fn fingerprints_parse_leniently_and_refuse_garbage() {
         let f = Fingerprint::of(b"x");
-        let upper_colons = f.as_str().to_uppercase().as_bytes().chunks(2).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":");
+        let upper_colons = f
+            .as_str()
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(":");
         assert_eq!(Fingerprint::parse(&upper_colons).unwrap(), f);
         for bad in ["", "abc", &f.as_str()[1..], &format!("{}g", &f.as_str()[1..]), "é".repeat(64).as_str()] {
             assert_eq!(Fingerprint::parse(bad).unwrap_err().code(), "invite_invalid", "{bad}");

@@ -111,7 +111,8 @@ impl std::str::FromStr for Invite {
 fn check_at(at: &str) -> Result<String> {
     let bad = |why: &str| Error::InviteInvalid { why: format!("its address (at=) {why}") };
     let u = url::Url::parse(&format!("https://{at}/")).map_err(|_| bad("is not HOST:PORT"))?;
-    if u.username() != "" || u.password().is_some() || u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+    if u.username() != "" || u.password().is_some() || u.path() != "/" || u.query().is_some() || u.fragment().is_some()
+    {
         return Err(bad("is not HOST:PORT"));
     }
     let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("has no host"))?;

@@ -29,7 +29,9 @@ pub async fn credentials(vault: &Vault, name: &str, with: &PairedWith) -> Result
         item: "pairing secret",
         fix: format!("pair it again with a new invite from {}", with.owner),
     })?;
-    let fingerprint = Fingerprint::parse(&with.fingerprint)
-        .map_err(|_| Error::InvalidSetting { field: "paired.fingerprint".into(), why: "pair again with a new invite".into() })?;
+    let fingerprint = Fingerprint::parse(&with.fingerprint).map_err(|_| Error::InvalidSetting {
+        field: "paired.fingerprint".into(),
+        why: "pair again with a new invite".into(),
+    })?;
     Ok(Credentials { owner: with.owner.clone(), at: with.at.clone(), fingerprint, id: with.id.clone(), secret })
 }

@@ -33,10 +33,8 @@ impl FileStore {
 
     fn read_all(&self) -> Result<BTreeMap<String, String>> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::VaultCorrupt {
-                key: self.path.display().to_string(),
-                detail: e.to_string(),
-            }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::VaultCorrupt { key: self.path.display().to_string(), detail: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(Error::io(format!("reading {}", self.path.display()), e)),
         }

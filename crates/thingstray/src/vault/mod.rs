@@ -330,7 +330,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_timed_out_never_lands_over_a_later_one() {
         let (release, stalled) = std::sync::mpsc::channel();
-        let store = Arc::new(Slow { inner: MemoryStore::default(), first: std::sync::Mutex::new(Some(stalled)), writes: Default::default() });
+        let store = Arc::new(Slow {
+            inner: MemoryStore::default(),
+            first: std::sync::Mutex::new(Some(stalled)),
+            writes: Default::default(),
+        });
         let v = Vault::new(store.clone()).with_timeout(Duration::from_millis(100));
         let e = v.set("home/tokens", SecretString::from("old".to_string())).await.unwrap_err();
         assert_eq!(e.code(), "keychain_timeout");

@@ -47,7 +47,13 @@ async fn sign_in(env: &Env, name: &str) -> Connection {
 /// Someone changes the app's redirect URIs behind ThingsTray's back, with the API.
 async fn put_redirects(env: &Env, raw: &str, app_id: &str, uris: &[&str]) {
     let body = serde_json::json!({"clientName": "ThingsTray", "scope": DEFAULT_SCOPES, "redirectUris": uris});
-    let r = reqwest::Client::new().put(format!("{}/apps/{app_id}/oauth", env.sim.api_url())).bearer_auth(raw).json(&body).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .put(format!("{}/apps/{app_id}/oauth", env.sim.api_url()))
+        .bearer_auth(raw)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
@@ -62,7 +68,10 @@ async fn a_created_app_is_saved_and_signs_in_at_once() {
     assert_eq!(created.connection, "home");
     assert_eq!(saved.client_id, created.client_id);
     assert_eq!(saved.app_id.as_deref(), Some(created.app_id.as_str()));
-    assert_eq!((saved.redirect_uri.as_str(), saved.api_url.as_str()), (DEFAULT_REDIRECT_URI, env.sim.api_url().as_str()));
+    assert_eq!(
+        (saved.redirect_uri.as_str(), saved.api_url.as_str()),
+        (DEFAULT_REDIRECT_URI, env.sim.api_url().as_str())
+    );
     assert_eq!(config.default_connection.as_deref(), Some("home"), "the first connection is the default");
     let app = env.sim.app(&created.app_id).expect("the simulator has the app");
     assert_eq!(app.client_id, created.client_id);
@@ -91,7 +100,10 @@ async fn assert_pat_kept_nowhere(env: &Env, raw: &str, connections: &[&str]) {
         assert!(!String::from_utf8_lossy(&bytes).contains(raw), "the token is in {}", entry.display());
     }
     for c in connections {
-        let items = [env.vault.client_secret(c).await.unwrap(), env.vault.tokens(c).await.unwrap().map(|t| SecretString::from(format!("{t:?}")))];
+        let items = [
+            env.vault.client_secret(c).await.unwrap(),
+            env.vault.tokens(c).await.unwrap().map(|t| SecretString::from(format!("{t:?}"))),
+        ];
         for v in items.into_iter().flatten() {
             assert!(!v.expose_secret().contains(raw), "the token is in the vault of `{c}`");
         }
@@ -119,7 +131,8 @@ async fn check_finds_a_redirect_changed_behind_its_back_and_repair_fixes_it() {
     let ok = apps::check(&env.paths, None, None, pat(&raw), http()).await.unwrap();
     assert!(ok.matches && ok.differences.is_empty(), "{ok:?}");
 
-    put_redirects(&env, &raw, &created.app_id, &["https://thingstray.invalid/callback/", "https://example.com/other"]).await;
+    put_redirects(&env, &raw, &created.app_id, &["https://thingstray.invalid/callback/", "https://example.com/other"])
+        .await;
     let bad = apps::check(&env.paths, None, None, pat(&raw), http()).await.unwrap();
     assert!(!bad.matches);
     assert_eq!(bad.differences.len(), 1, "{:?}", bad.differences);
@@ -130,7 +143,14 @@ async fn check_finds_a_redirect_changed_behind_its_back_and_repair_fixes_it() {
     // The sign-in fails as check said it would.
     let conn = open(&env, "home").await;
     let s = conn.begin_sign_in().unwrap();
-    let page = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap().get(s.authorize_url().as_str()).send().await.unwrap();
+    let page = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(s.authorize_url().as_str())
+        .send()
+        .await
+        .unwrap();
     assert_ne!(page.status(), 302, "the sign-in page refuses the unregistered redirect URI");
 
     let done = apps::repair(&env.paths, &env.vault, None, None, pat(&raw), false, http()).await.unwrap();
@@ -138,7 +158,11 @@ async fn check_finds_a_redirect_changed_behind_its_back_and_repair_fixes_it() {
     assert_eq!(done.changed.len(), 1);
     assert!(!done.new_secret);
     let app = env.sim.app(&created.app_id).unwrap();
-    assert_eq!(app.redirect_uris, ["https://thingstray.invalid/callback/", "https://example.com/other", DEFAULT_REDIRECT_URI], "the others are kept");
+    assert_eq!(
+        app.redirect_uris,
+        ["https://thingstray.invalid/callback/", "https://example.com/other", DEFAULT_REDIRECT_URI],
+        "the others are kept"
+    );
     sign_in(&env, "home").await;
     let again = apps::repair(&env.paths, &env.vault, None, None, pat(&raw), false, http()).await.unwrap();
     assert!(again.changed.is_empty() && again.check.matches, "nothing left to repair");
@@ -152,10 +176,15 @@ async fn the_app_of_a_sign_in_made_elsewhere_is_found_and_checked() {
     let conn = env.signed_in().await;
     let raw = env.sim.mint_pat(BOXES, Duration::from_secs(86_400));
     let check = apps::check(&env.paths, None, None, pat(&raw), http()).await.unwrap();
-    let demo = env.sim.apps().into_iter().find(|a| a.client_id == env.sim.client().client_id).expect("the demo app is listed");
+    let demo =
+        env.sim.apps().into_iter().find(|a| a.client_id == env.sim.client().client_id).expect("the demo app is listed");
     assert_eq!(check.app_id, demo.app_id);
     assert!(check.matches, "{check:?}");
-    assert_eq!(Config::load(&env.paths).unwrap().connections["home"].app_id.as_deref(), Some(demo.app_id.as_str()), "recorded");
+    assert_eq!(
+        Config::load(&env.paths).unwrap().connections["home"].app_id.as_deref(),
+        Some(demo.app_id.as_str()),
+        "recorded"
+    );
     drop(conn);
 
     // Without a sign-in and without a recorded id, ThingsTray says how to name the app.

@@ -58,7 +58,11 @@ impl Env {
     }
 
     pub fn options(&self) -> Options {
-        Options { clock: Arc::new(self.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
+        Options {
+            clock: Arc::new(self.clock.clone()),
+            session: fast_session(),
+            request_timeout: Duration::from_secs(5),
+        }
     }
 
     /// Saves the simulator's demo app as connection `home` and opens it.

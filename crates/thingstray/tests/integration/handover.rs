@@ -55,7 +55,11 @@ impl SecretStore for Keychain {
     fn set(&self, key: &str, value: &SecretString) -> thingstray::Result<()> {
         let stalled = {
             let mut s = self.stall.lock().unwrap();
-            if s.as_ref().is_some_and(|st| key.ends_with(st.key.as_str())) { s.take() } else { None }
+            if s.as_ref().is_some_and(|st| key.ends_with(st.key.as_str())) {
+                s.take()
+            } else {
+                None
+            }
         };
         if let Some(st) = stalled {
             st.entered.send(()).unwrap();
@@ -63,7 +67,11 @@ impl SecretStore for Keychain {
         }
         let hook = {
             let mut h = self.hook.lock().unwrap();
-            if h.as_ref().is_some_and(|(k, _)| key.ends_with(k.as_str())) { h.take() } else { None }
+            if h.as_ref().is_some_and(|(k, _)| key.ends_with(k.as_str())) {
+                h.take()
+            } else {
+                None
+            }
         };
         if let Some((_, hook)) = hook {
             hook();
@@ -118,7 +126,8 @@ async fn a_repeated_request_waits_for_the_first_and_gets_the_same_session() {
     let (env, keychain, server, laptop, creds, advertise) = offered().await;
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
-    *keychain.stall.lock().unwrap() = Some(Stall { key: "/pairing-secret".into(), entered: entered_tx, release: release_rx });
+    *keychain.stall.lock().unwrap() =
+        Some(Stall { key: "/pairing-secret".into(), entered: entered_tx, release: release_rx });
 
     let taking = {
         let (paths, vault, opts) = (laptop.paths.clone(), laptop.vault.clone(), laptop.options(&env));
@@ -131,20 +140,30 @@ async fn a_repeated_request_waits_for_the_first_and_gets_the_same_session() {
         .expect("the old owner writes its pairing secret");
 
     // The same request again: the nonce is the one in the laptop's record.
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(laptop.paths.hand_over_record("home")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(laptop.paths.hand_over_record("home")).unwrap()).unwrap();
     let nonce = record["nonce"].as_str().unwrap().to_string();
     let repeat = serde_json::json!({
         "owner": "laptop-pc", "at": "127.0.0.1:1", "fingerprint": "ab".repeat(32),
         "id": record["enrolled_id"], "secret": "s".repeat(64), "nonce": nonce,
     });
     let client = ShareClient::for_credentials(&creds).unwrap();
-    let again = client.http().post(client.url("/share/v1/hand-over")).header("authorization", bearer(&creds)).json(&repeat).send();
+    let again = client
+        .http()
+        .post(client.url("/share/v1/hand-over"))
+        .header("authorization", bearer(&creds))
+        .json(&repeat)
+        .send();
     let mut again = Box::pin(again);
     // Correct code answers only once the first is done, so the bound just lets the first
     // finish; a refusal comes back at once and fails here.
     if let Ok(early) = tokio::time::timeout(Duration::from_millis(500), &mut again).await {
         let early = early.unwrap();
-        panic!("the repeat was answered while the first was still running: {} {}", early.status(), early.text().await.unwrap_or_default());
+        panic!(
+            "the repeat was answered while the first was still running: {} {}",
+            early.status(),
+            early.text().await.unwrap_or_default()
+        );
     }
     release.send(()).unwrap();
     let answer = again.await.unwrap();
@@ -162,7 +181,14 @@ async fn a_request_the_old_owner_cannot_use_leaves_the_offer_standing() {
     let (env, _keychain, _server, laptop, creds, advertise) = offered().await;
     let client = ShareClient::for_credentials(&creds).unwrap();
     let bad = serde_json::json!({"owner": "laptop-pc", "at": advertise, "fingerprint": "not-a-fingerprint", "id": creds.id, "secret": "x"});
-    let answer = client.http().post(client.url("/share/v1/hand-over")).header("authorization", bearer(&creds)).json(&bad).send().await.unwrap();
+    let answer = client
+        .http()
+        .post(client.url("/share/v1/hand-over"))
+        .header("authorization", bearer(&creds))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 400);
     assert_eq!(old_owner(&env).await, (false, true), "nothing changed on the owner");
     let new_owner = take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env))
@@ -179,12 +205,16 @@ async fn a_keychain_that_refuses_the_last_write_still_leaves_no_refresh_token_be
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
     // Stalled at the old owner's first write of the confirmation, then told to refuse.
-    *keychain.stall.lock().unwrap() = Some(Stall { key: "home/tokens".into(), entered: entered_tx, release: release_rx });
+    *keychain.stall.lock().unwrap() =
+        Some(Stall { key: "home/tokens".into(), entered: entered_tx, release: release_rx });
     let taking = {
         let (paths, vault, opts) = (laptop.paths.clone(), laptop.vault.clone(), laptop.options(&env));
         tokio::spawn(async move { take_over(&paths, &vault, None, Some(&advertise), opts).await })
     };
-    tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30))).await.unwrap().expect("the old owner writes its tokens");
+    tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("the old owner writes its tokens");
     keychain.refuse_tokens.store(true, Ordering::SeqCst);
     release.send(()).unwrap();
     taking.await.unwrap().expect("the take-over completes");
@@ -213,12 +243,29 @@ fn free_port() -> u16 {
 impl World {
     pub(crate) async fn new() -> World {
         let keychain = Arc::new(Keychain::default());
-        let env = Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(keychain.clone())).await;
+        let env =
+            Env::with_vault(SimConfig { expires_in: 600, ..SimConfig::default() }, Vault::new(keychain.clone())).await;
         env.signed_in().await;
-        let mut w = World { env, keychain, laptop: Laptop::new(), server: None, port: free_port(), advertise: format!("127.0.0.1:{}", free_port()) };
+        let mut w = World {
+            env,
+            keychain,
+            laptop: Laptop::new(),
+            server: None,
+            port: free_port(),
+            advertise: format!("127.0.0.1:{}", free_port()),
+        };
         w.start_a().await;
         let invite = w.server.as_ref().unwrap().invite().unwrap();
-        thingstray::connection::paired::connect(&w.laptop.paths, &w.laptop.vault, &invite, "home", "laptop", w.b_options()).await.expect("pairing works");
+        thingstray::connection::paired::connect(
+            &w.laptop.paths,
+            &w.laptop.vault,
+            &invite,
+            "home",
+            "laptop",
+            w.b_options(),
+        )
+        .await
+        .expect("pairing works");
         Registry::open(&w.env.paths).offer_hand_over("laptop", thingstray::clock::Clock::now(&w.env.clock)).unwrap();
         w
     }
@@ -226,7 +273,10 @@ impl World {
     /// A's options: the test's clock, and a refresh lock that a dead process's leftovers
     /// cannot hold for long.
     pub(crate) fn a_options(&self) -> Options {
-        Options { session: SessionOptions { lock_timeout: Duration::from_secs(5), ..fast_session() }, ..self.env.options() }
+        Options {
+            session: SessionOptions { lock_timeout: Duration::from_secs(5), ..fast_session() },
+            ..self.env.options()
+        }
     }
 
     /// B's options: answers within a second on this machine, so a stalled A is given up on
@@ -239,7 +289,9 @@ impl World {
     pub(crate) async fn start_a(&mut self) {
         self.server = None;
         let config = Config::load(&self.env.paths).unwrap();
-        let conn = match Connection::open_with(&self.env.paths, &config, self.env.vault.clone(), None, self.a_options()).await {
+        let conn = match Connection::open_with(&self.env.paths, &config, self.env.vault.clone(), None, self.a_options())
+            .await
+        {
             Ok(conn) => conn,
             Err(e) => {
                 eprintln!("A does not open: {e}");
@@ -254,7 +306,15 @@ impl World {
                 limits: thingstray::serve::Limits::default(),
             };
             let registry = Arc::new(Registry::open(&self.env.paths));
-            match ShareServer::start(ShareSource::One(conn.clone()), &identity, registry, Arc::new(self.env.clock.clone()), opts).await {
+            match ShareServer::start(
+                ShareSource::One(conn.clone()),
+                &identity,
+                registry,
+                Arc::new(self.env.clock.clone()),
+                opts,
+            )
+            .await
+            {
                 Ok(server) => {
                     self.server = Some(server);
                     return;
@@ -287,7 +347,8 @@ impl World {
                 }
             };
             if conn.owner().is_some() {
-                let refresh = vault.tokens("home").await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
+                let refresh =
+                    vault.tokens("home").await.ok().flatten().is_some_and(|t| !t.refresh_token.secret().is_empty());
                 out.paired.push((who, refresh));
                 continue;
             }
@@ -354,12 +415,17 @@ async fn a_slow_old_owner_whose_listener_goes_away_still_leaves_one_owner() {
     let mut w = World::new().await;
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel();
-    *w.keychain.stall.lock().unwrap() = Some(Stall { key: "/pairing-secret".into(), entered: entered_tx, release: release_rx });
+    *w.keychain.stall.lock().unwrap() =
+        Some(Stall { key: "/pairing-secret".into(), entered: entered_tx, release: release_rx });
     let taking = {
-        let (paths, vault, opts, advertise) = (w.laptop.paths.clone(), w.laptop.vault.clone(), w.b_options(), w.advertise.clone());
+        let (paths, vault, opts, advertise) =
+            (w.laptop.paths.clone(), w.laptop.vault.clone(), w.b_options(), w.advertise.clone());
         tokio::spawn(async move { take_over(&paths, &vault, None, Some(&advertise), opts).await })
     };
-    tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30))).await.unwrap().expect("A is at work");
+    tokio::task::spawn_blocking(move || entered.recv_timeout(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .expect("A is at work");
     // A's listener stops while its keychain holds the write.
     w.server = None;
     let first = taking.await.unwrap();
@@ -398,7 +464,9 @@ async fn a_take_over_cut_off_after_the_old_owner_let_go_is_finished_where_it_sto
     std::fs::remove_dir(&lock).unwrap();
     // Any process on B: it finds where the take-over stopped.
     let config = Config::load(&w.laptop.paths).unwrap();
-    let conn = Connection::open_with(&w.laptop.paths, &config, w.laptop.vault.clone(), None, w.b_options()).await.expect("B opens");
+    let conn = Connection::open_with(&w.laptop.paths, &config, w.laptop.vault.clone(), None, w.b_options())
+        .await
+        .expect("B opens");
     assert!(conn.owner().is_none(), "B holds the sign-in: {:?}", conn.settings.paired);
     let out = w.outcome().await;
     assert_eq!(out.owners, ["B"], "{out:?}");
@@ -417,7 +485,10 @@ async fn a_take_over_of_another_location_is_refused_and_nothing_moves() {
     use std::sync::atomic::AtomicBool;
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     env.signed_in().await;
-    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options()).await.unwrap();
+    let conn =
+        Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options())
+            .await
+            .unwrap();
     let switched = Arc::new(AtomicBool::new(false));
     let source = {
         let (conn, switched) = (conn.clone(), switched.clone());
@@ -430,8 +501,15 @@ async fn a_take_over_of_another_location_is_refused_and_nothing_moves() {
         }))
     };
     let identity = Identity::load_or_create(&env.vault).await.unwrap();
-    let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "owner-pc".into(), limits: thingstray::serve::Limits::default() };
-    let server = ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts).await.unwrap();
+    let opts = ShareOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        owner_name: "owner-pc".into(),
+        limits: thingstray::serve::Limits::default(),
+    };
+    let server =
+        ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts)
+            .await
+            .unwrap();
     let laptop = Laptop::new();
     laptop.pair(&env, &server).await;
     switched.store(true, Ordering::SeqCst);

@@ -41,7 +41,10 @@ async fn steps() -> Vec<(Side, String)> {
     drill::forget(&w.env.paths.dir);
     drill::forget(&w.laptop.paths.dir);
     all.dedup();
-    assert!(all.iter().any(|(s, _)| *s == Side::A) && all.iter().any(|(s, _)| *s == Side::B), "steps on both sides: {all:?}");
+    assert!(
+        all.iter().any(|(s, _)| *s == Side::A) && all.iter().any(|(s, _)| *s == Side::B),
+        "steps on both sides: {all:?}"
+    );
     all
 }
 
@@ -55,8 +58,11 @@ async fn run(side: Side, step: &str, act: Act) -> String {
     drill::watch(&dir);
     let mut trap = drill::arm(&dir, step, act);
     let mut taking = {
-        let (paths, vault, opts, advertise) = (w.laptop.paths.clone(), w.laptop.vault.clone(), w.b_options(), w.advertise.clone());
-        tokio::spawn(async move { thingstray::owner::take_over::take_over(&paths, &vault, None, Some(&advertise), opts).await })
+        let (paths, vault, opts, advertise) =
+            (w.laptop.paths.clone(), w.laptop.vault.clone(), w.b_options(), w.advertise.clone());
+        tokio::spawn(async move {
+            thingstray::owner::take_over::take_over(&paths, &vault, None, Some(&advertise), opts).await
+        })
     };
     let mut ended = None;
     let reached = tokio::select! {
@@ -83,7 +89,8 @@ async fn run(side: Side, step: &str, act: Act) -> String {
             }
             // A stalls until B gives up, then goes on.
             (Side::A, Act::Stall) => {
-                let first = tokio::time::timeout(Duration::from_secs(60), &mut taking).await.expect("B gives up in time");
+                let first =
+                    tokio::time::timeout(Duration::from_secs(60), &mut taking).await.expect("B gives up in time");
                 trap.release();
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 first

@@ -76,7 +76,10 @@ fn each_module_uses_only_those_before_it() {
                     "src/{}:{line}: `{module}` uses `{used}`, which comes after it in MODULE_ORDER: {text}",
                     file.display()
                 )),
-                None => problems.push(format!("src/{}:{line}: `crate::{used}` is not a module in MODULE_ORDER: {text}", file.display())),
+                None => problems.push(format!(
+                    "src/{}:{line}: `crate::{used}` is not a module in MODULE_ORDER: {text}",
+                    file.display()
+                )),
             }
         }
     }
@@ -88,8 +91,10 @@ fn each_module_uses_only_those_before_it() {
 #[test]
 fn the_order_names_every_module_once() {
     let lib = read(&src().join("lib.rs"));
-    let mut declared: Vec<&str> =
-        lib.lines().filter_map(|l| l.strip_prefix("mod ").or_else(|| l.strip_prefix("pub mod "))?.strip_suffix(';')).collect();
+    let mut declared: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ").or_else(|| l.strip_prefix("pub mod "))?.strip_suffix(';'))
+        .collect();
     declared.sort();
     let mut listed = MODULE_ORDER.to_vec();
     listed.sort();

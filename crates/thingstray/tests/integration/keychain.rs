@@ -17,10 +17,7 @@ fn secret_service() -> bool {
     if !on {
         // CI runs scripts/test, which always provides one: a skip there would be a green
         // run that tested no keychain.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the keychain tests: run them through scripts/test"
-        );
+        assert!(std::env::var_os("CI").is_none(), "CI must run the keychain tests: run them through scripts/test");
         eprintln!("SKIPPED: no Secret Service; run scripts/test to include the keychain tests");
     }
     on
@@ -90,7 +87,9 @@ async fn a_session_keeps_its_tokens_in_the_keychain_and_nowhere_else() {
     for entry in std::fs::read_dir(env.paths.dir.clone()).unwrap().flatten() {
         if entry.path().is_file() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            for needle in [second["access_token"].as_str().unwrap(), second["refresh_token"].as_str().unwrap(), secret.as_str()] {
+            for needle in
+                [second["access_token"].as_str().unwrap(), second["refresh_token"].as_str().unwrap(), secret.as_str()]
+            {
                 assert!(!text.contains(needle), "{} holds a secret", entry.path().display());
             }
         }

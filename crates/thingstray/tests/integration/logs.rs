@@ -103,7 +103,12 @@ async fn run_and_search(capture: Capture) {
         conn.session.token_valid_for(Duration::from_secs(60)).await.unwrap();
         conn.api.devices().await.unwrap();
     }
-    env.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), error_5xx: 0.5, malformed_body: 0.5, ..Faults::default() });
+    env.sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        error_5xx: 0.5,
+        malformed_body: 0.5,
+        ..Faults::default()
+    });
     env.advance(Duration::from_secs(601));
     let _ = conn.session.token_valid_for(Duration::from_secs(60)).await;
     env.sim.set_faults(Faults::default());
@@ -116,15 +121,32 @@ async fn run_and_search(capture: Capture) {
     // An ST Schema connector's callback tokens too (issue 13): the grant's code, the
     // connector's secret, every callback pair, a state callback, the access ended.
     let partner = env.sim.schema_partner().clone();
-    let grant = thingstray::schema::parse_grant(&env.sim.schema_grant().to_string(), &partner.client_id, thingstray::schema::CallbackHosts::AlsoLoopback).unwrap();
+    let grant = thingstray::schema::parse_grant(
+        &env.sim.schema_grant().to_string(),
+        &partner.client_id,
+        thingstray::schema::CallbackHosts::AlsoLoopback,
+    )
+    .unwrap();
     let schema_code = grant.code.expose_secret().to_string();
-    let connector = thingstray::connection::schema::keep(&env.paths, &env.vault, "connector", grant, SecretString::from(partner.client_secret.clone()), env.options())
-        .await
-        .unwrap();
+    let connector = thingstray::connection::schema::keep(
+        &env.paths,
+        &env.vault,
+        "connector",
+        grant,
+        SecretString::from(partner.client_secret.clone()),
+        env.options(),
+    )
+    .await
+    .unwrap();
     for _ in 0..3 {
         env.advance(Duration::from_secs(601));
         let t = connector.session.token_valid_for(Duration::from_secs(60)).await.unwrap();
-        let state = thingstray::schema::DeviceState { external_device_id: "lamp-1", capability: "st.switch", attribute: "switch", value: "on".into() };
+        let state = thingstray::schema::DeviceState {
+            external_device_id: "lamp-1",
+            capability: "st.switch",
+            attribute: "switch",
+            value: "on".into(),
+        };
         let url = connector.settings.schema.clone().unwrap().state_callback;
         thingstray::schema::state_callback(&reqwest::Client::new(), &url, t.secret(), &state).await.unwrap();
     }
@@ -137,7 +159,12 @@ async fn run_and_search(capture: Capture) {
     let pat = env.sim.mint_pat(&["r:apps:*", "w:apps:*", "r:installedapps:*"], Duration::from_secs(86_400));
     let p = || thingstray::apps::Pat::new(&SecretString::from(pat.clone())).unwrap();
     let http = || thingstray::http::client(Duration::from_secs(5));
-    let new = thingstray::apps::NewApp { connection: Some("made".into()), api_url: Some(env.sim.api_url()), auth_url: Some(env.sim.auth_url()), ..Default::default() };
+    let new = thingstray::apps::NewApp {
+        connection: Some("made".into()),
+        api_url: Some(env.sim.api_url()),
+        auth_url: Some(env.sim.auth_url()),
+        ..Default::default()
+    };
     thingstray::apps::create(&env.paths, &env.vault, p(), new, http()).await.unwrap();
     thingstray::apps::check(&env.paths, Some("made"), None, p(), http()).await.unwrap();
     thingstray::apps::repair(&env.paths, &env.vault, Some("made"), None, p(), true, http()).await.unwrap();

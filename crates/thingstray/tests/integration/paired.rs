@@ -119,7 +119,8 @@ async fn an_unreachable_owner_leaves_the_cached_token_in_use_and_says_until_when
     assert!(msg.contains("owner-pc") && msg.contains("valid for 9 more min"), "{msg}");
     // A new process (`thingstray token`) finds the cached token in the vault.
     let config = Config::load(&laptop.paths).unwrap();
-    let again = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), None, laptop.options(&env)).await.unwrap();
+    let again =
+        Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), None, laptop.options(&env)).await.unwrap();
     assert!(again.session.token_valid_for(MIN).await.is_ok());
 
     // Down to its last 20 s, below what a request asks for: still used for devices.
@@ -187,9 +188,15 @@ async fn laptop_listener(env: &Env, laptop: &Laptop, conn: Connection, port: u16
         owner_name: "laptop-pc".into(),
         limits: thingstray::serve::Limits::default(),
     };
-    ShareServer::start(ShareSource::One(conn), &identity, Arc::new(Registry::open(&laptop.paths)), Arc::new(env.clock.clone()), opts)
-        .await
-        .unwrap()
+    ShareServer::start(
+        ShareSource::One(conn),
+        &identity,
+        Arc::new(Registry::open(&laptop.paths)),
+        Arc::new(env.clock.clone()),
+        opts,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,7 +223,8 @@ async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follo
     let registry = Registry::open(&env.paths);
     registry.offer_hand_over("laptop", thingstray::clock::Clock::now(&env.clock)).unwrap();
     let base = refreshes(&env.sim);
-    let new_owner = take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env)).await.unwrap();
+    let new_owner =
+        take_over(&laptop.paths, &laptop.vault, None, Some(&advertise), laptop.options(&env)).await.unwrap();
     assert!(new_owner.owner().is_none(), "the laptop holds the sign-in now");
     assert!(laptop.vault.client_secret("home").await.unwrap().is_some());
 
@@ -228,7 +236,8 @@ async fn a_hand_over_moves_the_session_without_a_sign_in_and_the_old_owner_follo
     assert!(env.vault.tokens("home").await.unwrap().unwrap().refresh_token.secret().is_empty());
     // The old owner's listener, still running, gives no token from the session it gave
     // away (a stale paired process on the laptop would cache it over the laptop's pair).
-    let e = thingstray::share::ShareClient::for_credentials(&old_creds).unwrap().token(&old_creds, MIN).await.unwrap_err();
+    let e =
+        thingstray::share::ShareClient::for_credentials(&old_creds).unwrap().token(&old_creds, MIN).await.unwrap_err();
     assert!(e.to_string().contains("handed its SmartThings session over"), "{e}");
     env.advance(Duration::from_secs(601));
     let e = owner.session.token_valid_for(MIN).await.unwrap_err();
@@ -254,7 +263,8 @@ async fn the_local_token_server_of_a_paired_computer_hands_out_the_owners_token(
     let laptop = Laptop::new();
     let paired = laptop.pair(&env, &server).await;
     let secret = ServerSecret::generate();
-    let opts = ServeOptions { addrs: vec!["127.0.0.1".parse().unwrap()], port: 0, api_url: paired.settings.api_url.clone() };
+    let opts =
+        ServeOptions { addrs: vec!["127.0.0.1".parse().unwrap()], port: 0, api_url: paired.settings.api_url.clone() };
     let local = TokenServer::start(paired.session.clone(), secret.clone(), opts).await.unwrap();
     let answer: serde_json::Value = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{}/v1/token", local.port()))
@@ -276,11 +286,7 @@ async fn a_paired_process_never_overwrites_a_pair_another_process_took_over() {
     // (another process) stores the full pair under the same name. The app's next ask to
     // the old owner must not replace that pair with an access token alone: the refresh
     // token would be gone from both computers.
-    let env = Env::new(SimConfig {
-        expires_in: 600,
-        ..SimConfig::default()
-    })
-    .await;
+    let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let server = share(&env, env.signed_in().await).await;
     let laptop = Laptop::new();
     let paired = laptop.pair(&env, &server).await;
@@ -291,18 +297,10 @@ async fn a_paired_process_never_overwrites_a_pair_another_process_took_over() {
         "expires_at_ms": 1,
         "issued_at_ms": 1,
     });
-    laptop
-        .vault
-        .set("home/tokens", secrecy::SecretString::from(full.to_string()))
-        .await
-        .unwrap();
+    laptop.vault.set("home/tokens", secrecy::SecretString::from(full.to_string())).await.unwrap();
     env.advance(Duration::from_secs(400));
 
-    let e = paired
-        .session
-        .token_valid_for(Duration::from_secs(300))
-        .await
-        .unwrap_err();
+    let e = paired.session.token_valid_for(Duration::from_secs(300)).await.unwrap_err();
     assert_eq!(e.code(), "taken_over_here", "{e}");
     let kept = laptop.vault.tokens("home").await.unwrap().unwrap();
     assert_eq!(kept.refresh_token.secret(), "taken-over-refresh");
@@ -318,7 +316,10 @@ async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     env.signed_in().await;
     // As the desktop holds it: opened from the settings, its location known.
-    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options()).await.unwrap();
+    let conn =
+        Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options())
+            .await
+            .unwrap();
     assert!(conn.settings.location_id.is_some());
     let switched = Arc::new(AtomicBool::new(false));
     let source = {
@@ -332,8 +333,15 @@ async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
         }))
     };
     let identity = Identity::load_or_create(&env.vault).await.unwrap();
-    let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "owner-pc".into(), limits: thingstray::serve::Limits::default() };
-    let server = ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts).await.unwrap();
+    let opts = ShareOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        owner_name: "owner-pc".into(),
+        limits: thingstray::serve::Limits::default(),
+    };
+    let server =
+        ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts)
+            .await
+            .unwrap();
     let laptop = Laptop::new();
     let paired = laptop.pair(&env, &server).await;
     let first = paired.session.token_valid_for(MIN).await.unwrap().secret().to_string();
@@ -362,9 +370,14 @@ async fn a_sign_in_on_the_paired_computer_for_its_location_keeps_the_pair_where_
     let paired = laptop.pair(&env, &server).await;
     assert!(paired.settings.installed_app_id.is_some());
     let secret = secrecy::SecretString::from(env.sim.client().client_secret.clone());
-    Connection::save(&laptop.paths, &laptop.vault, "cabin", crate::common::settings_for(&env.sim), Some(secret)).await.unwrap();
+    Connection::save(&laptop.paths, &laptop.vault, "cabin", crate::common::settings_for(&env.sim), Some(secret))
+        .await
+        .unwrap();
     let config = Config::load(&laptop.paths).unwrap();
-    let cabin = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env)).await.unwrap();
+    let cabin =
+        Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env))
+            .await
+            .unwrap();
     let sign_in = cabin.begin_sign_in().unwrap();
     let answer = crate::common::approve(&sign_in, None).await;
     cabin.finish_sign_in(&laptop.paths, &sign_in, &answer).await.expect("the sign-in is kept where it was made");
@@ -378,6 +391,9 @@ async fn a_sign_in_on_the_paired_computer_for_its_location_keeps_the_pair_where_
     env.advance(Duration::from_secs(601));
     assert!(cabin.session.token_valid_for(MIN).await.is_ok());
     let config = Config::load(&laptop.paths).unwrap();
-    let again = Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env)).await.unwrap();
+    let again =
+        Connection::open_with(&laptop.paths, &config, laptop.vault.clone(), Some("cabin"), laptop.options(&env))
+            .await
+            .unwrap();
     assert!(again.session.token_valid_for(MIN).await.is_ok());
 }

@@ -96,7 +96,11 @@ fn real_devices_say_what_they_are_doing() {
 
 #[test]
 fn the_other_payloads_parse() {
-    let t = parse_token_answer(std::fs::read_to_string(fixtures().join("token_response.json")).unwrap().as_bytes(), SystemTime::now()).unwrap();
+    let t = parse_token_answer(
+        std::fs::read_to_string(fixtures().join("token_response.json")).unwrap().as_bytes(),
+        SystemTime::now(),
+    )
+    .unwrap();
     assert_eq!(t.scope, "r:devices:*");
     for (file, id_field) in [("locations.json", "locationId"), ("rooms.json", "roomId"), ("scenes.json", "sceneId")] {
         let v = json(&fixtures().join(file));
@@ -114,7 +118,8 @@ fn the_other_payloads_parse() {
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with("device_command_post_") {
             let v = json(&entry.path());
-            let cmds: Vec<thingstray::api::Command> = serde_json::from_value(v["commands"].clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let cmds: Vec<thingstray::api::Command> =
+                serde_json::from_value(v["commands"].clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(!cmds.is_empty() && cmds.len() <= thingstray::api::MAX_COMMANDS, "{name}");
         }
     }
@@ -135,11 +140,21 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map(
                 prop_oneof![
-                    Just("deviceId".to_string()), Just("label".to_string()), Just("name".to_string()),
-                    Just("components".to_string()), Just("capabilities".to_string()), Just("status".to_string()),
-                    Just("id".to_string()), Just("main".to_string()), Just("switch".to_string()),
-                    Just("switchLevel".to_string()), Just("level".to_string()), Just("value".to_string()),
-                    Just("healthState".to_string()), Just("state".to_string()), ".{0,8}".prop_map(String::from),
+                    Just("deviceId".to_string()),
+                    Just("label".to_string()),
+                    Just("name".to_string()),
+                    Just("components".to_string()),
+                    Just("capabilities".to_string()),
+                    Just("status".to_string()),
+                    Just("id".to_string()),
+                    Just("main".to_string()),
+                    Just("switch".to_string()),
+                    Just("switchLevel".to_string()),
+                    Just("level".to_string()),
+                    Just("value".to_string()),
+                    Just("healthState".to_string()),
+                    Just("state".to_string()),
+                    ".{0,8}".prop_map(String::from),
                 ],
                 inner,
                 0..6,
@@ -168,7 +183,8 @@ fn mutated_fixture_device() -> impl Strategy<Value = Value> {
 
 /// A real status payload (device_status/) with one value replaced by random JSON.
 fn mutated_fixture_status() -> impl Strategy<Value = Value> {
-    let mut files: Vec<_> = std::fs::read_dir(fixtures().join("device_status")).unwrap().flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(fixtures().join("device_status")).unwrap().flatten().map(|e| e.path()).collect();
     files.sort();
     let statuses: Vec<Value> = files.iter().map(|p| json(p)).collect();
     (0..statuses.len(), arb_json(), any::<prop::sample::Index>()).prop_map(move |(i, replacement, at)| {
@@ -185,7 +201,9 @@ fn mutated_fixture_status() -> impl Strategy<Value = Value> {
 fn collect_paths(v: &Value, here: String, out: &mut Vec<String>) {
     out.push(here.clone());
     match v {
-        Value::Object(m) => m.iter().for_each(|(k, v)| collect_paths(v, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, v)| collect_paths(v, format!("{here}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
         Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| collect_paths(v, format!("{here}/{i}"), out)),
         _ => {}
     }

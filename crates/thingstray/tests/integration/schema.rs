@@ -21,7 +21,12 @@ fn secret(env: &Env) -> SecretString {
 }
 
 async fn kept(env: &Env) -> Connection {
-    let grant = parse_grant(&env.sim.schema_grant().to_string(), &env.sim.schema_partner().client_id, CallbackHosts::AlsoLoopback).unwrap();
+    let grant = parse_grant(
+        &env.sim.schema_grant().to_string(),
+        &env.sim.schema_partner().client_id,
+        CallbackHosts::AlsoLoopback,
+    )
+    .unwrap();
     keep(&env.paths, &env.vault, "connector", grant, secret(env), env.options()).await.expect("the grant is kept")
 }
 
@@ -35,7 +40,14 @@ async fn a_grant_becomes_a_connection_that_stays_fresh_for_days() {
     let conn = kept(&env).await;
     let settings = &Config::load(&env.paths).unwrap().connections["connector"];
     assert!(settings.schema.as_ref().is_some_and(|s| s.oauth_token.ends_with("/schema/oauth/token")), "{settings:?}");
-    assert_eq!(env.vault.client_secret("connector").await.unwrap().map(|s| secrecy::ExposeSecret::expose_secret(&s).to_string()), Some(env.sim.schema_partner().client_secret.clone()));
+    assert_eq!(
+        env.vault
+            .client_secret("connector")
+            .await
+            .unwrap()
+            .map(|s| secrecy::ExposeSecret::expose_secret(&s).to_string()),
+        Some(env.sim.schema_partner().client_secret.clone())
+    );
     let first = conn.session.token_valid_for(MIN).await.unwrap();
     assert!(env.sim.schema_accepts(first.secret()));
     assert_eq!(grants(&env, "accessTokenRequest"), 1);
@@ -49,7 +61,15 @@ async fn a_grant_becomes_a_connection_that_stays_fresh_for_days() {
         assert_eq!(env.vault.tokens("connector").await.unwrap().unwrap().access_token.secret(), t.secret());
     }
     // Reopened (another process): the stored pair, no refresh.
-    let again = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), Some("connector"), env.options()).await.unwrap();
+    let again = Connection::open_with(
+        &env.paths,
+        &Config::load(&env.paths).unwrap(),
+        env.vault.clone(),
+        Some("connector"),
+        env.options(),
+    )
+    .await
+    .unwrap();
     again.session.token_valid_for(MIN).await.unwrap();
     assert_eq!(grants(&env, "refreshAccessTokens"), 7);
     assert!(conn.begin_sign_in().is_err(), "a connector's connection has no sign-in of its own");
@@ -59,7 +79,15 @@ async fn a_grant_becomes_a_connection_that_stays_fresh_for_days() {
 async fn two_sessions_racing_spend_the_refresh_token_once() {
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     let a = kept(&env).await;
-    let b = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), Some("connector"), env.options()).await.unwrap();
+    let b = Connection::open_with(
+        &env.paths,
+        &Config::load(&env.paths).unwrap(),
+        env.vault.clone(),
+        Some("connector"),
+        env.options(),
+    )
+    .await
+    .unwrap();
     env.advance(Duration::from_secs(601));
     let (ta, tb) = tokio::join!(a.session.token_valid_for(MIN), b.session.token_valid_for(MIN));
     let (ta, tb) = (ta.unwrap(), tb.unwrap());
@@ -79,17 +107,52 @@ async fn every_refusal_is_explained_and_nothing_is_lost() {
     assert!(e.to_string().contains(&partner.client_id), "{e}");
     // A wrong secret: SmartThings' INVALID-CLIENT-SECRET, explained; the code is not spent.
     let grant = parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap();
-    let e = keep(&env.paths, &env.vault, "connector", grant, SecretString::from("not-the-secret".to_string()), env.options()).await.unwrap_err();
+    let e = keep(
+        &env.paths,
+        &env.vault,
+        "connector",
+        grant,
+        SecretString::from("not-the-secret".to_string()),
+        env.options(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), "schema_invalid_client_secret", "{e}");
     assert!(e.to_string().contains("Client Secret of the ST Schema connector"), "{e}");
     assert!(Config::load(&env.paths).unwrap().connections.is_empty(), "nothing kept");
     // The right one works; the same code again is INVALID-CODE.
-    keep(&env.paths, &env.vault, "connector", parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(), secret(&env), env.options()).await.unwrap();
-    let e = keep(&env.paths, &env.vault, "again", parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(), secret(&env), env.options()).await.unwrap_err();
+    keep(
+        &env.paths,
+        &env.vault,
+        "connector",
+        parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(),
+        secret(&env),
+        env.options(),
+    )
+    .await
+    .unwrap();
+    let e = keep(
+        &env.paths,
+        &env.vault,
+        "again",
+        parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap(),
+        secret(&env),
+        env.options(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code(), "schema_invalid_code", "{e}");
     assert!(e.to_string().contains("works once"), "{e}");
     // The first connection is untouched by that.
-    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), Some("connector"), env.options()).await.unwrap();
+    let conn = Connection::open_with(
+        &env.paths,
+        &Config::load(&env.paths).unwrap(),
+        env.vault.clone(),
+        Some("connector"),
+        env.options(),
+    )
+    .await
+    .unwrap();
     conn.session.token_valid_for(MIN).await.unwrap();
 
     // The user removes the integration: the next refresh ends the access, with the
@@ -99,7 +162,15 @@ async fn every_refusal_is_explained_and_nothing_is_lost() {
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "schema_integration_deleted", "{e}");
     assert!(e.needs_sign_in() && e.to_string().contains("schema grant"), "{e}");
-    let reopened = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), Some("connector"), env.options()).await.unwrap();
+    let reopened = Connection::open_with(
+        &env.paths,
+        &Config::load(&env.paths).unwrap(),
+        env.vault.clone(),
+        Some("connector"),
+        env.options(),
+    )
+    .await
+    .unwrap();
     let e = reopened.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "schema_integration_deleted", "{e}");
     assert_eq!(grants(&env, "refreshAccessTokens"), 0, "the ended pair is not tried again");
@@ -118,7 +189,15 @@ async fn the_oauth_in_way_is_named_as_the_trap() {
         Ok(())
     })
     .unwrap();
-    let conn = Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), Some("connector"), env.options()).await.unwrap();
+    let conn = Connection::open_with(
+        &env.paths,
+        &Config::load(&env.paths).unwrap(),
+        env.vault.clone(),
+        Some("connector"),
+        env.options(),
+    )
+    .await
+    .unwrap();
     env.advance(Duration::from_secs(86_401));
     let e = conn.session.token_valid_for(MIN).await.unwrap_err();
     assert_eq!(e.code(), "schema_wrong_endpoint", "{e}");
@@ -133,7 +212,12 @@ async fn a_state_callback_goes_through_with_the_current_token() {
     let conn = kept(&env).await;
     let url = conn.settings.schema.clone().unwrap().state_callback;
     let http = reqwest::Client::new();
-    let state = DeviceState { external_device_id: "lamp-1", capability: "st.switch", attribute: "switch", value: Value::from("on") };
+    let state = DeviceState {
+        external_device_id: "lamp-1",
+        capability: "st.switch",
+        attribute: "switch",
+        value: Value::from("on"),
+    };
     let t = conn.session.token_valid_for(MIN).await.unwrap();
     state_callback(&http, &url, t.secret(), &state).await.unwrap();
     env.advance(Duration::from_secs(601));
@@ -155,7 +239,10 @@ async fn a_failing_token_endpoint_is_retried_and_the_pair_kept() {
     env.advance(Duration::from_secs(3000));
     let e = conn.session.token_valid_for(Duration::from_secs(900)).await.unwrap_err();
     assert!(e.is_transient(), "a gateway error is transient: {e}");
-    assert_eq!(conn.session.token_valid_for(Duration::from_secs(300)).await.unwrap().secret(), before.access_token.secret());
+    assert_eq!(
+        conn.session.token_valid_for(Duration::from_secs(300)).await.unwrap().secret(),
+        before.access_token.secret()
+    );
     let stored = env.vault.tokens("connector").await.unwrap().unwrap();
     assert_eq!(stored.refresh_token.secret(), before.refresh_token.secret(), "nothing spent, nothing lost");
     env.sim.set_faults(Faults::default());
@@ -189,7 +276,10 @@ async fn a_grant_waits_for_a_refresh_in_progress_and_spends_nothing_meanwhile() 
     let env = Env::new(SimConfig::default()).await;
     let partner = env.sim.schema_partner().clone();
     let grant_json = env.sim.schema_grant().to_string();
-    let held = thingstray::session::RefreshLock::new(env.paths.lock_file("connector")).acquire(Duration::from_secs(5)).await.unwrap();
+    let held = thingstray::session::RefreshLock::new(env.paths.lock_file("connector"))
+        .acquire(Duration::from_secs(5))
+        .await
+        .unwrap();
     let mut opts = env.options();
     opts.session.lock_timeout = Duration::from_millis(300);
     let grant = parse_grant(&grant_json, &partner.client_id, CallbackHosts::AlsoLoopback).unwrap();

@@ -24,14 +24,19 @@ async fn a_hundred_rotations_each_saved_before_anyone_gets_the_token() {
         let grant = conn.session.token_valid_for(MIN).await.unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
         assert_ne!(grant.secret(), previous, "cycle {cycle}: a new token");
         let last_saved = rec.saved_access.lock().unwrap().last().cloned().unwrap();
-        assert_eq!(last_saved, grant.secret(), "cycle {cycle}: the pair was in the vault before the token was handed out");
+        assert_eq!(
+            last_saved,
+            grant.secret(),
+            "cycle {cycle}: the pair was in the vault before the token was handed out"
+        );
         previous = grant.secret().to_string();
     }
     assert_eq!(refreshes(&env.sim), 100, "exactly one token-endpoint call per rotation");
 
     // After a "restart" the vault's refresh token is the live one.
     let config = Config::load(&env.paths).unwrap();
-    let reopened = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    let reopened =
+        Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
     env.advance(Duration::from_secs(601));
     reopened.session.token_valid_for(MIN).await.unwrap();
     assert_eq!(refreshes(&env.sim), 101);
@@ -171,7 +176,9 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
 
 fn current_expiry(s: &Status) -> u64 {
     match s {
-        Status::Connected { expires_at, .. } | Status::Retrying { expires_at, .. } | Status::Refreshing { expires_at } => *expires_at,
+        Status::Connected { expires_at, .. }
+        | Status::Retrying { expires_at, .. }
+        | Status::Refreshing { expires_at } => *expires_at,
         _ => 0,
     }
 }
@@ -250,7 +257,8 @@ async fn a_revoked_session_needs_sign_in_keeps_settings_and_stops_asking() {
     // Another process (or a restart) learns it from the vault without asking SmartThings.
     let asked = env.sim.stats().token_requests;
     let config = Config::load(&env.paths).unwrap();
-    let other = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    let other =
+        Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
     assert!(matches!(other.session.status(), Status::NeedsSignIn { .. }));
     assert_eq!(other.session.token_valid_for(MIN).await.unwrap_err().code(), "session_ended");
     assert_eq!(env.sim.stats().token_requests, asked, "no request with a dead token");

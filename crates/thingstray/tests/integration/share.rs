@@ -161,7 +161,11 @@ async fn another_certificate_at_the_owners_address_is_refused_before_anything_is
         &Identity::generate().unwrap(),
         Arc::new(Registry::open(&Paths::at(other_dir.path()))),
         Arc::new(env.clock.clone()),
-        ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "impostor".into(), limits: Default::default() },
+        ShareOptions {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            owner_name: "impostor".into(),
+            limits: Default::default(),
+        },
     )
     .await
     .unwrap();
@@ -242,25 +246,12 @@ async fn a_body_that_never_comes_is_answered_408_not_waited_for() {
     let env = Env::new(SimConfig::default()).await;
     let conn = env.signed_in().await;
     let identity = Identity::load_or_create(&env.vault).await.unwrap();
-    let limits = thingstray::serve::Limits {
-        header_read_timeout: Duration::from_millis(300),
-        ..Default::default()
-    };
-    let opts = ShareOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        owner_name: "owner-pc".into(),
-        limits,
-    };
+    let limits = thingstray::serve::Limits { header_read_timeout: Duration::from_millis(300), ..Default::default() };
+    let opts = ShareOptions { addr: "127.0.0.1:0".parse().unwrap(), owner_name: "owner-pc".into(), limits };
     let registry = Arc::new(Registry::open(&env.paths));
-    let server = ShareServer::start(
-        ShareSource::One(conn),
-        &identity,
-        registry,
-        Arc::new(env.clock.clone()),
-        opts,
-    )
-    .await
-    .unwrap();
+    let server = ShareServer::start(ShareSource::One(conn), &identity, registry, Arc::new(env.clock.clone()), opts)
+        .await
+        .unwrap();
     let client = ShareClient::for_invite(&server.invite().unwrap()).unwrap();
     let send = client
         .http()

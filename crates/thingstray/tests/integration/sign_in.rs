@@ -128,7 +128,14 @@ async fn json_bodies_secrets_in_the_body_and_client_credentials_are_explained() 
     let c = env.sim.client().clone();
     let http = reqwest::Client::new();
     let explain = |grant, status: reqwest::StatusCode, headers, body: Vec<u8>| {
-        classify(grant, &Reply { status, headers, body }, &token_url, "https://thingstray.invalid/callback", "", std::time::SystemTime::now())
+        classify(
+            grant,
+            &Reply { status, headers, body },
+            &token_url,
+            "https://thingstray.invalid/callback",
+            "",
+            std::time::SystemTime::now(),
+        )
     };
 
     let json = http
@@ -145,7 +152,12 @@ async fn json_bodies_secrets_in_the_body_and_client_credentials_are_explained() 
 
     let in_body = http
         .post(&token_url)
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", &c.client_id), ("client_secret", &c.client_secret)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -187,7 +199,8 @@ async fn a_redirect_uri_mismatch_is_explained_at_authorize_and_at_exchange() {
     let mut other = settings_for(&env.sim);
     other.redirect_uri = env.sim.client().redirect_uris[1].clone();
     let second = OAuthClient::new(&other, &secret, http).unwrap();
-    let e = second.exchange(&sign_in, sign_in.accept(&answer).unwrap(), std::time::SystemTime::now()).await.unwrap_err();
+    let e =
+        second.exchange(&sign_in, sign_in.accept(&answer).unwrap(), std::time::SystemTime::now()).await.unwrap_err();
     assert_eq!(e.code(), "redirect_uri_mismatch");
 }
 
@@ -241,24 +254,38 @@ async fn html_pages_and_huge_bodies_are_refused() {
     let http = thingstray::http::client(Duration::from_secs(5));
     let refresh = thingstray::token::RefreshToken::new("r".into());
     let client_for = |base: &str| {
-        let mut s = thingstray::config::ConnectionSettings::new("8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14", "https://thingstray.invalid/callback");
+        let mut s = thingstray::config::ConnectionSettings::new(
+            "8f3b7a52-1c4e-4d2a-9b7e-3e5f0a9c6d14",
+            "https://thingstray.invalid/callback",
+        );
         s.auth_url = base.to_string();
         OAuthClient::new(&s, &secret, http.clone()).unwrap()
     };
 
     let html = b"<!doctype html><html><body>Welcome to the hotel wifi</body></html>";
-    let resp = [format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n", html.len()).as_bytes(), html].concat();
+    let resp = [
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\r\n", html.len()).as_bytes(),
+        html,
+    ]
+    .concat();
     let e = client_for(&raw_server(resp).await).refresh(&refresh, std::time::SystemTime::now()).await.unwrap_err();
     assert_eq!(e.code(), "unexpected_response");
 
     let big = vec![b' '; 2 << 20];
-    let declared = [format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", big.len()).as_bytes(), &big].concat();
+    let declared = [
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", big.len())
+            .as_bytes(),
+        &big,
+    ]
+    .concat();
     let e = client_for(&raw_server(declared).await).refresh(&refresh, std::time::SystemTime::now()).await.unwrap_err();
     assert_eq!(e.code(), "response_too_large");
 
     // No length announced: the cap still holds while reading.
-    let undeclared = [b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n".as_slice(), &big].concat();
-    let e = client_for(&raw_server(undeclared).await).refresh(&refresh, std::time::SystemTime::now()).await.unwrap_err();
+    let undeclared =
+        [b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n".as_slice(), &big].concat();
+    let e =
+        client_for(&raw_server(undeclared).await).refresh(&refresh, std::time::SystemTime::now()).await.unwrap_err();
     assert_eq!(e.code(), "response_too_large");
 }
 
@@ -270,11 +297,19 @@ async fn a_second_connection_for_the_same_location_is_refused_and_the_first_live
     let env = Env::new(SimConfig::default()).await;
     let home = env.signed_in().await;
     let c = env.sim.client().clone();
-    thingstray::Connection::save(&env.paths, &env.vault, "cabin", settings_for(&env.sim), Some(SecretString::from(c.client_secret)))
+    thingstray::Connection::save(
+        &env.paths,
+        &env.vault,
+        "cabin",
+        settings_for(&env.sim),
+        Some(SecretString::from(c.client_secret)),
+    )
+    .await
+    .unwrap();
+    let config = Config::load(&env.paths).unwrap();
+    let cabin = thingstray::Connection::open_with(&env.paths, &config, env.vault.clone(), Some("cabin"), env.options())
         .await
         .unwrap();
-    let config = Config::load(&env.paths).unwrap();
-    let cabin = thingstray::Connection::open_with(&env.paths, &config, env.vault.clone(), Some("cabin"), env.options()).await.unwrap();
     let sign_in = cabin.begin_sign_in().unwrap();
     let answer = approve(&sign_in, None).await; // the same (first) location
     let e = cabin.finish_sign_in(&env.paths, &sign_in, &answer).await.unwrap_err();

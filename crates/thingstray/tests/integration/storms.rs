@@ -73,7 +73,12 @@ async fn a_401_a_new_token_does_not_fix_rotates_once_per_five_minutes() {
     )
     .await;
     let c = env.sim.client();
-    let settings = thingstray::config::ConnectionSettings::at(&c.client_id, &c.redirect_uris[0], format!("{refuses}/v1"), env.sim.auth_url());
+    let settings = thingstray::config::ConnectionSettings::at(
+        &c.client_id,
+        &c.redirect_uris[0],
+        format!("{refuses}/v1"),
+        env.sim.auth_url(),
+    );
     let conn = env.connection_with(settings, &c.client_secret.clone()).await;
     let sign_in = conn.begin_sign_in().unwrap();
     let back = crate::common::approve(&sign_in, None).await;

@@ -61,13 +61,15 @@ async fn a_refused_refresh_token_that_was_already_replaced_never_ends_the_sessio
     let first = env.signed_in().await;
     let old_pair = rec.inner.get("home/tokens").unwrap();
     let config = Config::load(&env.paths).unwrap();
-    let second = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    let second =
+        Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
     env.advance(Duration::from_secs(601));
     let new = second.session.token_valid_for(MIN).await.unwrap();
     *rec.stale_once.lock().unwrap() = old_pair;
     let got = first.session.token_valid_for(MIN).await.expect("the other process's pair is used");
     assert_eq!(got.secret(), new.secret());
-    let stored: serde_json::Value = serde_json::from_str(rec.inner.get("home/tokens").unwrap().unwrap().expose_secret()).unwrap();
+    let stored: serde_json::Value =
+        serde_json::from_str(rec.inner.get("home/tokens").unwrap().unwrap().expose_secret()).unwrap();
     assert_eq!(stored["access_token"], new.secret(), "the good pair is still stored");
     assert!(stored.get("ended").is_none_or(|e| e.is_null()), "not marked ended: {stored}");
     assert!(matches!(first.session.status(), Status::Connected { .. }), "{:?}", first.session.status());
@@ -90,7 +92,11 @@ async fn while_a_pair_is_unsaved_no_other_process_spends_the_old_one() {
     let e = second.session.token_valid_for(MIN).await.unwrap_err();
     assert_ne!(e.code(), "session_ended", "{e}");
     let stats = env.sim.stats();
-    assert_eq!(stats.token_requests, stats.token_grants.values().sum::<u64>(), "the spent refresh token was never sent");
+    assert_eq!(
+        stats.token_requests,
+        stats.token_grants.values().sum::<u64>(),
+        "the spent refresh token was never sent"
+    );
     // The vault comes back: the first process saves its pair, the second one reads it.
     rec.refuse.store(false, Ordering::SeqCst);
     let a = first.session.token_valid_for(MIN).await.unwrap();
@@ -118,7 +124,8 @@ async fn a_one_shot_process_spends_nothing_while_the_vault_refuses_writes() {
     assert_eq!(env.sim.stats().token_requests, 1, "only the sign-in: no refresh token was spent");
     drop(one_shot); // the process exits: nothing was only in its memory
     rec.refuse.store(false, Ordering::SeqCst);
-    let next = Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
+    let next =
+        Connection::open_with(&env.paths, &config, env.vault.clone(), Some("home"), env.options()).await.unwrap();
     next.session.token_valid_for(MIN).await.expect("the stored pair still refreshes");
     assert_eq!(refreshes(&env.sim), 1);
 }
@@ -132,7 +139,11 @@ async fn flush_stores_the_unsaved_pair_before_exit() {
     env.advance(Duration::from_secs(601));
     rec.refuse.store(true, Ordering::SeqCst);
     assert_eq!(conn.session.token_valid_for(MIN).await.unwrap_err().code(), "vault_write_failed");
-    assert_eq!(conn.session.flush(Duration::ZERO).await.unwrap_err().code(), "vault_write_failed", "still refused: said so");
+    assert_eq!(
+        conn.session.flush(Duration::ZERO).await.unwrap_err().code(),
+        "vault_write_failed",
+        "still refused: said so"
+    );
     rec.refuse.store(false, Ordering::SeqCst);
     conn.session.flush(Duration::from_secs(5)).await.expect("saved");
     let saved = rec.saved_access.lock().unwrap().last().unwrap().clone();
@@ -156,7 +167,11 @@ async fn an_older_pair_written_over_ours_is_never_rotated() {
     assert_ne!(third.secret(), second.secret());
     assert_eq!(refreshes(&env.sim), 2, "two rotations, none of them refused");
     let stats = env.sim.stats();
-    assert_eq!(stats.token_requests, stats.token_grants.values().sum::<u64>(), "the spent refresh token was never sent");
+    assert_eq!(
+        stats.token_requests,
+        stats.token_grants.values().sum::<u64>(),
+        "the spent refresh token was never sent"
+    );
     assert_eq!(rec.saved_access.lock().unwrap().last().unwrap(), third.secret());
 }
 

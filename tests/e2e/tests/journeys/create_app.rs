@@ -18,7 +18,12 @@ const ELSEWHERE: &str = "https://example.com/other";
 
 /// A PAT from the simulator's "token page".
 async fn mint_pat(j: &Journey, scopes: &[&str]) -> String {
-    let r = reqwest::Client::new().post(format!("{}/__sim/pat", j.sim.base_url())).json(&json!({ "scopes": scopes })).send().await.expect("the simulator answers");
+    let r = reqwest::Client::new()
+        .post(format!("{}/__sim/pat", j.sim.base_url()))
+        .json(&json!({ "scopes": scopes }))
+        .send()
+        .await
+        .expect("the simulator answers");
     assert!(r.status().is_success(), "POST /__sim/pat: {}", r.status());
     let v: Value = r.json().await.unwrap();
     v["token"].as_str().expect("a token").to_string()
@@ -41,12 +46,19 @@ async fn oauth(j: &Journey, pat: &str, app_id: &str, put: Option<Value>) -> Valu
 /// journeys do not parse the app's settings).
 fn recorded_app_id(j: &Journey) -> String {
     let config = std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap();
-    let line = config.lines().find(|l| l.trim_start().starts_with("app_id")).unwrap_or_else(|| panic!("no app_id in config.toml:\n{config}"));
+    let line = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("app_id"))
+        .unwrap_or_else(|| panic!("no app_id in config.toml:\n{config}"));
     line.split('"').nth(1).expect("app_id = \"…\"").to_string()
 }
 
 async fn pat_field_value(app: &App, id: &str) -> String {
-    app.js(&format!("return document.querySelector('[data-testid=\"{id}\"]').value")).await.as_str().unwrap_or("?").to_string()
+    app.js(&format!("return document.querySelector('[data-testid=\"{id}\"]').value"))
+        .await
+        .as_str()
+        .unwrap_or("?")
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +70,11 @@ async fn create_app() {
 
     // Page 1's first choice: the token page, its three boxes, one token field.
     let boxes = app.text_until("pat-boxes", "the boxes to tick", |t| t.contains("Installed Applications")).await;
-    for (label, scope) in [("Applications: See all apps", "r:apps:*"), ("Applications: Manage all apps", "w:apps:*"), ("Installed Applications: See all installed apps", "r:installedapps:*")] {
+    for (label, scope) in [
+        ("Applications: See all apps", "r:apps:*"),
+        ("Applications: Manage all apps", "w:apps:*"),
+        ("Installed Applications: See all installed apps", "r:installedapps:*"),
+    ] {
         assert!(boxes.contains(label) && boxes.contains(scope), "{label} ({scope}) in {boxes}");
     }
     let page = app.text("step-create").await;
@@ -140,7 +156,8 @@ async fn create_app() {
     app.shown("app-home").await;
     app.type_into("app-pat-home", &pat).await;
     app.click("app-check-home").await;
-    let differences = app.text_until("app-differences-home", "the difference to be listed", |t| t.contains(REDIRECT)).await;
+    let differences =
+        app.text_until("app-differences-home", "the difference to be listed", |t| t.contains(REDIRECT)).await;
     assert!(differences.contains("does not have") && differences.contains(ELSEWHERE), "{differences}");
     assert_eq!(differences.lines().count(), 1, "one difference, one line: {differences}");
     let row = app.text("app-row-redirect-home").await;
@@ -170,7 +187,11 @@ async fn create_app() {
             assert!(!body.contains(token.as_str()), "{} holds a personal access token", f.display());
         }
     }
-    let all = j.command("secret-tool").args(["search", "--all", "--unlock", "service", "thingstray"]).output().expect("secret-tool");
+    let all = j
+        .command("secret-tool")
+        .args(["search", "--all", "--unlock", "service", "thingstray"])
+        .output()
+        .expect("secret-tool");
     let items = format!("{}{}", String::from_utf8_lossy(&all.stdout), String::from_utf8_lossy(&all.stderr));
     assert!(items.contains(secret.trim()), "secret-tool search shows the secrets (else this check proves nothing)");
     for token in [&weak, &pat] {
@@ -194,11 +215,18 @@ async fn app_settings_from_wizard() {
     let pat = mint_pat(&j, &PAT_SCOPES).await;
     let app_id = j.sim.client_app_id();
     let before = oauth(&j, &pat, &app_id, None).await;
-    let scopes: Vec<Value> = before["scope"].as_array().unwrap().iter().filter(|s| *s != "x:scenes:*").cloned().collect();
+    let scopes: Vec<Value> =
+        before["scope"].as_array().unwrap().iter().filter(|s| *s != "x:scenes:*").cloned().collect();
     assert!(scopes.len() < before["scope"].as_array().unwrap().len(), "the app had x:scenes:*: {before}");
     // Only the https redirect URI: the simulator's own app also lists a thingstray:// one,
     // which `PUT .../oauth` refuses as `apps:create` would.
-    oauth(&j, &pat, &app_id, Some(json!({ "clientName": before["clientName"], "scope": scopes, "redirectUris": [REDIRECT] }))).await;
+    oauth(
+        &j,
+        &pat,
+        &app_id,
+        Some(json!({ "clientName": before["clientName"], "scope": scopes, "redirectUris": [REDIRECT] })),
+    )
+    .await;
 
     let app = j.launch(&[]).await;
     fill_keys(&j, &app, REDIRECT).await;
@@ -237,7 +265,11 @@ async fn app_settings_from_wizard() {
     let config = std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap();
     assert!(config.contains(&app_id), "the app's id is recorded for next time:\n{config}");
     for f in j.env.config_files() {
-        assert!(!String::from_utf8_lossy(&std::fs::read(&f).unwrap()).contains(&pat), "{} holds the token", f.display());
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(&f).unwrap()).contains(&pat),
+            "{} holds the token",
+            f.display()
+        );
     }
     app.close().await;
 }

@@ -23,7 +23,10 @@ async fn paired_from_wizard() {
     app.shown("step-create").await;
     app.click("invite-open").await;
     app.type_into("invite-input", "https://thingstray.invalid/callback?code=x").await;
-    app.text_until("invite-problem", "the page to say what an invite looks like", |t| t.contains("starts with thingstray://pair?")).await;
+    app.text_until("invite-problem", "the page to say what an invite looks like", |t| {
+        t.contains("starts with thingstray://pair?")
+    })
+    .await;
     app.type_into("invite-input", &invite).await;
     app.type_into("computer-name", "laptop").await;
     app.text_until("invite-problem", "the problem to go", str::is_empty).await;
@@ -50,8 +53,14 @@ async fn paired_from_wizard() {
         .to_string();
     let before = switch_in_sim(&j, &id).expect("the device has a switch");
     app.click(&format!("switch-{id}")).await;
-    until(WAIT, "the simulator to switch the device", || async { (switch_in_sim(&j, &id) == Some(!before)).then_some(()) }).await;
-    until(WAIT, "the window to show the confirmed state", || async { (switch_shown(&app, &id).await == (!before, false)).then_some(()) }).await;
+    until(WAIT, "the simulator to switch the device", || async {
+        (switch_in_sim(&j, &id) == Some(!before)).then_some(())
+    })
+    .await;
+    until(WAIT, "the window to show the confirmed state", || async {
+        (switch_shown(&app, &id).await == (!before, false)).then_some(())
+    })
+    .await;
     app.shot("paired-devices").await;
 
     let out = j.cli_in(Some(&owner.dir), &["share", "revoke", "laptop"], None);
@@ -64,7 +73,8 @@ async fn paired_from_wizard() {
     })
     .await;
     assert!(reason.contains("ask for a new invite"), "{reason}");
-    let offered = app.js("return !document.querySelector('[data-testid=\"sign-in-again\"]').classList.contains('hidden')").await;
+    let offered =
+        app.js("return !document.querySelector('[data-testid=\"sign-in-again\"]').classList.contains('hidden')").await;
     assert_eq!(offered, false, "no sign-in offered on a paired computer");
     app.text_until("status-line", "the short reason in the header", |t| t.starts_with("Access revoked on")).await;
     app.shot("revoked").await;
@@ -90,7 +100,8 @@ async fn revoke_from_settings() {
     .await;
     let prefs = j.env.config_dir().join("desktop.toml");
     thingstray_e2e::wait::poll_blocking(WAIT, "the address and port to be saved", || {
-        std::fs::read_to_string(&prefs).is_ok_and(|t| t.contains(&format!("port = {port}")) && t.contains("address = \"127.0.0.1\""))
+        std::fs::read_to_string(&prefs)
+            .is_ok_and(|t| t.contains(&format!("port = {port}")) && t.contains("address = \"127.0.0.1\""))
     });
     app.click("share-enabled").await;
     let status = app.text_until("share-status", "sharing to start", |t| t.starts_with("Sharing on")).await;

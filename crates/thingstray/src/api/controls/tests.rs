@@ -46,7 +46,10 @@ fn a_lock_or_door_in_an_unknown_or_stale_state_has_no_value() {
         assert_eq!(get(&main(status).controls(), "lock").value, None, "{why}");
     }
     // Offline: the last value may be hours old; a closed garage door is not claimed.
-    let mut d = Device::from_json(&json!({"deviceId": "g", "components": [{"id": "main", "capabilities": [{"id": "garageDoorControl"}]}]})).unwrap();
+    let mut d = Device::from_json(
+        &json!({"deviceId": "g", "components": [{"id": "main", "capabilities": [{"id": "garageDoorControl"}]}]}),
+    )
+    .unwrap();
     d.status = Some(main(json!({"garageDoorControl": {"door": {"value": "closed"}}})));
     assert_eq!(get(&d.controls(), "garage").value, Some(json!("closed")));
     d.online = Some(false);
@@ -59,7 +62,11 @@ fn setpoints_use_the_reported_range_else_a_default_for_their_unit() {
     let ecobee = fixture("ecobee_thermostat").controls();
     let heat = get(&ecobee, "heat");
     assert_eq!((heat.value.as_ref(), heat.unit.as_deref()), (Some(&json!(71)), Some("F")));
-    assert_eq!((heat.min, heat.max, heat.step), (Some(40.0), Some(95.0), Some(1.0)), "no range reported: the F default");
+    assert_eq!(
+        (heat.min, heat.max, heat.step),
+        (Some(40.0), Some(95.0), Some(1.0)),
+        "no range reported: the F default"
+    );
     assert_eq!(get(&ecobee, "mode").choices, ["off", "cool", "auxheatonly", "auto"]);
 
     let reported = main(json!({"thermostatHeatingSetpoint": {
@@ -92,7 +99,10 @@ fn setpoints_use_the_reported_range_else_a_default_for_their_unit() {
     let ac = fixture("da_ac_rac_000001").controls();
     // Samsung's AC leaves coolingSetpointRange null and reports 16-30 °C apart, in
     // custom.thermostatSetpointControl: that range, not the 5-35 °C default.
-    assert_eq!((get(&ac, "cool").min, get(&ac, "cool").max, get(&ac, "cool").unit.as_deref()), (Some(16.0), Some(30.0), Some("C")));
+    assert_eq!(
+        (get(&ac, "cool").min, get(&ac, "cool").max, get(&ac, "cool").unit.as_deref()),
+        (Some(16.0), Some(30.0), Some("C"))
+    );
     assert_eq!(get(&ac, "ac-mode").choices, ["cool", "dry", "wind", "auto", "heat"]);
     let ac_mode = get(&ac, "ac-mode");
     assert_eq!(code(ac_mode.check("AC", "setAirConditionerMode", &[json!("dry")], false)), "ok");
@@ -118,7 +128,10 @@ fn shades_media_volume_mute_and_colour() {
     assert_eq!(buttons, ["open", "close"], "only what the device lists");
     assert!(get(&shade, "shade").commands.iter().all(|a| !a.confirm), "a shade is not a door");
     assert_eq!(get(&shade, "shade-level").value, Some(json!(40)));
-    assert_eq!(code(get(&shade, "shade-level").check("Curtain", "setShadeLevel", &[json!(101)], false)), "out_of_range");
+    assert_eq!(
+        code(get(&shade, "shade-level").check("Curtain", "setShadeLevel", &[json!(101)], false)),
+        "out_of_range"
+    );
 
     let sonos = fixture("sonos_player").controls();
     assert_eq!(get(&sonos, "media").commands.len(), 3);
@@ -149,7 +162,10 @@ fn unknown_capabilities_are_ignored_and_one_bad_value_hides_nothing_else() {
 
 #[test]
 fn a_declared_capability_without_status_still_offers_its_control() {
-    let d = Device::from_json(&json!({"deviceId": "l", "components": [{"id": "main", "capabilities": [{"id": "lock"}, {"id": "switch"}]}]})).unwrap();
+    let d = Device::from_json(
+        &json!({"deviceId": "l", "components": [{"id": "main", "capabilities": [{"id": "lock"}, {"id": "switch"}]}]}),
+    )
+    .unwrap();
     let keys: Vec<_> = d.controls().iter().map(|c| (c.key, c.value.clone())).collect();
     assert_eq!(keys, [("switch", None), ("lock", None)]);
 }

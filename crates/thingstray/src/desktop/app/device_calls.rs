@@ -119,7 +119,16 @@ impl Desktop {
             scenes: scene_rows(&l.scenes),
             read_at: if l.devices.is_some() && l.last_error.is_none() { l.last_read.map(secs) } else { None },
             error: l.last_error.clone(),
-            next_read_ms: next_poll(Showing::DeviceWindow, &status, now, l.last_read, l.last_error.as_ref(), interval, None).millis(),
+            next_read_ms: next_poll(
+                Showing::DeviceWindow,
+                &status,
+                now,
+                l.last_read,
+                l.last_error.as_ref(),
+                interval,
+                None,
+            )
+            .millis(),
         })
     }
 
@@ -127,11 +136,9 @@ impl Desktop {
         let prefs = self.locked_settings().prefs(connection);
         let st = self.state();
         let l = st.live(connection)?;
-        let d = l
-            .devices
-            .as_ref()
-            .and_then(|ds| ds.iter().find(|d| d.id == device))
-            .ok_or_else(|| Error::DeviceNotFound { query: device.into(), hint: Some("the device list may be out of date".into()) })?;
+        let d = l.devices.as_ref().and_then(|ds| ds.iter().find(|d| d.id == device)).ok_or_else(|| {
+            Error::DeviceNotFound { query: device.into(), hint: Some("the device list may be out of date".into()) }
+        })?;
         Ok(DeviceRow::new(d, &l.rooms, &prefs))
     }
 
@@ -187,7 +194,11 @@ impl Desktop {
             return Err(Error::DeviceOffline { device: row.label.clone() });
         }
         if !row.can_lock {
-            return Err(Error::UnsupportedControl { device: row.label.clone(), capability: "lock".into(), command: "lock".into() });
+            return Err(Error::UnsupportedControl {
+                device: row.label.clone(),
+                capability: "lock".into(),
+                command: "lock".into(),
+            });
         }
         let after = self.command(connection, device, vec![Command::new("lock", "lock", vec![])]).await?;
         match after.locked {

@@ -78,7 +78,9 @@ impl Desktop {
 
     async fn reopen_taken(self: &Arc<Self>, name: &str) {
         let opened = match Config::load(&self.paths) {
-            Ok(config) => Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await,
+            Ok(config) => {
+                Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await
+            }
             Err(e) => Err(e),
         };
         match opened {
@@ -87,8 +89,12 @@ impl Desktop {
                 self.adopt(conn);
                 self.bump();
             }
-            Ok(_) => tracing::warn!(connection = %name, "a full pair is stored under a paired connection; `thingstray share take-over --resume` finishes it"),
-            Err(e) => tracing::warn!(connection = %name, code = e.code(), "taken over here, but could not open it: {e}"),
+            Ok(_) => {
+                tracing::warn!(connection = %name, "a full pair is stored under a paired connection; `thingstray share take-over --resume` finishes it")
+            }
+            Err(e) => {
+                tracing::warn!(connection = %name, code = e.code(), "taken over here, but could not open it: {e}")
+            }
         }
     }
 
@@ -100,7 +106,9 @@ impl Desktop {
             tracing::warn!(code = e.code(), "could not turn sharing off after the hand-over");
         }
         let opened = match Config::load(&self.paths) {
-            Ok(config) => Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await,
+            Ok(config) => {
+                Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await
+            }
             Err(e) => Err(e),
         };
         match opened {
@@ -109,7 +117,9 @@ impl Desktop {
                 self.adopt(conn);
                 self.bump();
             }
-            Err(e) => tracing::warn!(connection = %name, code = e.code(), "handed over, but could not open the paired connection: {e}"),
+            Err(e) => {
+                tracing::warn!(connection = %name, code = e.code(), "handed over, but could not open the paired connection: {e}")
+            }
         }
     }
 }

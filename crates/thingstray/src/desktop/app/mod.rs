@@ -11,9 +11,9 @@ mod agent;
 mod device_calls;
 mod hand_over;
 mod oauth_app;
+mod prefs_calls;
 mod rename;
 mod server;
-mod prefs_calls;
 mod share;
 mod sign_in;
 mod tray;
@@ -77,7 +77,8 @@ impl State {
     /// The sign-in in progress, unless it is older than [`SIGN_IN_LIFETIME`] (then it is
     /// dropped: its state and verifier must not be usable later).
     fn pending(&mut self, now: SystemTime) -> Option<&Pending> {
-        if self.pending.as_ref().is_some_and(|p| now.duration_since(p.started).unwrap_or_default() >= SIGN_IN_LIFETIME) {
+        if self.pending.as_ref().is_some_and(|p| now.duration_since(p.started).unwrap_or_default() >= SIGN_IN_LIFETIME)
+        {
             tracing::info!("a sign-in older than 30 minutes was dropped");
             self.pending = None;
         }
@@ -90,7 +91,11 @@ impl State {
     }
 
     fn unknown(&self, name: &str) -> Error {
-        let known = if self.live.is_empty() { "none yet".into() } else { self.live.keys().cloned().collect::<Vec<_>>().join(", ") };
+        let known = if self.live.is_empty() {
+            "none yet".into()
+        } else {
+            self.live.keys().cloned().collect::<Vec<_>>().join(", ")
+        };
         Error::UnknownConnection { name: name.to_string(), known }
     }
 }
@@ -149,17 +154,23 @@ pub struct ConnectionSummary {
 
 /// Failures that may pass by themselves: worth opening the connection again later.
 fn reopenable(e: &Error) -> bool {
-    e.is_transient() || matches!(e, Error::KeychainUnavailable { .. } | Error::KeychainTimeout { .. } | Error::Io { .. })
+    e.is_transient()
+        || matches!(e, Error::KeychainUnavailable { .. } | Error::KeychainTimeout { .. } | Error::Io { .. })
 }
 
 /// Opens the connections that failed in passing, with the session's backoff, until none
 /// is left or the desktop is gone.
 async fn reopen(desktop: Weak<Desktop>) {
     for attempt in 1.. {
-        let Some(wait) = desktop.upgrade().map(|d| backoff::delay(attempt, d.opts.session.retry_min, d.opts.session.retry_max)) else { return };
+        let Some(wait) =
+            desktop.upgrade().map(|d| backoff::delay(attempt, d.opts.session.retry_min, d.opts.session.retry_max))
+        else {
+            return;
+        };
         tokio::time::sleep(wait).await;
         let Some(d) = desktop.upgrade() else { return };
-        let names: Vec<String> = d.state().problems.iter().filter(|(_, e)| reopenable(e)).map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> =
+            d.state().problems.iter().filter(|(_, e)| reopenable(e)).map(|(n, _)| n.clone()).collect();
         if names.is_empty() {
             return;
         }

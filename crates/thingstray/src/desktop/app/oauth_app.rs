@@ -43,15 +43,25 @@ fn given(app_id: Option<&str>) -> Option<&str> {
 
 impl Desktop {
     pub fn pat_help() -> PatHelp {
-        PatHelp { page: PAT_PAGE, boxes: PAT_BOXES, display_name: apps::display_name(&gethostname::gethostname().to_string_lossy()) }
+        PatHelp {
+            page: PAT_PAGE,
+            boxes: PAT_BOXES,
+            display_name: apps::display_name(&gethostname::gethostname().to_string_lossy()),
+        }
     }
 
     /// Creates the app, saves the new connection and starts its sign-in.
     pub async fn create_app(&self, form: CreateAppForm) -> Result<SignInStart> {
         let pat = Pat::new(&form.pat)?;
         drop(form.pat);
-        let new = NewApp { connection: None, display_name: some(&form.display_name), api_url: some(&form.api_url), auth_url: some(&form.auth_url) };
-        let created = apps::create(&self.paths, &self.vault, pat, new, crate::http::client(self.opts.request_timeout)).await?;
+        let new = NewApp {
+            connection: None,
+            display_name: some(&form.display_name),
+            api_url: some(&form.api_url),
+            auth_url: some(&form.auth_url),
+        };
+        let created =
+            apps::create(&self.paths, &self.vault, pat, new, crate::http::client(self.opts.request_timeout)).await?;
         self.open_saved(&created.connection).await
     }
 
@@ -59,15 +69,23 @@ impl Desktop {
     /// the CLI and never signed in: `app_unknown`); it is recorded for next time.
     pub async fn check_app(&self, connection: &str, app_id: Option<&str>, pat: SecretString) -> Result<AppCheck> {
         let pat = Pat::new(&pat)?;
-        apps::check(&self.paths, Some(connection), given(app_id), pat, crate::http::client(self.opts.request_timeout)).await
+        apps::check(&self.paths, Some(connection), given(app_id), pat, crate::http::client(self.opts.request_timeout))
+            .await
     }
 
     /// Fixes the app; with `new_secret`, the connection is opened again with the new client
     /// id and secret (its sign-in has ended: the window offers "Sign in again").
-    pub async fn repair_app(&self, connection: &str, app_id: Option<&str>, pat: SecretString, new_secret: bool) -> Result<Repaired> {
+    pub async fn repair_app(
+        &self,
+        connection: &str,
+        app_id: Option<&str>,
+        pat: SecretString,
+        new_secret: bool,
+    ) -> Result<Repaired> {
         let pat = Pat::new(&pat)?;
         let http = crate::http::client(self.opts.request_timeout);
-        let done = apps::repair(&self.paths, &self.vault, Some(connection), given(app_id), pat, new_secret, http).await?;
+        let done =
+            apps::repair(&self.paths, &self.vault, Some(connection), given(app_id), pat, new_secret, http).await?;
         if done.new_secret {
             self.reopen(connection).await?;
         }

@@ -2,16 +2,18 @@
 //! at login, the panel theme. Every change is saved before it is shown.
 
 use super::Desktop;
-use crate::desktop::prefs::DesktopSettings;
 use crate::desktop::indicator::PanelTheme;
+use crate::desktop::prefs::DesktopSettings;
 use crate::error::Result;
 impl Desktop {
-
     pub fn settings(&self) -> DesktopSettings {
         self.locked_settings().clone()
     }
 
-    pub(super) fn change_settings(&self, f: impl FnOnce(&mut DesktopSettings) -> Result<()>) -> Result<DesktopSettings> {
+    pub(super) fn change_settings(
+        &self,
+        f: impl FnOnce(&mut DesktopSettings) -> Result<()>,
+    ) -> Result<DesktopSettings> {
         let snapshot = {
             let mut p = self.locked_settings();
             let mut next = p.clone();

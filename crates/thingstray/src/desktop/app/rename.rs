@@ -71,7 +71,8 @@ impl Desktop {
             }
         }
         let after = Config::load(&self.paths)?;
-        let reopened = Connection::open_with(&self.paths, &after, self.vault.clone(), Some(new), self.opts.clone()).await;
+        let reopened =
+            Connection::open_with(&self.paths, &after, self.vault.clone(), Some(new), self.opts.clone()).await;
         let was = self.swap_live(old, new, reopened.as_ref().err().cloned());
         match &reopened {
             Ok(conn) => {
@@ -157,8 +158,8 @@ mod tests {
     use super::*;
     use crate::config::ConnectionSettings;
     use crate::connection::Options;
-    use crate::desktop::prefs::DesktopSettings;
     use crate::desktop::indicator::TrayState;
+    use crate::desktop::prefs::DesktopSettings;
     use crate::vault::{MemoryStore, SecretStore, Vault};
 
     const LAMP: &str = "0b5577db-4ac9-4bdf-8c9d-5a1b2c3d4e5f";
@@ -186,10 +187,7 @@ mod tests {
         let vault = d.vault.clone();
         // A paired connection's secret for its owner moves too (it was left behind once,
         // and the renamed connection could no longer reach its owner).
-        vault
-            .store_pairing_secret("demo", SecretString::from("pairing-secret-for-the-owner"))
-            .await
-            .unwrap();
+        vault.store_pairing_secret("demo", SecretString::from("pairing-secret-for-the-owner")).await.unwrap();
         let before = items(&vault, &["demo"]).await;
         assert_eq!(before.len(), 3);
 
@@ -204,7 +202,8 @@ mod tests {
 
         // Vault: the same secrets under the new name, none left under the old.
         let after = items(&vault, &["demo", "lake-house"]).await;
-        let moved: Vec<(String, String)> = before.iter().map(|(k, v)| (k.replace("demo/", "lake-house/"), v.clone())).collect();
+        let moved: Vec<(String, String)> =
+            before.iter().map(|(k, v)| (k.replace("demo/", "lake-house/"), v.clone())).collect();
         assert_eq!(after, moved);
         // Config: the key and the default pointer.
         let config = Config::load(&d.paths).unwrap();
@@ -212,7 +211,9 @@ mod tests {
         assert_eq!(config.default_connection.as_deref(), Some("lake-house"));
         // Desktop prefs, in memory and on disk.
         for prefs in [d.settings(), DesktopSettings::load(&d.paths).unwrap()] {
-            assert!(prefs.prefs("lake-house").favorites.contains(LAMP) && prefs.prefs("lake-house").hidden.contains("hub"));
+            assert!(
+                prefs.prefs("lake-house").favorites.contains(LAMP) && prefs.prefs("lake-house").hidden.contains("hub")
+            );
             assert!(!prefs.connections.contains_key("demo"));
         }
         // The session runs under the new name, with the devices already known.
@@ -265,10 +266,21 @@ mod tests {
     async fn with_refusing_vault() -> (Sim, tempfile::TempDir, Arc<Desktop>, Arc<Refusing>) {
         let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Refusing { inner: MemoryStore::default(), refuse: Mutex::new(None), during_set: Mutex::new(None) });
-        let d = Desktop::with_vault(crate::config::Paths::at(dir.path()), Vault::new(store.clone()), Options::default(), true).unwrap();
+        let store = Arc::new(Refusing {
+            inner: MemoryStore::default(),
+            refuse: Mutex::new(None),
+            during_set: Mutex::new(None),
+        });
+        let d = Desktop::with_vault(
+            crate::config::Paths::at(dir.path()),
+            Vault::new(store.clone()),
+            Options::default(),
+            true,
+        )
+        .unwrap();
         let client = sim.client().clone();
-        let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
+        let settings =
+            ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
         let start = d.setup_with(Some("demo"), settings, SecretString::from(client.client_secret)).await.unwrap();
         d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
         d.set_favorite("demo", LAMP, true).unwrap();
@@ -303,7 +315,12 @@ mod tests {
         let client = sim.client().clone();
         // Another process adds `attic` while the rename copies the secrets.
         *store.during_set.lock().unwrap() = Some(Box::new(move || {
-            let s = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], "http://127.0.0.1:9/v1", "http://127.0.0.1:9/oauth");
+            let s = ConnectionSettings::at(
+                &client.client_id,
+                &client.redirect_uris[0],
+                "http://127.0.0.1:9/v1",
+                "http://127.0.0.1:9/oauth",
+            );
             Config::update(&paths, |c| {
                 c.connections.insert("attic".into(), s);
                 Ok(())
@@ -319,7 +336,10 @@ mod tests {
         std::fs::write(&file, saved).unwrap();
         let config = Config::load(&d.paths).unwrap();
         assert!(config.connections.contains_key("attic"), "the connection added meanwhile is kept");
-        assert!(config.connections.contains_key("demo") && !config.connections.contains_key("cabin"), "the rename is undone");
+        assert!(
+            config.connections.contains_key("demo") && !config.connections.contains_key("cabin"),
+            "the rename is undone"
+        );
     }
 
     #[tokio::test]

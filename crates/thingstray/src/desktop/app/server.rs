@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use super::Desktop;
 use crate::connection::Connection;
-use crate::desktop::prefs::{check_server_port, TokenServerPrefs};
 use crate::desktop::indicator::TokenServerStatus;
+use crate::desktop::prefs::{check_server_port, TokenServerPrefs};
 use crate::error::{Error, Result};
 use crate::serve::{ServeOptions, ServerSecret, TokenServer, TokenSource, DEFAULT_ADDRS};
 
@@ -181,7 +181,11 @@ impl Desktop {
             Some(name) => match st.live.get(name) {
                 Some(l) => Some(l),
                 None => {
-                    let why = st.problems.iter().find(|(n, _)| n == name).map_or_else(|| "it is not set up".to_string(), |(_, e)| e.to_string());
+                    let why = st
+                        .problems
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or_else(|| "it is not set up".to_string(), |(_, e)| e.to_string());
                     return Err(Error::DefaultUnavailable { connection: name.clone(), why });
                 }
             },

@@ -100,7 +100,9 @@ fn check_share_port(port: u64) -> Result<u16> {
 fn parse_address(address: &str) -> Result<IpAddr> {
     address.trim().trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| Error::InvalidSetting {
         field: "share address".into(),
-        why: format!("`{address}` is not an IP address; use 0.0.0.0 for every network, or 127.0.0.1 for this computer only"),
+        why: format!(
+            "`{address}` is not an IP address; use 0.0.0.0 for every network, or 127.0.0.1 for this computer only"
+        ),
     })
 }
 
@@ -237,7 +239,10 @@ impl Desktop {
             None => Ok(conn),
             Some(owner) => Err(Error::InvalidSetting {
                 field: "sharing".into(),
-                why: format!("`{}` gets its tokens from {owner}: invite the other computer from {owner} instead", conn.name),
+                why: format!(
+                    "`{}` gets its tokens from {owner}: invite the other computer from {owner} instead",
+                    conn.name
+                ),
             }),
         }
     }
@@ -256,7 +261,8 @@ impl Desktop {
             }
         };
         let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        let invite = make_invite(&self.share.registry, &fingerprint, &at, &this_computer(), name, self.opts.clock.now())?;
+        let invite =
+            make_invite(&self.share.registry, &fingerprint, &at, &this_computer(), name, self.opts.clock.now())?;
         Ok(invite.to_line())
     }
 
@@ -340,10 +346,13 @@ mod tests {
     }
 
     fn texts(entries: &[MenuEntry]) -> Vec<String> {
-        entries.iter().filter_map(|e| match e {
-            MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } => Some(text.clone()),
-            _ => None,
-        }).collect()
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                MenuEntry::Item { text, .. } | MenuEntry::Check { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,10 +382,16 @@ mod tests {
         let lamp = list.rooms.iter().flat_map(|r| &r.devices).find(|d| d.label == "Living Room Lamp").unwrap().clone();
         let after = laptop.toggle("home", &lamp.id).await.unwrap();
         assert_eq!(after.switch, Some(!lamp.switch.unwrap()));
-        assert_eq!(e.sim.device_attribute(&lamp.id, "main", "switch", "switch").unwrap(), if after.switch == Some(true) { "on" } else { "off" });
+        assert_eq!(
+            e.sim.device_attribute(&lamp.id, "main", "switch", "switch").unwrap(),
+            if after.switch == Some(true) { "on" } else { "off" }
+        );
 
         let listed = e.desktop.paired_computers().unwrap();
-        assert!(matches!(&listed[..], [PairedView { name, revoked_at: None, last_seen_at: Some(_), .. }] if name == "laptop"), "{listed:?}");
+        assert!(
+            matches!(&listed[..], [PairedView { name, revoked_at: None, last_seen_at: Some(_), .. }] if name == "laptop"),
+            "{listed:?}"
+        );
         // An invite works once.
         let (_dir2, desk) = other_computer().await;
         assert_eq!(desk.connect_invite(&line, None).await.unwrap_err().code(), "invite_expired");
@@ -390,8 +405,14 @@ mod tests {
         assert_eq!(err.code(), "share_revoked", "{err}");
         let summary = &laptop.connections()[0];
         assert_eq!(summary.status_line, format!("Access revoked on {owner}"));
-        assert!(summary.status_detail.as_deref().is_some_and(|d| d.contains("revoked on") && d.contains("new invite")), "{summary:?}");
-        assert!(!texts(&laptop.tray().entries).iter().any(|t| t.starts_with("Sign in again")), "no sign-in offered for a paired connection");
+        assert!(
+            summary.status_detail.as_deref().is_some_and(|d| d.contains("revoked on") && d.contains("new invite")),
+            "{summary:?}"
+        );
+        assert!(
+            !texts(&laptop.tray().entries).iter().any(|t| t.starts_with("Sign in again")),
+            "no sign-in offered for a paired connection"
+        );
 
         // Off: the port is free and `share invite` elsewhere says so.
         let port = e.desktop.share_status().port;

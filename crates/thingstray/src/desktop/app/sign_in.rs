@@ -1,7 +1,6 @@
 //! Setup and sign-in: saving a new connection, and the ONE callback handler every sign-in
 //! answer goes through (the sign-in window, a `thingstray://` deep link, a pasted address).
 
-
 use secrecy::SecretString;
 use serde::Serialize;
 
@@ -30,7 +29,6 @@ pub struct SignedIn {
 }
 
 impl Desktop {
-
     pub fn check_setup(form: &SetupForm) -> Vec<FieldProblem> {
         check(form)
     }
@@ -61,7 +59,12 @@ impl Desktop {
         }
     }
 
-    pub async fn setup_with(&self, name: Option<&str>, settings: ConnectionSettings, secret: SecretString) -> Result<SignInStart> {
+    pub async fn setup_with(
+        &self,
+        name: Option<&str>,
+        settings: ConnectionSettings,
+        secret: SecretString,
+    ) -> Result<SignInStart> {
         let name = match name {
             Some(n) => n.to_string(),
             None => self.free_name(),
@@ -82,7 +85,8 @@ impl Desktop {
     pub(super) async fn reopen(&self, name: &str) -> Result<()> {
         let config = Config::load(&self.paths)?;
         self.state().default = config.default_connection.clone();
-        let conn = Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await?;
+        let conn =
+            Connection::open_with(&self.paths, &config, self.vault.clone(), Some(name), self.opts.clone()).await?;
         self.adopt(conn);
         self.bump();
         Ok(())
@@ -156,8 +160,9 @@ impl Desktop {
             }
             return Err(e);
         }
-        let location_name =
-            Config::load(&self.paths).ok().and_then(|c| c.connections.get(&conn.name).and_then(|s| s.location_name.clone()));
+        let location_name = Config::load(&self.paths)
+            .ok()
+            .and_then(|c| c.connections.get(&conn.name).and_then(|s| s.location_name.clone()));
         if let Some(l) = self.state().live.get_mut(&conn.name) {
             l.location_name = location_name.clone();
             l.devices = None;

@@ -3,8 +3,8 @@
 use smartthings_sim::{Sim, SimConfig};
 
 use super::*;
-use crate::desktop::menu::{checks, MenuAction};
 use crate::desktop::indicator::TrayState;
+use crate::desktop::menu::{checks, MenuAction};
 use crate::desktop::Notice;
 
 pub(super) struct Env {
@@ -19,7 +19,8 @@ pub(super) async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
     let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
-    let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await.unwrap();
+    let (desktop, start) =
+        Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await.unwrap();
     Env { sim, _dir: dir, desktop, start }
 }
 
@@ -63,7 +64,11 @@ async fn sign_in_through_the_one_handler_then_devices_in_the_tray() {
     assert!(tray.tooltip.contains("Connected · token valid"), "{}", tray.tooltip);
     assert!(checks(&tray.entries).len() > 12);
     // The demo vault is a file in the throwaway directory.
-    assert!(e.desktop.vault_description().contains(&e._dir.path().display().to_string()), "{}", e.desktop.vault_description());
+    assert!(
+        e.desktop.vault_description().contains(&e._dir.path().display().to_string()),
+        "{}",
+        e.desktop.vault_description()
+    );
 }
 
 #[tokio::test]
@@ -187,7 +192,12 @@ async fn the_window_is_told_when_to_read_and_a_rate_limit_is_honoured_until_its_
     assert!(next <= interval_ms && next + 5_000 > interval_ms, "{next} vs {interval_ms}");
 
     let reads = |sim: &Sim| sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0);
-    e.sim.set_faults(smartthings_sim::Faults { route_prefix: "/v1/devices".into(), rate_limit: 1.0, rate_limit_reset_ms: 600_000, ..Default::default() });
+    e.sim.set_faults(smartthings_sim::Faults {
+        route_prefix: "/v1/devices".into(),
+        rate_limit: 1.0,
+        rate_limit_reset_ms: 600_000,
+        ..Default::default()
+    });
     let limited = e.desktop.device_list("demo").await.unwrap();
     assert_eq!(limited.error.as_ref().map(Error::code), Some("rate_limited"));
     assert!(!limited.rooms.is_empty(), "the cached devices are still shown");
@@ -271,11 +281,17 @@ async fn a_corrupt_token_item_opens_as_needs_sign_in_and_a_sign_in_mends_it() {
     use crate::vault::SecretStore;
     let e = signed_in().await;
     let paths = e.desktop.paths().clone();
-    crate::vault::FileStore::new(paths.file_vault()).set("demo/tokens", &SecretString::from("{not json".to_string())).unwrap();
+    crate::vault::FileStore::new(paths.file_vault())
+        .set("demo/tokens", &SecretString::from("{not json".to_string()))
+        .unwrap();
     let d = Desktop::open(paths, Options::default()).await.unwrap();
     assert!(d.problems().is_empty(), "{:?}", d.problems());
     let summary = d.connections().into_iter().next().unwrap();
-    assert!(matches!(&summary.status, Status::NeedsSignIn { reason } if reason.code() == "vault_corrupt"), "{:?}", summary.status);
+    assert!(
+        matches!(&summary.status, Status::NeedsSignIn { reason } if reason.code() == "vault_corrupt"),
+        "{:?}",
+        summary.status
+    );
     assert_eq!(d.tray().state, TrayState::SignIn);
     let start = d.begin_sign_in("demo").unwrap();
     d.finish_sign_in(&redirect_of(&start.authorize_url).await).await.unwrap();
@@ -330,7 +346,9 @@ async fn a_keychain_locked_at_login_is_retried_until_it_opens() {
             changed.changed().await.unwrap();
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), opened).await.expect("the connection opened once the keychain was unlocked");
+    tokio::time::timeout(Duration::from_secs(20), opened)
+        .await
+        .expect("the connection opened once the keychain was unlocked");
     assert!(d.problems().is_empty());
     assert!(matches!(d.connections()[0].status, Status::Connected { .. }), "{:?}", d.connections()[0].status);
 }
@@ -349,7 +367,8 @@ async fn device_command_checks_the_control_before_sending_and_returns_the_state_
     assert_eq!(refused.code(), "needs_confirmation");
     let unknown = e.desktop.device_command("demo", lock, "windowShade", "open", vec![], true).await.unwrap_err();
     assert_eq!(unknown.code(), "unsupported_control");
-    let out = e.desktop.device_command("demo", lock, "lock", "lock", vec![serde_json::json!(5)], false).await.unwrap_err();
+    let out =
+        e.desktop.device_command("demo", lock, "lock", "lock", vec![serde_json::json!(5)], false).await.unwrap_err();
     assert_eq!(out.code(), "invalid_argument");
     assert_eq!(sent(&e), before, "nothing reached SmartThings");
     assert_eq!(e.sim.device_attribute(lock, "main", "lock", "lock").unwrap(), "locked");
@@ -364,7 +383,18 @@ async fn device_command_checks_the_control_before_sending_and_returns_the_state_
     assert_eq!(sent(&e), before + 2);
 
     // A level outside 0-100 is refused here, not by SmartThings.
-    let curtain = e.desktop.cached_device_list("demo").unwrap().rooms.iter().flat_map(|r| r.devices.clone()).find(|d| d.label == "Bedroom Curtain").unwrap();
-    let high = e.desktop.device_command("demo", &curtain.id, "switchLevel", "setLevel", vec![serde_json::json!(150)], false).await;
+    let curtain = e
+        .desktop
+        .cached_device_list("demo")
+        .unwrap()
+        .rooms
+        .iter()
+        .flat_map(|r| r.devices.clone())
+        .find(|d| d.label == "Bedroom Curtain")
+        .unwrap();
+    let high = e
+        .desktop
+        .device_command("demo", &curtain.id, "switchLevel", "setLevel", vec![serde_json::json!(150)], false)
+        .await;
     assert_eq!(high.unwrap_err().code(), "out_of_range");
 }

@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use super::Desktop;
 use crate::desktop::device_rows::{rows, scene_rows};
+use crate::desktop::indicator::PanelTheme;
 use crate::desktop::menu::{self, ConnectionView, TrayModel};
 use crate::desktop::notices::{notices_for, Notice};
 use crate::desktop::poll::{next_poll, PollDecision, Showing};
-use crate::desktop::indicator::PanelTheme;
 use crate::error::Error;
 use crate::session::Status;
 impl Desktop {
-
     pub fn views(&self) -> Vec<ConnectionView> {
         let prefs = self.locked_settings().clone();
         self.state()
@@ -47,7 +46,8 @@ impl Desktop {
     /// debounced.
     pub fn take_notices(&self) -> Vec<Notice> {
         let now = self.opts.clock.now();
-        let statuses: Vec<(String, Status)> = self.state().live.values().map(|l| (l.conn.name.clone(), l.status())).collect();
+        let statuses: Vec<(String, Status)> =
+            self.state().live.values().map(|l| (l.conn.name.clone(), l.status())).collect();
         let mut st = self.state();
         let mut fresh = Vec::new();
         for (name, status) in statuses {

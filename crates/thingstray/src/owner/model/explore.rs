@@ -13,7 +13,8 @@ impl State {
         // Refreshes, by any process of either computer.
         if self.budget.refreshes > 0 {
             for b_side in [false, true] {
-                let (may, held) = if b_side { (self.b_may_refresh(), self.b_vault) } else { (self.a_may_refresh(), self.a_vault) };
+                let (may, held) =
+                    if b_side { (self.b_may_refresh(), self.b_vault) } else { (self.a_may_refresh(), self.a_vault) };
                 if let (true, Some(g)) = (may, held) {
                     let mut s = self.clone();
                     s.budget.refreshes -= 1;
@@ -71,7 +72,10 @@ impl State {
         // B: a step, a crash, waiting given up, the take-over run again.
         match self.b {
             BJob::Off => {
-                let open = matches!(self.b_record, BRecord::None | BRecord::Requested { .. } | BRecord::Received | BRecord::Owner);
+                let open = matches!(
+                    self.b_record,
+                    BRecord::None | BRecord::Requested { .. } | BRecord::Received | BRecord::Owner
+                );
                 if open && self.budget.runs > 0 && self.b_record != BRecord::None {
                     let mut s = self.clone();
                     s.budget.runs -= 1;

@@ -31,7 +31,9 @@ enum ARecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum BRecord {
     None,
-    Requested { uncertain: bool },
+    Requested {
+        uncertain: bool,
+    },
     Received,
     Owner,
     Acked,
@@ -177,16 +179,14 @@ impl State {
                 match m {
                     Msg::Request => self.a = AJob::Decide(0),
                     Msg::Confirm => self.a = AJob::Confirm(0),
-                    _ => {
-                        match self.a_record {
-                            ARecord::Sent => {
-                                self.a_record = ARecord::None;
-                                self.send(Msg::Kept);
-                            }
-                            ARecord::Acked => self.send(Msg::Refused),
-                            ARecord::None => self.send(Msg::Kept),
+                    _ => match self.a_record {
+                        ARecord::Sent => {
+                            self.a_record = ARecord::None;
+                            self.send(Msg::Kept);
                         }
-                    }
+                        ARecord::Acked => self.send(Msg::Refused),
+                        ARecord::None => self.send(Msg::Kept),
+                    },
                 }
             }
             Msg::Bundle(g) => {
