@@ -155,9 +155,9 @@ async fn find(
         return Err(Error::PairedConnection { connection: name, owner: owner.to_string() });
     }
     if settings.schema.is_some() {
-        return Err(Error::InvalidSetting {
-            field: "connection".into(),
-            why: format!("`{name}` is an ST Schema connector's; its app is the connector in the Developer Workspace, not an OAuth-In app"),
+        return Err(Error::ConnectionKind {
+            connection: name,
+            why: "it is an ST Schema connector's; its app is the connector in the Developer Workspace, not an OAuth-In app".into(),
         });
     }
     let client = AppsClient::new(&settings.api_url, pat, http)?;

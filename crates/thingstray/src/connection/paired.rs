@@ -29,9 +29,9 @@ pub async fn connect(
     validate_connection_name(name)?;
     let config = Config::load(paths)?;
     if config.connections.get(name).is_some_and(|s| s.paired.is_none()) {
-        return Err(Error::InvalidSetting {
-            field: "connection".into(),
-            why: format!("`{name}` holds its own sign-in here; choose another name with --connection"),
+        return Err(Error::ConnectionKind {
+            connection: name.to_string(),
+            why: "it holds its own sign-in here; choose another name with --connection".into(),
         });
     }
     let client = ShareClient::for_invite(invite)?;

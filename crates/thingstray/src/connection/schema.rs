@@ -24,11 +24,9 @@ pub async fn keep(
     let config = Config::load(paths)?;
     if let Some(other) = config.connections.get(name).filter(|s| s.schema.is_none()) {
         let kind = if other.paired.is_some() { "a paired connection" } else { "an OAuth-In connection" };
-        return Err(Error::InvalidSetting {
-            field: "connection".into(),
-            why: format!(
-                "`{name}` is {kind}; keep the connector's callback tokens under another name (--connection NAME)"
-            ),
+        return Err(Error::ConnectionKind {
+            connection: name.to_string(),
+            why: format!("it is {kind}; keep the connector's callback tokens under another name (--connection NAME)"),
         });
     }
     let settings =

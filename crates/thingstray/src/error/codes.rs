@@ -38,6 +38,7 @@ impl Error {
             Error::UnknownConnection { .. } => "unknown_connection",
             Error::PortInUse { .. } => "port_in_use",
             Error::SecretMissing { .. } => "secret_missing",
+            Error::ConnectionKind { .. } => "connection_kind",
             Error::BadRequest { .. } => "bad_request",
             Error::Io { .. } => "io",
             Error::DefaultUnavailable { .. } => "default_unavailable",

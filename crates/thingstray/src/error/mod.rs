@@ -182,6 +182,11 @@ pub enum Error {
     )]
     PortInUse { port: u16, address: String },
 
+    /// The action does not fit this kind of connection (a paired one, an ST Schema
+    /// connector's, one that holds its own sign-in).
+    #[error("`{connection}` cannot do that: {why}.")]
+    ConnectionKind { connection: String, why: String },
+
     #[error("No {item} is stored for `{connection}`: {fix}.")]
     SecretMissing { connection: String, item: &'static str, fix: String },
 

@@ -159,9 +159,10 @@ async fn decide(
     // in flight, and none starts after (each reads the record first).
     let hold = conn.session.hold_for_hand_over().await.map_err(fail)?;
     let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
-        fail(Error::InvalidSetting {
-            field: "client_secret".into(),
-            why: format!("no client secret is stored for `{}`", conn.name),
+        fail(Error::SecretMissing {
+            connection: conn.name.clone(),
+            item: "client secret",
+            fix: "it cannot be handed over without it; run `thingstray setup` again here first".into(),
         })
     })?;
     let settings =
@@ -224,9 +225,10 @@ async fn again(
         })
     })?;
     let client_secret = vault.client_secret(&conn.name).await.map_err(fail)?.ok_or_else(|| {
-        fail(Error::InvalidSetting {
-            field: "client_secret".into(),
-            why: format!("no client secret is stored for `{}`", conn.name),
+        fail(Error::SecretMissing {
+            connection: conn.name.clone(),
+            item: "client secret",
+            fix: "it cannot be handed over without it; run `thingstray setup` again here first".into(),
         })
     })?;
     crate::failpoint::step("give.answering_again", &paths.dir).await;

@@ -75,10 +75,10 @@ pub async fn take_over_from(
         _ => None,
     };
     if taking.is_none() && (start == Start::Resume || settings.paired.is_none()) {
-        return Err(Error::InvalidSetting {
-            field: "connection".into(),
+        return Err(Error::ConnectionKind {
+            connection: name.to_string(),
             why: match settings.paired {
-                None => format!("`{name}` holds its own sign-in here: there is nothing to take over"),
+                None => "it holds its own sign-in here: there is nothing to take over".to_string(),
                 Some(_) => {
                     format!("no take-over of `{name}` was begun here: run `thingstray share take-over` to begin one")
                 }

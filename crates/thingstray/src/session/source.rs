@@ -87,12 +87,9 @@ impl Session {
             Source::Paired(p) => {
                 Err(Error::PairedConnection { connection: self.inner.connection.clone(), owner: p.creds.owner.clone() })
             }
-            Source::Schema(_) => Err(Error::InvalidSetting {
-                field: "connection".into(),
-                why: format!(
-                    "`{}` holds an ST Schema connector's callback tokens: it has no sign-in of its own; a new grantCallbackAccess goes to `thingstray schema grant`",
-                    self.inner.connection
-                ),
+            Source::Schema(_) => Err(Error::ConnectionKind {
+                connection: self.inner.connection.clone(),
+                why: "it holds an ST Schema connector's callback tokens and has no sign-in of its own; a new grantCallbackAccess goes to `thingstray schema grant`".into(),
             }),
         }
     }

@@ -176,7 +176,7 @@ async fn a_paired_connection_does_not_sign_in_and_a_held_location_is_not_paired_
     // Nor does a pairing replace a connection that holds its own sign-in.
     let invite = server.invite().unwrap();
     let e = connect(&env.paths, &env.vault, &invite, "home", "self", env.options()).await.unwrap_err();
-    assert_eq!(e.code(), "invalid_setting", "{e}");
+    assert_eq!(e.code(), "connection_kind", "{e}");
 }
 
 /// The laptop's own share listener on a free port of 127.0.0.1, as `serve --share` on it.

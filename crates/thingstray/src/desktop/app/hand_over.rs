@@ -35,9 +35,9 @@ impl Desktop {
     pub async fn take_sign_in_over(self: &Arc<Self>) -> Result<ShareStatus> {
         let conn = self.served()?;
         if conn.owner().is_none() {
-            return Err(Error::InvalidSetting {
-                field: "connection".into(),
-                why: format!("`{}` holds its own sign-in here: there is nothing to take over", conn.name),
+            return Err(Error::ConnectionKind {
+                connection: conn.name.clone(),
+                why: "it holds its own sign-in here: there is nothing to take over".into(),
             });
         }
         let prefs = self.locked_settings().share.clone();

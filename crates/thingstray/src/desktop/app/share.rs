@@ -237,12 +237,9 @@ impl Desktop {
         let conn = self.served()?;
         match conn.owner() {
             None => Ok(conn),
-            Some(owner) => Err(Error::InvalidSetting {
-                field: "sharing".into(),
-                why: format!(
-                    "`{}` gets its tokens from {owner}: invite the other computer from {owner} instead",
-                    conn.name
-                ),
+            Some(owner) => Err(Error::ConnectionKind {
+                connection: conn.name.clone(),
+                why: format!("it gets its tokens from {owner}: invite the other computer from {owner} instead"),
             }),
         }
     }
