@@ -185,3 +185,36 @@ pub async fn recorded_env(config: SimConfig) -> (Env, Arc<Recorder>) {
     let env = Env::with_vault(config, Vault::new(rec.clone())).await;
     (env, rec)
 }
+
+/// An owner sharing the connection the desktop serves, which the test can switch to
+/// another location (`switched`), as Settings would: the connection as opened from the
+/// settings, its location known, and its share listener on 127.0.0.1.
+pub async fn switchable_owner(env: &Env) -> (Connection, Arc<AtomicBool>, thingstray::owner::ShareServer) {
+    use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource};
+    let conn =
+        Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options())
+            .await
+            .unwrap();
+    let switched = Arc::new(AtomicBool::new(false));
+    let source = {
+        let (conn, switched) = (conn.clone(), switched.clone());
+        ShareSource::Current(Arc::new(move || {
+            let mut c = conn.clone();
+            if switched.load(Ordering::SeqCst) {
+                c.settings.location_id = Some("another-location".into());
+            }
+            Ok(c)
+        }))
+    };
+    let identity = Identity::load_or_create(&env.vault).await.unwrap();
+    let opts = ShareOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        owner_name: "owner-pc".into(),
+        limits: thingstray::serve::Limits::default(),
+    };
+    let server =
+        ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts)
+            .await
+            .unwrap();
+    (conn, switched, server)
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use thingstray::drill::{self, Act};
 
-use crate::handover::{finish, World};
+use crate::handover_world::{finish, World};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Side {

@@ -8,6 +8,7 @@ mod apps;
 mod common;
 mod handover;
 mod handover_faults;
+mod handover_world;
 mod house;
 mod keychain;
 mod logs;

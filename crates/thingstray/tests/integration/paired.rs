@@ -311,37 +311,13 @@ async fn a_token_for_another_location_is_refused_and_the_cached_one_kept() {
     // The desktop shares whichever connection it serves; if that becomes another
     // location's, a computer paired for the first must not take its tokens: its devices,
     // scenes and favorites are the first location's.
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use thingstray::owner::{Identity, ShareOptions, ShareServer, ShareSource};
+
     let env = Env::new(SimConfig { expires_in: 600, ..SimConfig::default() }).await;
     env.signed_in().await;
     // As the desktop holds it: opened from the settings, its location known.
-    let conn =
-        Connection::open_with(&env.paths, &Config::load(&env.paths).unwrap(), env.vault.clone(), None, env.options())
-            .await
-            .unwrap();
+    use std::sync::atomic::Ordering;
+    let (conn, switched, server) = crate::common::switchable_owner(&env).await;
     assert!(conn.settings.location_id.is_some());
-    let switched = Arc::new(AtomicBool::new(false));
-    let source = {
-        let (conn, switched) = (conn.clone(), switched.clone());
-        ShareSource::Current(Arc::new(move || {
-            let mut c = conn.clone();
-            if switched.load(Ordering::SeqCst) {
-                c.settings.location_id = Some("another-location".into());
-            }
-            Ok(c)
-        }))
-    };
-    let identity = Identity::load_or_create(&env.vault).await.unwrap();
-    let opts = ShareOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        owner_name: "owner-pc".into(),
-        limits: thingstray::serve::Limits::default(),
-    };
-    let server =
-        ShareServer::start(source, &identity, Arc::new(Registry::open(&env.paths)), Arc::new(env.clock.clone()), opts)
-            .await
-            .unwrap();
     let laptop = Laptop::new();
     let paired = laptop.pair(&env, &server).await;
     let first = paired.session.token_valid_for(MIN).await.unwrap().secret().to_string();
