@@ -45,7 +45,9 @@ fn request(method: &str, path: &str, headers: &[String]) -> String {
     r
 }
 
-fn serve(thingstray: &str, w: &World, bind: &str) -> Child {
+/// The real `thingstray serve` on a free port of `bind`, signed in as `w` (the hostile-peer
+/// section starts it the same way).
+pub(crate) fn serve(thingstray: &str, w: &World, bind: &str) -> Child {
     Command::new(thingstray)
         .args(["serve", "--port", "0", "--bind", bind])
         .env("THINGSTRAY_CONFIG_DIR", w.dir())

@@ -4,26 +4,13 @@ use crate::report::Section;
 use crate::world::World;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use thingstray::serve::ServerSecret;
 
 use super::*;
 
 // --- 1. the token server ----------------------------------------------------------------
-
-pub(super) fn serve(thingstray: &str, w: &World) -> Child {
-    Command::new(thingstray)
-        .args(["serve", "--port", "0", "--bind", "127.0.0.1"])
-        .env("THINGSTRAY_CONFIG_DIR", w.dir())
-        .env_remove("THINGSTRAY_CONNECTION")
-        .env("THINGSTRAY_LOG", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("thingstray serve starts")
-}
 
 /// One authorised `GET /v1/token` on a new connection, with plain blocking I/O on a thread
 /// of its own (so the attackers' tasks cannot delay the measuring side): its latency, or
@@ -78,7 +65,7 @@ pub(super) fn stop(mut server: Child) {
 /// Part 1: slow readers against `thingstray serve`.
 pub(super) async fn token_server(s: &mut Section, seen: &mut Seen, w: &World, thingstray: &str, phases: &[Duration]) {
     let secret = ServerSecret::load_or_create(&w.shared().vault).await.expect("server secret").expose().to_string();
-    let mut server = serve(thingstray, w);
+    let mut server = crate::attacks::serve(thingstray, w, "127.0.0.1");
     let mut line = String::new();
     let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line);
     let Some(port) = line.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) else {
