@@ -1,8 +1,10 @@
 //! What the tests, the proof (`scripts/report`) and the end-to-end journeys share, in one
-//! home: the house rule's path finder (which modules a file names), and a request body
-//! that stalls (the slow-client attacks). Never a dependency of anything shipped.
+//! home: the house rule's path finder (which modules a file names), a request body that
+//! stalls (the slow-client attacks), and a private PostgreSQL (the session store's tests).
+//! Never a dependency of anything shipped.
 
 pub mod house;
+pub mod postgres;
 
 /// A request body that sends `first` and then nothing, never ending: a client that
 /// stalls after its first bytes.
