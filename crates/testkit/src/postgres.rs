@@ -134,7 +134,8 @@ impl Cluster {
     fn psql_at(&self, url: &str, sql: &str) -> io::Result<String> {
         let mut cmd = self.command("psql", false);
         cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"]);
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| self.spawn_error("psql", e))?;
         // Write from a thread: a long output could fill the stdout pipe while we write.
         let mut stdin = child.stdin.take().ok_or_else(|| io::Error::other("psql: no stdin"))?;
         let sql = sql.to_owned();
@@ -157,7 +158,7 @@ impl Cluster {
         let mut cmd = self.command("initdb", true);
         cmd.args(["--auth=trust", "--no-sync", "--encoding=UTF8", "--locale=C", "-U", USER, "-D"]);
         cmd.arg(self.data_dir());
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| spawn_error("initdb", e))?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(|e| self.spawn_error("initdb", e))?;
         checked("initdb", out).map_err(|e| self.owner_hint(e))?;
         // fsync and full_page_writes off: they only protect against the machine losing
         // power (the kernel's page cache), which tests never do. A crash of the server,
@@ -197,7 +198,7 @@ impl Cluster {
         cmd.args(["start", "-w", "-s", "-t", "60", "-D"]).arg(self.data_dir()).arg("-l").arg(&log);
         cmd.arg("-o").arg(format!("-p {}", self.port));
         // The server writes to the log (-l), not to our pipes, so output() returns.
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| spawn_error("pg_ctl", e))?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(|e| self.spawn_error("pg_ctl", e))?;
         if out.status.success() {
             return Ok(());
         }
@@ -213,7 +214,7 @@ impl Cluster {
     fn pg_ctl_stop(&self, mode: &str) -> io::Result<()> {
         let mut cmd = self.command("pg_ctl", true);
         cmd.args(["stop", "-w", "-s", "-t", "60", "-m", mode, "-D"]).arg(self.data_dir());
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| spawn_error("pg_ctl", e))?;
+        let out = cmd.stdin(Stdio::null()).output().map_err(|e| self.spawn_error("pg_ctl", e))?;
         checked("pg_ctl stop", out).map(drop)
     }
 
@@ -234,6 +235,16 @@ impl Cluster {
             cmd.uid(uid).gid(gid);
         }
         cmd
+    }
+
+    /// A program that would not start: missing (the bindir lost it), or, as root, the
+    /// postgres user not let into the directory (the chdir before exec fails).
+    fn spawn_error(&self, program: &str, e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::NotFound {
+            let msg = format!("could not run {}: {e} (run scripts/setup)", self.bin.join(program).display());
+            return io::Error::new(e.kind(), msg);
+        }
+        self.owner_hint(io::Error::new(e.kind(), format!("could not run {program}: {e}")))
     }
 
     /// As root, the commonest failure is the postgres user not reaching the directory.
@@ -257,9 +268,13 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if let Some(pid) = self.pid() {
             if let Err(e) = self.kill() {
-                eprintln!("testkit postgres: pg_ctl stop failed ({e}); killing {pid}");
-                // The last resort; the data directory goes away below either way.
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                // The last resort, and only for our postmaster: pg_ctl fails precisely when
+                // the pid file is stale, and its pid may now be anyone's.
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&*self.data_dir().to_string_lossy()) {
+                    eprintln!("testkit postgres: pg_ctl stop failed ({e}); killing {pid}");
+                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                }
             }
         }
         if let Err(e) = fs::remove_dir_all(&self.root) {
@@ -377,10 +392,6 @@ fn checked(what: &str, out: Output) -> io::Result<Output> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     Err(io::Error::other(format!("{what} failed ({}): {} {}", out.status, stderr.trim(), stdout.trim())))
-}
-
-fn spawn_error(program: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("could not run {program}: {e} (run scripts/setup)"))
 }
 
 #[cfg(test)]

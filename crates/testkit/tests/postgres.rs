@@ -141,3 +141,19 @@ fn drop_after_a_panic_stops_the_server() {
     assert!(!data.exists(), "{} removed", data.display());
     assert!(!running(pid), "the server stopped");
 }
+
+/// The server killed from outside (SIGKILL: the OOM killer, a stray kill): its pid file is
+/// stale, and Drop must still remove everything without killing whoever has that pid now.
+#[test]
+fn drop_after_the_server_was_killed_from_outside() {
+    let cluster = start();
+    let (data, pid) = (cluster.data_dir(), cluster.pid().expect("running"));
+    let status = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().expect("kill");
+    assert!(status.success());
+    while running(pid) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(cluster.pid().is_some(), "the pid file outlives the server");
+    drop(cluster);
+    assert!(!data.exists(), "{} removed", data.display());
+}
