@@ -31,6 +31,8 @@ impl Error {
             Error::KeychainUnavailable { .. } => "keychain_unavailable",
             Error::KeychainTimeout { .. } => "keychain_timeout",
             Error::VaultCorrupt { .. } => "vault_corrupt",
+            Error::StoreUnavailable { .. } => "store_unavailable",
+            Error::StoreKey { .. } => "store_key",
             Error::VaultWriteFailed { .. } | Error::VaultRefusesWrites { .. } => "vault_write_failed",
             Error::InvalidSetting { .. } => "invalid_setting",
             Error::ConfigUnreadable { .. } => "config_unreadable",
@@ -98,6 +100,7 @@ impl Error {
                 | Error::UnexpectedResponse { .. }
                 | Error::ResponseTooLarge { .. }
                 | Error::KeychainTimeout { .. }
+                | Error::StoreUnavailable { .. }
                 | Error::VaultWriteFailed { .. }
                 | Error::VaultRefusesWrites { .. }
                 | Error::ShareUnreachable { .. }

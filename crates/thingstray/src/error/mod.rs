@@ -147,6 +147,21 @@ pub enum Error {
     #[error("The stored `{key}` could not be read ({detail}). Sign in again to replace it.")]
     VaultCorrupt { key: String, detail: String },
 
+    // --- the shared store of a token service (thingstray-store) ----------------------
+    #[error(
+        "The session store (PostgreSQL) did not answer ({detail}). Tokens still valid are \
+         served; nothing is refreshed until it answers again. Check that the database is up \
+         and reachable at the `--store` address."
+    )]
+    StoreUnavailable { detail: String },
+
+    #[error(
+        "The session store's key does not fit ({detail}). Start every replica with the key \
+         the store was made with: `THINGSTRAY_STORE_KEY` (32 bytes in base64) or \
+         `--store-key-file`. A new key cannot read what the old one wrote."
+    )]
+    StoreKey { detail: String },
+
     #[error(
         "The new tokens could not be saved ({detail}); they are kept in memory and saving is \
          retried. Nobody receives the new token until it is saved."

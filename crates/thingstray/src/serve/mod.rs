@@ -258,7 +258,7 @@ fn api_origin(api_url: &str) -> Result<String> {
 
 /// A 200 JSON answer that no cache keeps (it carries a token): the token server's and
 /// the share listener's.
-pub(crate) fn json_no_store<T: serde::Serialize>(value: &T) -> Response {
+pub fn json_no_store<T: serde::Serialize>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => {
             let mut resp = (StatusCode::OK, body).into_response();
@@ -272,7 +272,7 @@ pub(crate) fn json_no_store<T: serde::Serialize>(value: &T) -> Response {
 }
 
 /// `{"error": {"code", "message"}}`, the shape SmartThings' own errors have.
-pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut resp = (status, body.to_string()).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -282,7 +282,7 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
 
 /// A session or transport error, as the caller should see it: 503 while a sign-in is
 /// needed or SmartThings can't be reached, with the core's code and advice.
-pub(crate) fn core_error_response(e: &Error) -> Response {
+pub fn core_error_response(e: &Error) -> Response {
     let status = if e.is_transient() { StatusCode::BAD_GATEWAY } else { StatusCode::SERVICE_UNAVAILABLE };
     error_response(status, e.code(), &e.to_string())
 }

@@ -43,10 +43,10 @@ impl Session {
         self.token_valid_for(MIN_VALIDITY).await?;
         let _flight = self.inner.flight.lock().await;
         self.save_unsaved().await?;
-        let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let mut guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         self.inner.lock.fence()?;
-        let stored = self.stored_or_signed_out().await?;
-        let pair = self.not_older_than_ours(stored).await?;
+        let stored = self.stored_or_signed_out(&mut guard).await?;
+        let pair = self.not_older_than_ours(stored, &mut guard).await?;
         Ok(Hold { pair, _guard: guard })
     }
 

@@ -9,29 +9,66 @@
 //! Beside the lock, the connection's hand-over record (record.rs): a computer that decided
 //! to give the session away never refreshes again, in any process, and every process
 //! reads that under this lock ([`RefreshLock::fence`]) right before spending the token.
+//!
+//! A session kept in a shared store (keep.rs) is locked by its row instead: the same
+//! `acquire`, a guard that reads and writes the pair.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::keep::{PairGuard, SharedPair};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RefreshLock {
     path: PathBuf,
     /// The connection's hand-over record (`Paths::hand_over_record`).
     record: Option<PathBuf>,
+    /// A pair in a shared store: its lock replaces the file's.
+    shared: Option<Arc<dyn SharedPair>>,
 }
 
-/// Held while refreshing; dropping it closes the file, which releases the lock.
-#[derive(Debug)]
+impl std::fmt::Debug for RefreshLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.shared {
+            Some(s) => f.debug_tuple("RefreshLock").field(&s.describe()).finish(),
+            None => f.debug_tuple("RefreshLock").field(&self.path).finish(),
+        }
+    }
+}
+
+/// Held while refreshing; dropping it closes the file (or ends the row's transaction),
+/// which releases the lock.
 pub struct LockGuard {
-    _file: File,
+    pub(super) held: Held,
+}
+
+pub(super) enum Held {
+    File(#[allow(dead_code, reason = "held for its lock; dropping it unlocks")] File),
+    Row(Box<dyn PairGuard>),
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard").finish_non_exhaustive()
+    }
 }
 
 impl RefreshLock {
     pub fn new(path: PathBuf) -> RefreshLock {
-        RefreshLock { path, record: None }
+        RefreshLock { path, record: None, shared: None }
+    }
+
+    /// The lock of a pair kept in a shared store (a database row): single flight across
+    /// every replica that shares the store.
+    pub fn shared(pair: Arc<dyn SharedPair>) -> RefreshLock {
+        RefreshLock { path: PathBuf::new(), record: None, shared: Some(pair) }
+    }
+
+    pub(super) fn shared_pair(&self) -> Option<&Arc<dyn SharedPair>> {
+        self.shared.as_ref()
     }
 
     /// The same lock, fenced by the connection's hand-over record at `record`.
@@ -58,6 +95,9 @@ impl RefreshLock {
     }
 
     pub async fn acquire(&self, timeout: Duration) -> Result<LockGuard> {
+        if let Some(shared) = &self.shared {
+            return Ok(LockGuard { held: Held::Row(shared.lock(timeout).await?) });
+        }
         let what = || format!("locking {}", self.path.display());
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -66,7 +106,7 @@ impl RefreshLock {
             // give up waiting, the detached job still finishes and drops the file, unlocking.
             let job = tokio::task::spawn_blocking(move || file.lock().map(|_| file));
             match tokio::time::timeout_at(deadline, job).await {
-                Ok(Ok(Ok(file))) if still_at(&file, &self.path) => return Ok(LockGuard { _file: file }),
+                Ok(Ok(Ok(file))) if still_at(&file, &self.path) => return Ok(LockGuard { held: Held::File(file) }),
                 // The file we waited on was deleted or replaced meanwhile (a cleaner, a user):
                 // whoever locks the one at the path now would hold "the lock" too. Again.
                 Ok(Ok(Ok(_stale))) => {

@@ -15,6 +15,7 @@
 
 pub(crate) mod backoff;
 mod hold;
+pub mod keep;
 mod lock;
 pub mod record;
 mod refresher;
@@ -247,7 +248,7 @@ impl Session {
     /// pair opens as "needs sign-in" rather than failing: the connection must stay usable
     /// for the one thing that mends it, a sign-in that overwrites the item.
     pub async fn load(&self) -> Result<()> {
-        match self.inner.vault.tokens(&self.inner.connection).await {
+        match self.read_stored().await {
             Ok(stored) => self.set_tokens(stored),
             Err(e @ Error::VaultCorrupt { .. }) => {
                 tracing::warn!(connection = %self.inner.connection, code = e.code(), "the stored tokens are unreadable; sign-in needed");
@@ -320,9 +321,9 @@ impl Session {
         }
         // An unsaved pair first: the vault may still hold its spent predecessor.
         self.save_unsaved().await?;
-        let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
-        let stored = self.stored_or_signed_out().await?;
-        let stored = self.not_older_than_ours(stored).await?;
+        let mut guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let stored = self.stored_or_signed_out(&mut guard).await?;
+        let stored = self.not_older_than_ours(stored, &mut guard).await?;
         if stored.access_token.secret() != rejected.secret() {
             self.set_tokens(Some(stored.clone()));
             self.publish();
@@ -369,8 +370,8 @@ impl Session {
     /// every setting stays as it was.
     pub async fn adopt(&self, tokens: TokenSet) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self.discard_unsaved_and_lock().await?;
-        self.inner.vault.store_tokens(&self.inner.connection, &tokens).await?;
+        let mut guard = self.discard_unsaved_and_lock().await?;
+        self.write_locked(&mut guard, &tokens).await?;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(Some(tokens));
         self.publish();
@@ -382,8 +383,8 @@ impl Session {
     /// it in the app). The client secret and settings stay.
     pub async fn sign_out(&self) -> Result<()> {
         let _flight = self.inner.flight.lock().await;
-        let _lock = self.discard_unsaved_and_lock().await?;
-        self.inner.vault.delete_tokens(&self.inner.connection).await?;
+        let mut guard = self.discard_unsaved_and_lock().await?;
+        self.delete_locked(&mut guard).await?;
         *lock(&self.inner.retry) = Retry::default();
         self.set_tokens(None);
         self.publish();

@@ -58,3 +58,14 @@ impl Session {
         Some(retry.next_at.unwrap_or_else(|| self.refresh_point(&t)))
     }
 }
+
+impl Session {
+    /// One scheduled refresh, for a caller that schedules many sessions itself (a token
+    /// service claims the due ones from its store): the stored pair is read first, since
+    /// another process may have refreshed it, and is refreshed only when it is past its
+    /// refresh point. The same single flight and persist-before-use as the refresher's.
+    pub async fn refresh_if_due(&self) -> crate::error::Result<()> {
+        self.load().await?;
+        self.refresh(Need::Scheduled).await.map(|_| ())
+    }
+}

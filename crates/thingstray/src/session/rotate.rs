@@ -28,15 +28,15 @@ impl Session {
             }
         }
         self.save_unsaved().await?;
-        let guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
+        let mut guard = self.inner.lock.acquire(self.inner.opts.lock_timeout).await?;
         if let Source::Paired(p) = &self.inner.source {
             let t = self.fetch_from_owner(p, need).await;
             drop(guard);
             return t;
         }
         // The vault is the truth: another process may have rotated the pair meanwhile.
-        let stored = self.stored_or_signed_out().await?;
-        let stored = self.not_older_than_ours(stored).await?;
+        let stored = self.stored_or_signed_out(&mut guard).await?;
+        let stored = self.not_older_than_ours(stored, &mut guard).await?;
         if self.good_enough(&stored, need) {
             let newer = self.cached().is_none_or(|c| !c.is_same_pair(&stored));
             self.set_tokens(Some(stored.clone()));
@@ -50,8 +50,8 @@ impl Session {
     }
 
     /// Reads the vault inside the lock; a missing or ended pair stops here.
-    pub(super) async fn stored_or_signed_out(&self) -> Result<TokenSet> {
-        let stored = self.inner.vault.tokens(&self.inner.connection).await?;
+    pub(super) async fn stored_or_signed_out(&self, guard: &mut LockGuard) -> Result<TokenSet> {
+        let stored = self.read_locked(guard).await?;
         let Some(stored) = stored else {
             self.set_tokens(None);
             self.publish();
@@ -68,7 +68,7 @@ impl Session {
 
     /// Spends `current`'s refresh token. The caller holds the flight mutex and hands over
     /// the cross-process lock, which an unsaved new pair keeps.
-    pub(super) async fn rotate(&self, current: TokenSet, guard: LockGuard) -> Result<TokenSet> {
+    pub(super) async fn rotate(&self, current: TokenSet, mut guard: LockGuard) -> Result<TokenSet> {
         let conn = &self.inner.connection;
         let refresher = match &self.inner.source {
             Source::SignIn(oauth) => Refresher::OAuth(oauth),
@@ -86,7 +86,7 @@ impl Session {
         self.inner.status.send_replace(Status::Refreshing { expires_at: unix_ms(current.expires_at()) / 1000 });
         if self.inner.opts.probe_vault {
             // The same pair, written again: if the vault refuses now, nothing is spent.
-            if let Err(e) = self.inner.vault.store_tokens(conn, &current).await {
+            if let Err(e) = self.write_locked(&mut guard, &current).await {
                 let e = Error::VaultRefusesWrites { detail: e.to_string() };
                 tracing::warn!(connection = %conn, code = e.code(), "not refreshing: the vault refuses writes");
                 return Err(e);
@@ -102,7 +102,7 @@ impl Session {
             Ok(new) => {
                 crate::failpoint::hit("refresh.response");
                 // Persist before use: from here on the old refresh token is dead.
-                if let Err(e) = self.inner.vault.store_tokens(conn, &new).await {
+                if let Err(e) = self.write_locked(&mut guard, &new).await {
                     *lock(&self.inner.unsaved) = Some(Unsaved { pair: new, lock: guard });
                     let e = Error::VaultWriteFailed { detail: e.to_string() };
                     tracing::error!(connection = %conn, code = e.code(), "{e}");
@@ -120,7 +120,7 @@ impl Session {
                 // SmartThings refused, another process rotated it (a lock that did not hold:
                 // its file deleted, a second config dir on the same vault). Its pair is good;
                 // marking "ended" over it would throw the session away.
-                match self.inner.vault.tokens(conn).await {
+                match self.read_locked(&mut guard).await {
                     Ok(Some(stored)) if !stored.is_same_pair(&current) && stored.ended.is_none() => {
                         tracing::warn!(connection = %conn, "a refresh token was refused after another process had replaced it; using the stored pair");
                         *lock(&self.inner.retry) = Retry::default();
@@ -137,7 +137,7 @@ impl Session {
                     other => crate::schema::ended_note(other).unwrap_or_default(),
                 });
                 // Tell other processes too, so none of them asks again with a dead token.
-                if let Err(w) = self.inner.vault.store_tokens(conn, &ended).await {
+                if let Err(w) = self.write_locked(&mut guard, &ended).await {
                     tracing::warn!(connection = %conn, code = w.code(), "could not mark the session as ended");
                 }
                 self.set_tokens(Some(ended));
@@ -153,8 +153,8 @@ impl Session {
 
     /// Stores the unsaved pair, under the lock it kept. On failure it stays, lock and all.
     pub(super) async fn save_unsaved(&self) -> Result<()> {
-        let Some(Unsaved { pair, lock: guard }) = lock(&self.inner.unsaved).take() else { return Ok(()) };
-        match self.inner.vault.store_tokens(&self.inner.connection, &pair).await {
+        let Some(Unsaved { pair, lock: mut guard }) = lock(&self.inner.unsaved).take() else { return Ok(()) };
+        match self.write_locked(&mut guard, &pair).await {
             Ok(()) => {
                 drop(guard);
                 *lock(&self.inner.retry) = Retry::default();
@@ -173,17 +173,13 @@ impl Session {
     /// it does, an old copy was written back over ours (a lost update, a restored backup);
     /// its refresh token is spent and rotating it would end the session. Ours is the live
     /// one: it goes back into the vault.
-    pub(super) async fn not_older_than_ours(&self, stored: TokenSet) -> Result<TokenSet> {
+    pub(super) async fn not_older_than_ours(&self, stored: TokenSet, guard: &mut LockGuard) -> Result<TokenSet> {
         let Some(mine) = self.cached() else { return Ok(stored) };
         if mine.ended.is_some() || mine.is_same_pair(&stored) || mine.issued_at() <= stored.issued_at() {
             return Ok(stored);
         }
         tracing::warn!(connection = %self.inner.connection, "the vault held an older token pair than this process; putting ours back");
-        self.inner
-            .vault
-            .store_tokens(&self.inner.connection, &mine)
-            .await
-            .map_err(|e| Error::VaultWriteFailed { detail: e.to_string() })?;
+        self.write_locked(guard, &mine).await.map_err(|e| Error::VaultWriteFailed { detail: e.to_string() })?;
         Ok(mine)
     }
 

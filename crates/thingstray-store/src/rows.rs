@@ -1,0 +1,288 @@
+//! The sessions table and the sign-ins table: what any replica may do to a row outside
+//! a session's own lock (the session reads and writes its pair through pair.rs).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use thingstray::error::{Error, Result};
+use thingstray::token::TokenSet;
+
+use crate::db::{unavailable, Store};
+use crate::pair::{refresh_due, seal_pair};
+
+/// What `GET /v1/connections` and `thingstray status --store` show: never a secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub location_id: Option<String>,
+    pub status: String,
+    /// Unix seconds.
+    pub expires_at: Option<u64>,
+    pub ended: Option<String>,
+}
+
+fn unix(t: Option<SystemTime>) -> Option<u64> {
+    t.map(|t| thingstray::clock::unix_ms(t) / 1000)
+}
+
+impl SessionRow {
+    fn from_row(r: &tokio_postgres::Row) -> SessionRow {
+        SessionRow {
+            id: r.get("id"),
+            kind: r.get("kind"),
+            name: r.get("name"),
+            location_id: r.get("location_id"),
+            status: r.get("status"),
+            expires_at: unix(r.get("expires_at")),
+            ended: r.get("ended"),
+        }
+    }
+}
+
+/// A new session's first pair, and what it is.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub name: Option<&'a str>,
+    pub location_id: Option<&'a str>,
+    /// ST Schema: the grant's callbackUrls, JSON.
+    pub schema_urls: Option<&'a str>,
+    pub tokens: &'a TokenSet,
+}
+
+const COLUMNS: &str = "id, kind, name, location_id, status, expires_at, ended";
+
+impl Store {
+    /// Stores a signed-in session (a new row, or the same installed app signed in again):
+    /// the pair is committed before anyone is handed it. For OAuth-In, SmartThings keeps
+    /// one sign-in per app and location: any other session of that location is dead from
+    /// now on, and is removed in the same transaction.
+    pub async fn put_session(&self, s: NewSession<'_>) -> Result<Vec<String>> {
+        let sealed = seal_pair(self, s.id, s.tokens)?;
+        let due = refresh_due(s.tokens);
+        let expires = s.tokens.expires_at();
+        self.timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(unavailable)?;
+            let replaced: Vec<String> = match (s.kind, s.location_id) {
+                ("oauth", Some(loc)) => tx
+                    .query(
+                        "DELETE FROM thingstray_sessions WHERE kind = 'oauth' AND location_id = $1 AND id <> $2 RETURNING id",
+                        &[&loc, &s.id],
+                    )
+                    .await
+                    .map_err(unavailable)?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            tx.execute(
+                "INSERT INTO thingstray_sessions (id, kind, name, location_id, schema_urls, tokens, expires_at, refresh_due, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')
+                 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,
+                     name = coalesce(EXCLUDED.name, thingstray_sessions.name),
+                     location_id = coalesce(EXCLUDED.location_id, thingstray_sessions.location_id),
+                     schema_urls = EXCLUDED.schema_urls, tokens = EXCLUDED.tokens,
+                     expires_at = EXCLUDED.expires_at, refresh_due = EXCLUDED.refresh_due,
+                     status = 'active', ended = NULL, failures = 0, claimed_until = NULL, claimed_by = NULL,
+                     updated_at = now()",
+                &[&s.id, &s.kind, &s.name, &s.location_id, &s.schema_urls, &sealed, &expires, &due],
+            )
+            .await
+            .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            Ok(replaced)
+        })
+        .await
+    }
+
+    /// Records where an OAuth-In session signed in. SmartThings keeps one sign-in per app
+    /// and location, so every other session of that location is dead: removed, and named.
+    pub async fn locate_session(&self, id: &str, location_id: &str) -> Result<Vec<String>> {
+        self.timed(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(unavailable)?;
+            tx.execute("UPDATE thingstray_sessions SET location_id = $2 WHERE id = $1", &[&id, &location_id])
+                .await
+                .map_err(unavailable)?;
+            let replaced = tx
+                .query(
+                    "DELETE FROM thingstray_sessions WHERE kind = 'oauth' AND location_id = $1 AND id <> $2 RETURNING id",
+                    &[&location_id, &id],
+                )
+                .await
+                .map_err(unavailable)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tx.commit().await.map_err(unavailable)?;
+            Ok(replaced)
+        })
+        .await
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<SessionRow>> {
+        self.timed(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(&format!("SELECT {COLUMNS} FROM thingstray_sessions ORDER BY created_at, id"), &[])
+                .await
+                .map_err(unavailable)?;
+            Ok(rows.iter().map(SessionRow::from_row).collect())
+        })
+        .await
+    }
+
+    /// One session's row, with its ST Schema callback URLs when it has them.
+    pub async fn session_row(&self, id: &str) -> Result<Option<(SessionRow, Option<String>)>> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(&format!("SELECT {COLUMNS}, schema_urls FROM thingstray_sessions WHERE id = $1"), &[&id])
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| (SessionRow::from_row(&r), r.get("schema_urls"))))
+        })
+        .await
+    }
+
+    /// Forgets a session (an uninstall). True when there was one.
+    pub async fn delete_session(&self, id: &str) -> Result<bool> {
+        self.timed(async {
+            let client = self.client().await?;
+            let n = client.execute("DELETE FROM thingstray_sessions WHERE id = $1", &[&id]).await.map_err(unavailable)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Claims up to `limit` sessions due for a refresh at `now` for `lease`: rows another
+    /// replica is refreshing (their lock held) or has claimed are skipped, never waited on.
+    pub async fn claim_due(&self, now: SystemTime, lease: Duration, limit: i64, replica: &str) -> Result<Vec<String>> {
+        let until = now + lease;
+        self.timed(async {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "UPDATE thingstray_sessions s SET claimed_until = $2, claimed_by = $3
+                     WHERE s.id IN (
+                         SELECT id FROM thingstray_sessions
+                         WHERE status = 'active' AND refresh_due <= $1
+                           AND (claimed_until IS NULL OR claimed_until <= $1)
+                         ORDER BY refresh_due LIMIT $4
+                         FOR UPDATE SKIP LOCKED)
+                     RETURNING s.id",
+                    &[&now, &until, &replica, &limit],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .await
+    }
+
+    /// After a failed scheduled refresh: not claimed again before `retry_at`.
+    pub async fn note_failure(&self, id: &str, retry_at: SystemTime) -> Result<()> {
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "UPDATE thingstray_sessions SET failures = failures + 1, claimed_until = $2 WHERE id = $1",
+                    &[&id, &retry_at],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// How many scheduled refreshes of a session failed in a row.
+    pub async fn session_failures(&self, id: &str) -> Result<u32> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt("SELECT failures FROM thingstray_sessions WHERE id = $1", &[&id])
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map_or(0, |r| r.get::<_, i32>(0).max(0) as u32))
+        })
+        .await
+    }
+
+    /// When the next session is due (for the scheduler's sleep), if any is.
+    pub async fn next_due(&self) -> Result<Option<SystemTime>> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT min(greatest(refresh_due, coalesce(claimed_until, refresh_due)))
+                     FROM thingstray_sessions WHERE status = 'active'",
+                    &[],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
+    /// Keeps a started sign-in (sealed) so any replica can finish it.
+    pub async fn put_sign_in(&self, state: &str, exported: &secrecy::SecretString, name: Option<&str>, expires_at: SystemTime) -> Result<()> {
+        use secrecy::ExposeSecret;
+        let hash = state_hash(state);
+        let sealed = self.key.seal(&format!("sign-ins/{hash}"), exported.expose_secret().as_bytes())?;
+        self.timed(async {
+            let client = self.client().await?;
+            // Old ones go as new ones come: the table never grows past what 30 minutes bring.
+            client
+                .execute("DELETE FROM thingstray_sign_ins WHERE expires_at < $1", &[&SystemTime::now()])
+                .await
+                .map_err(unavailable)?;
+            client
+                .execute(
+                    "INSERT INTO thingstray_sign_ins (state_hash, sign_in, name, expires_at) VALUES ($1, $2, $3, $4)",
+                    &[&hash, &sealed, &name, &expires_at],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Takes a started sign-in by its state, once: a second callback with the same state
+    /// finds nothing. An expired one is gone too.
+    pub async fn take_sign_in(&self, state: &str, now: SystemTime) -> Result<Option<(secrecy::SecretString, Option<String>)>> {
+        let hash = state_hash(state);
+        let row = self
+            .timed(async {
+                let client = self.client().await?;
+                client
+                    .query_opt(
+                        "DELETE FROM thingstray_sign_ins WHERE state_hash = $1 RETURNING sign_in, name, expires_at",
+                        &[&hash],
+                    )
+                    .await
+                    .map_err(unavailable)
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires: SystemTime = row.get(2);
+        if expires < now {
+            return Ok(None);
+        }
+        let plain = self.key.open(&format!("sign-ins/{hash}"), &row.get::<_, Vec<u8>>(0))?;
+        let text = String::from_utf8(plain).map_err(|_| Error::StoreKey { detail: "a sign-in is not text".into() })?;
+        Ok(Some((secrecy::SecretString::from(text), row.get(1))))
+    }
+}
+
+/// The sign-ins table is keyed by a hash of the state, not the state itself.
+fn state_hash(state: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, state.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,156 @@
+//! The refresh scheduler every replica runs: it claims due sessions from the store
+//! (`FOR UPDATE SKIP LOCKED`, so two replicas never claim the same one and neither waits
+//! on the other), refreshes them ahead of expiry with bounded concurrency and at most
+//! `rate` refreshes a second, and stops all refreshing when SmartThings says 429 until
+//! the time its `x-ratelimit-reset` gives (the limit is the app's, not a session's).
+//!
+//! Each refresh is the core session's own (single flight by the row's lock,
+//! persist-before-use by the commit); the claim only spreads the work.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use thingstray::error::Error;
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::service::Service;
+
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// At most this many refreshes at once on this replica.
+    pub concurrency: usize,
+    /// At most this many refreshes started per second on this replica.
+    pub rate: f64,
+    /// How long a claim keeps other replicas off a session (longer than any refresh).
+    pub lease: Duration,
+    /// How many due sessions one claim takes.
+    pub batch: i64,
+    /// The longest sleep between looks at the store (a session signed in on another
+    /// replica is due a day later, so this only bounds how late after a clock jump).
+    pub idle_check: Duration,
+    /// This replica's name in `claimed_by`.
+    pub replica: String,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            concurrency: 8,
+            rate: 20.0,
+            lease: Duration::from_secs(120),
+            batch: 64,
+            idle_check: Duration::from_secs(15),
+            replica: format!("{}:{}", gethost(), std::process::id()),
+        }
+    }
+}
+
+fn gethost() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "replica".into())
+}
+
+/// Backoff of a session's failed scheduled refreshes: 10 s, 20 s, … capped at 10 min.
+fn retry_after(failures: u32) -> Duration {
+    let secs = 10u64.saturating_mul(1u64 << failures.min(6));
+    Duration::from_secs(secs.min(600))
+}
+
+/// Runs until the task is aborted.
+pub async fn run(service: Service, opts: SchedulerOptions) {
+    let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let paused_until: Arc<Mutex<Option<SystemTime>>> = Arc::default();
+    let gap = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
+    let clock = service.store().clock();
+    let mut last_skew_check = tokio::time::Instant::now();
+    loop {
+        let now = clock.now();
+        if let Some(until) = *paused_until.lock().await {
+            if until > now {
+                tokio::select! {
+                    _ = tokio::time::sleep(until.duration_since(now).unwrap_or_default().min(opts.idle_check)) => {}
+                    _ = clock.jumped() => {}
+                }
+                continue;
+            }
+        }
+        if last_skew_check.elapsed() > Duration::from_secs(60) {
+            last_skew_check = tokio::time::Instant::now();
+            if let Err(e) = service.store().measure_skew().await {
+                tracing::debug!(code = e.code(), "could not measure the clock against the store");
+            }
+            service.evict_idle();
+        }
+        let claimed = match service.store().claim_due(now, opts.lease, opts.batch, &opts.replica).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(code = e.code(), "could not claim due sessions: {e}");
+                Vec::new()
+            }
+        };
+        let busy = !claimed.is_empty();
+        for id in claimed {
+            let permit = match slots.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return,
+            };
+            let service = service.clone();
+            let paused = paused_until.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                refresh_one(&service, &id, &paused).await;
+            });
+            tokio::time::sleep(gap).await;
+        }
+        if busy {
+            continue;
+        }
+        let wait = match service.store().next_due().await {
+            Ok(Some(at)) => at.duration_since(clock.now()).unwrap_or_default().min(opts.idle_check),
+            _ => opts.idle_check,
+        }
+        .max(Duration::from_millis(50));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = clock.jumped() => {}
+        }
+    }
+}
+
+async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTime>>) {
+    let store = service.store();
+    let result = match service.session(id).await {
+        Ok(session) => session.refresh_if_due().await,
+        Err(e) => Err(e),
+    };
+    let now = store.now();
+    match result {
+        Ok(()) => {}
+        Err(Error::RateLimited { retry_after: wait }) => {
+            tracing::warn!(session = %id, wait_s = wait.as_secs(), "SmartThings limits refreshes; pausing them all");
+            *paused.lock().await = Some(now + wait);
+            let _ = store.note_failure(id, now + wait).await;
+        }
+        Err(e) if e.needs_sign_in() => {
+            // The session wrote `ended` into its row itself (after the re-read).
+            tracing::info!(session = %id, code = e.code(), "session ended; a new sign-in is needed");
+        }
+        Err(Error::UnknownConnection { .. }) => {}
+        Err(e) => {
+            let failures = store.session_failures(id).await.unwrap_or(0);
+            tracing::warn!(session = %id, code = e.code(), failures, "scheduled refresh failed: {e}");
+            let _ = store.note_failure(id, now + retry_after(failures)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_ten_minutes() {
+        assert_eq!(retry_after(0), Duration::from_secs(10));
+        assert_eq!(retry_after(1), Duration::from_secs(20));
+        assert_eq!(retry_after(30), Duration::from_secs(600));
+    }
+}
