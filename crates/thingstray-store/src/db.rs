@@ -39,6 +39,26 @@ pub struct Store {
     described: Arc<str>,
     /// This replica's own clock (a test's clock in tests), which the skew corrects.
     base: Arc<dyn Clock>,
+    skew: Skew,
+    /// When a call last found the database unreachable (cleared by the next that worked):
+    /// a cut-off replica serves the sessions it holds at once instead of waiting out a
+    /// connect timeout on every hand-out.
+    unreachable_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+/// How long after a failed call a replica that holds a session serves it without asking.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(5);
+
+/// Whose clock the replicas share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skew {
+    /// PostgreSQL's: each replica measures its own clock against the database's and
+    /// corrects for the difference (production).
+    Measure,
+    /// The given clock's, as it is: for a simulation where every replica and the
+    /// simulator share one moved clock (tests, the report), which the database's real
+    /// clock would otherwise pull back.
+    Trust,
 }
 
 impl std::fmt::Debug for Store {
@@ -70,11 +90,11 @@ impl Store {
     /// Connects, applies the migrations, and checks the key against the store's (a new
     /// store takes this key). `url` is a libpq URL or key=value string.
     pub async fn open(url: &SecretString, key: StoreKey) -> Result<Store> {
-        Store::open_with_clock(url, key, Arc::new(thingstray::clock::SystemClock)).await
+        Store::open_with_clock(url, key, Arc::new(thingstray::clock::SystemClock), Skew::Measure).await
     }
 
     /// [`Store::open`] with this replica's clock given (tests move it, or set it wrong).
-    pub async fn open_with_clock(url: &SecretString, key: StoreKey, base: Arc<dyn Clock>) -> Result<Store> {
+    pub async fn open_with_clock(url: &SecretString, key: StoreKey, base: Arc<dyn Clock>, skew: Skew) -> Result<Store> {
         use secrecy::ExposeSecret;
         let mut cfg = tokio_postgres::Config::from_str(url.expose_secret()).map_err(|e| Error::InvalidSetting {
             field: "store".into(),
@@ -101,6 +121,8 @@ impl Store {
             skew_ms: Arc::default(),
             described,
             base,
+            skew,
+            unreachable_at: Arc::default(),
         };
         store.migrate().await?;
         store.check_key().await?;
@@ -119,9 +141,22 @@ impl Store {
 
     /// `fut` under the store's deadline; a late answer is `store_unavailable`.
     pub(crate) async fn timed<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
-        tokio::time::timeout(self.timeout, fut).await.map_err(|_| {
-            unavailable(format!("no answer within {} s", self.timeout.as_secs()))
-        })?
+        let result = tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| unavailable(format!("no answer within {} s", self.timeout.as_secs())))
+            .and_then(|r| r);
+        let mut at = self.unreachable_at.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Err(Error::StoreUnavailable { .. }) => *at = Some(std::time::Instant::now()),
+            _ => *at = None,
+        }
+        result
+    }
+
+    /// Did a call find the database unreachable within the last [`UNREACHABLE_GRACE`]?
+    pub fn recently_unreachable(&self) -> bool {
+        let at = self.unreachable_at.lock().unwrap_or_else(|p| p.into_inner());
+        at.is_some_and(|t| t.elapsed() < UNREACHABLE_GRACE)
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
@@ -196,6 +231,9 @@ impl Store {
 
     /// Measures PostgreSQL's clock against ours (the midpoint of a round trip).
     pub async fn measure_skew(&self) -> Result<()> {
+        if self.skew == Skew::Trust {
+            return Ok(());
+        }
         let before = self.base.now();
         let db_ms: f64 = self
             .timed(async {

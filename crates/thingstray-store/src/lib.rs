@@ -20,7 +20,7 @@ pub mod rows;
 pub mod scheduler;
 pub mod service;
 
-pub use db::Store;
+pub use db::{Skew, Store};
 pub use key::StoreKey;
 pub use scheduler::SchedulerOptions;
 pub use service::Service;

@@ -54,10 +54,6 @@ pub(crate) fn seal_pair(store: &Store, id: &str, t: &TokenSet) -> Result<Vec<u8>
     store.key.seal(&aad(id), &json)
 }
 
-fn ts(t: SystemTime) -> SystemTime {
-    t
-}
-
 impl SharedPair for RowPair {
     fn read(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
         Box::pin(async move {
@@ -168,7 +164,7 @@ impl PairGuard for RowGuard {
             let id = self.id.clone();
             let sealed = seal_pair(&store, &id, pair)?;
             let status = if pair.ended.is_some() { "ended" } else { "active" };
-            let expires = ts(pair.expires_at());
+            let expires = pair.expires_at();
             let due = refresh_due(pair);
             let client = self.held().await?;
             let written = store

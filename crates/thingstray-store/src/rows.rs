@@ -124,6 +124,20 @@ impl Store {
         .await
     }
 
+    /// The row's version: it changes with every write to the row (PostgreSQL's `xmin`,
+    /// the transaction that wrote the row's current version). `None`: no such row.
+    pub async fn session_version(&self, id: &str) -> Result<Option<i64>> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt("SELECT xmin::text::bigint FROM thingstray_sessions WHERE id = $1", &[&id])
+                .await
+                .map_err(unavailable)?;
+            Ok(row.map(|r| r.get::<_, i64>(0)))
+        })
+        .await
+    }
+
     pub async fn sessions(&self) -> Result<Vec<SessionRow>> {
         self.timed(async {
             let client = self.client().await?;

@@ -25,10 +25,6 @@ pub const APP: &str = "app";
 pub const CONNECTOR: &str = "connector";
 pub const SERVICE_SECRET: &str = "service-secret";
 
-/// A replica re-reads a cached session's row at least this often, so a session another
-/// replica deleted (an uninstall) or replaced (a new sign-in) stops being served here
-/// within this long.
-pub const RECHECK: Duration = Duration::from_secs(30);
 /// A cached session unused this long is dropped (memory stays bounded by what is in use).
 pub const IDLE: Duration = Duration::from_secs(10 * 60);
 
@@ -59,7 +55,8 @@ struct Inner {
 
 struct Cached {
     session: Session,
-    checked: Instant,
+    /// The row's version when the session last read it.
+    version: i64,
     used: Instant,
 }
 
@@ -141,31 +138,48 @@ impl Service {
         })
     }
 
-    /// The session of row `id`: cached, or built from the row.
+    /// The session of row `id`: cached, or built from the row. Each call asks the row's
+    /// version (one primary-key read): a row another replica deleted (an uninstall, a
+    /// newer sign-in of the location) is never served again, and a pair another replica
+    /// rotated is read before use. A replica cut off from the database serves what it
+    /// holds (its session hands out a still-valid token and refuses to refresh).
     pub async fn session(&self, id: &str) -> Result<Session> {
         let now = Instant::now();
-        let fresh = {
-            let mut cache = lock(&self.inner.cache);
-            cache.get_mut(id).map(|c| {
-                c.used = now;
-                (c.session.clone(), now.duration_since(c.checked) < RECHECK)
-            })
-        };
-        match fresh {
-            Some((session, true)) => return Ok(session),
-            Some((session, false)) => {
-                if self.inner.store.session_row(id).await?.is_none() {
-                    lock(&self.inner.cache).remove(id);
-                    return Err(Error::UnknownConnection { name: id.to_string(), known: String::new() });
+        let cached = lock(&self.inner.cache).get_mut(id).map(|c| {
+            c.used = now;
+            (c.session.clone(), c.version)
+        });
+        if let Some((session, _)) = &cached {
+            if self.inner.store.recently_unreachable() {
+                return Ok(session.clone());
+            }
+        }
+        let version = match self.inner.store.session_version(id).await {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                lock(&self.inner.cache).remove(id);
+                return Err(Error::UnknownConnection { name: id.to_string(), known: String::new() });
+            }
+            Err(e @ Error::StoreUnavailable { .. }) => {
+                return match cached {
+                    Some((session, _)) => {
+                        tracing::debug!(session = %id, "the store does not answer; serving what this replica holds");
+                        Ok(session)
+                    }
+                    None => Err(e),
                 }
-                // Another replica may have refreshed or replaced the pair: the row is the truth.
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some((session, seen)) = cached {
+            if seen != version {
+                // Another replica (or this one) wrote the row: the row is the truth.
                 session.load().await?;
                 if let Some(c) = lock(&self.inner.cache).get_mut(id) {
-                    c.checked = Instant::now();
+                    c.version = version;
                 }
-                return Ok(session);
             }
-            None => {}
+            return Ok(session);
         }
         let (row, urls) =
             self.inner.store.session_row(id).await?.ok_or_else(|| Error::UnknownConnection { name: id.to_string(), known: String::new() })?;
@@ -194,7 +208,7 @@ impl Service {
         };
         session.load().await?;
         let mut cache = lock(&self.inner.cache);
-        let entry = cache.entry(id.to_string()).or_insert(Cached { session, checked: now, used: now });
+        let entry = cache.entry(id.to_string()).or_insert(Cached { session, version, used: now });
         Ok(entry.session.clone())
     }
 

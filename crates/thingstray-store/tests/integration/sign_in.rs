@@ -1,0 +1,96 @@
+//! Sign-ins for many users: started on one replica, finished on another, used once, and
+//! one sign-in per app and location (a second one replaces the first's session).
+
+use std::time::Duration;
+
+use smartthings_sim::SimConfig;
+use thingstray::error::Error;
+
+use crate::world::World;
+
+const MIN: Duration = Duration::from_secs(300);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_started_on_one_replica_finishes_on_another() {
+    let w = World::new(SimConfig::default()).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    let signed = w.sign_in_across(&a, &b, Some("alice")).await;
+    assert!(signed.location_id.is_some(), "the location is learnt at once: {signed:?}");
+    assert!(signed.replaced.is_empty());
+
+    // Both replicas hand out the same token; neither asked SmartThings again.
+    let ta = a.session(&signed.id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    let tb = b.session(&signed.id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    assert_eq!(ta.secret(), tb.secret());
+    assert!(w.sim.accepts(ta.secret()).await);
+    assert_eq!(w.sim.stats().token_grants.get("authorization_code"), Some(&1));
+    assert_eq!(w.refreshes(), 0);
+
+    let rows = a.store().sessions().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].kind.as_str(), rows[0].name.as_deref(), rows[0].status.as_str()), ("oauth", Some("alice"), "active"));
+    assert_eq!(rows[0].location_id, signed.location_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_is_used_once_and_expires() {
+    let w = World::new(SimConfig::default()).await;
+    let svc = w.replica().await;
+    let started = svc.start_sign_in(None).await.unwrap();
+    let redirect = smartthings_sim::browser::decide(&started.authorize_url, "authorize").await;
+    let query = format!("?{}", redirect.split_once('?').unwrap().1);
+    svc.finish_sign_in(&query).await.unwrap();
+    // The same redirect again (a reload, a replay): no second session.
+    let again = svc.finish_sign_in(&query).await.unwrap_err();
+    assert!(matches!(again, Error::NoSignInPending), "{again:?}");
+    assert_eq!(svc.store().sessions().await.unwrap().len(), 1);
+
+    // A sign-in left half-way expires with its state.
+    let late = svc.start_sign_in(None).await.unwrap();
+    let redirect = smartthings_sim::browser::decide(&late.authorize_url, "authorize").await;
+    w.clock.advance(thingstray::oauth::SIGN_IN_LIFETIME + Duration::from_secs(1));
+    let e = svc.finish_sign_in(&format!("?{}", redirect.split_once('?').unwrap().1)).await.unwrap_err();
+    assert!(matches!(e, Error::NoSignInPending), "{e:?}");
+
+    // A forged state never reaches SmartThings.
+    let before = w.sim.stats().token_requests;
+    let e = svc.finish_sign_in("?code=abc&state=forged").await.unwrap_err();
+    assert!(matches!(e, Error::NoSignInPending), "{e:?}");
+    assert_eq!(w.sim.stats().token_requests, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sign_in_of_a_location_replaces_the_first() {
+    let w = World::new(SimConfig::default()).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    let first = w.sign_in(&a).await;
+    // B has it cached, as a replica serving it would.
+    let old = b.session(&first.id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    let second = w.sign_in_across(&b, &a, None).await;
+    // SmartThings keeps one installed app per app and location: the same id, a new pair,
+    // the old refresh token dead. (Were it a new id, the older row would be in
+    // `replaced` and removed: rows.rs, `put_session`/`locate_session`.)
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.location_id, first.location_id);
+    assert!(second.replaced.is_empty(), "{second:?}");
+    let rows = a.store().sessions().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    // The replica that held the first sign-in's pair serves the second's at once: the
+    // row's version changed, so it reads the row before handing anything out.
+    let now = b.session(&first.id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    assert_ne!(now.secret(), old.secret());
+    assert!(w.sim.accepts(now.secret()).await);
+    assert_eq!(w.refreshes(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uninstalled_session_is_never_served_again_by_any_replica() {
+    let w = World::new(SimConfig::default()).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    let id = w.sign_in(&a).await.id;
+    b.session(&id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    assert!(a.forget(&id).await.unwrap());
+    let e = b.session(&id).await.unwrap_err();
+    assert_eq!(e.code(), "unknown_connection");
+    assert!(!a.forget(&id).await.unwrap(), "already gone");
+}
