@@ -14,6 +14,7 @@ mod serve;
 mod setup;
 mod share;
 mod status;
+mod store;
 mod switch;
 mod token;
 
@@ -46,6 +47,17 @@ pub struct Cli {
     /// `serve`: do not be the agent.
     #[arg(long, global = true)]
     pub no_agent: bool,
+
+    /// A session store (PostgreSQL) instead of this machine's keychain, for a service
+    /// holding many users' sessions on any number of replicas: `setup`, `serve`,
+    /// `status` and `token --connection ID` work on it. Give a URL with a password in
+    /// THINGSTRAY_STORE, not here (`ps` shows the command line).
+    #[arg(long, global = true, env = "THINGSTRAY_STORE", hide_env_values = true, value_name = "URL")]
+    pub store: Option<String>,
+
+    /// The store's key in a file (32 bytes, base64); default: THINGSTRAY_STORE_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store_key_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Cmd,
@@ -104,7 +116,16 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection, no_agent: cli.no_agent };
+    let store = cli.store.filter(|s| !s.trim().is_empty()).map(|url| store::StoreArgs {
+        url: secrecy::SecretString::from(url),
+        key_file: cli.store_key_file,
+    });
+    if store.is_some() && !matches!(cli.command, Cmd::Setup(_) | Cmd::Serve(_) | Cmd::Status(_) | Cmd::Token(_)) {
+        return Err(CliError::Usage(
+            "with --store (or THINGSTRAY_STORE), only setup, serve, status and token work: the others act on this machine's own connection".into(),
+        ));
+    }
+    let ctx = Ctx { paths: Paths::resolve()?, connection: cli.connection, no_agent: cli.no_agent, store };
     match cli.command {
         Cmd::App(a) => app::run(&ctx, a).await,
         Cmd::Setup(a) => setup::run(&ctx, a).await,
@@ -130,6 +151,8 @@ pub struct Ctx {
     pub paths: Paths,
     pub connection: Option<String>,
     pub no_agent: bool,
+    /// `--store`: the commands that support it work on the session store instead.
+    pub store: Option<store::StoreArgs>,
 }
 
 impl Ctx {

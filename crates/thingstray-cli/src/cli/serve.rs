@@ -9,6 +9,7 @@ use std::time::Duration;
 use thingstray::clock::{Clock, SystemClock};
 use thingstray::config::Config;
 use thingstray::owner::listening::Listening;
+use thingstray::schema::CallbackHosts;
 use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
 use thingstray::serve::Limits;
 use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer, DEFAULT_ADDRS};
@@ -40,13 +41,18 @@ pub struct Args {
     #[arg(long)]
     share: bool,
     /// Where the share listener listens (default 0.0.0.0:8766: every interface, so the
-    /// other computers on this network reach it).
-    #[arg(long, value_name = "ADDR:PORT", requires = "share")]
+    /// other computers on this network reach it). With --store: where the token service
+    /// listens (default 127.0.0.1:8788).
+    #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
     /// The address invites name (HOST or HOST:PORT), when the one ThingsTray finds is not
     /// the one the other computers reach (NAT, a DNS name).
     #[arg(long, value_name = "HOST[:PORT]", requires = "share")]
     advertise: Option<String>,
+    /// With --store: accept ST Schema grants whose callback URLs are on this machine's
+    /// loopback (a simulator), not only SmartThings'.
+    #[arg(long, hide = true)]
+    loopback_callbacks: bool,
 }
 
 impl Args {
@@ -56,6 +62,19 @@ impl Args {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    if let Some(store) = &ctx.store {
+        if a.share || !a.bind.is_empty() || a.port != 0 {
+            return Err(CliError::Usage("with --store, say where the service listens with --listen ADDR:PORT (--share, --bind and --port are this machine's token server's)".into()));
+        }
+        if a.is_one_shot() {
+            return super::store::print_secret(store, a.rotate_secret).await;
+        }
+        let hosts = if a.loopback_callbacks { CallbackHosts::AlsoLoopback } else { CallbackHosts::SmartThings };
+        return super::store::serve(store, a.listen, hosts, stop_signal()).await;
+    }
+    if a.listen.is_some() && !a.share {
+        return Err(CliError::Usage("--listen is where the share listener listens: add --share (or --store for a token service)".into()));
+    }
     let addrs = parse_addrs(&a.bind)?;
     if a.is_one_shot() {
         let config = Config::load(&ctx.paths)?;
@@ -201,7 +220,7 @@ fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {
 
 /// SIGTERM (systemd, docker stop) or Ctrl-C. SIGTERM is caught from the call on, not from
 /// the first poll: one that arrives while the servers start is a clean stop too.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {

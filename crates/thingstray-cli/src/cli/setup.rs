@@ -23,9 +23,10 @@ pub struct Args {
     /// The OAuth Client Id that `smartthings apps:create` printed (a UUID).
     #[arg(long)]
     client_id: String,
-    /// One of the app's registered redirect URIs, exactly as registered.
-    #[arg(long)]
-    redirect_uri: String,
+    /// One of the app's registered redirect URIs, exactly as registered. With --store:
+    /// the service's callback, https://YOUR-SERVICE/v1/oauth/callback.
+    #[arg(long, required_unless_present = "schema")]
+    redirect_uri: Option<String>,
     /// Space-separated scopes; default: r:devices:* x:devices:* r:locations:* r:scenes:* x:scenes:*
     #[arg(long)]
     scopes: Option<String>,
@@ -45,6 +46,10 @@ pub struct Args {
     /// Make this connection the default one.
     #[arg(long)]
     default: bool,
+    /// With --store: the ST Schema connector (its client id and, on stdin, its secret)
+    /// whose installations' callback tokens the service keeps.
+    #[arg(long)]
+    schema: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -63,6 +68,15 @@ impl VaultChoice {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    let redirect_uri = a.redirect_uri.clone().unwrap_or_default();
+    if let Some(store) = &ctx.store {
+        return in_store(store, &a, &redirect_uri).await;
+    }
+    if a.schema {
+        return Err(CliError::Usage(
+            "--schema is for a session store (--store); on this machine keep a connector's callback tokens with `thingstray schema grant`".into(),
+        ));
+    }
     let mut config = Config::load(&ctx.paths)?;
     let name = ctx
         .connection
@@ -76,20 +90,11 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let mut settings = match config.connections.get(&name) {
         // Keep what sign-in recorded (location) when the app stays the same.
         Some(old) if old.client_id.trim() == a.client_id.trim() => old.clone(),
-        _ => ConnectionSettings::new(a.client_id.trim(), a.redirect_uri.trim()),
+        _ => ConnectionSettings::new(a.client_id.trim(), redirect_uri.trim()),
     };
     settings.client_id = a.client_id.trim().to_string();
-    settings.redirect_uri = a.redirect_uri.trim().to_string();
-    if let Some(s) = &a.scopes {
-        settings.scopes =
-            s.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()).map(String::from).collect();
-    }
-    if let Some(u) = &a.api_url {
-        settings.api_url = u.trim_end_matches('/').to_string();
-    }
-    if let Some(u) = &a.auth_url {
-        settings.auth_url = u.trim_end_matches('/').to_string();
-    }
+    settings.redirect_uri = redirect_uri.trim().to_string();
+    apply(&mut settings, &a);
     // Each check says what is wrong with that field, in the user's words.
     config::validate_client_id(&settings.client_id)?;
     config::validate_redirect_uri(&settings.redirect_uri)?;
@@ -144,6 +149,40 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     println!("Saved connection `{name}` (secrets in: {}).", vault.describe());
     eprintln!("Next: `thingstray{} login` to sign in.", flag(&ctx.connection));
     Ok(())
+}
+
+/// The flags that shape the settings beyond the id and redirect URI.
+fn apply(settings: &mut ConnectionSettings, a: &Args) {
+    if let Some(s) = &a.scopes {
+        settings.scopes =
+            s.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()).map(String::from).collect();
+    }
+    if let Some(u) = &a.api_url {
+        settings.api_url = u.trim_end_matches('/').to_string();
+    }
+    if let Some(u) = &a.auth_url {
+        settings.auth_url = u.trim_end_matches('/').to_string();
+    }
+}
+
+/// `setup --store`: the app (or, with --schema, the connector) every replica uses, kept
+/// in the store with its secret sealed.
+async fn in_store(store: &super::store::StoreArgs, a: &Args, redirect_uri: &str) -> Result<(), CliError> {
+    let mut settings = ConnectionSettings::new(a.client_id.trim(), redirect_uri.trim());
+    apply(&mut settings, a);
+    if !a.schema {
+        config::validate_client_id(&settings.client_id)?;
+        config::validate_redirect_uri(&settings.redirect_uri)?;
+        config::validate_scopes(&settings.scopes)?;
+        settings.validate()?;
+    }
+    let Some(secret) = read_secret(false)? else {
+        return Err(CliError::Failed("no client secret was given".into()));
+    };
+    if !a.offline && !a.schema {
+        check_online(&settings, &secret).await?;
+    }
+    super::store::setup(store, settings, secret, a.schema).await
 }
 
 fn flag(connection: &Option<String>) -> String {

@@ -16,6 +16,9 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    if let Some(store) = &ctx.store {
+        return super::store::status(store, a.json).await;
+    }
     let config = Config::load(&ctx.paths)?;
     if config.connections.is_empty() {
         return Err(CliError::NeedsSetup);

@@ -40,6 +40,11 @@ enum Format {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    if let Some(store) = &ctx.store {
+        let g = super::store::token(store, ctx.connection.as_deref(), a.min_valid).await?;
+        print(a.format, g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref());
+        return Ok(());
+    }
     // The running app or `serve` first: a socket round trip, no keychain read.
     // Always by name: the agent serves the connection it was started for, which need not
     // be this folder's default; "no name" must mean the same here as in the vault.

@@ -11,3 +11,4 @@ mod common;
 mod schema;
 mod serve;
 mod share;
+mod store;
