@@ -15,6 +15,11 @@
 //!   offers OAuth-In apps the scope as `r:installedapps`, without `:*`: both spellings
 //!   count (an assumption: which one SmartThings grants is not documented).
 //!   One page, `_links: {next: null, previous: null}`.
+//! - `DELETE /installedapps/{id}` → `{"count": 1}` (the core SDK's test data,
+//!   SmartThingsCommunity/smartthings-core-sdk `delete_installedapps_….ts`): the installed
+//!   app's own OAuth-In token may uninstall it (how an API Access project ends a user's
+//!   session); a personal access token needs `w:installedapps` (an assumption: the scope
+//!   SmartThings names for writing installed apps). Its tokens die at once.
 
 use std::sync::Arc;
 
@@ -56,6 +61,25 @@ fn body(app: &InstalledApp, apps: &AppStore) -> Value {
         "principalType": "LOCATION",
         "singleInstance": registered.is_some_and(|a| a.single_instance),
     })
+}
+
+const WRITE: &[&str] = &["w:installedapps", "w:installedapps:*"];
+
+/// `DELETE /installedapps/{id}`.
+pub(crate) async fn delete(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let caller = try_resp!(authenticate(&st, &headers));
+    if caller.is_pat() {
+        try_resp!(caller.require_any(WRITE));
+    }
+    let mut oauth = lock(&st.oauth);
+    if oauth.installed_app(&id).is_none() {
+        return not_found("InstalledApp not found");
+    }
+    if !caller.is_pat() && caller.installed_app_id.as_deref() != Some(id.as_str()) {
+        return forbidden();
+    }
+    oauth.uninstall(&id);
+    json_response(StatusCode::OK, &json!({"count": 1}))
 }
 
 /// `GET /installedapps/{id}`.

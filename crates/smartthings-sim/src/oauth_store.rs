@@ -313,6 +313,18 @@ impl OAuthStore {
         }
     }
 
+    /// One installed app uninstalled (`DELETE /installedapps/{id}`): it goes, and its
+    /// tokens and codes die with it. False when there was no such installed app.
+    pub(crate) fn uninstall(&mut self, id: &str) -> bool {
+        if self.apps.remove(id).is_none() {
+            return false;
+        }
+        self.access.retain(|_, t| t.installed_app_id != id);
+        self.refresh.retain(|_, t| t.installed_app_id != id);
+        self.codes.retain(|_, c| c.installed_app_id != id);
+        true
+    }
+
     /// When a known access token expires (sim clock, ms), expired or not.
     pub(crate) fn access_expiry_ms(&self, token: &str) -> Option<u64> {
         self.access.get(token).map(|t| t.expires_ms)

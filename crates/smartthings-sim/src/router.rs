@@ -41,7 +41,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/scenes"), get(api_places::scenes))
             .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
             .route(&format!("{p}/installedapps"), get(api_installed::list))
-            .route(&format!("{p}/installedapps/{{id}}"), get(api_installed::get))
+            .route(&format!("{p}/installedapps/{{id}}"), get(api_installed::get).delete(api_installed::delete))
             .route(&format!("{p}/apps"), post(api_apps::create).get(api_apps::list))
             .route(&format!("{p}/apps/{{id}}"), get(api_apps::get).delete(api_apps::delete))
             .route(&format!("{p}/apps/{{id}}/oauth"), get(api_apps::get_oauth).put(api_apps::put_oauth))

@@ -4,7 +4,8 @@
 //! - `GET /v1/connections`: every session (id, kind, name, location, status, expiry);
 //! - `GET /v1/connections/{id}/token?min_valid=SECONDS`: the same JSON as the token
 //!   server's `/v1/token`;
-//! - `DELETE /v1/connections/{id}`: forget a session (an uninstall);
+//! - `DELETE /v1/connections/{id}[?uninstall=true]`: forget a session; with `uninstall`,
+//!   an OAuth-In session's installed app is deleted at SmartThings first;
 //! - `GET /v1/sign-in[?connection=NAME]`: where to send a user to sign in;
 //! - `GET /v1/oauth/callback`: the redirect URI the service's app registers;
 //! - `POST /v1/schema/grant?connection=ID`: a connector forwards a `grantCallbackAccess`.
@@ -144,20 +145,36 @@ async fn token(
 struct Forgotten {
     id: String,
     deleted: bool,
+    uninstalled: bool,
 }
 
-async fn forget(State(service): State<Service>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn forget(
+    State(service): State<Service>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = authorized(&service, &headers) {
         return r;
     }
-    match service.forget(&id).await {
-        Ok(true) => json_no_store(&Forgotten { id, deleted: true }),
+    let uninstall = match q.get("uninstall").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return error_response(StatusCode::BAD_REQUEST, "bad_request", "uninstall is true or false"),
+    };
+    let done = if uninstall { service.uninstall(&id).await } else { service.forget(&id).await };
+    match done {
+        Ok(true) => json_no_store(&Forgotten { id, deleted: true, uninstalled: uninstall }),
         Ok(false) => status_of(&Error::UnknownConnection { name: id, known: String::new() }),
         Err(e) => status_of(&e),
     }
 }
 
-async fn sign_in(State(service): State<Service>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn sign_in(
+    State(service): State<Service>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = authorized(&service, &headers) {
         return r;
     }
@@ -171,7 +188,11 @@ async fn sign_in(State(service): State<Service>, Query(q): Query<HashMap<String,
 async fn callback(State(service): State<Service>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     match service.finish_sign_in(&format!("?{query}")).await {
-        Ok(_) => page(StatusCode::OK, "Signed in", "ThingsTray keeps this SmartThings location connected now. You can close this window."),
+        Ok(_) => page(
+            StatusCode::OK,
+            "Signed in",
+            "ThingsTray keeps this SmartThings location connected now. You can close this window.",
+        ),
         Err(e) => {
             tracing::warn!(code = e.code(), "a sign-in did not finish");
             let status = if e.is_transient() { StatusCode::BAD_GATEWAY } else { StatusCode::BAD_REQUEST };

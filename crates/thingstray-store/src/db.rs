@@ -174,11 +174,8 @@ impl Store {
             )
             .await
             .map_err(unavailable)?;
-            let applied: Option<i32> = tx
-                .query_one("SELECT max(version) FROM thingstray_migrations", &[])
-                .await
-                .map_err(unavailable)?
-                .get(0);
+            let applied: Option<i32> =
+                tx.query_one("SELECT max(version) FROM thingstray_migrations", &[]).await.map_err(unavailable)?.get(0);
             let applied = applied.unwrap_or(0);
             let newest = MIGRATIONS.last().map_or(0, |m| m.0);
             if applied > newest {
@@ -251,7 +248,10 @@ impl Store {
         let skew = (db_ms - mid).round() as i64;
         self.skew_ms.store(skew, Ordering::SeqCst);
         if skew.abs() > 5_000 {
-            tracing::warn!(skew_ms = skew, "this machine's clock is off from the database's; scheduling on the database's");
+            tracing::warn!(
+                skew_ms = skew,
+                "this machine's clock is off from the database's; scheduling on the database's"
+            );
         }
         Ok(())
     }

@@ -130,7 +130,9 @@ mod tests {
             assert_eq!(e.code(), "store_key");
             assert!(e.to_string().contains("openssl rand -base64 32"), "{e}");
         }
-        assert!(StoreKey::from_base64(&SecretString::from(format!("  {}\n", StoreKey::generate().expose_secret()))).is_ok());
+        assert!(
+            StoreKey::from_base64(&SecretString::from(format!("  {}\n", StoreKey::generate().expose_secret()))).is_ok()
+        );
     }
 
     #[test]

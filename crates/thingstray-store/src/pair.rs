@@ -44,9 +44,7 @@ fn aad(id: &str) -> String {
 pub(crate) fn open_pair(store: &Store, id: &str, sealed: Option<Vec<u8>>) -> Result<Option<TokenSet>> {
     let Some(sealed) = sealed else { return Ok(None) };
     let plain = store.key.open(&aad(id), &sealed)?;
-    serde_json::from_slice(&plain)
-        .map(Some)
-        .map_err(|e| Error::VaultCorrupt { key: aad(id), detail: e.to_string() })
+    serde_json::from_slice(&plain).map(Some).map_err(|e| Error::VaultCorrupt { key: aad(id), detail: e.to_string() })
 }
 
 pub(crate) fn seal_pair(store: &Store, id: &str, t: &TokenSet) -> Result<Vec<u8>> {

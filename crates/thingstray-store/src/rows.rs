@@ -167,7 +167,8 @@ impl Store {
     pub async fn delete_session(&self, id: &str) -> Result<bool> {
         self.timed(async {
             let client = self.client().await?;
-            let n = client.execute("DELETE FROM thingstray_sessions WHERE id = $1", &[&id]).await.map_err(unavailable)?;
+            let n =
+                client.execute("DELETE FROM thingstray_sessions WHERE id = $1", &[&id]).await.map_err(unavailable)?;
             Ok(n > 0)
         })
         .await
@@ -245,7 +246,13 @@ impl Store {
     }
 
     /// Keeps a started sign-in (sealed) so any replica can finish it.
-    pub async fn put_sign_in(&self, state: &str, exported: &secrecy::SecretString, name: Option<&str>, expires_at: SystemTime) -> Result<()> {
+    pub async fn put_sign_in(
+        &self,
+        state: &str,
+        exported: &secrecy::SecretString,
+        name: Option<&str>,
+        expires_at: SystemTime,
+    ) -> Result<()> {
         use secrecy::ExposeSecret;
         let hash = state_hash(state);
         let sealed = self.key.seal(&format!("sign-ins/{hash}"), exported.expose_secret().as_bytes())?;
@@ -270,7 +277,11 @@ impl Store {
 
     /// Takes a started sign-in by its state, once: a second callback with the same state
     /// finds nothing. An expired one is gone too.
-    pub async fn take_sign_in(&self, state: &str, now: SystemTime) -> Result<Option<(secrecy::SecretString, Option<String>)>> {
+    pub async fn take_sign_in(
+        &self,
+        state: &str,
+        now: SystemTime,
+    ) -> Result<Option<(secrecy::SecretString, Option<String>)>> {
         let hash = state_hash(state);
         let row = self
             .timed(async {

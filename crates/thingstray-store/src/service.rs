@@ -84,7 +84,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Service {
     /// Reads the settings from the store. `hosts`: where ST Schema grants may send the
     /// connector's secret (SmartThings only, unless loopback is allowed for tests).
-    pub async fn start(store: Store, http: reqwest::Client, opts: SessionOptions, hosts: CallbackHosts) -> Result<Service> {
+    pub async fn start(
+        store: Store,
+        http: reqwest::Client,
+        opts: SessionOptions,
+        hosts: CallbackHosts,
+    ) -> Result<Service> {
         let app = match (store.setting(APP).await?, store.secret(APP).await?) {
             (Some(json), Some(secret)) => {
                 let settings: ConnectionSettings = serde_json::from_str(&json)
@@ -102,7 +107,9 @@ impl Service {
             _ => None,
         };
         let secret = ServerSecret::from_secret(
-            store.secret_or_create(SERVICE_SECRET, || SecretString::from(ServerSecret::generate().expose().to_string())).await?,
+            store
+                .secret_or_create(SERVICE_SECRET, || SecretString::from(ServerSecret::generate().expose().to_string()))
+                .await?,
         );
         Ok(Service {
             inner: Arc::new(Inner {
@@ -181,8 +188,12 @@ impl Service {
             }
             return Ok(session);
         }
-        let (row, urls) =
-            self.inner.store.session_row(id).await?.ok_or_else(|| Error::UnknownConnection { name: id.to_string(), known: String::new() })?;
+        let (row, urls) = self
+            .inner
+            .store
+            .session_row(id)
+            .await?
+            .ok_or_else(|| Error::UnknownConnection { name: id.to_string(), known: String::new() })?;
         let lock_ = RefreshLock::shared(RowPair::new(self.inner.store.clone(), id));
         let clock = self.inner.store.clock();
         let vault = self.inner.vault.clone();
@@ -193,14 +204,18 @@ impl Service {
                     field: "connector".into(),
                     why: "the store has no ST Schema connector: run `thingstray --store URL setup --schema`".into(),
                 })?;
-                let urls = urls.ok_or_else(|| Error::VaultCorrupt { key: format!("sessions/{id}"), detail: "no callbackUrls".into() })?;
-                let settings = ConnectionSettings {
-                    schema: Some(serde_json::from_str(&urls).map_err(|e| Error::VaultCorrupt {
-                        key: format!("sessions/{id}"),
-                        detail: e.to_string(),
-                    })?),
-                    ..ConnectionSettings::new(connector.client_id.clone(), "")
-                };
+                let urls = urls.ok_or_else(|| Error::VaultCorrupt {
+                    key: format!("sessions/{id}"),
+                    detail: "no callbackUrls".into(),
+                })?;
+                let settings =
+                    ConnectionSettings {
+                        schema: Some(serde_json::from_str(&urls).map_err(|e| Error::VaultCorrupt {
+                            key: format!("sessions/{id}"),
+                            detail: e.to_string(),
+                        })?),
+                        ..ConnectionSettings::new(connector.client_id.clone(), "")
+                    };
                 let client = SchemaClient::new(&settings, secret, self.inner.http.clone())?;
                 Session::schema(id, client, vault, lock_, clock, opts)
             }
@@ -231,6 +246,27 @@ impl Service {
         self.inner.store.delete_session(id).await
     }
 
+    /// An uninstall: for an OAuth-In session, first the installed app at SmartThings
+    /// (with the session's own token; an installed app SmartThings no longer has, or a
+    /// session already ended, counts as done), then the row. When SmartThings cannot be
+    /// reached the row stays, so the uninstall can be asked again.
+    pub async fn uninstall(&self, id: &str) -> Result<bool> {
+        let Some((row, _)) = self.inner.store.session_row(id).await? else { return Ok(false) };
+        if row.kind == "oauth" && row.status == "active" {
+            let app = self.app()?;
+            let api =
+                thingstray::api::Api::new(self.session(id).await?, self.inner.http.clone(), &app.settings().api_url)?;
+            match api.uninstall(id).await {
+                Ok(()) => tracing::info!(session = %id, "uninstalled at SmartThings"),
+                Err(e) if e.needs_sign_in() || matches!(e, Error::Api { status: 404, .. } | Error::Unauthorized) => {
+                    tracing::info!(session = %id, code = e.code(), "SmartThings no longer has it")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.forget(id).await
+    }
+
     /// Starts a sign-in for a user: kept in the store (sealed), so whichever replica the
     /// browser comes back to finishes it.
     pub async fn start_sign_in(&self, name: Option<&str>) -> Result<StartedSignIn> {
@@ -250,10 +286,13 @@ impl Service {
     pub async fn finish_sign_in(&self, callback: &str) -> Result<SignedIn> {
         let app = self.app()?;
         let state = match thingstray::oauth::Callback::parse(callback)? {
-            thingstray::oauth::Callback::Code { state, .. } | thingstray::oauth::Callback::Refused { state, .. } => state,
+            thingstray::oauth::Callback::Code { state, .. } | thingstray::oauth::Callback::Refused { state, .. } => {
+                state
+            }
         }
         .ok_or(Error::StateMismatch)?;
-        let (exported, name) = self.inner.store.take_sign_in(&state, self.inner.store.now()).await?.ok_or(Error::NoSignInPending)?;
+        let (exported, name) =
+            self.inner.store.take_sign_in(&state, self.inner.store.now()).await?.ok_or(Error::NoSignInPending)?;
         let sign_in = SignIn::import(&exported)?;
         let code = sign_in.accept(callback)?;
         let tokens = app.exchange(&sign_in, code, self.inner.store.now()).await?;
@@ -263,7 +302,14 @@ impl Service {
         let mut replaced = self
             .inner
             .store
-            .put_session(NewSession { id: &id, kind: "oauth", name: name.as_deref(), location_id: None, schema_urls: None, tokens: &tokens })
+            .put_session(NewSession {
+                id: &id,
+                kind: "oauth",
+                name: name.as_deref(),
+                location_id: None,
+                schema_urls: None,
+                tokens: &tokens,
+            })
             .await?;
         lock(&self.inner.cache).remove(&id);
         let session = self.session(&id).await?;
@@ -294,8 +340,10 @@ impl Service {
             why: "the store has no ST Schema connector: run `thingstray --store URL setup --schema`".into(),
         })?;
         let grant = thingstray::schema::parse_grant(raw, &connector.client_id, self.inner.hosts)?;
-        let settings =
-            ConnectionSettings { schema: Some(grant.urls.clone()), ..ConnectionSettings::new(grant.client_id.clone(), "") };
+        let settings = ConnectionSettings {
+            schema: Some(grant.urls.clone()),
+            ..ConnectionSettings::new(grant.client_id.clone(), "")
+        };
         let client = SchemaClient::new(&settings, secret, self.inner.http.clone())?;
         // The row's lock, as a refresh takes it: a replica refreshing the old grant's pair
         // right now finishes first, and this pair then replaces it.
@@ -303,7 +351,14 @@ impl Service {
         let urls = serde_json::to_string(&grant.urls).map_err(|e| Error::BadPayload { detail: e.to_string() })?;
         self.inner
             .store
-            .put_session(NewSession { id, kind: "schema", name: None, location_id: None, schema_urls: Some(&urls), tokens: &tokens })
+            .put_session(NewSession {
+                id,
+                kind: "schema",
+                name: None,
+                location_id: None,
+                schema_urls: Some(&urls),
+                tokens: &tokens,
+            })
             .await?;
         lock(&self.inner.cache).remove(id);
         tracing::info!(session = %id, "kept an ST Schema installation's callback tokens");

@@ -363,3 +363,40 @@ async fn installed_apps_of_other_authorizations_are_forbidden() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_st_error(&body, "NotFoundError");
 }
+
+#[tokio::test]
+async fn an_installed_app_uninstalls_itself_and_its_tokens_die() {
+    let sim = auto_sim().await;
+    let http = http();
+    let a = login(&sim, &http).await;
+    let b = login_at(&sim, &http, Some(TEST_HOME)).await;
+    let ia = a["installed_app_id"].as_str().unwrap().to_string();
+    let ib = b["installed_app_id"].as_str().unwrap().to_string();
+    // Not another's.
+    let (status, _) =
+        api_send(&sim, &http, reqwest::Method::DELETE, &access(&a), &format!("/installedapps/{ib}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) =
+        api_send(&sim, &http, reqwest::Method::DELETE, &access(&a), &format!("/installedapps/{ia}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"count": 1}));
+    assert!(!sim.accepts(&access(&a)).await, "its access token died with it");
+    let refresh = a["refresh_token"].as_str().unwrap();
+    let resp = token(&sim, &http, &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "its refresh token too");
+    assert!(sim.accepts(&access(&b)).await, "the other location's sign-in is untouched");
+    let pat = pat(&sim, &["r:installedapps:*"]);
+    let (status, _) = api_send(&sim, &http, reqwest::Method::DELETE, &pat, &format!("/installedapps/{ib}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token without w:installedapps may not");
+    let (status, body) = api_send(
+        &sim,
+        &http,
+        reqwest::Method::DELETE,
+        &access(&b),
+        "/installedapps/00000000-0000-4000-8000-000000000000",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_st_error(&body, "NotFoundError");
+}

@@ -116,10 +116,10 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let store = cli.store.filter(|s| !s.trim().is_empty()).map(|url| store::StoreArgs {
-        url: secrecy::SecretString::from(url),
-        key_file: cli.store_key_file,
-    });
+    let store = cli
+        .store
+        .filter(|s| !s.trim().is_empty())
+        .map(|url| store::StoreArgs { url: secrecy::SecretString::from(url), key_file: cli.store_key_file });
     if store.is_some() && !matches!(cli.command, Cmd::Setup(_) | Cmd::Serve(_) | Cmd::Status(_) | Cmd::Token(_)) {
         return Err(CliError::Usage(
             "with --store (or THINGSTRAY_STORE), only setup, serve, status and token work: the others act on this machine's own connection".into(),

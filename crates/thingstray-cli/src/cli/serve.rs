@@ -9,8 +9,8 @@ use std::time::Duration;
 use thingstray::clock::{Clock, SystemClock};
 use thingstray::config::Config;
 use thingstray::owner::listening::Listening;
-use thingstray::schema::CallbackHosts;
 use thingstray::owner::{Identity, Registry, ShareOptions, ShareServer, ShareSource, DEFAULT_PORT};
+use thingstray::schema::CallbackHosts;
 use thingstray::serve::Limits;
 use thingstray::serve::{check_loopback, ServeOptions, ServerSecret, TokenServer, DEFAULT_ADDRS};
 use thingstray::session::Status;
@@ -73,7 +73,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         return super::store::serve(store, a.listen, hosts, stop_signal()).await;
     }
     if a.listen.is_some() && !a.share {
-        return Err(CliError::Usage("--listen is where the share listener listens: add --share (or --store for a token service)".into()));
+        return Err(CliError::Usage(
+            "--listen is where the share listener listens: add --share (or --store for a token service)".into(),
+        ));
     }
     let addrs = parse_addrs(&a.bind)?;
     if a.is_one_shot() {

@@ -63,7 +63,12 @@ impl StoreArgs {
 
 /// `setup` against the store: an OAuth-In app (`settings`), or with `schema` an ST Schema
 /// connector (its client id in `settings.client_id`). The secret was read from stdin.
-pub async fn setup(s: &StoreArgs, settings: ConnectionSettings, secret: SecretString, schema: bool) -> Result<(), CliError> {
+pub async fn setup(
+    s: &StoreArgs,
+    settings: ConnectionSettings,
+    secret: SecretString,
+    schema: bool,
+) -> Result<(), CliError> {
     let store = s.open().await?;
     if schema {
         configure_connector(&store, &settings.client_id, &secret).await?;
@@ -89,11 +94,16 @@ pub async fn print_secret(s: &StoreArgs, rotate: bool) -> Result<(), CliError> {
         store.put_setting(SERVICE_SECRET, None, Some(&new)).await?;
         eprintln!("The service secret is replaced: restart every replica for it to take effect.");
     }
-    let secret = Service::start(store, thingstray::http::client(Duration::from_secs(5)), SessionOptions::default(), CallbackHosts::SmartThings)
-        .await?
-        .secret()
-        .expose()
-        .to_string();
+    let secret = Service::start(
+        store,
+        thingstray::http::client(Duration::from_secs(5)),
+        SessionOptions::default(),
+        CallbackHosts::SmartThings,
+    )
+    .await?
+    .secret()
+    .expose()
+    .to_string();
     println!("{secret}");
     Ok(())
 }
@@ -158,7 +168,9 @@ pub async fn status(s: &StoreArgs, json: bool) -> Result<(), CliError> {
 /// lock, the commit before printing), so it may refresh.
 pub async fn token(s: &StoreArgs, id: Option<&str>, min: Duration) -> Result<thingstray::token::AccessGrant, CliError> {
     let Some(id) = id else {
-        return Err(CliError::Usage("with --store, name the session: --connection ID (`thingstray --store … status` lists them)".into()));
+        return Err(CliError::Usage(
+            "with --store, name the session: --connection ID (`thingstray --store … status` lists them)".into(),
+        ));
     };
     let service = s.service(CallbackHosts::SmartThings).await?;
     let session = service.session(id).await?;

@@ -23,7 +23,10 @@ struct Service {
 
 impl Service {
     async fn new(config: SimConfig) -> Service {
-        let pg = tokio::task::spawn_blocking(Cluster::start).await.unwrap().expect("PostgreSQL starts (scripts/setup installs it)");
+        let pg = tokio::task::spawn_blocking(Cluster::start)
+            .await
+            .unwrap()
+            .expect("PostgreSQL starts (scripts/setup installs it)");
         let mut home = Home::with(config).await;
         home.env.push(("THINGSTRAY_STORE".into(), pg.url()));
         let key = thingstray_store_key();
@@ -44,7 +47,8 @@ impl Service {
             .spawn()
             .expect("serve starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(PATIENCE, lines.next_line()).await.expect("serve answers").unwrap().expect("a line");
+        let line =
+            tokio::time::timeout(PATIENCE, lines.next_line()).await.expect("serve answers").unwrap().expect("a line");
         let url = line.strip_prefix("listening on ").expect("listening on http://ADDR").to_string();
         (child, url)
     }
@@ -85,9 +89,12 @@ async fn two_replica_processes_serve_a_user_and_survive_one_killed_mid_refresh()
     let out = svc.run(&args, Some(&format!("{}\n", sim.client().client_secret))).await;
     out.ok();
     assert!(!out.stdout.contains(&sim.client().client_secret) && !out.stderr.contains(&sim.client().client_secret));
-    svc.run(&["setup", "--schema", "--client-id", &sim.schema_partner().client_id], Some(&format!("{}\n", sim.schema_partner().client_secret)))
-        .await
-        .ok();
+    svc.run(
+        &["setup", "--schema", "--client-id", &sim.schema_partner().client_id],
+        Some(&format!("{}\n", sim.schema_partner().client_secret)),
+    )
+    .await
+    .ok();
 
     let secret = svc.run(&["serve", "--print-secret"], None).await.ok().stdout.trim().to_string();
     assert!(secret.len() >= 32);
@@ -96,9 +103,11 @@ async fn two_replica_processes_serve_a_user_and_survive_one_killed_mid_refresh()
     let http = http();
 
     // A user signs in: started at replica one, finished at replica two.
-    let started: Value = http.get(format!("{base1}/v1/sign-in")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let started: Value =
+        http.get(format!("{base1}/v1/sign-in")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
     let redirect = smartthings_sim::browser::decide(started["authorize_url"].as_str().unwrap(), "authorize").await;
-    let page = http.get(format!("{base2}/v1/oauth/callback?{}", redirect.split_once('?').unwrap().1)).send().await.unwrap();
+    let page =
+        http.get(format!("{base2}/v1/oauth/callback?{}", redirect.split_once('?').unwrap().1)).send().await.unwrap();
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap());
     let status = svc.run(&["status", "--json"], None).await;
     let rows: Value = serde_json::from_str(&status.ok().stdout).unwrap();
@@ -114,10 +123,16 @@ async fn two_replica_processes_serve_a_user_and_survive_one_killed_mid_refresh()
     // hour, and new tokens live two) and is SIGKILLed while SmartThings' gateway holds
     // its request.
     sim.set_expires_in(7_200);
-    sim.set_faults(Faults { route_prefix: "/oauth/token".into(), timeout: 1.0, timeout_ms: 60_000, ..Faults::default() });
+    sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        timeout: 1.0,
+        timeout_ms: 60_000,
+        ..Faults::default()
+    });
     let before = sim.stats().token_requests;
     let pending = {
-        let (http, url, secret) = (http.clone(), format!("{base1}/v1/connections/{id}/token?min_valid=3600"), secret.clone());
+        let (http, url, secret) =
+            (http.clone(), format!("{base1}/v1/connections/{id}/token?min_valid=3600"), secret.clone());
         tokio::spawn(async move { http.get(url).bearer_auth(secret).send().await })
     };
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -130,7 +145,12 @@ async fn two_replica_processes_serve_a_user_and_survive_one_killed_mid_refresh()
     sim.set_faults(Faults::default());
 
     // Replica two refreshes with the stored pair: nothing was lost.
-    let got = http.get(format!("{base2}/v1/connections/{id}/token?min_valid=3600")).bearer_auth(&secret).send().await.unwrap();
+    let got = http
+        .get(format!("{base2}/v1/connections/{id}/token?min_valid=3600"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     let code = got.status();
     let body = got.text().await.unwrap();
     assert_eq!(code, 200, "{body}");

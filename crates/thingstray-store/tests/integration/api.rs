@@ -17,7 +17,11 @@ async fn serve(svc: &Service) -> String {
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(20)).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +34,15 @@ async fn the_token_api_serves_each_session_behind_the_service_secret() {
     let http = http();
 
     // A sign-in started on A, the user's browser returning to B's callback.
-    let started: Value = http.get(format!("{base_a}/v1/sign-in?connection=bob")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let started: Value = http
+        .get(format!("{base_a}/v1/sign-in?connection=bob"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let authorize = started["authorize_url"].as_str().unwrap();
     let redirect = smartthings_sim::browser::decide(authorize, "authorize").await;
     let query = redirect.split_once('?').unwrap().1;
@@ -39,7 +51,8 @@ async fn the_token_api_serves_each_session_behind_the_service_secret() {
     let html = page.text().await.unwrap();
     assert!(html.contains("Signed in"), "{html}");
 
-    let list: Value = http.get(format!("{base_b}/v1/connections")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let list: Value =
+        http.get(format!("{base_b}/v1/connections")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
     let conns = list["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 1);
     assert_eq!(conns[0]["kind"], "oauth");
@@ -48,7 +61,12 @@ async fn the_token_api_serves_each_session_behind_the_service_secret() {
     assert!(!list.to_string().contains("token\":\""), "no token in the listing: {list}");
     let id = conns[0]["id"].as_str().unwrap().to_string();
 
-    let tok = http.get(format!("{base_a}/v1/connections/{id}/token?min_valid=600")).bearer_auth(&secret).send().await.unwrap();
+    let tok = http
+        .get(format!("{base_a}/v1/connections/{id}/token?min_valid=600"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tok.status(), 200);
     assert_eq!(tok.headers()["cache-control"], "no-store");
     let tok: Value = tok.json().await.unwrap();
@@ -61,9 +79,20 @@ async fn the_token_api_serves_each_session_behind_the_service_secret() {
     assert_eq!(no_secret.status(), 401);
     let wrong = http.get(format!("{base_a}/v1/connections")).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let browser = http.get(format!("{base_a}/v1/connections")).bearer_auth(&secret).header("Origin", "https://evil.example").send().await.unwrap();
+    let browser = http
+        .get(format!("{base_a}/v1/connections"))
+        .bearer_auth(&secret)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(browser.status(), 403);
-    let greedy = http.get(format!("{base_a}/v1/connections/{id}/token?min_valid=999999")).bearer_auth(&secret).send().await.unwrap();
+    let greedy = http
+        .get(format!("{base_a}/v1/connections/{id}/token?min_valid=999999"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(greedy.status(), 400);
     let unknown = http.get(format!("{base_a}/v1/connections/nobody/token")).bearer_auth(&secret).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
@@ -72,9 +101,21 @@ async fn the_token_api_serves_each_session_behind_the_service_secret() {
     let forged = http.get(format!("{base_a}/v1/oauth/callback?code=x&state=forged")).send().await.unwrap();
     assert_eq!(forged.status(), 400);
 
-    // An uninstall: gone for every replica.
-    let del: Value = http.delete(format!("{base_b}/v1/connections/{id}")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
-    assert_eq!(del["deleted"], true);
+    // An uninstall: at SmartThings first (the token dies with the installed app), then
+    // gone for every replica.
+    let del: Value = http
+        .delete(format!("{base_b}/v1/connections/{id}?uninstall=true"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((del["deleted"].as_bool(), del["uninstalled"].as_bool()), (Some(true), Some(true)), "{del}");
+    assert!(!w.sim.accepts(tok["access_token"].as_str().unwrap()).await, "SmartThings uninstalled it");
+    let again = http.delete(format!("{base_b}/v1/connections/{id}")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(again.status(), 404);
     let gone = http.get(format!("{base_a}/v1/connections/{id}/token")).bearer_auth(&secret).send().await.unwrap();
     assert_eq!(gone.status(), 404);
 }
@@ -94,10 +135,23 @@ async fn a_connector_forwards_grants_to_the_service() {
         .await
         .unwrap();
     assert_eq!(kept.status(), 200);
-    let tok: Value =
-        http.get(format!("{base}/v1/connections/user-9/token")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    let tok: Value = http
+        .get(format!("{base}/v1/connections/user-9/token"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(w.sim.schema_accepts(tok["access_token"].as_str().unwrap()));
-    let bad_id = http.post(format!("{base}/v1/schema/grant?connection=../x")).bearer_auth(&secret).body("{}").send().await.unwrap();
+    let bad_id = http
+        .post(format!("{base}/v1/schema/grant?connection=../x"))
+        .bearer_auth(&secret)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_id.status(), 400);
     let huge = http
         .post(format!("{base}/v1/schema/grant?connection=user-10"))

@@ -18,13 +18,19 @@ async fn a_replica_that_dies_holding_a_refresh_lets_another_finish_it() {
     let id = w.sign_in(&a).await.id;
     w.advance(Duration::from_secs(3_601));
     // SmartThings' gateway holds A's token request without handing it on.
-    w.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), timeout: 1.0, timeout_ms: 60_000, ..Faults::default() });
+    w.sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        timeout: 1.0,
+        timeout_ms: 60_000,
+        ..Faults::default()
+    });
     let before = w.sim.stats().token_requests;
     let doomed = {
         let (a, id) = (a.clone(), id.clone());
         tokio::spawn(async move { a.session(&id).await?.token_valid_for(MIN).await })
     };
-    until(Duration::from_secs(10), "A's request at the gateway", || async { w.sim.stats().token_requests > before }).await;
+    until(Duration::from_secs(10), "A's request at the gateway", || async { w.sim.stats().token_requests > before })
+        .await;
     // B cannot take the row while A holds it.
     let waiting = b.store().claim_due(w.clock_now(), Duration::from_secs(60), 10, "b").await.unwrap();
     assert!(waiting.is_empty(), "the row A is refreshing is skipped, not claimed: {waiting:?}");
@@ -81,13 +87,19 @@ async fn postgres_restarted_while_a_refresh_is_in_flight_loses_nothing() {
     w.advance(Duration::from_secs(3_601));
     // SmartThings answers after 1.5 s; PostgreSQL restarts in between, so A's
     // transaction (and its row lock) is gone when the new pair arrives.
-    w.sim.set_faults(Faults { route_prefix: "/oauth/token".into(), delay_ms: 1_500, delay_share: 1.0, ..Faults::default() });
+    w.sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        delay_ms: 1_500,
+        delay_share: 1.0,
+        ..Faults::default()
+    });
     let before = w.sim.stats().token_requests;
     let refresh = {
         let session = session.clone();
         tokio::spawn(async move { session.token_valid_for(MIN).await })
     };
-    until(Duration::from_secs(10), "A's request at SmartThings", || async { w.sim.stats().token_requests > before }).await;
+    until(Duration::from_secs(10), "A's request at SmartThings", || async { w.sim.stats().token_requests > before })
+        .await;
     w.pg(|pg| pg.kill().and_then(|_| pg.start_again())).await.unwrap();
     let first = refresh.await.unwrap();
     w.sim.set_faults(Faults::default());
@@ -127,7 +139,8 @@ async fn a_replica_with_another_key_is_refused_and_changes_nothing() {
     let a = w.replica().await;
     let id = w.sign_in(&a).await.id;
     let other = StoreKey::from_base64(&StoreKey::generate()).unwrap();
-    let e = Store::open_with_clock(&w.url(), other, std::sync::Arc::new(w.clock.clone()), Skew::Trust).await.unwrap_err();
+    let e =
+        Store::open_with_clock(&w.url(), other, std::sync::Arc::new(w.clock.clone()), Skew::Trust).await.unwrap_err();
     assert_eq!(e.code(), "store_key", "{e:?}");
     assert!(!e.to_string().contains(secrecy::ExposeSecret::expose_secret(&w.key)));
     // A malformed key says what a key is.

@@ -93,7 +93,11 @@ async fn schedulers_on_three_replicas_refresh_each_due_session_once() {
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let opts = SchedulerOptions { replica: format!("replica-{i}"), idle_check: Duration::from_millis(200), ..SchedulerOptions::default() };
+            let opts = SchedulerOptions {
+                replica: format!("replica-{i}"),
+                idle_check: Duration::from_millis(200),
+                ..SchedulerOptions::default()
+            };
             tokio::spawn(thingstray_store::scheduler::run(r.clone(), opts))
         })
         .collect();

@@ -28,7 +28,10 @@ async fn a_sign_in_started_on_one_replica_finishes_on_another() {
 
     let rows = a.store().sessions().await.unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].kind.as_str(), rows[0].name.as_deref(), rows[0].status.as_str()), ("oauth", Some("alice"), "active"));
+    assert_eq!(
+        (rows[0].kind.as_str(), rows[0].name.as_deref(), rows[0].status.as_str()),
+        ("oauth", Some("alice"), "active")
+    );
     assert_eq!(rows[0].location_id, signed.location_id);
 }
 

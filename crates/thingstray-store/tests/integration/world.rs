@@ -38,14 +38,23 @@ pub fn settings_for(sim: &Sim) -> ConnectionSettings {
 impl World {
     /// A cluster and a simulator; the app and the connector configured in the store.
     pub async fn new(config: SimConfig) -> World {
-        let pg = tokio::task::spawn_blocking(Cluster::start).await.unwrap().expect("PostgreSQL starts (scripts/setup installs it)");
+        let pg = tokio::task::spawn_blocking(Cluster::start)
+            .await
+            .unwrap()
+            .expect("PostgreSQL starts (scripts/setup installs it)");
         let sim = Sim::start(config).await.expect("simulator starts");
         let w = World { pg: Arc::new(pg), sim, key: StoreKey::generate(), clock: ManualClock::new() };
         let store = w.store().await;
-        configure_app(&store, &settings_for(&w.sim), &SecretString::from(w.sim.client().client_secret.clone())).await.unwrap();
-        configure_connector(&store, &w.sim.schema_partner().client_id, &SecretString::from(w.sim.schema_partner().client_secret.clone()))
+        configure_app(&store, &settings_for(&w.sim), &SecretString::from(w.sim.client().client_secret.clone()))
             .await
             .unwrap();
+        configure_connector(
+            &store,
+            &w.sim.schema_partner().client_id,
+            &SecretString::from(w.sim.schema_partner().client_secret.clone()),
+        )
+        .await
+        .unwrap();
         w
     }
 
@@ -58,7 +67,9 @@ impl World {
     }
 
     pub async fn store_on(&self, clock: Arc<dyn Clock>, skew: Skew) -> Store {
-        Store::open_with_clock(&self.url(), StoreKey::from_base64(&self.key).unwrap(), clock, skew).await.expect("the store opens")
+        Store::open_with_clock(&self.url(), StoreKey::from_base64(&self.key).unwrap(), clock, skew)
+            .await
+            .expect("the store opens")
     }
 
     /// A replica: its own pool and session cache, the world's clock.
@@ -107,10 +118,12 @@ impl World {
         let out = {
             let pg = self.pg.clone();
             let id = id.to_string();
-            tokio::task::spawn_blocking(move || pg.psql(&format!("SELECT rotations FROM thingstray_sessions WHERE id = '{id}'")))
-                .await
-                .unwrap()
-                .unwrap()
+            tokio::task::spawn_blocking(move || {
+                pg.psql(&format!("SELECT rotations FROM thingstray_sessions WHERE id = '{id}'"))
+            })
+            .await
+            .unwrap()
+            .unwrap()
         };
         out.trim().parse().unwrap_or(-1)
     }

@@ -210,6 +210,14 @@ impl Api {
             .map(|_| ())
     }
 
+    /// Uninstalls an installed app at SmartThings (`DELETE /installedapps/{id}`, which
+    /// answers `{"count": 1}`): its tokens die with it.
+    pub async fn uninstall(&self, installed_app_id: &str) -> Result<()> {
+        self.call(Method::DELETE, self.url(&format!("installedapps/{}", enc(installed_app_id)))?, None)
+            .await
+            .map(|_| ())
+    }
+
     /// The location a token belongs to (one authorization = one location).
     pub async fn installed_app_location(&self, installed_app_id: &str) -> Result<Option<String>> {
         let v = self.get(self.url(&format!("installedapps/{}", enc(installed_app_id)))?).await?;
