@@ -136,6 +136,9 @@ async fn token(
         }),
         Err(e) => {
             tracing::warn!(session = %id, code = e.code(), "no token to hand out");
+            if session.has_unsaved() {
+                service.keep_unsaved(&id, &session);
+            }
             status_of(&e)
         }
     }

@@ -119,7 +119,13 @@ pub async fn run(service: Service, opts: SchedulerOptions) {
 async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTime>>) {
     let store = service.store();
     let result = match service.session(id).await {
-        Ok(session) => session.refresh_if_due().await,
+        Ok(session) => {
+            let r = session.refresh_if_due().await;
+            if r.is_err() && session.has_unsaved() {
+                service.keep_unsaved(id, &session);
+            }
+            r
+        }
         Err(e) => Err(e),
     };
     let now = store.now();

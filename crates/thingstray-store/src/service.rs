@@ -51,6 +51,8 @@ struct Inner {
     /// for the kinds that keep items beside the pair (paired computers).
     vault: Vault,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Sessions with a flush task running (see [`Service::keep_unsaved`]).
+    flushing: Mutex<std::collections::HashSet<String>>,
 }
 
 struct Cached {
@@ -122,6 +124,7 @@ impl Service {
                 secret,
                 vault: Vault::memory(),
                 cache: Mutex::default(),
+                flushing: Mutex::default(),
             }),
         })
     }
@@ -225,6 +228,27 @@ impl Service {
         let mut cache = lock(&self.inner.cache);
         let entry = cache.entry(id.to_string()).or_insert(Cached { session, version, used: now });
         Ok(entry.session.clone())
+    }
+
+    /// After a session's call failed and the session holds a new pair SmartThings issued
+    /// that the row could not take (the database went away while the refresh was in
+    /// flight): that pair is the only live one. Keep trying to store it
+    /// from now on, not only when someone next asks for this session: the sooner the row
+    /// has it, the shorter the time another replica could spend the dead one.
+    pub fn keep_unsaved(&self, id: &str, session: &Session) {
+        if !lock(&self.inner.flushing).insert(id.to_string()) {
+            return;
+        }
+        let (service, id, session) = (self.clone(), id.to_string(), session.clone());
+        tokio::spawn(async move {
+            match session.flush(Duration::from_secs(15 * 60)).await {
+                Ok(()) => tracing::debug!(session = %id, "every pair of this session is stored"),
+                Err(e) => {
+                    tracing::error!(session = %id, code = e.code(), "a new token pair could not be stored for 15 minutes")
+                }
+            }
+            lock(&service.inner.flushing).remove(&id);
+        });
     }
 
     /// Drops cached sessions nobody used for [`IDLE`].

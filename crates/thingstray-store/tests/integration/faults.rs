@@ -149,3 +149,40 @@ async fn a_replica_with_another_key_is_refused_and_changes_nothing() {
     // The right key still opens everything.
     assert!(a.session(&id).await.unwrap().token_valid_for(MIN).await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pair_the_row_could_not_take_is_stored_as_soon_as_the_database_is_back() {
+    let w = World::new(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    let id = w.sign_in(&a).await.id;
+    // A's scheduler refreshes the due session; SmartThings answers after 1.5 s, and
+    // PostgreSQL restarts in between.
+    w.sim.set_faults(Faults {
+        route_prefix: "/oauth/token".into(),
+        delay_ms: 1_500,
+        delay_share: 1.0,
+        ..Faults::default()
+    });
+    let opts = thingstray_store::SchedulerOptions {
+        replica: "a".into(),
+        idle_check: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let scheduler = tokio::spawn(thingstray_store::scheduler::run(a.clone(), opts));
+    let before = w.sim.stats().token_requests;
+    w.advance(Duration::from_secs(2_701));
+    until(Duration::from_secs(10), "A's scheduled refresh at SmartThings", || async {
+        w.sim.stats().token_requests > before
+    })
+    .await;
+    w.pg(|pg| pg.kill().and_then(|_| pg.start_again())).await.unwrap();
+    until(Duration::from_secs(10), "SmartThings' answer", || async { w.refreshes() == 1 }).await;
+    // Nobody asks A for this session again (its scheduler is gone too): A stores the pair
+    // on its own.
+    scheduler.abort();
+    until(Duration::from_secs(30), "the new pair in the row", || async { w.rotations(&id).await == 1 }).await;
+    w.sim.set_faults(Faults::default());
+    let t = b.session(&id).await.unwrap().token_valid_for(MIN).await.unwrap();
+    assert!(w.sim.accepts(t.secret()).await);
+    assert_eq!(w.refreshes(), 1);
+}

@@ -342,6 +342,12 @@ impl Session {
         result.map(|t| t.grant())
     }
 
+    /// Does this session hold a pair SmartThings issued that its vault (or store row) has
+    /// not taken yet? Then it is the only live copy: [`Session::flush`] it.
+    pub fn has_unsaved(&self) -> bool {
+        lock(&self.inner.unsaved).is_some()
+    }
+
     /// Before exit: stores a pair the vault refused earlier, trying again with backoff for
     /// up to `within`. Nothing to do (`Ok`) when every pair is saved. An error means the
     /// only copy of the live refresh token dies with this process.
