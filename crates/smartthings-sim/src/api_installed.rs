@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 
 use crate::api_auth::authenticate;
 use crate::api_devices::try_resp;
-use crate::app_store::{AppStore, OWNER_ID};
+use crate::app_store::AppStore;
 use crate::clock::iso8601;
 use crate::errors::{forbidden, json_response, not_found};
 use crate::oauth_store::InstalledApp;
@@ -51,7 +51,7 @@ fn body(app: &InstalledApp, apps: &AppStore) -> Value {
         "appId": app.app_id,
         "referenceId": null,
         "locationId": app.location_id,
-        "owner": {"ownerType": "USER", "ownerId": OWNER_ID},
+        "owner": {"ownerType": "USER", "ownerId": crate::users::account_id(crate::users::owner(&app.location_id))},
         "notices": [],
         "createdDate": created,
         "lastUpdatedDate": created,

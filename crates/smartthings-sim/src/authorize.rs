@@ -9,9 +9,11 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::home::Location;
 use crate::oauth_store::PendingAuth;
 use crate::signin_page;
 use crate::state::{lock, AppState};
+use crate::users::owner;
 
 /// First value of each parameter, as Spring's `@RequestParam Map` keeps it.
 pub(crate) fn first_values(raw: &[u8]) -> Vec<(String, String)> {
@@ -28,7 +30,8 @@ fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response {
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let text: String = text.into();
     let mut resp = (status, text).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
     resp
@@ -126,6 +129,17 @@ fn issue_code(st: &AppState, pending: &PendingAuth, location: &str, now: u64) ->
     Some(lock(&st.oauth).issue_code(pending, location, now, st.code_lifetime))
 }
 
+/// The locations user K may pick (for user 0 the configured home's, never another
+/// user's, however many of those were built).
+fn locations_of(st: &AppState, user: usize) -> Vec<Location> {
+    lock(&st.home).locations.iter().filter(|l| owner(&l.id) == user).cloned().collect()
+}
+
+/// `id` if it is one of user K's locations.
+fn location_of(st: &AppState, user: usize, id: &str) -> Option<String> {
+    lock(&st.home).location(id).filter(|l| owner(&l.id) == user).map(|l| l.id.clone())
+}
+
 /// `GET /oauth/authorize`.
 pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
     let params = first_values(query.unwrap_or_default().as_bytes());
@@ -167,6 +181,14 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
             return error_redirect(redirect_uri, "invalid_request", &d, state);
         }
     }
+    // The person signing in (users.rs): a sim-only parameter, checked once the request
+    // itself is valid, and refused like an unknown location on the page (no redirect: the
+    // sign-in never happened).
+    let user = match st.users.parse(get(&params, "sim_user")) {
+        Ok(k) => k,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e),
+    };
+    crate::users::ensure(&st, user);
     let now = st.clock.now_ms();
     let pending = PendingAuth {
         app_id: app.app_id.clone(),
@@ -175,15 +197,13 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
         scopes,
         state: state.map(str::to_string),
         challenge: challenge.map(str::to_string),
+        user,
         expires_ms: 0,
     };
     if st.auto_approve {
-        let location = {
-            let home = lock(&st.home);
-            match get(&params, "location_id") {
-                Some(id) => home.location(id).map(|l| l.id.clone()),
-                None => home.locations.first().map(|l| l.id.clone()),
-            }
+        let location = match get(&params, "location_id") {
+            Some(id) => location_of(&st, user, id),
+            None => locations_of(&st, user).into_iter().next().map(|l| l.id),
         };
         let Some(location) = location else {
             return error_redirect(redirect_uri, "invalid_request", "Unknown location", state);
@@ -199,7 +219,7 @@ pub(crate) async fn authorize(State(st): State<Arc<AppState>>, RawQuery(query): 
         let id = lock(&st.oauth).add_pending(pending, now);
         (id, app.client_id.clone(), scopes)
     };
-    let locations = lock(&st.home).locations.clone();
+    let locations = locations_of(&st, user);
     signin_page::render(&request_id, &client_id, &scopes, &locations)
 }
 
@@ -220,7 +240,7 @@ pub(crate) async fn decision(State(st): State<Arc<AppState>>, body: Bytes) -> Re
             error_redirect(&pending.redirect_uri, "access_denied", "The user denied the request", state)
         }
         Some("authorize") => {
-            let location = get(&params, "location_id").and_then(|id| lock(&st.home).location(id).map(|l| l.id.clone()));
+            let location = get(&params, "location_id").and_then(|id| location_of(&st, pending.user, id));
             let Some(location) = location else {
                 return plain(StatusCode::BAD_REQUEST, "Unknown location");
             };

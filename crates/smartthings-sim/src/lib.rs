@@ -49,6 +49,7 @@ mod signin_page;
 mod state;
 mod stats;
 mod token;
+mod users;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -62,6 +63,7 @@ use tokio::task::JoinHandle;
 pub use faults::Faults;
 pub use schema::SchemaPartner;
 pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
+pub use users::{user_device_id, user_location_id, user_room_id, MAX_USERS};
 
 use crate::conn::{ConnInfo, KillableListener};
 use crate::state::{lock, AppState};
@@ -100,6 +102,10 @@ pub struct SimConfig {
     /// How many apps the account may hold (the configured one included) before `POST
     /// /apps` answers 422 `LimitError`; SmartThings documents 100.
     pub max_apps: usize,
+    /// How many SmartThings accounts sign in here (users.rs): user 0 is the configured
+    /// home, users 1..N one location each, built on first sign-in (`sim_user=K` on the
+    /// authorize URL, see [`Sim::user_authorize_url`]). Default 1; 1..=[`MAX_USERS`].
+    pub users: usize,
 }
 
 impl Default for SimConfig {
@@ -117,6 +123,7 @@ impl Default for SimConfig {
             one_sign_in_per_location: true,
             schema_partner: SchemaPartner::default(),
             max_apps: 100,
+            users: 1,
         }
     }
 }
@@ -222,6 +229,10 @@ pub struct Sim {
 impl Sim {
     /// Loads the home, binds `config.addr` and starts serving in the background.
     pub async fn start(config: SimConfig) -> std::io::Result<Sim> {
+        if config.users == 0 || config.users > MAX_USERS {
+            let msg = format!("users must be 1 to {MAX_USERS}, got {}", config.users);
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg));
+        }
         let clock = clock::SimClock::default();
         let now = clock.now_ms();
         let mut warnings = Vec::new();
@@ -272,6 +283,7 @@ impl Sim {
             requests: Mutex::new(Vec::new()),
             schema_partner: config.schema_partner.clone(),
             schema: Mutex::new(schema::SchemaStore::default()),
+            users: users::Users::new(config.users, now),
         });
 
         let app = router::build(state.clone());

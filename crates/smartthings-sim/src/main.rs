@@ -1,8 +1,8 @@
 //! `smartthings-sim`: runs the simulator from the command line for manual testing and
 //! for tests in other processes. Prints its URLs and the client's credentials on stdout
 //! (one `key=value` per line: base_url, api_url, auth_url, client_id, client_secret,
-//! redirect_uri, schema_client_id, schema_client_secret, pat_url, and pat with
-//! --pat-scopes), logs to stderr, serves until SIGINT/SIGTERM.
+//! redirect_uri, schema_client_id, schema_client_secret, pat_url, pat with
+//! --pat-scopes, and users with --users above 1), logs to stderr, serves until SIGINT/SIGTERM.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -58,6 +58,11 @@ struct Args {
     /// How many apps the account may hold (SmartThings: 100).
     #[arg(long, default_value_t = 100)]
     max_apps: usize,
+    /// How many SmartThings accounts sign in here: user 0 is the home above, users 1..N-1
+    /// one location each (id 10ca7100-0000-4000-8000-<K as 12 hex digits>), built on first
+    /// sign-in. Sign user K in with `sim_user=K` on the authorize URL.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=smartthings_sim::MAX_USERS as u64))]
+    users: u64,
     /// Mint a personal access token with these scopes at start and print it as `pat=`
     /// (space- or comma-separated, e.g. "r:apps:* w:apps:*"); it lives 24 hours.
     #[arg(long)]
@@ -119,6 +124,7 @@ async fn main() -> ExitCode {
         one_sign_in_per_location: !args.many_sign_ins_per_location,
         schema_partner: Default::default(),
         max_apps: args.max_apps,
+        users: usize::try_from(args.users).unwrap_or(usize::MAX),
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
@@ -144,6 +150,9 @@ async fn main() -> ExitCode {
         let scopes: Vec<&str> =
             scopes.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).collect();
         let _ = writeln!(out, "pat={}", sim.mint_pat(&scopes, std::time::Duration::from_secs(86_400)));
+    }
+    if args.users > 1 {
+        let _ = writeln!(out, "users={}", args.users);
     }
     let _ = out.flush();
     drop(out);

@@ -25,6 +25,8 @@ pub(crate) struct PendingAuth {
     pub scopes: Vec<String>,
     pub state: Option<String>,
     pub challenge: Option<String>,
+    /// The account signing in (`sim_user=`, users.rs): the page offers only its locations.
+    pub user: usize,
     pub expires_ms: u64,
 }
 
@@ -81,11 +83,19 @@ pub(crate) struct TokenError {
     pub status: u16,
     pub error: &'static str,
     pub description: String,
+    /// The installed app the refused call concerns, when its code or refresh token was
+    /// known (for `Stats::token_calls_by_installed_app`).
+    pub installed_app_id: Option<String>,
 }
 
 impl TokenError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        TokenError { status, error, description: description.into() }
+    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        TokenError { status, error, description: description.into(), installed_app_id: None }
+    }
+
+    fn about(mut self, installed_app_id: &str) -> Self {
+        self.installed_app_id = Some(installed_app_id.to_string());
+        self
     }
 }
 
@@ -101,9 +111,14 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    /// Whether objects of this location are the caller's to see.
+    /// Whether objects of this location are the caller's to see: an OAuth-In token its
+    /// one location; a personal access token (user 0's) every location of user 0, never
+    /// another user's (users.rs).
     pub(crate) fn sees(&self, location_id: &str) -> bool {
-        self.location_id.as_deref().is_none_or(|own| own == location_id)
+        match self.location_id.as_deref() {
+            Some(own) => own == location_id,
+            None => crate::users::owner(location_id) == 0,
+        }
     }
 }
 
@@ -214,15 +229,16 @@ impl OAuthStore {
             .remove(code)
             .filter(|g| g.expires_ms > now_ms)
             .ok_or_else(|| TokenError::new(400, "invalid_grant", format!("Invalid authorization code: {code}")))?;
+        let concerned = grant.installed_app_id.as_str();
         if redirect_uri != Some(grant.redirect_uri.as_str()) {
-            return Err(TokenError::new(400, "invalid_grant", "Redirect URI mismatch."));
+            return Err(TokenError::new(400, "invalid_grant", "Redirect URI mismatch.").about(concerned));
         }
         if grant.client_id != client_id {
-            return Err(TokenError::new(401, "invalid_client", "Client ID mismatch"));
+            return Err(TokenError::new(401, "invalid_client", "Client ID mismatch").about(concerned));
         }
         if let Some(challenge) = &grant.challenge {
             if verifier.map(s256).as_deref() != Some(challenge.as_str()) {
-                return Err(TokenError::new(400, "invalid_grant", "Invalid code verifier"));
+                return Err(TokenError::new(400, "invalid_grant", "Invalid code verifier").about(concerned));
             }
         }
         let scopes = self.apps.get(&grant.installed_app_id).map(|a| a.scopes.clone()).unwrap_or_default();
@@ -248,22 +264,21 @@ impl OAuthStore {
         let invalid = || TokenError::new(400, "invalid_grant", format!("Invalid refresh token: {shown}"));
         let Some(value) = token else { return Err(invalid()) };
         let Some(rt) = self.refresh.get(value).cloned() else { return Err(invalid()) };
-        let Some(app) = self.apps.get(&rt.installed_app_id).cloned() else { return Err(invalid()) };
+        let concerned = rt.installed_app_id.as_str();
+        let Some(app) = self.apps.get(concerned).cloned() else { return Err(invalid().about(concerned)) };
         if app.client_id != client_id {
-            return Err(TokenError::new(400, "invalid_grant", format!("Wrong client for this refresh token: {value}")));
+            let d = format!("Wrong client for this refresh token: {value}");
+            return Err(TokenError::new(400, "invalid_grant", d).about(concerned));
         }
         if now_ms >= rt.issued_ms.saturating_add(lifetime_s.saturating_mul(1000)) {
             self.refresh.remove(value);
-            return Err(invalid());
+            return Err(invalid().about(concerned));
         }
         let scopes = match narrowed_scopes {
             Some(s) if !s.is_empty() => {
                 if s.iter().any(|x| !app.scopes.contains(x)) {
-                    return Err(TokenError::new(
-                        400,
-                        "invalid_scope",
-                        format!("Unable to narrow the scope of the client authentication to [{}].", s.join(", ")),
-                    ));
+                    let d = format!("Unable to narrow the scope of the client authentication to [{}].", s.join(", "));
+                    return Err(TokenError::new(400, "invalid_scope", d).about(concerned));
                 }
                 s
             }
@@ -347,6 +362,7 @@ mod tests {
             scopes: vec!["r:devices:*".into()],
             state: None,
             challenge: challenge.map(str::to_string),
+            user: 0,
             expires_ms: 0,
         }
     }

@@ -16,6 +16,7 @@ use crate::oauth_store::OAuthStore;
 use crate::pat::PatStore;
 use crate::schema::{SchemaPartner, SchemaStore};
 use crate::stats::{LoggedRequest, Stats};
+use crate::users::Users;
 use crate::SimClient;
 
 pub(crate) struct AppState {
@@ -46,6 +47,8 @@ pub(crate) struct AppState {
     /// The ST Schema partner connector and its callback tokens (schema.rs).
     pub schema_partner: SchemaPartner,
     pub schema: Mutex<SchemaStore>,
+    /// The accounts and their lazily built homes' templates (users.rs).
+    pub users: Users,
 }
 
 impl AppState {

@@ -26,6 +26,12 @@ pub struct Stats {
     pub sign_ins: BTreeMap<String, u64>,
     /// Every request that reached the token endpoint, whatever its outcome.
     pub token_requests: u64,
+    /// Token-endpoint calls (`authorization_code` and `refresh_token` grants) per
+    /// installed app id, granted or refused: how often each user's session was refreshed
+    /// when many users sign in (users.rs). A refused call counts when its code or refresh
+    /// token still named an installed app; one with an unknown, used-up (rotated or
+    /// replaced) or malformed token concerns none and shows only in `token_requests`.
+    pub token_calls_by_installed_app: BTreeMap<String, u64>,
     /// Requests answered by an injected failure (5xx, dropped connection, 429, garbage).
     pub faults_injected: u64,
     /// Executions per scene id through `POST /v1/scenes/{id}/execute`.

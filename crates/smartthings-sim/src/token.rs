@@ -62,7 +62,7 @@ fn oauth_error(e: &TokenError) -> Response {
 }
 
 fn err(status: u16, error: &'static str, description: impl Into<String>) -> Response {
-    oauth_error(&TokenError { status, error, description: description.into() })
+    oauth_error(&TokenError::new(status, error, description))
 }
 
 enum Basic {
@@ -184,6 +184,13 @@ pub(crate) async fn token(
         other => return err(400, "unsupported_grant_type", format!("Unsupported grant type: {other}")),
     };
     drop(apps);
+    let concerned = match &result {
+        Ok(issued) => Some(issued.installed_app_id.clone()),
+        Err(e) => e.installed_app_id.clone(),
+    };
+    if let Some(id) = concerned {
+        *lock(&st.stats).token_calls_by_installed_app.entry(id).or_default() += 1;
+    }
     match result {
         Ok(issued) => {
             let mut stats = lock(&st.stats);

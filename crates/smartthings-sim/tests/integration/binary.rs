@@ -60,3 +60,64 @@ fn refuses_a_non_loopback_host_without_allow_remote() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
+
+#[test]
+fn users_flag_signs_in_user_k_to_their_location() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smartthings-sim"))
+        .args(["--port", "0", "--auto-approve", "--users", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map(|l| l.expect("line"))
+        .take_while(|l| !l.starts_with("users="))
+        .chain(std::iter::once("users=5".to_string()))
+        .collect();
+    let get = |k: &str| lines.iter().find_map(|l| l.strip_prefix(&format!("{k}="))).map(str::to_string);
+    let (auth, api) = (get("auth_url").expect("auth_url"), get("api_url").expect("api_url"));
+    let (id, secret, redirect) =
+        (get("client_id").unwrap(), get("client_secret").unwrap(), get("redirect_uri").unwrap());
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let result = rt.block_on(async {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let q = [
+            ("client_id", id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "r:locations:*"),
+            ("sim_user", "4"),
+        ];
+        let resp = http.get(format!("{auth}/authorize")).query(&q).send().await?;
+        let loc = resp.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let code = url::Url::parse(&loc)
+            .ok()
+            .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()));
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_deref().unwrap_or("")),
+            ("redirect_uri", redirect.as_str()),
+        ];
+        let tokens: serde_json::Value =
+            http.post(format!("{auth}/token")).basic_auth(&id, Some(&secret)).form(&form).send().await?.json().await?;
+        let at = tokens["access_token"].as_str().unwrap_or_default().to_string();
+        let locations: serde_json::Value =
+            http.get(format!("{api}/locations")).bearer_auth(at).send().await?.json().await?;
+        let out_of_range = http
+            .get(format!("{auth}/authorize"))
+            .query(&[q[0], q[1], q[2], q[3], ("sim_user", "5")])
+            .send()
+            .await?
+            .status();
+        Ok::<_, reqwest::Error>((locations, out_of_range.as_u16()))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (locations, out_of_range) = result.expect("the simulator answers");
+    assert_eq!(locations["items"][0]["locationId"], smartthings_sim::user_location_id(4), "{locations}");
+    assert_eq!(locations["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(out_of_range, 400);
+}
