@@ -18,3 +18,4 @@ mod oauth_authorize;
 mod oauth_token;
 mod pats;
 mod schema;
+mod tls;
