@@ -72,7 +72,12 @@ impl Two {
 
     fn opts(&self, request_ms: u64) -> Options {
         let session = SessionOptions { lock_timeout: Duration::from_secs(5), ..SessionOptions::default() };
-        Options { clock: Arc::new(self.w.clock.clone()), session, request_timeout: Duration::from_millis(request_ms) }
+        Options {
+            clock: Arc::new(self.w.clock.clone()),
+            session,
+            request_timeout: Duration::from_millis(request_ms),
+            extra_roots: None,
+        }
     }
 
     /// A's listener from what A's disk holds, as after a restart.

@@ -94,8 +94,12 @@ pub async fn run(tries: u64) -> Section {
     let store =
         Arc::new(Locked { inner: FileStore::new(w.paths.file_vault()), locked: AtomicBool::new(true), refused });
     let config = Config::load(&w.paths).expect("the config");
-    let options =
-        Options { clock: Arc::new(w.clock.clone()), session: opts.clone(), request_timeout: Duration::from_secs(10) };
+    let options = Options {
+        clock: Arc::new(w.clock.clone()),
+        session: opts.clone(),
+        request_timeout: Duration::from_secs(10),
+        extra_roots: None,
+    };
     let started = Instant::now();
     let d =
         Desktop::open_with(w.paths.clone(), &config, Vault::new(store.clone()), options).await.expect("the app starts");

@@ -65,7 +65,8 @@ impl Shared {
         session: SessionOptions,
         timeout: Duration,
     ) -> thingstray::Result<Connection> {
-        let opts = Options { clock: Arc::new(self.clock.clone()), session, request_timeout: timeout };
+        let opts =
+            Options { clock: Arc::new(self.clock.clone()), session, request_timeout: timeout, extra_roots: None };
         Connection::open_with(&self.paths, &self.config, self.vault.clone(), Some(name), opts).await
     }
 }
@@ -146,6 +147,7 @@ impl World {
             clock: Arc::new(shared.clock.clone()),
             session: SessionOptions::default(),
             request_timeout: Duration::from_secs(10),
+            extra_roots: None,
         };
         thingstray::connection::schema::keep(
             &self.paths,

@@ -79,7 +79,7 @@ fn origin(st: &AppState, headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| st.own_hosts.iter().any(|o| o == h))
-        .map(|h| format!("http://{h}"))
+        .map(|h| format!("{}://{h}", st.scheme))
         .unwrap_or_else(|| st.base_url.clone())
 }
 

@@ -20,7 +20,17 @@ pub async fn approve(authorize_url: &str) -> String {
 /// As [`approve`], pressing `decision` (`authorize` or `deny`). A simulator with
 /// `auto_approve` shows no page, so it can only authorize.
 pub async fn decide(authorize_url: &str, decision: &str) -> String {
-    let http = no_redirects();
+    decide_with(&no_redirects(), authorize_url, decision).await
+}
+
+/// [`approve`] with a client of the caller's (one that trusts a TLS simulator's
+/// authority: `sim.client_builder()`); it must not follow redirects.
+pub async fn approve_with(http: &reqwest::Client, authorize_url: &str) -> String {
+    decide_with(http, authorize_url, "authorize").await
+}
+
+/// [`decide`] with a client of the caller's; it must not follow redirects.
+pub async fn decide_with(http: &reqwest::Client, authorize_url: &str, decision: &str) -> String {
     let page = http.get(authorize_url).send().await.expect("the authorize address answers");
     if page.status() == 302 {
         assert_eq!(decision, "authorize", "this simulator approves at once (auto_approve): it cannot {decision}");

@@ -27,7 +27,7 @@ impl axum::serve::Listener for KillableListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
         let _ = io.set_nodelay(true);
-        (KillableStream { inner: io, killed: Arc::new(AtomicBool::new(false)) }, addr)
+        (KillableStream::new(io), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -35,13 +35,17 @@ impl axum::serve::Listener for KillableListener {
     }
 }
 
-/// A TCP stream that fails every operation once killed.
-pub(crate) struct KillableStream {
-    inner: TcpStream,
+/// A stream (plain TCP, or TLS over it: tls.rs) that fails every operation once killed.
+pub(crate) struct KillableStream<S = TcpStream> {
+    inner: S,
     killed: Arc<AtomicBool>,
 }
 
-impl KillableStream {
+impl<S> KillableStream<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        KillableStream { inner, killed: Arc::new(AtomicBool::new(false)) }
+    }
+
     fn dead(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
@@ -51,7 +55,7 @@ fn aborted() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by fault injection")
 }
 
-impl AsyncRead for KillableStream {
+impl<S: AsyncRead + Unpin> AsyncRead for KillableStream<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.dead() {
             return Poll::Ready(Err(aborted()));
@@ -60,7 +64,7 @@ impl AsyncRead for KillableStream {
     }
 }
 
-impl AsyncWrite for KillableStream {
+impl<S: AsyncWrite + Unpin> AsyncWrite for KillableStream<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.dead() {
             return Poll::Ready(Err(aborted()));
@@ -107,6 +111,11 @@ pub(crate) struct ConnInfo {
 }
 
 impl ConnInfo {
+    /// The info for a connection from `remote` carried on `stream`.
+    pub(crate) fn of<S>(remote: SocketAddr, stream: &KillableStream<S>) -> ConnInfo {
+        ConnInfo { remote, killed: stream.killed.clone() }
+    }
+
     /// Makes the connection fail: the current response is never written.
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
@@ -115,6 +124,6 @@ impl ConnInfo {
 
 impl Connected<IncomingStream<'_, KillableListener>> for ConnInfo {
     fn connect_info(stream: IncomingStream<'_, KillableListener>) -> Self {
-        ConnInfo { remote: *stream.remote_addr(), killed: stream.io().killed.clone() }
+        ConnInfo::of(*stream.remote_addr(), stream.io())
     }
 }

@@ -48,11 +48,12 @@ mod schema;
 mod signin_page;
 mod state;
 mod stats;
+mod tls;
 mod token;
 mod users;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,6 +107,10 @@ pub struct SimConfig {
     /// home, users 1..N one location each, built on first sign-in (`sim_user=K` on the
     /// authorize URL, see [`Sim::user_authorize_url`]). Default 1; 1..=[`MAX_USERS`].
     pub users: usize,
+    /// Answer over HTTPS with a certificate made at start (tls.rs), so every URL the
+    /// simulator gives out starts with `https://`, as SmartThings' do. Trust
+    /// [`Sim::ca_pem`] / [`Sim::ca_file`] (or [`Sim::client_builder`]). Off by default.
+    pub tls: bool,
 }
 
 impl Default for SimConfig {
@@ -124,6 +129,7 @@ impl Default for SimConfig {
             schema_partner: SchemaPartner::default(),
             max_apps: 100,
             users: 1,
+            tls: false,
         }
     }
 }
@@ -224,6 +230,22 @@ pub struct Sim {
     state: Arc<AppState>,
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// With `SimConfig::tls`: the authority a client must trust, and where it is on disk.
+    tls: Option<TlsFiles>,
+}
+
+struct TlsFiles {
+    ca_pem: String,
+    ca_file: PathBuf,
+    /// Owns `ca_file`; removed when the simulator is dropped.
+    _dir: tempfile::TempDir,
+}
+
+/// Serves until the shutdown signal; a server error is logged, not raised.
+async fn run(server: impl std::future::IntoFuture<Output = std::io::Result<()>>) {
+    if let Err(e) = server.await {
+        tracing::error!("server stopped: {e}");
+    }
 }
 
 impl Sim {
@@ -261,13 +283,25 @@ impl Sim {
             IpAddr::V6(v6) => format!("[{v6}]"),
         };
         let port = local.port();
+        let identity = if config.tls { Some(tls::make(ip)?) } else { None };
+        let tls_files = match &identity {
+            Some(id) => {
+                let dir = tempfile::Builder::new().prefix("smartthings-sim-tls-").tempdir()?;
+                let ca_file = dir.path().join("ca.pem");
+                std::fs::write(&ca_file, &id.ca_pem)?;
+                Some(TlsFiles { ca_pem: id.ca_pem.clone(), ca_file, _dir: dir })
+            }
+            None => None,
+        };
+        let scheme = if config.tls { "https" } else { "http" };
         let app_id = ids::uuid();
         let mut apps = app_store::AppStore::new(config.max_apps);
         apps.seed(configured_app(&config.client, app_id.clone(), now));
         let state = Arc::new(AppState {
             clock,
             client: config.client.clone(),
-            base_url: format!("http://{host}:{port}"),
+            scheme,
+            base_url: format!("{scheme}://{host}:{port}"),
             own_hosts: vec![format!("{host}:{port}"), format!("localhost:{port}")],
             auto_approve: config.auto_approve,
             expires_in: AtomicU64::new(config.expires_in),
@@ -288,20 +322,22 @@ impl Sim {
 
         let app = router::build(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
-        let server = axum::serve(KillableListener(listener), app.into_make_service_with_connect_info::<ConnInfo>())
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-        let task = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!("server stopped: {e}");
+        let stop = async move {
+            let _ = rx.await;
+        };
+        let service = app.into_make_service_with_connect_info::<ConnInfo>();
+        let task = match identity {
+            None => tokio::spawn(run(axum::serve(KillableListener(listener), service).with_graceful_shutdown(stop))),
+            Some(id) => {
+                let listener = tls::TlsListener::new(listener, id.server)?;
+                tokio::spawn(run(axum::serve(listener, service).with_graceful_shutdown(stop)))
             }
-        });
+        };
         tracing::info!("smartthings-sim listening on {}", state.base_url);
-        Ok(Sim { state, shutdown_tx: Some(tx), task: Some(task) })
+        Ok(Sim { state, shutdown_tx: Some(tx), task: Some(task), tls: tls_files })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT`, or `https://…` with `SimConfig::tls` (no trailing slash).
     pub fn base_url(&self) -> String {
         self.state.base_url.clone()
     }
@@ -334,10 +370,39 @@ impl Sim {
         .to_vec()
     }
 
+    /// With `SimConfig::tls`: the PEM certificate of the authority that signed the
+    /// simulator's certificate, the one root a client needs to trust. `None` over plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
+    }
+
+    /// With `SimConfig::tls`: [`Sim::ca_pem`] in a file (in a temporary directory the
+    /// simulator owns and removes when dropped), for `THINGSTRAY_CA_FILE` and the like.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca_file.as_path())
+    }
+
+    /// A reqwest client builder that reaches this simulator: with TLS it trusts the
+    /// simulator's authority and nothing else; over plain HTTP it is reqwest's default.
+    pub fn client_builder(&self) -> reqwest::ClientBuilder {
+        let b = reqwest::Client::builder();
+        match self.ca_pem() {
+            Some(pem) => {
+                let ca =
+                    reqwest::Certificate::from_pem(pem.as_bytes()).expect("the simulator's own certificate parses");
+                b.tls_built_in_root_certs(false).add_root_certificate(ca)
+            }
+            None => b,
+        }
+    }
+
     /// Whether SmartThings (the simulator) takes `token` for an API call, asked over HTTP
     /// as any client would.
     pub async fn accepts(&self, token: &str) -> bool {
-        let r = reqwest::Client::new()
+        let r = self
+            .client_builder()
+            .build()
+            .expect("an HTTP client")
             .get(format!("{}/locations", self.api_url()))
             .bearer_auth(token)
             .send()

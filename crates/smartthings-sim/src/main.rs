@@ -1,8 +1,9 @@
 //! `smartthings-sim`: runs the simulator from the command line for manual testing and
 //! for tests in other processes. Prints its URLs and the client's credentials on stdout
 //! (one `key=value` per line: base_url, api_url, auth_url, client_id, client_secret,
-//! redirect_uri, schema_client_id, schema_client_secret, pat_url, pat with
-//! --pat-scopes, and users with --users above 1), logs to stderr, serves until SIGINT/SIGTERM.
+//! redirect_uri, schema_client_id, schema_client_secret, pat_url, pat with --pat-scopes,
+//! ca_file with --tls, and users with --users above 1), logs to stderr, serves until
+//! SIGINT/SIGTERM.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -67,6 +68,13 @@ struct Args {
     /// (space- or comma-separated, e.g. "r:apps:* w:apps:*"); it lives 24 hours.
     #[arg(long)]
     pat_scopes: Option<String>,
+    /// Answer over HTTPS (a certificate made at start), so every URL it gives out starts
+    /// with https:// as SmartThings' do; prints `ca_file=` (the authority to trust).
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: also write the authority's certificate (PEM) to this file.
+    #[arg(long, requires = "tls")]
+    tls_cert_out: Option<PathBuf>,
 }
 
 fn parse_host(host: &str) -> Option<IpAddr> {
@@ -125,6 +133,7 @@ async fn main() -> ExitCode {
         schema_partner: Default::default(),
         max_apps: args.max_apps,
         users: usize::try_from(args.users).unwrap_or(usize::MAX),
+        tls: args.tls,
     };
     let sim = match Sim::start(config).await {
         Ok(sim) => sim,
@@ -133,6 +142,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+
+    if let (Some(out), Some(pem)) = (&args.tls_cert_out, sim.ca_pem()) {
+        if let Err(e) = std::fs::write(out, pem) {
+            eprintln!("smartthings-sim: cannot write the certificate to {} (--tls-cert-out): {e}", out.display());
+            sim.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    }
 
     let c = sim.client();
     let mut out = std::io::stdout().lock();
@@ -146,6 +163,9 @@ async fn main() -> ExitCode {
     let _ = writeln!(out, "schema_client_id={}", p.client_id);
     let _ = writeln!(out, "schema_client_secret={}", p.client_secret);
     let _ = writeln!(out, "pat_url={}/__sim/pat", sim.base_url());
+    if let Some(ca) = sim.ca_file() {
+        let _ = writeln!(out, "ca_file={}", ca.display());
+    }
     if let Some(scopes) = &args.pat_scopes {
         let scopes: Vec<&str> =
             scopes.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).collect();
@@ -156,8 +176,9 @@ async fn main() -> ExitCode {
     }
     let _ = out.flush();
     drop(out);
+    let cacert = sim.ca_file().map(|f| format!(" --cacert {}", f.display())).unwrap_or_default();
     eprintln!(
-        "smartthings-sim: mint a personal access token (24 h): curl -s -X POST {}/__sim/pat \
+        "smartthings-sim: mint a personal access token (24 h): curl -s{cacert} -X POST {}/__sim/pat \
          -H 'Content-Type: application/json' -d '{{\"scopes\":[\"r:apps:*\",\"w:apps:*\",\"r:installedapps\"]}}'",
         sim.base_url()
     );

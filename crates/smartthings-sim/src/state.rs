@@ -24,7 +24,9 @@ pub(crate) struct AppState {
     /// The configured app (`SimConfig::client`) as it was at start; `apps` holds it as
     /// the first registered app, with its current settings.
     pub client: SimClient,
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http` or `https` (`SimConfig::tls`): every absolute URL given out uses it.
+    pub scheme: &'static str,
+    /// `http://127.0.0.1:PORT` (`https://` with TLS), no trailing slash.
     pub base_url: String,
     /// `Host` header values that name this server (for absolute `_links`).
     pub own_hosts: Vec<String>,

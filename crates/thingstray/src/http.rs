@@ -15,17 +15,111 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The environment variable naming a PEM file of extra certificate authorities to trust
+/// (see [`ExtraRoots`]).
+pub const CA_FILE_ENV: &str = "THINGSTRAY_CA_FILE";
+
+/// Certificate authorities trusted on top of the public ones: a TLS SmartThings stand-in
+/// (`smartthings-sim --tls --tls-cert-out ca.pem`) or a company proxy that re-signs TLS.
+///
+/// Why here: every reqwest client ThingsTray talks to SmartThings with is built in this
+/// module, so one setting reaches sign-in, refresh, the API and the proxy alike. A file
+/// that cannot be used is an error, never skipped: quietly falling back to the public
+/// roots would turn "wrong file" into a baffling certificate failure later.
+#[derive(Clone, Default)]
+pub struct ExtraRoots {
+    certs: Vec<reqwest::Certificate>,
+}
+
+impl std::fmt::Debug for ExtraRoots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraRoots").field("certificates", &self.certs.len()).finish()
+    }
+}
+
+impl ExtraRoots {
+    /// None: the public roots only.
+    pub fn none() -> ExtraRoots {
+        ExtraRoots::default()
+    }
+
+    /// What [`CA_FILE_ENV`] names (unset or empty: none). The programs' entry points call
+    /// this through [`client`]; tests pass their roots to [`client_with`] instead of
+    /// changing the process environment.
+    pub fn from_env() -> Result<ExtraRoots> {
+        match std::env::var_os(CA_FILE_ENV) {
+            Some(path) if !path.is_empty() => ExtraRoots::from_pem_file(std::path::Path::new(&path)),
+            _ => Ok(ExtraRoots::none()),
+        }
+    }
+
+    /// Every certificate in a PEM file (one or more `BEGIN CERTIFICATE` blocks).
+    pub fn from_pem_file(path: &std::path::Path) -> Result<ExtraRoots> {
+        let bad = |why: String| Error::InvalidSetting {
+            field: CA_FILE_ENV.into(),
+            why: format!(
+                "{why}. Point it at a PEM file of the certificate authorities to trust (as \
+                 `smartthings-sim --tls-cert-out` writes), or unset it to trust the public ones only"
+            ),
+        };
+        let shown = path.display();
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read {shown}: {e}")))?;
+        ExtraRoots::from_pem(&pem).map_err(|why| bad(format!("{shown} {why}")))
+    }
+
+    /// The certificates of a PEM bundle; `Err` says what is wrong, for a message.
+    fn from_pem(pem: &[u8]) -> std::result::Result<ExtraRoots, String> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::CertificateDer;
+        let mut certs = Vec::new();
+        for (n, der) in CertificateDer::pem_slice_iter(pem).enumerate() {
+            let der = der.map_err(|e| format!("is not valid PEM ({e})"))?;
+            // Checked now, as rustls will read it, rather than when a client is built.
+            rustls::RootCertStore::empty()
+                .add(der.clone())
+                .map_err(|e| format!("holds a certificate (number {}) that cannot be trusted: {e}", n + 1))?;
+            let cert = reqwest::Certificate::from_der(&der)
+                .map_err(|e| format!("holds a certificate (number {}) reqwest refuses: {e}", n + 1))?;
+            certs.push(cert);
+        }
+        if certs.is_empty() {
+            return Err("holds no certificate (no -----BEGIN CERTIFICATE----- block)".into());
+        }
+        Ok(ExtraRoots { certs })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+}
+
 /// One client for the whole process: it pools connections. Redirects are not followed:
 /// a token request must never be replayed to another host, and pagination links are
-/// checked by hand.
-pub fn client(request_timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+/// checked by hand. Trusts what [`CA_FILE_ENV`] names as well as the public roots; a
+/// file that cannot be used is an error ([`Error::InvalidSetting`]).
+pub fn client(request_timeout: Duration) -> Result<reqwest::Client> {
+    client_with(request_timeout, &ExtraRoots::from_env()?)
+}
+
+/// [`client`] with the extra roots given instead of read from the environment.
+pub fn client_with(request_timeout: Duration, roots: &ExtraRoots) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
         .timeout(request_timeout)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("ThingsTray/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .user_agent(concat!("ThingsTray/", env!("CARGO_PKG_VERSION")));
+    for cert in &roots.certs {
+        b = b.add_root_certificate(cert.clone());
+    }
+    match b.build() {
+        Ok(c) => Ok(c),
+        Err(e) if !roots.is_empty() => Err(Error::InvalidSetting {
+            field: CA_FILE_ENV.into(),
+            why: format!("its certificates could not be used ({e}); check the file, or unset it"),
+        }),
+        // Only a broken TLS backend gets here; a client without the timeouts still works.
+        Err(_) => Ok(reqwest::Client::new()),
+    }
 }
 
 /// A random UUID (v4): st-schema request ids, and the unique part of a new app's name.
@@ -164,6 +258,29 @@ mod tests {
         let w = rate_limit_wait(&headers(&epoch_s.to_string()), b"", now);
         assert!(w > Duration::from_secs(18) && w <= Duration::from_secs(20), "{w:?}");
         assert_eq!(rate_limit_wait(&HeaderMap::new(), b"", now), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn extra_roots_refuse_what_they_cannot_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = ExtraRoots::from_pem_file(&missing).unwrap_err();
+        assert_eq!(e.code(), "invalid_setting");
+        let msg = e.to_string();
+        assert!(msg.contains(CA_FILE_ENV) && msg.contains("cannot read") && msg.contains("unset it"), "{msg}");
+
+        for (name, body, says) in [
+            ("empty.pem", "", "holds no certificate"),
+            ("text.pem", "not a certificate\n", "holds no certificate"),
+            ("key.pem", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "holds no certificate"),
+            ("junk.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "cannot be trusted"),
+            ("torn.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n", "not valid PEM"),
+        ] {
+            let f = dir.path().join(name);
+            std::fs::write(&f, body).unwrap();
+            let msg = ExtraRoots::from_pem_file(&f).unwrap_err().to_string();
+            assert!(msg.contains(CA_FILE_ENV) && msg.contains(says), "{name}: {msg}");
+        }
     }
 
     #[test]

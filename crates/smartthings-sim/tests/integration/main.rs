@@ -19,3 +19,4 @@ mod oauth_token;
 mod pats;
 mod schema;
 mod users;
+mod tls;

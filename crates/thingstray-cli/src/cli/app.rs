@@ -94,7 +94,7 @@ struct DeleteArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
-    let http = thingstray::http::client(std::time::Duration::from_secs(30));
+    let http = thingstray::http::client(std::time::Duration::from_secs(30))?;
     match a.cmd {
         AppCmd::Create(c) => {
             let pat = read_pat()?;

@@ -117,7 +117,13 @@ async fn checks(ctx: &Ctx, r: &mut Report) -> Result<(), ()> {
     };
 
     // The clock and the API, in one request: any answer proves reachability and carries a Date.
-    let http = thingstray::http::client(Duration::from_secs(10));
+    let http = match thingstray::http::client(Duration::from_secs(10)) {
+        Ok(http) => http,
+        Err(e) => {
+            r.fail("api", e.to_string(), "fix or unset THINGSTRAY_CA_FILE");
+            return Err(());
+        }
+    };
     match http.get(&settings.api_url).send().await {
         Ok(resp) => {
             r.ok("api", format!("{} answered (HTTP {})", settings.api_url, resp.status().as_u16()));

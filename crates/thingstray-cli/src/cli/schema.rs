@@ -166,7 +166,7 @@ async fn state_callback(ctx: &Ctx, state: &DeviceState<'_>) -> Result<(), CliErr
             conn.name
         )));
     };
-    let http = thingstray::http::client(thingstray::http::REQUEST_TIMEOUT);
+    let http = thingstray::http::client(thingstray::http::REQUEST_TIMEOUT)?;
     let grant = conn.session.token_valid_for(Duration::from_secs(60)).await?;
     let sent = match schema::state_callback(&http, &urls.state_callback, grant.secret(), state).await {
         Err(e) if schema::token_refused(&e) => {

@@ -237,7 +237,7 @@ fn read_secret(have_stored: bool) -> Result<Option<SecretString>, CliError> {
 /// after authenticating the client), and does it know this redirect URI? Unreachable is
 /// a warning, not a failure: the settings may be right and the network down.
 async fn check_online(settings: &ConnectionSettings, secret: &SecretString) -> Result<(), CliError> {
-    let http = thingstray::http::client(std::time::Duration::from_secs(15));
+    let http = thingstray::http::client(std::time::Duration::from_secs(15))?;
     let oauth = OAuthClient::new(settings, secret, http)?;
     let soft = |e: &Error, what: &str| {
         eprintln!("Warning: could not {what} ({}); saved anyway. `thingstray doctor` checks again.", e.code());

@@ -56,7 +56,7 @@ impl StoreArgs {
 
     async fn service(&self, hosts: CallbackHosts) -> Result<Service, CliError> {
         let store = self.open().await?;
-        let http = thingstray::http::client(Duration::from_secs(30));
+        let http = thingstray::http::client(Duration::from_secs(30))?;
         Ok(Service::start(store, http, SessionOptions::default(), hosts).await?)
     }
 }
@@ -96,7 +96,7 @@ pub async fn print_secret(s: &StoreArgs, rotate: bool) -> Result<(), CliError> {
     }
     let secret = Service::start(
         store,
-        thingstray::http::client(Duration::from_secs(5)),
+        thingstray::http::client(Duration::from_secs(5))?,
         SessionOptions::default(),
         CallbackHosts::SmartThings,
     )

@@ -42,7 +42,10 @@ impl Home {
 
     pub async fn with(config: SimConfig) -> Home {
         let sim = Sim::start(config).await.expect("simulator starts");
-        Home { sim, dir: tempfile::tempdir().unwrap(), env: Vec::new() }
+        // A TLS simulator's authority, for every command (the child's environment only).
+        let env =
+            sim.ca_file().map(|f| ("THINGSTRAY_CA_FILE".to_string(), f.display().to_string())).into_iter().collect();
+        Home { sim, dir: tempfile::tempdir().unwrap(), env }
     }
 
     /// The binary with this test's config dir and nothing from the developer's shell.
@@ -53,6 +56,7 @@ impl Home {
             .env_remove("THINGSTRAY_CLIENT_SECRET")
             .env_remove("THINGSTRAY_CONNECTION")
             .env_remove("THINGSTRAY_LOG")
+            .env_remove("THINGSTRAY_CA_FILE")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
@@ -117,7 +121,14 @@ impl Home {
     pub async fn login(&self) -> Out {
         let mut child = self.cmd(&["login", "--no-browser"]).stdin(Stdio::piped()).spawn().unwrap();
         let (url, mut lines) = authorize_url(&mut child).await;
-        let back = approve(&url).await;
+        let back = match self.sim.ca_pem() {
+            // A TLS simulator: the "browser" trusts its authority, as the binary does.
+            Some(_) => {
+                let http = self.sim.client_builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+                smartthings_sim::browser::approve_with(&http, &url).await
+            }
+            None => approve(&url).await,
+        };
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(format!("{back}\n").as_bytes()).await.unwrap();
         drop(stdin);
@@ -255,6 +266,7 @@ impl Computer {
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env_remove("THINGSTRAY_CONNECTION")
             .env_remove("THINGSTRAY_LOG")
+            .env_remove("THINGSTRAY_CA_FILE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

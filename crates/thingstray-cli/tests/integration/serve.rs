@@ -402,6 +402,74 @@ async fn paging_1000_devices_stays_on_the_proxy() {
     assert_eq!(h.sim.requests().len(), before, "nothing reached SmartThings");
 }
 
+/// Issue 27, item 2: the same over TLS, as SmartThings answers: the simulator's links are
+/// `https://127.0.0.1:PORT/…`, `thingstray` trusts its authority through
+/// `THINGSTRAY_CA_FILE` (set on the child processes only), and the proxy still keeps every
+/// link on itself and never sends the server secret upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_over_https_stays_on_the_proxy() {
+    let h = Home::with(smartthings_sim::SimConfig {
+        auto_approve: true,
+        extra_devices: 260,
+        first_location_devices: Some(260),
+        tls: true,
+        ..smartthings_sim::SimConfig::default()
+    })
+    .await;
+    assert!(h.sim.api_url().starts_with("https://127.0.0.1:"));
+    h.signed_in().await;
+    let s = start(&h, None).await;
+    let client = reqwest::Client::new();
+    let local = format!("http://127.0.0.1:{}/api/", s.port);
+    let log_start = h.sim.requests().len();
+
+    let mut ids = std::collections::BTreeSet::new();
+    let mut url = format!("http://127.0.0.1:{}/api/v1/devices?max=100", s.port);
+    let mut requests = 0;
+    loop {
+        let r = client.get(&url).bearer_auth(&s.secret).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        for d in v["items"].as_array().unwrap() {
+            assert!(ids.insert(d["deviceId"].as_str().unwrap().to_string()), "no device twice");
+        }
+        requests += 1;
+        match v["_links"]["next"]["href"].as_str() {
+            Some(next) => {
+                assert!(next.starts_with(&local), "the https link leads back to the proxy: {next}");
+                url = next.to_string();
+            }
+            None => break,
+        }
+        assert!(requests < 20, "runaway paging");
+    }
+    assert_eq!(requests, 3);
+    assert_eq!(ids.len(), 260);
+
+    let seen = h.sim.requests().split_off(log_start);
+    let lists = seen.iter().filter(|r| r.target.starts_with("/v1/devices") || r.target.starts_with("/devices")).count();
+    assert_eq!(lists, 3, "{seen:#?}");
+    let leaked: Vec<_> = h
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.authorization.iter().any(|a| a.contains(&s.secret)) || r.target.contains(&s.secret))
+        .collect();
+    assert!(leaked.is_empty(), "the server secret reached SmartThings: {leaked:#?}");
+}
+
+/// A `THINGSTRAY_CA_FILE` that cannot be used stops a command with a clear error naming
+/// it; it is never skipped.
+#[tokio::test]
+async fn a_bad_ca_file_is_an_error_naming_the_variable() {
+    let mut h = Home::new().await;
+    let missing = h.dir.path().join("no-such-ca.pem");
+    h.env.push(("THINGSTRAY_CA_FILE".into(), missing.display().to_string()));
+    let out = h.setup_with("https://thingstray.invalid/callback", &[]).await;
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("THINGSTRAY_CA_FILE") && out.stderr.contains("no-such-ca.pem"), "{}", out.stderr);
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_it_cleanly_and_the_logs_hold_no_secret() {

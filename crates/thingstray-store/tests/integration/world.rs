@@ -78,7 +78,7 @@ impl World {
     }
 
     pub async fn service(&self, store: Store) -> Service {
-        let http = thingstray::http::client(Duration::from_secs(5));
+        let http = thingstray::http::client(Duration::from_secs(5)).unwrap();
         Service::start(store, http, fast_session(), CallbackHosts::AlsoLoopback).await.expect("the service starts")
     }
 

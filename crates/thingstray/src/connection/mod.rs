@@ -37,6 +37,20 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     pub session: SessionOptions,
     pub request_timeout: Duration,
+    /// Certificate authorities to trust besides the public ones; `None`: what
+    /// `THINGSTRAY_CA_FILE` names (see [`crate::http::ExtraRoots`]). Tests set it rather
+    /// than the process environment.
+    pub extra_roots: Option<crate::http::ExtraRoots>,
+}
+
+impl Options {
+    /// The HTTP client a connection talks to SmartThings with.
+    pub(crate) fn http_client(&self) -> Result<reqwest::Client> {
+        match &self.extra_roots {
+            Some(roots) => crate::http::client_with(self.request_timeout, roots),
+            None => crate::http::client(self.request_timeout),
+        }
+    }
 }
 
 impl Default for Options {
@@ -45,6 +59,7 @@ impl Default for Options {
             clock: Arc::new(SystemClock),
             session: SessionOptions::default(),
             request_timeout: crate::http::REQUEST_TIMEOUT,
+            extra_roots: None,
         }
     }
 }
@@ -122,7 +137,7 @@ impl Connection {
         vault: Vault,
         opts: Options,
     ) -> Result<Connection> {
-        let http = crate::http::client(opts.request_timeout);
+        let http = opts.http_client()?;
         let oauth = OAuthClient::new(&settings, secret, http.clone())?;
         let session = Session::new(name.clone(), oauth, vault, lock(paths, &name), opts.clock, opts.session);
         session.load().await?;
@@ -141,7 +156,7 @@ impl Connection {
         vault: Vault,
         opts: Options,
     ) -> Result<Connection> {
-        let http = crate::http::client(opts.request_timeout);
+        let http = opts.http_client()?;
         let client = crate::schema::SchemaClient::new(&settings, secret, http.clone())?;
         let session = Session::schema(name.clone(), client, vault, lock(paths, &name), opts.clock, opts.session);
         session.load().await?;
@@ -158,11 +173,12 @@ impl Connection {
         opts: Options,
     ) -> Result<Connection> {
         let client = ShareClient::for_credentials(&creds)?;
+        let http = opts.http_client()?;
         let lock = lock(paths, &name);
         let owner = crate::session::Paired { client, creds, location_id: settings.location_id.clone() };
         let session = Session::paired(name.clone(), owner, vault, lock, opts.clock, opts.session);
         session.load().await?;
-        let api = Api::new(session.clone(), crate::http::client(opts.request_timeout), &settings.api_url)?;
+        let api = Api::new(session.clone(), http, &settings.api_url)?;
         Ok(Connection { name, settings, session, api })
     }
 

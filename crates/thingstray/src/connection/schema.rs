@@ -32,7 +32,7 @@ pub async fn keep(
     let settings =
         ConnectionSettings { schema: Some(grant.urls.clone()), ..ConnectionSettings::new(grant.client_id.clone(), "") };
     settings.validate()?;
-    let client = SchemaClient::new(&settings, &secret, crate::http::client(opts.request_timeout))?;
+    let client = SchemaClient::new(&settings, &secret, opts.http_client()?)?;
     // The connection's refresh lock, as a refresh takes it: a `serve` or app refreshing the
     // old grant's pair right now would otherwise write that pair over this one. It waits
     // for that refresh to end (or gives up before the code is spent).

@@ -159,7 +159,7 @@ impl TokenServer {
             source,
             secret,
             allowed_hosts,
-            http: crate::http::client(crate::http::REQUEST_TIMEOUT),
+            http: crate::http::client(crate::http::REQUEST_TIMEOUT)?,
             api_origin: api_origin(&opts.api_url)?,
         });
         let app = router(shared);

@@ -20,7 +20,7 @@ fn pat(raw: &str) -> Pat {
 }
 
 fn http() -> reqwest::Client {
-    thingstray::http::client(Duration::from_secs(5))
+    thingstray::http::client(Duration::from_secs(5)).unwrap()
 }
 
 fn new_app(env: &Env) -> NewApp {

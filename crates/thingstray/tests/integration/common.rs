@@ -62,6 +62,11 @@ impl Env {
             clock: Arc::new(self.clock.clone()),
             session: fast_session(),
             request_timeout: Duration::from_secs(5),
+            // A TLS simulator's authority, passed in: the environment is left alone.
+            extra_roots: Some(match self.sim.ca_file() {
+                Some(f) => thingstray::http::ExtraRoots::from_pem_file(f).expect("the simulator's authority loads"),
+                None => thingstray::http::ExtraRoots::none(),
+            }),
         }
     }
 

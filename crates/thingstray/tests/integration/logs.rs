@@ -158,7 +158,7 @@ async fn run_and_search(capture: Capture) {
     // secret, deleted. The token and both client secrets must not be logged.
     let pat = env.sim.mint_pat(&["r:apps:*", "w:apps:*", "r:installedapps:*"], Duration::from_secs(86_400));
     let p = || thingstray::apps::Pat::new(&SecretString::from(pat.clone())).unwrap();
-    let http = || thingstray::http::client(Duration::from_secs(5));
+    let http = || thingstray::http::client(Duration::from_secs(5)).unwrap();
     let new = thingstray::apps::NewApp {
         connection: Some("made".into()),
         api_url: Some(env.sim.api_url()),

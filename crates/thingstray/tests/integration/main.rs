@@ -19,4 +19,5 @@ mod session;
 mod share;
 mod sign_in;
 mod storms;
+mod tls;
 mod vault_trouble;

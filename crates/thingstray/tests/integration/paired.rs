@@ -35,7 +35,12 @@ impl Laptop {
     }
 
     pub(crate) fn options(&self, env: &Env) -> Options {
-        Options { clock: Arc::new(env.clock.clone()), session: fast_session(), request_timeout: Duration::from_secs(5) }
+        Options {
+            clock: Arc::new(env.clock.clone()),
+            session: fast_session(),
+            request_timeout: Duration::from_secs(5),
+            extra_roots: None,
+        }
     }
 
     pub(crate) async fn pair(&self, env: &Env, server: &thingstray::owner::ShareServer) -> Connection {

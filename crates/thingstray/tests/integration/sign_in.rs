@@ -104,7 +104,7 @@ async fn a_used_or_expired_code_is_explained() {
 async fn a_wrong_secret_is_client_rejected_and_client_credentials_is_explained() {
     let env = Env::new(SimConfig::default()).await;
     let settings = settings_for(&env.sim);
-    let http = thingstray::http::client(Duration::from_secs(5));
+    let http = thingstray::http::client(Duration::from_secs(5)).unwrap();
     let wrong = OAuthClient::new(&settings, &SecretString::from("not-the-secret".to_string()), http.clone()).unwrap();
     let sign_in = wrong.begin_sign_in();
     let answer = approve(&sign_in, None).await;
@@ -182,7 +182,7 @@ async fn json_bodies_secrets_in_the_body_and_client_credentials_are_explained() 
 async fn a_redirect_uri_mismatch_is_explained_at_authorize_and_at_exchange() {
     let env = Env::new(SimConfig::default()).await;
     let secret = SecretString::from(env.sim.client().client_secret.clone());
-    let http = thingstray::http::client(Duration::from_secs(5));
+    let http = thingstray::http::client(Duration::from_secs(5)).unwrap();
 
     let mut unregistered = settings_for(&env.sim);
     unregistered.redirect_uri = "https://not-registered.invalid/cb".into();
@@ -236,7 +236,7 @@ async fn server_trouble_is_transient_and_explained() {
     let impatient = OAuthClient::new(
         &settings_for(&env.sim),
         &SecretString::from(env.sim.client().client_secret.clone()),
-        thingstray::http::client(Duration::from_millis(300)),
+        thingstray::http::client(Duration::from_millis(300)).unwrap(),
     )
     .unwrap();
     let e = impatient.refresh(&stored.refresh_token, now).await.unwrap_err();
@@ -251,7 +251,7 @@ async fn server_trouble_is_transient_and_explained() {
 #[tokio::test]
 async fn html_pages_and_huge_bodies_are_refused() {
     let secret = SecretString::from("s".to_string());
-    let http = thingstray::http::client(Duration::from_secs(5));
+    let http = thingstray::http::client(Duration::from_secs(5)).unwrap();
     let refresh = thingstray::token::RefreshToken::new("r".into());
     let client_for = |base: &str| {
         let mut s = thingstray::config::ConnectionSettings::new(

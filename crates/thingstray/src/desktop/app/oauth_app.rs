@@ -61,7 +61,7 @@ impl Desktop {
             auth_url: some(&form.auth_url),
         };
         let created =
-            apps::create(&self.paths, &self.vault, pat, new, crate::http::client(self.opts.request_timeout)).await?;
+            apps::create(&self.paths, &self.vault, pat, new, crate::http::client(self.opts.request_timeout)?).await?;
         self.open_saved(&created.connection).await
     }
 
@@ -69,7 +69,7 @@ impl Desktop {
     /// the CLI and never signed in: `app_unknown`); it is recorded for next time.
     pub async fn check_app(&self, connection: &str, app_id: Option<&str>, pat: SecretString) -> Result<AppCheck> {
         let pat = Pat::new(&pat)?;
-        apps::check(&self.paths, Some(connection), given(app_id), pat, crate::http::client(self.opts.request_timeout))
+        apps::check(&self.paths, Some(connection), given(app_id), pat, crate::http::client(self.opts.request_timeout)?)
             .await
     }
 
@@ -83,7 +83,7 @@ impl Desktop {
         new_secret: bool,
     ) -> Result<Repaired> {
         let pat = Pat::new(&pat)?;
-        let http = crate::http::client(self.opts.request_timeout);
+        let http = crate::http::client(self.opts.request_timeout)?;
         let done =
             apps::repair(&self.paths, &self.vault, Some(connection), given(app_id), pat, new_secret, http).await?;
         if done.new_secret {
