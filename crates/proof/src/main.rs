@@ -22,6 +22,8 @@ mod sleep;
 mod soak;
 mod soak_procs;
 mod soak_report;
+mod store;
+mod store_world;
 mod storms;
 mod tally;
 mod vault_full;
@@ -122,6 +124,21 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// The session store: sessions on 3 replicas for simulated days under faults, kills
+    /// and a database restart.
+    Store {
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+        #[arg(long, default_value_t = 3)]
+        days: u64,
+        #[arg(long, default_value_t = 3)]
+        kills: usize,
+    },
+    /// The session store's growth: memory, database size and refresh work per size.
+    StoreGrowth {
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        sizes: Vec<usize>,
+    },
     KeychainLocked {
         #[arg(long, default_value_t = 1)]
         tries: u64,
@@ -209,6 +226,10 @@ fn main() -> ExitCode {
             Cmd::Bench { output } => vec![bench::section(Some(&output), false)],
             Cmd::Share { thingstray } => vec![share::run(thingstray.as_deref()).await],
             Cmd::Storms { quick } => vec![storms::run(quick).await],
+            Cmd::Store { sessions, days, kills } => {
+                vec![store::run(store::Params { sessions, days, kills, fault_share: 0.3 }).await]
+            }
+            Cmd::StoreGrowth { sizes } => vec![store::growth(&sizes).await],
             Cmd::KeychainLocked { tries } => vec![keychain_locked::run(tries).await],
             Cmd::VaultFull { rounds, one_shots } => vec![vault_full::run(rounds, one_shots).await],
             // Exits at once: a lock wait that timed out leaves a blocking thread behind,
@@ -263,6 +284,17 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(keychain_locked::run(if quick { 1 } else { 3 }).await);
     eprintln!("== storms");
     out.push(storms::run(quick).await);
+    eprintln!("== session store");
+    out.push(
+        store::run(store::Params {
+            sessions: if quick { 60 } else { 10_000 },
+            days: if quick { 3 } else { 30 },
+            kills: if quick { 2 } else { 10 },
+            fault_share: 0.3,
+        })
+        .await,
+    );
+    out.push(store::growth(if quick { &[50, 200] } else { &[100, 10_000, 100_000] }).await);
     eprintln!("== sleep");
     out.push(sleep::run(&a.thingstray).await);
     eprintln!("== fuzz");

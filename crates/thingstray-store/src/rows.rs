@@ -228,6 +228,25 @@ impl Store {
         .await
     }
 
+    /// The backlog at `now`: active sessions due for a refresh that no replica is backing
+    /// off from (a claimed one not yet failed is being refreshed, and counts). For
+    /// monitoring, and for the proof's simulated hours.
+    pub async fn backlog(&self, now: SystemTime) -> Result<i64> {
+        self.timed(async {
+            let client = self.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM thingstray_sessions WHERE status = 'active' AND refresh_due <= $1
+                       AND (claimed_until IS NULL OR claimed_until <= $1 OR failures = 0)",
+                    &[&now],
+                )
+                .await
+                .map_err(unavailable)?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
     /// When the next session is due (for the scheduler's sleep), if any is.
     pub async fn next_due(&self) -> Result<Option<SystemTime>> {
         self.timed(async {

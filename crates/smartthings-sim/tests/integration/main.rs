@@ -18,5 +18,5 @@ mod oauth_authorize;
 mod oauth_token;
 mod pats;
 mod schema;
-mod users;
 mod tls;
+mod users;
