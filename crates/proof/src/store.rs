@@ -162,7 +162,8 @@ pub async fn run(p: Params) -> Section {
     let mut lost = Vec::new();
     for id in ids.iter() {
         let mut alive = false;
-        for at in live_urls.lock().unwrap().clone() {
+        let urls = live_urls.lock().unwrap().clone();
+        for at in urls {
             if let Ok((tok, _)) = w.token(&at, id).await {
                 alive = w.live(id, &tok);
                 break;
