@@ -120,6 +120,8 @@ pub async fn run(p: Params) -> Section {
         }));
     }
 
+    // The calls of the run, apart from the sign-ins' exchanges.
+    let (calls0, faulted0, rotations0) = (w.token_requests(), w.sim.stats().faults_injected, w.rotations_at_smartthings());
     w.sim.set_faults(faults(p.fault_share));
     let hours = p.days * 24;
     let (kill_hours, restart_hour) = {
@@ -153,6 +155,11 @@ pub async fn run(p: Params) -> Section {
     }
     let run_time = run_t0.elapsed();
     w.sim.set_faults(Faults::default());
+    // Only the replicas called SmartThings during the run (the clients call replicas), and
+    // only its token endpoints: every call the simulator did not fault (both endpoints'
+    // requests are counted before faults) should be a rotation.
+    let answered = (w.token_requests() - calls0).saturating_sub(w.sim.stats().faults_injected - faulted0);
+    let run_rotations = w.rotations_at_smartthings() - rotations0;
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         let _ = c.await;
@@ -185,6 +192,12 @@ pub async fn run(p: Params) -> Section {
         format!("{per_rotation:.3} ({st_rotations} at SmartThings, {stored_rotations} stored)"),
         "1.000",
         st_rotations == stored_rotations && st_rotations > 0,
+    );
+    s.check(
+        "Token-endpoint calls SmartThings answered, per rotation",
+        format!("{:.3} ({answered} calls, {run_rotations} rotations)", answered as f64 / run_rotations.max(1) as f64),
+        "1.000",
+        answered == run_rotations && run_rotations > 0,
     );
     s.info(
         "Token-endpoint requests per rotation, faulted ones included",

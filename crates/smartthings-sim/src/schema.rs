@@ -142,7 +142,7 @@ fn read(headers_in: &HeaderMap, body: &[u8]) -> Result<(Value, String), Response
 
 /// `POST /schema/oauth/token`: `accessTokenRequest` and `refreshAccessTokens`.
 pub(crate) async fn token(State(st): State<Arc<AppState>>, headers_in: HeaderMap, body: Bytes) -> Response {
-    lock(&st.stats).schema_token_requests += 1;
+    // Counted in stats::count, before any fault, as the OAuth-In endpoint's requests are.
     let (v, rid) = match read(&headers_in, &body) {
         Ok(r) => r,
         Err(resp) => return resp,

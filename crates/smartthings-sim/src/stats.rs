@@ -118,6 +118,8 @@ pub(crate) async fn count(State(state): State<Arc<AppState>>, req: Request, next
             let mut stats = lock(&state.stats);
             if route == "/oauth/token" {
                 stats.token_requests += 1;
+            } else if route == crate::schema::TOKEN_PATH {
+                stats.schema_token_requests += 1;
             }
             *stats.routes.entry(format!("{} {route}", req.method())).or_default() += 1;
         }
