@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod replication;
+pub use replication::Replication;
+
 /// The superuser initdb creates, and the database [`Cluster::start`] creates: fixed names,
 /// so the URL does not depend on who runs the test.
 const USER: &str = "thingstray";
@@ -44,6 +47,8 @@ pub struct Cluster {
     port: u16,
     /// The uid and gid the server programs run as, when the test runs as root.
     owner: Option<(u32, u32)>,
+    /// A primary's wish for its standbys ([`Cluster::start_primary`]); None otherwise.
+    replication: Option<Replication>,
 }
 
 impl Cluster {
@@ -53,7 +58,7 @@ impl Cluster {
         let bin = bindir()?;
         let (root, owner) = private_dir()?;
         // From here on the directory is the cluster's: Drop removes it whatever fails next.
-        let mut cluster = Cluster { root, bin, port: 0, owner };
+        let mut cluster = Cluster { root, bin, port: 0, owner, replication: None };
         cluster.init()?;
         cluster.listen()?;
         cluster.create_database(DATABASE)?;
@@ -170,10 +175,13 @@ impl Cluster {
             "\n# thingstray-testkit: a private test cluster\nlisten_addresses = '127.0.0.1'\n\
              unix_socket_directories = '{sockets}'\nfsync = off\nfull_page_writes = off\n"
         );
-        fs::OpenOptions::new()
-            .append(true)
-            .open(self.data_dir().join("postgresql.conf"))?
-            .write_all(settings.as_bytes())
+        self.append_to("postgresql.conf", &settings)
+    }
+
+    /// Appends lines to a file of the data directory (a later setting wins over an
+    /// earlier one of the same name).
+    fn append_to(&self, file: &str, text: &str) -> io::Result<()> {
+        fs::OpenOptions::new().append(true).open(self.data_dir().join(file))?.write_all(text.as_bytes())
     }
 
     /// Starts the server on a free port, another one when something took it meanwhile.
@@ -405,7 +413,13 @@ mod tests {
         cluster.stop().expect("stop");
         let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let port = taken.local_addr().expect("addr").port();
-        let busy = Cluster { root: cluster.root.clone(), bin: cluster.bin.clone(), port, owner: cluster.owner };
+        let busy = Cluster {
+            root: cluster.root.clone(),
+            bin: cluster.bin.clone(),
+            port,
+            owner: cluster.owner,
+            replication: None,
+        };
         let err = busy.pg_ctl_start().expect_err("the port is taken");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
         // Both name the same directory: only one may remove it.

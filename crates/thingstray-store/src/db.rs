@@ -71,19 +71,33 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> Error {
     Error::StoreUnavailable { detail: e.to_string() }
 }
 
-/// `postgres://user@host:port/db`, never the password.
+/// `postgres://user@host:port/db`, never the password. Every host, in order: a URL naming
+/// a primary and its standbys (`h1:p1,h2:p2/db?target_session_attrs=read-write`, how the
+/// replicas follow a failover) must show all of them, or the log and `status` name a server
+/// the store may no longer be on. Ports pair with hosts as tokio-postgres pairs them: one
+/// each, or a single port for every host, or none (5432).
 fn describe(cfg: &tokio_postgres::Config) -> String {
-    let host = cfg
+    let ports = cfg.get_ports();
+    let hosts: Vec<String> = cfg
         .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(s) => s.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let host = match h {
+                tokio_postgres::config::Host::Tcp(s) => s.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            };
+            let port = ports.get(i).or(if ports.len() == 1 { ports.first() } else { None }).copied().unwrap_or(5432);
+            format!("{host}:{port}")
         })
-        .unwrap_or_default();
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    format!("postgres://{}@{host}:{port}/{}", cfg.get_user().unwrap_or(""), cfg.get_dbname().unwrap_or(""))
+        .collect();
+    let mut out =
+        format!("postgres://{}@{}/{}", cfg.get_user().unwrap_or(""), hosts.join(","), cfg.get_dbname().unwrap_or(""));
+    if cfg.get_target_session_attrs() == tokio_postgres::config::TargetSessionAttrs::ReadWrite {
+        out.push_str("?target_session_attrs=read-write");
+    }
+    out
 }
 
 impl Store {
@@ -348,5 +362,24 @@ pub(crate) fn shift(t: SystemTime, ms: i64) -> SystemTime {
         t + Duration::from_millis(ms as u64)
     } else {
         t - Duration::from_millis(ms.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(url: &str) -> String {
+        describe(&tokio_postgres::Config::from_str(url).unwrap())
+    }
+
+    #[test]
+    fn every_host_is_described_never_the_password() {
+        assert_eq!(described("postgres://u:secret@db:6543/app"), "postgres://u@db:6543/app");
+        assert_eq!(described("postgres://u@db/app"), "postgres://u@db:5432/app");
+        let failover = "postgres://u:secret@a:1,b:2/app?target_session_attrs=read-write";
+        assert_eq!(described(failover), "postgres://u@a:1,b:2/app?target_session_attrs=read-write");
+        // One port for every host (key=value form).
+        assert_eq!(described("host=a,b port=7 user=u dbname=app password=secret"), "postgres://u@a:7,b:7/app");
     }
 }

@@ -3,6 +3,7 @@
 //! `Service`s in one process, each with its own pool, as separate processes would have.
 
 mod api;
+mod failover;
 mod faults;
 mod replicas;
 mod schema;

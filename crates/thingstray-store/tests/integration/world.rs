@@ -15,6 +15,8 @@ use thingstray_testkit::postgres::Cluster;
 
 pub struct World {
     pub pg: Arc<Cluster>,
+    /// What the replicas open: `pg`'s URL, or one naming more servers (see `World::on`).
+    store_url: String,
     pub sim: Sim,
     pub key: SecretString,
     /// The replicas' and the simulator's common time (moved together by `advance`).
@@ -42,8 +44,16 @@ impl World {
             .await
             .unwrap()
             .expect("PostgreSQL starts (scripts/setup installs it)");
+        let url = pg.url();
+        World::on(config, pg, url).await
+    }
+
+    /// [`World::new`] on a cluster the test started, the replicas opening `url` (a
+    /// multi-host URL naming `pg` and its standby, for a failover). `pg` is what
+    /// `rotations` and `pg()` ask.
+    pub async fn on(config: SimConfig, pg: Cluster, url: String) -> World {
         let sim = Sim::start(config).await.expect("simulator starts");
-        let w = World { pg: Arc::new(pg), sim, key: StoreKey::generate(), clock: ManualClock::new() };
+        let w = World { pg: Arc::new(pg), store_url: url, sim, key: StoreKey::generate(), clock: ManualClock::new() };
         let store = w.store().await;
         configure_app(&store, &settings_for(&w.sim), &SecretString::from(w.sim.client().client_secret.clone()))
             .await
@@ -59,7 +69,7 @@ impl World {
     }
 
     pub fn url(&self) -> SecretString {
-        SecretString::from(self.pg.url())
+        SecretString::from(self.store_url.clone())
     }
 
     pub async fn store(&self) -> Store {
