@@ -116,7 +116,14 @@ impl Store {
         })?;
         cfg.connect_timeout(Duration::from_secs(5));
         // A peer that vanished (a failover, a cable) is noticed by the kernel, not never.
-        cfg.keepalives(true).keepalives_idle(Duration::from_secs(30));
+        cfg.keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3);
+        // A primary that vanished without closing its connections (a partition, a host
+        // gone) would otherwise leave pooled connections that look alive until the kernel
+        // gives up (minutes): unacknowledged data for 15 s closes one, and the pool drops it.
+        cfg.tcp_user_timeout(Duration::from_secs(15));
         cfg.application_name("thingstray");
         let described: Arc<str> = describe(&cfg).into();
         let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
