@@ -121,7 +121,8 @@ pub async fn run(p: Params) -> Section {
     }
 
     // The calls of the run, apart from the sign-ins' exchanges.
-    let (calls0, faulted0, rotations0) = (w.token_requests(), w.sim.stats().faults_injected, w.rotations_at_smartthings());
+    let (calls0, faulted0, rotations0) =
+        (w.token_requests(), w.sim.stats().faults_injected, w.rotations_at_smartthings());
     w.sim.set_faults(faults(p.fault_share));
     let hours = p.days * 24;
     let (kill_hours, restart_hour) = {
