@@ -84,7 +84,7 @@ pub(crate) fn set_status(st: &AppState, device_id: &str, r: &Reading) -> Result<
     let Some((_, caps)) = components.iter().find(|(id, _)| *id == r.component) else {
         return Err(StatusError::Refused(format!("the device has no component '{}'", r.component)));
     };
-    if !caps.iter().any(|c| *c == r.capability) {
+    if !caps.contains(&r.capability) {
         return Err(StatusError::Refused(format!(
             "component '{}' of the device has no capability '{}'",
             r.component, r.capability
