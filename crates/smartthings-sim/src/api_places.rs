@@ -15,7 +15,7 @@ use crate::oauth_store::Caller;
 use crate::state::{lock, AppState};
 
 /// 404 if the location does not exist, 403 if it is not the caller's.
-fn own_location(st: &AppState, caller: &Caller, id: &str) -> Result<Value, Response> {
+pub(crate) fn own_location(st: &AppState, caller: &Caller, id: &str) -> Result<Value, Response> {
     let home = lock(&st.home);
     let location = home.location(id).ok_or_else(|| not_found("Location not found"))?;
     if !caller.sees(&location.id) {

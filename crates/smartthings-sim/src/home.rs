@@ -175,6 +175,9 @@ pub(crate) struct Home {
     pub rooms: Vec<Room>,
     pub scenes: Vec<Scene>,
     pub devices: Vec<Device>,
+    /// Each location's current mode, as an index into `api_modes::MODES`; a location not
+    /// here is in the first one (Home).
+    pub current_modes: std::collections::HashMap<String, usize>,
 }
 
 impl Home {

@@ -27,6 +27,7 @@ mod api_auth;
 mod api_capabilities;
 mod api_devices;
 mod api_installed;
+mod api_modes;
 mod api_places;
 mod app_rules;
 mod app_store;
@@ -36,6 +37,7 @@ mod clock;
 mod commands;
 mod conn;
 mod control;
+mod control_status;
 mod errors;
 mod faults;
 mod home;
@@ -61,6 +63,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use api_modes::SimMode;
+pub use control_status::StatusError;
 pub use faults::Faults;
 pub use schema::SchemaPartner;
 pub use stats::{LoggedRequest, Stats, MAX_LOGGED_REQUESTS};
@@ -169,7 +173,7 @@ impl Default for SimClient {
             ]
             .map(String::from)
             .to_vec(),
-            scopes: ["r:devices:*", "x:devices:*", "r:locations:*", "r:scenes:*", "x:scenes:*"]
+            scopes: ["r:devices:*", "x:devices:*", "r:locations:*", "w:locations:*", "r:scenes:*", "x:scenes:*"]
                 .map(String::from)
                 .to_vec(),
         }

@@ -10,8 +10,8 @@ use axum::Router;
 use crate::errors::not_found;
 use crate::state::AppState;
 use crate::{
-    api_apps, api_capabilities, api_devices, api_installed, api_places, authorize, control, faults, pat, schema, stats,
-    token,
+    api_apps, api_capabilities, api_devices, api_installed, api_modes, api_places, authorize, control, control_status,
+    faults, pat, schema, stats, token,
 };
 
 pub(crate) fn build(state: Arc<AppState>) -> Router {
@@ -38,6 +38,12 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
             .route(&format!("{p}/locations/{{id}}"), get(api_places::location))
             .route(&format!("{p}/locations/{{id}}/rooms"), get(api_places::rooms))
             .route(&format!("{p}/locations/{{id}}/rooms/{{room_id}}"), get(api_places::room))
+            .route(&format!("{p}/locations/{{id}}/modes"), get(api_modes::list))
+            .route(
+                &format!("{p}/locations/{{id}}/modes/current"),
+                get(api_modes::current).put(api_modes::set_current_route),
+            )
+            .route(&format!("{p}/locations/{{id}}/modes/{{mode_id}}"), get(api_modes::get))
             .route(&format!("{p}/scenes"), get(api_places::scenes))
             .route(&format!("{p}/scenes/{{id}}/execute"), post(api_places::execute_scene))
             .route(&format!("{p}/installedapps"), get(api_installed::list))
@@ -64,6 +70,7 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/__sim/token-expiry", post(control::token_expiry))
         .route("/__sim/devices/{id}", get(control::device))
         .route("/__sim/devices/{id}/health", post(control::device_health))
+        .route("/__sim/devices/{id}/status", post(control_status::route))
         .route("/__sim/scenes/{id}", get(control::scene))
         // Later layers wrap earlier ones: count first, then maybe inject a fault.
         .route_layer(from_fn_with_state(state.clone(), faults::inject))

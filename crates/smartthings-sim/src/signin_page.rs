@@ -40,6 +40,7 @@ fn scope_text(scope: &str) -> String {
         "r:devices:*" => "See your devices and their status".into(),
         "x:devices:*" => "Control your devices".into(),
         "r:locations:*" => "See your locations and rooms".into(),
+        "w:locations:*" => "Change your locations (their mode)".into(),
         "r:scenes:*" => "See your scenes".into(),
         "x:scenes:*" => "Run your scenes".into(),
         other => other.into(),

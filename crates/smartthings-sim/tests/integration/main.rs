@@ -14,6 +14,7 @@ mod device_kinds;
 mod device_shape;
 mod faults_and_control;
 mod fixtures_load;
+mod modes;
 mod oauth_authorize;
 mod oauth_token;
 mod pats;

@@ -6,8 +6,10 @@ mod command;
 mod connect;
 mod devices;
 mod doctor;
+mod exec;
 mod login;
 mod logout;
+mod mode;
 mod scenes;
 mod schema;
 mod serve;
@@ -86,10 +88,16 @@ pub enum Cmd {
     /// Send any command to a device (`command "Front Door Lock" lock lock`); prints the
     /// state read back.
     Command(command::Args),
+    /// Show the location's mode (Home, Away, Night...) and the others, or set it:
+    /// `thingstray mode away`; prints the mode read back.
+    Mode(mode::Args),
     /// List the scenes.
     Scenes(scenes::ListArgs),
     /// Run a scene: `thingstray scene run NAME|ID`.
     Scene(scenes::SceneArgs),
+    /// Run a program with a valid token in SMARTTHINGS_TOKEN and the API base in
+    /// SMARTTHINGS_API: `thingstray exec -- ./script.sh`; exits with the program's code.
+    Exec(exec::Args),
     /// Remove this connection's tokens from this machine (settings are kept).
     Logout,
     /// Check the keychain, the settings, the clock, SmartThings and the session; say how
@@ -135,6 +143,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Devices(a) => devices::run(&ctx, a).await,
         Cmd::Switch(a) => switch::run(&ctx, a).await,
         Cmd::Command(a) => command::run(&ctx, a).await,
+        Cmd::Mode(a) => mode::run(&ctx, a).await,
+        Cmd::Exec(a) => exec::run(&ctx, a).await,
         Cmd::Scenes(a) => scenes::list(&ctx, a).await,
         Cmd::Scene(a) => scenes::scene(&ctx, a).await,
         Cmd::Logout => logout::run(&ctx).await,

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use clap::ValueEnum;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use thingstray::config::Config;
@@ -26,7 +27,7 @@ pub struct Args {
 
 /// The core's promise for a token handed out (`thingstray::token::MIN_VALIDITY`), as
 /// `--help` shows it: `5m`.
-fn min_valid_default() -> &'static str {
+pub(super) fn min_valid_default() -> &'static str {
     static TEXT: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| super::duration_arg(thingstray::token::MIN_VALIDITY));
     &TEXT
@@ -40,10 +41,32 @@ enum Format {
 }
 
 pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
+    let t = obtain(ctx, a.min_valid).await?;
+    print(a.format, t.token.expose_secret(), t.expires_at, &t.scope, t.installed_app_id.as_deref());
+    Ok(())
+}
+
+/// An access token handed out, with what `--format json` shows of it.
+pub(super) struct Handed {
+    pub token: SecretString,
+    pub expires_at: u64,
+    pub scope: String,
+    pub installed_app_id: Option<String>,
+}
+
+/// A token valid for at least `min_valid`, the way `thingstray token` gets it (`thingstray
+/// exec` too): the store with `--store`; else the agent; else the vault's stored token
+/// when it is valid long enough; else the session, refreshing first.
+pub(super) async fn obtain(ctx: &Ctx, min_valid: Duration) -> Result<Handed, CliError> {
+    let handed = |token: &str, expires_at: u64, scope: &str, installed_app_id: Option<&str>| Handed {
+        token: SecretString::from(token.to_string()),
+        expires_at,
+        scope: scope.to_string(),
+        installed_app_id: installed_app_id.map(String::from),
+    };
     if let Some(store) = &ctx.store {
-        let g = super::store::token(store, ctx.connection.as_deref(), a.min_valid).await?;
-        print(a.format, g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref());
-        return Ok(());
+        let g = super::store::token(store, ctx.connection.as_deref(), min_valid).await?;
+        return Ok(handed(g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref()));
     }
     // The running app or `serve` first: a socket round trip, no keychain read.
     // Always by name: the agent serves the connection it was started for, which need not
@@ -51,27 +74,24 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     #[cfg(unix)]
     if let Some(name) = (!ctx.no_agent).then(|| resolved(ctx)).flatten() {
         let timeout = thingstray::agent::client::TIMEOUT;
-        match thingstray::agent::client::token(&ctx.paths, Some(&name), a.min_valid, timeout).await {
+        match thingstray::agent::client::token(&ctx.paths, Some(&name), min_valid, timeout).await {
             Ok(t) => {
                 tracing::info!(connection = %t.connection, "token from the agent");
-                print(a.format, &t.access_token, t.expires_at, &t.scope, t.installed_app_id.as_deref());
-                return Ok(());
+                return Ok(handed(&t.access_token, t.expires_at, &t.scope, t.installed_app_id.as_deref()));
             }
             Err(why) => tracing::info!("token from the vault: {why}"),
         }
     }
     // The stored token alone answers when it is valid long enough: one vault read, as
     // the session's own first look does (the client secret is only needed to refresh).
-    if let Some(t) = stored(ctx, a.min_valid).await {
+    if let Some(t) = stored(ctx, min_valid).await {
         tracing::info!("token from the vault, valid as stored");
         let g = t.grant();
-        print(a.format, g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref());
-        return Ok(());
+        return Ok(handed(g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref()));
     }
     let conn = ctx.open().await?;
-    let grant = conn.session.token_valid_for(a.min_valid).await?;
-    print(a.format, grant.secret(), grant.expires_at_unix(), &grant.scope, grant.installed_app_id.as_deref());
-    Ok(())
+    let g = conn.session.token_valid_for(min_valid).await?;
+    Ok(handed(g.secret(), g.expires_at_unix(), &g.scope, g.installed_app_id.as_deref()))
 }
 
 /// The connection a bare `thingstray token` means (`--connection`, else the default);

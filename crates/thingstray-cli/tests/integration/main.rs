@@ -8,6 +8,8 @@ mod agent;
 mod app;
 mod cli;
 mod common;
+mod exec;
+mod modes;
 mod schema;
 mod serve;
 mod share;

@@ -12,7 +12,7 @@ use url::Url;
 
 pub(crate) use controls::find as find_control;
 pub use controls::{Action, Control, Kind, COLOR_TEMPERATURE_RANGE};
-pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Room, Scene};
+pub use model::{health_online, Command, Component, Device, DeviceStatus, Location, Mode, Room, Scene};
 pub use readings::Reading;
 
 use crate::error::{Error, Result};
@@ -193,6 +193,30 @@ impl Api {
     pub async fn rooms(&self, location_id: &str) -> Result<Vec<Room>> {
         let v = self.get(self.url(&format!("locations/{}/rooms", enc(location_id)))?).await?;
         Ok(items(&v).filter_map(Room::from_json).collect())
+    }
+
+    /// A location's modes (`r:locations:*`).
+    pub async fn modes(&self, location_id: &str) -> Result<Vec<Mode>> {
+        let v = self.get(self.url(&format!("locations/{}/modes", enc(location_id)))?).await?;
+        if !v.get("items").is_some_and(Value::is_array) {
+            return Err(Error::BadPayload { detail: "the mode list has no `items`".into() });
+        }
+        Ok(items(&v).filter_map(Mode::from_json).collect())
+    }
+
+    /// A location's current mode (`r:locations:*`).
+    pub async fn current_mode(&self, location_id: &str) -> Result<Mode> {
+        let v = self.get(self.url(&format!("locations/{}/modes/current", enc(location_id)))?).await?;
+        Mode::from_json(&v).ok_or_else(|| Error::BadPayload { detail: "the current mode has no `id`".into() })
+    }
+
+    /// Makes `mode_id` the location's current mode (`w:locations:*`) and returns the
+    /// current mode read back afterwards, so what is shown is what SmartThings now says.
+    pub async fn set_mode(&self, location_id: &str, mode_id: &str) -> Result<Mode> {
+        let body = serde_json::json!({ "modeId": mode_id });
+        self.call(Method::PUT, self.url(&format!("locations/{}/modes/current", enc(location_id)))?, Some(&body))
+            .await?;
+        self.current_mode(location_id).await
     }
 
     pub async fn scenes(&self, location_id: Option<&str>) -> Result<Vec<Scene>> {

@@ -157,6 +157,27 @@ pub struct Scene {
     pub location_id: Option<String>,
 }
 
+/// A location mode (`GET /locations/{id}/modes`): Home, Away, Night, or the user's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mode {
+    pub id: String,
+    /// SmartThings' name for it (`Night`); the label, else the id, when missing.
+    pub name: String,
+    /// What the user calls it (may differ from the name); the name when missing.
+    pub label: String,
+}
+
+impl Mode {
+    /// Reads a mode object; `None` only without an `id`. Blank fields count as missing.
+    pub fn from_json(v: &Value) -> Option<Mode> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        let id = s("id")?;
+        let name = s("name").or_else(|| s("label")).unwrap_or_else(|| id.clone());
+        let label = s("label").unwrap_or_else(|| name.clone());
+        Some(Mode { id, name, label })
+    }
+}
+
 fn str_field(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(String::from)
 }
@@ -215,5 +236,25 @@ impl Command {
 
     pub fn set_color_temperature(kelvin: u32) -> Command {
         Command::new("colorTemperature", "setColorTemperature", vec![Value::from(kelvin)])
+    }
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use super::Mode;
+    use serde_json::json;
+
+    #[test]
+    fn modes_are_read_leniently() {
+        let m = Mode::from_json(&json!({"id": "a", "label": "Night", "name": "Night"})).unwrap();
+        assert_eq!((m.id.as_str(), m.name.as_str(), m.label.as_str()), ("a", "Night", "Night"));
+        let m = Mode::from_json(&json!({"id": "a", "name": "Mode 4"})).unwrap();
+        assert_eq!(m.label, "Mode 4");
+        let m = Mode::from_json(&json!({"id": "a", "label": "Mode Four", "name": ""})).unwrap();
+        assert_eq!((m.name.as_str(), m.label.as_str()), ("Mode Four", "Mode Four"));
+        let m = Mode::from_json(&json!({"id": "a", "label": null})).unwrap();
+        assert_eq!((m.name.as_str(), m.label.as_str()), ("a", "a"));
+        assert_eq!(Mode::from_json(&json!({"label": "Home"})), None);
+        assert_eq!(Mode::from_json(&json!("Home")), None);
     }
 }
