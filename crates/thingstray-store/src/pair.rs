@@ -102,7 +102,11 @@ impl RowGuard {
         // rest, so the wait gets its own allowance on top.
         let locked = tokio::time::timeout(self.timeout + Duration::from_secs(10), async {
             client.batch_execute("BEGIN").await?;
-            client.batch_execute(&format!("SET LOCAL lock_timeout = {wait_ms}")).await?;
+            // The wait is bounded by lock_timeout (and every call by the store's deadline):
+            // a role's statement_timeout must not cut it short with another error.
+            client
+                .batch_execute(&format!("SET LOCAL lock_timeout = {wait_ms}; SET LOCAL statement_timeout = 0"))
+                .await?;
             client.query_opt("SELECT 1 FROM thingstray_sessions WHERE id = $1 FOR UPDATE", &[&self.id]).await
         })
         .await;
@@ -113,13 +117,29 @@ impl RowGuard {
             }
             Ok(Err(e)) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
                 // The connection is fine; its transaction is aborted: end it before reuse.
-                let _ = client.batch_execute("ROLLBACK").await;
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    discard(client);
+                }
                 Err(Error::StoreUnavailable {
                     detail: format!("another replica held session {} for over {} s", self.id, self.timeout.as_secs()),
                 })
             }
-            Ok(Err(e)) => Err(unavailable(e)),
-            Err(_) => Err(unavailable("no answer while locking the session")),
+            Ok(Err(e)) => {
+                discard(client);
+                Err(unavailable(e))
+            }
+            Err(_) => {
+                discard(client);
+                Err(unavailable("no answer while locking the session"))
+            }
+        }
+    }
+
+    /// The connection is in an unknown state (a failed or abandoned statement inside
+    /// the transaction): close it rather than let the pool hand out an open transaction.
+    fn broken(&mut self) {
+        if let Some(client) = self.client.take() {
+            discard(client);
         }
     }
 
@@ -148,7 +168,7 @@ impl PairGuard for RowGuard {
             let row = match row {
                 Ok(r) => r,
                 Err(e) => {
-                    self.client = None;
+                    self.broken();
                     return Err(e);
                 }
             };
@@ -196,7 +216,7 @@ impl PairGuard for RowGuard {
                 Err(e) => {
                     // Committed or not, this connection is unusable; the core keeps the
                     // pair as unsaved and writes it again through a new one.
-                    self.client = None;
+                    self.broken();
                     Err(e)
                 }
             }
@@ -221,10 +241,18 @@ impl PairGuard for RowGuard {
                     client.batch_execute("COMMIT").await.map_err(unavailable)
                 })
                 .await;
+            if done.is_err() {
+                self.broken();
+            }
             self.client = None;
             done
         })
     }
+}
+
+/// Closes a connection instead of returning it to the pool.
+fn discard(client: deadpool_postgres::Object) {
+    drop(deadpool_postgres::Object::take(client));
 }
 
 impl Drop for RowGuard {
@@ -236,11 +264,11 @@ impl Drop for RowGuard {
                 rt.spawn(async move {
                     if client.batch_execute("ROLLBACK").await.is_err() {
                         // A broken connection must not go back to the pool.
-                        let _ = deadpool_postgres::Object::take(client);
+                        discard(client);
                     }
                 });
             } else {
-                let _ = deadpool_postgres::Object::take(client);
+                discard(client);
             }
         }
     }

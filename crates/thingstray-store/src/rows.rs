@@ -279,7 +279,9 @@ impl Store {
             let client = self.client().await?;
             // Old ones go as new ones come: the table never grows past what 30 minutes bring.
             client
-                .execute("DELETE FROM thingstray_sign_ins WHERE expires_at < $1", &[&SystemTime::now()])
+                // The store's time, not this machine's: a replica whose clock runs ahead must
+                // not delete sign-ins other replicas started.
+                .execute("DELETE FROM thingstray_sign_ins WHERE expires_at < $1", &[&self.now()])
                 .await
                 .map_err(unavailable)?;
             client

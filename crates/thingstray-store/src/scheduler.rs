@@ -57,6 +57,32 @@ fn retry_after(failures: u32) -> Duration {
 
 /// Runs until the task is aborted.
 pub async fn run(service: Service, opts: SchedulerOptions) {
+    run_until(service, opts, std::future::pending()).await
+}
+
+/// Runs until `stop` completes; then claims nothing more, lets the refreshes it started
+/// finish (for at most a minute: one cut off between SmartThings' answer and the commit
+/// would lose the session) and stores every pair the store has not taken yet.
+pub async fn run_until(service: Service, opts: SchedulerOptions, stop: impl std::future::Future<Output = ()>) {
+    tokio::pin!(stop);
+    let in_flight = Arc::new(Mutex::new(tokio::task::JoinSet::new()));
+    tokio::select! {
+        _ = &mut stop => {}
+        _ = claim_and_refresh(service.clone(), opts, in_flight.clone()) => {}
+    }
+    let mut set = std::mem::take(&mut *in_flight.lock().await);
+    let finished =
+        tokio::time::timeout(Duration::from_secs(60), async { while set.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        tracing::error!(left = set.len(), "refreshes still running a minute after the stop; exiting without them");
+    }
+    let lost = service.flush_all(Duration::from_secs(30)).await;
+    if !lost.is_empty() {
+        tracing::error!(sessions = ?lost, "exiting with new pairs the store did not take: these sessions will need a new sign-in");
+    }
+}
+
+async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: Arc<Mutex<tokio::task::JoinSet<()>>>) {
     let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let paused_until: Arc<Mutex<Option<SystemTime>>> = Arc::default();
     let gap = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
@@ -89,16 +115,23 @@ pub async fn run(service: Service, opts: SchedulerOptions) {
         };
         let busy = !claimed.is_empty();
         for id in claimed {
+            // A 429 met by a refresh of this batch stops the rest of it too.
+            if paused_until.lock().await.is_some_and(|until| until > clock.now()) {
+                break;
+            }
             let permit = match slots.clone().acquire_owned().await {
                 Ok(p) => p,
                 Err(_) => return,
             };
             let service = service.clone();
             let paused = paused_until.clone();
-            tokio::spawn(async move {
+            let mut set = in_flight.lock().await;
+            while set.try_join_next().is_some() {}
+            set.spawn(async move {
                 let _permit = permit;
                 refresh_one(&service, &id, &paused).await;
             });
+            drop(set);
             tokio::time::sleep(gap).await;
         }
         if busy {

@@ -241,14 +241,31 @@ impl Service {
         }
         let (service, id, session) = (self.clone(), id.to_string(), session.clone());
         tokio::spawn(async move {
-            match session.flush(Duration::from_secs(15 * 60)).await {
-                Ok(()) => tracing::debug!(session = %id, "every pair of this session is stored"),
-                Err(e) => {
-                    tracing::error!(session = %id, code = e.code(), "a new token pair could not be stored for 15 minutes")
-                }
+            // Never given up: that pair is the session.
+            while let Err(e) = session.flush(Duration::from_secs(15 * 60)).await {
+                tracing::error!(session = %id, code = e.code(), "a new token pair is still not stored after 15 minutes; trying on");
             }
+            tracing::debug!(session = %id, "every pair of this session is stored");
             lock(&service.inner.flushing).remove(&id);
         });
+    }
+
+    /// Before this replica exits: stores every pair the store has not taken yet, trying
+    /// for at most `within`. The ids of sessions whose new pair dies with the process.
+    pub async fn flush_all(&self, within: Duration) -> Vec<String> {
+        let unsaved: Vec<(String, Session)> = lock(&self.inner.cache)
+            .iter()
+            .filter(|(_, c)| c.session.has_unsaved())
+            .map(|(id, c)| (id.clone(), c.session.clone()))
+            .collect();
+        let mut lost = Vec::new();
+        for (id, session) in unsaved {
+            if let Err(e) = session.flush(within).await {
+                tracing::error!(session = %id, code = e.code(), "exiting with a new token pair the store did not take");
+                lost.push(id);
+            }
+        }
+        lost
     }
 
     /// Drops cached sessions nobody used for [`IDLE`].
@@ -256,7 +273,8 @@ impl Service {
         let now = Instant::now();
         let mut cache = lock(&self.inner.cache);
         let before = cache.len();
-        cache.retain(|_, c| now.duration_since(c.used) < IDLE);
+        // A session holding a pair the store has not taken stays: it is the only copy.
+        cache.retain(|_, c| now.duration_since(c.used) < IDLE || c.session.has_unsaved());
         before - cache.len()
     }
 
@@ -324,9 +342,7 @@ impl Service {
             detail: "the token answer had no installed_app_id, so the session has no id to be kept under".into(),
         })?;
         let mut replaced = self
-            .inner
-            .store
-            .put_session(NewSession {
+            .put_new(NewSession {
                 id: &id,
                 kind: "oauth",
                 name: name.as_deref(),
@@ -356,6 +372,24 @@ impl Service {
         Ok(SignedIn { id, location_id, replaced })
     }
 
+    /// Stores a session's first pair. The code it came from is spent: a store that does
+    /// not answer (a refresh of the same row holding its lock, a database restarting) is
+    /// tried again for two minutes rather than losing the pair at the first refusal.
+    async fn put_new(&self, s: NewSession<'_>) -> Result<Vec<String>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.inner.store.put_session(NewSession { ..s }).await {
+                Err(e @ Error::StoreUnavailable { .. }) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::warn!(session = %s.id, code = e.code(), "a new session's pair is not stored yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                done => return done,
+            }
+        }
+    }
+
     /// Keeps an ST Schema installation's callback tokens from its `grantCallbackAccess`
     /// (forwarded by the connector) under `id`, the connector's name for the installation.
     pub async fn keep_grant(&self, id: &str, raw: &str) -> Result<()> {
@@ -369,21 +403,17 @@ impl Service {
             ..ConnectionSettings::new(grant.client_id.clone(), "")
         };
         let client = SchemaClient::new(&settings, secret, self.inner.http.clone())?;
-        // The row's lock, as a refresh takes it: a replica refreshing the old grant's pair
-        // right now finishes first, and this pair then replaces it.
-        let tokens = client.exchange(&grant.code, self.inner.store.now()).await?;
         let urls = serde_json::to_string(&grant.urls).map_err(|e| Error::BadPayload { detail: e.to_string() })?;
-        self.inner
-            .store
-            .put_session(NewSession {
-                id,
-                kind: "schema",
-                name: None,
-                location_id: None,
-                schema_urls: Some(&urls),
-                tokens: &tokens,
-            })
-            .await?;
+        let tokens = client.exchange(&grant.code, self.inner.store.now()).await?;
+        self.put_new(NewSession {
+            id,
+            kind: "schema",
+            name: None,
+            location_id: None,
+            schema_urls: Some(&urls),
+            tokens: &tokens,
+        })
+        .await?;
         lock(&self.inner.cache).remove(id);
         tracing::info!(session = %id, "kept an ST Schema installation's callback tokens");
         Ok(())

@@ -122,7 +122,21 @@ pub async fn serve(
         .map_err(|e| CliError::Failed(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| CliError::Failed(e.to_string()))?;
     let sessions = service.store().sessions().await?.len();
-    let scheduler = tokio::spawn(thingstray_store::scheduler::run(service.clone(), SchedulerOptions::default()));
+    // One stop for both: the API stops taking requests, the scheduler stops claiming,
+    // lets its refreshes finish and stores what the store has not taken.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stopped.await;
+        let _ = stop_tx.send(true);
+    });
+    let when_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let scheduler = tokio::spawn(thingstray_store::scheduler::run_until(
+        service.clone(),
+        SchedulerOptions::default(),
+        when_stopped(stop_rx.clone()),
+    ));
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
@@ -134,9 +148,15 @@ pub async fn serve(
             "listening on {addr} in plain HTTP: put a TLS-terminating load balancer in front, since callers send the service secret"
         );
     }
-    let app = thingstray_store::api::router(service);
-    let served = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
-    scheduler.abort();
+    let app = thingstray_store::api::router(service.clone());
+    let served = axum::serve(listener, app).with_graceful_shutdown(when_stopped(stop_rx)).await;
+    tracing::info!("stopping: letting refreshes in flight finish");
+    let _ = scheduler.await;
+    // Pairs of hand-outs (not the scheduler's) the store did not take.
+    let lost = service.flush_all(Duration::from_secs(30)).await;
+    if !lost.is_empty() {
+        return Err(CliError::Failed(format!("exiting with new pairs the store did not take for {}", lost.join(", "))));
+    }
     served.map_err(|e| CliError::Failed(format!("the service stopped: {e}")))
 }
 
@@ -174,5 +194,13 @@ pub async fn token(s: &StoreArgs, id: Option<&str>, min: Duration) -> Result<thi
     };
     let service = s.service(CallbackHosts::SmartThings).await?;
     let session = service.session(id).await?;
-    Ok(session.token_valid_for(min).await?)
+    let got = session.token_valid_for(min).await;
+    // A new pair the row did not take dies with this process unless it is stored now.
+    if session.has_unsaved() {
+        session.flush(Duration::from_secs(60)).await?;
+        if got.is_err() {
+            return Ok(session.token_valid_for(min).await?);
+        }
+    }
+    Ok(got?)
 }

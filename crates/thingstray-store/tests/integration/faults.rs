@@ -186,3 +186,27 @@ async fn a_pair_the_row_could_not_take_is_stored_as_soon_as_the_database_is_back
     assert!(w.sim.accepts(t.secret()).await);
     assert_eq!(w.refreshes(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_wait_cut_short_never_leaves_an_open_transaction_in_the_pool() {
+    use thingstray::session::keep::SharedPair;
+    let w = World::new(SimConfig::default()).await;
+    let a = w.replica().await;
+    let id = w.sign_in(&a).await.id;
+    // Managed PostgreSQL often sets a statement timeout per role: the lock wait must not
+    // end with that error and leave its connection mid-transaction in the pool.
+    w.pg(|pg| pg.psql("ALTER ROLE thingstray SET statement_timeout = 300")).await.unwrap();
+    let store = w.store().await;
+    let held =
+        thingstray_store::pair::RowPair::new(store.clone(), id.clone()).lock(Duration::from_secs(5)).await.unwrap();
+    let e = match thingstray_store::pair::RowPair::new(store.clone(), id.clone()).lock(Duration::from_secs(1)).await {
+        Ok(_) => panic!("the row is held"),
+        Err(e) => e,
+    };
+    assert_eq!(e.code(), "store_unavailable");
+    assert!(e.to_string().contains("held session"), "the lock wait ended by its own timeout: {e}");
+    drop(held);
+    for _ in 0..20 {
+        store.sessions().await.expect("every pooled connection is usable");
+    }
+}

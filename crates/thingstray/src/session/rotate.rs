@@ -92,6 +92,26 @@ impl Session {
                 return Err(e);
             }
         }
+        // A shared pair (a store row) takes its lock again after each write it commits, so
+        // a write above (the probe, or our newer pair written back) left a moment in which
+        // another replica could rotate. Right before spending, the row must still hold
+        // the pair we spend; if it moved on, use what it holds.
+        if self.inner.lock.shared_pair().is_some() {
+            if let Some(stored) = self.read_locked(&mut guard).await? {
+                if !stored.is_same_pair(&current) {
+                    tracing::info!(connection = %conn, "another replica rotated the pair meanwhile; using it");
+                    if let Some(detail) = &stored.ended {
+                        let e = self.ended_error(detail);
+                        self.set_tokens(Some(stored.clone()));
+                        self.publish();
+                        return Err(e);
+                    }
+                    self.set_tokens(Some(stored.clone()));
+                    self.publish();
+                    return Ok(stored);
+                }
+            }
+        }
         tracing::info!(connection = %conn, "refreshing the access token");
         crate::failpoint::hit("refresh.before_request");
         let answer = match refresher {
@@ -127,6 +147,13 @@ impl Session {
                         self.set_tokens(Some(stored.clone()));
                         self.publish();
                         return Ok(stored);
+                    }
+                    // The re-read failed: nothing confirms the refused token is still the
+                    // stored one, so nothing is marked ended (that write could replace
+                    // another replica's good pair). The next attempt asks again.
+                    Err(read) if self.inner.lock.shared_pair().is_some() => {
+                        tracing::warn!(connection = %conn, code = read.code(), "a refresh was refused and the stored pair could not be re-read; not ending the session yet");
+                        return Err(read);
                     }
                     _ => {}
                 }
