@@ -183,8 +183,15 @@ impl Service {
         };
         if let Some((session, seen)) = cached {
             if seen != version {
-                // Another replica (or this one) wrote the row: the row is the truth.
-                session.load().await?;
+                // Another replica (or this one) wrote the row: the row is the truth. If
+                // it cannot be read right now, what this replica holds still serves (the
+                // session re-reads under the row's lock before any refresh).
+                if let Err(e) = session.load().await {
+                    if matches!(e, Error::StoreUnavailable { .. }) {
+                        return Ok(session);
+                    }
+                    return Err(e);
+                }
                 if let Some(c) = lock(&self.inner.cache).get_mut(id) {
                     c.version = version;
                 }
