@@ -46,6 +46,11 @@ pub struct Store {
     unreachable_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
+/// Connections per replica. A refresh holds one for its whole HTTP call (the row's lock
+/// lives in its transaction), so the scheduler runs at most half this many at once and
+/// hand-outs, claims and writes always find one.
+pub const POOL_SIZE: usize = 16;
+
 /// How long after a failed call a replica that holds a session serves it without asking.
 pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(5);
 
@@ -128,7 +133,7 @@ impl Store {
         let described: Arc<str> = describe(&cfg).into();
         let mgr = Manager::from_config(cfg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(mgr)
-            .max_size(16)
+            .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(10)))
             .create_timeout(Some(Duration::from_secs(5)))

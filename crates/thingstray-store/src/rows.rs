@@ -199,6 +199,19 @@ impl Store {
         .await
     }
 
+    /// Claimed sessions this replica will not refresh now: claimable again from `at`.
+    pub async fn release(&self, ids: &[String], at: SystemTime) -> Result<()> {
+        self.timed(async {
+            let client = self.client().await?;
+            client
+                .execute("UPDATE thingstray_sessions SET claimed_until = $2 WHERE id = ANY($1)", &[&ids, &at])
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// After a failed scheduled refresh: not claimed again before `retry_at`.
     pub async fn note_failure(&self, id: &str, retry_at: SystemTime) -> Result<()> {
         self.timed(async {
@@ -228,16 +241,16 @@ impl Store {
         .await
     }
 
-    /// The backlog at `now`: active sessions due for a refresh that no replica is backing
-    /// off from (a claimed one not yet failed is being refreshed, and counts). For
-    /// monitoring, and for the proof's simulated hours.
+    /// The backlog at `now`: active sessions due for a refresh that has not been tried
+    /// since they fell due (waiting for a claim, or being refreshed right now). Sessions
+    /// whose refresh failed are not in it: they wait out their backoff and count in
+    /// `failures`. For monitoring, and for the proof's simulated hours.
     pub async fn backlog(&self, now: SystemTime) -> Result<i64> {
         self.timed(async {
             let client = self.client().await?;
             let row = client
                 .query_one(
-                    "SELECT count(*) FROM thingstray_sessions WHERE status = 'active' AND refresh_due <= $1
-                       AND (claimed_until IS NULL OR claimed_until <= $1 OR failures = 0)",
+                    "SELECT count(*) FROM thingstray_sessions WHERE status = 'active' AND refresh_due <= $1 AND failures = 0",
                     &[&now],
                 )
                 .await

@@ -17,7 +17,7 @@ use crate::service::Service;
 
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
-    /// At most this many refreshes at once on this replica.
+    /// At most this many refreshes at once on this replica (at most half the pool).
     pub concurrency: usize,
     /// At most this many refreshes started per second on this replica.
     pub rate: f64,
@@ -83,7 +83,8 @@ pub async fn run_until(service: Service, opts: SchedulerOptions, stop: impl std:
 }
 
 async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: Arc<Mutex<tokio::task::JoinSet<()>>>) {
-    let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    // Each refresh holds a pooled connection for its whole call: never all of them.
+    let slots = Arc::new(Semaphore::new(opts.concurrency.clamp(1, crate::db::POOL_SIZE / 2)));
     let paused_until: Arc<Mutex<Option<SystemTime>>> = Arc::default();
     let gap = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
     let clock = service.store().clock();
@@ -114,9 +115,16 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
             }
         };
         let busy = !claimed.is_empty();
-        for id in claimed {
-            // A 429 met by a refresh of this batch stops the rest of it too.
-            if paused_until.lock().await.is_some_and(|until| until > clock.now()) {
+        let mut claimed = claimed.into_iter();
+        while let Some(id) = claimed.next() {
+            // A 429 met by a refresh of this batch stops the rest of it too; the rest is
+            // let go until the pause ends (not held for the whole lease).
+            let until = *paused_until.lock().await;
+            if let Some(until) = until.filter(|u| *u > clock.now()) {
+                let rest: Vec<String> = std::iter::once(id).chain(claimed.by_ref()).collect();
+                if let Err(e) = service.store().release(&rest, until).await {
+                    tracing::debug!(code = e.code(), "could not let go of claimed sessions; their lease ends them");
+                }
                 break;
             }
             let permit = match slots.clone().acquire_owned().await {
