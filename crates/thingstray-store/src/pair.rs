@@ -185,13 +185,16 @@ impl PairGuard for RowGuard {
             let expires = pair.expires_at();
             let due = refresh_due(pair);
             let client = self.held().await?;
+            // `rotations` counts pairs, not writes: the same pair written again (its first
+            // commit's answer lost, then flushed) has the same expiry and is not counted twice.
             let written = store
                 .timed(async {
                     let n = client
                         .execute(
                             "UPDATE thingstray_sessions SET tokens = $2, expires_at = $3, refresh_due = $4,
                                  status = $5, ended = $6, failures = 0, claimed_until = NULL, claimed_by = NULL,
-                                 rotations = rotations + CASE WHEN $7 THEN 1 ELSE 0 END, updated_at = now()
+                                 rotations = rotations + CASE WHEN $7 AND expires_at IS DISTINCT FROM $3 THEN 1 ELSE 0 END,
+                                 updated_at = now()
                              WHERE id = $1",
                             &[&id, &sealed, &expires, &due, &status, &pair.ended, &pair.from_refresh],
                         )
