@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use thingstray::error::Error;
-use thingstray::serve::{core_error_response, error_response, json_no_store};
+use thingstray::serve::{core_error_response, error_response, json_no_store, TokenInfo};
 use thingstray::token::MIN_VALIDITY;
 
 use crate::service::Service;
@@ -95,15 +95,6 @@ async fn list(State(service): State<Service>, headers: HeaderMap) -> Response {
     }
 }
 
-#[derive(Serialize)]
-struct TokenInfo<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
-    expires_at: u64,
-    scope: &'a str,
-}
-
 async fn token(
     State(service): State<Service>,
     Path(id): Path<String>,
@@ -129,13 +120,7 @@ async fn token(
         Err(e) => return status_of(&e),
     };
     match session.token_valid_for(min).await {
-        Ok(grant) => json_no_store(&TokenInfo {
-            access_token: grant.secret(),
-            token_type: "Bearer",
-            expires_in: grant.remaining(session.now()).as_secs(),
-            expires_at: grant.expires_at_unix(),
-            scope: &grant.scope,
-        }),
+        Ok(grant) => json_no_store(&TokenInfo::of(&grant, session.now())),
         Err(e) => {
             tracing::warn!(session = %id, code = e.code(), "no token to hand out");
             if session.has_unsaved() {

@@ -34,6 +34,7 @@ use tokio::task::JoinSet;
 
 pub use listen::{Limits, SHARE_PER_ADDRESS};
 pub use secret::{constant_time_eq, ServerSecret};
+pub use token::TokenInfo;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};

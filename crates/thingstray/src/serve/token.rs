@@ -11,16 +11,31 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::Shared;
-use crate::token::MIN_VALIDITY;
+use crate::token::{AccessGrant, MIN_VALIDITY};
 
+/// The answer of `/v1/token`, and of every other place that hands out a token the same
+/// way (the session store's `/v1/connections/{id}/token`): one type, so they stay alike.
 #[derive(Serialize)]
-struct TokenInfo<'a> {
+pub struct TokenInfo<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
     /// UTC, Unix seconds.
     expires_at: u64,
     scope: &'a str,
+}
+
+impl<'a> TokenInfo<'a> {
+    /// A token handed out, as it stands at `now`.
+    pub fn of(grant: &'a AccessGrant, now: std::time::SystemTime) -> TokenInfo<'a> {
+        TokenInfo {
+            access_token: grant.secret(),
+            token_type: "Bearer",
+            expires_in: grant.remaining(now).as_secs(),
+            expires_at: grant.expires_at_unix(),
+            scope: &grant.scope,
+        }
+    }
 }
 
 pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
@@ -44,13 +59,7 @@ pub async fn token(State(shared): State<Arc<Shared>>) -> Response {
     // Otherwise wait for the refresh (ours, or one already running in this or another
     // process) rather than serve a token that is about to die.
     match session.token_valid_for(MIN_VALIDITY).await {
-        Ok(grant) => encode(TokenInfo {
-            access_token: grant.secret(),
-            token_type: "Bearer",
-            expires_in: grant.remaining(session.now()).as_secs(),
-            expires_at: grant.expires_at_unix(),
-            scope: &grant.scope,
-        }),
+        Ok(grant) => encode(TokenInfo::of(&grant, session.now())),
         Err(e) => {
             tracing::warn!(code = e.code(), "no token to serve");
             super::core_error_response(&e)
