@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod exec;
 mod modes;
+mod proxy_paging;
 mod schema;
 mod serve;
 mod share;
