@@ -55,23 +55,7 @@ impl Service {
 }
 
 fn thingstray_store_key() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes).unwrap();
-    // base64 without a crate: the test's only need.
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    secrecy::ExposeSecret::expose_secret(&thingstray_store::StoreKey::generate()).to_string()
 }
 
 fn http() -> reqwest::Client {
