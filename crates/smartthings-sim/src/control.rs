@@ -82,7 +82,7 @@ pub(crate) async fn set_faults(State(st): State<Arc<AppState>>, body: Bytes) -> 
         Ok(f) => f,
         Err(r) => return r,
     };
-    *lock(&st.faults) = f.clone();
+    lock(&st.faults).set(f.clone());
     ok(serde_json::to_value(f).unwrap_or(Value::Null))
 }
 

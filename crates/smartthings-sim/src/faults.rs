@@ -9,7 +9,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -46,6 +47,39 @@ pub struct Faults {
     pub rate_limit: f64,
     /// `x-ratelimit-reset` in milliseconds; 0 means 1000.
     pub rate_limit_reset_ms: u64,
+    /// Roll from a generator seeded with this, not the thread's: the same requests in the
+    /// same order meet the same faults, so a test that needs at least one fault (or a
+    /// given mix) gets it every run instead of failing once in a few hundred.
+    pub seed: Option<u64>,
+}
+
+/// The faults in force and, when they are seeded, the generator their rolls come from
+/// (kept here, not in `Faults`, so setting the same faults again starts the sequence over).
+#[derive(Default)]
+pub(crate) struct ActiveFaults {
+    faults: Faults,
+    seeded: Option<StdRng>,
+}
+
+impl ActiveFaults {
+    pub(crate) fn set(&mut self, faults: Faults) {
+        self.seeded = faults.seed.map(StdRng::seed_from_u64);
+        self.faults = faults;
+    }
+
+    /// Decides one request's fate: whether it is delayed, and which fault (if any) it meets.
+    fn decide(&mut self) -> (Faults, bool, Option<Injected>) {
+        let faults = self.faults.clone();
+        let (delay, injected) = match self.seeded.as_mut() {
+            Some(rng) => decide(rng, &faults),
+            None => decide(&mut rand::rng(), &faults),
+        };
+        (faults, delay, injected)
+    }
+
+    pub(crate) fn route_prefix(&self) -> &str {
+        &self.faults.route_prefix
+    }
 }
 
 enum Injected {
@@ -60,33 +94,36 @@ fn roll(rng: &mut impl Rng, p: f64) -> bool {
     p > 0.0 && rng.random::<f64>() < p
 }
 
+fn decide(rng: &mut impl Rng, faults: &Faults) -> (bool, Option<Injected>) {
+    let delay = faults.delay_ms > 0 && roll(rng, faults.delay_share);
+    let injected = if roll(rng, faults.drop_connection) {
+        Some(Injected::Drop)
+    } else if roll(rng, faults.timeout) {
+        Some(Injected::Timeout)
+    } else if roll(rng, faults.error_5xx) {
+        Some(Injected::Status([500, 502, 504][rng.random_range(0..3)]))
+    } else if roll(rng, faults.rate_limit) {
+        Some(Injected::RateLimit)
+    } else if roll(rng, faults.malformed_body) {
+        Some(Injected::Malformed)
+    } else {
+        None
+    };
+    (delay, injected)
+}
+
 /// Middleware: injects the configured faults, or passes the request on untouched.
 pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let path = canonical_path(req.uri().path());
     if path.starts_with("/__sim") {
         return next.run(req).await;
     }
-    let faults = lock(&state.faults).clone();
-    if !path.starts_with(&faults.route_prefix) {
+    let decided = {
+        let mut active = lock(&state.faults);
+        path.starts_with(active.route_prefix()).then(|| active.decide())
+    };
+    let Some((faults, delay, injected)) = decided else {
         return next.run(req).await;
-    }
-    let (delay, injected) = {
-        let mut rng = rand::rng();
-        let delay = faults.delay_ms > 0 && roll(&mut rng, faults.delay_share);
-        let injected = if roll(&mut rng, faults.drop_connection) {
-            Some(Injected::Drop)
-        } else if roll(&mut rng, faults.timeout) {
-            Some(Injected::Timeout)
-        } else if roll(&mut rng, faults.error_5xx) {
-            Some(Injected::Status([500, 502, 504][rng.random_range(0..3)]))
-        } else if roll(&mut rng, faults.rate_limit) {
-            Some(Injected::RateLimit)
-        } else if roll(&mut rng, faults.malformed_body) {
-            Some(Injected::Malformed)
-        } else {
-            None
-        };
-        (delay, injected)
     };
     if delay {
         tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;

@@ -163,7 +163,7 @@ impl Sim {
             pats: Mutex::new(pat::PatStore::default()),
             home: Mutex::new(home),
             oauth: Mutex::new(oauth_store::OAuthStore::new(config.one_sign_in_per_location)),
-            faults: Mutex::new(Faults::default()),
+            faults: Mutex::default(),
             stats: Mutex::new(Stats::default()),
             requests: Mutex::new(Vec::new()),
             schema_partner: config.schema_partner.clone(),
@@ -321,7 +321,7 @@ impl Sim {
 
     /// Replaces the fault configuration (`Faults::default()` clears it).
     pub fn set_faults(&self, faults: Faults) {
-        *lock(&self.state.faults) = faults;
+        lock(&self.state.faults).set(faults);
     }
 
     pub fn stats(&self) -> Stats {

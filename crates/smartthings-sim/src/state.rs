@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::app_store::AppStore;
 use crate::clock::SimClock;
-use crate::faults::Faults;
+use crate::faults::ActiveFaults;
 use crate::home::Home;
 use crate::oauth_store::OAuthStore;
 use crate::pat::PatStore;
@@ -42,7 +42,7 @@ pub(crate) struct AppState {
     pub pats: Mutex<PatStore>,
     pub home: Mutex<Home>,
     pub oauth: Mutex<OAuthStore>,
-    pub faults: Mutex<Faults>,
+    pub faults: Mutex<ActiveFaults>,
     pub stats: Mutex<Stats>,
     /// Every request that reached the simulator, in order (stats.rs).
     pub requests: Mutex<Vec<LoggedRequest>>,

@@ -216,3 +216,30 @@ async fn token_expiry_is_reported_without_the_token_in_a_url() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(sim.access_token_expiry_ms("nope"), None);
 }
+
+/// What each of 40 `GET /v1/devices` met: its status, or 0 for a dropped connection.
+async fn fates(sim: &smartthings_sim::Sim, http: &reqwest::Client, token: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        let r = http.get(format!("{}/devices", sim.api_url())).bearer_auth(token).send().await;
+        out.push(r.map(|r| r.status().as_u16()).unwrap_or(0));
+    }
+    out
+}
+
+#[tokio::test]
+async fn seeded_faults_meet_the_same_requests_each_time_they_are_set() {
+    let sim = auto_sim().await;
+    let http = http();
+    let token = access(&login(&sim, &http).await);
+    let faults =
+        Faults { route_prefix: "/v1".into(), error_5xx: 0.2, rate_limit: 0.2, seed: Some(7), ..Faults::default() };
+    sim.set_faults(faults.clone());
+    let first = fates(&sim, &http, &token).await;
+    sim.set_faults(faults.clone());
+    let again = fates(&sim, &http, &token).await;
+    assert_eq!(first, again, "setting the same seeded faults again starts the same sequence");
+    assert!(first.contains(&200) && first.contains(&429), "a mix of answers: {first:?}");
+    sim.set_faults(Faults { seed: Some(8), ..faults });
+    assert_ne!(fates(&sim, &http, &token).await, first, "another seed, another sequence");
+}

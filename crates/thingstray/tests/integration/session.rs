@@ -148,6 +148,8 @@ async fn thirty_percent_transient_faults_never_stop_valid_tokens() {
         rate_limit_reset_ms: 10,
         delay_ms: 50,
         delay_share: 0.03,
+        // Unseeded, about one run in 300 met no fault at all and failed the last assert.
+        seed: Some(30),
         ..Faults::default()
     });
     let rotations = 20;
