@@ -222,6 +222,16 @@ impl StoreWorld {
             + s.schema_token_grants.get("refreshAccessTokens").copied().unwrap_or(0)
     }
 
+    /// Token-endpoint requests the simulator answered with an injected fault (both
+    /// endpoints; faults on other routes are not token calls).
+    pub fn token_faults(&self) -> u64 {
+        let s = self.sim.stats();
+        ["POST /oauth/token", "POST /schema/oauth/token"]
+            .iter()
+            .map(|r| s.faults_by_route.get(*r).copied().unwrap_or(0))
+            .sum()
+    }
+
     pub fn token_requests(&self) -> u64 {
         let s = self.sim.stats();
         s.token_requests + s.schema_token_requests
@@ -229,19 +239,31 @@ impl StoreWorld {
 
     /// Waits until no active session is due at the store's time, for at most `within`
     /// (false when that did not happen). A session backing off after a failed refresh
-    /// (claimed until later, failures counted) waits for a later hour; one claimed and not
+    /// (claimed until later, failures counted) is not waited for; one claimed and not
     /// failed is being refreshed right now, so it counts as due.
-    pub async fn drained(&self, store: &Store, within: Duration) -> bool {
+    ///
+    /// Simulated time passes while it waits, a second per 20 ms poll and at most `passes`
+    /// in all, as it would on a real server: a replica's pause after a 429 or a session's
+    /// 10 s backoff ends within the hour. With the clock frozen until the next hour, every
+    /// 429 (1.5 % of token requests) stopped that replica's refreshes for the rest of the
+    /// hour, and from 2,000 sessions up every hour of the run waited out its 30 s.
+    /// Returns whether it drained and how much simulated time passed.
+    pub async fn drained(&self, store: &Store, within: Duration, passes: Duration) -> (bool, Duration) {
         let deadline = Instant::now() + within;
+        let mut passed = Duration::ZERO;
         loop {
             // The database may be restarting: an error is "not yet".
             if let Ok(0) = store.backlog(store.now()).await {
-                return true;
+                return (true, passed);
             }
             if Instant::now() > deadline {
-                return false;
+                return (false, passed);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+            if passed < passes {
+                self.advance(Duration::from_secs(1));
+                passed += Duration::from_secs(1);
+            }
         }
     }
 }

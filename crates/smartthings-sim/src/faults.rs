@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -131,7 +131,14 @@ pub(crate) async fn inject(State(state): State<Arc<AppState>>, req: Request, nex
     let Some(injected) = injected else {
         return next.run(req).await;
     };
-    lock(&state.stats).faults_injected += 1;
+    {
+        let route = req.extensions().get::<MatchedPath>().map(|m| canonical_path(m.as_str()));
+        let mut stats = lock(&state.stats);
+        stats.faults_injected += 1;
+        if let Some(route) = route {
+            *stats.faults_by_route.entry(format!("{} {route}", req.method())).or_default() += 1;
+        }
+    }
     match injected {
         Injected::Drop => drop_connection(&req),
         Injected::Timeout => {

@@ -34,6 +34,9 @@ pub struct Stats {
     pub token_calls_by_installed_app: BTreeMap<String, u64>,
     /// Requests answered by an injected failure (5xx, dropped connection, 429, garbage).
     pub faults_injected: u64,
+    /// The same, per route as in `routes` (`"POST /oauth/token"`): how many of a route's
+    /// requests SmartThings never answered itself.
+    pub faults_by_route: BTreeMap<String, u64>,
     /// Executions per scene id through `POST /v1/scenes/{id}/execute`.
     pub scene_executions: BTreeMap<String, u64>,
     /// ST Schema: every request to the callback token endpoint, whatever its outcome.

@@ -40,6 +40,8 @@ async fn gateway_errors_on_the_token_endpoint_do_not_rotate_anything() {
     assert_eq!(resp.status(), StatusCode::OK, "the refresh token survived the 5xx answers");
     let stats = sim.stats();
     assert_eq!(stats.faults_injected, 5);
+    assert_eq!(stats.faults_by_route.get("POST /oauth/token"), Some(&5), "{:?}", stats.faults_by_route);
+    assert_eq!(stats.faults_by_route.len(), 1);
     assert_eq!(stats.token_grants.get("refresh_token"), Some(&1));
 }
 
