@@ -20,7 +20,8 @@ use tokio_postgres::NoTls;
 use crate::key::{StoreKey, KEY_CHECK};
 
 /// The migrations, in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_sessions.sql"))];
+const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("../migrations/0001_sessions.sql")), (2, include_str!("../migrations/0002_refresh_budget.sql"))];
 
 /// A constant of our own for `pg_advisory_xact_lock`: replicas that start together apply
 /// the migrations one after the other.

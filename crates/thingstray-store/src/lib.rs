@@ -8,10 +8,12 @@
 //! the operator's key (key.rs); replicas agree on time through the database's clock.
 //!
 //! Rooms, in the order imports flow: key, db (pool, migrations, settings, clock), clock,
-//! pair (one row as the core's shared pair), rows (the tables), service (sessions, sign-ins,
+//! pair (one row as the core's shared pair), rows (the tables), claims (who refreshes
+//! what, the service's refresh budget), service (sessions, sign-ins,
 //! grants), scheduler (claims due refreshes), api (HTTP).
 
 pub mod api;
+pub mod claims;
 mod clock;
 pub mod db;
 pub mod key;
@@ -20,6 +22,7 @@ pub mod rows;
 pub mod scheduler;
 pub mod service;
 
+pub use claims::Claimed;
 pub use db::{Skew, Store};
 pub use key::StoreKey;
 pub use scheduler::SchedulerOptions;

@@ -1,7 +1,7 @@
 //! The sessions table and the sign-ins table: what any replica may do to a row outside
 //! a session's own lock (the session reads and writes its pair through pair.rs).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use thingstray::error::{Error, Result};
@@ -170,109 +170,6 @@ impl Store {
             let n =
                 client.execute("DELETE FROM thingstray_sessions WHERE id = $1", &[&id]).await.map_err(unavailable)?;
             Ok(n > 0)
-        })
-        .await
-    }
-
-    /// Claims up to `limit` sessions due for a refresh at `now` for `lease`: rows another
-    /// replica is refreshing (their lock held) or has claimed are skipped, never waited on.
-    pub async fn claim_due(&self, now: SystemTime, lease: Duration, limit: i64, replica: &str) -> Result<Vec<String>> {
-        let until = now + lease;
-        self.timed(async {
-            let client = self.client().await?;
-            let rows = client
-                .query(
-                    "UPDATE thingstray_sessions s SET claimed_until = $2, claimed_by = $3
-                     WHERE s.id IN (
-                         SELECT id FROM thingstray_sessions
-                         WHERE status = 'active' AND refresh_due <= $1
-                           AND (claimed_until IS NULL OR claimed_until <= $1)
-                         ORDER BY refresh_due LIMIT $4
-                         FOR UPDATE SKIP LOCKED)
-                     RETURNING s.id",
-                    &[&now, &until, &replica, &limit],
-                )
-                .await
-                .map_err(unavailable)?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
-        })
-        .await
-    }
-
-    /// Claimed sessions this replica will not refresh now: claimable again from `at`.
-    pub async fn release(&self, ids: &[String], at: SystemTime) -> Result<()> {
-        self.timed(async {
-            let client = self.client().await?;
-            client
-                .execute("UPDATE thingstray_sessions SET claimed_until = $2 WHERE id = ANY($1)", &[&ids, &at])
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// After a failed scheduled refresh: not claimed again before `retry_at`.
-    pub async fn note_failure(&self, id: &str, retry_at: SystemTime) -> Result<()> {
-        self.timed(async {
-            let client = self.client().await?;
-            client
-                .execute(
-                    "UPDATE thingstray_sessions SET failures = failures + 1, claimed_until = $2 WHERE id = $1",
-                    &[&id, &retry_at],
-                )
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// How many scheduled refreshes of a session failed in a row.
-    pub async fn session_failures(&self, id: &str) -> Result<u32> {
-        self.timed(async {
-            let client = self.client().await?;
-            let row = client
-                .query_opt("SELECT failures FROM thingstray_sessions WHERE id = $1", &[&id])
-                .await
-                .map_err(unavailable)?;
-            Ok(row.map_or(0, |r| r.get::<_, i32>(0).max(0) as u32))
-        })
-        .await
-    }
-
-    /// The backlog at `now`: active sessions due for a refresh that has not been tried
-    /// since they fell due (waiting for a claim, or being refreshed right now). Sessions
-    /// whose refresh failed are not in it: they wait out their backoff and count in
-    /// `failures`. For monitoring, and for the proof's simulated hours.
-    pub async fn backlog(&self, now: SystemTime) -> Result<i64> {
-        self.timed(async {
-            let client = self.client().await?;
-            let row = client
-                .query_one(
-                    "SELECT count(*) FROM thingstray_sessions WHERE status = 'active' AND refresh_due <= $1 AND failures = 0",
-                    &[&now],
-                )
-                .await
-                .map_err(unavailable)?;
-            Ok(row.get(0))
-        })
-        .await
-    }
-
-    /// When the next session is due (for the scheduler's sleep), if any is.
-    pub async fn next_due(&self) -> Result<Option<SystemTime>> {
-        self.timed(async {
-            let client = self.client().await?;
-            let row = client
-                .query_one(
-                    "SELECT min(greatest(refresh_due, coalesce(claimed_until, refresh_due)))
-                     FROM thingstray_sessions WHERE status = 'active'",
-                    &[],
-                )
-                .await
-                .map_err(unavailable)?;
-            Ok(row.get(0))
         })
         .await
     }

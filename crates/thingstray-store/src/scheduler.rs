@@ -1,8 +1,9 @@
 //! The refresh scheduler every replica runs: it claims due sessions from the store
 //! (`FOR UPDATE SKIP LOCKED`, so two replicas never claim the same one and neither waits
-//! on the other), refreshes them ahead of expiry with bounded concurrency and at most
-//! `rate` refreshes a second, and stops all refreshing when SmartThings says 429 until
-//! the time its `x-ratelimit-reset` gives (the limit is the app's, not a session's).
+//! on the other), refreshes them ahead of expiry with bounded concurrency, the service
+//! as a whole at most `rate` refreshes a second (the store's budget row, claims.rs), and
+//! stops every replica's refreshing when SmartThings says 429 until the time its
+//! `x-ratelimit-reset` gives (the limit is the app's, not a session's or a replica's).
 //!
 //! Each refresh is the core session's own (single flight by the row's lock,
 //! persist-before-use by the commit); the claim only spreads the work.
@@ -13,13 +14,15 @@ use std::time::{Duration, SystemTime};
 use thingstray::error::Error;
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::claims::Claimed;
 use crate::service::Service;
 
 #[derive(Debug, Clone)]
 pub struct SchedulerOptions {
     /// At most this many refreshes at once on this replica (at most half the pool).
     pub concurrency: usize,
-    /// At most this many refreshes started per second on this replica.
+    /// At most this many refreshes started per second by the whole service, every
+    /// replica together (give every replica the same figure; the last claim's rules).
     pub rate: f64,
     /// How long a claim keeps other replicas off a session (longer than any refresh).
     pub lease: Duration,
@@ -86,7 +89,6 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
     // Each refresh holds a pooled connection for its whole call: never all of them.
     let slots = Arc::new(Semaphore::new(opts.concurrency.clamp(1, crate::db::POOL_SIZE / 2)));
     let paused_until: Arc<Mutex<Option<SystemTime>>> = Arc::default();
-    let gap = Duration::from_secs_f64(1.0 / opts.rate.max(0.001));
     let clock = service.store().clock();
     let mut last_skew_check = tokio::time::Instant::now();
     loop {
@@ -107,8 +109,17 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
             }
             service.evict_idle();
         }
-        let claimed = match service.store().claim_due(now, opts.lease, opts.batch, &opts.replica).await {
-            Ok(ids) => ids,
+        let claimed = match service.store().claim_due(now, opts.lease, opts.batch, &opts.replica, opts.rate).await {
+            Ok(Claimed::Sessions(ids)) => ids,
+            Ok(Claimed::Paused(until)) => {
+                // Another replica met SmartThings' 429: this one waits too.
+                *paused_until.lock().await = Some(until);
+                continue;
+            }
+            Ok(Claimed::OverBudget(wait)) => {
+                tokio::time::sleep(wait.min(opts.idle_check)).await;
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(code = e.code(), "could not claim due sessions: {e}");
                 Vec::new()
@@ -140,7 +151,6 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
                 refresh_one(&service, &id, &paused).await;
             });
             drop(set);
-            tokio::time::sleep(gap).await;
         }
         if busy {
             continue;
@@ -175,6 +185,12 @@ async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTi
         Err(Error::RateLimited { retry_after: wait }) => {
             tracing::warn!(session = %id, wait_s = wait.as_secs(), "SmartThings limits refreshes; pausing them all");
             *paused.lock().await = Some(now + wait);
+            if let Err(e) = store.pause_refreshes(now + wait).await {
+                tracing::debug!(
+                    code = e.code(),
+                    "could not tell the other replicas to pause; they meet the 429 themselves"
+                );
+            }
             let _ = store.note_failure(id, now + wait).await;
         }
         Err(e) if e.needs_sign_in() => {

@@ -49,10 +49,21 @@ pub struct Args {
     /// the one the other computers reach (NAT, a DNS name).
     #[arg(long, value_name = "HOST[:PORT]", requires = "share")]
     advertise: Option<String>,
+    /// With --store: at most this many token refreshes a second for the whole service,
+    /// every replica together (give each replica the same figure).
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 20.0, value_parser = positive_rate)]
+    refresh_rate: f64,
     /// With --store: accept ST Schema grants whose callback URLs are on this machine's
     /// loopback (a simulator), not only SmartThings'.
     #[arg(long, hide = true)]
     loopback_callbacks: bool,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!("{s:?} is not a number of refreshes a second above 0 (say 20, or 0.5)")),
+    }
 }
 
 impl Args {
@@ -70,7 +81,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             return super::store::print_secret(store, a.rotate_secret).await;
         }
         let hosts = if a.loopback_callbacks { CallbackHosts::AlsoLoopback } else { CallbackHosts::SmartThings };
-        return super::store::serve(store, a.listen, hosts, stop_signal()).await;
+        return super::store::serve(store, a.listen, hosts, a.refresh_rate, stop_signal()).await;
     }
     if a.listen.is_some() && !a.share {
         return Err(CliError::Usage(

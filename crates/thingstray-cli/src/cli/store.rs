@@ -113,6 +113,7 @@ pub async fn serve(
     s: &StoreArgs,
     listen: Option<SocketAddr>,
     hosts: CallbackHosts,
+    refresh_rate: f64,
     stopped: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
     let service = s.service(hosts).await?;
@@ -134,7 +135,7 @@ pub async fn serve(
     };
     let scheduler = tokio::spawn(thingstray_store::scheduler::run_until(
         service.clone(),
-        SchedulerOptions::default(),
+        SchedulerOptions { rate: refresh_rate, ..SchedulerOptions::default() },
         when_stopped(stop_rx.clone()),
     ));
     {

@@ -32,7 +32,8 @@ async fn a_replica_that_dies_holding_a_refresh_lets_another_finish_it() {
     until(Duration::from_secs(10), "A's request at the gateway", || async { w.sim.stats().token_requests > before })
         .await;
     // B cannot take the row while A holds it.
-    let waiting = b.store().claim_due(w.clock_now(), Duration::from_secs(60), 10, "b").await.unwrap();
+    let waiting =
+        b.store().claim_due(w.clock_now(), Duration::from_secs(60), 10, "b", f64::INFINITY).await.unwrap().sessions();
     assert!(waiting.is_empty(), "the row A is refreshing is skipped, not claimed: {waiting:?}");
     // A dies: its task, its transaction and its connections go (PostgreSQL ends the
     // transaction and lets go of the row).

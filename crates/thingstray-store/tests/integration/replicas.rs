@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use smartthings_sim::SimConfig;
 use thingstray::clock::ManualClock;
-use thingstray_store::{SchedulerOptions, Skew};
+use thingstray_store::{Claimed, SchedulerOptions, Skew};
 
 use crate::world::{until, World};
 
@@ -140,7 +140,12 @@ async fn a_replica_whose_clock_is_ahead_schedules_on_the_databases_clock() {
     let left = t.remaining(skewed.store().now());
     assert!(left > Duration::from_secs(3_000), "the remaining time is judged on the database's clock: {left:?}");
     // Its scheduler finds nothing due either.
-    let due = skewed.store().claim_due(skewed.store().now(), Duration::from_secs(60), 10, "skewed").await.unwrap();
+    let due = skewed
+        .store()
+        .claim_due(skewed.store().now(), Duration::from_secs(60), 10, "skewed", f64::INFINITY)
+        .await
+        .unwrap()
+        .sessions();
     assert!(due.is_empty(), "{due:?}");
 }
 
@@ -148,4 +153,43 @@ impl World {
     pub fn clock_now(&self) -> std::time::SystemTime {
         thingstray::clock::Clock::now(&self.clock)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_one_refresh_budget_and_one_429_pause() {
+    let w = World::new(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    for n in 0..6 {
+        a.keep_grant(&format!("installation-{n}"), &w.sim.schema_grant().to_string()).await.unwrap();
+    }
+    w.advance(Duration::from_secs(2_760));
+    let lease = Duration::from_secs(60);
+    // A service rate of one refresh in 1000 s: a full bucket holds one refresh. Before the
+    // budget was shared each replica had its own rate, and three replicas refreshed three
+    // times as fast as the service was set to.
+    let rate = 0.001;
+    let first = a.store().claim_due(w.clock_now(), lease, 10, "a", rate).await.unwrap();
+    assert_eq!(first.clone().sessions().len(), 1, "{first:?}");
+    let again = b.store().claim_due(w.clock_now(), lease, 10, "b", rate).await.unwrap();
+    match again {
+        Claimed::OverBudget(wait) => assert!(wait > Duration::from_secs(900), "{wait:?}"),
+        other => panic!("the other replica spends the same budget: {other:?}"),
+    }
+    // Without a budget the rest are there to claim.
+    let rest = b.store().claim_due(w.clock_now(), lease, 10, "b", f64::INFINITY).await.unwrap().sessions();
+    assert_eq!(rest.len(), 5);
+    // One replica's 429 pauses them all, until SmartThings' reset.
+    let until = w.clock_now() + Duration::from_secs(30);
+    a.store().pause_refreshes(until).await.unwrap();
+    w.advance(Duration::from_secs(120)); // every lease ends
+    let before_reset = w.clock_now() - Duration::from_secs(100);
+    match b.store().claim_due(before_reset, lease, 10, "b", f64::INFINITY).await.unwrap() {
+        // PostgreSQL keeps microseconds.
+        Claimed::Paused(p) => {
+            assert!(p.duration_since(until).unwrap_or_else(|e| e.duration()) < Duration::from_millis(1))
+        }
+        other => panic!("the other replica pauses too: {other:?}"),
+    }
+    let all = b.store().claim_due(w.clock_now(), lease, 10, "b", f64::INFINITY).await.unwrap().sessions();
+    assert_eq!(all.len(), 6, "the pause is over");
 }
