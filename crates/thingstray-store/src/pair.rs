@@ -254,7 +254,7 @@ impl PairGuard for RowGuard {
 }
 
 /// Closes a connection instead of returning it to the pool.
-fn discard(client: deadpool_postgres::Object) {
+pub(crate) fn discard(client: deadpool_postgres::Object) {
     drop(deadpool_postgres::Object::take(client));
 }
 

@@ -1,14 +1,14 @@
 //! The sessions table and the sign-ins table: what any replica may do to a row outside
 //! a session's own lock (the session reads and writes its pair through pair.rs).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use thingstray::error::{Error, Result};
 use thingstray::token::TokenSet;
 
 use crate::db::{unavailable, Store};
-use crate::pair::{refresh_due, seal_pair};
+use crate::pair::{discard, refresh_due, seal_pair};
 
 /// What `GET /v1/connections` and `thingstray status --store` show: never a secret.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -174,6 +174,34 @@ impl Store {
         .await
     }
 
+    /// Waits for this replica's turn to finish a sign-in: one at a time across the
+    /// service, from the code exchange to the committed pair. SmartThings keeps the pair
+    /// of the last exchange for a location (one sign-in per app and location, the same
+    /// installed app id) and kills the other's refresh token; two replicas finishing at
+    /// once could commit in the other order and keep the dead pair. Sign-ins are a
+    /// person's clicks, so a turn costs nothing. The turn ends when it is dropped.
+    pub async fn sign_in_turn(&self) -> Result<SignInTurn> {
+        let client = self.timed(self.client()).await?;
+        let locked = tokio::time::timeout(
+            Duration::from_secs(40),
+            client.batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '30s'; SELECT pg_advisory_xact_lock({SIGN_IN_LOCK})"
+            )),
+        )
+        .await;
+        match locked {
+            Ok(Ok(())) => Ok(SignInTurn { client: Some(client) }),
+            Ok(Err(e)) => {
+                discard(client);
+                Err(unavailable(e))
+            }
+            Err(_) => {
+                discard(client);
+                Err(unavailable("no answer while waiting for another replica's sign-in"))
+            }
+        }
+    }
+
     /// Keeps a started sign-in (sealed) so any replica can finish it.
     pub async fn put_sign_in(
         &self,
@@ -241,4 +269,22 @@ impl Store {
 fn state_hash(state: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, state.as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The advisory lock key sign-ins take turns on ("TSIN").
+const SIGN_IN_LOCK: i64 = 0x5453_494e;
+
+/// A replica's turn to finish a sign-in (see [`Store::sign_in_turn`]).
+pub struct SignInTurn {
+    client: Option<deadpool_postgres::Object>,
+}
+
+impl Drop for SignInTurn {
+    /// Closing the connection ends its transaction and frees the lock whatever happened
+    /// in between (an error, a cancelled request): nothing goes back to the pool mid-way.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            discard(client);
+        }
+    }
 }

@@ -340,6 +340,8 @@ impl Service {
             }
         }
         .ok_or(Error::StateMismatch)?;
+        // From the exchange to the committed pair, one sign-in at a time (rows.rs).
+        let turn = self.inner.store.sign_in_turn().await?;
         let (exported, name) =
             self.inner.store.take_sign_in(&state, self.inner.store.now()).await?.ok_or(Error::NoSignInPending)?;
         let sign_in = SignIn::import(&exported)?;
@@ -358,6 +360,7 @@ impl Service {
                 tokens: &tokens,
             })
             .await?;
+        drop(turn);
         lock(&self.inner.cache).remove(&id);
         let session = self.session(&id).await?;
         let api = thingstray::api::Api::new(session, self.inner.http.clone(), &app.settings().api_url)?;

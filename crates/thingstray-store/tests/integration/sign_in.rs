@@ -97,3 +97,29 @@ async fn an_uninstalled_session_is_never_served_again_by_any_replica() {
     assert_eq!(e.code(), "unknown_connection");
     assert!(!a.forget(&id).await.unwrap(), "already gone");
 }
+
+/// The same location signed in twice at once, finished on two replicas: SmartThings keeps
+/// the pair of whichever code exchange came last, so the store must keep that one too.
+/// Before sign-ins took turns, the two commits could land in the other order and the
+/// store kept the older pair, whose refresh token SmartThings had already killed: the
+/// session ended at its next refresh (3 of 8 rounds here, in one run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_sign_ins_of_one_location_finishing_at_once_keep_the_living_pair() {
+    let w = World::new(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    let (a, b) = (w.replica().await, w.replica().await);
+    for round in 0..8 {
+        let mut queries = Vec::new();
+        for svc in [&a, &b] {
+            let started = svc.start_sign_in(None).await.unwrap();
+            let redirect = smartthings_sim::browser::decide(&started.authorize_url, "authorize").await;
+            queries.push(format!("?{}", redirect.split_once('?').unwrap().1));
+        }
+        let (ra, rb) = tokio::join!(a.finish_sign_in(&queries[0]), b.finish_sign_in(&queries[1]));
+        let id = ra.unwrap().id;
+        assert_eq!(rb.unwrap().id, id, "one installed app per location");
+        // Past the access token's life: the stored refresh token must be the living one.
+        w.advance(Duration::from_secs(3_600));
+        let t = a.session(&id).await.unwrap().token_valid_for(MIN).await;
+        assert!(t.is_ok(), "round {round}: the store kept a dead refresh token: {t:?}");
+    }
+}
