@@ -181,7 +181,11 @@ async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTi
     };
     let now = store.now();
     match result {
-        Ok(()) => {}
+        Ok(()) => {
+            if let Err(e) = service.locate_if_unknown(id).await {
+                tracing::debug!(session = %id, code = e.code(), "the location is still unknown; asked again next time");
+            }
+        }
         Err(Error::RateLimited { retry_after: wait }) => {
             tracing::warn!(session = %id, wait_s = wait.as_secs(), "SmartThings limits refreshes; pausing them all");
             *paused.lock().await = Some(now + wait);

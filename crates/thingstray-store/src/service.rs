@@ -362,24 +362,48 @@ impl Service {
             .await?;
         drop(turn);
         lock(&self.inner.cache).remove(&id);
-        let session = self.session(&id).await?;
-        let api = thingstray::api::Api::new(session, self.inner.http.clone(), &app.settings().api_url)?;
-        let location_id = match api.installed_app_location(&id).await {
-            Ok(loc) => loc,
+        let location_id = match self.learn_location(&id).await {
+            Ok((loc, gone)) => {
+                replaced.extend(gone);
+                loc
+            }
             Err(e) => {
-                tracing::warn!(session = %id, code = e.code(), "signed in; the location is not known yet");
+                tracing::warn!(session = %id, code = e.code(), "signed in; the location is not known yet (asked again at its next refresh)");
                 None
             }
         };
-        if let Some(loc) = &location_id {
-            replaced.extend(self.inner.store.locate_session(&id, loc).await?);
-        }
         for old in &replaced {
             lock(&self.inner.cache).remove(old);
             tracing::info!(session = %old, replaced_by = %id, "a newer sign-in of the same location replaced this session");
         }
         tracing::info!(session = %id, "signed in");
         Ok(SignedIn { id, location_id, replaced })
+    }
+
+    /// Asks SmartThings where an OAuth-In session is signed in and records it, ending the
+    /// location's other sessions (one sign-in per app and location). Returns the location
+    /// and the sessions it replaced.
+    async fn learn_location(&self, id: &str) -> Result<(Option<String>, Vec<String>)> {
+        let app = self.app()?;
+        let api = thingstray::api::Api::new(self.session(id).await?, self.inner.http.clone(), &app.settings().api_url)?;
+        let Some(loc) = api.installed_app_location(id).await? else { return Ok((None, Vec::new())) };
+        let replaced = self.inner.store.locate_session(id, &loc).await?;
+        Ok((Some(loc), replaced))
+    }
+
+    /// For the scheduler, after a refresh: a session whose location SmartThings did not
+    /// say at sign-in (a failed lookup) is asked again, so the one-sign-in-per-location
+    /// rule sees it. One primary-key read when the location is known.
+    pub async fn locate_if_unknown(&self, id: &str) -> Result<()> {
+        let unknown = matches!(self.inner.store.session_row(id).await?,
+            Some((row, _)) if row.kind == "oauth" && row.location_id.is_none() && row.status == "active");
+        if unknown {
+            for old in self.learn_location(id).await?.1 {
+                lock(&self.inner.cache).remove(&old);
+                tracing::info!(session = %old, replaced_by = %id, "a newer sign-in of the same location replaced this session");
+            }
+        }
+        Ok(())
     }
 
     /// Stores a session's first pair. The code it came from is spent: a store that does

@@ -123,3 +123,32 @@ async fn two_sign_ins_of_one_location_finishing_at_once_keep_the_living_pair() {
         assert!(t.is_ok(), "round {round}: the store kept a dead refresh token: {t:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_smartthings_did_not_say_at_sign_in_is_learnt_at_the_next_refresh() {
+    let w = World::new(SimConfig { expires_in: 3_600, ..SimConfig::default() }).await;
+    let a = w.replica().await;
+    w.sim.set_faults(smartthings_sim::Faults {
+        route_prefix: "/v1/installedapps".into(),
+        error_5xx: 1.0,
+        ..Default::default()
+    });
+    let signed = w.sign_in(&a).await;
+    assert_eq!(signed.location_id, None, "the lookup failed: the sign-in still stands");
+    w.sim.set_faults(smartthings_sim::Faults::default());
+    let opts = thingstray_store::SchedulerOptions {
+        replica: "a".into(),
+        idle_check: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let scheduler = tokio::spawn(thingstray_store::scheduler::run(a.clone(), opts));
+    w.advance(Duration::from_secs(2_701));
+    // Without the second look, the row kept no location for good, and a later sign-in of
+    // the same location never replaced it.
+    crate::world::until(Duration::from_secs(20), "the location in the row", || async {
+        w.row(a.store(), &signed.id).await.and_then(|r| r.location_id).is_some()
+    })
+    .await;
+    scheduler.abort();
+    assert_eq!(w.refreshes(), 1);
+}
