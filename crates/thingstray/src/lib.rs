@@ -25,6 +25,7 @@
 //! - `session`: the one owner of a connection's tokens; `oauth`, `schema` and `share` are
 //!   where it gets them.
 //! - `api`: SmartThings' REST API with the session's token.
+//! - `alerts`: what changed between two device reads, and which changes to notify of.
 //! - `connection`: settings, session and API assembled; the ways to make one (a sign-in,
 //!   an invite redeemed, a connector's grant kept).
 //! - `apps`: the OAuth-In app itself, made and mended with a pasted personal access token.
@@ -35,6 +36,7 @@
 //! - `desktop`: the desktop app's logic, Tauri-free.
 
 pub mod agent;
+pub mod alerts;
 pub mod api;
 pub mod apps;
 pub mod clock;
@@ -75,6 +77,7 @@ pub const MODULE_ORDER: &[&str] = &[
     "share",
     "session",
     "api",
+    "alerts",
     "connection",
     "apps",
     "serve",
