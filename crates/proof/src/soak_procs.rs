@@ -120,6 +120,7 @@ pub async fn server(dir: &Path) {
         addrs: vec![std::net::Ipv4Addr::LOCALHOST.into()],
         port: 0,
         api_url: conn.settings.api_url.clone(),
+        events: None,
     };
     let server = TokenServer::start(conn.session.clone(), secret, opts).await.expect("the server starts");
     println!("listening on http://{}", server.addrs()[0]);

@@ -29,6 +29,7 @@
 //! - `connection`: settings, session and API assembled; the ways to make one (a sign-in,
 //!   an invite redeemed, a connector's grant kept).
 //! - `apps`: the OAuth-In app itself, made and mended with a pasted personal access token.
+//! - `events`: the change feed, one poller for `watch`, `/v1/events` and the alerts.
 //! - `serve`: the loopback token server and API proxy.
 //! - `owner`: the owner's side of sharing: the TLS listener, the registry of paired
 //!   computers, the hand-over.
@@ -44,6 +45,7 @@ pub mod config;
 pub mod connection;
 pub mod desktop;
 pub mod error;
+pub mod events;
 mod failpoint;
 mod fsutil;
 pub mod http;
@@ -80,6 +82,7 @@ pub const MODULE_ORDER: &[&str] = &[
     "alerts",
     "connection",
     "apps",
+    "events",
     "serve",
     "owner",
     "agent",

@@ -19,6 +19,7 @@ mod status;
 mod store;
 mod switch;
 mod token;
+mod watch;
 
 use std::fmt;
 
@@ -98,6 +99,10 @@ pub enum Cmd {
     /// Run a program with a valid token in SMARTTHINGS_TOKEN and the API base in
     /// SMARTTHINGS_API: `thingstray exec -- ./script.sh`; exits with the program's code.
     Exec(exec::Args),
+    /// Print one line per device change (device, capability, attribute, old -> new) as
+    /// the running `thingstray serve` sees them, else from reads of its own; --json for
+    /// one JSON object per line.
+    Watch(watch::Args),
     /// Remove this connection's tokens from this machine (settings are kept).
     Logout,
     /// Check the keychain, the settings, the clock, SmartThings and the session; say how
@@ -145,6 +150,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Command(a) => command::run(&ctx, a).await,
         Cmd::Mode(a) => mode::run(&ctx, a).await,
         Cmd::Exec(a) => exec::run(&ctx, a).await,
+        Cmd::Watch(a) => watch::run(&ctx, a).await,
         Cmd::Scenes(a) => scenes::list(&ctx, a).await,
         Cmd::Scene(a) => scenes::scene(&ctx, a).await,
         Cmd::Logout => logout::run(&ctx).await,

@@ -49,6 +49,10 @@ pub struct Args {
     /// the one the other computers reach (NAT, a DNS name).
     #[arg(long, value_name = "HOST[:PORT]", requires = "share")]
     advertise: Option<String>,
+    /// How often the change feed reads the devices while someone listens (`thingstray
+    /// watch`, `GET /v1/events`); nothing is read while nobody does. 2 to 3600.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    events_interval: u64,
     /// With --store: at most this many token refreshes a second for the whole service,
     /// every replica together (give each replica the same figure).
     #[arg(long, value_name = "PER_SECOND", default_value_t = 20.0, value_parser = positive_rate)]
@@ -108,14 +112,22 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         tracing::warn!(connection = %conn.name, "not signed in: token requests get 503 until `thingstray login` succeeds");
     }
     let refresher = conn.session.spawn_refresher();
+    // One change feed for `watch` (through the agent) and `/v1/events`: one poller.
+    let feed = thingstray::events::Feed::for_api(
+        conn.api.clone(),
+        Duration::from_secs(a.events_interval),
+        std::sync::Arc::new(thingstray::clock::SystemClock),
+    );
     // The CLI on this machine asks this process first (agent/): no keychain read per call.
     #[cfg(unix)]
     let _agent = if ctx.no_agent {
         None
     } else {
-        match thingstray::agent::server::Agent::start(&ctx.paths, thingstray::agent::AgentSource::one(conn.clone()))
-            .await
-        {
+        let source = thingstray::agent::AgentSource {
+            feed: Some((conn.name.clone(), feed.clone())),
+            ..thingstray::agent::AgentSource::one(conn.clone())
+        };
+        match thingstray::agent::server::Agent::start(&ctx.paths, source).await {
             Ok(agent) => Some(agent),
             Err(e) => {
                 tracing::warn!("no agent: {e}");
@@ -123,7 +135,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             }
         }
     };
-    let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone() };
+    let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone(), events: Some(feed) };
     let server = TokenServer::start(conn.session.clone(), secret, opts).await?;
     {
         let mut out = std::io::stdout().lock();

@@ -15,3 +15,4 @@ mod schema;
 mod serve;
 mod share;
 mod store;
+mod watch;

@@ -65,3 +65,72 @@ pub async fn token(
 pub async fn status(paths: &Paths, timeout: Duration) -> Asked<Vec<StatusReply>> {
     ask(paths, &Request::Status, timeout).await
 }
+
+/// A `watch` stream from the agent: what it said first, then one line per change.
+pub struct Watching {
+    /// The connection the agent watches.
+    pub connection: String,
+    /// How often its poller reads the devices.
+    pub interval_s: u64,
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    // Kept open: the agent stops streaming when this end closes.
+    _write: tokio::net::unix::OwnedWriteHalf,
+}
+
+/// One line of a `watch` stream.
+pub enum Watched {
+    /// A change, as the agent sent it (the JSON of `thingstray watch --json`).
+    Change(serde_json::Value),
+    /// The client fell this many changes behind.
+    Missed(u64),
+}
+
+impl Watching {
+    /// The next line; `None` when the agent stopped (it exited, or cut a client that did
+    /// not read).
+    pub async fn next(&mut self) -> Option<Watched> {
+        loop {
+            let line = self.lines.next_line().await.ok()??;
+            let v: serde_json::Value = match serde_json::from_str(&line) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if let Some(c) = v.get("change") {
+                return Some(Watched::Change(c.clone()));
+            }
+            if let Some(n) = v.get("missed").and_then(serde_json::Value::as_u64) {
+                return Some(Watched::Missed(n));
+            }
+        }
+    }
+}
+
+/// Listens to the agent's change feed; an error says why not (no agent, or one without
+/// a feed), and the caller polls by itself.
+pub async fn watch(paths: &Paths, timeout: Duration) -> Asked<Watching> {
+    let path = socket_path(paths);
+    let start = async {
+        let stream = UnixStream::connect(&path).await.map_err(|e| format!("no agent: {e}"))?;
+        let (read, mut write) = stream.into_split();
+        let mut line = serde_json::to_string(&Request::Watch).map_err(|e| e.to_string())?;
+        line.push('\n');
+        write.write_all(line.as_bytes()).await.map_err(|e| format!("writing to the agent: {e}"))?;
+        let mut lines = BufReader::new(read).lines();
+        let first = lines.next_line().await.map_err(|e| e.to_string())?.ok_or("the agent hung up")?;
+        let v: serde_json::Value = serde_json::from_str(&first).map_err(|_| "the agent's answer is not JSON")?;
+        if let Some(e) = v.get("error") {
+            return Err(format!("the agent answered {}", e.get("code").and_then(|c| c.as_str()).unwrap_or("?")));
+        }
+        let ok = v.get("ok").ok_or("the agent's answer has another shape")?;
+        Ok(Watching {
+            connection: ok.get("connection").and_then(|c| c.as_str()).unwrap_or_default().to_string(),
+            interval_s: ok.get("interval_s").and_then(serde_json::Value::as_u64).unwrap_or(0),
+            lines,
+            _write: write,
+        })
+    };
+    match tokio::time::timeout(timeout, start).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("the agent did not answer within {} ms", timeout.as_millis())),
+    }
+}

@@ -54,6 +54,10 @@ pub enum Request {
     Token { connection: Option<String>, min_valid_secs: u64 },
     /// The status of each connection the agent holds.
     Status,
+    /// Every change the agent's poller sees, one line each, until the client hangs up:
+    /// `{"ok": {"connection", "interval_s"}}` first, then `{"change": {...}}` lines (and
+    /// `{"missed": N}` when the client fell behind).
+    Watch,
 }
 
 /// A token as the agent hands it out: no refresh token, ever.
@@ -89,6 +93,9 @@ pub type All = Arc<dyn Fn() -> Vec<Connection> + Send + Sync>;
 pub struct AgentSource {
     pub find: Find,
     pub all: All,
+    /// The change feed `watch` listens to (the one the token server's `/v1/events` and
+    /// the alerts use), with its connection's name; `None`: this agent has none.
+    pub feed: Option<(String, crate::events::Feed)>,
 }
 
 impl AgentSource {
@@ -102,6 +109,6 @@ impl AgentSource {
             }),
             _ => Ok(conn.clone()),
         };
-        AgentSource { find: Arc::new(find), all: Arc::new(move || vec![all.clone()]) }
+        AgentSource { find: Arc::new(find), all: Arc::new(move || vec![all.clone()]), feed: None }
     }
 }

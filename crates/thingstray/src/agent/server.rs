@@ -130,6 +130,13 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
         return;
     }
     let answer = match serde_json::from_str::<Request>(line.trim()) {
+        Ok(Request::Watch) => match &source.feed {
+            Some((name, feed)) => return watch(capped.into_inner().into_inner(), write, name, feed).await,
+            None => Err(Error::BadRequest {
+                why: "this agent keeps no change feed (an older ThingsTray, or the app); `thingstray watch` polls by itself"
+                    .into(),
+            }),
+        },
         Ok(req) => answer(req, &source).await,
         Err(_) => Err(Error::BadRequest { why: "not an agent request (one JSON line, as thingstray sends)".into() }),
     };
@@ -141,6 +148,37 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
     out.push('\n');
     let _ = write.write_all(out.as_bytes()).await;
     let _ = write.shutdown().await;
+}
+
+/// Streams the feed's changes, one JSON line each, until the client hangs up (its end of
+/// the socket reads as closed) or stops reading (a write making no progress for 10 s).
+async fn watch(
+    mut read: tokio::net::unix::OwnedReadHalf,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    name: &str,
+    feed: &crate::events::Feed,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut rx = feed.subscribe();
+    let hello = serde_json::json!({ "ok": { "connection": name, "interval_s": feed.interval().as_secs() } });
+    let mut next = hello.to_string();
+    let mut gone = [0u8; 64];
+    loop {
+        next.push('\n');
+        let wrote = tokio::time::timeout(Duration::from_secs(10), write.write_all(next.as_bytes())).await;
+        if !matches!(wrote, Ok(Ok(()))) {
+            return;
+        }
+        next = tokio::select! {
+            got = rx.recv() => match got {
+                Ok(change) => serde_json::json!({ "change": &*change }).to_string(),
+                Err(RecvError::Lagged(n)) => serde_json::json!({ "missed": n }).to_string(),
+                Err(RecvError::Closed) => return,
+            },
+            // The client sends nothing after its request: any read result means it left.
+            _ = read.read(&mut gone) => return,
+        };
+    }
 }
 
 async fn answer(req: Request, source: &AgentSource) -> Result<serde_json::Value> {
@@ -157,6 +195,7 @@ async fn answer(req: Request, source: &AgentSource) -> Result<serde_json::Value>
                 installed_app_id: grant.installed_app_id.clone(),
             }))
         }
+        Request::Watch => Err(Error::BadRequest { why: "watch is a stream".into() }),
         Request::Status => {
             let now = crate::clock::unix_ms(std::time::SystemTime::now()) / 1000;
             let rows: Vec<StatusReply> = (source.all)()

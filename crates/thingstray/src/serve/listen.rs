@@ -248,6 +248,7 @@ mod tests {
             addrs: vec![IpAddr::from([127, 0, 0, 1])],
             port: 0,
             api_url: crate::config::DEFAULT_API_URL.into(),
+            events: None,
         };
         (
             TokenServer::start_limited(

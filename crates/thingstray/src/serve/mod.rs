@@ -15,6 +15,7 @@
 //! a rename, a sign-in again or a re-opened session needs no restart.
 
 mod conns;
+mod events;
 mod guard;
 pub(crate) mod listen;
 mod proxy;
@@ -67,6 +68,9 @@ pub struct ServeOptions {
     /// SmartThings' API base (`https://api.smartthings.com/v1`); the proxy forwards
     /// `/api/<path>` to its origin (its path without the trailing `/v1`) + `<path>`.
     pub api_url: String,
+    /// The change feed `GET /v1/events` streams (the poller the agent's `watch` shares);
+    /// `None`: that path answers 404.
+    pub events: Option<crate::events::Feed>,
 }
 
 /// Refuses anything but a loopback address, with the reason.
@@ -95,6 +99,7 @@ pub(crate) struct Shared {
     /// Scheme, host, port and any path prefix of the API, without the trailing `/v1`, for
     /// [`TokenSource::One`] (a looked-up connection brings its own).
     api_origin: String,
+    events: Option<crate::events::Feed>,
 }
 
 impl Shared {
@@ -162,6 +167,7 @@ impl TokenServer {
             allowed_hosts,
             http: crate::http::client(crate::http::REQUEST_TIMEOUT)?,
             api_origin: api_origin(&opts.api_url)?,
+            events: opts.events,
         });
         let app = router(shared);
         let (stop, stopped) = watch::channel(false);
@@ -202,6 +208,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/token_info.json", get(token::token))
         .route("/v1/token", get(token::token))
+        .route("/v1/events", get(events::stream))
         .route("/api/{*path}", any(proxy::forward))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such path; try /v1/token") })
         .layer(guard::GuardLayer(shared.clone()))

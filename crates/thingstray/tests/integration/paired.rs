@@ -268,8 +268,12 @@ async fn the_local_token_server_of_a_paired_computer_hands_out_the_owners_token(
     let laptop = Laptop::new();
     let paired = laptop.pair(&env, &server).await;
     let secret = ServerSecret::generate();
-    let opts =
-        ServeOptions { addrs: vec!["127.0.0.1".parse().unwrap()], port: 0, api_url: paired.settings.api_url.clone() };
+    let opts = ServeOptions {
+        addrs: vec!["127.0.0.1".parse().unwrap()],
+        port: 0,
+        api_url: paired.settings.api_url.clone(),
+        events: None,
+    };
     let local = TokenServer::start(paired.session.clone(), secret.clone(), opts).await.unwrap();
     let answer: serde_json::Value = reqwest::Client::new()
         .get(format!("http://127.0.0.1:{}/v1/token", local.port()))

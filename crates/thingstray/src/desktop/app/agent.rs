@@ -28,6 +28,9 @@ impl Desktop {
             all: Arc::new(move || {
                 all_in.upgrade().map(|d| d.state().live.values().map(|l| l.conn.clone()).collect()).unwrap_or_default()
             }),
+            // Not yet: the app's device poller is the window's; until it feeds a change
+            // feed too, `thingstray watch` beside the app polls by itself.
+            feed: None,
         };
         Agent::start(&self.paths, source).await
     }

@@ -168,7 +168,12 @@ impl Desktop {
             None => Err(Error::io("serving a token", "ThingsTray is quitting")),
         }));
         // `api_url` is unused with `TokenSource::Current`: each connection brings its own.
-        let opts = ServeOptions { addrs: DEFAULT_ADDRS.to_vec(), port, api_url: crate::config::DEFAULT_API_URL.into() };
+        let opts = ServeOptions {
+            addrs: DEFAULT_ADDRS.to_vec(),
+            port,
+            api_url: crate::config::DEFAULT_API_URL.into(),
+            events: None,
+        };
         TokenServer::start_with(source, secret, opts).await
     }
 
