@@ -1,6 +1,7 @@
 // The device window: DOM glue only. Data comes from ipc.js; decisions from lib/.
 import { api, listen } from './ipc.js';
-import { sections, countShown, controls, listKey, withRow, withFlag, poller, nextIndex, subtitle } from './lib/devices-view.js';
+import { sections, countShown, controls, listKey, withRow, withFlag, poller, subtitle } from './lib/devices-view.js';
+import { keyAction, shortcutTargets, rowLabel } from './lib/keys-view.js';
 import { copiedText, readText, slug } from './lib/format.js';
 import { controlViews, ask, answer, changedText } from './lib/controls-view.js';
 
@@ -33,6 +34,9 @@ function el(tag, attrs = {}, ...children) {
 
 // What the rows on screen were built from (see listKey); null forces a rebuild.
 let shownKey = null;
+// The number-key shortcuts on screen (lib/keys-view.js), and each one's number by id.
+let shortcuts = [];
+let shortcutKey = {};
 
 let toastTimer = null;
 function toast(text, kind = 'info') {
@@ -189,6 +193,9 @@ function deviceRow(row) {
       class: changed ? 'device recent' : 'device',
       role: 'listitem',
       tabindex: '0',
+      'aria-label': rowLabel(row, sub),
+      'aria-keyshortcuts': shortcutKey[id] || null,
+      title: shortcutKey[id] ? `Press ${shortcutKey[id]} to ${c.toggle ? 'switch it' : 'go here'}` : null,
       'data-testid': `device-${id}`,
       'data-state': c.state,
       'data-label': row.label,
@@ -276,6 +283,8 @@ function render() {
   const key = listKey({ connection: view.connection, hasToken: view.hasToken, secs, scenes });
   if (key === shownKey) return;
   shownKey = key;
+  shortcuts = view.hasToken ? shortcutTargets(secs, scenes) : [];
+  shortcutKey = Object.fromEntries(shortcuts.map((t) => [t.id, t.key]));
   rooms.replaceChildren(
     ...secs.map((s) =>
       el('section', { 'data-testid': `room-${slug(s.title)}`, 'aria-label': s.title }, el('h2', { text: s.title }), ...s.rows.map(deviceRow)),
@@ -285,7 +294,9 @@ function render() {
     ...scenes.map((s) =>
       el('button', {
         'data-testid': `scene-${s.id}`,
-        text: s.name,
+        'aria-keyshortcuts': shortcutKey[s.id] || null,
+        title: shortcutKey[s.id] ? `Press ${shortcutKey[s.id]}` : null,
+        text: shortcutKey[s.id] ? `${shortcutKey[s.id]} · ${s.name}` : s.name,
         onclick: async () => {
           try {
             await api.runScene(view.connection, s.id);
@@ -329,6 +340,48 @@ async function onChanged() {
   }
 }
 
+/** Performs what lib/keys-view.js decided for a key. */
+function doKey(act, rows, sw) {
+  switch (act.do) {
+    case 'cancel':
+      view.pending = null;
+      shownKey = null;
+      render();
+      break;
+    case 'clear-filter':
+      $('filter').value = view.filter = '';
+      render();
+      break;
+    case 'close':
+      api.closeWindow().catch(() => {});
+      break;
+    case 'focus-filter':
+      $('filter').focus();
+      break;
+    case 'focus-row':
+      rows[act.index].focus();
+      break;
+    case 'toggle':
+      sw.click();
+      break;
+    case 'open-controls': {
+      const first = document.activeElement.querySelector('.controls input:not([disabled]), .controls select:not([disabled]), .controls button:not([disabled])');
+      if (first) first.focus();
+      break;
+    }
+    case 'shortcut': {
+      const t = shortcuts[act.index];
+      const target = $(t.kind === 'scene' ? `scene-${t.id}` : `device-${t.id}`);
+      if (!target) break;
+      const toggle = t.kind === 'device' && target.querySelector('input.switch:not([disabled])');
+      if (t.kind === 'scene') target.click();
+      else if (toggle) toggle.click();
+      else target.focus();
+      break;
+    }
+  }
+}
+
 function wire(poll) {
   $('filter').addEventListener('input', (e) => {
     view.filter = e.target.value;
@@ -361,42 +414,26 @@ function wire(poll) {
   });
   $('open-settings').addEventListener('click', () => api.openWindow('settings').catch((e) => toast(e.message, 'error')));
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') {
-      // A confirmation being asked is the first thing Escape cancels.
-      if (view.pending) {
-        view.pending = null;
-        shownKey = null;
-        render();
-        return;
-      }
-      // Like a popover: Escape clears the filter, then closes (destroys) the window.
-      if (view.filter) {
-        $('filter').value = view.filter = '';
-        render();
-      } else {
-        api.closeWindow().catch(() => {});
-      }
-      return;
-    }
-    if (e.key === '/' && document.activeElement !== $('filter')) {
-      e.preventDefault();
-      $('filter').focus();
-      return;
-    }
     const rows = [...document.querySelectorAll('.device')];
-    const current = rows.indexOf(document.activeElement);
-    if (current < 0) return;
-    const next = nextIndex(e.key, current, rows.length);
-    if (next !== null) {
-      e.preventDefault();
-      rows[next].focus();
-    } else if (e.key === 'Enter' || e.key === ' ') {
-      const sw = rows[current].querySelector('input.switch');
-      if (sw && !sw.disabled) {
-        e.preventDefault();
-        sw.click();
-      }
-    }
+    const active = document.activeElement;
+    const row = rows.indexOf(active);
+    const inRow = rows.findIndex((r) => r !== active && r.contains(active));
+    const where = active === $('filter') ? 'filter' : row >= 0 ? 'row' : inRow >= 0 && active.matches('input, select, textarea') ? 'control' : 'other';
+    const focused = row >= 0 ? rows[row] : null;
+    const sw = focused && focused.querySelector('input.switch');
+    const act = keyAction(e.key, {
+      where,
+      row,
+      rows: rows.length,
+      pending: Boolean(view.pending),
+      filter: view.filter,
+      hasSwitch: Boolean(sw && !sw.disabled),
+      shortcuts: shortcuts.length,
+      modifiers: e.ctrlKey || e.altKey || e.metaKey,
+    });
+    if (!act) return;
+    e.preventDefault();
+    doKey(act, rows, sw);
   });
   document.addEventListener('visibilitychange', () => poll.visibilityChanged());
   window.addEventListener('pagehide', () => poll.stop());
@@ -413,6 +450,8 @@ async function main() {
       nextMs: () => (view.list && view.list.connection === view.connection ? view.list.next_read_ms : null),
     });
     wire(poll);
+    // The keyboard path starts in the filter: type to find, ArrowDown to the list.
+    $('filter').focus();
     await listen('changed', onChanged);
     poll.kick();
   } catch (e) {

@@ -210,6 +210,22 @@ impl App {
         .await
     }
 
+    /// Keys sent to whatever has the focus, as a person types them (`fantoccini::key::Key`
+    /// values for arrows and Enter). Returns the focused element's `data-testid` after.
+    pub async fn keys(&self, text: &str) -> Option<String> {
+        let focused = self.client.active_element().await.unwrap_or_else(|e| panic!("no focused element: {e}"));
+        focused.send_keys(text).await.unwrap_or_else(|e| panic!("typing {text:?}: {e}"));
+        self.focused().await
+    }
+
+    /// The `data-testid` of the element that has the focus.
+    pub async fn focused(&self) -> Option<String> {
+        self.js("const e=document.activeElement; return e && e.dataset ? e.dataset.testid : null")
+            .await
+            .as_str()
+            .map(String::from)
+    }
+
     pub async fn text(&self, id: &str) -> String {
         self.on(id, "to read the text of", false, |e| async move { e.text().await }).await
     }
