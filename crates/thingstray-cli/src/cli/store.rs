@@ -36,9 +36,12 @@ pub struct StoreArgs {
 impl StoreArgs {
     fn key(&self) -> Result<StoreKey, CliError> {
         let text = match &self.key_file {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                CliError::Failed(format!("could not read the store key from {}: {e}", path.display()))
-            })?,
+            Some(path) => {
+                warn_if_others_can_read(path);
+                std::fs::read_to_string(path).map_err(|e| {
+                    CliError::Failed(format!("could not read the store key from {}: {e}", path.display()))
+                })?
+            }
             None => std::env::var(KEY_ENV).map_err(|_| {
                 CliError::Failed(format!(
                     "the store needs its key: set {KEY_ENV} (32 random bytes in base64; make one with \
@@ -59,6 +62,32 @@ impl StoreArgs {
         let http = thingstray::http::client(Duration::from_secs(30))?;
         Ok(Service::start(store, http, SessionOptions::default(), hosts).await?)
     }
+}
+
+/// The key opens every session's tokens: say so when other users of this machine can
+/// read its file. A warning, not a refusal: container secret mounts are often 0644 (or
+/// 0444) inside a container whose only user is the service.
+fn warn_if_others_can_read(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                // On stderr whatever the log level: it is about the key, not a log line.
+                let _ = std::io::Write::write_fmt(
+                    &mut std::io::stderr(),
+                    format_args!(
+                        "thingstray: warning: the store key file {} (mode {mode:o}) can be read by other users of this \
+                         machine; `chmod 600` it unless only the service runs here\n",
+                        path.display()
+                    ),
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// `setup` against the store: an OAuth-In app (`settings`), or with `schema` an ST Schema

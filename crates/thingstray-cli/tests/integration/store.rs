@@ -151,6 +151,18 @@ async fn two_replica_processes_serve_a_user_and_survive_one_killed_mid_refresh()
     let wrong = c.output().await.unwrap();
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("key"), "{}", String::from_utf8_lossy(&wrong.stderr));
+    // The key from a file: one other users can read is named in a warning; 0600 is quiet.
+    let key_file = svc.home.dir.path().join("store.key");
+    std::fs::write(&key_file, &svc.key).unwrap();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        let mut c = svc.home.cmd(&["--store-key-file", key_file.to_str().unwrap(), "status"]);
+        c.env_remove("THINGSTRAY_STORE_KEY");
+        let out = c.output().await.unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(err.contains("can be read by other users"), warned, "mode {mode:o}: {err}");
+    }
     let _ = two.kill().await;
     let _ = (&svc.pg, &svc.key);
 }
