@@ -232,6 +232,22 @@ impl StoreWorld {
             .sum()
     }
 
+    /// Token-endpoint requests, their injected faults and SmartThings' rotations, from one
+    /// snapshot of the simulator's counters taken when two snapshots 100 ms apart agree
+    /// (no token call in flight), or after `within` whatever they say.
+    pub async fn quiet_token_counts(&self, within: Duration) -> (u64, u64, u64) {
+        let deadline = Instant::now() + within;
+        let mut last = None;
+        loop {
+            let now = (self.token_requests(), self.token_faults(), self.rotations_at_smartthings());
+            if last == Some(now) || Instant::now() > deadline {
+                return now;
+            }
+            last = Some(now);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub fn token_requests(&self) -> u64 {
         let s = self.sim.stats();
         s.token_requests + s.schema_token_requests
