@@ -134,6 +134,7 @@ pub async fn run(p: Params) -> Section {
     };
     let mut late_hours = 0u64;
     let mut killed = 0usize;
+    let mut cut_by_kills = std::collections::HashSet::new();
     let run_t0 = Instant::now();
     // Simulated time a drain let pass, taken off the next hour: the run lasts its days.
     let mut passed = Duration::ZERO;
@@ -145,6 +146,16 @@ pub async fn run(p: Params) -> Section {
             let old = std::mem::replace(&mut replicas[i], w.replica(&format!("{name}'")).await);
             old.kill();
             killed += 1;
+            // What the dead replica had claimed and not stored (a stored pair clears its
+            // claim). Read at once, before any lease can end: these are the refreshes the
+            // kill cut, some perhaps after SmartThings rotated and before the commit.
+            let claimed = w
+                .sql(&format!(
+                    "SELECT id FROM thingstray_sessions WHERE claimed_by = '{}' AND claimed_until IS NOT NULL",
+                    name.replace('\'', "''")
+                ))
+                .await;
+            cut_by_kills.extend(claimed.lines().map(str::to_string));
             *live_urls.lock().unwrap() = replicas.iter().map(|r| r.url.clone()).collect();
         }
         if hour == restart_hour {
@@ -154,6 +165,9 @@ pub async fn run(p: Params) -> Section {
                 .unwrap()
                 .expect("PostgreSQL restarts");
         }
+        // Up to a quarter hour of it, as in real time: 429 pauses and backoffs end within
+        // the hour, and so can a claim's 120 s lease. (Capped at a minute, every 429 after
+        // that minute stopped its replica for the rest of the hour again.)
         let (done, p) = w.drained(&store, Duration::from_secs(30), HOUR / 4).await;
         passed = p;
         if !done {
@@ -197,12 +211,30 @@ pub async fn run(p: Params) -> Section {
     let st_rotations = w.rotations_at_smartthings();
     let per_rotation = if stored_rotations > 0 { st_rotations as f64 / stored_rotations as f64 } else { 0.0 };
 
-    s.check("Sessions lost", format!("{} of {} ({ended} rows ended)", lost.len(), ids.len()), "0", lost.is_empty());
+    // A kill that lands after SmartThings rotated and before the commit loses that
+    // session whatever the code does: SmartThings killed the old refresh token and the new
+    // one died with the process (the desktop's crash section measures the same window).
+    // Those are told apart (they were in flight at a kill) and reported; any other loss
+    // is a bug, and so is a rotation missing from the store that is not one of theirs.
+    let (cut, other): (Vec<&String>, Vec<&String>) = lost.iter().partition(|id| cut_by_kills.contains(*id));
+    s.check(
+        "Sessions lost, apart from refreshes a kill cut after SmartThings answered",
+        format!("{} of {} ({ended} rows ended)", other.len(), ids.len()),
+        "0",
+        other.is_empty(),
+    );
+    s.info(
+        "Sessions lost to a kill between SmartThings' answer and the commit (no one can recover these)",
+        format!("{} ({} refreshes were in flight at the {killed} kills)", cut.len(), cut_by_kills.len()),
+    );
     s.check(
         "Token-endpoint rotations per stored rotation",
-        format!("{per_rotation:.3} ({st_rotations} at SmartThings, {stored_rotations} stored)"),
+        format!(
+            "{per_rotation:.3} ({st_rotations} at SmartThings, {stored_rotations} stored{})",
+            if cut.is_empty() { String::new() } else { format!(", {} lost with their replica", cut.len()) }
+        ),
         "1.000",
-        st_rotations == stored_rotations && st_rotations > 0,
+        st_rotations == stored_rotations + cut.len() as u64 && st_rotations > 0,
     );
     // Reported, not an invariant: a refresh in flight when PostgreSQL restarts leaves its
     // new pair unsaved for a moment, and another replica may spend the stored (now dead)
