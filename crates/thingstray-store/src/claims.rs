@@ -8,11 +8,21 @@ use thingstray::error::Result;
 
 use crate::db::{unavailable, Store};
 
+/// One claimed session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub id: String,
+    /// An OAuth-In session whose location SmartThings did not say at sign-in: the
+    /// scheduler asks again after its refresh (read with the claim, so a session whose
+    /// location is known costs no query for it).
+    pub unlocated: bool,
+}
+
 /// What a claim got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claimed {
     /// These sessions are this replica's to refresh until the lease ends (none: none due).
-    Sessions(Vec<String>),
+    Sessions(Vec<Claim>),
     /// SmartThings asked the app to wait: nobody refreshes before then.
     Paused(SystemTime),
     /// The service used its refreshes for now: the next one is free in about this long.
@@ -23,7 +33,7 @@ impl Claimed {
     /// The claimed sessions; none when paused or over budget.
     pub fn sessions(self) -> Vec<String> {
         match self {
-            Claimed::Sessions(ids) => ids,
+            Claimed::Sessions(claims) => claims.into_iter().map(|c| c.id).collect(),
             _ => Vec::new(),
         }
     }
@@ -84,7 +94,7 @@ impl Store {
                            AND (claimed_until IS NULL OR claimed_until <= $1)
                          ORDER BY refresh_due LIMIT $4
                          FOR UPDATE SKIP LOCKED)
-                     RETURNING s.id",
+                     RETURNING s.id, s.kind = 'oauth' AND s.location_id IS NULL",
                     &[&now, &until, &replica, &n],
                 )
                 .await
@@ -95,7 +105,7 @@ impl Store {
                     .map_err(unavailable)?;
             }
             tx.commit().await.map_err(unavailable)?;
-            Ok(Claimed::Sessions(rows.iter().map(|r| r.get(0)).collect()))
+            Ok(Claimed::Sessions(rows.iter().map(|r| Claim { id: r.get(0), unlocated: r.get(1) }).collect()))
         })
         .await
     }

@@ -22,7 +22,7 @@ pub mod rows;
 pub mod scheduler;
 pub mod service;
 
-pub use claims::Claimed;
+pub use claims::{Claim, Claimed};
 pub use db::{Skew, Store};
 pub use key::StoreKey;
 pub use scheduler::SchedulerOptions;

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use thingstray::error::Error;
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::claims::Claimed;
+use crate::claims::{Claim, Claimed};
 use crate::service::Service;
 
 #[derive(Debug, Clone)]
@@ -127,12 +127,12 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
         };
         let busy = !claimed.is_empty();
         let mut claimed = claimed.into_iter();
-        while let Some(id) = claimed.next() {
+        while let Some(claim) = claimed.next() {
             // A 429 met by a refresh of this batch stops the rest of it too; the rest is
             // let go until the pause ends (not held for the whole lease).
             let until = *paused_until.lock().await;
             if let Some(until) = until.filter(|u| *u > clock.now()) {
-                let rest: Vec<String> = std::iter::once(id).chain(claimed.by_ref()).collect();
+                let rest: Vec<String> = std::iter::once(claim).chain(claimed.by_ref()).map(|c| c.id).collect();
                 if let Err(e) = service.store().release(&rest, until).await {
                     tracing::debug!(code = e.code(), "could not let go of claimed sessions; their lease ends them");
                 }
@@ -148,7 +148,7 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
             while set.try_join_next().is_some() {}
             set.spawn(async move {
                 let _permit = permit;
-                refresh_one(&service, &id, &paused).await;
+                refresh_one(&service, &claim, &paused).await;
             });
             drop(set);
         }
@@ -167,7 +167,8 @@ async fn claim_and_refresh(service: Service, opts: SchedulerOptions, in_flight: 
     }
 }
 
-async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTime>>) {
+async fn refresh_one(service: &Service, claim: &Claim, paused: &Mutex<Option<SystemTime>>) {
+    let id = claim.id.as_str();
     let store = service.store();
     let result = match service.session(id).await {
         Ok(session) => {
@@ -181,11 +182,12 @@ async fn refresh_one(service: &Service, id: &str, paused: &Mutex<Option<SystemTi
     };
     let now = store.now();
     match result {
-        Ok(()) => {
-            if let Err(e) = service.locate_if_unknown(id).await {
+        Ok(()) if claim.unlocated => {
+            if let Err(e) = service.locate(id).await {
                 tracing::debug!(session = %id, code = e.code(), "the location is still unknown; asked again next time");
             }
         }
+        Ok(()) => {}
         Err(Error::RateLimited { retry_after: wait }) => {
             tracing::warn!(session = %id, wait_s = wait.as_secs(), "SmartThings limits refreshes; pausing them all");
             *paused.lock().await = Some(now + wait);

@@ -372,10 +372,7 @@ impl Service {
                 None
             }
         };
-        for old in &replaced {
-            lock(&self.inner.cache).remove(old);
-            tracing::info!(session = %old, replaced_by = %id, "a newer sign-in of the same location replaced this session");
-        }
+        self.forget_replaced(&replaced, &id);
         tracing::info!(session = %id, "signed in");
         Ok(SignedIn { id, location_id, replaced })
     }
@@ -391,19 +388,21 @@ impl Service {
         Ok((Some(loc), replaced))
     }
 
-    /// For the scheduler, after a refresh: a session whose location SmartThings did not
-    /// say at sign-in (a failed lookup) is asked again, so the one-sign-in-per-location
-    /// rule sees it. One primary-key read when the location is known.
-    pub async fn locate_if_unknown(&self, id: &str) -> Result<()> {
-        let unknown = matches!(self.inner.store.session_row(id).await?,
-            Some((row, _)) if row.kind == "oauth" && row.location_id.is_none() && row.status == "active");
-        if unknown {
-            for old in self.learn_location(id).await?.1 {
-                lock(&self.inner.cache).remove(&old);
-                tracing::info!(session = %old, replaced_by = %id, "a newer sign-in of the same location replaced this session");
-            }
-        }
+    /// For the scheduler, after the refresh of a session whose location SmartThings did
+    /// not say at sign-in (a failed lookup): asks again, so the one-sign-in-per-location
+    /// rule sees it.
+    pub async fn locate(&self, id: &str) -> Result<()> {
+        let (_, replaced) = self.learn_location(id).await?;
+        self.forget_replaced(&replaced, id);
         Ok(())
+    }
+
+    /// Sessions a newer sign-in of their location replaced: dropped from the cache.
+    fn forget_replaced(&self, replaced: &[String], by: &str) {
+        for old in replaced {
+            lock(&self.inner.cache).remove(old);
+            tracing::info!(session = %old, replaced_by = %by, "a newer sign-in of the same location replaced this session");
+        }
     }
 
     /// Stores a session's first pair. The code it came from is spent: a store that does
