@@ -297,6 +297,30 @@ pub fn duration_arg(d: std::time::Duration) -> String {
     }
 }
 
+/// A hint on stderr. A server outlives its terminal (closed, or started with `2>&-`):
+/// `eprintln!` would then panic and take the server down, so a lost hint is ignored.
+pub(crate) fn say(text: &str) {
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{text}\n"));
+}
+
+/// SIGTERM (systemd, docker stop) or Ctrl-C. SIGTERM is caught from the call on, not from
+/// the first poll: one that arrives while the servers start is a clean stop too.
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ use thingstray::share::pairing::this_computer;
 use thingstray::vault::Vault;
 use thingstray::Connection;
 
-use super::{CliError, Ctx};
+use super::{say, stop_signal, CliError, Ctx};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -219,12 +219,6 @@ async fn start_sharing(
     Ok(server)
 }
 
-/// A hint on stderr. A server outlives its terminal (closed, or started with `2>&-`):
-/// `eprintln!` would then panic and take the server down, so a lost hint is ignored.
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {
     if bind.is_empty() {
         return Ok(DEFAULT_ADDRS.to_vec());
@@ -241,22 +235,4 @@ fn parse_addrs(bind: &[String]) -> Result<Vec<IpAddr>, CliError> {
             Ok(ip)
         })
         .collect()
-}
-
-/// SIGTERM (systemd, docker stop) or Ctrl-C. SIGTERM is caught from the call on, not from
-/// the first poll: one that arrives while the servers start is a clean stop too.
-fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    async move {
-        #[cfg(unix)]
-        if let Some(mut term) = term {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

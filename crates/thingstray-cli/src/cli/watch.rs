@@ -9,7 +9,7 @@ use std::time::Duration;
 use thingstray::events::{describe_json, Feed};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{CliError, Ctx};
+use super::{say, stop_signal, CliError, Ctx};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,6 +51,8 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let feed =
         Feed::for_api(conn.api.clone(), Duration::from_secs(a.interval), Arc::new(thingstray::clock::SystemClock));
     let mut rx = feed.subscribe();
+    let stopped = stop_signal();
+    tokio::pin!(stopped);
     say(&format!("thingstray: watching `{}`, reading the devices every {} s (Ctrl-C stops)", conn.name, a.interval));
     let result = loop {
         tokio::select! {
@@ -64,7 +66,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
                 Err(RecvError::Lagged(n)) => say(&format!("thingstray: missed {n} changes")),
                 Err(RecvError::Closed) => break Ok(()),
             },
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = &mut stopped => break Ok(()),
         }
     };
     refresher.abort();
@@ -76,8 +78,4 @@ fn print(change: &serde_json::Value, json: bool) -> Result<(), CliError> {
     let line = if json { change.to_string() } else { describe_json(change) };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|_| CliError::Silent(0))
-}
-
-fn say(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 
 use super::{socket_path, Request, StatusReply, TokenReply, MAX_ANSWER};
@@ -16,38 +17,47 @@ pub const TIMEOUT: Duration = Duration::from_millis(1000);
 /// The agent's answer, or why there is none (for `-v` output).
 pub type Asked<T> = std::result::Result<T, String>;
 
+/// Connects to this settings folder's agent and sends `req`, or says why not.
+async fn send(paths: &Paths, req: &Request) -> Asked<(OwnedReadHalf, OwnedWriteHalf)> {
+    let stream = match UnixStream::connect(socket_path(paths)).await {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no agent is running".to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return Err("a stale agent socket (nothing listens)".to_string())
+        }
+        Err(e) => return Err(format!("the agent socket: {e}")),
+    };
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await.map_err(|e| format!("writing to the agent: {e}"))?;
+    Ok((read, write))
+}
+
 async fn ask<T: DeserializeOwned>(paths: &Paths, req: &Request, timeout: Duration) -> Asked<T> {
-    let path = socket_path(paths);
     let exchange = async {
-        let stream = match UnixStream::connect(&path).await {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no agent is running".to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err("a stale agent socket (nothing listens)".to_string())
-            }
-            Err(e) => return Err(format!("the agent socket: {e}")),
-        };
-        let (read, mut write) = stream.into_split();
-        let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
-        line.push('\n');
-        write.write_all(line.as_bytes()).await.map_err(|e| format!("writing to the agent: {e}"))?;
+        let (read, _write) = send(paths, req).await?;
         let mut answer = String::new();
         let mut capped = BufReader::new(read.take(MAX_ANSWER as u64));
         capped.read_line(&mut answer).await.map_err(|e| format!("reading the agent: {e}"))?;
-        Ok(answer)
+        Ok::<_, String>(answer)
     };
     let answer = match tokio::time::timeout(timeout, exchange).await {
         Ok(a) => a?,
         Err(_) => return Err(format!("the agent did not answer within {} ms", timeout.as_millis())),
     };
+    serde_json::from_value(ok_of(&answer)?).map_err(|_| "the agent's answer has another shape".to_string())
+}
+
+/// The `ok` of an answer line, or what the agent said instead.
+fn ok_of(answer: &str) -> Asked<serde_json::Value> {
     let v: serde_json::Value =
         serde_json::from_str(answer.trim()).map_err(|_| "the agent's answer is not JSON (refused?)".to_string())?;
     if let Some(e) = v.get("error") {
         let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("?");
         return Err(format!("the agent answered {code}"));
     }
-    serde_json::from_value(v.get("ok").cloned().unwrap_or_default())
-        .map_err(|_| "the agent's answer has another shape".to_string())
+    Ok(v.get("ok").cloned().unwrap_or_default())
 }
 
 /// A token valid at least `min_valid` for `connection` (else the default one).
@@ -72,9 +82,9 @@ pub struct Watching {
     pub connection: String,
     /// How often its poller reads the devices.
     pub interval_s: u64,
-    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
     // Kept open: the agent stops streaming when this end closes.
-    _write: tokio::net::unix::OwnedWriteHalf,
+    _write: OwnedWriteHalf,
 }
 
 /// One line of a `watch` stream.
@@ -108,20 +118,11 @@ impl Watching {
 /// Listens to the agent's change feed; an error says why not (no agent, or one without
 /// a feed), and the caller polls by itself.
 pub async fn watch(paths: &Paths, timeout: Duration) -> Asked<Watching> {
-    let path = socket_path(paths);
     let start = async {
-        let stream = UnixStream::connect(&path).await.map_err(|e| format!("no agent: {e}"))?;
-        let (read, mut write) = stream.into_split();
-        let mut line = serde_json::to_string(&Request::Watch).map_err(|e| e.to_string())?;
-        line.push('\n');
-        write.write_all(line.as_bytes()).await.map_err(|e| format!("writing to the agent: {e}"))?;
+        let (read, write) = send(paths, &Request::Watch).await?;
         let mut lines = BufReader::new(read).lines();
         let first = lines.next_line().await.map_err(|e| e.to_string())?.ok_or("the agent hung up")?;
-        let v: serde_json::Value = serde_json::from_str(&first).map_err(|_| "the agent's answer is not JSON")?;
-        if let Some(e) = v.get("error") {
-            return Err(format!("the agent answered {}", e.get("code").and_then(|c| c.as_str()).unwrap_or("?")));
-        }
-        let ok = v.get("ok").ok_or("the agent's answer has another shape")?;
+        let ok = ok_of(&first)?;
         Ok(Watching {
             connection: ok.get("connection").and_then(|c| c.as_str()).unwrap_or_default().to_string(),
             interval_s: ok.get("interval_s").and_then(serde_json::Value::as_u64).unwrap_or(0),
