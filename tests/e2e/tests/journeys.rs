@@ -241,69 +241,6 @@ async fn devices() {
     app.close().await;
 }
 
-/// Issue 29: the device window by keyboard alone. It opens with the focus in the filter;
-/// typing finds a light, ArrowDown enters the list, Enter switches it; 1 runs the first
-/// shortcut (a scene: no favourites yet); Escape clears the filter.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keyboard() {
-    use fantoccini::key::Key;
-    let j = Journey::start("keyboard", SimConfig::default()).await;
-    let app = connected(&j).await;
-    until(WAIT, "the focus in the filter", || async {
-        (app.focused().await.as_deref() == Some("filter")).then_some(())
-    })
-    .await;
-    let (id, label) = {
-        let v = app
-            .js("const d=[...document.querySelectorAll('.device')].find(d => d.querySelector('input.switch:not([disabled])')); return [d.dataset.testid, d.dataset.label]")
-            .await;
-        (device_id(v[0].as_str().expect("a switchable device")).to_string(), v[1].as_str().unwrap().to_string())
-    };
-    let before = switch_in_sim(&j, &id).expect("it has a switch");
-    app.keys(&label).await;
-    until(WAIT, "the filter to narrow the list", || async {
-        let labels = app.js("return [...document.querySelectorAll('.device')].map(d => d.dataset.label)").await;
-        let labels: Vec<&str> = labels.as_array()?.iter().filter_map(|l| l.as_str()).collect();
-        (labels.contains(&label.as_str()) && labels.len() < 10).then_some(())
-    })
-    .await;
-    let down = char::from(Key::Down).to_string();
-    let mut on = app.keys(&down).await;
-    assert!(on.as_deref().is_some_and(|t| t.starts_with("device-")), "ArrowDown enters the list: {on:?}");
-    for _ in 0..10 {
-        if on.as_deref() == Some(format!("device-{id}").as_str()) {
-            break;
-        }
-        on = app.keys(&down).await;
-    }
-    assert_eq!(on.as_deref(), Some(format!("device-{id}").as_str()), "arrows reach the device");
-    let aria = app.attr(&format!("device-{id}"), "aria-label").await.unwrap_or_default();
-    assert!(aria.starts_with(&label) && aria.len() > label.len(), "a screen reader hears the name and state: {aria:?}");
-    app.keys(&char::from(Key::Enter).to_string()).await;
-    until(WAIT, "Enter to switch the device", || async { (switch_in_sim(&j, &id) == Some(!before)).then_some(()) })
-        .await;
-    app.shot("switched-by-keyboard").await;
-
-    app.keys(&char::from(Key::Escape).to_string()).await;
-    assert_eq!(
-        app.js("return document.querySelector('[data-testid=\"filter\"]').value").await,
-        "",
-        "Escape clears the filter"
-    );
-    let first_scene = app
-        .js("const b=document.querySelector('[data-testid^=\"scene-\"][aria-keyshortcuts=\"1\"]'); return b && b.dataset.testid.slice(6)")
-        .await;
-    let first_scene = first_scene.as_str().expect("the first scene is shortcut 1").to_string();
-    // From a row (not the filter, where 1 is typed).
-    app.js(&format!("document.querySelector('[data-testid=\"device-{id}\"]').focus()")).await;
-    app.keys("1").await;
-    until(WAIT, "1 to run the scene", || async {
-        (j.sim.stats().scene_executions.get(&first_scene) == Some(&1)).then_some(())
-    })
-    .await;
-    app.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_token() {
     let j = Journey::start("copy_token", SimConfig::default()).await;
@@ -518,3 +455,7 @@ mod create_app;
 /// Every device shows what it is doing (issue 12): `device_controls`.
 #[path = "journeys/device_controls.rs"]
 mod device_controls;
+
+/// By keyboard alone (issue 29): `keyboard`.
+#[path = "journeys/keyboard.rs"]
+mod keyboard;
