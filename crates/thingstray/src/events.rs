@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 
 use crate::alerts::{changes, Change};
 use crate::api::Api;
@@ -34,8 +34,12 @@ pub struct Feed {
 }
 
 struct Inner {
-    read: Read,
-    interval: Duration,
+    /// `None`: the feed is fed (the desktop app's reads, which also fill the tray and the
+    /// window, are published to it), and `arrived` tells its owner a listener came.
+    read: Option<Read>,
+    /// Milliseconds; a fed feed's owner may change it (the app's poll interval setting).
+    interval_ms: AtomicU64,
+    arrived: Arc<Notify>,
     clock: Arc<dyn Clock>,
     tx: broadcast::Sender<Arc<Change>>,
     /// Whether a poller runs; held while subscribing and while a poller decides to stop,
@@ -46,7 +50,7 @@ struct Inner {
 
 impl std::fmt::Debug for Feed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Feed").field("interval", &self.inner.interval).finish_non_exhaustive()
+        f.debug_struct("Feed").field("interval", &self.interval()).finish_non_exhaustive()
     }
 }
 
@@ -70,11 +74,24 @@ impl Feed {
         interval: Duration,
         clock: Arc<dyn Clock>,
     ) -> Feed {
+        Feed::with(Some(Arc::new(read)), interval, clock, Arc::new(Notify::new()))
+    }
+
+    /// A feed with no poller of its own: its owner reads the devices anyway (the desktop
+    /// app, for the tray and the window) and hands each read's changes to [`Feed::publish`].
+    /// `arrived` is notified when a listener subscribes, so the owner reads while someone
+    /// listens ([`Feed::listening`]) and not only when it would have.
+    pub fn fed(interval: Duration, clock: Arc<dyn Clock>, arrived: Arc<Notify>) -> Feed {
+        Feed::with(None, interval, clock, arrived)
+    }
+
+    fn with(read: Option<Read>, interval: Duration, clock: Arc<dyn Clock>, arrived: Arc<Notify>) -> Feed {
         let (tx, _) = broadcast::channel(BACKLOG);
         Feed {
             inner: Arc::new(Inner {
-                read: Arc::new(read),
-                interval,
+                read,
+                interval_ms: AtomicU64::new(millis(interval)),
+                arrived,
                 clock,
                 tx,
                 running: Mutex::new(false),
@@ -83,12 +100,32 @@ impl Feed {
         }
     }
 
+    /// A fed feed's read: its changes go to every listener (none listening: dropped).
+    pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        for change in changes {
+            let _ = self.inner.tx.send(Arc::new(change));
+        }
+    }
+
+    /// Whether anyone listens now.
+    pub fn listening(&self) -> bool {
+        self.inner.tx.receiver_count() > 0
+    }
+
+    pub fn set_interval(&self, interval: Duration) {
+        self.inner.interval_ms.store(millis(interval), Ordering::Relaxed);
+    }
+
     /// Starts listening (and the poller, if none runs). Dropping the receiver stops
     /// listening; the poller stops after its current wait once nobody listens.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
         let rx = self.inner.tx.subscribe();
-        if !*running {
+        if self.inner.read.is_none() {
+            // A stored permit: the owner wakes even if it was not waiting at this moment.
+            self.inner.arrived.notify_one();
+        } else if !*running {
             *running = true;
             tokio::spawn(poll(self.inner.clone()));
         }
@@ -101,11 +138,16 @@ impl Feed {
     }
 
     pub fn interval(&self) -> Duration {
-        self.inner.interval
+        Duration::from_millis(self.inner.interval_ms.load(Ordering::Relaxed))
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 async fn poll(inner: Arc<Inner>) {
+    let Some(read) = inner.read.clone() else { return };
     let mut before: Option<Vec<Device>> = None;
     loop {
         {
@@ -116,7 +158,8 @@ async fn poll(inner: Arc<Inner>) {
             }
         }
         inner.reads.fetch_add(1, Ordering::Relaxed);
-        let wait = match (inner.read)().await {
+        let interval = Duration::from_millis(inner.interval_ms.load(Ordering::Relaxed));
+        let wait = match read().await {
             Ok(after) => {
                 if let Some(before) = &before {
                     for change in changes(before, &after, inner.clock.now()) {
@@ -125,14 +168,14 @@ async fn poll(inner: Arc<Inner>) {
                     }
                 }
                 before = Some(after);
-                inner.interval
+                interval
             }
             // SmartThings' limit is the app's: no read before it ends, whoever listens.
-            Err(Error::RateLimited { retry_after }) => retry_after.max(inner.interval),
+            Err(Error::RateLimited { retry_after }) => retry_after.max(interval),
             Err(e) => {
                 // The baseline is kept: a change across a failed read is still seen.
                 tracing::warn!(code = e.code(), "could not read the devices for the change feed: {e}");
-                inner.interval
+                interval
             }
         };
         tokio::time::sleep(wait).await;
@@ -227,6 +270,23 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("the poller stops");
         let _rx = feed.subscribe();
         assert!(*feed.inner.running.lock().unwrap(), "a new listener starts it again");
+    }
+
+    #[tokio::test]
+    async fn a_fed_feed_wakes_its_owner_and_passes_on_what_it_is_given() {
+        let arrived = Arc::new(Notify::new());
+        let feed = Feed::fed(Duration::from_secs(30), Arc::new(ManualClock::new()), arrived.clone());
+        assert!(!feed.listening());
+        feed.publish(changes(&[lamp("off")], &[lamp("on")], std::time::UNIX_EPOCH));
+        let mut rx = feed.subscribe();
+        // The permit was stored: the owner, not yet waiting, still hears of the listener.
+        tokio::time::timeout(Duration::from_secs(10), arrived.notified()).await.expect("the owner is told");
+        assert!(feed.listening() && !*feed.inner.running.lock().unwrap(), "no poller of its own");
+        feed.publish(changes(&[lamp("on")], &[lamp("off")], std::time::UNIX_EPOCH));
+        let got = rx.recv().await.unwrap();
+        assert_eq!(got.new, Some(json!("off")), "only what came after it subscribed");
+        drop(rx);
+        assert!(!feed.listening());
     }
 
     #[test]

@@ -123,8 +123,9 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
     let _agent = if ctx.no_agent {
         None
     } else {
+        let (name, feed) = (conn.name.clone(), feed.clone());
         let source = thingstray::agent::AgentSource {
-            feed: Some((conn.name.clone(), feed.clone())),
+            feed: Some(std::sync::Arc::new(move || Ok((name.clone(), feed.clone())))),
             ..thingstray::agent::AgentSource::one(conn.clone())
         };
         match thingstray::agent::server::Agent::start(&ctx.paths, source).await {

@@ -88,6 +88,10 @@ pub type Find = Arc<dyn Fn(Option<&str>) -> Result<Connection> + Send + Sync>;
 /// Every connection held live, for `status`.
 pub type All = Arc<dyn Fn() -> Vec<Connection> + Send + Sync>;
 
+/// The change feed `watch` listens to, with its connection's name (looked up when a
+/// `watch` arrives: the app's served connection may change while it runs).
+pub type FeedOf = Arc<dyn Fn() -> Result<(String, crate::events::Feed)> + Send + Sync>;
+
 /// What the agent serves from.
 #[derive(Clone)]
 pub struct AgentSource {
@@ -95,7 +99,7 @@ pub struct AgentSource {
     pub all: All,
     /// The change feed `watch` listens to (the one the token server's `/v1/events` and
     /// the alerts use), with its connection's name; `None`: this agent has none.
-    pub feed: Option<(String, crate::events::Feed)>,
+    pub feed: Option<FeedOf>,
 }
 
 impl AgentSource {

@@ -130,11 +130,11 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
         return;
     }
     let answer = match serde_json::from_str::<Request>(line.trim()) {
-        Ok(Request::Watch) => match &source.feed {
-            Some((name, feed)) => return watch(capped.into_inner().into_inner(), write, name, feed).await,
+        Ok(Request::Watch) => match source.feed.as_ref().map(|f| f()) {
+            Some(Ok((name, feed))) => return watch(capped.into_inner().into_inner(), write, &name, &feed).await,
+            Some(Err(e)) => Err(e),
             None => Err(Error::BadRequest {
-                why: "this agent keeps no change feed (an older ThingsTray, or the app); `thingstray watch` polls by itself"
-                    .into(),
+                why: "this agent keeps no change feed (an older ThingsTray); `thingstray watch` polls by itself".into(),
             }),
         },
         Ok(req) => answer(req, &source).await,

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::prefs::ConnectionPrefs;
+use crate::alerts::default_on;
 pub use crate::api::COLOR_TEMPERATURE_RANGE;
 use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
 
@@ -39,6 +40,9 @@ pub struct DeviceRow {
     pub can_color_temperature: bool,
     pub favorite: bool,
     pub hidden: bool,
+    /// Its bell: changes worth telling become desktop notifications (the user's choice,
+    /// else its kind's default: on for leak, smoke and CO sensors).
+    pub alerts: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,6 +85,7 @@ impl DeviceRow {
             can_color_temperature: d.has_capability("colorTemperature"),
             favorite: prefs.favorites.contains(&d.id),
             hidden: prefs.hidden.contains(&d.id),
+            alerts: prefs.alerts.get(&d.id).copied().unwrap_or_else(|| default_on(d)),
         };
         if let Some(st) = &d.status {
             row.apply(st);

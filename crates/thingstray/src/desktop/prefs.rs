@@ -42,6 +42,38 @@ pub struct DesktopSettings {
     /// The share listener (Settings -> Other computers), kept so it comes back at launch.
     pub share: SharePrefs,
     pub connections: BTreeMap<String, ConnectionPrefs>,
+    /// Alerts wait until these end ("22:00" to "07:00" wraps midnight), except leak,
+    /// smoke and CO. `None` (the default): no quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// Quiet hours in the computer's local time, "HH:MM" each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+impl QuietHours {
+    /// Minutes after local midnight, as the alerter takes them; an unreadable time (a
+    /// hand-edited file) is no quiet hours rather than a settings file that won't load.
+    pub fn minutes(&self) -> Option<(u16, u16)> {
+        Some((hhmm(&self.start).ok()?, hhmm(&self.end).ok()?))
+    }
+}
+
+/// "HH:MM" (24-hour clock) as minutes after midnight.
+pub fn hhmm(text: &str) -> Result<u16> {
+    let bad = || Error::InvalidSetting {
+        field: "quiet_hours".into(),
+        why: format!("`{text}` is not a time: write it as HH:MM on a 24-hour clock, such as 22:30"),
+    };
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 || text.trim().len() > 5 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +127,7 @@ impl Default for DesktopSettings {
             token_server: TokenServerPrefs::default(),
             share: SharePrefs::default(),
             connections: BTreeMap::new(),
+            quiet_hours: None,
         }
     }
 }
@@ -104,6 +137,9 @@ impl Default for DesktopSettings {
 pub struct ConnectionPrefs {
     pub favorites: BTreeSet<String>,
     pub hidden: BTreeSet<String>,
+    /// A device's bell, where the user rang or silenced it (device id -> on); absent:
+    /// its kind's default (leak, smoke and CO on, the rest off).
+    pub alerts: BTreeMap<String, bool>,
 }
 
 impl DesktopSettings {
@@ -163,6 +199,21 @@ impl DesktopSettings {
         } else {
             p.hidden.remove(device);
         }
+    }
+
+    pub fn set_alerts(&mut self, connection: &str, device: &str, on: bool) {
+        self.connections.entry(connection.to_string()).or_default().alerts.insert(device.to_string(), on);
+    }
+
+    /// `None` or two equal times: no quiet hours.
+    pub fn set_quiet_hours(&mut self, hours: Option<(&str, &str)>) -> Result<()> {
+        self.quiet_hours = match hours {
+            Some((start, end)) if hhmm(start)? != hhmm(end)? => {
+                Some(QuietHours { start: start.trim().to_string(), end: end.trim().to_string() })
+            }
+            _ => None,
+        };
+        Ok(())
     }
 
     /// Favorites and hidden devices follow a renamed connection.
@@ -246,6 +297,33 @@ mod tests {
         assert_eq!(DesktopSettings::load(&paths).unwrap().token_server, s.token_server);
         std::fs::write(DesktopSettings::file(&paths), "[token_server]\nenabled = true\nport = 80").unwrap();
         assert_eq!(DesktopSettings::load(&paths).unwrap().token_server.port, crate::serve::DEFAULT_PORT);
+    }
+
+    #[test]
+    fn quiet_hours_and_bells_are_checked_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        let mut s = DesktopSettings::default();
+        s.set_quiet_hours(Some(("22:00", "7:05"))).unwrap();
+        s.set_alerts("home", "door", true);
+        s.set_alerts("home", "leak", false);
+        s.save(&paths).unwrap();
+        let back = DesktopSettings::load(&paths).unwrap();
+        assert_eq!(back.quiet_hours.as_ref().and_then(QuietHours::minutes), Some((22 * 60, 7 * 60 + 5)));
+        assert_eq!(back.prefs("home").alerts.get("leak"), Some(&false));
+        for bad in ["24:00", "7", "07:60", "-1:00", "ab:cd", "007:00", ""] {
+            let e = s.set_quiet_hours(Some((bad, "07:00"))).unwrap_err();
+            assert_eq!(e.code(), "invalid_setting", "{bad}");
+            assert!(e.to_string().contains("HH:MM"), "{e}");
+        }
+        assert!(s.quiet_hours.is_some(), "a refused change keeps what was there");
+        s.set_quiet_hours(Some(("07:00", "07:00"))).unwrap();
+        assert_eq!(s.quiet_hours, None, "equal ends are none");
+        // A file from before quiet hours, and one edited by hand, still load.
+        std::fs::write(DesktopSettings::file(&paths), "poll_interval_s = 60\n").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().quiet_hours, None);
+        std::fs::write(DesktopSettings::file(&paths), "[quiet_hours]\nstart = \"late\"\nend = \"07:00\"\n").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().quiet_hours.and_then(|q| q.minutes()), None);
     }
 
     #[test]

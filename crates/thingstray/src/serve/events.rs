@@ -20,11 +20,7 @@ use super::{error_response, Shared};
 
 pub async fn stream(State(shared): State<Arc<Shared>>) -> Response {
     let Some(feed) = shared.events.clone() else {
-        return error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "this server keeps no change feed; `thingstray serve` does (the app's comes later)",
-        );
+        return error_response(StatusCode::NOT_FOUND, "not_found", "this server keeps no change feed");
     };
     let rx = feed.subscribe();
     let events = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -17,6 +17,7 @@ impl Desktop {
         let gone = || Error::Starting;
         let find_in = Arc::downgrade(self);
         let all_in: Weak<Desktop> = Arc::downgrade(self);
+        let feed_in = Arc::downgrade(self);
         let source = AgentSource {
             find: Arc::new(move |name: Option<&str>| {
                 let d = find_in.upgrade().ok_or_else(gone)?;
@@ -28,9 +29,8 @@ impl Desktop {
             all: Arc::new(move || {
                 all_in.upgrade().map(|d| d.state().live.values().map(|l| l.conn.clone()).collect()).unwrap_or_default()
             }),
-            // Not yet: the app's device poller is the window's; until it feeds a change
-            // feed too, `thingstray watch` beside the app polls by itself.
-            feed: None,
+            // The app's own reads feed it (alerts.rs): `watch` adds no request.
+            feed: Some(Arc::new(move || feed_in.upgrade().ok_or_else(gone)?.feed(None))),
         };
         Agent::start(&self.paths, source).await
     }
@@ -65,5 +65,22 @@ mod tests {
         drop(agent);
         let gone = client::token(&paths, None, Duration::from_secs(60), client::TIMEOUT).await.unwrap_err();
         assert!(gone.contains("no agent"), "{gone}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn watch_beside_the_app_hears_the_apps_reads_and_adds_none() {
+        let e = signed_in().await;
+        let _agent = e.desktop.start_agent().await.unwrap();
+        let mut w = client::watch(e.desktop.paths(), client::TIMEOUT).await.unwrap();
+        assert_eq!(w.connection, "demo");
+        let door = "7d246592-93db-4d72-a10d-5a51793ece8c";
+        e.sim.set_device_status(door, "main", "contactSensor", "contact", serde_json::json!("open"), None).unwrap();
+        let reads = || e.sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0);
+        let before = reads();
+        e.desktop.refresh_devices("demo").await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), w.next()).await.expect("a line").expect("a change");
+        let client::Watched::Change(c) = got else { panic!("a change, not a gap") };
+        assert_eq!((c["device_id"].as_str(), c["new"].as_str()), (Some(door), Some("open")), "{c}");
+        assert_eq!(reads() - before, 1, "the app's one read: the watcher added none");
     }
 }

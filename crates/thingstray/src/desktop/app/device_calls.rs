@@ -53,6 +53,7 @@ impl Desktop {
             let fresh = l.places_read.is_some_and(|t| now.duration_since(t).unwrap_or_default() < PLACES_MAX_AGE);
             (l.conn.clone(), l.conn.settings.location_id.clone(), fresh)
         };
+        let asked = self.opts.clock.now();
         let result = conn.api.devices().await;
         let now = self.opts.clock.now();
         let devices = match result {
@@ -76,8 +77,16 @@ impl Desktop {
             let scenes = conn.api.scenes(location.as_deref()).await.unwrap_or_default();
             places = Some((rooms, scenes));
         }
-        if let Some(l) = self.state().live.get_mut(connection) {
-            l.devices = Some(devices);
+        let settings = self.settings();
+        let mut st = self.state();
+        let mut alerts = Vec::new();
+        if let Some(l) = st.live.get_mut(connection) {
+            // Two reads at once (the window's and the tray's): the one asked later wins,
+            // so an older answer landing last is neither the cache nor a change backwards.
+            if l.read_asked.is_none_or(|t| t <= asked) {
+                alerts = l.take_read(devices, now, &settings, None);
+                l.read_asked = Some(asked);
+            }
             l.last_read = Some(now);
             l.last_error = None;
             if let Some((rooms, scenes)) = places {
@@ -86,6 +95,8 @@ impl Desktop {
                 l.places_read = Some(now);
             }
         }
+        drop(st);
+        self.queue_alerts(alerts);
         self.bump();
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 #[cfg(unix)]
 mod agent;
+mod alerts;
 mod device_calls;
 mod hand_over;
 mod oauth_app;
@@ -18,6 +19,7 @@ mod share;
 mod sign_in;
 mod tray;
 
+pub use alerts::Alert;
 pub use device_calls::{CopiedToken, DeviceList};
 pub use oauth_app::{CreateAppForm, PatHelp};
 pub use share::{PairedView, ShareStatus};
@@ -29,17 +31,19 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::indicator::{connection_line, has_token, status_detail};
 use super::notices::{Debounce, Notice};
 use super::prefs::DesktopSettings;
+use crate::alerts::Alerter;
 use crate::api::{Device, Room, Scene};
 use crate::clock::unix_ms;
 use crate::config::{Config, ConnectionSettings, Paths, VaultKind};
 use crate::connection::{Connection, Options};
 use crate::error::{Error, Result};
+use crate::events::Feed;
 use crate::oauth::{SignIn, SIGN_IN_LIFETIME};
 use crate::session::backoff;
 use crate::session::Status;
@@ -56,6 +60,8 @@ pub struct Desktop {
     state: Mutex<State>,
     settings: Mutex<DesktopSettings>,
     changed: Arc<watch::Sender<u64>>,
+    /// Wakes the tray's reader: a listener arrived on a feed, or a bell was rung.
+    wake: Arc<Notify>,
     server: server::ServerSlot,
     share: share::ShareSlot,
 }
@@ -71,6 +77,8 @@ struct State {
     seen: BTreeMap<String, Status>,
     notices: VecDeque<Notice>,
     debounce: Debounce,
+    /// Device alerts for the shell to show (`take_alerts`).
+    alerts: VecDeque<Alert>,
 }
 
 impl State {
@@ -114,8 +122,14 @@ struct Live {
     scenes: Vec<Scene>,
     places_read: Option<SystemTime>,
     last_read: Option<SystemTime>,
+    /// When the read the cached devices came from was sent.
+    read_asked: Option<SystemTime>,
     last_error: Option<Error>,
     busy: HashSet<String>,
+    /// What the reads' changes are worth telling (alerts.rs).
+    alerter: Alerter,
+    /// The reads' changes, for `watch` and `/v1/events` beside the app.
+    feed: Feed,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -247,6 +261,7 @@ impl Desktop {
             state: Mutex::new(State::default()),
             settings: Mutex::new(settings),
             changed: Arc::new(changed),
+            wake: Arc::new(Notify::new()),
             server: server::ServerSlot::default(),
             share,
         }))
@@ -318,6 +333,8 @@ impl Desktop {
                 changed.send_modify(|n| *n = n.wrapping_add(1));
             }
         });
+        // Listeners of a connection signed in again keep listening.
+        let feed = self.state().live.get(&conn.name).map(|l| l.feed.clone()).unwrap_or_else(|| self.new_feed());
         let live = Live {
             location_name: conn.settings.location_name.clone(),
             conn,
@@ -326,8 +343,11 @@ impl Desktop {
             scenes: Vec::new(),
             places_read: None,
             last_read: None,
+            read_asked: None,
             last_error: None,
             busy: HashSet::new(),
+            alerter: Alerter::new(),
+            feed,
             tasks: vec![refresher, follower],
         };
         let mut st = self.state();

@@ -172,7 +172,8 @@ impl Desktop {
             addrs: DEFAULT_ADDRS.to_vec(),
             port,
             api_url: crate::config::DEFAULT_API_URL.into(),
-            events: None,
+            // The served connection's changes, from the app's own reads (alerts.rs).
+            events: self.feed(None).ok().map(|(_, feed)| feed),
         };
         TokenServer::start_with(source, secret, opts).await
     }

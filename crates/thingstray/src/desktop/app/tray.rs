@@ -60,19 +60,21 @@ impl Desktop {
 
     /// Reads the tray's devices while no window is polling: once at start (and again
     /// after a read that failed in passing), then every `tray_refresh_s` if the user set
-    /// one (off by default), never without a token. Runs until the task is aborted.
+    /// one (off by default), never without a token. A connection with a device's bell on,
+    /// or someone listening to its changes, is read at the poll interval instead (the
+    /// window's reads count: no read is added while it polls). Runs until aborted.
     pub async fn keep_tray_fresh(self: Arc<Self>) {
         loop {
             let now = self.opts.clock.now();
-            let (window, tray) = {
-                let p = self.locked_settings();
-                (p.poll_interval(), p.tray_refresh())
-            };
+            let settings = self.settings();
+            let (window, tray) = (settings.poll_interval(), settings.tray_refresh());
             let mut due = Vec::new();
             let mut wait = Duration::from_secs(60);
-            for (name, status, last, err) in
-                self.state().live.values().map(|l| (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone()))
-            {
+            for (name, status, last, err, watched) in self.state().live.values().map(|l| {
+                let watched = l.watched(&settings.prefs(&l.conn.name));
+                (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone(), watched)
+            }) {
+                let tray = if watched { Some(tray.map_or(window, |t| t.min(window))) } else { tray };
                 match next_poll(Showing::TrayOnly, &status, now, last, err.as_ref(), window, tray) {
                     PollDecision::Now => due.push(name),
                     PollDecision::After(d) => wait = wait.min(d),
@@ -84,7 +86,7 @@ impl Desktop {
                     tracing::debug!(connection = %name, code = e.code(), "tray refresh failed");
                 }
             }
-            tokio::time::sleep(wait.max(Duration::from_secs(1))).await;
+            self.nap(wait.max(Duration::from_secs(1))).await;
         }
     }
 }
