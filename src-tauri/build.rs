@@ -36,6 +36,8 @@ const COMMANDS: &[&str] = &[
     "settings",
     "set_favorite",
     "set_hidden",
+    "set_alerts",
+    "set_quiet_hours",
     "set_poll_interval",
     "set_tray_refresh",
     "set_start_at_login",

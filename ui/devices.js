@@ -100,28 +100,69 @@ async function act(input, work, revert) {
   }
 }
 
-function deviceRow(row) {
-  const c = controls(row, view.hasToken);
-  const conn = view.connection;
-  const id = row.id;
-  const sub = subtitle(row, c);
-  const fav = el('button', {
-    class: 'fav',
-    'data-testid': `favorite-${id}`,
-    'aria-pressed': String(row.favorite),
-    'aria-label': row.favorite ? `Remove ${row.label} from favorites` : `Add ${row.label} to favorites`,
-    title: 'Favorite',
-    text: row.favorite ? '★' : '☆',
+/** A row's on/off choice (favorite, bell, hidden): saved, then drawn. */
+function flagButton(row, flag, save, attrs) {
+  return el('button', {
+    ...attrs,
+    'aria-pressed': String(Boolean(row[flag])),
     onclick: async () => {
       try {
-        await api.setFavorite(conn, id, !row.favorite);
-        view.list = withFlag(view.list, id, 'favorite', !row.favorite);
+        await save(!row[flag]);
+        view.list = withFlag(view.list, row.id, flag, !row[flag]);
         render();
       } catch (e) {
         toast(e.message, 'error');
       }
     },
   });
+}
+
+/** A bell drawn in SVG: the window's fonts may have no bell glyph. */
+function bellIcon() {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  path.setAttribute('d', 'M8 1.5a4.5 4.5 0 0 0-4.5 4.5v3L2 11.5h12L12.5 9V6A4.5 4.5 0 0 0 8 1.5zM6.2 13a1.8 1.8 0 0 0 3.6 0z');
+  svg.append(path);
+  return svg;
+}
+
+/** A click on a device's alert: that connection, unfiltered, the device's row focused
+ * (from what the app has cached: the click sends SmartThings nothing). */
+async function showDevice(target) {
+  if (!target || !target.device) return;
+  view.filter = $('filter').value = '';
+  await readSummaries().catch(() => {});
+  if (view.summaries.some((s) => s.name === target.connection)) view.connection = target.connection;
+  view.list = await api.cachedDevices(view.connection).catch(() => view.list);
+  render();
+  const row = $(`device-${target.device}`);
+  if (row) {
+    row.scrollIntoView({ block: 'center' });
+    row.focus();
+  }
+}
+
+function deviceRow(row) {
+  const c = controls(row, view.hasToken);
+  const conn = view.connection;
+  const id = row.id;
+  const sub = subtitle(row, c);
+  const fav = flagButton(row, 'favorite', (on) => api.setFavorite(conn, id, on), {
+    class: 'fav',
+    'data-testid': `favorite-${id}`,
+    'aria-label': row.favorite ? `Remove ${row.label} from favorites` : `Add ${row.label} to favorites`,
+    title: 'Favorite',
+    text: row.favorite ? '★' : '☆',
+  });
+  const bell = flagButton(row, 'alerts', (on) => api.setAlerts(conn, id, on), {
+    class: 'bell',
+    'data-testid': `bell-${id}`,
+    'aria-label': row.alerts ? `Stop notifications about ${row.label}` : `Notify me about ${row.label}`,
+    title: row.alerts ? 'Notifications on' : 'Notifications off',
+  });
+  bell.append(bellIcon());
   const changed = changedText(row, now());
   const name = el(
     'div',
@@ -145,20 +186,12 @@ function deviceRow(row) {
   const byKey = Object.fromEntries((row.controls || []).map((k) => [k.key, k]));
   const toggle = el('div', { class: 'toggle' }, ...toggles.map((v) => RENDER.toggle(v, byKey[v.key], start)));
   toggle.append(
-    el('button', {
+    bell,
+    flagButton(row, 'hidden', (on) => api.setHidden(conn, id, on), {
       class: 'more',
       'data-testid': `hide-${id}`,
       title: row.hidden ? 'Show in the tray and here' : 'Hide from the tray and here',
       text: row.hidden ? 'Unhide' : 'Hide',
-      onclick: async () => {
-        try {
-          await api.setHidden(conn, id, !row.hidden);
-          view.list = withFlag(view.list, id, 'hidden', !row.hidden);
-          render();
-        } catch (e) {
-          toast(e.message, 'error');
-        }
-      },
     }),
   );
   const panel = el('div', { class: 'controls' }, ...rest.map((v) => RENDER[v.kind](v, byKey[v.key], start)));
@@ -453,6 +486,9 @@ async function main() {
     // The keyboard path starts in the filter: type to find, ArrowDown to the list.
     $('filter').focus();
     await listen('changed', onChanged);
+    await listen('show_device', showDevice);
+    // Opened by a click on an alert: the shell set where to go before this page ran.
+    await showDevice(window.__THINGSTRAY_SHOW__);
     poll.kick();
   } catch (e) {
     toast(e.message, 'error');

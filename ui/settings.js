@@ -260,6 +260,31 @@ function wireServer() {
   });
 }
 
+// --- quiet hours ---------------------------------------------------------------------
+
+function paintQuiet(hours) {
+  $('quiet-on').checked = Boolean(hours);
+  if (hours) {
+    $('quiet-start').value = hours.start;
+    $('quiet-end').value = hours.end;
+  }
+}
+
+/** Any change sends the whole choice; the core checks the times and has the last word. */
+function wireQuiet() {
+  const send = async () => {
+    const on = $('quiet-on').checked;
+    try {
+      const s = await api.setQuietHours(on ? $('quiet-start').value : null, on ? $('quiet-end').value : null);
+      paintQuiet(s.quiet_hours);
+      $('quiet-problem').textContent = on && !s.quiet_hours ? 'Start and end are the same time: no quiet hours.' : '';
+    } catch (err) {
+      $('quiet-problem').textContent = err.message;
+    }
+  };
+  for (const id of ['quiet-on', 'quiet-start', 'quiet-end']) $(id).addEventListener('change', send);
+}
+
 // --- the rest ------------------------------------------------------------------------
 
 /** Sends a number field's value on change; the core's refusal shows under the field. */
@@ -277,6 +302,7 @@ function numberField(id, problemId, send) {
 async function main() {
   wireServer();
   wireShare();
+  wireQuiet();
   try {
     const [info, settings] = await Promise.all([api.appInfo(), api.settings()]);
     $('poll-interval').value = settings.poll_interval_s;
@@ -284,6 +310,7 @@ async function main() {
     $('start-at-login').checked = settings.start_at_login;
     $('start-at-login').disabled = info.demo;
     $('panel-theme').value = settings.panel_theme;
+    paintQuiet(settings.quiet_hours);
     $('vault').textContent = info.vault ? `Secrets are kept in: ${info.vault}` : '';
     $('tray-note').textContent = info.tray_clicks
       ? 'Click the tray icon to open the device window; right-click for the menu.'

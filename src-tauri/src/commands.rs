@@ -191,6 +191,18 @@ pub fn set_hidden(shell: State<'_, Shell>, connection: String, device: String, o
     shell.desktop()?.set_hidden(&connection, &device, on)
 }
 
+/// A device's bell: its changes worth telling become notifications.
+#[tauri::command]
+pub fn set_alerts(shell: State<'_, Shell>, connection: String, device: String, on: bool) -> Res<DesktopSettings> {
+    shell.desktop()?.set_alerts(&connection, &device, on)
+}
+
+/// "HH:MM" to "HH:MM", local time; no `start` turns quiet hours off.
+#[tauri::command]
+pub fn set_quiet_hours(shell: State<'_, Shell>, start: Option<String>, end: Option<String>) -> Res<DesktopSettings> {
+    shell.desktop()?.set_quiet_hours(start.zip(end))
+}
+
 #[tauri::command]
 pub fn set_poll_interval(shell: State<'_, Shell>, seconds: u64) -> Res<DesktopSettings> {
     shell.desktop()?.set_poll_interval(seconds)

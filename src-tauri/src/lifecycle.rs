@@ -172,6 +172,9 @@ async fn follow<R: Runtime>(app: AppHandle<R>, desktop: Arc<Desktop>) {
         for n in desktop.take_notices() {
             notify(&app, &n.title(), n.body());
         }
+        for a in desktop.take_alerts() {
+            crate::notify::alert(&app, a);
+        }
         let _ = app.emit("changed", ());
         tokio::select! {
             r = rx.changed() => if r.is_err() { return },

@@ -3,7 +3,7 @@
 //! opens and closes them; the sign-in window, whose navigation hook answers the sign-in,
 //! is `sign_in`'s.
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use thingstray::Error;
 
 use crate::idle;
@@ -35,6 +35,11 @@ fn spec(label: &str) -> Option<Spec> {
 
 /// Shows the window, creating it when needed.
 pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error> {
+    try_open_with(app, label, None)
+}
+
+/// [`try_open`]; a window created here runs `script` before its page's own.
+fn try_open_with<R: Runtime>(app: &AppHandle<R>, label: &str, script: Option<String>) -> Result<(), Error> {
     if let Some(w) = app.get_webview_window(label) {
         let _ = w.unminimize();
         let _ = w.show();
@@ -43,7 +48,11 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
     }
     let s = spec(label).ok_or_else(|| Error::shell("opening a window", format!("there is no `{label}` window")))?;
     idle::window_opening();
-    WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()))
+    let mut builder = WebviewWindowBuilder::new(app, label, WebviewUrl::App(s.page.into()));
+    if let Some(script) = script {
+        builder = builder.initialization_script(script);
+    }
+    builder
         .title(s.title)
         .inner_size(s.size.0, s.size.1)
         .min_inner_size(s.min.0, s.min.1)
@@ -56,6 +65,25 @@ pub fn try_open<R: Runtime>(app: &AppHandle<R>, label: &str) -> Result<(), Error
 pub fn open<R: Runtime>(app: &AppHandle<R>, label: &str) {
     if let Err(e) = try_open(app, label) {
         tracing::error!("could not open the {label} window: {e}");
+    }
+}
+
+/// The device window, showing `device` (a click on its alert). An open window is told
+/// with a `show_device` event; a new one finds it in `window.__THINGSTRAY_SHOW__`, set
+/// before its page runs (an event sent now would arrive before the page listens).
+pub fn open_at_device<R: Runtime>(app: &AppHandle<R>, connection: &str, device: &str) {
+    let target = serde_json::json!({ "connection": connection, "device": device });
+    if app.get_webview_window(DEVICES).is_some() {
+        open(app, DEVICES);
+        if let Err(e) = app.emit_to(DEVICES, "show_device", &target) {
+            tracing::warn!("could not show the device: {e}");
+        }
+        return;
+    }
+    // JSON is a JavaScript expression; the ids are SmartThings' and the config's names.
+    let script = format!("window.__THINGSTRAY_SHOW__ = {target};");
+    if let Err(e) = try_open_with(app, DEVICES, Some(script)) {
+        tracing::error!("could not open the device window: {e}");
     }
 }
 

@@ -7,6 +7,7 @@
 //! `target/e2e-screenshots/<journey>/`.
 
 pub mod driver;
+pub mod notifications;
 pub mod session_env;
 pub mod tray;
 pub mod wait;

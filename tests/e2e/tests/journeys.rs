@@ -459,3 +459,6 @@ mod device_controls;
 /// By keyboard alone (issue 29): `keyboard`.
 #[path = "journeys/keyboard.rs"]
 mod keyboard;
+
+#[path = "journeys/alerts.rs"]
+mod alerts;

@@ -29,7 +29,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         match thingstray::agent::client::watch(&ctx.paths, thingstray::agent::client::TIMEOUT).await {
             Ok(mut w) => {
                 say(&format!(
-                    "thingstray: watching `{}` through the running server (it reads every {} s; Ctrl-C stops)",
+                    "thingstray: watching `{}` through the running app or server (it reads every {} s; Ctrl-C stops)",
                     w.connection, w.interval_s
                 ));
                 while let Some(line) = w.next().await {

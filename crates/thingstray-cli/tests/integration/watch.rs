@@ -71,7 +71,7 @@ async fn watch_and_the_event_stream_share_the_servers_one_poller() {
     let mut said = String::new();
     let mut werr = BufReader::new(watch.stderr.take().unwrap());
     tokio::time::timeout(PATIENCE, werr.read_line(&mut said)).await.unwrap().unwrap();
-    assert!(said.contains("through the running server") && said.contains("every 3 s"), "{said}");
+    assert!(said.contains("through the running app or server") && said.contains("every 3 s"), "{said}");
     let mut wout = BufReader::new(watch.stdout.take().unwrap());
     reads_reach(&h, 1).await;
     let started = std::time::Instant::now();

@@ -13,8 +13,8 @@ pub mod prefs;
 pub mod setup;
 
 pub use app::{
-    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus, SignInStart,
-    SignedIn,
+    Alert, ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus,
+    SignInStart, SignedIn,
 };
 pub use device_rows::{DeviceRow, RoomGroup, SceneRow};
 pub use indicator::{status_line, PanelTheme, TrayState};
