@@ -9,7 +9,7 @@
 //!
 //! The modules, each using only those before it (no cycle; `house` below checks it):
 //!
-//! `state <- idle <- notify <- windows <- sign_in <- deep_link <- tray <- lifecycle <- demo <- commands`
+//! `state <- idle <- windows <- notify <- sign_in <- deep_link <- tray <- lifecycle <- demo <- commands`
 //!
 //! - `state`: [`Shell`], the current desktop (real or demo) and the tasks following it.
 //! - `idle`: ends WebKit's network process once no window is open.
