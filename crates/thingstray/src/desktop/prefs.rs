@@ -37,6 +37,9 @@ pub struct DesktopSettings {
     pub panel_theme: PanelTheme,
     /// Devices in the tray menu before rooms become submenus.
     pub flat_menu_limit: usize,
+    /// The system-wide key combination that opens the device window, as an accelerator
+    /// ("CommandOrControl+Shift+T"); `None` (the default): no shortcut. See [`check_global_shortcut`].
+    pub global_shortcut: Option<String>,
     /// Kept here so the server comes back on the next launch.
     pub token_server: TokenServerPrefs,
     /// The share listener (Settings -> Other computers), kept so it comes back at launch.
@@ -116,6 +119,86 @@ pub fn check_server_port(port: u64) -> Result<u16> {
     }
 }
 
+/// The longest accelerator kept: room for every modifier and the longest key name.
+pub const MAX_SHORTCUT_LEN: usize = 64;
+/// The modifiers, spelled the one way the settings keep them, in the order they are kept.
+const MODIFIERS: [&str; 5] = ["CommandOrControl", "Control", "Super", "Alt", "Shift"];
+
+/// A modifier's kept spelling, for any spelling the shortcut plugin reads.
+fn modifier(token: &str) -> Option<&'static str> {
+    Some(match token.to_ascii_lowercase().as_str() {
+        "commandorcontrol" | "commandorctrl" | "cmdorctrl" | "cmdorcontrol" => "CommandOrControl",
+        "control" | "ctrl" => "Control",
+        "super" | "command" | "cmd" => "Super",
+        "alt" | "option" => "Alt",
+        "shift" => "Shift",
+        _ => return None,
+    })
+}
+
+/// Keys no app types with, which may make a shortcut alone (or with Shift only): F1–F24,
+/// Pause, Print Screen, Scroll Lock, the media and volume keys.
+fn stands_alone(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    let f_key = k.strip_prefix('F').and_then(|n| n.parse::<u8>().ok()).is_some_and(|n| (1..=24).contains(&n));
+    f_key
+        || matches!(k.as_str(), "PAUSE" | "PAUSEBREAK" | "PRINTSCREEN" | "SCROLLLOCK")
+        || ["MEDIA", "AUDIOVOLUME", "VOLUME"].iter().any(|p| k.starts_with(p))
+}
+
+/// A global shortcut as the settings keep it: modifiers, then one key, joined by `+`
+/// ("CommandOrControl+Shift+T"; a letter upper-cased, each modifier spelled one way, in one
+/// order). Checked without the system: whether it knows the key and whether another app
+/// holds the combination, only registering tells (the desktop shell does, before saving).
+pub fn check_global_shortcut(text: &str) -> Result<String> {
+    let bad = |why: String| Error::InvalidSetting { field: "global_shortcut".into(), why };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(bad("record a key combination, e.g. CommandOrControl+Shift+T, or turn the shortcut off".into()));
+    }
+    if text.len() > MAX_SHORTCUT_LEN {
+        return Err(bad(format!("a shortcut is at most {MAX_SHORTCUT_LEN} characters: modifiers and one key")));
+    }
+    let tokens: Vec<&str> = text.split('+').map(str::trim).collect();
+    let (key, mods) = tokens.split_last().expect("split gives at least one part");
+    if tokens.iter().any(|t| t.is_empty()) {
+        return Err(bad(format!(
+            "`{text}` has an empty part: write modifiers and one key joined by +, e.g. Control+Shift+T"
+        )));
+    }
+    let mut kept: Vec<&'static str> = Vec::new();
+    for m in mods {
+        match modifier(m) {
+            Some(m) => kept.push(m),
+            None => {
+                return Err(bad(format!(
+                    "`{m}` is not a modifier: use CommandOrControl, Control, Alt, Shift or Super, then one key (only the last part is a key)"
+                )))
+            }
+        }
+    }
+    if modifier(key).is_some() {
+        return Err(bad(format!("`{text}` has only modifiers: add one key, e.g. {text}+T")));
+    }
+    if !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(bad(format!("`{key}` is not a key name")));
+    }
+    if !stands_alone(key) && !kept.iter().any(|m| *m != "Shift") {
+        return Err(bad(format!(
+            "`{text}` would take {key} away from every other app: add Control, Alt or Super (CommandOrControl is ⌘ on macOS, Ctrl elsewhere)"
+        )));
+    }
+    let key = if key.len() == 1 { key.to_ascii_uppercase() } else { key.to_string() };
+    let mut parts: Vec<String> = MODIFIERS.iter().filter(|m| kept.contains(m)).map(|m| m.to_string()).collect();
+    parts.push(key);
+    Ok(parts.join("+"))
+}
+
+/// The shortcut the user chose: `None` or blank turns it off, anything else is checked.
+pub fn global_shortcut_choice(shortcut: Option<&str>) -> Result<Option<String>> {
+    shortcut.map(str::trim).filter(|s| !s.is_empty()).map(check_global_shortcut).transpose()
+}
+
 impl Default for DesktopSettings {
     fn default() -> Self {
         DesktopSettings {
@@ -124,6 +207,7 @@ impl Default for DesktopSettings {
             start_at_login: false,
             panel_theme: PanelTheme::Dark,
             flat_menu_limit: 12,
+            global_shortcut: None,
             token_server: TokenServerPrefs::default(),
             share: SharePrefs::default(),
             connections: BTreeMap::new(),
@@ -167,6 +251,7 @@ impl DesktopSettings {
                 if check_server_port(s.share.port.into()).is_err() {
                     s.share.port = crate::owner::DEFAULT_PORT;
                 }
+                s.global_shortcut = s.global_shortcut.as_deref().and_then(|k| check_global_shortcut(k).ok());
                 Ok(s)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DesktopSettings::default()),
@@ -247,6 +332,12 @@ impl DesktopSettings {
             });
         }
         self.tray_refresh_s = secs;
+        Ok(())
+    }
+
+    /// `None` or blank: no shortcut (the default).
+    pub fn set_global_shortcut(&mut self, shortcut: Option<&str>) -> Result<()> {
+        self.global_shortcut = global_shortcut_choice(shortcut)?;
         Ok(())
     }
 
@@ -366,5 +457,78 @@ mod tests {
         let paths = Paths::at(dir.path());
         std::fs::write(DesktopSettings::file(&paths), "tray_refresh_s = 5").unwrap();
         assert_eq!(DesktopSettings::load(&paths).unwrap().tray_refresh_s, MIN_TRAY_REFRESH_S);
+    }
+
+    #[test]
+    fn global_shortcut_is_off_by_default_and_checked() {
+        let mut s = DesktopSettings::default();
+        assert_eq!(s.global_shortcut, None);
+        for (given, kept) in [
+            ("CommandOrControl+Shift+T", "CommandOrControl+Shift+T"),
+            (" shift + ctrl + t ", "Control+Shift+T"),
+            ("Option+CmdOrCtrl+Space", "CommandOrControl+Alt+Space"),
+            ("Cmd+Super+1", "Super+1"),
+            ("Alt+ArrowUp", "Alt+ArrowUp"),
+            ("F9", "F9"),
+            ("Shift+F12", "Shift+F12"),
+            ("MediaPlayPause", "MediaPlayPause"),
+        ] {
+            assert_eq!(check_global_shortcut(given).unwrap(), kept, "{given}");
+        }
+        for (bad, says) in [
+            ("", "record a key combination"),
+            ("   ", "record a key combination"),
+            ("Control+Shift", "only modifiers"),
+            ("Shift", "only modifiers"),
+            ("Control++T", "empty part"),
+            ("Control+Shift+", "empty part"),
+            ("Meta+T", "`Meta` is not a modifier"),
+            ("Control+T+Shift", "`T` is not a modifier"),
+            ("T", "away from every other app"),
+            ("Shift+T", "away from every other app"),
+            ("Control+Ä", "not a key name"),
+            (&format!("Control+{}", "K".repeat(MAX_SHORTCUT_LEN)), "at most 64"),
+        ] {
+            let e = check_global_shortcut(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_setting", "{bad}");
+            assert!(e.to_string().contains(says) && e.to_string().contains("global_shortcut"), "{bad}: {e}");
+        }
+        s.set_global_shortcut(Some("ctrl+alt+d")).unwrap();
+        assert_eq!(s.global_shortcut.as_deref(), Some("Control+Alt+D"));
+        assert_eq!(s.set_global_shortcut(Some("Shift")).unwrap_err().code(), "invalid_setting");
+        assert_eq!(s.global_shortcut.as_deref(), Some("Control+Alt+D"), "a refused one changes nothing");
+        s.set_global_shortcut(Some("  ")).unwrap();
+        assert_eq!(s.global_shortcut, None, "blank turns it off");
+        s.set_global_shortcut(Some("Alt+D")).unwrap();
+        s.set_global_shortcut(None).unwrap();
+        assert_eq!(s.global_shortcut, None);
+    }
+
+    #[test]
+    fn global_shortcut_is_saved_and_old_files_load_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::at(dir.path());
+        // A file from before the setting: every other field is kept, the shortcut is off.
+        std::fs::write(
+            DesktopSettings::file(&paths),
+            "poll_interval_s = 60\n[connections.home]\nfavorites = [\"lamp\"]\n",
+        )
+        .unwrap();
+        let old = DesktopSettings::load(&paths).unwrap();
+        assert_eq!((old.global_shortcut.as_deref(), old.poll_interval_s), (None, 60));
+        assert!(old.prefs("home").favorites.contains("lamp"));
+        let mut s = DesktopSettings::default();
+        s.set_favorite("home", "lamp", true);
+        s.set_global_shortcut(Some("CommandOrControl+Shift+T")).unwrap();
+        s.save(&paths).unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap(), s);
+        s.set_global_shortcut(None).unwrap();
+        s.save(&paths).unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().global_shortcut, None);
+        // One edited by hand into something unusable loads as off rather than failing.
+        std::fs::write(DesktopSettings::file(&paths), "global_shortcut = \"Shift\"").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().global_shortcut, None);
+        std::fs::write(DesktopSettings::file(&paths), "global_shortcut = \"ctrl+shift+k\"").unwrap();
+        assert_eq!(DesktopSettings::load(&paths).unwrap().global_shortcut.as_deref(), Some("Control+Shift+K"));
     }
 }

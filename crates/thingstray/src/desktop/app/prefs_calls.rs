@@ -63,4 +63,10 @@ impl Desktop {
             Ok(())
         })
     }
+
+    /// Records the system-wide shortcut (`None` or blank: off). The shell registers it with
+    /// the system first and calls this only once the system took it.
+    pub fn set_global_shortcut(&self, shortcut: Option<&str>) -> Result<DesktopSettings> {
+        self.change_settings(|s| s.set_global_shortcut(shortcut))
+    }
 }
