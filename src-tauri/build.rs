@@ -42,6 +42,7 @@ const COMMANDS: &[&str] = &[
     "set_tray_refresh",
     "set_start_at_login",
     "set_panel_theme",
+    "set_global_shortcut",
     "open_window",
     "close_window",
     "rename_connection",

@@ -68,6 +68,8 @@ export const api = {
   setTrayRefresh: (seconds) => call('set_tray_refresh', { seconds }),
   setStartAtLogin: (on) => call('set_start_at_login', { on }),
   setPanelTheme: (theme) => call('set_panel_theme', { theme }),
+  /** The system-wide shortcut to the device window ("CommandOrControl+Shift+T"); null turns it off. */
+  setGlobalShortcut: (shortcut) => call('set_global_shortcut', { shortcut: shortcut || null }),
   openWindow: (which) => call('open_window', { which }),
   closeWindow: () => call('close_window'),
   /** The clipboard plugin (wizard and settings): copy a value the user must paste elsewhere. */

@@ -20,7 +20,7 @@ use thingstray::desktop::{
 use thingstray::Error;
 
 use crate::state::Shell;
-use crate::{demo, sign_in, windows};
+use crate::{demo, shortcut, sign_in, windows};
 
 type Res<T> = Result<T, Error>;
 
@@ -233,6 +233,17 @@ pub fn set_start_at_login<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>
 #[tauri::command]
 pub fn set_panel_theme(shell: State<'_, Shell>, theme: PanelTheme) -> Res<DesktopSettings> {
     shell.desktop()?.set_panel_theme(theme)
+}
+
+/// The system-wide shortcut to the device window; `None` or blank turns it off. Saved only
+/// once the system took it.
+#[tauri::command]
+pub fn set_global_shortcut<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    shortcut: Option<String>,
+) -> Res<DesktopSettings> {
+    shortcut::set(&app, &*shell.desktop()?, shortcut)
 }
 
 #[tauri::command]

@@ -9,12 +9,13 @@
 //!
 //! The modules, each using only those before it (no cycle; `house` below checks it):
 //!
-//! `state <- idle <- windows <- notify <- sign_in <- deep_link <- tray <- lifecycle <- demo <- commands`
+//! `state <- idle <- windows <- notify <- shortcut <- sign_in <- deep_link <- tray <- lifecycle <- demo <- commands`
 //!
 //! - `state`: [`Shell`], the current desktop (real or demo) and the tasks following it.
 //! - `idle`: ends WebKit's network process once no window is open.
 //! - `notify`: desktop notifications.
 //! - `windows`: opens and closes the app's windows, nothing else.
+//! - `shortcut`: the system-wide keyboard shortcut that opens the device window.
 //! - `sign_in`: the sign-in window and the one path every sign-in answer takes.
 //! - `deep_link`: `thingstray://` links, handed to `sign_in`.
 //! - `tray`: the tray icon and menu.
@@ -28,12 +29,17 @@ mod demo;
 mod idle;
 mod lifecycle;
 mod notify;
+mod shortcut;
 mod sign_in;
 mod state;
 mod tray;
 mod windows;
 
 pub use lifecycle::{set_desktop, Args};
+/// Adds the global-shortcut plugin to a running app: start-up does, and the tests on the
+/// mock runtime (whose builder has no start-up).
+#[cfg(desktop)]
+pub use shortcut::install as install_global_shortcut;
 pub use state::Shell;
 
 // `pub const COMMANDS`: every IPC command, from the one list in build.rs.

@@ -11,7 +11,7 @@ use thingstray::desktop::Desktop;
 
 use crate::notify::notify;
 use crate::state::{Keep, Shell};
-use crate::{deep_link, idle, tray, windows};
+use crate::{deep_link, idle, shortcut, tray, windows};
 
 /// Command-line switches the desktop app understands.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +54,8 @@ impl Args {
 pub fn start_up<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()> {
     tray::install(app)?;
     deep_link::install(app, !args.demo);
+    #[cfg(desktop)]
+    shortcut::install(app);
     if !args.demo {
         // At start nothing is open yet, so a toggle opens.
         open_real(app, args.open.clone().or(args.toggle.clone()))?;
@@ -132,6 +134,7 @@ pub fn set_desktop<R: Runtime>(app: &AppHandle<R>, desktop: Arc<Desktop>, keep: 
     let shell = app.state::<Shell>();
     shell.stop();
     shell.replace(desktop.clone(), keep);
+    shortcut::register_saved(app, &desktop.settings());
     #[cfg(unix)]
     let for_agent = desktop.clone();
     let follower = tauri::async_runtime::spawn(follow(app.clone(), desktop.clone()));

@@ -341,6 +341,54 @@ fn the_app_is_created_checked_and_repaired_with_a_pasted_token() {
     assert!(again["authorize_url"].as_str().unwrap().contains("client_id="), "{again}");
 }
 
+/// Issue 29: the shortcut to the device window is set from Settings only, checked by the
+/// core, registered with the system before it is saved, and a refused one changes nothing.
+#[test]
+fn the_keyboard_shortcut_is_registered_before_it_is_saved() {
+    use tauri::Manager;
+    use tauri_plugin_global_shortcut::GlobalShortcut;
+    let e = env();
+    let settings = window(&e.app, "settings");
+    let devices = window(&e.app, "devices");
+    // Not one this test's machine is likely to need while it runs.
+    let combo = "CommandOrControl+Alt+Shift+K";
+    let set = |shortcut: Value| invoke(&settings, "set_global_shortcut", json!({ "shortcut": shortcut }));
+    let saved = || invoke(&settings, "settings", json!({})).unwrap()["global_shortcut"].clone();
+    assert!(denied(invoke(&devices, "set_global_shortcut", json!({ "shortcut": combo }))));
+    assert_eq!(saved(), Value::Null, "off until set");
+
+    // A system without global shortcuts (no plugin): said so, nothing saved; off still works.
+    let err = set(json!(combo)).unwrap_err();
+    assert_eq!(err["code"], "shell", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("no global shortcuts"), "{err}");
+    assert_eq!(saved(), Value::Null);
+    assert_eq!(set(Value::Null).unwrap()["global_shortcut"], Value::Null);
+
+    thingstray_desktop::install_global_shortcut(e.app.handle());
+    let registered = |s: &str| e.app.state::<GlobalShortcut<MockRuntime>>().is_registered(s);
+    let err = set(json!("Control+Shift")).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting", "the core's check: {err}");
+    let s = set(json!(" ctrl+alt+shift+k ")).unwrap();
+    assert_eq!(s["global_shortcut"], "Control+Alt+Shift+K", "kept in the core's spelling");
+    assert!(registered("Control+Alt+Shift+K"));
+    let s = set(json!(combo)).unwrap();
+    assert_eq!(s["global_shortcut"], combo);
+    assert_eq!(e.desktop.settings().global_shortcut.as_deref(), Some(combo));
+
+    // The core lets `Hyper` through as a key; the plugin knows no such key: refused as
+    // {code, message}, and the saved shortcut stays saved and registered.
+    let err = set(json!("Control+Alt+Hyper")).unwrap_err();
+    assert_eq!(err["code"], "invalid_setting", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("did not take Control+Alt+Hyper"), "{err}");
+    assert_eq!(saved(), combo);
+    assert!(registered(combo));
+
+    // Turned off (blank or null): removed from the system and the settings.
+    assert_eq!(set(json!("  ")).unwrap()["global_shortcut"], Value::Null);
+    assert!(!registered(combo));
+    assert_eq!(e.desktop.settings().global_shortcut, None);
+}
+
 // --- The one list of commands (build.rs) against everything else that names them ------
 
 use thingstray_desktop::COMMANDS;
