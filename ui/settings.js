@@ -2,6 +2,7 @@
 import { api, listen } from './ipc.js';
 import { checkPort, checkConnectionName, serverStatusText, serverExample, secretText, rotateStep } from './lib/settings-view.js';
 import { wireShare, renderShare } from './settings-share.js';
+import { wireShortcut } from './settings-shortcut.js';
 import { appCheckPanel } from './app-check.js';
 import { hasAppCard } from './lib/app-view.js';
 
@@ -311,6 +312,7 @@ async function main() {
     $('start-at-login').disabled = info.demo;
     $('panel-theme').value = settings.panel_theme;
     paintQuiet(settings.quiet_hours);
+    wireShortcut(settings, info.platform);
     $('vault').textContent = info.vault ? `Secrets are kept in: ${info.vault}` : '';
     $('tray-note').textContent = info.tray_clicks
       ? 'Click the tray icon to open the device window; right-click for the menu.'

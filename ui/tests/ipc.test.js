@@ -24,10 +24,14 @@ test('calls go to the Rust commands with their argument names', async () => {
     await api.switchDevice('home', 'lamp', true);
     await api.setPollInterval(60);
     await api.checkSetup({ client_id: 'a', client_secret: 'b', redirect_uri: 'c' });
+    await api.setGlobalShortcut('CommandOrControl+Shift+T');
+    await api.setGlobalShortcut('');
     assert.deepEqual(calls, [
       ['switch_device', { connection: 'home', device: 'lamp', on: true }],
       ['set_poll_interval', { seconds: 60 }],
       ['check_setup', { form: { client_id: 'a', client_secret: 'b', redirect_uri: 'c' } }],
+      ['set_global_shortcut', { shortcut: 'CommandOrControl+Shift+T' }],
+      ['set_global_shortcut', { shortcut: null }],
     ]);
   } finally {
     delete globalThis.window;
