@@ -68,3 +68,47 @@ async fn keyboard() {
     .await;
     app.close().await;
 }
+
+/// Issue 29: Settings records a system-wide shortcut to the device window, registered with
+/// the real X server (Xvfb here) before it is saved, and turns it off again. The key presses
+/// are the page's keydown events (WebDriver's own carry no reliable `code`); a press of the
+/// shortcut from another app needs an X client that sends keys, which the journeys have not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_shortcut() {
+    let j = Journey::start("global_shortcut", SimConfig::default()).await;
+    let app = connected(&j).await;
+    app.click("open-settings").await;
+    app.window("settings.html").await;
+    app.shown("shortcut").await;
+    assert_eq!(app.text("shortcut-current").await, "Off", "off until set");
+    let press = |code: &str, key: &str, mods: &str| {
+        format!(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {{ code: '{code}', key: '{key}', {mods} bubbles: true, cancelable: true }})); return null"
+        )
+    };
+    app.click("shortcut-record").await;
+    app.text_until("shortcut-current", "recording", |t| t.contains("Esc cancels")).await;
+    // A modifier alone keeps listening; a letter with Shift only is refused, still listening.
+    app.js(&press("ShiftLeft", "Shift", "shiftKey: true,")).await;
+    app.js(&press("KeyK", "K", "shiftKey: true,")).await;
+    app.text_until("shortcut-problem", "Shift+K refused", |t| t.contains("every other app")).await;
+    app.js(&press("KeyK", "k", "ctrlKey: true, shiftKey: true,")).await;
+    app.text_until("shortcut-current", "the shortcut shown", |t| t == "Ctrl+Shift+K").await;
+    assert_eq!(app.text("shortcut-problem").await, "");
+    let prefs = j.env.config_dir().join("desktop.toml");
+    let saved = || std::fs::read_to_string(&prefs).unwrap_or_default();
+    thingstray_e2e::wait::poll_blocking(WAIT, "the shortcut to be saved", || {
+        saved().contains("global_shortcut = \"CommandOrControl+Shift+K\"")
+    });
+    app.shot("shortcut-recorded").await;
+
+    // Escape while recording keeps the saved one.
+    app.click("shortcut-record").await;
+    app.js(&press("Escape", "Escape", "")).await;
+    app.text_until("shortcut-current", "the recording cancelled", |t| t == "Ctrl+Shift+K").await;
+
+    app.click("shortcut-off").await;
+    app.text_until("shortcut-current", "the shortcut off", |t| t == "Off").await;
+    thingstray_e2e::wait::poll_blocking(WAIT, "the shortcut to be removed", || !saved().contains("global_shortcut"));
+    assert!(!j.log().contains("keyboard shortcut is not active"), "{}", j.log());
+}
