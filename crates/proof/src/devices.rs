@@ -193,6 +193,7 @@ pub fn run(rounds: usize) -> Section {
             devices_error: None,
             busy: Default::default(),
             owner: None,
+            modes: None,
         };
         let t = Instant::now();
         let model = build(std::slice::from_ref(&view), now, flat_limit);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::device_rows::{group_by_room, DeviceRow, SceneRow};
 use super::indicator::{connection_line, has_token, TrayState};
+use super::modes::{mode_menu, ModeView};
 use crate::session::Status;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,6 +46,11 @@ pub enum MenuAction {
         connection: String,
         scene: String,
     },
+    /// Makes `mode` (its id) the location's current mode.
+    SetMode {
+        connection: String,
+        mode: String,
+    },
     CopyToken {
         connection: String,
     },
@@ -64,7 +70,7 @@ pub enum MenuAction {
     Quit,
 }
 
-const SEP: char = '\u{1f}';
+pub(super) const SEP: char = '\u{1f}';
 
 impl MenuAction {
     pub fn id(&self) -> String {
@@ -74,6 +80,7 @@ impl MenuAction {
             MenuAction::ShowDevice { connection, device } => join(&["show-device", connection, device]),
             MenuAction::LockDevice { connection, device } => join(&["lock", connection, device]),
             MenuAction::RunScene { connection, scene } => join(&["scene", connection, scene]),
+            MenuAction::SetMode { connection, mode } => join(&["mode", connection, mode]),
             MenuAction::CopyToken { connection } => join(&["copy-token", connection]),
             MenuAction::RefreshDevices { connection } => join(&["refresh", connection]),
             MenuAction::SignIn { connection } => join(&["sign-in", connection]),
@@ -93,6 +100,7 @@ impl MenuAction {
             ("show-device", 3) => MenuAction::ShowDevice { connection: s(1)?, device: s(2)? },
             ("lock", 3) => MenuAction::LockDevice { connection: s(1)?, device: s(2)? },
             ("scene", 3) => MenuAction::RunScene { connection: s(1)?, scene: s(2)? },
+            ("mode", 3) => MenuAction::SetMode { connection: s(1)?, mode: s(2)? },
             ("copy-token", 2) => MenuAction::CopyToken { connection: s(1)? },
             ("refresh", 2) => MenuAction::RefreshDevices { connection: s(1)? },
             ("sign-in", 2) => MenuAction::SignIn { connection: s(1)? },
@@ -121,6 +129,8 @@ pub struct ConnectionView {
     pub busy: HashSet<String>,
     /// The computer it gets its tokens from, for a connection of kind "paired".
     pub owner: Option<String>,
+    /// The location's modes; `None` while none is known.
+    pub modes: Option<ModeView>,
 }
 
 impl ConnectionView {
@@ -202,6 +212,8 @@ pub fn build(connections: &[ConnectionView], now: SystemTime, flat_limit: usize)
         entries.extend(device_section(c, flat_limit));
         let refresh = if many { format!("Refresh devices ({})", c.title()) } else { "Refresh devices".into() };
         entries.push(item(MenuAction::RefreshDevices { connection: c.name.clone() }, refresh, true));
+        let title = many.then(|| c.title());
+        entries.extend(c.modes.as_ref().and_then(|m| mode_menu(&c.name, title, m, true)));
         if !c.scenes.is_empty() {
             let scenes = c
                 .scenes
@@ -353,6 +365,7 @@ mod tests {
             devices_error: None,
             busy: HashSet::new(),
             owner: None,
+            modes: None,
         }
     }
 
@@ -470,6 +483,29 @@ mod tests {
         assert!(texts(&m.entries).contains(&"Devices unavailable: HTTP 429".to_string()));
     }
 
+    /// Issue 29: the location's mode, between "Refresh devices" and the scenes; a mode's
+    /// item is found and dispatched like any other action.
+    #[test]
+    fn the_mode_submenu_follows_refresh_when_modes_are_known() {
+        let mut v = view(3, &[]);
+        v.modes = Some(crate::desktop::modes::tests::home_away_night(2));
+        let m = build(&[v.clone()], now(), 12);
+        let t = texts(&m.entries);
+        let at = t.iter().position(|x| x == "Mode: Night").expect("the mode submenu");
+        assert_eq!((t[at - 1].as_str(), t[at + 1].as_str()), ("Refresh devices", "Scenes"));
+        let night = MenuAction::SetMode { connection: "home".into(), mode: "m-night".into() }.id();
+        assert!(checks(&m.entries).contains(&(night, true)));
+        assert_eq!(checks(&m.entries).len(), 3 + 3);
+        // Several connections: each says whose mode it is. Without a token: none.
+        let mut cabin = v.clone();
+        cabin.name = "cabin".into();
+        cabin.location_name = Some("Cabin".into());
+        let t = texts(&build(&[v.clone(), cabin], now(), 12).entries);
+        assert!(t.contains(&"Mode: Night (Cabin)".to_string()) && t.contains(&"Mode: Night (Home)".to_string()));
+        v.status = Status::NeedsSignIn { reason: Error::SessionEnded { detail: "x".into() } };
+        assert!(!texts(&build(&[v], now(), 12).entries).iter().any(|x| x.starts_with("Mode")));
+    }
+
     #[test]
     fn nothing_set_up_offers_setup() {
         let m = build(&[], now(), 12);
@@ -517,6 +553,7 @@ mod tests {
             MenuAction::ShowDevice { connection: "home".into(), device: "door".into() },
             MenuAction::LockDevice { connection: "home".into(), device: "door".into() },
             MenuAction::RunScene { connection: "home".into(), scene: "s".into() },
+            MenuAction::SetMode { connection: "home".into(), mode: "m-away".into() },
             MenuAction::CopyToken { connection: "home".into() },
             MenuAction::RefreshDevices { connection: "home".into() },
             MenuAction::SignIn { connection: "home".into() },

@@ -7,6 +7,7 @@ mod app;
 pub mod device_rows;
 pub mod indicator;
 pub mod menu;
+pub mod modes;
 pub mod notices;
 pub mod poll;
 pub mod prefs;
@@ -19,6 +20,7 @@ pub use app::{
 pub use device_rows::{DeviceRow, RoomGroup, SceneRow};
 pub use indicator::{status_line, PanelTheme, TrayState};
 pub use menu::{ConnectionView, MenuAction, MenuEntry, TrayModel};
+pub use modes::ModeView;
 pub use notices::Notice;
 pub use poll::{PollDecision, Showing};
 pub use prefs::{ConnectionPrefs, DesktopSettings};

@@ -72,6 +72,7 @@ impl Error {
             Error::AppRefused { code, .. } => code,
             Error::AppNotSaved { .. } => "app_not_saved",
             Error::Api { .. } => "api_error",
+            Error::ScopeMissing { .. } => "scope_missing",
             Error::Unauthorized => "unauthorized",
             Error::TokenRefused { .. } => "token_refused",
             Error::BadPayload { .. } => "bad_payload",

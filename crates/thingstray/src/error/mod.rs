@@ -410,6 +410,16 @@ pub enum Error {
     #[error("SmartThings refused the request (HTTP {status}, {code}): {message}")]
     Api { status: u16, code: String, message: String },
 
+    /// HTTP 403 for a call this sign-in was not given the scope of (`scopes`: the ones it
+    /// asks for now).
+    #[error(
+        "SmartThings refused to {action} (HTTP 403): this sign-in lacks the {scope} scope. \
+         Add it to the connection's scopes (`thingstray setup --scopes \"{scopes} {scope}\"` \
+         with its client id and redirect URI) and to the app's (`thingstray app repair`), \
+         then sign in again."
+    )]
+    ScopeMissing { action: String, scope: String, scopes: String },
+
     #[error(
         "SmartThings refused the access token (HTTP 401). ThingsTray refreshes it and tries \
          again; if this persists, sign in again."

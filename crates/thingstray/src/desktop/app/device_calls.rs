@@ -3,12 +3,13 @@
 
 use serde::Serialize;
 
-use super::{secs, Desktop, PLACES_MAX_AGE};
+use super::{modes, secs, Desktop, PLACES_MAX_AGE};
 use serde_json::Value;
 
 use crate::api::{find_control, Command};
 use crate::desktop::device_rows::{group_by_room, rows, scene_rows, DeviceRow, RoomGroup, SceneRow};
 use crate::desktop::indicator::status_line;
+use crate::desktop::modes::ModeView;
 use crate::desktop::notices::Notice;
 use crate::desktop::poll::{next_poll, rate_limit_left, Showing};
 use crate::error::{Error, Result};
@@ -22,6 +23,9 @@ pub struct DeviceList {
     pub status_line: String,
     pub rooms: Vec<RoomGroup>,
     pub scenes: Vec<SceneRow>,
+    /// The location's modes and the current one; `None` while none is known (not read
+    /// yet, or a sign-in without `r:locations:*`, which is not an error of the list).
+    pub modes: Option<ModeView>,
     /// Unix seconds of the last successful read.
     pub read_at: Option<u64>,
     pub error: Option<Error>,
@@ -40,7 +44,8 @@ pub struct CopiedToken {
 }
 
 impl Desktop {
-    /// Reads the devices (and, when stale, rooms and scenes) into the cache. While a rate
+    /// Reads the devices (and, when stale, rooms, scenes and the location's modes) into the
+    /// cache. While a rate
     /// limit SmartThings answered still holds, nothing is sent: the cache stays as it is.
     pub async fn refresh_devices(&self, connection: &str) -> Result<()> {
         let (conn, location, places_fresh) = {
@@ -75,7 +80,8 @@ impl Desktop {
                 None => Vec::new(),
             };
             let scenes = conn.api.scenes(location.as_deref()).await.unwrap_or_default();
-            places = Some((rooms, scenes));
+            let modes = modes::read(&conn.api, location.as_deref()).await;
+            places = Some((rooms, scenes, location, modes));
         }
         let settings = self.settings();
         let mut st = self.state();
@@ -89,9 +95,10 @@ impl Desktop {
             }
             l.last_read = Some(now);
             l.last_error = None;
-            if let Some((rooms, scenes)) = places {
+            if let Some((rooms, scenes, location, modes)) = places {
                 l.rooms = rooms;
                 l.scenes = scenes;
+                l.modes.store(location, modes);
                 l.places_read = Some(now);
             }
         }
@@ -128,6 +135,7 @@ impl Desktop {
             status_line: status_line(&status, now),
             rooms: group_by_room(&list),
             scenes: scene_rows(&l.scenes),
+            modes: l.modes.view(),
             read_at: if l.devices.is_some() && l.last_error.is_none() { l.last_read.map(secs) } else { None },
             error: l.last_error.clone(),
             next_read_ms: next_poll(

@@ -4,13 +4,14 @@
 //! callback handler for the sign-in window, deep links and pasted addresses), the cached
 //! devices the tray shows, the desktop settings, the token server (`app/server.rs`) and
 //! the other computers it shares with or gets its tokens from (`app/share.rs`).
-//! Renaming a connection is in `app/rename.rs`.
+//! Renaming a connection is in `app/rename.rs`; the location's modes in `app/modes.rs`.
 
 #[cfg(unix)]
 mod agent;
 mod alerts;
 mod device_calls;
 mod hand_over;
+mod modes;
 mod oauth_app;
 mod prefs_calls;
 mod rename;
@@ -120,6 +121,8 @@ struct Live {
     devices: Option<Vec<Device>>,
     rooms: Vec<Room>,
     scenes: Vec<Scene>,
+    /// The location's modes: read with the rooms and scenes, and after a change.
+    modes: modes::ModeCache,
     places_read: Option<SystemTime>,
     last_read: Option<SystemTime>,
     /// When the read the cached devices came from was sent.
@@ -341,6 +344,7 @@ impl Desktop {
             devices: None,
             rooms: Vec::new(),
             scenes: Vec::new(),
+            modes: Default::default(),
             places_read: None,
             last_read: None,
             read_asked: None,

@@ -27,6 +27,7 @@ impl Desktop {
                 devices_error: l.last_error.as_ref().map(short_error),
                 busy: l.busy.clone(),
                 owner: l.conn.owner().map(str::to_string),
+                modes: l.modes.view(),
             })
             .collect()
     }
