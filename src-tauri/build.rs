@@ -31,6 +31,7 @@ const COMMANDS: &[&str] = &[
     "set_color_temperature",
     "device_command",
     "run_scene",
+    "set_mode",
     "copy_token",
     "sign_out",
     "settings",

@@ -57,6 +57,8 @@ export const api = {
   deviceCommand: (connection, device, capability, command, args = [], confirmed = false) =>
     call('device_command', { connection, device, capability, command, args, confirmed }),
   runScene: (connection, scene) => call('run_scene', { connection, scene }),
+  /** `mode`: a mode id; answers the modes with the current one read back. */
+  setMode: (connection, mode) => call('set_mode', { connection, mode }),
   copyToken: (connection) => call('copy_token', { connection }),
   signOut: (connection) => call('sign_out', { connection }),
   settings: () => call('settings'),

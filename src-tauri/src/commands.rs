@@ -15,7 +15,7 @@ use thingstray::desktop::indicator::TokenServerStatus;
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::{
     ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem,
-    PairedView, PanelTheme, PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
+    ModeView, PairedView, PanelTheme, PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
 };
 use thingstray::Error;
 
@@ -155,6 +155,13 @@ pub async fn set_color_temperature(
 #[tauri::command]
 pub async fn run_scene(shell: State<'_, Shell>, connection: String, scene: String) -> Res<()> {
     shell.desktop()?.run_scene(&connection, &scene).await
+}
+
+/// Makes `mode` (one of the location's mode ids) its current mode; the answer is the modes
+/// with the current one as SmartThings reports it afterwards.
+#[tauri::command]
+pub async fn set_mode(shell: State<'_, Shell>, connection: String, mode: String) -> Res<ModeView> {
+    shell.desktop()?.set_mode(&connection, &mode).await
 }
 
 /// Puts a token valid for at least five minutes on the clipboard and says until when.

@@ -30,7 +30,10 @@ pub async fn begin<R: Runtime>(app: &AppHandle<R>, auto_approve: bool) -> Result
         .tempdir()
         .map_err(|e| Error::shell("creating the demo settings", e))?;
     let client = sim.client().clone();
-    let settings = ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
+    let mut settings =
+        ConnectionSettings::at(&client.client_id, &client.redirect_uris[0], sim.api_url(), sim.auth_url());
+    // The demo shows location modes being changed too (issue 29), which needs this scope.
+    settings.scopes.push("w:locations:*".into());
     let (desktop, start) = Desktop::open_demo(dir.path(), settings, SecretString::from(client.client_secret)).await?;
     tracing::info!(sim = %sim.base_url(), settings = %dir.path().display(), "demo mode: simulator started");
     set_desktop(app, desktop, Some(Box::new(DemoRun { _sim: sim, _dir: dir })));

@@ -190,6 +190,16 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 }
             });
         }
+        MenuAction::SetMode { connection, mode } => {
+            // Like a switch: the check shows the confirmed mode until the one read back.
+            restore_check(&app, &id);
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = desktop.set_mode(&connection, &mode).await {
+                    restore_check(&app, &id);
+                    notify(&app, "ThingsTray: the mode did not change", &e.to_string());
+                }
+            });
+        }
         MenuAction::CopyToken { connection } => {
             tauri::async_runtime::spawn(async move {
                 use tauri_plugin_clipboard_manager::ClipboardExt;

@@ -175,6 +175,24 @@ fn each_window_reaches_only_the_commands_it_uses() {
     assert!(invoke(&wizard, "app_info", json!({})).is_ok());
 }
 
+/// Issue 29: the modes come with the device list; `set_mode` is the device window's only,
+/// and a sign-in without `w:locations:*` gets `{code, message}` saying how to add it.
+#[test]
+fn the_device_window_reads_and_sets_the_location_mode() {
+    let (e, wizard) = signed_in();
+    let devices = window(&e.app, "devices");
+    let list = invoke(&devices, "devices", json!({ "connection": "demo" })).unwrap();
+    assert_eq!(list["modes"]["current"]["name"], "Home", "{}", list["modes"]);
+    let away = list["modes"]["modes"][1]["id"].clone();
+    let args = json!({ "connection": "demo", "mode": away });
+    assert!(denied(invoke(&wizard, "set_mode", args.clone())));
+    let err = invoke(&devices, "set_mode", args).unwrap_err();
+    assert_eq!(err["code"], "scope_missing", "{err}");
+    assert!(err["message"].as_str().unwrap().contains("w:locations:*"), "{err}");
+    let err = invoke(&devices, "set_mode", json!({ "connection": "demo", "mode": "no-such-mode" })).unwrap_err();
+    assert_eq!(err["code"], "bad_request", "{err}");
+}
+
 #[test]
 fn favorites_and_poll_interval_are_saved() {
     let (e, _wizard) = signed_in();
