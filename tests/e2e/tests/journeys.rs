@@ -460,5 +460,10 @@ mod device_controls;
 #[path = "journeys/keyboard.rs"]
 mod keyboard;
 
+/// A door's alert: notification, watch line, click (issue 29): `alerts`.
 #[path = "journeys/alerts.rs"]
 mod alerts;
+
+/// Location modes from the window and the tray (issue 29): `location_modes`.
+#[path = "journeys/modes.rs"]
+mod modes;

@@ -45,8 +45,8 @@ pub struct CopiedToken {
 
 impl Desktop {
     /// Reads the devices (and, when stale, rooms, scenes and the location's modes) into the
-    /// cache. While a rate
-    /// limit SmartThings answered still holds, nothing is sent: the cache stays as it is.
+    /// cache. While a rate limit SmartThings answered still holds, nothing is sent: the
+    /// cache stays as it is.
     pub async fn refresh_devices(&self, connection: &str) -> Result<()> {
         let (conn, location, places_fresh) = {
             let st = self.state();
