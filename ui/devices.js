@@ -4,7 +4,7 @@ import { sections, countShown, controls, listKey, withRow, withFlag, poller, sub
 import { keyAction, shortcutTargets, rowLabel } from './lib/keys-view.js';
 import { copiedText, readText, slug } from './lib/format.js';
 import { controlViews, ask, answer, changedText } from './lib/controls-view.js';
-import { modeButtons, shouldSet, withModes, afterChangeText } from './lib/modes-view.js';
+import { modeGroup } from './devices-modes.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const now = () => Math.floor(Date.now() / 1000);
@@ -48,6 +48,9 @@ function toast(text, kind = 'info') {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => t.classList.add('hidden'), kind === 'error' ? 8000 : 3000);
 }
+
+// The location mode's buttons in the header (devices-modes.js).
+const renderModes = modeGroup({ $, el, toast, view });
 
 function summary() {
   return view.summaries.find((s) => s.name === view.connection);
@@ -297,49 +300,6 @@ const RENDER = {
 function line(v, input, last = null) {
   const value = last || el('span', { 'data-testid': `${v.testid}-value`, class: v.unknown ? 'unknown' : null, text: v.valueText });
   return el('div', { class: 'control', 'data-kind': v.kind }, el('span', { text: v.label }), input, value);
-}
-
-// The location mode's buttons (lib/modes-view.js): rebuilt only when what they show
-// changes; `modeBusy` while this window changes it.
-let modeShown = null;
-let modeBusy = false;
-
-function renderModes() {
-  const list = view.list && view.list.connection === view.connection ? view.list : null;
-  const v = modeButtons(list && list.modes, { hasToken: view.hasToken, busy: modeBusy });
-  $('modes').classList.toggle('hidden', v.hidden);
-  const key = JSON.stringify([view.connection, v]);
-  if (key === modeShown) return;
-  modeShown = key;
-  const group = $('mode-buttons');
-  group.title = v.label;
-  group.setAttribute('aria-busy', String(v.busy));
-  group.replaceChildren(
-    ...v.buttons.map((b) =>
-      el('button', { type: 'button', 'data-testid': b.testid, 'aria-pressed': String(b.current), disabled: b.disabled, title: b.title, text: b.label, onclick: () => setMode(b.id) }),
-    ),
-  );
-}
-
-async function setMode(id) {
-  const conn = view.connection;
-  if (!view.list || !shouldSet(view.list.modes, id, { busy: modeBusy })) return;
-  modeBusy = true;
-  renderModes();
-  try {
-    const after = await api.setMode(conn, id);
-    if (view.list && view.list.connection === conn) view.list = withModes(view.list, after);
-    const said = afterChangeText(id, after);
-    toast(said.text, said.kind);
-  } catch (e) {
-    toast(e.message, 'error');
-  } finally {
-    modeBusy = false;
-    renderModes();
-    // Back to the button pressed (it was disabled meanwhile), for the keyboard path.
-    const back = $(`mode-${id}`);
-    if (back) back.focus();
-  }
 }
 
 function render() {
