@@ -215,6 +215,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn motion_alerts_only_while_the_location_is_in_away() {
+        let e = signed_in().await;
+        let (motion, location) = {
+            let st = e.desktop.state();
+            let l = &st.live["demo"];
+            let d = l.devices.as_ref().unwrap().iter().find(|d| d.has_capability("motionSensor")).unwrap();
+            (d.id.clone(), l.modes.location().expect("the location's modes were read").to_string())
+        };
+        e.desktop.set_alerts("demo", &motion, true).unwrap();
+        let moved = |value: &str| {
+            e.sim.set_device_status(&motion, "main", "motionSensor", "motion", json!(value), None).unwrap();
+        };
+        moved("active");
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert!(e.desktop.take_alerts().is_empty(), "at Home, motion is the family");
+        moved("inactive");
+        e.desktop.refresh_devices("demo").await.unwrap();
+
+        // Someone sets Away in the SmartThings app; the app reads it with the places.
+        assert!(e.sim.set_current_mode(&location, "Away"));
+        e.desktop.state().live.get_mut("demo").unwrap().places_read = None;
+        moved("active");
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert_eq!(e.desktop.location_mode("demo").as_deref(), Some("Away"));
+        let alerts = e.desktop.take_alerts();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(alerts[0].notification.title.starts_with("Motion at"), "{alerts:?}");
+    }
+
+    #[tokio::test]
     async fn quiet_hours_are_checked_and_kept() {
         let e = signed_in().await;
         let s = e.desktop.set_quiet_hours(Some(("22:00".into(), "07:00".into()))).unwrap();

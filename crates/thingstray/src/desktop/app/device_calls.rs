@@ -89,18 +89,21 @@ impl Desktop {
         if let Some(l) = st.live.get_mut(connection) {
             // Two reads at once (the window's and the tray's): the one asked later wins,
             // so an older answer landing last is neither the cache nor a change backwards.
-            if l.read_asked.is_none_or(|t| t <= asked) {
-                alerts = l.take_read(devices, now, &settings, None);
-                l.read_asked = Some(asked);
-            }
-            l.last_read = Some(now);
-            l.last_error = None;
             if let Some((rooms, scenes, location, modes)) = places {
                 l.rooms = rooms;
                 l.scenes = scenes;
                 l.modes.store(location, modes);
                 l.places_read = Some(now);
             }
+            if l.read_asked.is_none_or(|t| t <= asked) {
+                // Motion alerts only in Away: the mode as last read (with the places, or
+                // set from here).
+                let mode = l.modes.current_name().map(str::to_string);
+                alerts = l.take_read(devices, now, &settings, mode.as_deref());
+                l.read_asked = Some(asked);
+            }
+            l.last_read = Some(now);
+            l.last_error = None;
         }
         drop(st);
         self.queue_alerts(alerts);

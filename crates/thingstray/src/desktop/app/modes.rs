@@ -23,6 +23,17 @@ pub(super) struct ModeCache {
 }
 
 impl ModeCache {
+    /// The current mode's name (SmartThings' `Away`, whatever the user's label).
+    pub(super) fn current_name(&self) -> Option<&str> {
+        self.current.as_ref().map(|m| m.name.as_str())
+    }
+
+    /// The location the modes are of.
+    #[cfg(test)]
+    pub(super) fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
     /// The view, `None` while no mode is known.
     pub(super) fn view(&self) -> Option<ModeView> {
         (!self.modes.is_empty()).then(|| ModeView {
@@ -77,7 +88,7 @@ impl Desktop {
     /// The location's current mode by SmartThings' name (`Away`: it stays the same when
     /// the user relabels the mode), as last read; `None` while it is not known.
     pub fn location_mode(&self, connection: &str) -> Option<String> {
-        self.state().live.get(connection)?.modes.current.as_ref().map(|m| m.name.clone())
+        self.state().live.get(connection)?.modes.current_name().map(str::to_string)
     }
 
     /// Makes `mode` (one of the location's mode ids) the current mode and returns the modes
