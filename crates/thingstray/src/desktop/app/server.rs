@@ -279,6 +279,24 @@ mod tests {
         assert!(devices["items"].as_array().is_some_and(|i| !i.is_empty()));
         assert_eq!(DesktopSettings::load(&d.paths).unwrap().token_server, TokenServerPrefs { enabled: true, port });
 
+        // The change feed of the app's own reads, as Server-Sent Events.
+        let mut sse = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/v1/events"))
+            .bearer_auth(secret.expose())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sse.status(), 200);
+        let door = "7d246592-93db-4d72-a10d-5a51793ece8c";
+        e.sim.set_device_status(door, "main", "contactSensor", "contact", serde_json::json!("open"), None).unwrap();
+        d.refresh_devices("demo").await.unwrap();
+        let mut got = String::new();
+        while !got.contains("event: change") || !got.contains(door) {
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), sse.chunk()).await;
+            got.push_str(&String::from_utf8_lossy(&chunk.expect("an event").unwrap().expect("the stream stays open")));
+        }
+        drop(sse);
+
         // A rename needs no restart: each request looks the connection up.
         d.rename_connection("demo", "cabin").await.unwrap();
         assert_eq!(d.token_server().serving.as_deref(), Some("cabin"));
