@@ -459,6 +459,17 @@ fn commands_rs_defines_exactly_the_listed_commands() {
     assert_eq!(sorted(defined), sorted(COMMANDS.iter().copied()));
 }
 
+/// The core's table of calls a window in another process makes of the resident (issue
+/// 30, `thingstray::desktop::calls`) names only listed commands: a window's `invoke` is
+/// forwarded under its own name, so a call the list does not have could never be made.
+#[test]
+fn the_cores_window_calls_are_listed_commands() {
+    let calls: Vec<&str> = thingstray::desktop::calls::CALLS.iter().map(|c| c.name).collect();
+    let missing: Vec<&&str> = calls.iter().filter(|c| !COMMANDS.contains(c)).collect();
+    assert!(missing.is_empty(), "calls that are no command: {missing:?}");
+    assert!(calls.len() >= 30, "{calls:?}");
+}
+
 /// Every `allow-…` a window is granted is one of the listed commands' (a typo or a
 /// command removed from the list would otherwise fail only at build time, if at all),
 /// and every listed command is granted to some window (else nothing can call it).

@@ -18,7 +18,7 @@ pub const TIMEOUT: Duration = Duration::from_millis(1000);
 pub type Asked<T> = std::result::Result<T, String>;
 
 /// Connects to this settings folder's agent and sends `req`, or says why not.
-async fn send(paths: &Paths, req: &Request) -> Asked<(OwnedReadHalf, OwnedWriteHalf)> {
+pub(super) async fn send(paths: &Paths, req: &Request) -> Asked<(OwnedReadHalf, OwnedWriteHalf)> {
     let stream = match UnixStream::connect(socket_path(paths)).await {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("no agent is running".to_string()),
@@ -50,7 +50,7 @@ async fn ask<T: DeserializeOwned>(paths: &Paths, req: &Request, timeout: Duratio
 }
 
 /// The `ok` of an answer line, or what the agent said instead.
-fn ok_of(answer: &str) -> Asked<serde_json::Value> {
+pub(super) fn ok_of(answer: &str) -> Asked<serde_json::Value> {
     let v: serde_json::Value =
         serde_json::from_str(answer.trim()).map_err(|_| "the agent's answer is not JSON (refused?)".to_string())?;
     if let Some(e) = v.get("error") {

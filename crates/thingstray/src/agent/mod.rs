@@ -23,6 +23,8 @@
 pub mod client;
 #[cfg(unix)]
 pub mod server;
+#[cfg(unix)]
+pub mod window;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,10 +36,12 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 
 pub const SOCKET: &str = "agent.sock";
-/// A request is a few dozen bytes.
-pub const MAX_REQUEST: usize = 4096;
 /// Status answers grow with the connections; tokens are about a kilobyte.
 pub const MAX_ANSWER: usize = 256 * 1024;
+/// A window's call carries a form at most (a pasted personal access token, names).
+pub const MAX_CALL: usize = 64 * 1024;
+/// A window's answer may be a thousand devices with their controls.
+pub const MAX_CALL_ANSWER: usize = 32 * 1024 * 1024;
 
 /// Where this settings folder's agent listens.
 pub fn socket_path(paths: &Paths) -> PathBuf {
@@ -58,7 +62,28 @@ pub enum Request {
     /// `{"ok": {"connection", "interval_s"}}` first, then `{"change": {...}}` lines (and
     /// `{"missed": N}` when the client fell behind).
     Watch,
+    /// A window's call of the desktop (issue 30): an IPC command by name with its
+    /// arguments as the window sent them; the answer is the command's. Only an agent with
+    /// [`AgentSource::calls`] (the desktop app) answers.
+    Call {
+        command: String,
+        #[serde(default)]
+        args: serde_json::Value,
+    },
+    /// What the windows show may have changed: `{"ok": {}}` first, then `{"changed": N}`
+    /// whenever it does, until the client hangs up.
+    Follow,
 }
+
+/// The desktop's calls by name (`desktop::calls::dispatch`); the agent module comes before
+/// `desktop`, so the app hands it in.
+pub type Calls = Arc<
+    dyn Fn(String, serde_json::Value) -> futures_util::future::BoxFuture<'static, Result<serde_json::Value>>
+        + Send
+        + Sync,
+>;
+/// A receiver that changes whenever what a window shows may have changed.
+pub type Follow = Arc<dyn Fn() -> Result<tokio::sync::watch::Receiver<u64>> + Send + Sync>;
 
 /// A token as the agent hands it out: no refresh token, ever.
 #[derive(Debug, Serialize, Deserialize)]
@@ -100,6 +125,9 @@ pub struct AgentSource {
     /// The change feed `watch` listens to (the one the token server's `/v1/events` and
     /// the alerts use), with its connection's name; `None`: this agent has none.
     pub feed: Option<FeedOf>,
+    /// A window's calls and its "changed" ticks (the desktop app; issue 30).
+    pub calls: Option<Calls>,
+    pub follow: Option<Follow>,
 }
 
 impl AgentSource {
@@ -113,6 +141,12 @@ impl AgentSource {
             }),
             _ => Ok(conn.clone()),
         };
-        AgentSource { find: Arc::new(find), all: Arc::new(move || vec![all.clone()]), feed: None }
+        AgentSource {
+            find: Arc::new(find),
+            all: Arc::new(move || vec![all.clone()]),
+            feed: None,
+            calls: None,
+            follow: None,
+        }
     }
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
-use super::{socket_path, AgentSource, Request, StatusReply, TokenReply, MAX_REQUEST};
+use super::{socket_path, AgentSource, Request, StatusReply, TokenReply, MAX_CALL};
 use crate::config::Paths;
 use crate::error::{Error, Result};
 
@@ -100,7 +100,11 @@ impl Agent {
 
 async fn accept(listener: UnixListener, source: AgentSource) {
     let me = uid();
+    // The connections' tasks end with the agent: a stopped agent (the app quitting, a
+    // desktop replaced) leaves no stream open that a window or `watch` would wait on.
+    let mut conns = tokio::task::JoinSet::new();
     loop {
+        while conns.try_join_next().is_some() {}
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
@@ -113,7 +117,7 @@ async fn accept(listener: UnixListener, source: AgentSource) {
         };
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == me => {
-                tokio::spawn(serve_one(stream, source.clone()));
+                conns.spawn(serve_one(stream, source.clone()));
             }
             Ok(cred) => tracing::warn!(uid = cred.uid(), "agent: refused a process of another user"),
             Err(e) => tracing::warn!("agent: refused a peer whose user is unknown: {e}"),
@@ -124,7 +128,8 @@ async fn accept(listener: UnixListener, source: AgentSource) {
 async fn serve_one(stream: UnixStream, source: AgentSource) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
-    let mut capped = BufReader::new(read.take(MAX_REQUEST as u64));
+    // The largest request is a window's call (a form); the others are a few dozen bytes.
+    let mut capped = BufReader::new(read.take(MAX_CALL as u64));
     let read = tokio::time::timeout(READ_TIMEOUT, capped.read_line(&mut line)).await;
     if !matches!(read, Ok(Ok(n)) if n > 0) {
         return;
@@ -137,6 +142,13 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
                 why: "this agent keeps no change feed (an older ThingsTray); `thingstray watch` polls by itself".into(),
             }),
         },
+        Ok(Request::Follow) => match source.follow.as_ref().map(|f| f()) {
+            Some(Ok(rx)) => return follow(capped.into_inner().into_inner(), write, rx).await,
+            Some(Err(e)) => Err(e),
+            None => Err(Error::BadRequest { why: "this agent has no windows to follow (it is not the app)".into() }),
+        },
+        // A window that hangs up mid-call (killed, closed) does not stop the call: the
+        // command it asked for is carried out, only the answer has nobody to go to.
         Ok(req) => answer(req, &source).await,
         Err(_) => Err(Error::BadRequest { why: "not an agent request (one JSON line, as thingstray sends)".into() }),
     };
@@ -181,8 +193,38 @@ async fn watch(
     }
 }
 
+/// Says `{"changed": N}` each time `rx` changes, until the client hangs up.
+async fn follow(
+    mut read: tokio::net::unix::OwnedReadHalf,
+    mut write: tokio::net::unix::OwnedWriteHalf,
+    mut rx: tokio::sync::watch::Receiver<u64>,
+) {
+    let mut next = serde_json::json!({ "ok": {} }).to_string();
+    let mut gone = [0u8; 64];
+    loop {
+        next.push('\n');
+        let wrote = tokio::time::timeout(Duration::from_secs(10), write.write_all(next.as_bytes())).await;
+        if !matches!(wrote, Ok(Ok(()))) {
+            return;
+        }
+        next = tokio::select! {
+            changed = rx.changed() => match changed {
+                Ok(()) => serde_json::json!({ "changed": *rx.borrow_and_update() }).to_string(),
+                // The desktop is gone (quit, or the demo replaced it).
+                Err(_) => return,
+            },
+            _ = read.read(&mut gone) => return,
+        };
+    }
+}
+
 async fn answer(req: Request, source: &AgentSource) -> Result<serde_json::Value> {
     match req {
+        Request::Call { command, args } => match &source.calls {
+            Some(calls) => calls(command, args).await,
+            None => Err(Error::BadRequest { why: "this agent answers no window calls (it is not the app)".into() }),
+        },
+        Request::Follow => Err(Error::BadRequest { why: "follow is a stream".into() }),
         Request::Token { connection, min_valid_secs } => {
             let conn = (source.find)(connection.as_deref())?;
             let grant = conn.session.token_valid_for(Duration::from_secs(min_valid_secs)).await?;

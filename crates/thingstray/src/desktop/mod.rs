@@ -13,6 +13,7 @@ pub mod poll;
 pub mod prefs;
 pub mod setup;
 
+pub use app::calls;
 pub use app::{
     Alert, ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus,
     SignInStart, SignedIn,

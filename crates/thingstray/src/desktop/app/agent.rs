@@ -18,6 +18,7 @@ impl Desktop {
         let find_in = Arc::downgrade(self);
         let all_in: Weak<Desktop> = Arc::downgrade(self);
         let feed_in = Arc::downgrade(self);
+        let (calls_in, follow_in) = (Arc::downgrade(self), Arc::downgrade(self));
         let source = AgentSource {
             find: Arc::new(move |name: Option<&str>| {
                 let d = find_in.upgrade().ok_or_else(gone)?;
@@ -31,6 +32,12 @@ impl Desktop {
             }),
             // The app's own reads feed it (alerts.rs): `watch` adds no request.
             feed: Some(Arc::new(move || feed_in.upgrade().ok_or_else(gone)?.feed(None))),
+            // A window in its own process asks for everything here (issue 30).
+            calls: Some(Arc::new(move |command: String, args: serde_json::Value| {
+                let desktop = calls_in.upgrade();
+                Box::pin(async move { super::calls::dispatch(desktop.ok_or_else(gone)?, &command, args).await })
+            })),
+            follow: Some(Arc::new(move || Ok(follow_in.upgrade().ok_or_else(gone)?.subscribe()))),
         };
         Agent::start(&self.paths, source).await
     }
@@ -82,5 +89,107 @@ mod tests {
         let client::Watched::Change(c) = got else { panic!("a change, not a gap") };
         assert_eq!((c["device_id"].as_str(), c["new"].as_str()), (Some(door), Some("open")), "{c}");
         assert_eq!(reads() - before, 1, "the app's one read: the watcher added none");
+    }
+
+    /// Waits for `check` to hold, polling: the resident acts on its own time.
+    async fn until(what: &str, check: impl Fn() -> bool) {
+        let wait = async {
+            while !check() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait).await.unwrap_or_else(|_| panic!("{what}"));
+    }
+
+    fn a_switch(e: &super::super::tests::Env) -> String {
+        let list = e.desktop.cached_device_list("demo").unwrap();
+        list.rooms.iter().flat_map(|r| &r.devices).find(|d| d.can_switch && d.usable()).unwrap().id.clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_window_asks_the_resident_and_gets_its_answer_or_its_refusal() {
+        use crate::agent::window::call;
+        let e = signed_in().await;
+        let paths = e.desktop.paths().clone();
+        let none = call(&paths, "connections", serde_json::json!({}), Duration::from_secs(5)).await.unwrap_err();
+        assert!(none.contains("no agent"), "no resident yet: {none}");
+        let _agent = e.desktop.start_agent().await.unwrap();
+        let list = call(&paths, "cached_devices", serde_json::json!({"connection": "demo"}), Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(list["connection"], "demo");
+        let refused =
+            call(&paths, "cached_devices", serde_json::json!({"connection": "cabin"}), Duration::from_secs(5))
+                .await
+                .unwrap()
+                .unwrap_err();
+        assert_eq!(refused["code"], "unknown_connection", "{refused}");
+        assert!(refused["message"].as_str().is_some_and(|m| m.contains("demo")), "{refused}");
+        // The CLI's answers are unchanged beside it.
+        assert_eq!(client::status(&paths, client::TIMEOUT).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_window_killed_mid_command_leaves_the_command_done_and_the_resident_serving() {
+        use tokio::io::AsyncWriteExt;
+        let e = signed_in().await;
+        let paths = e.desktop.paths().clone();
+        let _agent = e.desktop.start_agent().await.unwrap();
+        let id = a_switch(&e);
+        let before = e.sim.device_attribute(&id, "main", "switch", "switch").unwrap() == "on";
+        // The window sends its call and dies before any answer: its end of the socket closes.
+        let mut s = tokio::net::UnixStream::connect(crate::agent::socket_path(&paths)).await.unwrap();
+        let call = serde_json::json!({"op": "call", "command": "switch_device",
+            "args": {"connection": "demo", "device": id, "on": !before}});
+        s.write_all(format!("{call}\n").as_bytes()).await.unwrap();
+        drop(s);
+        until("the command carried out", || {
+            e.sim.device_attribute(&id, "main", "switch", "switch").is_some_and(|v| (v == "on") != before)
+        })
+        .await;
+        until("the read-back in the cache", || {
+            let list = e.desktop.cached_device_list("demo").unwrap();
+            list.rooms.iter().flat_map(|r| &r.devices).any(|d| d.id == id && d.switch == Some(!before))
+        })
+        .await;
+        // The next window is answered.
+        let again = crate::agent::window::call(
+            &paths,
+            "switch_device",
+            serde_json::json!({"connection": "demo", "device": id, "on": before}),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(again["switch"], before);
+    }
+
+    async fn within(f: &mut crate::agent::window::Follower) -> crate::agent::window::Followed {
+        tokio::time::timeout(Duration::from_secs(10), f.next()).await.expect("heard")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_window_follows_the_resident_through_its_restart_and_nothing_is_lost() {
+        use crate::agent::window::{call, Followed, Follower};
+        let e = signed_in().await;
+        let paths = e.desktop.paths().clone();
+        let agent = e.desktop.start_agent().await.unwrap();
+        let mut f = Follower::new(paths.clone());
+        assert_eq!(within(&mut f).await, Followed::Back);
+        let id = a_switch(&e);
+        e.desktop.set_favorite("demo", &id, true).unwrap();
+        assert_eq!(within(&mut f).await, Followed::Changed);
+
+        drop(agent);
+        assert!(matches!(within(&mut f).await, Followed::Lost(_)), "the window is told");
+        // A new resident (same settings): the window connects again by itself.
+        let _agent = e.desktop.start_agent().await.unwrap();
+        assert_eq!(within(&mut f).await, Followed::Back);
+        let s = call(&paths, "settings", serde_json::json!({}), Duration::from_secs(5)).await.unwrap().unwrap();
+        assert!(s["connections"]["demo"]["favorites"].as_array().unwrap().iter().any(|d| d == &serde_json::json!(id)));
+        e.desktop.set_favorite("demo", &id, false).unwrap();
+        assert_eq!(within(&mut f).await, Followed::Changed);
     }
 }

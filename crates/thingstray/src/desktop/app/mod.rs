@@ -9,6 +9,7 @@
 #[cfg(unix)]
 mod agent;
 mod alerts;
+pub mod calls;
 mod device_calls;
 mod hand_over;
 mod modes;
@@ -397,4 +398,4 @@ impl Desktop {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,14 +7,14 @@ use crate::desktop::indicator::TrayState;
 use crate::desktop::menu::{checks, MenuAction};
 use crate::desktop::Notice;
 
-pub(super) struct Env {
-    pub(super) sim: Sim,
-    pub(super) _dir: tempfile::TempDir,
-    pub(super) desktop: Arc<Desktop>,
-    pub(super) start: SignInStart,
+pub(crate) struct Env {
+    pub(crate) sim: Sim,
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) desktop: Arc<Desktop>,
+    pub(crate) start: SignInStart,
 }
 
-pub(super) async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     let sim = Sim::start(SimConfig { auto_approve: true, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let client = sim.client().clone();
@@ -25,14 +25,14 @@ pub(super) async fn env() -> Env {
 }
 
 /// What the sign-in window sees: the authorize URL answers with a redirect.
-pub(super) async fn redirect_of(authorize_url: &str) -> String {
+pub(crate) async fn redirect_of(authorize_url: &str) -> String {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let resp = http.get(authorize_url).send().await.unwrap();
     assert_eq!(resp.status(), 302);
     resp.headers()["location"].to_str().unwrap().to_string()
 }
 
-pub(super) async fn signed_in() -> Env {
+pub(crate) async fn signed_in() -> Env {
     let e = env().await;
     let redirect = redirect_of(&e.start.authorize_url).await;
     assert!(e.desktop.is_sign_in_redirect(&redirect));
