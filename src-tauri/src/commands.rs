@@ -207,7 +207,7 @@ pub fn set_alerts(shell: State<'_, Shell>, connection: String, device: String, o
 /// "HH:MM" to "HH:MM", local time; no `start` turns quiet hours off.
 #[tauri::command]
 pub fn set_quiet_hours(shell: State<'_, Shell>, start: Option<String>, end: Option<String>) -> Res<DesktopSettings> {
-    shell.desktop()?.set_quiet_hours(start.zip(end))
+    shell.desktop()?.set_quiet_hours(start, end)
 }
 
 #[tauri::command]

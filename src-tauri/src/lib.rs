@@ -13,8 +13,8 @@
 //!
 //! - `state`: [`Shell`], the current desktop (real or demo) and the tasks following it.
 //! - `idle`: ends WebKit's network process once no window is open.
-//! - `notify`: desktop notifications.
 //! - `windows`: opens and closes the app's windows, nothing else.
+//! - `notify`: desktop notifications, and device alerts whose click opens a window.
 //! - `shortcut`: the system-wide keyboard shortcut that opens the device window.
 //! - `sign_in`: the sign-in window and the one path every sign-in answer takes.
 //! - `deep_link`: `thingstray://` links, handed to `sign_in`.

@@ -27,6 +27,10 @@ const BACKLOG: usize = 1024;
 
 type Read = Arc<dyn Fn() -> BoxFuture<'static, Result<Vec<Device>>> + Send + Sync>;
 
+/// Finds the feed to listen to, with its connection's name, when a listener arrives (the
+/// desktop app's served connection may change, or open later, while it runs).
+pub type FeedOf = Arc<dyn Fn() -> Result<(String, Feed)> + Send + Sync>;
+
 /// The change feed of one connection's devices. Cheap to clone: clones share the poller.
 #[derive(Clone)]
 pub struct Feed {
@@ -40,6 +44,9 @@ struct Inner {
     /// Milliseconds; a fed feed's owner may change it (the app's poll interval setting).
     interval_ms: AtomicU64,
     arrived: Arc<Notify>,
+    /// A fed feed's first listener arrived after nobody listened: the owner's last read
+    /// may be hours old, so the next read is the new baseline, not a change.
+    rebase: std::sync::atomic::AtomicBool,
     clock: Arc<dyn Clock>,
     tx: broadcast::Sender<Arc<Change>>,
     /// Whether a poller runs; held while subscribing and while a poller decides to stop,
@@ -92,6 +99,7 @@ impl Feed {
                 read,
                 interval_ms: AtomicU64::new(millis(interval)),
                 arrived,
+                rebase: std::sync::atomic::AtomicBool::new(false),
                 clock,
                 tx,
                 running: Mutex::new(false),
@@ -101,8 +109,14 @@ impl Feed {
     }
 
     /// A fed feed's read: its changes go to every listener (none listening: dropped).
-    pub fn publish(&self, changes: impl IntoIterator<Item = Change>) {
+    /// `stale`: the read before it is old (nobody was reading); if a listener arrived
+    /// since the last publish and nobody listened before, these changes are against a
+    /// state it never saw, and the read is only its baseline.
+    pub fn publish(&self, changes: impl IntoIterator<Item = Change>, stale: bool) {
         self.inner.reads.fetch_add(1, Ordering::Relaxed);
+        if self.inner.rebase.swap(false, Ordering::SeqCst) && stale {
+            return;
+        }
         for change in changes {
             let _ = self.inner.tx.send(Arc::new(change));
         }
@@ -121,8 +135,12 @@ impl Feed {
     /// listening; the poller stops after its current wait once nobody listens.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         let mut running = self.inner.running.lock().unwrap_or_else(|p| p.into_inner());
+        let first = self.inner.tx.receiver_count() == 0;
         let rx = self.inner.tx.subscribe();
         if self.inner.read.is_none() {
+            if first {
+                self.inner.rebase.store(true, Ordering::SeqCst);
+            }
             // A stored permit: the owner wakes even if it was not waiting at this moment.
             self.inner.arrived.notify_one();
         } else if !*running {
@@ -277,12 +295,15 @@ mod tests {
         let arrived = Arc::new(Notify::new());
         let feed = Feed::fed(Duration::from_secs(30), Arc::new(ManualClock::new()), arrived.clone());
         assert!(!feed.listening());
-        feed.publish(changes(&[lamp("off")], &[lamp("on")], std::time::UNIX_EPOCH));
+        feed.publish(changes(&[lamp("off")], &[lamp("on")], std::time::UNIX_EPOCH), false);
         let mut rx = feed.subscribe();
         // The permit was stored: the owner, not yet waiting, still hears of the listener.
         tokio::time::timeout(Duration::from_secs(10), arrived.notified()).await.expect("the owner is told");
         assert!(feed.listening() && !*feed.inner.running.lock().unwrap(), "no poller of its own");
-        feed.publish(changes(&[lamp("on")], &[lamp("off")], std::time::UNIX_EPOCH));
+        // The first read after nobody listened, against a cache hours old: a baseline.
+        feed.publish(changes(&[lamp("off")], &[lamp("on")], std::time::UNIX_EPOCH), true);
+        assert!(rx.try_recv().is_err(), "no stale change for a new listener");
+        feed.publish(changes(&[lamp("on")], &[lamp("off")], std::time::UNIX_EPOCH), true);
         let got = rx.recv().await.unwrap();
         assert_eq!(got.new, Some(json!("off")), "only what came after it subscribed");
         drop(rx);

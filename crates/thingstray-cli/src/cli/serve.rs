@@ -118,14 +118,17 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
         Duration::from_secs(a.events_interval),
         std::sync::Arc::new(thingstray::clock::SystemClock),
     );
+    let feed_of: thingstray::events::FeedOf = {
+        let (name, feed) = (conn.name.clone(), feed.clone());
+        std::sync::Arc::new(move || Ok((name.clone(), feed.clone())))
+    };
     // The CLI on this machine asks this process first (agent/): no keychain read per call.
     #[cfg(unix)]
     let _agent = if ctx.no_agent {
         None
     } else {
-        let (name, feed) = (conn.name.clone(), feed.clone());
         let source = thingstray::agent::AgentSource {
-            feed: Some(std::sync::Arc::new(move || Ok((name.clone(), feed.clone())))),
+            feed: Some(feed_of.clone()),
             ..thingstray::agent::AgentSource::one(conn.clone())
         };
         match thingstray::agent::server::Agent::start(&ctx.paths, source).await {
@@ -136,7 +139,7 @@ pub async fn run(ctx: &Ctx, a: Args) -> Result<(), CliError> {
             }
         }
     };
-    let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone(), events: Some(feed) };
+    let opts = ServeOptions { addrs, port: a.port, api_url: conn.settings.api_url.clone(), events: Some(feed_of) };
     let server = TokenServer::start(conn.session.clone(), secret, opts).await?;
     {
         let mut out = std::io::stdout().lock();

@@ -113,9 +113,7 @@ pub type Find = Arc<dyn Fn(Option<&str>) -> Result<Connection> + Send + Sync>;
 /// Every connection held live, for `status`.
 pub type All = Arc<dyn Fn() -> Vec<Connection> + Send + Sync>;
 
-/// The change feed `watch` listens to, with its connection's name (looked up when a
-/// `watch` arrives: the app's served connection may change while it runs).
-pub type FeedOf = Arc<dyn Fn() -> Result<(String, crate::events::Feed)> + Send + Sync>;
+pub use crate::events::FeedOf;
 
 /// What the agent serves from.
 #[derive(Clone)]

@@ -72,6 +72,12 @@ impl Alerter {
         self.enabled.insert(device_id.to_string(), on);
     }
 
+    /// The user's choices, all of them (device id -> on), replacing what was set: a
+    /// device with none gets each kind's default.
+    pub fn set_choices(&mut self, choices: &std::collections::BTreeMap<String, bool>) {
+        self.enabled = choices.iter().map(|(id, on)| (id.clone(), *on)).collect();
+    }
+
     /// Whether the device's bell shows as on: the user's choice, else [`default_on`].
     pub fn enabled(&self, device: &Device) -> bool {
         self.enabled.get(&device.id).copied().unwrap_or_else(|| default_on(device))

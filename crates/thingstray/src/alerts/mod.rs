@@ -19,4 +19,4 @@ mod rules;
 
 pub use alerter::{summary_gap, Alerter, Notification, DEBOUNCE, MIN_SUMMARY_GAP};
 pub use changes::{changes, Change, HEALTH_ATTRIBUTE, HEALTH_CAPABILITY};
-pub use rules::{default_on, rule_for, Rule, RULES};
+pub use rules::{default_on, needs_mode, rule_for, Rule, RULES};

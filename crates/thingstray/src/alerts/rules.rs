@@ -116,6 +116,12 @@ pub fn default_on(device: &Device) -> bool {
     RULES.iter().any(|r| r.default_on && device.has_capability(r.capability))
 }
 
+/// Whether a device has a kind of alert told only in Away (motion): its alerts need the
+/// location's mode.
+pub fn needs_mode(device: &Device) -> bool {
+    RULES.iter().any(|r| r.away_only && device.has_capability(r.capability))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

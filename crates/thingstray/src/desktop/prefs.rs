@@ -45,7 +45,7 @@ pub struct DesktopSettings {
     /// The share listener (Settings -> Other computers), kept so it comes back at launch.
     pub share: SharePrefs,
     pub connections: BTreeMap<String, ConnectionPrefs>,
-    /// Alerts wait until these end ("22:00" to "07:00" wraps midnight), except leak,
+    /// Alerts during these are not shown ("22:00" to "07:00" wraps midnight), except leak,
     /// smoke and CO. `None` (the default): no quiet hours.
     pub quiet_hours: Option<QuietHours>,
 }

@@ -19,8 +19,13 @@ use tokio::sync::broadcast::error::RecvError;
 use super::{error_response, Shared};
 
 pub async fn stream(State(shared): State<Arc<Shared>>) -> Response {
-    let Some(feed) = shared.events.clone() else {
+    let Some(feed_of) = shared.events.clone() else {
         return error_response(StatusCode::NOT_FOUND, "not_found", "this server keeps no change feed");
+    };
+    // Looked up per stream: the desktop's served connection may open, or change, later.
+    let feed = match feed_of() {
+        Ok((_, feed)) => feed,
+        Err(e) => return super::core_error_response(&e),
     };
     let rx = feed.subscribe();
     let events = futures_util::stream::unfold(rx, |mut rx| async move {

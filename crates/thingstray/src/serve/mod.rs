@@ -58,7 +58,7 @@ pub enum TokenSource {
 }
 
 /// Where and for whom to serve.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Loopback addresses only; the first one must bind, later ones (usually [::1]) are
     /// skipped with a warning when the system has no such address (IPv6-less containers).
@@ -70,7 +70,18 @@ pub struct ServeOptions {
     pub api_url: String,
     /// The change feed `GET /v1/events` streams (the poller the agent's `watch` shares);
     /// `None`: that path answers 404.
-    pub events: Option<crate::events::Feed>,
+    pub events: Option<crate::events::FeedOf>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("addrs", &self.addrs)
+            .field("port", &self.port)
+            .field("api_url", &self.api_url)
+            .field("events", &self.events.is_some())
+            .finish()
+    }
 }
 
 /// Refuses anything but a loopback address, with the reason.
@@ -99,7 +110,7 @@ pub(crate) struct Shared {
     /// Scheme, host, port and any path prefix of the API, without the trailing `/v1`, for
     /// [`TokenSource::One`] (a looked-up connection brings its own).
     api_origin: String,
-    events: Option<crate::events::Feed>,
+    events: Option<crate::events::FeedOf>,
 }
 
 impl Shared {

@@ -11,10 +11,10 @@ use chrono::Timelike;
 use serde::Serialize;
 
 use super::{Desktop, Live};
-use crate::alerts::{changes, default_on, Notification};
+use crate::alerts::{changes, default_on, needs_mode, Notification};
 use crate::api::Device;
 use crate::desktop::prefs::{ConnectionPrefs, DesktopSettings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::Feed;
 
 /// Notifications waiting for the shell; more than this while nobody takes them (no
@@ -51,17 +51,27 @@ impl Live {
         settings: &DesktopSettings,
         mode: Option<&str>,
     ) -> Vec<Alert> {
-        let found = self.devices.as_deref().map(|before| changes(before, &devices, at)).unwrap_or_default();
-        let prefs = settings.prefs(&self.conn.name);
-        for d in &devices {
-            self.alerter.set_enabled(&d.id, bell(&prefs, d));
-        }
+        let found = self.baseline.as_deref().map(|before| changes(before, &devices, at)).unwrap_or_default();
+        // The user's choices only: a device nobody chose for alerts by each kind's own
+        // default (a leak sensor's leaks, not its going offline).
+        self.alerter.set_choices(&settings.prefs(&self.conn.name).alerts);
         self.alerter.set_quiet_hours(settings.quiet_hours.as_ref().and_then(|q| q.minutes()));
         let told = self.alerter.observe(&found, at, minute_of_day(at), mode, settings.poll_interval());
+        self.baseline = Some(devices.clone());
         self.devices = Some(devices);
         self.feed.set_interval(settings.poll_interval());
-        self.feed.publish(found);
+        // Nobody read for a while (no bell, no listener): a listener that just came must
+        // not hear of what changed before it came, stamped now.
+        let stale =
+            self.last_read.is_none_or(|t| at.duration_since(t).is_ok_and(|gap| gap > settings.poll_interval() * 2));
+        self.feed.publish(found, stale);
         told.into_iter().map(|notification| Alert { connection: self.conn.name.clone(), notification }).collect()
+    }
+
+    /// A motion bell is on: motion is told only in Away, so the mode must be current.
+    pub(super) fn wants_mode(&self, prefs: &ConnectionPrefs) -> bool {
+        let rung = |d: &&Device| prefs.alerts.get(&d.id) == Some(&true);
+        self.devices.as_deref().is_some_and(|ds| ds.iter().filter(rung).any(needs_mode))
     }
 
     /// Someone wants to hear of changes: a device's bell is on, or a listener listens.
@@ -114,8 +124,19 @@ impl Desktop {
         Ok(s)
     }
 
-    /// Quiet hours, "HH:MM" to "HH:MM" local time; `None` turns them off.
-    pub fn set_quiet_hours(&self, hours: Option<(String, String)>) -> Result<DesktopSettings> {
+    /// Quiet hours, "HH:MM" to "HH:MM" local time; neither end turns them off, one end
+    /// alone is refused.
+    pub fn set_quiet_hours(&self, start: Option<String>, end: Option<String>) -> Result<DesktopSettings> {
+        let hours = match (start, end) {
+            (Some(start), Some(end)) => Some((start, end)),
+            (None, None) => None,
+            _ => {
+                return Err(Error::InvalidSetting {
+                    field: "quiet_hours".into(),
+                    why: "give both the start and the end (or neither, to turn quiet hours off)".into(),
+                })
+            }
+        };
         self.change_settings(|s| s.set_quiet_hours(hours.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))))
     }
 
@@ -233,9 +254,9 @@ mod tests {
         moved("inactive");
         e.desktop.refresh_devices("demo").await.unwrap();
 
-        // Someone sets Away in the SmartThings app; the app reads it with the places.
+        // Someone sets Away in the SmartThings app. With a motion bell on, the mode is
+        // read with each read, not only with the places (every 10 minutes).
         assert!(e.sim.set_current_mode(&location, "Away"));
-        e.desktop.state().live.get_mut("demo").unwrap().places_read = None;
         moved("active");
         e.desktop.refresh_devices("demo").await.unwrap();
         assert_eq!(e.desktop.location_mode("demo").as_deref(), Some("Away"));
@@ -245,13 +266,79 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_leak_sensor_tells_its_leaks_by_default_and_its_health_only_when_rung() {
+        let e = signed_in().await;
+        let leak = {
+            let st = e.desktop.state();
+            let ds = st.live["demo"].devices.clone().unwrap();
+            ds.into_iter().find(|d| d.has_capability("waterSensor")).unwrap().id
+        };
+        e.sim.set_device_health(&leak, false);
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert!(e.desktop.take_alerts().is_empty(), "its bell shows on for leaks, not for every kind");
+        e.sim.set_device_health(&leak, true);
+        e.desktop.refresh_devices("demo").await.unwrap();
+        e.sim.set_device_status(&leak, "main", "waterSensor", "water", json!("wet"), None).unwrap();
+        e.desktop.refresh_devices("demo").await.unwrap();
+        let alerts = e.desktop.take_alerts();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(alerts[0].notification.title.starts_with("Leak detected"), "{alerts:?}");
+        // Rung by the user: every kind.
+        e.desktop.set_alerts("demo", &leak, true).unwrap();
+        e.sim.set_device_health(&leak, false);
+        e.desktop.refresh_devices("demo").await.unwrap();
+        let alerts = e.desktop.take_alerts();
+        assert!(alerts.iter().any(|a| a.notification.title.ends_with("went offline")), "{alerts:?}");
+    }
+
+    #[tokio::test]
+    async fn a_change_the_app_made_is_a_change_to_listeners_and_no_alert_backwards() {
+        let e = signed_in().await;
+        let lock = {
+            let st = e.desktop.state();
+            let ds = st.live["demo"].devices.clone().unwrap();
+            ds.into_iter().find(|d| d.has_capability("lock") && d.online != Some(false)).unwrap().id
+        };
+        e.desktop.set_alerts("demo", &lock, true).unwrap();
+        let (_, feed) = e.desktop.feed(None).unwrap();
+        let mut rx = feed.subscribe();
+        e.desktop.device_command("demo", &lock, "lock", "unlock", vec![], true).await.unwrap();
+        // The command's read-back is in the cache at once; the next read tells listeners.
+        e.desktop.refresh_devices("demo").await.unwrap();
+        let change = rx.try_recv().expect("the app's own change reaches watch");
+        assert_eq!((change.attribute.as_str(), change.new.clone()), ("lock", Some(json!("unlocked"))));
+        let alerts = e.desktop.take_alerts();
+        assert_eq!(alerts.len(), 1, "unlocked is told once: {alerts:?}");
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert!(rx.try_recv().is_err() && e.desktop.take_alerts().is_empty(), "and not again");
+    }
+
+    #[tokio::test]
+    async fn a_listener_after_a_quiet_hour_hears_nothing_from_before_it_came() {
+        let e = signed_in().await;
+        e.sim.set_device_status(FRONT_DOOR, "main", "contactSensor", "contact", json!("open"), None).unwrap();
+        // Nobody read for an hour: the cache is that old when a listener comes.
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        e.desktop.state().live.get_mut("demo").unwrap().last_read = Some(hour_ago);
+        let (_, feed) = e.desktop.feed(None).unwrap();
+        let mut rx = feed.subscribe();
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert!(rx.try_recv().is_err(), "the door opened before the listener came");
+        e.sim.set_device_status(FRONT_DOOR, "main", "contactSensor", "contact", json!("closed"), None).unwrap();
+        e.desktop.refresh_devices("demo").await.unwrap();
+        assert_eq!(rx.try_recv().unwrap().new, Some(json!("closed")), "what happens after, it hears");
+    }
+
+    #[tokio::test]
     async fn quiet_hours_are_checked_and_kept() {
         let e = signed_in().await;
-        let s = e.desktop.set_quiet_hours(Some(("22:00".into(), "07:00".into()))).unwrap();
+        let s = e.desktop.set_quiet_hours(Some("22:00".into()), Some("07:00".into())).unwrap();
         assert_eq!(s.quiet_hours.and_then(|q| q.minutes()), Some((22 * 60, 7 * 60)));
-        let e2 = e.desktop.set_quiet_hours(Some(("25:00".into(), "07:00".into()))).unwrap_err();
+        let e2 = e.desktop.set_quiet_hours(Some("25:00".into()), Some("07:00".into())).unwrap_err();
         assert_eq!(e2.code(), "invalid_setting");
+        let half = e.desktop.set_quiet_hours(Some("22:00".into()), None).unwrap_err();
+        assert_eq!(half.code(), "invalid_setting", "one end alone is no choice");
         assert!(e.desktop.settings().quiet_hours.is_some(), "a refused change keeps the hours");
-        assert_eq!(e.desktop.set_quiet_hours(None).unwrap().quiet_hours, None);
+        assert_eq!(e.desktop.set_quiet_hours(None, None).unwrap().quiet_hours, None);
     }
 }

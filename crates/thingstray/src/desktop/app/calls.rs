@@ -96,7 +96,7 @@ pub static CALLS: &[Call] = &[
     call!("set_favorite", |d, connection: String, device: String, on: bool| d.set_favorite(&connection, &device, on)),
     call!("set_hidden", |d, connection: String, device: String, on: bool| d.set_hidden(&connection, &device, on)),
     call!("set_alerts", |d, connection: String, device: String, on: bool| d.set_alerts(&connection, &device, on)),
-    call!("set_quiet_hours", |d, start: Option<String>, end: Option<String>| d.set_quiet_hours(start.zip(end))),
+    call!("set_quiet_hours", |d, start: Option<String>, end: Option<String>| d.set_quiet_hours(start, end)),
     call!("set_poll_interval", |d, seconds: u64| d.set_poll_interval(seconds)),
     call!("set_tray_refresh", |d, seconds: u64| d.set_tray_refresh(seconds)),
     call!("set_panel_theme", |d, theme: PanelTheme| d.set_panel_theme(theme)),

@@ -48,17 +48,24 @@ impl Desktop {
     /// cache. While a rate limit SmartThings answered still holds, nothing is sent: the
     /// cache stays as it is.
     pub async fn refresh_devices(&self, connection: &str) -> Result<()> {
-        let (conn, location, places_fresh) = {
-            let st = self.state();
-            let l = st.live(connection)?;
+        let settings = self.settings();
+        let (conn, location, places_fresh, seq, mode_due) = {
+            let mut st = self.state();
+            let unknown = st.unknown(connection);
+            let l = st.live.get_mut(connection).ok_or(unknown)?;
             let now = self.opts.clock.now();
             if let Some(left) = rate_limit_left(now, l.last_read, l.last_error.as_ref()) {
                 return Err(Error::RateLimited { retry_after: left });
             }
             let fresh = l.places_read.is_some_and(|t| now.duration_since(t).unwrap_or_default() < PLACES_MAX_AGE);
-            (l.conn.clone(), l.conn.settings.location_id.clone(), fresh)
+            // Reads are ordered by when they were asked, counted, not timed: a clock set
+            // back must not make every later read look older than the last.
+            l.reads_asked += 1;
+            // A motion bell needs the mode as it is now (Away or back home), not as read
+            // with the places up to 10 minutes ago: one more request per read, only then.
+            let mode_due = fresh && l.wants_mode(&settings.prefs(connection));
+            (l.conn.clone(), l.conn.settings.location_id.clone(), fresh, l.reads_asked, mode_due)
         };
-        let asked = self.opts.clock.now();
         let result = conn.api.devices().await;
         let now = self.opts.clock.now();
         let devices = match result {
@@ -73,34 +80,39 @@ impl Desktop {
             }
         };
         let mut places = None;
+        let location = location.or_else(|| devices.iter().find_map(|d| d.location_id.clone()));
         if !places_fresh {
-            let location = location.or_else(|| devices.iter().find_map(|d| d.location_id.clone()));
             let rooms = match &location {
                 Some(loc) => conn.api.rooms(loc).await.unwrap_or_default(),
                 None => Vec::new(),
             };
             let scenes = conn.api.scenes(location.as_deref()).await.unwrap_or_default();
             let modes = modes::read(&conn.api, location.as_deref()).await;
-            places = Some((rooms, scenes, location, modes));
+            places = Some((rooms, scenes, location.clone(), modes));
         }
-        let settings = self.settings();
+        let current = match (&location, mode_due) {
+            (Some(loc), true) => Some(conn.api.current_mode(loc).await),
+            _ => None,
+        };
         let mut st = self.state();
         let mut alerts = Vec::new();
         if let Some(l) = st.live.get_mut(connection) {
             // Two reads at once (the window's and the tray's): the one asked later wins,
             // so an older answer landing last is neither the cache nor a change backwards.
-            if let Some((rooms, scenes, location, modes)) = places {
-                l.rooms = rooms;
-                l.scenes = scenes;
-                l.modes.store(location, modes);
-                l.places_read = Some(now);
-            }
-            if l.read_asked.is_none_or(|t| t <= asked) {
-                // Motion alerts only in Away: the mode as last read (with the places, or
-                // set from here).
+            if seq > l.read_seq {
+                l.read_seq = seq;
+                if let Some((rooms, scenes, location, modes)) = places {
+                    l.rooms = rooms;
+                    l.scenes = scenes;
+                    l.modes.store(location, modes);
+                    l.places_read = Some(now);
+                }
+                if let Some(current) = current {
+                    l.modes.store_current(current);
+                }
+                // Motion alerts only in Away: the mode as last read.
                 let mode = l.modes.current_name().map(str::to_string);
                 alerts = l.take_read(devices, now, &settings, mode.as_deref());
-                l.read_asked = Some(asked);
             }
             l.last_read = Some(now);
             l.last_error = None;

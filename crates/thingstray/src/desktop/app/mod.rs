@@ -126,8 +126,15 @@ struct Live {
     modes: modes::ModeCache,
     places_read: Option<SystemTime>,
     last_read: Option<SystemTime>,
-    /// When the read the cached devices came from was sent.
-    read_asked: Option<SystemTime>,
+    /// Reads asked so far, and the number of the one the cache holds (a later-asked read
+    /// that landed first is not overwritten by an earlier one).
+    reads_asked: u64,
+    read_seq: u64,
+    /// The devices as the last read gave them: what the next read's changes are found
+    /// against. `devices` also takes the state a command read back; this does not, so a
+    /// change the app made is still a change to `watch`, and a read asked before the
+    /// command cannot look like the device changing back.
+    baseline: Option<Vec<Device>>,
     last_error: Option<Error>,
     busy: HashSet<String>,
     /// What the reads' changes are worth telling (alerts.rs).
@@ -337,8 +344,10 @@ impl Desktop {
                 changed.send_modify(|n| *n = n.wrapping_add(1));
             }
         });
-        // Listeners of a connection signed in again keep listening.
-        let feed = self.state().live.get(&conn.name).map(|l| l.feed.clone()).unwrap_or_else(|| self.new_feed());
+        // Listeners of a connection signed in again keep listening. (Two statements: the
+        // state's lock is let go before `new_feed` takes the settings'.)
+        let kept = self.state().live.get(&conn.name).map(|l| l.feed.clone());
+        let feed = kept.unwrap_or_else(|| self.new_feed());
         let live = Live {
             location_name: conn.settings.location_name.clone(),
             conn,
@@ -348,7 +357,9 @@ impl Desktop {
             modes: Default::default(),
             places_read: None,
             last_read: None,
-            read_asked: None,
+            reads_asked: 0,
+            read_seq: 0,
+            baseline: None,
             last_error: None,
             busy: HashSet::new(),
             alerter: Alerter::new(),

@@ -63,6 +63,18 @@ impl ModeCache {
     }
 }
 
+impl ModeCache {
+    /// Keeps a read of the current mode alone (while a motion bell needs it fresh). A
+    /// failed read keeps what was known: the list of modes says what there is.
+    pub(super) fn store_current(&mut self, read: Result<Mode>) {
+        match read {
+            Ok(mode) if !self.modes.is_empty() => self.current = Some(mode),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(code = e.code(), "the current mode could not be read"),
+        }
+    }
+}
+
 /// A location's modes and its current one, read together. No location, no modes.
 pub(super) async fn read(api: &Api, location: Option<&str>) -> Result<(Vec<Mode>, Mode)> {
     let Some(location) = location else {

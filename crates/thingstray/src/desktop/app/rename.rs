@@ -138,7 +138,7 @@ impl Desktop {
             l.scenes = std::mem::take(&mut was.scenes);
             l.places_read = was.places_read;
             l.last_read = was.last_read;
-            l.read_asked = was.read_asked;
+            l.baseline = was.baseline.take();
             l.location_name = was.location_name.clone().or(l.location_name.take());
             // Listeners (watch, the token server's /v1/events) and the alerts' memory
             // follow the connection under its new name.

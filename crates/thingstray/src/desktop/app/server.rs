@@ -163,6 +163,7 @@ impl Desktop {
         let secret = ServerSecret::load_or_create(&self.vault).await?;
         // Weak: the server lives inside the Desktop and must not keep it alive.
         let desktop = Arc::downgrade(self);
+        let events_of = Arc::downgrade(self);
         let source = TokenSource::Current(Arc::new(move || match desktop.upgrade() {
             Some(d) => d.served(),
             None => Err(Error::io("serving a token", "ThingsTray is quitting")),
@@ -172,8 +173,12 @@ impl Desktop {
             addrs: DEFAULT_ADDRS.to_vec(),
             port,
             api_url: crate::config::DEFAULT_API_URL.into(),
-            // The served connection's changes, from the app's own reads (alerts.rs).
-            events: self.feed(None).ok().map(|(_, feed)| feed),
+            // The served connection's changes, from the app's own reads (alerts.rs),
+            // looked up per stream as the token is per request.
+            events: Some(Arc::new(move || match events_of.upgrade() {
+                Some(d) => d.feed(None),
+                None => Err(Error::io("streaming changes", "ThingsTray is quitting")),
+            })),
         };
         TokenServer::start_with(source, secret, opts).await
     }

@@ -12,6 +12,10 @@ use crate::desktop::notices::{notices_for, Notice};
 use crate::desktop::poll::{next_poll, PollDecision, Showing};
 use crate::error::Error;
 use crate::session::Status;
+
+/// How much later than the poll interval the tray reads for a bell or a listener.
+const WATCH_SLACK: Duration = Duration::from_secs(2);
+
 impl Desktop {
     pub fn views(&self) -> Vec<ConnectionView> {
         let prefs = self.locked_settings().clone();
@@ -75,7 +79,11 @@ impl Desktop {
                 let watched = l.watched(&settings.prefs(&l.conn.name));
                 (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone(), watched)
             }) {
-                let tray = if watched { Some(tray.map_or(window, |t| t.min(window))) } else { tray };
+                // A little after the window's turn: while the window is open its read
+                // (at the interval, a moment late through IPC) counts, and the tray's
+                // would be a second one.
+                let watch = window + WATCH_SLACK;
+                let tray = if watched { Some(tray.map_or(watch, |t| t.min(watch))) } else { tray };
                 match next_poll(Showing::TrayOnly, &status, now, last, err.as_ref(), window, tray) {
                     PollDecision::Now => due.push(name),
                     PollDecision::After(d) => wait = wait.min(d),
