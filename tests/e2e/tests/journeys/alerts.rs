@@ -12,8 +12,9 @@ use thingstray_e2e::driver::cli_bin;
 use thingstray_e2e::notifications::Notifications;
 use thingstray_e2e::{wait::until, Journey, WAIT};
 
-/// The simulator's front door contact sensor (a pysmartthings payload).
+/// The simulator's front and back door contact sensors (pysmartthings payloads).
 const FRONT_DOOR: &str = "7d246592-93db-4d72-a10d-5a51793ece8c";
+const BACK_DOOR: &str = "587e6641-3774-514e-9101-940722455d27";
 
 /// Lines of a child's stream, as they come.
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
@@ -88,6 +89,37 @@ async fn alerts() {
     .await;
     assert_eq!(app.js("return document.querySelector('[data-testid=\"filter\"]').value").await, "", "filter cleared");
     app.shot("alert-clicked").await;
+
+    // With the device window closed, a click opens a new one at the device (the place
+    // to go is set before its page runs). Settings stays open: WebDriver needs a window.
+    let back_bell = format!("bell-{BACK_DOOR}");
+    app.click(&back_bell).await;
+    until(WAIT, "the back door's bell on", || async {
+        (app.attr(&back_bell, "aria-pressed").await.as_deref() == Some("true")).then_some(())
+    })
+    .await;
+    app.js("window.__TAURI_INTERNALS__.invoke('open_window', {which: 'settings'}); return 0").await;
+    app.window("settings.html").await;
+    app.js("window.__TAURI_INTERNALS__.invoke('open_window', {which: 'devices'}); return 0").await;
+    app.window("devices.html").await;
+    // The answer would come from a window that is gone: ask, and do not wait for it.
+    app.js("setTimeout(() => window.__TAURI_INTERNALS__.invoke('close_window'), 0); return 0").await;
+    until(WAIT, "the device window closed", || async {
+        (!app.pages().await.iter().any(|p| p.ends_with("devices.html"))).then_some(())
+    })
+    .await;
+    j.sim.set_device_status(BACK_DOOR, "main", "contactSensor", "contact", serde_json::json!("open"), None).unwrap();
+    let back = until(WAIT, "the back door's notification", || async {
+        daemon.shown().into_iter().find(|n| n.summary == "Back Door Sensor opened")
+    })
+    .await;
+    daemon.click(back.id).await;
+    app.window("devices.html").await;
+    until(WAIT, "the back door's row in focus in the new window", || async {
+        (app.focused().await.as_deref() == Some(format!("device-{BACK_DOOR}").as_str())).then_some(())
+    })
+    .await;
+    app.shot("alert-opened-the-window").await;
     let _ = watch.kill();
     let _ = watch.wait();
     app.close().await;
