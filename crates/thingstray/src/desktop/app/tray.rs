@@ -70,33 +70,78 @@ impl Desktop {
     /// window's reads count: no read is added while it polls). Runs until aborted.
     pub async fn keep_tray_fresh(self: Arc<Self>) {
         loop {
-            let now = self.opts.clock.now();
-            let settings = self.settings();
-            let (window, tray) = (settings.poll_interval(), settings.tray_refresh());
-            let mut due = Vec::new();
-            let mut wait = Duration::from_secs(60);
-            for (name, status, last, err, watched) in self.state().live.values().map(|l| {
-                let watched = l.watched(&settings.prefs(&l.conn.name));
-                (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone(), watched)
-            }) {
-                // A little after the window's turn: while the window is open its read
-                // (at the interval, a moment late through IPC) counts, and the tray's
-                // would be a second one.
-                let watch = window + WATCH_SLACK;
-                let tray = if watched { Some(tray.map_or(watch, |t| t.min(watch))) } else { tray };
-                match next_poll(Showing::TrayOnly, &status, now, last, err.as_ref(), window, tray) {
-                    PollDecision::Now => due.push(name),
-                    PollDecision::After(d) => wait = wait.min(d),
-                    PollDecision::Idle => {}
-                }
+            let (due, wait) = self.tray_plan();
+            if due.is_empty() {
+                self.nap(wait.max(Duration::from_secs(1))).await;
+                continue;
             }
+            // Then plan again: the wait is from these reads, not from before them (it
+            // was, and a connection read at 30 s was read every 60 s).
             for name in due {
                 if let Err(e) = self.refresh_devices(&name).await {
                     tracing::debug!(connection = %name, code = e.code(), "tray refresh failed");
                 }
             }
-            self.nap(wait.max(Duration::from_secs(1))).await;
         }
+    }
+
+    /// The connections the tray should read now, and how long until the next one is due
+    /// (at most a minute: a setting changed meanwhile is seen by then).
+    fn tray_plan(&self) -> (Vec<String>, Duration) {
+        let now = self.opts.clock.now();
+        let settings = self.settings();
+        let (window, tray) = (settings.poll_interval(), settings.tray_refresh());
+        let mut due = Vec::new();
+        let mut wait = Duration::from_secs(60);
+        for (name, status, last, err, watched) in self.state().live.values().map(|l| {
+            let watched = l.watched(&settings.prefs(&l.conn.name));
+            (l.conn.name.clone(), l.status(), l.last_read, l.last_error.clone(), watched)
+        }) {
+            // A little after the window's turn: while the window is open its read (at
+            // the interval, a moment late through IPC) counts, and the tray's would be a
+            // second one.
+            let watch = window + WATCH_SLACK;
+            let tray = if watched { Some(tray.map_or(watch, |t| t.min(watch))) } else { tray };
+            match next_poll(Showing::TrayOnly, &status, now, last, err.as_ref(), window, tray) {
+                PollDecision::Now => due.push(name),
+                PollDecision::After(d) => wait = wait.min(d),
+                PollDecision::Idle => {}
+            }
+        }
+        (due, wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::tests::signed_in;
+    use super::WATCH_SLACK;
+
+    #[tokio::test]
+    async fn after_a_read_the_tray_waits_one_interval_for_a_bell_and_nothing_without() {
+        let e = signed_in().await;
+        // Just read (the sign-in did): the demo's leak sensor rings by default.
+        let (due, wait) = e.desktop.tray_plan();
+        let interval = e.desktop.settings().poll_interval();
+        assert!(due.is_empty(), "{due:?}");
+        assert!(wait <= interval + WATCH_SLACK && wait > interval, "{wait:?}");
+        // Every bell off, nobody listening: the tray does not read again.
+        let rung: Vec<String> = {
+            let list = e.desktop.cached_device_list("demo").unwrap();
+            list.rooms.iter().flat_map(|r| &r.devices).filter(|d| d.alerts).map(|d| d.id.clone()).collect()
+        };
+        for id in &rung {
+            e.desktop.set_alerts("demo", id, false).unwrap();
+        }
+        let (due, wait) = e.desktop.tray_plan();
+        assert!(due.is_empty() && wait == Duration::from_secs(60), "only the minute's look: {wait:?}");
+        // Last read over an interval ago, a bell on: due now.
+        e.desktop.set_alerts("demo", &rung[0], true).unwrap();
+        let long_ago = std::time::SystemTime::now() - interval - WATCH_SLACK;
+        e.desktop.state().live.get_mut("demo").unwrap().last_read = Some(long_ago);
+        assert_eq!(e.desktop.tray_plan().0, ["demo"]);
     }
 }
 
