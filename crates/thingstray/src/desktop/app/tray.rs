@@ -112,6 +112,16 @@ impl Desktop {
     }
 }
 
+/// One line for a menu: the code's wording is enough there; the window shows the message.
+fn short_error(e: &Error) -> String {
+    match e {
+        Error::RateLimited { retry_after } => format!("rate limited, next try in {} s", retry_after.as_secs().max(1)),
+        Error::Unreachable { .. } => "SmartThings unreachable".into(),
+        Error::ServerError { status } => format!("SmartThings answered HTTP {status}"),
+        other => other.code().replace('_', " "),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -142,15 +152,5 @@ mod tests {
         let long_ago = std::time::SystemTime::now() - interval - WATCH_SLACK;
         e.desktop.state().live.get_mut("demo").unwrap().last_read = Some(long_ago);
         assert_eq!(e.desktop.tray_plan().0, ["demo"]);
-    }
-}
-
-/// One line for a menu: the code's wording is enough there; the window shows the message.
-fn short_error(e: &Error) -> String {
-    match e {
-        Error::RateLimited { retry_after } => format!("rate limited, next try in {} s", retry_after.as_secs().max(1)),
-        Error::Unreachable { .. } => "SmartThings unreachable".into(),
-        Error::ServerError { status } => format!("SmartThings answered HTTP {status}"),
-        other => other.code().replace('_', " "),
     }
 }
