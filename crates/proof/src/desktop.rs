@@ -27,7 +27,7 @@ pub fn skipped(reason: &str) -> Section {
 }
 
 /// Every process whose ancestry leads to `root`, `root` included.
-fn tree(root: u32) -> Vec<u32> {
+pub(crate) fn tree(root: u32) -> Vec<u32> {
     let mut parent = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
@@ -49,12 +49,23 @@ fn tree(root: u32) -> Vec<u32> {
 }
 
 /// PSS of the tree in MiB, from /proc/PID/smaps_rollup (what smem sums).
-fn pss_mib(root: u32) -> f64 {
+pub(crate) fn pss_mib(root: u32) -> f64 {
+    rollup_mib(root, "Pss:")
+}
+
+/// RSS of the tree in MiB: unlike PSS, the same whatever else on the machine maps the
+/// same libraries.
+pub(crate) fn rss_mib(root: u32) -> f64 {
+    rollup_mib(root, "Rss:")
+}
+
+/// One field of /proc/PID/smaps_rollup, summed over the tree, in MiB.
+fn rollup_mib(root: u32, field: &str) -> f64 {
     let kb: u64 = tree(root)
         .iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
         .filter_map(|t| {
-            t.lines().find(|l| l.starts_with("Pss:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            t.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .sum();
     kb as f64 / 1024.0
@@ -112,7 +123,7 @@ fn strip_ansi(s: &str) -> String {
     out
 }
 
-struct Kill(Vec<Child>);
+pub(crate) struct Kill(pub(crate) Vec<Child>);
 impl Drop for Kill {
     fn drop(&mut self) {
         for c in &mut self.0 {
@@ -124,9 +135,9 @@ impl Drop for Kill {
 
 /// A display and a session bus of our own, so a second launch of the app reaches the
 /// first one (tauri-plugin-single-instance talks over the session bus).
-struct Desk {
+pub(crate) struct Desk {
     display: String,
-    bus: String,
+    pub(crate) bus: String,
     home: tempfile::TempDir,
     _kill: Kill,
 }
@@ -138,7 +149,7 @@ fn first_line(child: &mut Child) -> Option<String> {
 }
 
 impl Desk {
-    fn start() -> Result<Desk, String> {
+    pub(crate) fn start() -> Result<Desk, String> {
         let mut kill = Kill(Vec::new());
         let mut x = Command::new("Xvfb")
             .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
@@ -163,7 +174,7 @@ impl Desk {
         }
     }
 
-    fn app(&self, bin: &Path, args: &[&str], config: Option<&Path>) -> Command {
+    pub(crate) fn app(&self, bin: &Path, args: &[&str], config: Option<&Path>) -> Command {
         let mut c = Command::new(bin);
         c.args(args)
             .env("DISPLAY", &self.display)
@@ -185,7 +196,7 @@ impl Desk {
 }
 
 /// The WebKit helpers under `root`, by name.
-fn webkit(root: u32) -> Vec<String> {
+pub(crate) fn webkit(root: u32) -> Vec<String> {
     let mut names: Vec<String> = tree(root)
         .iter()
         // The program's file name: `comm` is cut at 15 characters.
@@ -200,7 +211,7 @@ fn webkit(root: u32) -> Vec<String> {
     names
 }
 
-fn describe(names: &[String]) -> String {
+pub(crate) fn describe(names: &[String]) -> String {
     if names.is_empty() {
         return "none".into();
     }
@@ -234,7 +245,28 @@ fn all_requests(world: &World) -> u64 {
     world.sim.stats().routes.values().sum()
 }
 
-pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
+/// The tray's memory as `run` read it (PSS of the process tree, MiB), for the floor
+/// section (floor.rs) to set beside the bare trays; `None` where that step did not happen.
+#[derive(Debug, Clone, Default)]
+pub struct Memory {
+    pub tray: Option<f64>,
+    pub open: Option<f64>,
+    pub closed: Option<f64>,
+    /// RSS at the two resident readings, which sharing does not move.
+    pub tray_rss: Option<f64>,
+    pub closed_rss: Option<f64>,
+    /// The most processes outside the app's tree mapping GTK 3 or WebKitGTK at a reading:
+    /// PSS is lower while they run (floor.rs says so beside the figures).
+    pub sharers: usize,
+}
+
+pub async fn run(binary: Option<&Path>, idle: Duration) -> (Section, Memory) {
+    let mut memory = Memory::default();
+    let s = measure(binary, idle, &mut memory).await;
+    (s, memory)
+}
+
+async fn measure(binary: Option<&Path>, idle: Duration, memory: &mut Memory) -> Section {
     let mut s = Section::new("Desktop app");
     let Some(bin) = binary.filter(|b| b.exists()) else {
         s.skipped(
@@ -301,6 +333,9 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     };
     tokio::time::sleep(Duration::from_secs(5)).await; // settle (pacing, not a test)
     let tray_pss = pss_mib(root);
+    memory.tray = Some(tray_pss);
+    memory.tray_rss = Some(rss_mib(root));
+    memory.sharers = memory.sharers.max(crate::floor::sharers(root));
     s.info(
         "Memory in the tray, no window ever opened",
         format!("{tray_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))),
@@ -335,6 +370,8 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     }
     tokio::time::sleep(Duration::from_secs(5)).await; // the page loads its devices (pacing)
     let open_pss = pss_mib(root);
+    memory.open = Some(open_pss);
+    memory.sharers = memory.sharers.max(crate::floor::sharers(root));
     s.info(
         "Memory with the device window open",
         format!("{open_pss:.0} MiB; WebKit processes: {}", describe(&webkit(root))),
@@ -350,6 +387,9 @@ pub async fn run(binary: Option<&Path>, idle: Duration) -> Section {
     let no_webkit = until(Duration::from_secs(20), || webkit(root).is_empty()).await.is_some();
     tokio::time::sleep(Duration::from_secs(3)).await; // settle (pacing)
     let closed_pss = pss_mib(root);
+    memory.closed = Some(closed_pss);
+    memory.closed_rss = Some(rss_mib(root));
+    memory.sharers = memory.sharers.max(crate::floor::sharers(root));
     let left = webkit(root);
     s.info(
         "Memory after the device window is closed",

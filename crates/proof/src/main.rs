@@ -9,6 +9,7 @@ mod clockfile;
 mod crash;
 mod desktop;
 mod devices;
+mod floor;
 mod fuzz;
 mod gate;
 mod handover;
@@ -63,6 +64,12 @@ struct ReportArgs {
     /// Where scripts/package wrote the .deb and .rpm, if it ran.
     #[arg(long)]
     packages: Option<PathBuf>,
+    /// The floor apps (crates/proof/floor, desktop-release), if built: the bare trays
+    /// ThingsTray's memory is set beside (issue 30).
+    #[arg(long)]
+    floor_ksni: Option<PathBuf>,
+    #[arg(long)]
+    floor_tauri: Option<PathBuf>,
     /// Simulated days for the soak (default: 90, quick: 3).
     #[arg(long)]
     days: Option<u64>,
@@ -160,6 +167,31 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         idle_secs: u64,
     },
+    /// The floor (issue 30): a bare ksni tray and a bare Tauri tray beside ThingsTray's
+    /// memory, measured with --desktop (the desktop section runs first) or given with
+    /// --resident (e.g. the last report's figures).
+    Floor {
+        #[arg(long)]
+        ksni: PathBuf,
+        #[arg(long)]
+        tauri: PathBuf,
+        /// The desktop-release app, to measure ThingsTray in this run.
+        #[arg(long, conflicts_with = "resident")]
+        desktop: Option<PathBuf>,
+        /// Idle time in the desktop section (its CPU figure) when --desktop is given.
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+        /// ThingsTray's PSS in MiB, not measured here: `TRAY,OPEN,CLOSED` (tray never
+        /// opened, device window open, window closed); a figure left out is not shown.
+        #[arg(long, value_delimiter = ',')]
+        resident: Option<Vec<f64>>,
+        /// Where --resident's figures come from, for the section's text.
+        #[arg(long, default_value = "given on the command line")]
+        resident_source: String,
+        /// Seconds each bare tray settles after its item is on the bus.
+        #[arg(long, default_value_t = 5)]
+        settle_secs: u64,
+    },
     #[command(hide = true)]
     SoakClient {
         #[arg(long)]
@@ -247,7 +279,29 @@ fn main() -> ExitCode {
             Cmd::VaultHolder { dir, sim } => std::process::exit(vault_full_procs::holder(&dir, &sim).await),
             Cmd::Packages { dir } => vec![packages::run(&dir)],
             Cmd::Desktop { binary, idle_secs } => {
-                vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await]
+                vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await.0]
+            }
+            Cmd::Floor { ksni, tauri, desktop, idle_secs, resident, resident_source, settle_secs } => {
+                let mut out = Vec::new();
+                let resident = match (desktop, resident) {
+                    (Some(bin), _) => {
+                        let (section, memory) = desktop::run(Some(&bin), Duration::from_secs(idle_secs)).await;
+                        out.push(section);
+                        floor::Resident { memory, source: "the desktop section above, this run".into() }
+                    }
+                    (None, Some(v)) => floor::Resident {
+                        memory: desktop::Memory {
+                            tray: v.first().copied(),
+                            open: v.get(1).copied(),
+                            closed: v.get(2).copied(),
+                            ..Default::default()
+                        },
+                        source: resident_source,
+                    },
+                    (None, None) => floor::Resident { memory: desktop::Memory::default(), source: "not given".into() },
+                };
+                out.push(floor::run(Some(&ksni), Some(&tauri), &resident, Duration::from_secs(settle_secs)).await);
+                out
             }
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
@@ -319,11 +373,17 @@ async fn report(a: ReportArgs) -> Vec<Section> {
     out.push(devices::run(if quick { 20 } else { 200 }));
     out.push(bench::section(a.bench.as_deref(), quick));
     eprintln!("== desktop");
-    out.push(if quick {
-        desktop::skipped("quick mode: the desktop app is measured in the full run only")
+    if quick {
+        out.push(desktop::skipped("quick mode: the desktop app is measured in the full run only"));
+        out.push(floor::skipped("quick mode: the floor is measured in the full run only"));
     } else {
-        desktop::run(a.desktop.as_deref(), Duration::from_secs(600)).await
-    });
+        let (section, memory) = desktop::run(a.desktop.as_deref(), Duration::from_secs(600)).await;
+        out.push(section);
+        eprintln!("== floor");
+        let resident = floor::Resident { memory, source: "the desktop section above, this run".into() };
+        let settle = Duration::from_secs(5);
+        out.push(floor::run(a.floor_ksni.as_deref(), a.floor_tauri.as_deref(), &resident, settle).await);
+    }
     out.push(match (&a.packages, quick) {
         (Some(dir), false) => packages::run(dir),
         (_, true) => packages::skipped("quick mode: the packages are measured in the full run only"),

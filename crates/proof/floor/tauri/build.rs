@@ -1,0 +1,5 @@
+//! tauri-build reads tauri.conf.json for `tauri::generate_context!`; nothing else.
+
+fn main() {
+    tauri_build::build();
+}
