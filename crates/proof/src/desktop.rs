@@ -226,7 +226,7 @@ pub(crate) fn describe(names: &[String]) -> String {
 }
 
 /// Polls `done` every 10 ms (the resolution of the start-up figures), at most `limit`.
-async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+pub(crate) async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     let t0 = Instant::now();
     while t0.elapsed() < limit {
         if done() {
@@ -237,7 +237,7 @@ async fn until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Durati
     None
 }
 
-fn device_lists(world: &World) -> u64 {
+pub(crate) fn device_lists(world: &World) -> u64 {
     world.sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0)
 }
 

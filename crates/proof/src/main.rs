@@ -3,6 +3,7 @@
 //! and exits 1 when an invariant is broken. The other subcommands are the pieces (and the
 //! child processes the soak and the crash test start).
 
+mod alerts;
 mod attacks;
 mod bench;
 mod clockfile;
@@ -192,6 +193,18 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         settle_secs: u64,
     },
+    /// Issue 29: device reads per hour with alerts and `watch`, and the delay from a
+    /// change to its notification, at the default poll interval.
+    Alerts {
+        /// The desktop app's binary (the release one for the report's figures).
+        #[arg(long)]
+        desktop: PathBuf,
+        #[arg(long)]
+        thingstray: String,
+        /// Poll intervals per phase (the every-bell-off phase: half as many).
+        #[arg(long, default_value_t = 10)]
+        intervals: u32,
+    },
     #[command(hide = true)]
     SoakClient {
         #[arg(long)]
@@ -303,6 +316,9 @@ fn main() -> ExitCode {
                 out.push(floor::run(Some(&ksni), Some(&tauri), &resident, Duration::from_secs(settle_secs)).await);
                 out
             }
+            Cmd::Alerts { desktop, thingstray, intervals } => {
+                vec![alerts::run(Some(&desktop), &thingstray, intervals).await]
+            }
             Cmd::SoakClient { dir, sim, out } => {
                 soak_procs::client(dir, soak_procs::parse_sims(&sim), out, Duration::from_millis(10)).await;
                 vec![]
@@ -384,6 +400,14 @@ async fn report(a: ReportArgs) -> Vec<Section> {
         let settle = Duration::from_secs(5);
         out.push(floor::run(a.floor_ksni.as_deref(), a.floor_tauri.as_deref(), &resident, settle).await);
     }
+    eprintln!("== alerts");
+    // Quick mode has no desktop binary, and the figures at the default 30 s poll take
+    // minutes of real time each (about 20 min in all).
+    out.push(if quick {
+        alerts::skipped("quick mode: alerts are measured in the full run only")
+    } else {
+        alerts::run(a.desktop.as_deref(), &a.thingstray, 10).await
+    });
     out.push(match (&a.packages, quick) {
         (Some(dir), false) => packages::run(dir),
         (_, true) => packages::skipped("quick mode: the packages are measured in the full run only"),
