@@ -164,17 +164,20 @@ fn set(world: &World, door: &Door, value: &str) {
 }
 
 /// Opens `doors` in turn, each at a random moment of the poll's phase, until dropped.
+/// Each waits up to `period` (the time between the app's reads, measured) after the
+/// previous notification, which came just after a read: so the phase is uniform.
 async fn sampler(
     world: &World,
     heard: &Heard,
     lines: Option<&Lines>,
     reads: &Reads,
     doors: &[Door],
+    period: Duration,
     told: &Mutex<Told>,
 ) {
     let interval = DesktopSettings::default().poll_interval();
     for door in doors.iter().cycle() {
-        let wait = rand::rng().random_range(0..interval.as_millis() as u64);
+        let wait = rand::rng().random_range(0..period.as_millis().max(1) as u64);
         tokio::time::sleep(Duration::from_millis(wait)).await; // the phase is the sample: waiting is the point
         let summary = format!("{} opened", door.label);
         let t0 = Instant::now();
@@ -209,8 +212,9 @@ async fn sampler(
 type Reads = Mutex<Vec<Instant>>;
 
 /// `n` poll intervals of device reads, with the samplers running when `doors` are given.
-/// The window starts half an interval after a read, so both its ends fall between reads
-/// (when the app reads at the interval).
+/// Two reads first tell when the app reads and how often (the period, which the samplers'
+/// random moments span); the window starts half a period after a read, so both its ends
+/// fall between reads.
 async fn phase(
     world: &World,
     heard: &Heard,
@@ -220,10 +224,15 @@ async fn phase(
     told: &Mutex<Told>,
 ) -> Phase {
     let interval = DesktopSettings::default().poll_interval();
+    let mut period = interval;
     if !doors.is_empty() {
         let r0 = device_lists(world);
         until(interval * LOST_AFTER, || device_lists(world) > r0).await;
-        tokio::time::sleep(interval / 2).await; // alignment of the window with the reads
+        let (r1, t1) = (device_lists(world), Instant::now());
+        if until(interval * LOST_AFTER, || device_lists(world) > r1).await.is_some() {
+            period = t1.elapsed();
+        }
+        tokio::time::sleep(period / 2).await; // alignment of the window with the reads
     }
     let (r0, window) = (device_lists(world), interval * n);
     let (a, b) = doors.split_at(doors.len() / 2);
@@ -243,7 +252,10 @@ async fn phase(
         if doors.is_empty() {
             return std::future::pending().await;
         }
-        tokio::join!(sampler(world, heard, lines, &reads, a, told), sampler(world, heard, lines, &reads, b, told))
+        tokio::join!(
+            sampler(world, heard, lines, &reads, a, period, told),
+            sampler(world, heard, lines, &reads, b, period, told)
+        )
     };
     tokio::select! {
         _ = tokio::time::sleep(window) => {}
@@ -365,10 +377,13 @@ pub async fn run(desktop: Option<&Path>, thingstray: &str, intervals: u32) -> Se
     s.intro(format!(
         "`{}` under Xvfb with a session bus of its own and a notification daemon there that notes when each \
          notification arrives; the simulator in the proof's process; the default poll interval ({} s). {DOORS} contact \
-         sensors have their bell on; two samplers each open one of three doors at a random moment of the poll's phase, \
-         wait for its notification (and `watch`'s line) and close it. Requests are `GET /v1/devices` over {intervals} \
-         intervals per phase, the window starting half an interval after a read; every bell off is {} intervals after \
-         a restart with desktop.toml silencing every device with a default-on bell and the doors.",
+         sensors have their bell on; two samplers each open one of three doors at a random moment of the poll's phase \
+         (within the time between reads, measured first), \
+         wait for its notification (and `watch`'s line) and close it; a change not told within {LOST_AFTER} intervals \
+         counts as lost. Requests are `GET /v1/devices` over {intervals} \
+         intervals per phase, the window starting half a period after a read; every bell off is {} intervals after \
+         a restart with desktop.toml silencing every device with a default-on bell and the doors. No `GET /v1/events` \
+         client: the token server stays off here, and its feed is the same one `watch` listens to.",
         bin.display(),
         interval.as_secs(),
         quiet,
@@ -411,7 +426,7 @@ pub async fn run(desktop: Option<&Path>, thingstray: &str, intervals: u32) -> Se
 
     let expected = 3600.0 / interval.as_secs_f64();
     s.measure(
-        "Device reads per hour, a door's bell on, no listener (a)",
+        "Device reads per hour, bells on (the doors'), no listener (a)",
         a.describe(),
         &format!("{expected:.0} /h: one read per poll interval"),
         (a.per_hour() - expected).abs() <= expected * 0.1,
