@@ -93,7 +93,7 @@ async fn daemon(bus: &str, heard: Heard) -> zbus::Result<zbus::Connection> {
 
 /// A door with its bell on.
 #[derive(Clone)]
-struct Door {
+pub(crate) struct Door {
     id: String,
     label: String,
 }
@@ -310,7 +310,7 @@ fn watch(desk: &Desk, bin: &Path, world: &World, lines: &Lines) -> Result<Child,
 }
 
 /// desktop.toml: the default poll interval, and these bells.
-fn bells(world: &World, on: &[Door], off: &[&Device]) -> thingstray::Result<()> {
+pub(crate) fn bells(world: &World, on: &[Door], off: &[&Device]) -> thingstray::Result<()> {
     let mut s = DesktopSettings::default();
     for d in on {
         s.set_alerts(CONNECTION, &d.id, true);
@@ -321,7 +321,7 @@ fn bells(world: &World, on: &[Door], off: &[&Device]) -> thingstray::Result<()> 
     s.save(&world.paths)
 }
 
-async fn devices(world: &World) -> thingstray::Result<Vec<Device>> {
+pub(crate) async fn devices(world: &World) -> thingstray::Result<Vec<Device>> {
     let conn = world.shared().connection(SessionOptions::default(), Duration::from_secs(10)).await?;
     conn.api.devices().await
 }
