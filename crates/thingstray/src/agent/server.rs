@@ -162,57 +162,64 @@ async fn serve_one(stream: UnixStream, source: AgentSource) {
     let _ = write.shutdown().await;
 }
 
-/// Streams the feed's changes, one JSON line each, until the client hangs up (its end of
-/// the socket reads as closed) or stops reading (a write making no progress for 10 s).
+/// Streams the feed's changes, one JSON line each, until the client hangs up.
 async fn watch(
-    mut read: tokio::net::unix::OwnedReadHalf,
-    mut write: tokio::net::unix::OwnedWriteHalf,
+    read: tokio::net::unix::OwnedReadHalf,
+    write: tokio::net::unix::OwnedWriteHalf,
     name: &str,
     feed: &crate::events::Feed,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut rx = feed.subscribe();
     let hello = serde_json::json!({ "ok": { "connection": name, "interval_s": feed.interval().as_secs() } });
-    let mut next = hello.to_string();
-    let mut gone = [0u8; 64];
-    loop {
-        next.push('\n');
-        let wrote = tokio::time::timeout(Duration::from_secs(10), write.write_all(next.as_bytes())).await;
-        if !matches!(wrote, Ok(Ok(()))) {
-            return;
-        }
-        next = tokio::select! {
-            got = rx.recv() => match got {
-                Ok(change) => serde_json::json!({ "change": &*change }).to_string(),
-                Err(RecvError::Lagged(n)) => serde_json::json!({ "missed": n }).to_string(),
-                Err(RecvError::Closed) => return,
-            },
-            // The client sends nothing after its request: any read result means it left.
-            _ = read.read(&mut gone) => return,
+    let changes = futures_util::stream::unfold(feed.subscribe(), |mut rx| async move {
+        let line = match rx.recv().await {
+            Ok(change) => serde_json::json!({ "change": &*change }),
+            Err(RecvError::Lagged(n)) => serde_json::json!({ "missed": n }),
+            Err(RecvError::Closed) => return None,
         };
-    }
+        Some((line, rx))
+    });
+    stream_lines(read, write, hello, changes).await;
 }
 
 /// Says `{"changed": N}` each time `rx` changes, until the client hangs up.
 async fn follow(
+    read: tokio::net::unix::OwnedReadHalf,
+    write: tokio::net::unix::OwnedWriteHalf,
+    rx: tokio::sync::watch::Receiver<u64>,
+) {
+    let ticks = futures_util::stream::unfold(rx, |mut rx| async move {
+        // An error: the desktop is gone (quit, or the demo replaced it).
+        rx.changed().await.ok()?;
+        let line = serde_json::json!({ "changed": *rx.borrow_and_update() });
+        Some((line, rx))
+    });
+    stream_lines(read, write, serde_json::json!({ "ok": {} }), ticks).await;
+}
+
+/// The one way a stream goes out: `first`, then each of `lines`, one JSON line each, until
+/// `lines` ends, the client hangs up (its end of the socket reads as closed) or stops
+/// reading (a write making no progress for 10 s).
+async fn stream_lines(
     mut read: tokio::net::unix::OwnedReadHalf,
     mut write: tokio::net::unix::OwnedWriteHalf,
-    mut rx: tokio::sync::watch::Receiver<u64>,
+    first: serde_json::Value,
+    lines: impl futures_util::Stream<Item = serde_json::Value>,
 ) {
-    let mut next = serde_json::json!({ "ok": {} }).to_string();
+    use futures_util::StreamExt;
+    let mut lines = std::pin::pin!(lines);
+    let mut next = Some(first);
     let mut gone = [0u8; 64];
-    loop {
-        next.push('\n');
-        let wrote = tokio::time::timeout(Duration::from_secs(10), write.write_all(next.as_bytes())).await;
+    while let Some(line) = next {
+        let mut text = line.to_string();
+        text.push('\n');
+        let wrote = tokio::time::timeout(Duration::from_secs(10), write.write_all(text.as_bytes())).await;
         if !matches!(wrote, Ok(Ok(()))) {
             return;
         }
         next = tokio::select! {
-            changed = rx.changed() => match changed {
-                Ok(()) => serde_json::json!({ "changed": *rx.borrow_and_update() }).to_string(),
-                // The desktop is gone (quit, or the demo replaced it).
-                Err(_) => return,
-            },
+            got = lines.next() => got,
+            // The client sends nothing after its request: any read result means it left.
             _ = read.read(&mut gone) => return,
         };
     }
