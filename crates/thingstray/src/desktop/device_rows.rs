@@ -6,7 +6,6 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::prefs::ConnectionPrefs;
-use crate::alerts::default_on;
 pub use crate::api::COLOR_TEMPERATURE_RANGE;
 use crate::api::{Command, Control, Device, DeviceStatus, Room, Scene};
 
@@ -85,7 +84,7 @@ impl DeviceRow {
             can_color_temperature: d.has_capability("colorTemperature"),
             favorite: prefs.favorites.contains(&d.id),
             hidden: prefs.hidden.contains(&d.id),
-            alerts: prefs.alerts.get(&d.id).copied().unwrap_or_else(|| default_on(d)),
+            alerts: prefs.bell(d),
         };
         if let Some(st) = &d.status {
             row.apply(st);

@@ -11,6 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::indicator::PanelTheme;
+use crate::alerts::default_on;
+use crate::api::Device;
 use crate::config::Paths;
 use crate::error::{Error, Result};
 
@@ -224,6 +226,14 @@ pub struct ConnectionPrefs {
     /// A device's bell, where the user rang or silenced it (device id -> on); absent:
     /// its kind's default (leak, smoke and CO on, the rest off).
     pub alerts: BTreeMap<String, bool>,
+}
+
+impl ConnectionPrefs {
+    /// Whether a device's bell is on: the user's choice, else its kind's default (leak,
+    /// smoke and CO sensors ring).
+    pub fn bell(&self, device: &Device) -> bool {
+        self.alerts.get(&device.id).copied().unwrap_or_else(|| default_on(device))
+    }
 }
 
 impl DesktopSettings {

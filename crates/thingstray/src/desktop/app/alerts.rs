@@ -11,7 +11,7 @@ use chrono::Timelike;
 use serde::Serialize;
 
 use super::{Desktop, Live};
-use crate::alerts::{changes, default_on, needs_mode, Notification};
+use crate::alerts::{changes, needs_mode, Notification};
 use crate::api::Device;
 use crate::desktop::prefs::{ConnectionPrefs, DesktopSettings};
 use crate::error::{Error, Result};
@@ -33,11 +33,6 @@ pub struct Alert {
 fn minute_of_day(t: SystemTime) -> u16 {
     let local = chrono::DateTime::<chrono::Local>::from(t);
     u16::try_from(local.hour() * 60 + local.minute()).unwrap_or(0)
-}
-
-/// Whether a device's bell is on: the user's choice, else its kind's default.
-pub(super) fn bell(prefs: &ConnectionPrefs, device: &Device) -> bool {
-    prefs.alerts.get(&device.id).copied().unwrap_or_else(|| default_on(device))
 }
 
 impl Live {
@@ -76,7 +71,7 @@ impl Live {
 
     /// Someone wants to hear of changes: a device's bell is on, or a listener listens.
     pub(super) fn watched(&self, prefs: &ConnectionPrefs) -> bool {
-        self.feed.listening() || self.devices.as_deref().is_some_and(|ds| ds.iter().any(|d| bell(prefs, d)))
+        self.feed.listening() || self.devices.as_deref().is_some_and(|ds| ds.iter().any(|d| prefs.bell(d)))
     }
 }
 
@@ -160,6 +155,13 @@ mod tests {
     /// The simulator's home (pysmartthings payloads): a contact sensor and a leak sensor.
     const FRONT_DOOR: &str = "7d246592-93db-4d72-a10d-5a51793ece8c";
 
+    /// The id of the demo home's first online device with `capability`, as last read.
+    fn device_with(e: &super::super::tests::Env, capability: &str) -> String {
+        let st = e.desktop.state();
+        let devices = st.live["demo"].devices.as_deref().unwrap();
+        devices.iter().find(|d| d.has_capability(capability) && d.online != Some(false)).unwrap().id.clone()
+    }
+
     fn device_reads(e: &super::super::tests::Env) -> u64 {
         e.sim.stats().routes.get("GET /v1/devices").copied().unwrap_or(0)
     }
@@ -238,12 +240,8 @@ mod tests {
     #[tokio::test]
     async fn motion_alerts_only_while_the_location_is_in_away() {
         let e = signed_in().await;
-        let (motion, location) = {
-            let st = e.desktop.state();
-            let l = &st.live["demo"];
-            let d = l.devices.as_ref().unwrap().iter().find(|d| d.has_capability("motionSensor")).unwrap();
-            (d.id.clone(), l.modes.location().expect("the location's modes were read").to_string())
-        };
+        let motion = device_with(&e, "motionSensor");
+        let location = e.desktop.state().live["demo"].modes.location().expect("the modes were read").to_string();
         e.desktop.set_alerts("demo", &motion, true).unwrap();
         let moved = |value: &str| {
             e.sim.set_device_status(&motion, "main", "motionSensor", "motion", json!(value), None).unwrap();
@@ -268,11 +266,7 @@ mod tests {
     #[tokio::test]
     async fn a_leak_sensor_tells_its_leaks_by_default_and_its_health_only_when_rung() {
         let e = signed_in().await;
-        let leak = {
-            let st = e.desktop.state();
-            let ds = st.live["demo"].devices.clone().unwrap();
-            ds.into_iter().find(|d| d.has_capability("waterSensor")).unwrap().id
-        };
+        let leak = device_with(&e, "waterSensor");
         e.sim.set_device_health(&leak, false);
         e.desktop.refresh_devices("demo").await.unwrap();
         assert!(e.desktop.take_alerts().is_empty(), "its bell shows on for leaks, not for every kind");
@@ -294,11 +288,7 @@ mod tests {
     #[tokio::test]
     async fn a_change_the_app_made_is_a_change_to_listeners_and_no_alert_backwards() {
         let e = signed_in().await;
-        let lock = {
-            let st = e.desktop.state();
-            let ds = st.live["demo"].devices.clone().unwrap();
-            ds.into_iter().find(|d| d.has_capability("lock") && d.online != Some(false)).unwrap().id
-        };
+        let lock = device_with(&e, "lock");
         e.desktop.set_alerts("demo", &lock, true).unwrap();
         let (_, feed) = e.desktop.feed(None).unwrap();
         let mut rx = feed.subscribe();
