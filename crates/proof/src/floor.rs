@@ -266,20 +266,13 @@ pub async fn run(ksni: Option<&Path>, tauri: Option<&Path>, resident: &Resident,
         [("no window ever opened", m.tray, m.tray_rss), ("after the window is closed", m.closed, m.closed_rss)];
     for (step, mib, rss) in resident_steps {
         let Some(v) = mib else { continue };
-        if let Ok(t) = &tauri {
+        for (bare, name, most) in [(&tauri, "Tauri", VS_TAURI), (&ksni, "ksni", VS_KSNI)] {
+            let Ok(b) = bare else { continue };
             s.measure(
-                &format!("Resident tray ({step}) against the bare Tauri tray"),
-                ratio(v, t.pss, rss.map(|r| (r, t.rss))),
-                &format!("<= {VS_TAURI}x"),
-                v <= VS_TAURI * t.pss,
-            );
-        }
-        if let Ok(k) = &ksni {
-            s.measure(
-                &format!("Resident tray ({step}) against the bare ksni tray"),
-                ratio(v, k.pss, rss.map(|r| (r, k.rss))),
-                &format!("<= {VS_KSNI}x"),
-                v <= VS_KSNI * k.pss,
+                &format!("Resident tray ({step}) against the bare {name} tray"),
+                ratio(v, b.pss, rss.map(|r| (r, b.rss))),
+                &format!("<= {most}x"),
+                v <= most * b.pss,
             );
         }
     }
