@@ -56,7 +56,6 @@ macro_rules! call {
                 }
                 Box::pin(async move {
                     let Args { $($arg,)* } = parse($name, args)?;
-                    #[allow(clippy::redundant_closure_call)]
                     let out = $body;
                     answer(out)
                 })
