@@ -9,8 +9,8 @@
 pub mod driver;
 pub mod notifications;
 pub mod session_env;
-pub mod tray;
-pub mod wait;
+/// The tray reader and the waits are the test kit's (the resident's tests use them too).
+pub use thingstray_testkit::{tray, wait};
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

@@ -55,7 +55,7 @@ async fn installed_app_shows_devices_in_demo_mode() {
             .spawn()
             .expect("the installed app starts"),
     );
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     let menu = tray
         .menu_until("the installed demo's tray to list devices", |m| {
             m.top().first().is_some_and(|s| s.starts_with("Connected")) && m.all().iter().any(|i| i.checked.is_some())

@@ -220,7 +220,7 @@ async fn devices() {
 
     // The tray: a device is a check item; a click switches it, and the item shows the
     // state SmartThings confirmed.
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     let menu =
         tray.menu_until("the tray to list devices", |m| m.all().iter().any(|i| i.checked.is_some() && i.enabled)).await;
     assert!(menu.top().first().is_some_and(|s| s.starts_with("Connected")), "tray status: {:?}", menu.top());
@@ -265,7 +265,7 @@ async fn background_refresh() {
     let j = Journey::start("background_refresh", SimConfig { expires_in: 8, ..SimConfig::default() }).await;
     let app = connected(&j).await;
     let failed_before = j.failed_token_requests();
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     until(Duration::from_secs(60), "three refreshes while idle", || async { (j.grants().1 >= 3).then_some(()) }).await;
     assert_eq!(
         j.failed_token_requests(),
@@ -301,7 +301,7 @@ async fn session_ended() {
     j.sim.revoke_refresh_tokens();
     app.shown("sign-in-needed").await;
     app.shot("sign-in-needed").await;
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     tray.menu_until("the tray to ask for sign-in", |m| m.find("Sign in again…").is_some()).await;
     assert_eq!(
         std::fs::read_to_string(j.env.config_dir().join("config.toml")).unwrap(),
@@ -377,7 +377,7 @@ async fn deep_link() {
 async fn restart() {
     let j = Journey::start("restart", SimConfig::default()).await;
     let app = connected(&j).await;
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     let menu = tray.menu_until("the tray menu", |m| m.find("Quit ThingsTray").is_some()).await;
     tray.click(menu.find("Quit ThingsTray").unwrap().id).await;
     app.close().await;

@@ -61,6 +61,29 @@ impl TrayState {
         };
         format!("{state}-{theme}")
     }
+
+    /// The icon itself (`icons/tray/<icon_name>@2x.png`, `scripts/make-icons.py`'s), for
+    /// both trays: the app's and the resident's (issue 30). Exhaustive over both enums: a
+    /// new state or theme does not compile until it has its icon.
+    pub fn icon_png(self, theme: PanelTheme) -> &'static [u8] {
+        use PanelTheme::{Dark, Light};
+        use TrayState::{Connected, Refreshing, Retrying, SignIn};
+        macro_rules! png {
+            ($name:literal) => {
+                include_bytes!(concat!("../../../../icons/tray/", $name, "@2x.png")).as_slice()
+            };
+        }
+        match (self, theme) {
+            (Connected, Light) => png!("connected-light"),
+            (Connected, Dark) => png!("connected-dark"),
+            (Refreshing, Light) => png!("refreshing-light"),
+            (Refreshing, Dark) => png!("refreshing-dark"),
+            (Retrying, Light) => png!("retrying-light"),
+            (Retrying, Dark) => png!("retrying-dark"),
+            (SignIn, Light) => png!("signin-light"),
+            (SignIn, Dark) => png!("signin-dark"),
+        }
+    }
 }
 
 /// "18 h", "45 min", "30 s", "3 d": the coarsest unit that still says something.
@@ -245,6 +268,22 @@ mod tests {
         assert_eq!(st.line().as_deref(), Some("Token server off: could not start"));
         st.enabled = false;
         assert_eq!(st.line(), None);
+    }
+
+    /// Each pair gets the file its `icon_name` names, and no two pairs share an icon.
+    #[test]
+    fn each_state_and_theme_has_the_icon_it_names() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../icons/tray");
+        let mut seen = vec![];
+        for state in [TrayState::Connected, TrayState::Refreshing, TrayState::Retrying, TrayState::SignIn] {
+            for theme in [PanelTheme::Light, PanelTheme::Dark] {
+                let file = dir.join(format!("{}@2x.png", state.icon_name(theme)));
+                let png = state.icon_png(theme);
+                assert!(std::fs::read(&file).unwrap() == png, "{state:?} on {theme:?} is not {}", file.display());
+                assert!(!seen.contains(&png), "{state:?} on {theme:?} shares its icon");
+                seen.push(png);
+            }
+        }
     }
 
     #[test]

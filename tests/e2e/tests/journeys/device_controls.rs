@@ -65,7 +65,7 @@ async fn device_controls() {
     })
     .await;
     app.text_until(&format!("lock-{lock}-value"), "the window to show the state read back", |t| t == "Unlocked").await;
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     tray.menu_until("the tray line to say unlocked", |m| {
         m.all().iter().any(|i| i.label.starts_with("Front Door Lock · Unlocked"))
     })

@@ -60,7 +60,7 @@ async fn location_modes() {
     app.click(&testid("Away")).await;
     pressed_until(&app, "Away").await;
     assert_eq!(mode_in_sim(&j), "Away");
-    let tray = Tray::connect(&j.env).await;
+    let tray = Tray::connect(&j.env.bus, WAIT).await;
     let menu = tray.menu_until("the tray to say Away", |m| m.all().iter().any(|i| i.label == "Mode: Away")).await;
     let night = menu.find("Night").expect("Night in the Mode submenu").clone();
     assert_eq!(menu.find("Away").and_then(|i| i.checked), Some(true));

@@ -1,16 +1,21 @@
-//! The tray as a panel sees it: the app exports its menu over D-Bus
-//! (`com.canonical.dbusmenu`, through libayatana-appindicator), so the journeys read the
-//! real menu and click its items the way a desktop panel does, with no window involved.
+//! A tray as a panel sees it: a StatusNotifierItem exports its menu over D-Bus
+//! (`com.canonical.dbusmenu`), so the journeys and the resident's tests read the real
+//! menu and click its items the way a desktop panel does, with no window involved. Two
+//! exporters are found: the app's Tauri tray (libayatana-appindicator, under
+//! `/org/ayatana/NotificationItem/<node>`) and the resident's (ksni, `/StatusNotifierItem`).
 
 use std::collections::HashMap;
 
 use zbus::zvariant::{OwnedValue, Structure, Type, Value};
 use zbus::Connection;
 
-use crate::session_env::SessionEnv;
+use std::time::Duration;
+
 use crate::wait::until;
 
 const ITEMS: &str = "/org/ayatana/NotificationItem";
+/// Where ksni (and KDE's own items) export the item; its `Menu` property names the menu.
+const SNI: &str = "/StatusNotifierItem";
 const DBUSMENU: &str = "com.canonical.dbusmenu";
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +52,8 @@ pub struct Tray {
     conn: Connection,
     owner: String,
     menu_path: String,
+    /// How long a wait (`menu_until`, `gone`) may take.
+    limit: Duration,
 }
 
 /// The root of `GetLayout`'s answer: `(ia{sv}av)`; the children are the same shape
@@ -97,48 +104,55 @@ fn make(id: i32, props: HashMap<String, Value<'_>>, children: Vec<Item>) -> Item
 }
 
 impl Tray {
-    /// Finds the app's tray icon on the journey's bus (whoever exports a notification
-    /// item with a menu).
-    pub async fn connect(env: &SessionEnv) -> Tray {
-        let conn = zbus::connection::Builder::address(env.bus.as_str())
+    /// Finds the tray icon on the bus at `bus` (whoever exports a notification item with
+    /// a menu), waiting up to `limit` for it.
+    pub async fn connect(bus: &str, limit: Duration) -> Tray {
+        Tray::find(bus, None, limit).await
+    }
+
+    /// [`Tray::connect`] to the icon of the process `pid`, when several show one.
+    pub async fn connect_pid(bus: &str, pid: u32, limit: Duration) -> Tray {
+        Tray::find(bus, Some(pid), limit).await
+    }
+
+    async fn find(bus: &str, pid: Option<u32>, limit: Duration) -> Tray {
+        let conn = zbus::connection::Builder::address(bus)
             .expect("bus address")
             .build()
             .await
             .expect("connect to the test bus");
-        let (owner, menu_path) = until(crate::driver::WAIT, "the tray icon on the session bus", || async {
-            let reply = conn
-                .call_method(
-                    Some("org.freedesktop.DBus"),
-                    "/org/freedesktop/DBus",
-                    Some("org.freedesktop.DBus"),
-                    "ListNames",
-                    &(),
-                )
-                .await
-                .ok()?;
-            let names: Vec<String> = reply.body().deserialize().ok()?;
+        let (owner, menu_path) = until(limit, "the tray icon on the session bus", || async {
+            let names: Vec<String> = bus_call(&conn, "ListNames", &()).await?;
             for name in names.into_iter().filter(|n| n.starts_with(':')) {
-                // Some peers on the bus never answer calls (a connection that only
-                // owns a name); a second each keeps one of them from hiding the tray.
-                let call = conn.call_method(
-                    Some(name.as_str()),
-                    ITEMS,
-                    Some("org.freedesktop.DBus.Introspectable"),
-                    "Introspect",
-                    &(),
-                );
-                let Ok(Ok(reply)) = tokio::time::timeout(std::time::Duration::from_secs(1), call).await else {
-                    continue;
-                };
-                let Ok(xml) = reply.body().deserialize::<String>() else { continue };
-                if let Some(node) = xml.split("<node name=\"").nth(1).and_then(|r| r.split('"').next()) {
-                    return Some((name, format!("{ITEMS}/{node}/Menu")));
+                if let Some(pid) = pid {
+                    if bus_call::<u32>(&conn, "GetConnectionUnixProcessID", &(name.as_str(),)).await != Some(pid) {
+                        continue;
+                    }
+                }
+                if let Some(menu) = ayatana_menu(&conn, &name).await {
+                    return Some((name, menu));
+                }
+                if let Some(menu) = sni_menu(&conn, &name).await {
+                    return Some((name, menu));
                 }
             }
             None
         })
         .await;
-        Tray { conn, owner, menu_path }
+        Tray { conn, owner, menu_path, limit }
+    }
+
+    /// The unique bus name of the process that shows the tray.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// What a panel sends for a left click on the icon itself (`Activate`).
+    pub async fn activate(&self) {
+        self.conn
+            .call_method(Some(self.owner.as_str()), SNI, Some("org.kde.StatusNotifierItem"), "Activate", &(0i32, 0i32))
+            .await
+            .expect("StatusNotifierItem Activate");
     }
 
     pub async fn menu(&self) -> Item {
@@ -161,7 +175,7 @@ impl Tray {
 
     /// Waits until the menu satisfies `ok`, and returns it.
     pub async fn menu_until(&self, what: &str, ok: impl Fn(&Item) -> bool) -> Item {
-        until(crate::driver::WAIT, what, || async {
+        until(self.limit, what, || async {
             let m = self.menu().await;
             ok(&m).then_some(m)
         })
@@ -170,7 +184,7 @@ impl Tray {
 
     /// Waits until the process that showed this tray icon has left the bus: it exited.
     pub async fn gone(&self, what: &str) {
-        until(crate::driver::WAIT, what, || async {
+        until(self.limit, what, || async {
             let reply = self
                 .conn
                 .call_method(
@@ -201,4 +215,49 @@ impl Tray {
             .await
             .expect("dbusmenu Event");
     }
+}
+
+/// The menu of a ksni item (`/StatusNotifierItem`'s `Menu` property), if `name` has one.
+async fn sni_menu(conn: &Connection, name: &str) -> Option<String> {
+    let call = conn.call_method(
+        Some(name),
+        SNI,
+        Some("org.freedesktop.DBus.Properties"),
+        "Get",
+        &("org.kde.StatusNotifierItem", "Menu"),
+    );
+    let reply = tokio::time::timeout(Duration::from_secs(1), call).await.ok()?.ok()?;
+    let value: OwnedValue = reply.body().deserialize().ok()?;
+    match Value::from(value) {
+        Value::ObjectPath(p) => Some(p.to_string()),
+        Value::Value(inner) => match *inner {
+            Value::ObjectPath(p) => Some(p.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A call to the bus itself.
+async fn bus_call<T: serde::de::DeserializeOwned + Type>(
+    conn: &Connection,
+    method: &str,
+    args: &(impl serde::Serialize + Type),
+) -> Option<T> {
+    let reply = conn
+        .call_method(Some("org.freedesktop.DBus"), "/org/freedesktop/DBus", Some("org.freedesktop.DBus"), method, args)
+        .await
+        .ok()?;
+    reply.body().deserialize().ok()
+}
+
+/// The menu of an item libayatana-appindicator exports for `name` (the app's Tauri tray).
+async fn ayatana_menu(conn: &Connection, name: &str) -> Option<String> {
+    // Some peers on the bus never answer calls (a connection that only owns a name); a
+    // second each keeps one of them from hiding the tray.
+    let call = conn.call_method(Some(name), ITEMS, Some("org.freedesktop.DBus.Introspectable"), "Introspect", &());
+    let reply = tokio::time::timeout(Duration::from_secs(1), call).await.ok()?.ok()?;
+    let xml = reply.body().deserialize::<String>().ok()?;
+    let node = xml.split("<node name=\"").nth(1).and_then(|r| r.split('"').next())?;
+    Some(format!("{ITEMS}/{node}/Menu"))
 }
