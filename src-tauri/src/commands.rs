@@ -24,6 +24,9 @@ use crate::{demo, shortcut, sign_in, windows};
 
 type Res<T> = Result<T, Error>;
 
+/// How long a window waits for the resident's token (it may be refreshing it first).
+const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Serialize)]
 pub struct AppInfo {
     version: &'static str,
@@ -173,6 +176,15 @@ pub async fn copy_token<R: Runtime>(
     connection: String,
 ) -> Res<CopiedToken> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
+    // A window process (issue 30): the token is the resident's, asked as the CLI asks it.
+    if let Some(resident) = shell.resident() {
+        let min_valid = std::time::Duration::from_secs(5 * 60);
+        let t = thingstray::agent::client::token(resident, Some(&connection), min_valid, COPY_WAIT)
+            .await
+            .map_err(|e| Error::shell("asking ThingsTray's tray process for a token", e))?;
+        app.clipboard().write_text(&t.access_token).map_err(|e| Error::shell("copying to the clipboard", e))?;
+        return Ok(CopiedToken { connection: t.connection, expires_at: t.expires_at });
+    }
     let (grant, copied) = shell.desktop()?.token_for_copy(&connection).await?;
     app.clipboard().write_text(grant.secret()).map_err(|e| Error::shell("copying to the clipboard", e))?;
     Ok(copied)

@@ -28,6 +28,12 @@ pub struct Args {
     pub toggle: Option<String>,
     /// A `thingstray://` link the system handed us.
     pub link: bool,
+    /// `--window`: a window process of the resident tray (`thingstray-tray`, issue 30),
+    /// which started it: no tray, no desktop of its own, and it ends with its last window.
+    pub window: bool,
+    /// `--device CONNECTION/DEVICE`: the device window opens at that device (an alert's
+    /// click, through the resident).
+    pub device: Option<(String, String)>,
 }
 
 impl Args {
@@ -41,6 +47,8 @@ impl Args {
                 _ if arg.starts_with("--open=") => a.open = Some(arg["--open=".len()..].to_string()),
                 "--toggle" => a.toggle = args.next(),
                 _ if arg.starts_with("--toggle=") => a.toggle = Some(arg["--toggle=".len()..].to_string()),
+                "--window" => a.window = true,
+                "--device" => a.device = args.next().and_then(|d| d.split_once('/').map(|(c, d)| (c.into(), d.into()))),
                 _ if arg.starts_with("thingstray:") => a.link = true,
                 _ => {}
             }
@@ -52,6 +60,9 @@ impl Args {
 /// Start-up: the tray, the `thingstray://` links, and (unless `--demo`, whose desktop
 /// `demo` opens) the user's settings.
 pub fn start_up<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()> {
+    if args.window {
+        return start_window(app, args);
+    }
     tray::install(app)?;
     deep_link::install(app, !args.demo);
     #[cfg(desktop)]
@@ -63,11 +74,30 @@ pub fn start_up<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()
     Ok(())
 }
 
+/// Window mode: follow the resident and open the window asked for. The resident's
+/// settings folder is the user's own, or `THINGSTRAY_CONFIG_DIR` (the demo's), as the
+/// resident set it when it started this process.
+fn start_window<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()> {
+    let paths = Paths::resolve().map_err(|e| tauri::Error::Anyhow(e.into()))?;
+    app.state::<Shell>().set_resident(paths.clone());
+    let follower = tauri::async_runtime::spawn(crate::forward::follow(app.clone(), paths));
+    app.state::<Shell>().add_tasks([follower]);
+    match (&args.device, args.open.as_deref().or(args.toggle.as_deref())) {
+        (Some((connection, device)), _) => windows::open_at_device(app, connection, device),
+        (None, Some(label)) => windows::open(app, label),
+        (None, None) => windows::open(app, windows::DEVICES),
+    }
+    Ok(())
+}
+
 /// A second launch handed its arguments over (then exited): open or toggle the window
 /// it names, or the main one.
 pub fn reopen<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     tracing::info!(args = argv.len(), "a second launch was forwarded here");
     let again = Args::parse(argv.into_iter());
+    if let Some((connection, device)) = &again.device {
+        return windows::open_at_device(app, connection, device);
+    }
     match (again.open, again.toggle) {
         (_, Some(label)) => windows::toggle(app, &label),
         (Some(label), None) => windows::open(app, &label),
@@ -81,7 +111,12 @@ pub fn reopen<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
 /// explicit exit code) ends it, and then the desktop is stopped.
 pub fn on_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     match event {
-        RunEvent::ExitRequested { code: None, api, .. } => api.prevent_exit(),
+        // A window process (`--window`) ends with its last window; the tray app does not.
+        RunEvent::ExitRequested { code: None, api, .. }
+            if app.try_state::<Shell>().is_none_or(|s| s.resident().is_none()) =>
+        {
+            api.prevent_exit()
+        }
         RunEvent::WindowEvent { event: tauri::WindowEvent::Destroyed, .. } => idle::window_destroyed(app),
         RunEvent::Exit => {
             if let Some(shell) = app.try_state::<Shell>() {
@@ -207,5 +242,9 @@ mod tests {
         let a = parse(&["thingstray://oauth/callback?code=x&state=y"]);
         assert!(a.link && a.open.is_none() && !a.demo);
         assert!(!parse(&[]).link);
+        let w = parse(&["--window", "--open", "devices", "--device", "home/7d24-x"]);
+        assert!(w.window && w.open.as_deref() == Some("devices"));
+        assert_eq!(w.device, Some(("home".into(), "7d24-x".into())));
+        assert_eq!(parse(&["--device", "no-slash"]).device, None);
     }
 }

@@ -1,9 +1,10 @@
 //! The app's state: the current [`Desktop`] (real or demo), why none could be opened, and
 //! the tasks that follow it. Only state: what follows a desktop is `lifecycle`'s.
 
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use tauri::async_runtime::JoinHandle;
+use thingstray::config::Paths;
 use thingstray::desktop::Desktop;
 use thingstray::Error;
 
@@ -18,6 +19,9 @@ pub struct Shell {
     /// Keeps the demo's simulator and throwaway settings alive while the demo runs.
     demo: Mutex<Option<Keep>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Window mode (`--window`, issue 30): the settings folder of the resident tray
+    /// process that holds the desktop; this process holds none.
+    resident: OnceLock<Paths>,
 }
 
 /// Locks `m`, also after a panic elsewhere poisoned it (the state stays usable).
@@ -40,6 +44,16 @@ impl Shell {
     /// The settings could not be opened: `desktop()` answers with this error from now on.
     pub fn set_startup_error(&self, e: Error) {
         *self.startup_error.write().unwrap_or_else(|p| p.into_inner()) = Some(e);
+    }
+
+    /// The resident's settings folder, in window mode.
+    pub fn resident(&self) -> Option<&Paths> {
+        self.resident.get()
+    }
+
+    /// Makes this a window process of the resident serving `paths` (once, at start).
+    pub fn set_resident(&self, paths: Paths) {
+        let _ = self.resident.set(paths);
     }
 
     pub fn is_demo(&self) -> bool {

@@ -99,6 +99,10 @@ pub fn toggle<R: Runtime>(app: &AppHandle<R>, label: &str) {
 /// The window a tray click or a second launch opens: the devices when something is set
 /// up, else the wizard.
 pub fn open_main<R: Runtime>(app: &AppHandle<R>) {
+    // A window process: the resident, which knows, chose the window it asked for.
+    if app.state::<Shell>().resident().is_some() {
+        return open(app, DEVICES);
+    }
     let set_up = app.state::<Shell>().desktop().map(|d| !d.connection_names().is_empty()).unwrap_or(false);
     open(app, if set_up { DEVICES } else { WIZARD });
 }

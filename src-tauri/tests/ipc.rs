@@ -406,3 +406,58 @@ fn the_keyboard_shortcut_is_registered_before_it_is_saved() {
     assert!(!registered(combo));
     assert_eq!(e.desktop.settings().global_shortcut, None);
 }
+
+/// A window process (`--window`, issue 30) over `shell`: no desktop of its own.
+fn window_process(resident: &std::path::Path) -> App<MockRuntime> {
+    let shell = Shell::default();
+    shell.set_resident(thingstray::config::Paths::at(resident));
+    thingstray_desktop::builder(mock_builder(), shell).build(tauri::generate_context!()).unwrap()
+}
+
+#[test]
+fn a_window_process_asks_the_resident_for_the_cores_commands_and_keeps_the_capabilities() {
+    // The resident: a signed-in desktop whose agent `set_desktop` started, as the tray does.
+    let (resident, _wizard) = signed_in();
+    let paths = resident.desktop.paths().clone();
+    thingstray_testkit::wait::poll_blocking(std::time::Duration::from_secs(10), "the resident's agent", || {
+        let asked = thingstray::agent::client::status(&paths, std::time::Duration::from_secs(1));
+        tauri::async_runtime::block_on(asked).is_ok()
+    });
+
+    let app = window_process(&paths.dir);
+    let w = window(&app, "devices");
+    let list = invoke(&w, "cached_devices", json!({"connection": "demo"})).unwrap();
+    assert_eq!(list["connection"], "demo", "{list}");
+    // A refusal arrives as the resident gave it.
+    let refused = invoke(&w, "cached_devices", json!({"connection": "cabin"})).unwrap_err();
+    assert_eq!(refused["code"], "unknown_connection", "{refused}");
+    // A switch is carried out by the resident, and its read-back comes back here.
+    let row = list["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["devices"].as_array().unwrap().iter())
+        .find(|d| d["can_switch"] == true && d["online"] != false)
+        .expect("a switch")
+        .clone();
+    let id = row["id"].as_str().unwrap();
+    let on = row["switch"] != true;
+    let back = invoke(&w, "switch_device", json!({"connection": "demo", "device": id, "on": on})).unwrap();
+    assert_eq!(back["switch"], on, "{back}");
+    let read = resident.sim.device_attribute(id, "main", "switch", "switch").unwrap();
+    assert_eq!(read == "on", on, "the simulator has it");
+    // The capabilities still decide first: the device window may not reveal the secret.
+    assert!(denied(invoke(&w, "reveal_server_secret", json!({}))));
+    // The window's own commands are answered here.
+    assert!(invoke(&w, "app_info", json!({})).is_ok());
+}
+
+#[test]
+fn a_window_process_without_its_resident_says_so() {
+    let nobody = tempfile::tempdir().unwrap();
+    let app = window_process(nobody.path());
+    let w = window(&app, "devices");
+    let gone = invoke(&w, "connections", json!({})).unwrap_err();
+    assert_eq!(gone["code"], "shell", "{gone}");
+    assert!(gone["message"].as_str().unwrap().contains("Start ThingsTray again"), "{gone}");
+}
