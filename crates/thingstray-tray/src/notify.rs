@@ -56,13 +56,12 @@ impl Notifier {
         }
     }
 
-    /// A device alert; a click on it opens the device window at the device.
-    pub async fn alert(&self, alert: &Alert) {
+    /// A device alert; a click on it opens the device window at the device. The error
+    /// says why no daemon took it (the app then shows it its own way, without the click).
+    pub async fn alert(&self, alert: &Alert) -> Result<(), String> {
         let n = &alert.notification;
         let target = n.device_id.as_deref().map(|d| (alert.connection.as_str(), d));
-        if let Err(e) = self.send(&n.title, &n.body, target).await {
-            tracing::warn!(title = %n.title, "could not show an alert: {e}");
-        }
+        self.send(&n.title, &n.body, target).await
     }
 
     async fn send(&self, title: &str, body: &str, target: Option<(&str, &str)>) -> Result<(), String> {

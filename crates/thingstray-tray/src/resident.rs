@@ -125,7 +125,9 @@ async fn follow(desktop: Arc<Desktop>, tray: ksni::Handle<TrayView>, notifier: A
             notifier.notify(&n.title(), n.body()).await;
         }
         for a in desktop.take_alerts() {
-            notifier.alert(&a).await;
+            if let Err(e) = notifier.alert(&a).await {
+                tracing::warn!(title = %a.notification.title, "could not show an alert: {e}");
+            }
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return },
