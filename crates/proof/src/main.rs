@@ -24,6 +24,7 @@ mod sleep;
 mod soak;
 mod soak_procs;
 mod soak_report;
+mod split;
 mod store;
 mod store_world;
 mod storms;
@@ -71,6 +72,10 @@ struct ReportArgs {
     floor_ksni: Option<PathBuf>,
     #[arg(long)]
     floor_tauri: Option<PathBuf>,
+    /// The resident tray (`thingstray-tray`, desktop-release), if built: the split of
+    /// issue 30, with --desktop as its window program.
+    #[arg(long)]
+    tray: Option<PathBuf>,
     /// Simulated days for the soak (default: 90, quick: 3).
     #[arg(long)]
     days: Option<u64>,
@@ -192,6 +197,11 @@ enum Cmd {
         /// Seconds each bare tray settles after its item is on the bus.
         #[arg(long, default_value_t = 5)]
         settle_secs: u64,
+        /// The split (issue 30): the resident tray, and the window program it starts.
+        #[arg(long, requires = "window")]
+        tray: Option<PathBuf>,
+        #[arg(long)]
+        window: Option<PathBuf>,
     },
     /// Issue 29: device reads per hour with alerts and `watch`, and the delay from a
     /// change to its notification, at the default poll interval.
@@ -294,7 +304,7 @@ fn main() -> ExitCode {
             Cmd::Desktop { binary, idle_secs } => {
                 vec![desktop::run(Some(&binary), Duration::from_secs(idle_secs)).await.0]
             }
-            Cmd::Floor { ksni, tauri, desktop, idle_secs, resident, resident_source, settle_secs } => {
+            Cmd::Floor { ksni, tauri, desktop, idle_secs, resident, resident_source, settle_secs, tray, window } => {
                 let mut out = Vec::new();
                 let resident = match (desktop, resident) {
                     (Some(bin), _) => {
@@ -313,7 +323,10 @@ fn main() -> ExitCode {
                     },
                     (None, None) => floor::Resident { memory: desktop::Memory::default(), source: "not given".into() },
                 };
-                out.push(floor::run(Some(&ksni), Some(&tauri), &resident, Duration::from_secs(settle_secs)).await);
+                let split =
+                    tray.as_deref().zip(window.as_deref()).map(|(tray, window)| floor::SplitBins { tray, window });
+                let settle = Duration::from_secs(settle_secs);
+                out.push(floor::run(Some(&ksni), Some(&tauri), split, &resident, settle).await);
                 out
             }
             Cmd::Alerts { desktop, thingstray, intervals } => {
@@ -398,7 +411,8 @@ async fn report(a: ReportArgs) -> Vec<Section> {
         eprintln!("== floor");
         let resident = floor::Resident { memory, source: "the desktop section above, this run".into() };
         let settle = Duration::from_secs(5);
-        out.push(floor::run(a.floor_ksni.as_deref(), a.floor_tauri.as_deref(), &resident, settle).await);
+        let split = a.tray.as_deref().zip(a.desktop.as_deref()).map(|(tray, window)| floor::SplitBins { tray, window });
+        out.push(floor::run(a.floor_ksni.as_deref(), a.floor_tauri.as_deref(), split, &resident, settle).await);
     }
     eprintln!("== alerts");
     // Quick mode has no desktop binary, and the figures at the default 30 s poll take
