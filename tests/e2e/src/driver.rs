@@ -32,7 +32,7 @@ pub fn bin(name: &str, env_override: &str) -> PathBuf {
     let p = dir.join(name);
     assert!(
         p.exists(),
-        "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray-cli)",
+        "{} is missing: build it first (scripts/e2e does: cargo build -p thingstray-desktop -p thingstray-cli -p thingstray-tray)",
         p.display()
     );
     p
@@ -40,6 +40,11 @@ pub fn bin(name: &str, env_override: &str) -> PathBuf {
 
 pub fn desktop_bin() -> PathBuf {
     bin("thingstray-desktop", "THINGSTRAY_DESKTOP_BIN")
+}
+
+/// The resident tray of the split (issue 30).
+pub fn tray_bin() -> PathBuf {
+    bin("thingstray-tray", "THINGSTRAY_TRAY_BIN")
 }
 
 pub fn cli_bin() -> PathBuf {

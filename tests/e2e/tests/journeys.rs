@@ -467,3 +467,7 @@ mod alerts;
 /// Location modes from the window and the tray (issue 29): `location_modes`.
 #[path = "journeys/modes.rs"]
 mod modes;
+
+/// The resident tray beside a window process (issue 30): `split`.
+#[path = "journeys/split.rs"]
+mod split;
