@@ -19,6 +19,7 @@ use thingstray::desktop::{
 };
 use thingstray::Error;
 
+use crate::forward::Refusal;
 use crate::state::Shell;
 use crate::{demo, shortcut, sign_in, windows};
 
@@ -75,7 +76,11 @@ pub async fn start_setup(shell: State<'_, Shell>, form: SetupForm) -> Res<SignIn
 }
 
 #[tauri::command]
-pub async fn start_demo<R: Runtime>(app: AppHandle<R>) -> Res<SignInStart> {
+pub async fn start_demo<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<SignInStart> {
+    // A window process has no desktop to replace: the demo is a resident of its own.
+    if shell.resident().is_some() {
+        return Err(Error::shell("starting the demo", "quit ThingsTray, then run `thingstray-tray --demo`"));
+    }
     demo::begin(&app, false).await
 }
 
@@ -95,13 +100,13 @@ pub fn open_sign_in_in_browser<R: Runtime>(app: AppHandle<R>) -> Res<()> {
 }
 
 #[tauri::command]
-pub async fn finish_sign_in<R: Runtime>(app: AppHandle<R>, answer: String) -> Res<SignedIn> {
+pub async fn finish_sign_in<R: Runtime>(app: AppHandle<R>, answer: String) -> Result<SignedIn, Refusal> {
     sign_in::finish(&app, answer).await
 }
 
 #[tauri::command]
-pub fn cancel_sign_in<R: Runtime>(app: AppHandle<R>) -> Res<()> {
-    sign_in::cancel(&app)
+pub async fn cancel_sign_in<R: Runtime>(app: AppHandle<R>) -> Result<(), Refusal> {
+    sign_in::cancel(&app).await
 }
 
 #[tauri::command]

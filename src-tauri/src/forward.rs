@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use tauri::ipc::{Invoke, InvokeBody, InvokeError};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 use thingstray::config::Paths;
@@ -14,6 +15,10 @@ use thingstray::desktop::calls::CALLS;
 use thingstray::Error;
 
 use crate::state::Shell;
+
+/// Commands of the core's table that this process wraps itself, asking the resident
+/// inside (`sign_in`): the sign-in window closes here, and the wizard hears of it here.
+const WRAPPED: &[&str] = &["finish_sign_in", "cancel_sign_in"];
 
 /// A command the resident carries out (a scene, a sign-in's token exchange) may take a
 /// while; a resident that does not answer in this time is reported, not waited on.
@@ -23,7 +28,7 @@ const ANSWER: Duration = Duration::from_secs(60);
 /// is one of the resident's commands.
 pub fn resident_for<R: Runtime>(invoke: &Invoke<R>) -> Option<Paths> {
     let command = invoke.message.command();
-    if !CALLS.iter().any(|c| c.name == command) {
+    if WRAPPED.contains(&command) || !CALLS.iter().any(|c| c.name == command) {
         return None;
     }
     invoke.message.webview().try_state::<Shell>()?.resident().cloned()
@@ -37,13 +42,53 @@ pub fn forward<R: Runtime>(invoke: Invoke<R>, paths: Paths) {
         // No command of the table takes raw bytes; the resident refuses what it cannot read.
         InvokeBody::Raw(_) => serde_json::Value::Null,
     };
+    let webview = invoke.message.webview();
     invoke.resolver.respond_async(async move {
-        match thingstray::agent::window::call(&paths, &command, args, ANSWER).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(refusal)) => Err(InvokeError(refusal)),
-            Err(why) => Err(InvokeError(gone(&why))),
+        let answer = ask(&paths, &command, args).await.map_err(|r| InvokeError(r.0))?;
+        // A sign-in begun (setup, sign in again, the demo, a created app): the sign-in
+        // window of this process shows it and catches its redirect.
+        let start = (answer.get("authorize_url"), answer.get("redirect_uri"));
+        if let (Some(Value::String(url)), Some(Value::String(redirect))) = start {
+            if let Some(shell) = webview.try_state::<Shell>() {
+                shell.set_resident_sign_in(Some((url.clone(), redirect.clone())));
+            }
         }
+        Ok(answer)
     });
+}
+
+/// Asks the resident: its answer, or its refusal (or why it did not answer) as the
+/// `{code, message}` the page shows.
+pub async fn ask(paths: &Paths, command: &str, args: Value) -> Result<Value, Refusal> {
+    match thingstray::agent::window::call(paths, command, args, ANSWER).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(refusal)) => Err(Refusal(refusal)),
+        Err(why) => Err(Refusal(gone(&why))),
+    }
+}
+
+/// A refusal as the page sees it, `{code, message}`: the resident's as it gave it, or
+/// one of this process's errors in the same form.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
+pub struct Refusal(pub Value);
+
+impl Refusal {
+    pub fn code(&self) -> &str {
+        self.0.get("code").and_then(Value::as_str).unwrap_or("unknown")
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get("message").and_then(Value::as_str).unwrap_or("ThingsTray refused it"))
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Refusal {
+        Refusal(serde_json::to_value(&e).unwrap_or_default())
+    }
 }
 
 /// The resident did not answer: what the page shows, as any refusal.

@@ -11,7 +11,7 @@ use thingstray::desktop::Desktop;
 
 use crate::notify::notify;
 use crate::state::{Keep, Shell};
-use crate::{deep_link, idle, shortcut, tray, windows};
+use crate::{deep_link, idle, shortcut, sign_in, tray, windows};
 
 /// Command-line switches the desktop app understands.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,9 @@ pub struct Args {
     /// `--device CONNECTION/DEVICE`: the device window opens at that device (an alert's
     /// click, through the resident).
     pub device: Option<(String, String)>,
+    /// `--sign-in CONNECTION` (window mode): begin that connection's sign-in at the
+    /// resident and show its sign-in window (the tray's "Sign in again").
+    pub sign_in: Option<String>,
 }
 
 impl Args {
@@ -48,6 +51,7 @@ impl Args {
                 "--toggle" => a.toggle = args.next(),
                 _ if arg.starts_with("--toggle=") => a.toggle = Some(arg["--toggle=".len()..].to_string()),
                 "--window" => a.window = true,
+                "--sign-in" => a.sign_in = args.next(),
                 "--device" => a.device = args.next().and_then(|d| d.split_once('/').map(|(c, d)| (c.into(), d.into()))),
                 _ if arg.starts_with("thingstray:") => a.link = true,
                 _ => {}
@@ -80,8 +84,26 @@ pub fn start_up<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()
 fn start_window<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()> {
     let paths = Paths::resolve().map_err(|e| tauri::Error::Anyhow(e.into()))?;
     app.state::<Shell>().set_resident(paths.clone());
-    let follower = tauri::async_runtime::spawn(crate::forward::follow(app.clone(), paths));
+    let follower = tauri::async_runtime::spawn(crate::forward::follow(app.clone(), paths.clone()));
     app.state::<Shell>().add_tasks([follower]);
+    if let Some(connection) = args.sign_in.clone() {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let args = serde_json::json!({ "connection": connection });
+            let begun = crate::forward::ask(&paths, "sign_in_again", args).await.and_then(|start| {
+                let url = start["authorize_url"].as_str().unwrap_or_default().to_string();
+                let redirect = start["redirect_uri"].as_str().unwrap_or_default().to_string();
+                app.state::<Shell>().set_resident_sign_in(Some((url, redirect)));
+                sign_in::open_window(&app).map_err(Into::into)
+            });
+            if let Err(e) = begun {
+                notify(&app, "ThingsTray: sign-in did not start", &e.to_string());
+                // Nothing else is open: this process has nothing left to do.
+                app.exit(0);
+            }
+        });
+        return Ok(());
+    }
     match (&args.device, args.open.as_deref().or(args.toggle.as_deref())) {
         (Some((connection, device)), _) => windows::open_at_device(app, connection, device),
         (None, Some(label)) => windows::open(app, label),
@@ -246,5 +268,6 @@ mod tests {
         assert!(w.window && w.open.as_deref() == Some("devices"));
         assert_eq!(w.device, Some(("home".into(), "7d24-x".into())));
         assert_eq!(parse(&["--device", "no-slash"]).device, None);
+        assert_eq!(parse(&["--window", "--sign-in", "home"]).sign_in.as_deref(), Some("home"));
     }
 }

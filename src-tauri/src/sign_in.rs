@@ -1,10 +1,13 @@
 //! Sign-in: the sign-in window, and the one path every answer goes through (the window's
 //! caught redirect, a `thingstray://` link, an address pasted in the wizard).
 
+use std::sync::Arc;
+
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use thingstray::desktop::SignedIn;
+use thingstray::desktop::{Desktop, SignedIn};
 use thingstray::Error;
 
+use crate::forward::{self, Refusal};
 use crate::idle;
 use crate::notify::notify;
 use crate::state::Shell;
@@ -14,15 +17,28 @@ use crate::windows::{self, DEVICES, SIGN_IN, WIZARD};
 /// the wrong account never sticks), and a navigation hook that catches the redirect to
 /// the redirect URI, whatever it is, before the request leaves the machine.
 pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
-    let desktop = app.state::<Shell>().desktop()?;
-    let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
+    let shell = app.state::<Shell>();
+    // What to show, and which navigation is the answer: the sign-in this process's desktop
+    // began, or (window mode) the one the resident began, as its answer said.
+    type Catch = Box<dyn Fn(&str) -> bool + Send + Sync>;
+    let (url, catch, on_close): (String, Catch, Option<Arc<Desktop>>) = match shell.resident() {
+        Some(_) => {
+            let (url, redirect) = shell.resident_sign_in().ok_or(Error::NoSignInPending)?;
+            (url, Box::new(move |u: &str| thingstray::oauth::is_redirect_to(&redirect, u)), None)
+        }
+        None => {
+            let desktop = shell.desktop()?;
+            let url = desktop.pending_authorize_url().ok_or(Error::NoSignInPending)?;
+            let d = desktop.clone();
+            (url, Box::new(move |u: &str| d.is_sign_in_redirect(u)), Some(desktop))
+        }
+    };
     let url = url::Url::parse(&url).map_err(|e| Error::shell("opening the sign-in page", e))?;
     close_all(app);
     let label = fresh_label(app);
     idle::window_opening();
     let handle = app.clone();
     let shown = url.to_string();
-    let on_close = desktop.clone();
     let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
         .title("Sign in to SmartThings")
         .inner_size(520.0, 760.0)
@@ -34,7 +50,7 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
         // would show "The URL can't be shown". With its own key the shared context stays clean.
         .data_directory(std::env::temp_dir().join("thingstray-sign-in"))
         .on_navigation(move |url| {
-            if !desktop.is_sign_in_redirect(url.as_str()) {
+            if !catch(url.as_str()) {
                 return true;
             }
             let answer = url.to_string();
@@ -47,11 +63,14 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
         .build()
         .map_err(|e| Error::shell("opening the sign-in window", e))?;
     // Closed, by the user or after the answer: this sign-in is over (issue 10, item 12).
-    window.on_window_event(move |event| {
-        if let tauri::WindowEvent::Destroyed = event {
-            on_close.sign_in_window_closed(&shown);
-        }
-    });
+    // (In window mode the resident's pending sign-in simply expires.)
+    if let Some(on_close) = on_close {
+        window.on_window_event(move |event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                on_close.sign_in_window_closed(&shown);
+            }
+        });
+    }
     Ok(())
 }
 
@@ -80,7 +99,12 @@ fn fresh_label<R: Runtime>(app: &AppHandle<R>) -> String {
 /// "Use my browser instead": the pending sign-in in the system browser.
 pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
     use tauri_plugin_opener::OpenerExt;
-    let url = app.state::<Shell>().desktop()?.pending_authorize_url().ok_or(Error::NoSignInPending)?;
+    let shell = app.state::<Shell>();
+    let url = match shell.resident() {
+        Some(_) => shell.resident_sign_in().map(|(url, _)| url),
+        None => shell.desktop()?.pending_authorize_url(),
+    }
+    .ok_or(Error::NoSignInPending)?;
     // The opener's error repeats the URL, whose `state` is a CSRF secret: keep it out.
     app.opener().open_url(url.clone(), None::<&str>).map_err(|e| {
         let why = e.to_string().replace(&url, "<the sign-in address>");
@@ -89,20 +113,44 @@ pub fn open_in_browser<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
 }
 
 /// Closes the sign-in window and forgets the pending sign-in.
-pub fn cancel<R: Runtime>(app: &AppHandle<R>) -> Result<(), Error> {
+pub async fn cancel<R: Runtime>(app: &AppHandle<R>) -> Result<(), Refusal> {
     close_all(app);
-    app.state::<Shell>().desktop()?.cancel_sign_in();
-    Ok(())
+    let shell = app.state::<Shell>();
+    match shell.resident().cloned() {
+        Some(paths) => {
+            shell.set_resident_sign_in(None);
+            forward::ask(&paths, "cancel_sign_in", serde_json::json!({})).await.map(|_| ())
+        }
+        None => {
+            shell.desktop()?.cancel_sign_in();
+            Ok(())
+        }
+    }
 }
 
 /// The one path for a sign-in answer: the sign-in window's caught redirect, a deep link,
-/// or an address pasted in the wizard.
-pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<SignedIn, Error> {
-    let desktop = app.state::<Shell>().desktop()?;
-    let result = desktop.finish_sign_in(&answer).await;
+/// or an address pasted in the wizard. In window mode the resident checks and exchanges
+/// it; its refusal comes back as it gave it.
+pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<SignedIn, Refusal> {
+    let shell = app.state::<Shell>();
+    let result = match shell.resident().cloned() {
+        Some(paths) => {
+            forward::ask(&paths, "finish_sign_in", serde_json::json!({ "answer": answer })).await.and_then(|v| {
+                serde_json::from_value::<SignedIn>(v)
+                    .map_err(|e| Error::shell("reading the tray process's answer", e).into())
+            })
+        }
+        None => match shell.desktop() {
+            Ok(desktop) => desktop.finish_sign_in(&answer).await.map_err(Refusal::from),
+            Err(e) => Err(e.into()),
+        },
+    };
     let wizard_open = app.get_webview_window(WIZARD).is_some();
     match &result {
         Ok(done) => {
+            if shell.resident().is_some() {
+                shell.set_resident_sign_in(None);
+            }
             close_all(app);
             if wizard_open {
                 let _ = app.emit_to(WIZARD, "signed-in", done);

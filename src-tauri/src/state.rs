@@ -22,6 +22,9 @@ pub struct Shell {
     /// Window mode (`--window`, issue 30): the settings folder of the resident tray
     /// process that holds the desktop; this process holds none.
     resident: OnceLock<Paths>,
+    /// Window mode: the sign-in the resident began, as its answer said (authorize URL,
+    /// redirect URI), for the sign-in window to show and to catch.
+    resident_sign_in: Mutex<Option<(String, String)>>,
 }
 
 /// Locks `m`, also after a panic elsewhere poisoned it (the state stays usable).
@@ -54,6 +57,17 @@ impl Shell {
     /// Makes this a window process of the resident serving `paths` (once, at start).
     pub fn set_resident(&self, paths: Paths) {
         let _ = self.resident.set(paths);
+    }
+
+    /// Window mode: the resident's sign-in in progress, `(authorize URL, redirect URI)`.
+    pub fn resident_sign_in(&self) -> Option<(String, String)> {
+        lock(&self.resident_sign_in).clone()
+    }
+
+    /// Keeps a sign-in start the resident answered with (any answer carrying both an
+    /// `authorize_url` and a `redirect_uri`), or forgets it (`None`).
+    pub fn set_resident_sign_in(&self, start: Option<(String, String)>) {
+        *lock(&self.resident_sign_in) = start;
     }
 
     pub fn is_demo(&self) -> bool {

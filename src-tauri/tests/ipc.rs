@@ -461,3 +461,38 @@ fn a_window_process_without_its_resident_says_so() {
     assert_eq!(gone["code"], "shell", "{gone}");
     assert!(gone["message"].as_str().unwrap().contains("Start ThingsTray again"), "{gone}");
 }
+
+#[test]
+fn a_window_process_signs_in_through_the_resident_and_passes_its_refusal_on() {
+    use tauri::Manager;
+    // The resident: its desktop set, a sign-in not done yet.
+    let resident = env();
+    let paths = resident.desktop.paths().clone();
+    thingstray_testkit::wait::poll_blocking(std::time::Duration::from_secs(10), "the resident's agent", || {
+        let asked = thingstray::agent::client::status(&paths, std::time::Duration::from_secs(1));
+        tauri::async_runtime::block_on(asked).is_ok()
+    });
+    let app = window_process(&paths.dir);
+    let wizard = window(&app, "wizard");
+    // Begun at the resident; this process keeps what its sign-in window needs.
+    let start = invoke(&wizard, "sign_in_again", json!({"connection": "demo"})).unwrap();
+    let url = start["authorize_url"].as_str().unwrap().to_string();
+    let kept = app.state::<Shell>().resident_sign_in().expect("the sign-in kept");
+    assert_eq!((kept.0.as_str(), kept.1.as_str()), (url.as_str(), start["redirect_uri"].as_str().unwrap()));
+    assert!(thingstray::oauth::is_redirect_to(&kept.1, &redirect_of(&url)), "the window would catch it");
+
+    // A forged answer: the resident's refusal, its code as it gave it; still pending.
+    let answer = redirect_of(&url);
+    let forged = answer.replace("state=", "state=x");
+    let refused = invoke(&wizard, "finish_sign_in", json!({ "answer": forged })).unwrap_err();
+    assert_eq!(refused["code"], "state_mismatch", "{refused}");
+    assert_eq!(resident.desktop.sign_in_pending().as_deref(), Some("demo"));
+
+    let done = invoke(&wizard, "finish_sign_in", json!({ "answer": answer })).unwrap();
+    assert_eq!(done["connection"], "demo", "{done}");
+    assert!(done["device_count"].as_u64().unwrap() >= 10, "{done}");
+    assert!(app.state::<Shell>().resident_sign_in().is_none(), "forgotten once done");
+    assert_eq!(resident.desktop.tray().state, thingstray::desktop::TrayState::Connected);
+    // The demo is a resident of its own: a window process does not start one.
+    assert_eq!(invoke(&wizard, "start_demo", json!({})).unwrap_err()["code"], "shell");
+}

@@ -106,13 +106,7 @@ impl SignIn {
     /// sign-in webview asks this for every navigation and cancels the ones that match, so
     /// the code never leaves the machine.
     pub fn is_redirect(&self, url: &str) -> bool {
-        let (Ok(want), Ok(got)) = (Url::parse(&self.redirect_uri), Url::parse(url)) else {
-            return false;
-        };
-        want.scheme() == got.scheme()
-            && want.host_str() == got.host_str()
-            && want.port_or_known_default() == got.port_or_known_default()
-            && want.path().trim_end_matches('/') == got.path().trim_end_matches('/')
+        is_redirect_to(&self.redirect_uri, url)
     }
 
     /// Checks an answer (URL, query or bare code) against this sign-in, without any
@@ -388,6 +382,19 @@ pub fn parse_token_answer(body: &[u8], now: SystemTime) -> Result<TokenSet> {
         .cloned()
         .ok_or_else(|| Error::BadPayload { detail: "the token answer had no refresh_token".into() })?;
     token_set(&answer, refresh, now)
+}
+
+/// Is `url` a navigation to `redirect_uri` (same scheme, host, port and path)? Also for a
+/// window process (issue 30), which knows the redirect URI of the resident's sign-in but
+/// not the sign-in itself.
+pub fn is_redirect_to(redirect_uri: &str, url: &str) -> bool {
+    let (Ok(want), Ok(got)) = (Url::parse(redirect_uri), Url::parse(url)) else {
+        return false;
+    };
+    want.scheme() == got.scheme()
+        && want.host_str() == got.host_str()
+        && want.port_or_known_default() == got.port_or_known_default()
+        && want.path().trim_end_matches('/') == got.path().trim_end_matches('/')
 }
 
 #[cfg(test)]

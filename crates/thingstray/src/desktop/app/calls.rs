@@ -69,6 +69,13 @@ pub static CALLS: &[Call] = &[
     call!("check_setup", |_d, form: SetupForm| Ok(Desktop::check_setup(&form))),
     call!("start_setup", |d, form: SetupForm| d.setup(None, form).await),
     call!("sign_in_again", |d, connection: String| d.begin_sign_in(&connection)),
+    // A window process's sign-in window hands the caught redirect here (src-tauri wraps
+    // these two itself: the window closes and the wizard hears of it there).
+    call!("finish_sign_in", |d, answer: String| d.finish_sign_in(&answer).await),
+    call!("cancel_sign_in", |d| {
+        d.cancel_sign_in();
+        Ok(())
+    }),
     call!("connections", |d| Ok(d.connections())),
     call!("devices", |d, connection: String| d.device_list(&connection).await),
     call!("cached_devices", |d, connection: String| d.cached_device_list(&connection)),

@@ -2,7 +2,7 @@
 //! answer goes through (the sign-in window, a `thingstray://` deep link, a pasted address).
 
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Desktop, Pending};
 use crate::config::{Config, ConnectionSettings};
@@ -21,7 +21,7 @@ pub struct SignInStart {
     pub refused: Option<Error>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedIn {
     pub connection: String,
     pub location_name: Option<String>,
