@@ -19,7 +19,7 @@ use thingstray::desktop::{
 };
 use thingstray::Error;
 
-use crate::forward::Refusal;
+use crate::forward::{self, Refusal};
 use crate::state::Shell;
 use crate::{demo, shortcut, sign_in, windows};
 
@@ -306,10 +306,17 @@ pub async fn reveal_server_secret(shell: State<'_, Shell>) -> Res<String> {
 
 /// Like `copy_token`: the secret goes to the clipboard in Rust, never over IPC.
 #[tauri::command]
-pub async fn copy_server_secret<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Res<()> {
+pub async fn copy_server_secret<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Result<(), Refusal> {
     use tauri_plugin_clipboard_manager::ClipboardExt;
+    let copy =
+        |secret: &str| app.clipboard().write_text(secret).map_err(|e| Error::shell("copying to the clipboard", e));
+    // A window process: the resident's secret, over its socket (same uid only).
+    if let Some(resident) = shell.resident() {
+        let secret = forward::ask(resident, "reveal_server_secret", serde_json::json!({})).await?;
+        return Ok(copy(secret.as_str().unwrap_or_default())?);
+    }
     let secret = shell.desktop()?.server_secret().await?;
-    app.clipboard().write_text(secret.expose()).map_err(|e| Error::shell("copying to the clipboard", e))
+    Ok(copy(secret.expose())?)
 }
 
 #[tauri::command]

@@ -86,30 +86,47 @@ fn start_window<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()
     app.state::<Shell>().set_resident(paths.clone());
     let follower = tauri::async_runtime::spawn(crate::forward::follow(app.clone(), paths.clone()));
     app.state::<Shell>().add_tasks([follower]);
-    if let Some(connection) = args.sign_in.clone() {
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move {
-            let args = serde_json::json!({ "connection": connection });
-            let begun = crate::forward::ask(&paths, "sign_in_again", args).await.and_then(|start| {
-                let url = start["authorize_url"].as_str().unwrap_or_default().to_string();
-                let redirect = start["redirect_uri"].as_str().unwrap_or_default().to_string();
-                app.state::<Shell>().set_resident_sign_in(Some((url, redirect)));
-                sign_in::open_window(&app).map_err(Into::into)
-            });
-            if let Err(e) = begun {
-                notify(&app, "ThingsTray: sign-in did not start", &e.to_string());
-                // Nothing else is open: this process has nothing left to do.
-                app.exit(0);
-            }
-        });
+    // `thingstray://` links: a sign-in finished in the browser reaches the resident through
+    // this process (`sign_in::finish`). The resident's package registers the scheme.
+    deep_link::install(app, false);
+    if let Some(connection) = &args.sign_in {
+        sign_in_at_resident(app, connection);
         return Ok(());
     }
-    match (&args.device, args.open.as_deref().or(args.toggle.as_deref())) {
-        (Some((connection, device)), _) => windows::open_at_device(app, connection, device),
-        (None, Some(label)) => windows::open(app, label),
-        (None, None) => windows::open(app, windows::DEVICES),
+    let opened = match (&args.device, args.open.as_deref().or(args.toggle.as_deref())) {
+        (Some((connection, device)), _) => {
+            windows::open_at_device(app, connection, device);
+            Ok(())
+        }
+        (None, label) => windows::try_open(app, label.unwrap_or(windows::DEVICES)),
+    };
+    if let Err(e) = opened {
+        // No window, nothing to do: a window process does not linger.
+        tracing::error!("{e}");
+        app.exit(2);
     }
     Ok(())
+}
+
+/// Window mode: begins `connection`'s sign-in at the resident (the tray's "Sign in
+/// again") and shows its sign-in window; at start, or in a window process already open.
+fn sign_in_at_resident<R: Runtime>(app: &AppHandle<R>, connection: &str) {
+    let Some(paths) = app.state::<Shell>().resident().cloned() else { return };
+    let (app, args) = (app.clone(), serde_json::json!({ "connection": connection }));
+    tauri::async_runtime::spawn(async move {
+        let begun = crate::forward::ask(&paths, "sign_in_again", args).await.and_then(|start| {
+            let url = start["authorize_url"].as_str().unwrap_or_default().to_string();
+            let redirect = start["redirect_uri"].as_str().unwrap_or_default().to_string();
+            app.state::<Shell>().set_resident_sign_in(Some((url, redirect)));
+            sign_in::open_window(&app).map_err(Into::into)
+        });
+        if let Err(e) = begun {
+            notify(&app, "ThingsTray: sign-in did not start", &e.to_string());
+            if app.webview_windows().is_empty() {
+                app.exit(0);
+            }
+        }
+    });
 }
 
 /// A second launch handed its arguments over (then exited): open or toggle the window
@@ -117,6 +134,9 @@ fn start_window<R: Runtime>(app: &AppHandle<R>, args: &Args) -> tauri::Result<()
 pub fn reopen<R: Runtime>(app: &AppHandle<R>, argv: Vec<String>) {
     tracing::info!(args = argv.len(), "a second launch was forwarded here");
     let again = Args::parse(argv.into_iter());
+    if let Some(connection) = &again.sign_in {
+        return sign_in_at_resident(app, connection);
+    }
     if let Some((connection, device)) = &again.device {
         return windows::open_at_device(app, connection, device);
     }

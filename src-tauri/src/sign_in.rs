@@ -151,7 +151,8 @@ pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<Si
             if shell.resident().is_some() {
                 shell.set_resident_sign_in(None);
             }
-            close_all(app);
+            // The device window first, then the sign-in window goes: a window process
+            // whose only window was the sign-in window would otherwise end in between.
             if wizard_open {
                 let _ = app.emit_to(WIZARD, "signed-in", done);
             } else {
@@ -159,6 +160,7 @@ pub async fn finish<R: Runtime>(app: &AppHandle<R>, answer: String) -> Result<Si
                 notify(app, "ThingsTray is connected", &format!("{place}: {} devices", done.device_count));
                 windows::open(app, DEVICES);
             }
+            close_all(app);
         }
         Err(e) => {
             tracing::warn!(code = e.code(), "a sign-in answer was refused");

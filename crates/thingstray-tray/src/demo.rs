@@ -44,7 +44,12 @@ pub async fn sign_in(desktop: &Desktop, start: &SignInStart) -> Result<(), Error
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::shell("the demo's browser", e))?;
-    let resp = http.get(&start.authorize_url).send().await.map_err(|e| Error::shell("the demo's sign-in page", e))?;
+    // The address holds the sign-in's state: keep it out of the error.
+    let resp = http
+        .get(&start.authorize_url)
+        .send()
+        .await
+        .map_err(|e| Error::shell("the demo's sign-in page", e.without_url()))?;
     let redirect = resp
         .headers()
         .get("location")

@@ -28,19 +28,29 @@ struct Ctx {
 }
 
 pub async fn run(args: Args) -> Result<(), Error> {
+    // Another resident serving these settings: say so before opening anything. A second
+    // desktop would start its own refreshers, and quitting it mid-refresh could lose the
+    // rotated pair (the demo's folder is new, so no one else serves it).
+    if !args.demo {
+        let paths = Paths::resolve()?;
+        if thingstray::agent::client::status(&paths, Duration::from_secs(2)).await.is_ok() {
+            eprintln!("ThingsTray is already running for these settings ({}).", paths.dir.display());
+            return Ok(());
+        }
+    }
     let (desktop, demo_start, _demo) = if args.demo {
         let (d, start, run) = demo::open(true).await?;
         (d, Some(start), Some(run))
     } else {
         (Desktop::open(Paths::resolve()?, Options::default()).await?, None, None)
     };
-    // First the agent socket: its lock makes this the one resident for these settings.
+    // The agent socket: its lock makes this the one resident for these settings. Lost a
+    // race with another start, or refused (an unsafe folder): stop cleanly, say why.
     let agent = match desktop.start_agent().await {
         Ok(a) => a,
         Err(e) => {
-            tracing::info!("{e}");
-            eprintln!("ThingsTray is already running for these settings ({}).", desktop.paths().dir.display());
-            return Ok(());
+            desktop.shutdown().await;
+            return Err(e);
         }
     };
     let windows = Launcher::new(desktop.paths());
@@ -111,23 +121,34 @@ async fn servers(desktop: Arc<Desktop>, notifier: Arc<Notifier>) {
 /// minute so "token valid 18 h" stays true.
 async fn follow(desktop: Arc<Desktop>, tray: ksni::Handle<TrayView>, notifier: Arc<Notifier>) {
     let mut rx = desktop.subscribe();
+    let mut shown = None;
     loop {
-        let (model, theme) = (desktop.tray(), desktop.panel_theme());
-        let unchanged = tray.update(|t| t.model == model && t.theme == theme).await;
-        if unchanged == Some(false) {
+        // ksni compares the menu it had with the new one and signals only what changed; an
+        // update is still a rebuild, so none when nothing the tray shows changed.
+        let now = (desktop.tray(), desktop.panel_theme());
+        if shown.as_ref() != Some(&now) {
+            let (model, theme) = now.clone();
             tray.update(|t| {
                 t.model = model;
                 t.theme = theme;
             })
             .await;
+            shown = Some(now);
         }
-        for n in desktop.take_notices() {
-            notifier.notify(&n.title(), n.body()).await;
-        }
-        for a in desktop.take_alerts() {
-            if let Err(e) = notifier.alert(&a).await {
-                tracing::warn!(title = %a.notification.title, "could not show an alert: {e}");
-            }
+        // A notification daemon that hangs must not hold the tray back.
+        let (notices, alerts) = (desktop.take_notices(), desktop.take_alerts());
+        if !notices.is_empty() || !alerts.is_empty() {
+            let notifier = notifier.clone();
+            tokio::spawn(async move {
+                for n in notices {
+                    notifier.notify(&n.title(), n.body()).await;
+                }
+                for a in alerts {
+                    if let Err(e) = notifier.alert(&a).await {
+                        tracing::warn!(title = %a.notification.title, "could not show an alert: {e}");
+                    }
+                }
+            });
         }
         tokio::select! {
             r = rx.changed() => if r.is_err() { return },
