@@ -407,6 +407,14 @@ fn the_keyboard_shortcut_is_registered_before_it_is_saved() {
     assert_eq!(e.desktop.settings().global_shortcut, None);
 }
 
+/// Waits for the agent `set_desktop` started (as the resident tray starts it) to answer.
+fn until_serving(paths: &thingstray::config::Paths) {
+    thingstray_testkit::wait::poll_blocking(std::time::Duration::from_secs(10), "the resident's agent", || {
+        let asked = thingstray::agent::client::status(paths, std::time::Duration::from_secs(1));
+        tauri::async_runtime::block_on(asked).is_ok()
+    });
+}
+
 /// A window process (`--window`, issue 30) over `shell`: no desktop of its own.
 fn window_process(resident: &std::path::Path) -> App<MockRuntime> {
     let shell = Shell::default();
@@ -419,10 +427,7 @@ fn a_window_process_asks_the_resident_for_the_cores_commands_and_keeps_the_capab
     // The resident: a signed-in desktop whose agent `set_desktop` started, as the tray does.
     let (resident, _wizard) = signed_in();
     let paths = resident.desktop.paths().clone();
-    thingstray_testkit::wait::poll_blocking(std::time::Duration::from_secs(10), "the resident's agent", || {
-        let asked = thingstray::agent::client::status(&paths, std::time::Duration::from_secs(1));
-        tauri::async_runtime::block_on(asked).is_ok()
-    });
+    until_serving(&paths);
 
     let app = window_process(&paths.dir);
     let w = window(&app, "devices");
@@ -468,10 +473,7 @@ fn a_window_process_signs_in_through_the_resident_and_passes_its_refusal_on() {
     // The resident: its desktop set, a sign-in not done yet.
     let resident = env();
     let paths = resident.desktop.paths().clone();
-    thingstray_testkit::wait::poll_blocking(std::time::Duration::from_secs(10), "the resident's agent", || {
-        let asked = thingstray::agent::client::status(&paths, std::time::Duration::from_secs(1));
-        tauri::async_runtime::block_on(asked).is_ok()
-    });
+    until_serving(&paths);
     let app = window_process(&paths.dir);
     let wizard = window(&app, "wizard");
     // Begun at the resident; this process keeps what its sign-in window needs.
