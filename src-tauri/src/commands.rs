@@ -14,8 +14,8 @@ use thingstray::apps::{AppCheck, Repaired};
 use thingstray::desktop::indicator::TokenServerStatus;
 use thingstray::desktop::setup::{apps_create_answers, Answer, REDIRECT_CHOICES};
 use thingstray::desktop::{
-    ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow, FieldProblem,
-    ModeView, PairedView, PanelTheme, PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
+    AppInfo, ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DesktopSettings, DeviceList, DeviceRow,
+    FieldProblem, ModeView, PairedView, PanelTheme, PatHelp, SetupForm, ShareStatus, SignInStart, SignedIn,
 };
 use thingstray::Error;
 
@@ -28,29 +28,21 @@ type Res<T> = Result<T, Error>;
 /// How long a window waits for the resident's token (it may be refreshing it first).
 const COPY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-#[derive(Serialize)]
-pub struct AppInfo {
-    version: &'static str,
-    demo: bool,
-    platform: &'static str,
-    /// Linux trays report no icon clicks: the menu is the whole tray UI there.
-    tray_clicks: bool,
-    connections: usize,
-    vault: Option<String>,
-    startup_error: Option<Error>,
-}
-
 #[tauri::command]
 pub fn app_info(shell: State<'_, Shell>) -> AppInfo {
-    let d = shell.desktop().ok();
-    AppInfo {
-        version: env!("CARGO_PKG_VERSION"),
-        demo: shell.is_demo(),
-        platform: std::env::consts::OS,
-        tray_clicks: !cfg!(target_os = "linux"),
-        connections: d.as_ref().map(|d| d.connection_names().len()).unwrap_or(0),
-        vault: d.as_ref().map(|d| d.vault_description()),
-        startup_error: shell.startup_error(),
+    // Linux trays (AppIndicator) report no icon clicks to Tauri: the menu is the whole UI.
+    let tray_clicks = !cfg!(target_os = "linux");
+    match shell.desktop() {
+        Ok(d) => d.app_info(tray_clicks),
+        Err(_) => AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            demo: false,
+            platform: std::env::consts::OS,
+            tray_clicks,
+            connections: 0,
+            vault: None,
+            startup_error: shell.startup_error(),
+        },
     }
 }
 

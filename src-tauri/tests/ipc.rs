@@ -453,8 +453,10 @@ fn a_window_process_asks_the_resident_for_the_cores_commands_and_keeps_the_capab
     assert_eq!(read == "on", on, "the simulator has it");
     // The capabilities still decide first: the device window may not reveal the secret.
     assert!(denied(invoke(&w, "reveal_server_secret", json!({}))));
-    // The window's own commands are answered here.
-    assert!(invoke(&w, "app_info", json!({})).is_ok());
+    // What the windows show of the app is the resident's: its tray hears clicks.
+    let info = invoke(&w, "app_info", json!({})).unwrap();
+    assert_eq!((info["connections"].as_u64(), info["tray_clicks"].as_bool()), (Some(1), Some(true)), "{info}");
+    assert!(info["vault"].as_str().is_some(), "{info}");
 }
 
 #[test]

@@ -15,8 +15,8 @@ pub mod setup;
 
 pub use app::calls;
 pub use app::{
-    Alert, ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp, ShareStatus,
-    SignInStart, SignedIn,
+    Alert, AppInfo, ConnectionSummary, CopiedToken, CreateAppForm, Desktop, DeviceList, PairedView, PatHelp,
+    ShareStatus, SignInStart, SignedIn,
 };
 pub use device_rows::{DeviceRow, RoomGroup, SceneRow};
 pub use indicator::{status_line, PanelTheme, TrayState};

@@ -66,6 +66,8 @@ macro_rules! call {
 
 /// The table. Order: as the IPC commands are listed.
 pub static CALLS: &[Call] = &[
+    // Asked of the resident, whose StatusNotifierItem hears clicks on its icon.
+    call!("app_info", |d| Ok(d.app_info(true))),
     call!("check_setup", |_d, form: SetupForm| Ok(Desktop::check_setup(&form))),
     call!("start_setup", |d, form: SetupForm| d.setup(None, form).await),
     call!("sign_in_again", |d, connection: String| d.begin_sign_in(&connection)),

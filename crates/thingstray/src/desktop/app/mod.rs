@@ -26,6 +26,7 @@ pub use device_calls::{CopiedToken, DeviceList};
 pub use oauth_app::{CreateAppForm, PatHelp};
 pub use share::{PairedView, ShareStatus};
 pub use sign_in::{SignInStart, SignedIn};
+pub use tray::AppInfo;
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};

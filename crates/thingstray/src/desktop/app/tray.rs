@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use super::Desktop;
 use crate::desktop::device_rows::{rows, scene_rows};
 use crate::desktop::indicator::PanelTheme;
@@ -119,6 +121,34 @@ fn short_error(e: &Error) -> String {
         Error::Unreachable { .. } => "SmartThings unreachable".into(),
         Error::ServerError { status } => format!("SmartThings answered HTTP {status}"),
         other => other.code().replace('_', " "),
+    }
+}
+
+/// What the windows show of the app itself (the `app_info` command).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub demo: bool,
+    pub platform: &'static str,
+    /// Whether the tray hears clicks on its icon: the Tauri tray on Linux does not (the
+    /// menu is its whole UI there); the resident's StatusNotifierItem does.
+    pub tray_clicks: bool,
+    pub connections: usize,
+    pub vault: Option<String>,
+    pub startup_error: Option<Error>,
+}
+
+impl Desktop {
+    pub fn app_info(&self, tray_clicks: bool) -> AppInfo {
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            demo: self.is_demo(),
+            platform: std::env::consts::OS,
+            tray_clicks,
+            connections: self.connection_names().len(),
+            vault: Some(self.vault_description()),
+            startup_error: None,
+        }
     }
 }
 
