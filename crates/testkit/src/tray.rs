@@ -202,6 +202,27 @@ impl Tray {
         .await
     }
 
+    /// A click on an item that ends the process (Quit): it may leave the bus before its
+    /// answer goes out, which a panel does not wait for either. [`Tray::gone`] then
+    /// checks that it left.
+    pub async fn click_to_quit(&self, id: i32) {
+        let sent = self
+            .conn
+            .call_method(
+                Some(self.owner.as_str()),
+                self.menu_path.as_str(),
+                Some(DBUSMENU),
+                "Event",
+                &(id, "clicked", Value::from(0i32), 0u32),
+            )
+            .await;
+        match sent {
+            Ok(_) => {}
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.DBus.Error.NoReply" => {}
+            Err(e) => panic!("dbusmenu Event (Quit): {e}"),
+        }
+    }
+
     /// What a panel sends when the user clicks an item.
     pub async fn click(&self, id: i32) {
         self.conn

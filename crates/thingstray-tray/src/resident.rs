@@ -96,7 +96,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
         }
     }
     tracing::info!("quitting");
-    tray.shutdown().await;
     tasks.shutdown().await;
     drop(agent);
     // Stops the token server and stores any pair the vault refused earlier: the only copy
@@ -104,6 +103,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
     for (name, e) in desktop.shutdown().await {
         tracing::error!(connection = %name, code = e.code(), "could not store the session on quit: {e}");
     }
+    // The tray last: it answers the click on Quit before it leaves the bus.
+    tray.shutdown().await;
     Ok(())
 }
 

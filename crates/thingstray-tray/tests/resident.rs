@@ -126,7 +126,7 @@ async fn the_resident_tray_shows_the_devices_switches_one_opens_windows_and_quit
 
     // Quit from the menu: the process ends by itself, successfully, and leaves the bus.
     let quit = tray.menu().await.find("Quit ThingsTray").map(|i| i.id).unwrap();
-    tray.click(quit).await;
+    tray.click_to_quit(quit).await;
     tray.gone("the resident leaving the bus").await;
     poll_blocking(WAIT, "the resident to exit", || r.child.try_wait().unwrap().is_some());
     let status = r.child.wait().unwrap();

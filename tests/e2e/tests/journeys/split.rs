@@ -95,7 +95,7 @@ async fn split() {
     app.close().await;
     // Quit from the resident's tray ends it cleanly.
     let quit = tray.menu().await.find("Quit ThingsTray").map(|i| i.id).unwrap();
-    tray.click(quit).await;
+    tray.click_to_quit(quit).await;
     tray.gone("the resident leaving the bus").await;
     thingstray_e2e::wait::poll_blocking(WAIT, "the resident to exit", || resident.0.try_wait().unwrap().is_some());
     assert!(resident.0.wait().unwrap().success());
