@@ -315,7 +315,7 @@ fn split_rows(
     let mapped =
         if sp.libraries.is_empty() { "none of GTK 3, WebKitGTK, appindicator".into() } else { sp.libraries.join(", ") };
     s.info(
-        "Resident tray (`thingstray-tray --demo`), no window ever opened",
+        "Resident tray (`thingstray-tray`, signed in), no window ever opened",
         format!("{:.1} MiB (RSS {:.1} MiB); mapped: {mapped}", sp.tray.0, sp.tray.1),
     );
     s.info(
@@ -346,9 +346,9 @@ fn split_rows(
         back <= 1.10,
     );
     s.note(
-        "The resident's demo holds the SmartThings simulator in its own process (as the app's demo does), so its \
-         figures include a small HTTP server the real resident does not run. The window process is started by the \
-         resident and ends with its last window; the report ends it with SIGTERM, as closing the window would.",
+        "The resident runs signed in as the desktop section's app does (its own settings folder, a file vault, the \
+         simulator in the proof's process). The window process is started by the resident and ends with its last \
+         window; the report ends it with SIGTERM, as closing the window would.",
     );
 }
 

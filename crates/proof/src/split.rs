@@ -1,5 +1,7 @@
-//! The split (issue 30), measured: the resident tray (`thingstray-tray --demo`, no GTK, no
-//! WebKit) under a fresh Xvfb and a private session bus, as the floor's bare trays are;
+//! The split (issue 30), measured: the resident tray (`thingstray-tray`, no GTK, no WebKit),
+//! signed in as the desktop section's app is (a file vault in a settings folder of its own,
+//! the simulator in this process, every bell off), under a fresh Xvfb and a private session
+//! bus, as the floor's bare trays are;
 //! then a panel's left click (`Activate` over D-Bus), which starts the window process
 //! (`thingstray-desktop --window`); then that process ends, as it does when its last
 //! window closes. PSS of the resident's process tree (the window process is its child)
@@ -61,7 +63,12 @@ pub(crate) async fn measure(tray: &Path, window: &Path, settle: Duration) -> Res
         }
     }
     let desk = Desk::start()?;
-    let mut cmd = desk.app(tray, &["--demo"], None);
+    let world = crate::world::World::start(smartthings_sim::SimConfig::default()).await;
+    // Every bell off, the leak sensor's default one too: the resting figure is the tray's own.
+    let all = crate::alerts::devices(&world).await.map_err(|e| format!("the devices: {e}"))?;
+    let rung: Vec<&thingstray::api::Device> = all.iter().filter(|d| thingstray::alerts::default_on(d)).collect();
+    crate::alerts::bells(&world, &[], &rung).map_err(|e| format!("desktop.toml: {e}"))?;
+    let mut cmd = desk.app(tray, &[], Some(world.dir()));
     cmd.env("THINGSTRAY_DESKTOP", window);
     let app = cmd.spawn().map_err(|e| format!("{}: {e}", tray.display()))?;
     let root = app.id();
