@@ -110,7 +110,7 @@ mod tests {
     use crate::windows;
 
     /// Pressed opens the main window (the wizard, as nothing is set up here); released does
-    /// nothing. Registration itself needs a display server: see `tests/ipc.rs`.
+    /// nothing. Registration itself needs a display server: see `tests/ipc/`.
     #[test]
     fn a_press_opens_the_main_window_and_a_release_nothing() {
         let app = mock_builder().manage(Shell::default()).build(mock_context(noop_assets())).unwrap();

@@ -206,18 +206,8 @@ impl Tray {
     /// answer goes out, which a panel does not wait for either. [`Tray::gone`] then
     /// checks that it left.
     pub async fn click_to_quit(&self, id: i32) {
-        let sent = self
-            .conn
-            .call_method(
-                Some(self.owner.as_str()),
-                self.menu_path.as_str(),
-                Some(DBUSMENU),
-                "Event",
-                &(id, "clicked", Value::from(0i32), 0u32),
-            )
-            .await;
-        match sent {
-            Ok(_) => {}
+        match self.event(id).await {
+            Ok(()) => {}
             Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.freedesktop.DBus.Error.NoReply" => {}
             Err(e) => panic!("dbusmenu Event (Quit): {e}"),
         }
@@ -225,16 +215,16 @@ impl Tray {
 
     /// What a panel sends when the user clicks an item.
     pub async fn click(&self, id: i32) {
+        self.event(id).await.expect("dbusmenu Event");
+    }
+
+    /// The dbusmenu `Event` a click is.
+    async fn event(&self, id: i32) -> zbus::Result<()> {
+        let args = (id, "clicked", Value::from(0i32), 0u32);
         self.conn
-            .call_method(
-                Some(self.owner.as_str()),
-                self.menu_path.as_str(),
-                Some(DBUSMENU),
-                "Event",
-                &(id, "clicked", Value::from(0i32), 0u32),
-            )
+            .call_method(Some(self.owner.as_str()), self.menu_path.as_str(), Some(DBUSMENU), "Event", &args)
             .await
-            .expect("dbusmenu Event");
+            .map(|_| ())
     }
 }
 
