@@ -45,16 +45,20 @@ pub fn forward<R: Runtime>(invoke: Invoke<R>, paths: Paths) {
     let webview = invoke.message.webview();
     invoke.resolver.respond_async(async move {
         let answer = ask(&paths, &command, args).await.map_err(|r| InvokeError(r.0))?;
-        // A sign-in begun (setup, sign in again, the demo, a created app): the sign-in
-        // window of this process shows it and catches its redirect.
-        let start = (answer.get("authorize_url"), answer.get("redirect_uri"));
-        if let (Some(Value::String(url)), Some(Value::String(redirect))) = start {
-            if let Some(shell) = webview.try_state::<Shell>() {
-                shell.set_resident_sign_in(Some((url.clone(), redirect.clone())));
-            }
+        if let Some(shell) = webview.try_state::<Shell>() {
+            keep_sign_in(&shell, &answer);
         }
         Ok(answer)
     });
+}
+
+/// A sign-in begun at the resident (setup, sign in again, a created app): the sign-in
+/// window of this process shows it and catches its redirect. Other answers are left be.
+pub fn keep_sign_in(shell: &Shell, answer: &Value) {
+    let start = (answer.get("authorize_url"), answer.get("redirect_uri"));
+    if let (Some(Value::String(url)), Some(Value::String(redirect))) = start {
+        shell.set_resident_sign_in(Some((url.clone(), redirect.clone())));
+    }
 }
 
 /// Asks the resident: its answer, or its refusal (or why it did not answer) as the

@@ -115,9 +115,7 @@ fn sign_in_at_resident<R: Runtime>(app: &AppHandle<R>, connection: &str) {
     let (app, args) = (app.clone(), serde_json::json!({ "connection": connection }));
     tauri::async_runtime::spawn(async move {
         let begun = crate::forward::ask(&paths, "sign_in_again", args).await.and_then(|start| {
-            let url = start["authorize_url"].as_str().unwrap_or_default().to_string();
-            let redirect = start["redirect_uri"].as_str().unwrap_or_default().to_string();
-            app.state::<Shell>().set_resident_sign_in(Some((url, redirect)));
+            crate::forward::keep_sign_in(&app.state::<Shell>(), &start);
             sign_in::open_window(&app).map_err(Into::into)
         });
         if let Err(e) = begun {
